@@ -1,0 +1,1 @@
+"""Drug products and their identifiers: GTIN, registration number, national drug code (no Flask)."""

@@ -1,0 +1,160 @@
+"""Every setting of the gateway, read in one place.
+
+A setting has a name, a parser, a default and one line of documentation. Values come from,
+in order: the defaults below, then ``ERX_<NAME>`` environment variables, then the mapping
+given to :func:`gateway.create_app` (tests). ``erx-gateway config`` prints this table with the
+values in force, and README.md carries the same table.
+
+Defaults are the safe production choice; ``make run`` sets ``ERX_ENV=development``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting has a value its parser refuses, or a required setting is missing."""
+
+
+def parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true/false, got {raw!r}")
+
+
+def parse_choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def parse_positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"expected a positive whole number, got {raw!r}")
+    return value
+
+
+def parse_non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError(f"expected a number >= 0, got {raw!r}")
+    return value
+
+
+def parse_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    parse: Callable[[str], Any]
+    doc: str
+    secret: bool = False
+
+    @property
+    def env_var(self) -> str:
+        return f"ERX_{self.name}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # --- process and HTTP ---------------------------------------------------------------
+    Setting("ENV", "production", parse_choice("production", "development"),
+            "production refuses unsafe set-ups (unencrypted signing key, no token secret, "
+            "plain-http webhooks); development allows them"),
+    Setting("VAR_DIR", "var", str,
+            "directory for local state: embedded database, keys, run files"),
+    Setting("HTTP_HOST", "127.0.0.1", str, "address `erx-gateway run` binds gunicorn to"),
+    Setting("HTTP_PORT", 8000, parse_positive_int, "port `erx-gateway run` binds gunicorn to"),
+    Setting("WORKERS", 2, parse_positive_int, "gunicorn worker processes started by `erx-gateway run`"),
+    Setting("THREADS", 4, parse_positive_int, "threads per gunicorn worker"),
+    Setting("MAX_BODY_BYTES", 1_048_576, parse_positive_int,
+            "largest accepted request body; larger ones get 413"),
+    Setting("LOG_LEVEL", "INFO", parse_choice("debug", "info", "warning", "error"),
+            "log level of the JSON request log"),
+    # --- database ------------------------------------------------------------------------
+    Setting("MONGODB_URI", "", str,
+            "MongoDB connection string (replica set or sharded cluster in production); "
+            "empty: the embedded SecantusDB on EMBEDDED_DB_PORT", secret=True),
+    Setting("DB_NAME", "erx", str, "database name"),
+    Setting("MONGODB_TIMEOUT_MS", 2000, parse_positive_int,
+            "server selection and connect timeout; /readyz answers 503 after it"),
+    Setting("WRITE_CONCERN", "majority", str, "write concern `w` for every write"),
+    Setting("EMBEDDED_DB_HOST", "127.0.0.1", str, "loopback address of the embedded database"),
+    Setting("EMBEDDED_DB_PORT", 27027, parse_positive_int, "port of the embedded database"),
+    Setting("EMBEDDED_DB_CACHE", "512M", str, "WiredTiger cache size of the embedded database"),
+    # --- parties and tokens ----------------------------------------------------------------
+    Setting("TOKEN_SECRET", "", str,
+            "HMAC key for access tokens (required in production; development keeps a "
+            "generated one in VAR_DIR/token-secret)", secret=True),
+    Setting("TOKEN_TTL_SECONDS", 604_800, parse_positive_int,
+            "access-token lifetime (the national system's 7 days)"),
+    Setting("SECRET_HASH_TIME_COST", 3, parse_positive_int,
+            "Argon2id passes for client secrets (RFC 9106 low-memory profile)"),
+    Setting("SECRET_HASH_MEMORY_KIB", 65_536, parse_positive_int,
+            "Argon2id memory for client secrets, KiB"),
+    Setting("APP_KEY_CACHE_SECONDS", 300.0, parse_non_negative_float,
+            "how long a verified pharmacy app-key is remembered in-process (0: verify every "
+            "request); disabling a party still takes effect at once"),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def load(overrides: Mapping[str, Any] | None = None,
+         environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Resolve every setting: defaults, then ``ERX_*`` variables, then ``overrides``.
+
+    Raises:
+        ConfigError: an environment variable does not parse, naming the variable.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env_var)
+        if raw is None:
+            values[setting.name] = setting.default
+            continue
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.env_var}: {exc}") from None
+    for name, value in (overrides or {}).items():
+        values[name] = value
+    return values
+
+
+def describe(values: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The settings table with values in force; secrets are masked."""
+    rows = []
+    for setting in SETTINGS:
+        value = values.get(setting.name, setting.default)
+        shown = "***" if setting.secret and value else _render(value)
+        rows.append({"variable": setting.env_var, "default": _render(setting.default),
+                     "value": shown, "doc": setting.doc})
+    return rows
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def setting(name: str) -> Setting:
+    return _BY_NAME[name]

@@ -1,0 +1,191 @@
+"""Parties (clinics, doctors, pharmacies, regulators, admins) and their client secrets.
+
+A party is one document in ``parties``; its ``_id`` is the OAuth client id. Secrets are
+generated here, shown once, and stored only as Argon2id hashes (salted, slow).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pymongo import ASCENDING, IndexModel
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from gateway.db import indexes
+
+ROLES = ("clinic", "doctor", "pharmacy", "regulator", "admin")
+FACILITY_CODE = re.compile(r"^[0-9A-Za-z]{5}$")
+PARTY_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,49}$")
+
+
+class PartyError(ValueError):
+    """A party cannot be created or changed as asked (the message says why)."""
+
+
+class PartyExists(PartyError):
+    pass
+
+
+class UnknownParty(PartyError):
+    pass
+
+
+@dataclass(frozen=True)
+class Party:
+    client_id: str
+    role: str
+    code: str
+    name: str
+    facility: str | None
+    status: str
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> Party:
+        return cls(client_id=doc["_id"], role=doc["role"], code=doc["code"], name=doc["name"],
+                   facility=doc.get("facility"), status=doc["status"])
+
+    def public(self) -> dict[str, Any]:
+        return {"client_id": self.client_id, "role": self.role, "code": self.code,
+                "name": self.name, "facility": self.facility, "status": self.status}
+
+
+@indexes
+def _party_indexes() -> dict[str, list[IndexModel]]:
+    return {"parties": [
+        IndexModel([("role", ASCENDING), ("facility", ASCENDING), ("code", ASCENDING)],
+                   unique=True, name="role_facility_code"),
+    ]}
+
+
+_DUMMY_HASHES: dict[tuple[int, int], str] = {}
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash to verify against when the client id is unknown, so that a miss costs the
+    same time as a wrong secret (no enumeration of client ids by timing)."""
+    key = (hasher.time_cost, hasher.memory_cost)
+    if key not in _DUMMY_HASHES:
+        _DUMMY_HASHES[key] = hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASHES[key]
+
+
+def client_id_for(role: str, code: str, facility: str | None) -> str:
+    if role == "doctor":
+        return f"doctor-{facility}-{code}"
+    return f"{role}-{code}"
+
+
+class PartyStore:
+    """Parties in MongoDB; ``hasher`` sets the Argon2id cost."""
+
+    def __init__(self, database: Database, *, hasher: PasswordHasher) -> None:
+        self.collection = database["parties"]
+        self.hasher = hasher
+
+    def create(self, *, role: str, code: str, name: str,
+               facility: str | None = None) -> tuple[Party, str]:
+        """Create a party; returns it with its secret, which is not stored and not shown again.
+
+        Raises:
+            PartyError: bad role, code or facility; PartyExists: the code is taken.
+        """
+        if role not in ROLES:
+            raise PartyError(f"role must be one of {', '.join(ROLES)}")
+        if not name or not name.strip():
+            raise PartyError("name must not be blank")
+        if role == "clinic":
+            if not FACILITY_CODE.match(code):
+                raise PartyError("a clinic code is the 5-character facility code")
+            facility = code
+        elif role == "doctor":
+            if not facility or not FACILITY_CODE.match(facility):
+                raise PartyError("a doctor needs --facility, a 5-character facility code")
+            if not PARTY_CODE.match(code):
+                raise PartyError("code: 1-50 letters, digits, '.', '_' or '-'")
+        else:
+            if facility:
+                raise PartyError(f"a {role} belongs to no facility")
+            if not PARTY_CODE.match(code):
+                raise PartyError("code: 1-50 letters, digits, '.', '_' or '-'")
+        secret = secrets.token_urlsafe(32)
+        now = datetime.now(timezone.utc)
+        party = Party(client_id=client_id_for(role, code, facility), role=role, code=code,
+                      name=name.strip(), facility=facility, status="active")
+        document = {"_id": party.client_id, "role": role, "code": code, "name": party.name,
+                    "facility": facility, "status": "active",
+                    "secret_hash": self.hasher.hash(secret), "created_at": now, "updated_at": now}
+        try:
+            self.collection.insert_one(document)
+        except DuplicateKeyError:
+            raise PartyExists(f"a {role} with code {code} exists already") from None
+        return party, secret
+
+    def get(self, client_id: str) -> Party | None:
+        doc = self.collection.find_one({"_id": client_id}, {"secret_hash": 0})
+        return Party.from_document(doc) if doc else None
+
+    def find_national(self, facility: str, doctor: str | None = None) -> Party | None:
+        """The party a national login names: the clinic of ``facility``, or its doctor."""
+        if doctor is None:
+            query = {"role": "clinic", "facility": facility, "code": facility}
+        else:
+            query = {"role": "doctor", "facility": facility, "code": doctor}
+        doc = self.collection.find_one(query, {"secret_hash": 0})
+        return Party.from_document(doc) if doc else None
+
+    def authenticate(self, client_id: str, secret: str) -> Party | None:
+        """The active party whose secret this is, or None (same cost either way)."""
+        doc = self.collection.find_one({"_id": client_id}) if isinstance(client_id, str) else None
+        stored = doc["secret_hash"] if doc else _dummy_hash(self.hasher)
+        try:
+            self.hasher.verify(stored, secret)
+        except (VerificationError, InvalidHashError):
+            return None
+        if doc is None or doc["status"] != "active":
+            return None
+        if self.hasher.check_needs_rehash(stored):
+            self.collection.update_one({"_id": client_id},
+                                       {"$set": {"secret_hash": self.hasher.hash(secret)}})
+        return Party.from_document(doc)
+
+    def set_status(self, client_id: str, status: str) -> Party:
+        """Enable or disable a party; a disabled party's tokens stop working at once.
+
+        Raises:
+            UnknownParty: no such client id.
+        """
+        if status not in ("active", "disabled"):
+            raise PartyError("status is active or disabled")
+        result = self.collection.find_one_and_update(
+            {"_id": client_id},
+            {"$set": {"status": status, "updated_at": datetime.now(timezone.utc)}},
+            projection={"secret_hash": 0}, return_document=True)
+        if result is None:
+            raise UnknownParty(f"no party {client_id}")
+        return Party.from_document(result)
+
+    def rotate_secret(self, client_id: str) -> str:
+        secret = secrets.token_urlsafe(32)
+        result = self.collection.update_one(
+            {"_id": client_id},
+            {"$set": {"secret_hash": self.hasher.hash(secret),
+                      "updated_at": datetime.now(timezone.utc)}})
+        if result.matched_count == 0:
+            raise UnknownParty(f"no party {client_id}")
+        return secret
+
+    def list(self, role: str | None = None) -> list[Party]:
+        query = {"role": role} if role else {}
+        return [Party.from_document(doc)
+                for doc in self.collection.find(query, {"secret_hash": 0}).sort("_id", 1)]

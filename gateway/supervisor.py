@@ -1,0 +1,138 @@
+"""``erx-gateway run``: everything ``make run`` starts, and stops on Ctrl-C.
+
+Order of start: the embedded database (unless ``MONGODB_URI`` is set), first-run preparation
+(indexes and the steps in :data:`BOOTSTRAP`, e.g. the demo catalog), gunicorn, then the
+background workers in :data:`WORKERS`. Children run in their own sessions, with a parent-death
+signal on Linux, so Ctrl-C reaches only this process, which stops them in reverse order
+(database last) and never leaves an orphan.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from gateway.embedded import EmbeddedDatabase, answers, mongodb_uri
+
+# Steps run once per start, inside an app context, before gunicorn starts.
+BOOTSTRAP: list[Callable[[Flask], None]] = []
+# Extra long-running processes (argv lists) started beside gunicorn.
+WORKERS: list[Callable[[Mapping[str, Any]], list[str]]] = []
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        except OSError:
+            pass
+
+
+def _spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, env=dict(env), stdin=subprocess.DEVNULL,
+                            start_new_session=True, preexec_fn=_die_with_parent)
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(values: Mapping[str, Any]) -> int:
+    """Run until interrupted; the exit status is non-zero when a child failed."""
+    from gateway import create_app
+
+    var_dir = Path(values["VAR_DIR"])
+    run_dir = var_dir / "run"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    stopping = False
+
+    def request_stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    database: EmbeddedDatabase | None = None
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    status = 0
+    try:
+        uri = mongodb_uri(values)
+        if not values["MONGODB_URI"]:
+            if answers(uri):
+                _say(f"something already answers on {uri}: is another `make run` up? "
+                     f"Stop it, or set ERX_EMBEDDED_DB_PORT.")
+                return 1
+            database = EmbeddedDatabase.from_config(values)
+            _say(f"starting the embedded database (data in {database.storage_path}) ...")
+            database.start()
+        app = create_app({"MONGODB_URI": uri})
+        if not app.extensions["erx.storage"].prepare():
+            _say(f"the database at {uri if not values['MONGODB_URI'] else 'ERX_MONGODB_URI'} "
+                 f"does not answer")
+            return 1
+        with app.app_context():
+            for step in BOOTSTRAP:
+                step(app)
+
+        env = dict(os.environ)
+        env["ERX_MONGODB_URI"] = uri
+        prometheus_dir = run_dir / "prometheus"
+        shutil.rmtree(prometheus_dir, ignore_errors=True)
+        prometheus_dir.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(prometheus_dir)
+        bind = f"{values['HTTP_HOST']}:{values['HTTP_PORT']}"
+        gunicorn = [sys.executable, "-m", "gunicorn", "--workers", str(values["WORKERS"]),
+                    "--threads", str(values["THREADS"]), "--bind", bind,
+                    "--graceful-timeout", "10",
+                    "gateway:create_app()"]
+        children.append(("gunicorn", _spawn(gunicorn, env)))
+        for worker in WORKERS:
+            argv = worker(values)
+            children.append((argv[-1], _spawn(argv, env)))
+
+        url = f"http://{bind}"
+        _say(f"\nerx-gateway is starting on {url}  (docs: {url}/docs, health: {url}/readyz)\n"
+             f"Create a first party in another terminal:\n"
+             f"  .venv/bin/erx-gateway parties create --role clinic --code 79001 "
+             f"--name \"Phòng khám Demo\"\n"
+             f"Press Ctrl-C to stop.\n")
+        while not stopping:
+            for name, process in children:
+                if process.poll() is not None:
+                    _say(f"{name} exited with status {process.returncode}; stopping")
+                    status = 1
+                    stopping = True
+                    break
+            time.sleep(0.2)
+    finally:
+        for name, process in reversed(children):
+            _stop(process)
+        if database is not None:
+            _say("stopping the embedded database ...")
+            database.stop()
+    _say("stopped")
+    return status

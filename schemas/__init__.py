@@ -1,0 +1,1 @@
+"""The national prescription document, its normalisation and the legal rules (no Flask)."""

@@ -1,0 +1,1 @@
+"""Canonical JSON, keys, and signatures (no Flask)."""

@@ -1,0 +1,127 @@
+"""Shared fixtures: a real MongoDB-wire server (embedded SecantusDB, in memory) started once
+per test session, a fresh database per test, the app, a client, and party/token helpers."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pymongo
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gateway import create_app
+from gateway.embedded import EmbeddedDatabase
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DAV_SAMPLE = SHARED / "data" / "dav-registry-sample.csv"
+
+# Cheap Argon2 parameters: the tests create hundreds of parties.
+TEST_CONFIG: dict[str, Any] = {
+    "ENV": "development",
+    "TOKEN_SECRET": "test-token-secret-that-is-long-enough-0123456789",
+    "SECRET_HASH_TIME_COST": 1,
+    "SECRET_HASH_MEMORY_KIB": 1024,
+    "LOG_LEVEL": "warning",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedDatabase]:
+    log = tmp_path_factory.mktemp("db-log") / "embedded-db.log"
+    server = EmbeddedDatabase(storage_path=":memory:", port=free_port(), log_path=str(log),
+                              test_commands=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_client(mongo_server: EmbeddedDatabase) -> Iterator[pymongo.MongoClient]:
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo_server.uri, tz_aware=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def db_name(mongo_client: pymongo.MongoClient) -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    yield name
+    mongo_client.drop_database(name)
+
+
+@pytest.fixture
+def database(mongo_client: pymongo.MongoClient, db_name: str) -> pymongo.database.Database:
+    return mongo_client[db_name]
+
+
+@pytest.fixture
+def app_config(mongo_server: EmbeddedDatabase, db_name: str, tmp_path: Path) -> dict[str, Any]:
+    return {**TEST_CONFIG, "MONGODB_URI": mongo_server.uri, "DB_NAME": db_name,
+            "VAR_DIR": str(tmp_path / "var")}
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    application = create_app(app_config)
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["erx.storage"].client.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass
+class Credentials:
+    client_id: str
+    client_secret: str
+    role: str
+    code: str
+    facility: str | None
+
+    def headers(self, client: FlaskClient) -> dict[str, str]:
+        response = client.post("/v2/auth/token", json={
+            "grant_type": "client_credentials", "client_id": self.client_id,
+            "client_secret": self.client_secret})
+        assert response.status_code == 200, response.get_json()
+        return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+
+
+@pytest.fixture
+def make_party(app: Flask):
+    """``make_party(role, code, facility=None)`` creates a party and returns its credentials."""
+    from gateway.auth import party_store
+
+    def make(role: str, code: str, facility: str | None = None,
+             name: str | None = None) -> Credentials:
+        with app.app_context():
+            party, secret = party_store().create(role=role, code=code,
+                                                 name=name or f"{role} {code}",
+                                                 facility=facility)
+        return Credentials(party.client_id, secret, role, code, party.facility)
+
+    return make
+
+
+@pytest.fixture
+def auth_headers(client: FlaskClient, make_party):
+    """``auth_headers(role, code, facility=None)``: a new party's bearer header."""
+
+    def headers(role: str, code: str, facility: str | None = None) -> dict[str, str]:
+        return make_party(role, code, facility).headers(client)
+
+    return headers
