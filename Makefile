@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench demo lock clean
+.PHONY: install run test bench demo lock clean readme-config
 
 # Reinstall only when the dependency declarations change.
 $(STAMP): setup.cfg constraints.txt pyproject.toml
@@ -34,3 +34,9 @@ lock:
 
 clean:
 	rm -rf $(VENV) var/run
+
+# Regenerate README.md's configuration table from gateway/config.py.
+readme-config: install
+	$(BIN)/python -c "import re,subprocess,pathlib; p=pathlib.Path('README.md'); \
+	t=subprocess.run(['$(BIN)/erx-gateway','config','--format','markdown'],env={},capture_output=True,text=True,check=True).stdout; \
+	s=p.read_text(); p.write_text(re.sub(r'(<!-- config-table:start -->\n).*?(<!-- config-table:end -->)', lambda m: m.group(1)+t+m.group(2), s, flags=re.S))"

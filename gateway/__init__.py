@@ -57,9 +57,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     http.configure_logging(app.config["LOG_LEVEL"])
     http.init_app(app)
     metrics.init_app(app)
+    auth.init_app(app)  # checks secrets before anything opens a connection
     db.init_app(app)
-    auth.init_app(app)
-    ops.init_app(app)
+    try:
+        ops.init_app(app)
+    except BaseException:
+        app.extensions["erx.storage"].client.close()
+        raise
 
     api = GatewayApi(app)
     app.extensions["erx.api"] = api

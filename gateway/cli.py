@@ -33,10 +33,14 @@ def command_app(**overrides: Any) -> Iterator[Flask]:
     values = settings.load()
     with database_for_command(values) as uri:
         app = create_app({"MONGODB_URI": uri, **overrides})
-        if not app.extensions["erx.storage"].prepare():
-            raise click.ClickException(f"the database at {uri} does not answer")
-        with app.app_context():
-            yield app
+        storage = app.extensions["erx.storage"]
+        try:
+            if not storage.prepare():
+                raise click.ClickException(f"the database at {uri} does not answer")
+            with app.app_context():
+                yield app
+        finally:
+            storage.client.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

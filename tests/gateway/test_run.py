@@ -1,0 +1,131 @@
+"""`erx-gateway run` (what `make run` starts): ready within 60 s, reachable by the CLI,
+Ctrl-C stops everything, and the data survives a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import free_port
+
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def processes_mentioning(marker: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in cmdline or marker.encode() in environ:
+            found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+@pytest.fixture
+def run_env(tmp_path: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
+    env.update({"ERX_ENV": "development", "ERX_VAR_DIR": str(tmp_path / "var"),
+                "ERX_HTTP_PORT": str(free_port()), "ERX_EMBEDDED_DB_PORT": str(free_port()),
+                "ERX_WORKERS": "1", "ERX_SECRET_HASH_TIME_COST": "1",
+                "ERX_SECRET_HASH_MEMORY_KIB": "1024"})
+    return env
+
+
+def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([str(BIN / "erx-gateway"), "run"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def wait_ready(process: subprocess.Popen[bytes], base: str, timeout: float = 60.0) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
+        try:
+            if (requests.get(f"{base}/healthz", timeout=1).status_code == 200
+                    and requests.get(f"{base}/readyz", timeout=2).status_code == 200):
+                return time.monotonic() - started
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"not ready within {timeout} s")
+
+
+def interrupt(process: subprocess.Popen[bytes]) -> str:
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    output, _ = process.communicate(timeout=60)
+    return output.decode()
+
+
+def test_run_serves_stops_cleanly_and_keeps_data(run_env: dict[str, str]) -> None:
+    base = f"http://127.0.0.1:{run_env['ERX_HTTP_PORT']}"
+    marker = run_env["ERX_VAR_DIR"]
+    process = start(run_env)
+    try:
+        wait_ready(process, base)
+        created = subprocess.run(
+            [str(BIN / "erx-gateway"), "parties", "create", "--role", "clinic", "--code",
+             "79001", "--name", "Phòng khám Demo"], env=run_env, capture_output=True, text=True,
+            timeout=120)
+        assert created.returncode == 0, created.stderr
+        credentials = json.loads(created.stdout)
+    finally:
+        output = interrupt(process)
+    assert process.returncode == 0, output
+    assert "stopped" in output
+    assert not port_open(int(run_env["ERX_HTTP_PORT"]))
+    assert not port_open(int(run_env["ERX_EMBEDDED_DB_PORT"]))
+    assert processes_mentioning(marker) == []
+
+    process = start(run_env)
+    try:
+        wait_ready(process, base)
+        answer = requests.post(f"{base}/v2/auth/token", timeout=10, json={
+            "grant_type": "client_credentials", **credentials})
+        assert answer.status_code == 200, answer.text
+    finally:
+        interrupt(process)
+    assert processes_mentioning(marker) == []
+
+
+def test_readyz_follows_the_database(make_app, tmp_path: Path) -> None:
+    """503 while the database is down; 200 again when it is back, with no restart."""
+    from gateway.embedded import EmbeddedDatabase
+
+    database = EmbeddedDatabase(storage_path=str(tmp_path / "db"), port=free_port())
+    database.start()
+    try:
+        app = make_app(MONGODB_URI=database.uri, MONGODB_TIMEOUT_MS=500)
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 200
+        database.kill()
+        down = client.get("/readyz")
+        assert down.status_code == 503
+        assert down.get_json()["checks"]["database"] == "failing"
+        database.start()
+        deadline = time.monotonic() + 30
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "readyz did not recover"
+            time.sleep(0.5)
+    finally:
+        database.stop()
