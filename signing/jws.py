@@ -1,0 +1,246 @@
+"""The gateway's signatures: compact JWS with a detached, unencoded payload.
+
+Format (chosen for this gateway; README "Signatures" says the same)::
+
+    BASE64URL(protected header) ".." BASE64URL(signature)
+
+- RFC 7515 Appendix F (detached content): the payload segment is empty; the verifier
+  supplies the payload (the RFC 8785 bytes of a document, or a webhook body) itself.
+- RFC 7797 (``"b64": false``, ``"crit": ["b64"]``): the signature covers the payload bytes
+  as they are, not their base64url form, so a verifier hashes exactly the bytes it holds.
+- Protected header: ``alg`` (``EdDSA`` default, or ``ES256``), ``kid`` (RFC 7638 thumbprint
+  of the public key), ``iat`` (signing time, seconds since the epoch), ``payload_sha256``
+  (hex SHA-256 of the payload; lets a verifier tell "content changed" from "bad signature"),
+  ``b64`` and ``crit``. Extra protected parameters may be added by the caller (e.g. ``typ``).
+
+The header is serialised with RFC 8785, so a signature is deterministic for Ed25519 at a
+given second. Any JOSE library with RFC 7797 support (jwcrypto, the ``jose`` JS package, ...)
+verifies these tokens given the payload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import (decode_dss_signature,
+                                                             encode_dss_signature)
+
+from signing.canonical import canonicalize
+from signing.errors import CanonicalizationError, VerificationError
+from signing.jwk import (ALGORITHMS, PrivateKey, PublicKey, algorithm_of, b64url_decode,
+                         b64url_encode, public_jwk, public_key_from_jwk)
+
+_RESERVED = frozenset({"alg", "kid", "iat", "b64", "crit", "payload_sha256"})
+_UNDERSTOOD_CRIT = frozenset({"b64"})
+
+
+class Signer:
+    """Signs payloads with one private key under one ``kid``.
+
+    Thread-safe: the keys of pyca/cryptography are immutable.
+    """
+
+    def __init__(self, *, private_key: PrivateKey, kid: str | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``kid`` defaults to the RFC 7638 thumbprint of the public key.
+
+        Raises:
+            ValueError: the key is neither Ed25519 nor ECDSA P-256.
+        """
+        self.alg = algorithm_of(private_key)
+        self._key = private_key
+        self.public_jwk = public_jwk(private_key)
+        self.kid = kid or self.public_jwk["kid"]
+        self.public_jwk["kid"] = self.kid
+        self._clock = clock
+
+    @classmethod
+    def from_pem(cls, pem: bytes, *, passphrase: bytes | None = None, kid: str | None = None,
+                 clock: Callable[[], float] = time.time) -> Signer:
+        """A signer from a PKCS#8 PEM private key, encrypted (give ``passphrase``) or not.
+
+        Raises:
+            ValueError: the PEM does not parse, the passphrase is wrong or missing, or the key
+                is neither Ed25519 nor ECDSA P-256.
+            TypeError: a passphrase was given for an unencrypted key.
+        """
+        key = serialization.load_pem_private_key(pem, password=passphrase)
+        return cls(private_key=key, kid=kid, clock=clock)  # type: ignore[arg-type]
+
+    def sign_detached(self, payload: bytes, *, header: Mapping[str, Any] | None = None) -> str:
+        """A compact detached JWS (``b64: false``) over ``payload``.
+
+        ``header``: extra protected header parameters (e.g. ``{"typ": "erx-webhook"}``); the
+        names ``alg``, ``kid``, ``iat``, ``b64``, ``crit`` and ``payload_sha256`` are the
+        signer's own.
+
+        Raises:
+            ValueError: ``header`` tries to set one of the signer's own parameters.
+            TypeError: ``payload`` is not bytes.
+        """
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            raise TypeError("payload must be bytes")
+        payload = bytes(payload)
+        extra = dict(header or {})
+        clash = _RESERVED.intersection(extra)
+        if clash:
+            raise ValueError(f"header parameters reserved to the signer: {sorted(clash)}")
+        protected = {**extra, "alg": self.alg, "kid": self.kid, "iat": int(self._clock()),
+                     "payload_sha256": hashlib.sha256(payload).hexdigest(),
+                     "b64": False, "crit": ["b64"]}
+        encoded_header = b64url_encode(canonicalize(protected))
+        signature = self._sign(encoded_header.encode("ascii") + b"." + payload)
+        return f"{encoded_header}..{b64url_encode(signature)}"
+
+    def sign_document(self, obj: Any, *, header: Mapping[str, Any] | None = None) -> dict[str, str]:
+        """Sign the RFC 8785 form of a JSON document: ``{"alg", "kid", "jws"}``.
+
+        This is the ``signature`` object of a prescription resource (API.md).
+
+        Raises:
+            signing.errors.CanonicalizationError: the document has no canonical form.
+        """
+        return {"alg": self.alg, "kid": self.kid,
+                "jws": self.sign_detached(canonicalize(obj), header=header)}
+
+    def _sign(self, signing_input: bytes) -> bytes:
+        if isinstance(self._key, ed25519.Ed25519PrivateKey):
+            return self._key.sign(signing_input)
+        der = self._key.sign(signing_input, ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def read_protected_header(jws: str) -> dict[str, Any]:
+    """The protected header of a compact JWS, not verified.
+
+    Raises:
+        VerificationError: ``malformed_jws`` (not three dot-separated parts, header not
+            base64url JSON object).
+    """
+    if not isinstance(jws, str):
+        raise VerificationError("malformed_jws", "the JWS must be a string")
+    parts = jws.split(".")
+    if len(parts) != 3:
+        raise VerificationError("malformed_jws", "a compact JWS has three parts separated by '.'")
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+    except (ValueError, UnicodeDecodeError):
+        raise VerificationError("malformed_jws", "the protected header is not base64url JSON") from None
+    if not isinstance(header, dict):
+        raise VerificationError("malformed_jws", "the protected header is not a JSON object")
+    return header
+
+
+def verify_detached(payload: bytes, jws: str, jwks: Mapping[str, Any]) -> str:
+    """Verify a detached compact JWS over ``payload`` with a key set; return the ``kid``.
+
+    ``jwks`` is a JWK Set (``{"keys": [...]}``, RFC 7517 section 5), e.g. the gateway's
+    ``/.well-known/jwks.json``. Both RFC 7797 (``b64: false``, what :class:`Signer` makes)
+    and plain RFC 7515 Appendix F tokens (base64url payload) are accepted.
+
+    Raises:
+        VerificationError: with ``reason`` ``malformed_jws``, ``unsupported_alg``,
+            ``unknown_kid``, ``content_changed`` or ``bad_signature`` (see
+            :class:`signing.errors.VerificationError`).
+    """
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise TypeError("payload must be bytes")
+    payload = bytes(payload)
+    header = read_protected_header(jws)
+    encoded_header, attached, encoded_signature = jws.split(".")
+    if attached:
+        raise VerificationError("malformed_jws", "the payload must be detached (empty middle part)")
+    try:
+        signature = b64url_decode(encoded_signature)
+    except ValueError:
+        raise VerificationError("malformed_jws", "the signature is not base64url") from None
+    alg, kid = header.get("alg"), header.get("kid")
+    if not isinstance(alg, str) or not isinstance(kid, str) or not kid:
+        raise VerificationError("malformed_jws", "the header needs string alg and kid")
+    if alg not in ALGORITHMS:
+        raise VerificationError("unsupported_alg", f"alg {alg!r} is not one of {ALGORITHMS}", kid=kid)
+    b64 = _b64_parameter(header, kid)
+    key = _find_key(jwks, kid, alg)
+    claimed = header.get("payload_sha256")
+    if claimed is not None and claimed != hashlib.sha256(payload).hexdigest():
+        raise VerificationError("content_changed", "the payload differs from the one signed", kid=kid)
+    signed_payload = b64url_encode(payload).encode("ascii") if b64 else payload
+    signing_input = encoded_header.encode("ascii") + b"." + signed_payload
+    if not _signature_holds(key, signature, signing_input):
+        raise VerificationError("bad_signature", "the signature does not verify with key " + kid,
+                                kid=kid)
+    return kid
+
+
+def verify_document(obj: Any, jws: str, jwks: Mapping[str, Any]) -> str:
+    """Verify a detached JWS over the RFC 8785 form of ``obj``; return the ``kid``.
+
+    Raises:
+        VerificationError: as :func:`verify_detached`; ``content_changed`` also when the
+            document has no canonical form.
+    """
+    try:
+        payload = canonicalize(obj)
+    except CanonicalizationError as exc:
+        raise VerificationError("content_changed", f"the document has no canonical form: {exc}") from None
+    return verify_detached(payload, jws, jwks)
+
+
+def _b64_parameter(header: Mapping[str, Any], kid: str) -> bool:
+    crit = header.get("crit", [])
+    if not isinstance(crit, list) or not all(isinstance(name, str) for name in crit) \
+            or ("crit" in header and not crit):
+        raise VerificationError("malformed_jws", "crit must be a non-empty list of names", kid=kid)
+    unknown = set(crit) - _UNDERSTOOD_CRIT
+    if unknown:
+        raise VerificationError("unsupported_alg", f"unknown critical parameters {sorted(unknown)}",
+                                kid=kid)
+    b64 = header.get("b64", True)
+    if not isinstance(b64, bool):
+        raise VerificationError("malformed_jws", "b64 must be a boolean", kid=kid)
+    if b64 is False and "b64" not in crit:
+        raise VerificationError("malformed_jws", "b64: false must be listed in crit", kid=kid)
+    return b64
+
+
+def _find_key(jwks: Mapping[str, Any], kid: str, alg: str) -> PublicKey:
+    keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
+    if not isinstance(keys, list):
+        raise VerificationError("unknown_kid", "the key set has no keys", kid=kid)
+    for jwk in keys:
+        if isinstance(jwk, Mapping) and jwk.get("kid") == kid:
+            if jwk.get("alg", alg) != alg:
+                raise VerificationError("bad_signature", f"key {kid} is for {jwk.get('alg')}, "
+                                        f"not {alg}", kid=kid)
+            try:
+                key = public_key_from_jwk(jwk)
+            except (ValueError, KeyError, TypeError):
+                raise VerificationError("bad_signature", f"key {kid} is not a usable public key",
+                                        kid=kid) from None
+            if algorithm_of(key) != alg:
+                raise VerificationError("bad_signature", f"key {kid} cannot verify {alg}", kid=kid)
+            return key
+    raise VerificationError("unknown_kid", f"no key {kid} in the key set", kid=kid)
+
+
+def _signature_holds(key: PublicKey, signature: bytes, signing_input: bytes) -> bool:
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signature, signing_input)
+        else:
+            if len(signature) != 64:
+                return False
+            der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
+                                       int.from_bytes(signature[32:], "big"))
+            key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
