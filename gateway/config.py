@@ -109,6 +109,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("APP_KEY_CACHE_SECONDS", 300.0, parse_non_negative_float,
             "how long a verified pharmacy app-key is remembered in-process (0: verify every "
             "request); disabling a party still takes effect at once"),
+    # --- signatures ----------------------------------------------------------------------
+    Setting("SIGNING_ALG", "EdDSA", parse_choice("eddsa", "es256"),
+            "JWS alg of newly generated gateway keys: EdDSA (Ed25519) or ES256 (P-256)"),
+    Setting("SIGNING_KEY_PASSPHRASE", "", str,
+            "passphrase encrypting the signing keys (PKCS#8) in the database; required in "
+            "production, development without it stores keys unencrypted", secret=True),
+    Setting("SIGNING_KEY_REFRESH_SECONDS", 30.0, parse_non_negative_float,
+            "longest time a process keeps signing with the old key after `keys rotate`, and "
+            "how long the JWKS is cached"),
+    Setting("PRESCRIBER_SIGNATURE", "optional", parse_choice("off", "optional", "required"),
+            "prescribers' signatures: off (ignored), optional (an empty one is accepted, an "
+            "invalid one refused), required"),
+    Setting("PRESCRIBER_TRUST_ANCHORS", (), parse_list,
+            "comma-separated PEM files of the CA certificates prescribers' chains must lead to "
+            "(the national root CA)"),
+    Setting("PRESCRIBER_CLOCK_SKEW_SECONDS", 300.0, parse_non_negative_float,
+            "how far in the future a prescriber's claimed signing time may be"),
+    Setting("JWKS_FETCH_TIMEOUT_SECONDS", 10.0, parse_non_negative_float,
+            "timeout of `erx-gateway verify --jwks URL` fetching the key set"),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
