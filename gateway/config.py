@@ -53,6 +53,13 @@ def parse_non_negative_float(raw: str) -> float:
     return value
 
 
+def parse_positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError(f"expected a number > 0, got {raw!r}")
+    return value
+
+
 def parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
@@ -128,6 +135,42 @@ SETTINGS: tuple[Setting, ...] = (
             "how far in the future a prescriber's claimed signing time may be"),
     Setting("JWKS_FETCH_TIMEOUT_SECONDS", 10.0, parse_non_negative_float,
             "timeout of `erx-gateway verify --jwks URL` fetching the key set"),
+    # --- forwarding ------------------------------------------------------------------------
+    Setting("FORWARDER_CONCURRENCY", 8, parse_positive_int,
+            "prescriptions one forwarder process sends at the same time (thread pool size)"),
+    Setting("FORWARDER_LEASE_SECONDS", 60.0, parse_positive_float,
+            "how long a forwarder's claim on a prescription lasts (renewed before each send); "
+            "a crashed forwarder's claims are taken over after it; at least twice the connect "
+            "plus read timeout"),
+    Setting("FORWARDER_POLL_SECONDS", 1.0, parse_positive_float,
+            "how long an idle forwarder waits before looking for due deliveries again"),
+    Setting("FORWARD_BACKOFF_BASE_SECONDS", 2.0, parse_positive_float,
+            "first retry delay bound; the n-th waits random(0, min(cap, base * 2^(n-1)))"),
+    Setting("FORWARD_BACKOFF_CAP_SECONDS", 900.0, parse_positive_float,
+            "longest retry delay (15 minutes)"),
+    Setting("FORWARD_MAX_AGE_HOURS", 72.0, parse_positive_float,
+            "a delivery still failing this long after its first attempt becomes dead"),
+    Setting("FORWARD_CONNECT_TIMEOUT_SECONDS", 3.0, parse_positive_float,
+            "connect timeout of each send to the registry or a pharmacy webhook"),
+    Setting("FORWARD_TIMEOUT_SECONDS", 10.0, parse_positive_float,
+            "read timeout of each send to the registry or a pharmacy webhook"),
+    Setting("REGISTRY_BASE_URL", "", str,
+            "base URL of the national prescription registry (required in production; empty "
+            "in development: registry deliveries wait, retried, until it is set)"),
+    Setting("REGISTRY_FACILITY_CODE", "", str,
+            "ma_lien_thong_co_so_kham_chua_benh the gateway logs in to the registry with"),
+    Setting("REGISTRY_PASSWORD", "", str, "password of that facility login", secret=True),
+    Setting("REGISTRY_TOKEN_TTL_SECONDS", 604_800.0, parse_positive_float,
+            "registry token lifetime when the token does not say (observed: 7 days); a 401 "
+            "also triggers one new login"),
+    Setting("REGISTRY_CANCEL_PATH", "/api/v1/huy-don-thuoc", str,
+            "registry path for cancellations: UNCONFIRMED, no known client calls one; empty: "
+            "registry cancellations end failed_permanent"),
+    Setting("REGISTRY_ALREADY_EXISTS_PATTERN", "đã tồn tại|da ton tai|already exist|duplicate",
+            str, "regular expression on a registry refusal meaning it already has the "
+                 "prescription or report (counted as delivered)"),
+    Setting("DELIVERY_METRICS_CACHE_SECONDS", 15.0, parse_non_negative_float,
+            "how long /metrics reuses its count of open and failed deliveries"),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
