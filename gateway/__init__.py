@@ -52,7 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from gateway import auth, db, errors, http, metrics, ops
+    from gateway import auth, db, errors, http, metrics, ops, signatures
 
     http.configure_logging(app.config["LOG_LEVEL"])
     http.init_app(app)
@@ -61,13 +61,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     try:
         ops.init_app(app)
+        signatures.init_app(app)
     except BaseException:
         app.extensions["erx.storage"].client.close()
         raise
 
     api = GatewayApi(app)
     app.extensions["erx.api"] = api
-    for blueprint in (ops.blp, auth.blp):
+    for blueprint in (ops.blp, auth.blp, signatures.blp):
         api.register_blueprint(blueprint)
     errors.init_app(app)
     return app

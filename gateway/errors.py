@@ -187,3 +187,29 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_exception)
     for exc_type in DOMAIN_ERRORS:
         app.register_error_handler(exc_type, handle_exception)
+
+
+# --- signatures -----------------------------------------------------------------------------------
+from signing.errors import KeyStoreError, PrescriberSignatureError, VerificationError  # noqa: E402
+
+
+@register_domain_error(PrescriberSignatureError)
+def _prescriber_signature_invalid(exc: PrescriberSignatureError) -> ApiError:
+    item = error_item("/signature", "signature.prescriber_invalid",
+                      f"Chữ ký số của người kê đơn không hợp lệ ({exc.reason}): {exc.message}")
+    item["reason"] = exc.reason
+    return ApiError(422, errors=[item])
+
+
+@register_domain_error(VerificationError)
+def _gateway_signature_invalid(exc: VerificationError) -> ApiError:
+    item = error_item("/signature", "signature.invalid",
+                      f"Chữ ký số của cổng không hợp lệ ({exc.reason}): {exc.message}")
+    item["reason"] = exc.reason
+    return ApiError(422, errors=[item])
+
+
+@register_domain_error(KeyStoreError)
+def _signing_key_unavailable(exc: KeyStoreError) -> ApiError:
+    log.error("signing key unavailable: %s", exc)
+    return ApiError(503, detail="the signing key is unavailable")
