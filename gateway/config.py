@@ -116,6 +116,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("APP_KEY_CACHE_SECONDS", 300.0, parse_non_negative_float,
             "how long a verified pharmacy app-key is remembered in-process (0: verify every "
             "request); disabling a party still takes effect at once"),
+    # --- prescriptions ---------------------------------------------------------------------
+    Setting("TIMEZONE", "Asia/Ho_Chi_Minh", str,
+            "time zone of answers' times and of date-only query bounds (IANA name)"),
+    Setting("IDEMPOTENCY_TTL_SECONDS", 86_400, parse_positive_int,
+            "how long an Idempotency-Key's answer is kept for replay"),
+    Setting("PACK_RESERVATION_GRACE_SECONDS", 60, parse_positive_int,
+            "after this, a scanned pack held by a dispense that never completed (crash) may be "
+            "dispensed again"),
     # --- signatures ----------------------------------------------------------------------
     Setting("SIGNING_ALG", "EdDSA", parse_choice("eddsa", "es256"),
             "JWS alg of newly generated gateway keys: EdDSA (Ed25519) or ES256 (P-256)"),
