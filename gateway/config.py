@@ -179,6 +179,22 @@ SETTINGS: tuple[Setting, ...] = (
                  "prescription or report (counted as delivered)"),
     Setting("DELIVERY_METRICS_CACHE_SECONDS", 15.0, parse_non_negative_float,
             "how long /metrics reuses its count of open and failed deliveries"),
+    # --- audit ---------------------------------------------------------------------------
+    Setting("AUDIT_PATIENT_KEY", "", str,
+            "HMAC key for patient identifiers in audit events (required in production, 32+ "
+            "characters, never changed; development keeps a generated one in "
+            "VAR_DIR/audit-patient-key)", secret=True),
+    Setting("AUDIT_SEAL_BATCH", 10_000, parse_positive_int,
+            "events appended to the Merkle tree per database round trip when sealing"),
+    Setting("AUDIT_SEAL_INTERVAL_SECONDS", 60.0, parse_positive_float,
+            "how often the forwarder process seals the audit log and signs a tree head"),
+    Setting("AUDIT_GAP_GRACE_SECONDS", 60.0, parse_positive_float,
+            "how long a taken but unstored audit sequence number may stay a hole before the "
+            "sealer records it as audit.sequence_lost"),
+    Setting("AUDIT_PAGE_SIZE", 100, parse_positive_int, "audit events per page by default"),
+    Setting("AUDIT_PAGE_MAX", 1000, parse_positive_int, "largest audit page a client may ask"),
+    Setting("REPORT_UTC_OFFSET", "+07:00", str,
+            "UTC offset of the days in /v2/reports/summary?group_by=day (Vietnam: +07:00)"),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
