@@ -52,23 +52,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from gateway import auth, db, errors, http, metrics, ops, signatures
+    from gateway import audit, auth, db, errors, http, metrics, ops, signatures
+    from gateway import deliveries, webhooks
 
     http.configure_logging(app.config["LOG_LEVEL"])
     http.init_app(app)
     metrics.init_app(app)
     auth.init_app(app)  # checks secrets before anything opens a connection
+    audit.init_app(app)
     db.init_app(app)
     try:
         ops.init_app(app)
         signatures.init_app(app)
+        deliveries.init_app(app)
     except BaseException:
         app.extensions["erx.storage"].client.close()
         raise
 
     api = GatewayApi(app)
     app.extensions["erx.api"] = api
-    for blueprint in (ops.blp, auth.blp, signatures.blp):
+    for blueprint in (ops.blp, auth.blp, signatures.blp, deliveries.blp, webhooks.blp,
+                      audit.blp):
         api.register_blueprint(blueprint)
     errors.init_app(app)
     return app
