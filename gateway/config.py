@@ -60,6 +60,13 @@ def parse_positive_float(raw: str) -> float:
     return value
 
 
+def parse_non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"expected a whole number >= 0, got {raw!r}")
+    return value
+
+
 def parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
@@ -195,6 +202,66 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUDIT_PAGE_MAX", 1000, parse_positive_int, "largest audit page a client may ask"),
     Setting("REPORT_UTC_OFFSET", "+07:00", str,
             "UTC offset of the days in /v2/reports/summary?group_by=day (Vietnam: +07:00)"),
+    # --- validation ------------------------------------------------------------------------
+    # Policy numbers of the prescription rules (RULES.md); schemas.policy.Policy.from_mapping
+    # reads every RX_* name below.
+    Setting("RX_NAME_MAX_CHARS", 255, parse_positive_int,
+            "longest ho_ten_benh_nhan (patient.name_required)"),
+    Setting("RX_PATIENT_MAX_AGE_YEARS", 150, parse_positive_int,
+            "oldest accepted birth date, in years before today (patient.birth_date)"),
+    Setting("RX_CHILD_AGE_MONTHS", 72, parse_positive_int,
+            "below this age in months a patient needs a guardian and a weight"),
+    Setting("RX_WEIGHT_MAX_KG", 500.0, parse_positive_float,
+            "largest accepted can_nang, kg (patient.weight_required)"),
+    Setting("RX_CLOCK_SKEW_SECONDS", 300, parse_non_negative_int,
+            "how far ngay_gio_ke_don may be ahead of the gateway's clock (rx.prescribed_at)"),
+    Setting("RX_MAX_AGE_DAYS", 30, parse_positive_int,
+            "oldest accepted ngay_gio_ke_don, days before now (rx.prescribed_at)"),
+    Setting("RX_MAX_LINES", 50, parse_positive_int,
+            "most drug lines in one prescription (rx.lines_required)"),
+    Setting("RX_MAX_DIAGNOSES", 50, parse_positive_int,
+            "most chan_doan items (gateway limit against hostile input)"),
+    Setting("RX_MAX_PERIODS", 50, parse_positive_int,
+            "most dot_dung_thuoc periods (gateway limit against hostile input)"),
+    Setting("RX_FREE_TEXT_MAX_CHARS", 2000, parse_positive_int,
+            "longest free text: address, guardian, cautions, advice, diagnosis names (rx.text_length)"),
+    Setting("RX_DRUG_TEXT_MAX_CHARS", 200, parse_positive_int,
+            "longest drug-line text: ma_thuoc, biet_duoc, ten_thuoc, don_vi_tinh, cach_dung "
+            "(rx.text_length)"),
+    Setting("RX_SIGNATURE_MAX_CHARS", 16_384, parse_positive_int,
+            "longest prescriber signature field (rx.text_length)"),
+    Setting("RX_FOLLOW_UP_MAX_DAYS", 365, parse_positive_int,
+            "latest ngay_tai_kham, days after prescribing (rx.follow_up)"),
+    Setting("RX_UTC_OFFSET_MINUTES", 420, parse_non_negative_int,
+            "UTC offset of the national document's local times (ngay_gio_ke_don without an "
+            "offset); Vietnam: 420 (UTC+7)"),
+    Setting("RX_QUANTITY_MAX", 10_000, parse_positive_int, "largest so_luong of a line (drug.quantity)"),
+    Setting("RX_MEASURED_UNITS", ("ml", "l", "lít", "g", "gam", "mg", "mcg", "kg", "cc"), parse_list,
+            "units measured rather than counted: only these allow a fractional so_luong "
+            "(case- and diacritics-insensitive)"),
+    Setting("RX_CONTROL_MIXED_SEVERITY", "warning", parse_choice("warning", "error"),
+            "severity of control.mixed (an n or h prescription holding other drugs)"),
+    Setting("RX_SUPPLY_DAYS_BASIC", 30, parse_positive_int, "days of supply of a c prescription"),
+    Setting("RX_SUPPLY_DAYS_BASIC_CHRONIC", 90, parse_positive_int,
+            "days of supply of a c prescription with a diagnosis on the chronic-disease list"),
+    Setting("RX_SUPPLY_DAYS_NARCOTIC", 7, parse_positive_int, "days of supply of an n prescription"),
+    Setting("RX_SUPPLY_DAYS_NARCOTIC_CANCER_HIV", 30, parse_positive_int,
+            "days of supply of an n prescription with a cancer or HIV/AIDS diagnosis"),
+    Setting("RX_SUPPLY_DAYS_PSYCHOTROPIC", 10, parse_positive_int,
+            "days of supply of an h prescription"),
+    Setting("RX_SUPPLY_DAYS_PSYCHOTROPIC_CHRONIC", 30, parse_positive_int,
+            "days of supply of an h prescription with a chronic diagnosis (unconfirmed)"),
+    Setting("RX_SUPPLY_DAYS_TRADITIONAL", 30, parse_positive_int, "days of supply of a y prescription"),
+    Setting("RX_CANCER_ICD10", ("C00-D48",), parse_list,
+            "ICD-10 codes/ranges counted as cancer for n prescriptions (unconfirmed)"),
+    Setting("RX_HIV_ICD10", ("B20-B24",), parse_list,
+            "ICD-10 codes/ranges counted as HIV/AIDS for n prescriptions"),
+    Setting("RX_CHRONIC_DISEASES_FILE", "", str,
+            "file of chronic-disease ICD-10 codes/ranges, one a line (empty: the list shipped in "
+            "schemas/data/chronic-diseases.txt)"),
+    Setting("RX_CONTROLLED_DISPENSE_DAYS", 5, parse_non_negative_int,
+            "an n or h prescription can be dispensed at most this many days after "
+            "ngay_gio_ke_don (0: only until its last den_ngay; unconfirmed under TT 26/2025)"),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
