@@ -206,11 +206,11 @@ class CatalogIndex:
             entry = self._entries[position]
             score = 0.0
             for word in words:
-                score += max(_token_score(word, entry.name_tokens, 4.0, 3.0),
+                score += max(_token_score(word, entry.name_tokens, 6.0, 3.0),
                              _token_score(word, entry.ingredient_tokens, 2.0, 1.5),
                              _token_score(word, entry.other_tokens, 1.0, 1.0))
             if entry.folded_name.startswith(phrase):
-                score += 4.0
+                score += 1.5
             if entry.drug.status == "active":
                 score += 0.5
             scored.append((-score, position))
