@@ -91,6 +91,7 @@ def parties_create(role: str, code: str, name: str, facility: str | None) -> Non
                                                  facility=facility)
         except PartyError as exc:
             raise click.ClickException(str(exc)) from None
+        _audit_party("party.created", party.client_id, {"role": role})
         _echo_json({"client_id": party.client_id, "client_secret": secret})
 
 
@@ -113,6 +114,7 @@ def _set_status(client_id: str, status: str) -> None:
             _echo_json(party_store().set_status(client_id, status).public())
         except PartyError as exc:
             raise click.ClickException(str(exc)) from None
+        _audit_party("party.disabled" if status == "disabled" else "party.enabled", client_id)
 
 
 @parties.command("disable")
@@ -141,7 +143,163 @@ def parties_rotate_secret(client_id: str) -> None:
             secret = party_store().rotate_secret(client_id)
         except PartyError as exc:
             raise click.ClickException(str(exc)) from None
+        _audit_party("party.secret_rotated", client_id)
         _echo_json({"client_id": client_id, "client_secret": secret})
+
+
+@main.group()
+def keys() -> None:
+    """Manage the gateway's signing keys (PKCS#8, encrypted with ERX_SIGNING_KEY_PASSPHRASE)."""
+
+
+def _with_key_store(action: Any) -> Any:
+    from gateway.signatures import key_store
+    from signing.errors import KeyStoreError
+
+    try:
+        with command_app():
+            return action(key_store())
+    except (ConfigError, KeyStoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+_ALG_OPTION = click.option("--alg", type=click.Choice(["EdDSA", "ES256"]),
+                           help="key algorithm (default: ERX_SIGNING_ALG)")
+
+
+@keys.command("generate")
+@_ALG_OPTION
+def keys_generate(alg: str | None) -> None:
+    """Generate the first signing key (refused when one is active: use `keys rotate`)."""
+    _echo_json(_with_key_store(lambda store: store.generate(alg=alg).public()))
+
+
+@keys.command("rotate")
+@_ALG_OPTION
+def keys_rotate(alg: str | None) -> None:
+    """Make a new active signing key; older keys are retired but stay in the JWKS."""
+    _echo_json(_with_key_store(lambda store: store.rotate(alg=alg).public()))
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List the signing keys (kid, alg, state, dates; never the private keys)."""
+    _echo_json(_with_key_store(lambda store: [record.public() for record in store.records()]))
+
+
+@main.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--jwks", "jwks_source", required=True, metavar="FILE_OR_URL",
+              help="the gateway's JWK Set: a saved /.well-known/jwks.json or its URL")
+def verify_command(file: str, jwks_source: str) -> None:
+    """Verify a saved prescription resource's gateway signature offline.
+
+    Exit status 0: valid; 1: invalid (the reason is printed); 2: unreadable input.
+    """
+    from gateway.signatures import load_jwks, verify_saved
+
+    try:
+        timeout = settings.load()["JWKS_FETCH_TIMEOUT_SECONDS"]
+        with open(file, encoding="utf-8") as handle:
+            resource = json.load(handle)
+        if not isinstance(resource, dict):
+            raise ValueError(f"{file} is not a JSON object")
+        result = verify_saved(resource, load_jwks(jwks_source, timeout=timeout))
+    except (OSError, ValueError, ConfigError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    _echo_json(result)
+    sys.exit(0 if result["valid"] else 1)
+
+
+@main.command("forwarder")
+@click.option("--concurrency", type=int, help="override ERX_FORWARDER_CONCURRENCY")
+def forwarder_command(concurrency: int | None) -> None:
+    """Send pending deliveries to the national registry and pharmacies until SIGTERM or
+    Ctrl-C (any number may run at once)."""
+    import signal
+
+    from gateway.forwarder import build_forwarder
+
+    with command_app() as app:
+        try:
+            overrides = {"concurrency": concurrency} if concurrency else {}
+            forwarder = build_forwarder(app, **overrides)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: forwarder.stop())
+        forwarder.run()
+
+
+def _audit_party(action: str, client_id: str, details: dict[str, Any] | None = None) -> None:
+    from gateway.audit import record
+
+    record(action, object_type="party", object_id=client_id, details=details)
+
+
+@main.group()
+def audit() -> None:
+    """The regulators' audit log: seal it into the Merkle tree, verify an export."""
+
+
+@audit.command("seal")
+def audit_seal() -> None:
+    """Append new audit events to the Merkle tree, sign a tree head and print it."""
+    from gateway.audit import seal_now
+
+    with command_app():
+        _echo_json(seal_now().to_json())
+
+
+@audit.command("verify")
+@click.option("--from", "source", required=True, metavar="URL_OR_FILE",
+              help="an NDJSON export file, or the gateway's URL (its base or "
+                   "/v2/audit/events)")
+@click.option("--gateway", metavar="URL",
+              help="the gateway giving tree heads and proofs (default: --from if a URL)")
+@click.option("--token", envvar="ERX_AUDIT_TOKEN", metavar="TOKEN",
+              help="a regulator's bearer token (or ERX_AUDIT_TOKEN)")
+@click.option("--jwks", "jwks_source", metavar="FILE_OR_URL",
+              help="the gateway's key set, best a copy saved earlier (default: the "
+                   "gateway's /.well-known/jwks.json)")
+@click.option("--tree-head", "saved_heads", multiple=True, metavar="FILE",
+              help="a tree head saved earlier; it must be consistent with the current one")
+def audit_verify(source: str, gateway: str | None, token: str | None,
+                 jwks_source: str | None, saved_heads: tuple[str, ...]) -> None:
+    """Recompute the audit Merkle tree from exported events and check it against the signed
+    tree head; name the first event that does not match.
+
+    Exit status 0: the log matches; 1: it does not (the first bad event is printed);
+    2: the inputs cannot be read.
+    """
+    from gateway import audit_verify as verifier
+    from gateway.signatures import load_jwks
+    from signing.jws import verify_detached
+
+    is_url = source.startswith(("http://", "https://"))
+    base = gateway or (verifier.gateway_base(source) if is_url else None)
+    try:
+        if base is None:
+            raise ValueError("give --gateway URL: a file alone carries no signed tree head")
+        if not token:
+            raise ValueError("give --token (or ERX_AUDIT_TOKEN): a regulator's bearer token")
+        remote = verifier.HttpSource(verifier.gateway_base(base), token=token)
+        jwks = (load_jwks(jwks_source, timeout=30.0) if jwks_source else remote.jwks())
+        heads = verifier.load_heads(saved_heads)
+        if is_url:
+            report = verifier.verify_log(remote.events(), remote, jwks,
+                                         verify_signature=verify_detached, known_heads=heads)
+        else:
+            with open(source, encoding="utf-8") as handle:
+                report = verifier.verify_log(verifier.read_export(handle), remote, jwks,
+                                             verify_signature=verify_detached,
+                                             known_heads=heads)
+    except (OSError, ValueError, KeyError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    _echo_json(report.to_json())
+    sys.exit(0 if report.ok else 1)
 
 
 @main.command("run")
