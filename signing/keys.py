@@ -139,6 +139,11 @@ class KeyRecord:
                 "encrypted": self.encrypted}
 
 
+def _milliseconds(moment: datetime) -> datetime:
+    # BSON dates keep milliseconds: the record returned must equal the one read back.
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 class KeyStore:
     """Signing keys in a MongoDB collection, shared by every process of the gateway."""
 
@@ -209,7 +214,7 @@ class KeyStore:
             log.warning("signing key %s stored UNENCRYPTED (development mode without "
                         "ERX_SIGNING_KEY_PASSPHRASE)", jwk["kid"])
         doc = {"_id": jwk["kid"], "alg": alg, "state": ACTIVE,
-               "created_at": self._now(), "retired_at": None,
+               "created_at": _milliseconds(self._now()), "retired_at": None,
                "private_key_pem": pem.decode("ascii"), "encrypted": pem_is_encrypted(pem),
                "public_jwk": jwk}
         try:
