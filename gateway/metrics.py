@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
                                generate_latest, multiprocess)
 
@@ -29,6 +30,21 @@ def _observe(response: Response) -> Response:
     return response
 
 
+def add_scrape_collector(app: Flask, collector: Any) -> None:
+    """Add a collector (an object with ``collect()``) run by this process at each scrape:
+    for figures read from the database rather than counted in one process."""
+    app.extensions.setdefault("erx.scrape_collectors", []).append(collector)
+
+
+class _ScrapeCollectors:
+    def __init__(self, collectors: list[Any]) -> None:
+        self.collectors = collectors
+
+    def collect(self) -> Any:
+        for collector in self.collectors:
+            yield from collector.collect()
+
+
 def render() -> Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -36,6 +52,9 @@ def render() -> Response:
         payload = generate_latest(registry)
     else:
         payload = generate_latest()
+    collectors = current_app.extensions.get("erx.scrape_collectors")
+    if collectors:
+        payload += generate_latest(_ScrapeCollectors(collectors))  # type: ignore[arg-type]
     return Response(payload, mimetype=CONTENT_TYPE_LATEST.split(";")[0],
                     headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -26,8 +26,16 @@ from gateway.embedded import EmbeddedDatabase, answers, mongodb_uri
 
 # Steps run once per start, inside an app context, before gunicorn starts.
 BOOTSTRAP: list[Callable[[Flask], None]] = []
+
+
+def _forwarder(values: Mapping[str, Any]) -> list[str]:
+    from gateway.forwarder import forwarder_argv
+
+    return forwarder_argv(values)
+
+
 # Extra long-running processes (argv lists) started beside gunicorn.
-WORKERS: list[Callable[[Mapping[str, Any]], list[str]]] = []
+WORKERS: list[Callable[[Mapping[str, Any]], list[str]]] = [_forwarder]
 
 _PR_SET_PDEATHSIG = 1
 

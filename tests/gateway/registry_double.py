@@ -1,0 +1,350 @@
+"""Test doubles for the forwarder's receivers, speaking real HTTP on loopback.
+
+- :class:`RegistryDouble`: the national registry's outbound API (NATIONAL-API.md): facility
+  login, ``gui-don-thuoc``, ``cap-nhat-don-thuoc`` and the (unconfirmed) cancel call, with the
+  receiver's duplicate check (by ``ma_don_thuoc``; by ``ma_hoa_don`` for dispense reports)
+  and switches to be down, slow, answer 500 or 4xx, act then drop the connection, or fail a
+  fraction of calls at random.
+- :class:`WebhookReceiver`: a pharmacy's webhook endpoint, dropping repeats by the
+  ``Erx-Delivery-Id`` header, optionally holding chosen paths until released.
+
+Both count everything and record when one delivery id is being handled twice at the same
+moment (``overlaps``), which must never happen. Nothing in the gateway knows they exist; they
+serve the tests, the benchmark and ``make demo``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ALREADY_EXISTS = "Mã đơn thuốc đã tồn tại"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class _LoopbackDouble:
+    """A threaded HTTP server on 127.0.0.1 that can go down and come back on the same port."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.port = 0
+        self.down = False
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.in_progress: Counter[str] = Counter()
+        self.overlaps = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def start(self) -> _LoopbackDouble:
+        self._server = _Server(("127.0.0.1", self.port), self._handler())
+        self.port = self._server.server_address[1]
+        self.down = False
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.down = True
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    go_down = stop
+
+    def come_up(self) -> None:
+        self.start()
+
+    def __enter__(self) -> _LoopbackDouble:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # Overlap tracking: the same delivery id handled twice at once would be a forwarder bug.
+    def _enter(self, delivery_id: str) -> None:
+        if not delivery_id:
+            return
+        with self.lock:
+            if self.in_progress[delivery_id]:
+                self.overlaps += 1
+            self.in_progress[delivery_id] += 1
+
+    def _leave(self, delivery_id: str) -> None:
+        if not delivery_id:
+            return
+        with self.lock:
+            self.in_progress[delivery_id] -= 1
+            if self.in_progress[delivery_id] <= 0:
+                del self.in_progress[delivery_id]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    double: Any = None
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        pass
+
+    def drop(self) -> None:
+        """Close the connection without any answer."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def answer(self, status: int, body: Any) -> None:
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:
+            self.close_connection = True
+
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+
+class RegistryDouble(_LoopbackDouble):
+    """The national registry. Switches (set them any time):
+
+    - ``go_down()`` / ``come_up()``: stop listening (connection refused), same port after;
+    - ``slow_seconds``: wait before acting;
+    - ``status``: answer this status (e.g. 500, 503) without acting;
+    - ``reject_codes``: ``ma_don_thuoc`` values refused with a 400 validation error map;
+    - ``act_then_drop``: act, then close the connection without answering;
+    - ``failure_rate`` (with ``rng``): that fraction of calls fail at random, each failure one
+      of ``failure_modes`` ("500" before acting, "drop" before acting, "act_then_drop",
+      "act_then_500");
+    - ``expire_tokens()``: every issued token is refused from now on (401).
+    """
+
+    LOGIN = "/api/auth/dang-nhap-co-so-kham-chua-benh"
+    SEND = "/api/v1/gui-don-thuoc"
+    DISPENSE = "/api/v1/cap-nhat-don-thuoc"
+    CANCEL = "/api/v1/huy-don-thuoc"
+
+    def __init__(self, *, facility_code: str = "79001", password: str = "registry-pass",
+                 seed: int = 7) -> None:
+        super().__init__()
+        self.facility_code = facility_code
+        self.password = password
+        self.slow_seconds = 0.0
+        self.status: int | None = None
+        self.reject_codes: set[str] = set()
+        self.act_then_drop = False
+        self.failure_rate = 0.0
+        self.failure_modes: tuple[str, ...] = ("500", "drop", "act_then_drop", "act_then_500")
+        self.rng = random.Random(seed)
+        self.tokens: set[str] = set()
+        # What the registry holds (its duplicate check) and what it saw.
+        self.prescriptions: dict[str, dict[str, Any]] = {}
+        self.dispenses: dict[tuple[str, str], dict[str, Any]] = {}
+        self.cancellations: dict[str, dict[str, Any]] = {}
+        self.logins = 0
+        self.calls: Counter[str] = Counter()
+        self.duplicates: Counter[str] = Counter()
+        self.calls_by_delivery: Counter[str] = Counter()
+        self.delivery_of_code: dict[str, set[str]] = {}
+        self.out_of_order = 0
+        self.failures_injected = 0
+
+    def expire_tokens(self) -> None:
+        with self.lock:
+            self.tokens.clear()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        double = self
+
+        class Handler(_Handler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                double.handle(self)
+
+        return Handler
+
+    def _failure(self) -> str | None:
+        with self.lock:
+            if self.failure_rate and self.rng.random() < self.failure_rate:
+                self.failures_injected += 1
+                return self.rng.choice(self.failure_modes)
+        return None
+
+    def handle(self, request: _Handler) -> None:
+        raw = request.read_body()
+        if self.down:
+            request.drop()
+            return
+        path = request.path
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            request.answer(400, {"success": False, "error": {"body": ["JSON không hợp lệ"]}})
+            return
+        if path == self.LOGIN:
+            self._login(request, body)
+            return
+        delivery_id = request.headers.get("Idempotency-Key", "")
+        with self.lock:
+            self.calls[path] += 1
+            if delivery_id:
+                self.calls_by_delivery[delivery_id] += 1
+        self._enter(delivery_id)
+        try:
+            self._serve(request, path, body, delivery_id)
+        finally:
+            self._leave(delivery_id)
+
+    def _login(self, request: _Handler, body: dict[str, Any]) -> None:
+        password = body.get("password", body.get("mat_khau"))
+        if (body.get("ma_lien_thong_co_so_kham_chua_benh") != self.facility_code
+                or password != self.password):
+            request.answer(401, {"success": False, "error": {"password": ["Sai mật khẩu"]}})
+            return
+        token = uuid.uuid4().hex
+        with self.lock:
+            self.logins += 1
+            self.tokens.add(token)
+        request.answer(200, {"token": token, "token_type": "bearer"})
+
+    def _serve(self, request: _Handler, path: str, body: dict[str, Any],
+               delivery_id: str) -> None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        with self.lock:
+            authorised = scheme.lower() == "bearer" and token in self.tokens
+        if not authorised:
+            request.answer(401, {"message": "Unauthorized"})
+            return
+        if self.slow_seconds:
+            time.sleep(self.slow_seconds)
+        if self.status is not None:
+            request.answer(self.status, {"message": "switched to fail"})
+            return
+        failure = self._failure()
+        if failure == "500":
+            request.answer(500, {"message": "random failure"})
+            return
+        if failure == "drop":
+            request.drop()
+            return
+        status, answer = self._act(path, body, delivery_id)
+        if failure == "act_then_drop" or self.act_then_drop:
+            request.drop()
+            return
+        if failure == "act_then_500":
+            request.answer(500, {"message": "acted, then failed"})
+            return
+        request.answer(status, answer)
+
+    def _act(self, path: str, body: dict[str, Any], delivery_id: str) -> tuple[int, Any]:
+        code = body.get("ma_don_thuoc")
+        if not isinstance(code, str) or not code:
+            return 400, {"success": False, "error": {"ma_don_thuoc": ["Bắt buộc"]}}
+        with self.lock:
+            if delivery_id:
+                self.delivery_of_code.setdefault(f"{path} {code}", set()).add(delivery_id)
+            if path == self.SEND:
+                if code in self.reject_codes:
+                    return 400, {"success": False, "error": {
+                        "thong_tin_don_thuoc": ["Mã thuốc không hợp lệ"]}}
+                if code in self.prescriptions:
+                    self.duplicates[path] += 1
+                    return 400, {"success": False, "error": {"ma_don_thuoc": [ALREADY_EXISTS]}}
+                self.prescriptions[code] = body
+                checksum = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+                return 200, {"success": True, "checksum": checksum}
+            if code not in self.prescriptions:
+                self.out_of_order += 1
+                return 400, {"danh_sach_cac_loi": ["Không tìm thấy đơn thuốc"]}
+            if path == self.DISPENSE:
+                key = (code, body.get("ma_hoa_don") or "")
+                if key in self.dispenses:
+                    self.duplicates[path] += 1
+                    return 400, {"danh_sach_cac_loi": ["Hóa đơn đã tồn tại"]}
+                self.dispenses[key] = body
+                return 200, {"success": True}
+            if path == self.CANCEL:
+                if code in self.cancellations:
+                    self.duplicates[path] += 1
+                    return 400, {"danh_sach_cac_loi": ["Đơn thuốc đã tồn tại trong danh sách hủy"]}
+                self.cancellations[code] = body
+                return 200, {"success": True}
+        return 404, {"message": "no such call"}
+
+
+class WebhookReceiver(_LoopbackDouble):
+    """A pharmacy webhook endpoint (any path). ``hold_paths``: requests to these paths wait
+    until :meth:`release` (or ``hold_timeout``); ``status``: answer this status instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[dict[str, Any]] = []
+        self.accepted: dict[str, dict[str, Any]] = {}
+        self.duplicates = 0
+        self.status: int | None = None
+        self.hold_paths: set[str] = set()
+        self.hold_timeout = 30.0
+        self.holding = threading.Event()
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(_Handler):
+            def do_POST(self) -> None:  # noqa: N802
+                receiver.handle(self)
+
+        return Handler
+
+    def handle(self, request: _Handler) -> None:
+        raw = request.read_body()
+        if self.down:
+            request.drop()
+            return
+        delivery_id = request.headers.get("Erx-Delivery-Id", "")
+        record = {"path": request.path, "headers": dict(request.headers.items()), "body": raw}
+        with self.lock:
+            self.received.append(record)
+        self._enter(delivery_id)
+        try:
+            if request.path in self.hold_paths:
+                self.holding.set()
+                self._released.wait(self.hold_timeout)
+            if self.status is not None:
+                request.answer(self.status, {"error": "switched to fail"})
+                return
+            with self.lock:
+                if delivery_id in self.accepted:
+                    self.duplicates += 1
+                else:
+                    self.accepted[delivery_id] = record
+            request.answer(200, {"ok": True})
+        finally:
+            self._leave(delivery_id)

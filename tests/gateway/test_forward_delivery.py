@@ -1,0 +1,129 @@
+"""The forwarder against the registry double and a webhook receiver: delivered once, in order,
+refusals kept and visible, token expiry handled with one re-login, signed webhook pushes."""
+
+from __future__ import annotations
+
+import json
+
+from signing.jws import verify_detached
+
+from gateway.webhooks import DELIVERY_ID_HEADER, EVENT_HEADER, SIGNATURE_HEADER
+from tests.gateway.forwarding import (FACILITY, app_config, cancel, code_for, db,  # noqa: F401
+                                      deliveries_of, dispense, insert_prescriptions,
+                                      make_forwarder, registry, running, states, wait_until,
+                                      webhook_receiver)
+
+
+def test_issue_cancel_and_dispense_reach_the_registry_once_in_order(db, registry,
+                                                                   make_forwarder) -> None:
+    codes = insert_prescriptions(db, 5)
+    dispense(db, codes[0], pharmacy="NT001", ma_hoa_don="HD1")
+    cancel(db, codes[1])
+    assert make_forwarder().run_until_idle() >= 5
+    assert states(db) == {"delivered": 7}
+    assert set(registry.prescriptions) == set(codes)
+    assert registry.duplicates == {} and registry.out_of_order == 0
+    assert list(registry.cancellations) == [codes[1]]
+    report = registry.dispenses[(codes[0], "HD1")]
+    assert report["thong_tin_thuoc"][0]["ma_thuoc_da_ke_don"] == "VD-32243-19"
+    assert report["thong_tin_thuoc"][0]["so_luong_ban"] == 10
+    assert report["ma_dinh_danh_co_so_cung_ung_thuoc"] == "NT001"
+    # The extension field never reaches the registry; the national document does.
+    assert registry.prescriptions[codes[2]]["ma_don_thuoc"] == codes[2]
+    assert registry.logins == 1
+    doc = db["prescriptions"].find_one({"_id": codes[1]})
+    assert doc["forward_due_at"] is None and doc["forward_lease_owner"] is None
+
+
+def test_cancellation_waits_for_its_prescription(db, registry, make_forwarder) -> None:
+    [code] = insert_prescriptions(db, 1)
+    registry.status = 503
+    forwarder = make_forwarder()
+    forwarder.run_until_idle()
+    cancel(db, code)
+    forwarder.run_until_idle()  # the issue delivery is in backoff: the cancellation waits
+    issued, cancelled = deliveries_of(db, code)
+    assert issued["state"] == "pending" and issued["attempts"] >= 1
+    assert cancelled["state"] == "pending" and cancelled["attempts"] == 0
+    assert registry.calls[registry.CANCEL] == 0
+    registry.status = None
+    with running(make_forwarder()):
+        wait_until(lambda: states(db) == {"delivered": 2}, message="both delivered")
+    assert registry.out_of_order == 0 and list(registry.cancellations) == [code]
+
+
+def test_a_validation_refusal_is_failed_permanent_and_shown_to_the_clinic(
+        db, registry, make_forwarder, client, auth_headers) -> None:
+    good, bad = insert_prescriptions(db, 2)
+    registry.reject_codes = {bad}
+    make_forwarder().run_until_idle()
+    [entry] = deliveries_of(db, bad)
+    assert entry["state"] == "failed_permanent" and entry["attempts"] == 1
+    answer = client.get(f"/v2/prescriptions/{bad}/deliveries",
+                        headers=auth_headers("clinic", FACILITY))
+    assert answer.status_code == 200
+    [shown] = answer.get_json()["deliveries"]
+    assert shown["state"] == "failed_permanent"
+    assert "refused" in shown["last_error"]
+    assert shown["response"] == {"status": 400, "body": {"success": False, "error": {
+        "thong_tin_don_thuoc": ["Mã thuốc không hợp lệ"]}}}
+    assert deliveries_of(db, good)[0]["state"] == "delivered"
+
+
+def test_code_already_at_the_registry_counts_as_delivered(db, registry, make_forwarder) -> None:
+    [code] = insert_prescriptions(db, 1)
+    registry.prescriptions[code] = {"ma_don_thuoc": code}  # e.g. sent directly by the HIS
+    make_forwarder().run_until_idle()
+    [entry] = deliveries_of(db, code)
+    assert entry["state"] == "delivered"
+    assert "đã tồn tại" in json.dumps(entry["response"], ensure_ascii=False)
+
+
+def test_token_expiry_mid_run_means_exactly_one_new_login(db, registry, make_forwarder) -> None:
+    insert_prescriptions(db, 20)
+    with running(make_forwarder(concurrency=8)):
+        wait_until(lambda: states(db).get("delivered") == 20, message="first batch")
+        registry.expire_tokens()
+        insert_prescriptions(db, 40, start=20)
+        wait_until(lambda: states(db).get("delivered") == 60, message="second batch")
+    assert registry.logins == 2
+    assert len(registry.prescriptions) == 60 and not registry.duplicates
+
+
+def test_wrong_registry_password_is_retried_not_lost(db, registry, make_forwarder) -> None:
+    registry.password = "changed"
+    [code] = insert_prescriptions(db, 1)
+    forwarder = make_forwarder()
+    forwarder.run_until_idle()
+    [entry] = deliveries_of(db, code)
+    assert entry["state"] == "pending" and "login" in entry["last_error"]
+    registry.password = "registry-pass"
+    with running(make_forwarder()):
+        wait_until(lambda: states(db) == {"delivered": 1}, message="delivered after the fix")
+
+
+def test_the_nominated_pharmacy_gets_a_signed_push_and_then_the_cancellation(
+        db, app, client, registry, webhook_receiver, make_forwarder, auth_headers) -> None:
+    pharmacy = auth_headers("pharmacy", "NT001")
+    put = client.put("/v2/pharmacies/me/webhook", headers=pharmacy,
+                     json={"url": webhook_receiver.url + "/erx"})
+    assert put.status_code == 200, put.get_json()
+    [code] = insert_prescriptions(db, 1, nominated="NT001")
+    make_forwarder().run_until_idle()
+    cancel(db, code, viewed_by=["NT002"])  # NT002 has no webhook
+    make_forwarder().run_until_idle()
+    by_target = {(d["target"], d["event"]): d for d in deliveries_of(db, code)}
+    assert by_target[("pharmacy:NT001", "prescription.issued")]["state"] == "delivered"
+    assert by_target[("pharmacy:NT001", "prescription.cancelled")]["state"] == "delivered"
+    refused = by_target[("pharmacy:NT002", "prescription.cancelled")]
+    assert refused["state"] == "failed_permanent" and "no webhook" in refused["last_error"]
+    pushes = webhook_receiver.received
+    assert [p["headers"][EVENT_HEADER] for p in pushes] == ["prescription.issued",
+                                                            "prescription.cancelled"]
+    jwks = client.get("/.well-known/jwks.json").get_json()
+    for push in pushes:
+        verify_detached(push["body"], push["headers"][SIGNATURE_HEADER], jwks)
+        resource = json.loads(push["body"])
+        assert resource["ma_don_thuoc"] == code and "deliveries" not in resource
+        assert push["headers"][DELIVERY_ID_HEADER] in {d["id"] for d in deliveries_of(db, code)}
+    assert json.loads(pushes[1]["body"])["status"] == "cancelled"
