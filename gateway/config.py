@@ -262,6 +262,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RX_CONTROLLED_DISPENSE_DAYS", 5, parse_non_negative_int,
             "an n or h prescription can be dispensed at most this many days after "
             "ngay_gio_ke_don (0: only until its last den_ngay; unconfirmed under TT 26/2025)"),
+    # --- drug catalog ------------------------------------------------------------------------
+    Setting("CATALOG_REFRESH_SECONDS", 5.0, parse_non_negative_float,
+            "longest time a catalog change (an import by any process) goes unseen by a "
+            "process's in-memory catalog; the check is one small read (0: every call)"),
+    Setting("CATALOG_DEMO", "auto", parse_choice("auto", "yes", "no"),
+            "load the shipped demo catalog at `erx-gateway run` when the catalog is empty: "
+            "auto = only with ERX_ENV=development"),
+    Setting("CATALOG_SEARCH_LIMIT", 20, parse_positive_int,
+            "results of GET /v2/drugs?q= when no limit is given (at most 100)"),
+    Setting("CATALOG_IMPORT_BATCH", 1000, parse_positive_int,
+            "rows compared and written per database round trip by `erx-gateway catalog import`"),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
