@@ -117,7 +117,7 @@ def issue(common_name: str, *, issuer: Issued | None = None, ca: bool,
     return Issued(builder.sign(signing_key, algorithm), key)
 
 @dataclass
-class TestPki:
+class Pki:
     root: Issued
     intermediate: Issued
     leaf: Issued
@@ -129,13 +129,13 @@ class TestPki:
         return issue(common_name, issuer=self.intermediate, ca=False, **options)
 
 @pytest.fixture(scope="session")
-def pki() -> TestPki:
+def pki() -> Pki:
     root = issue("Test Root CA", ca=True, not_before=NOW - timedelta(days=3650),
                  not_after=NOW + timedelta(days=3650))
     intermediate = issue("Test Signing CA", issuer=root, ca=True,
                          not_before=NOW - timedelta(days=1800), not_after=NOW + timedelta(days=1800))
     leaf = issue("Bác sĩ Nguyễn Văn A", issuer=intermediate, ca=False)
-    return TestPki(root, intermediate, leaf)
+    return Pki(root, intermediate, leaf)
 
 def prescriber_jws(payload: bytes, signer: Issued, chain: list[str], *, alg: str = "ES256",
                    detached: bool = True, extra: dict[str, Any] | None = None) -> str:
@@ -157,6 +157,6 @@ def prescriber_jws(payload: bytes, signer: Issued, chain: list[str], *, alg: str
     return f"{encoded_header}.{'' if detached else encoded_payload}.{b64url_encode(signature)}"
 
 @pytest.fixture
-def sign_as_prescriber(pki: TestPki) -> Callable[..., str]:
+def sign_as_prescriber(pki: Pki) -> Callable[..., str]:
     return lambda payload, **options: prescriber_jws(payload, options.pop("signer", pki.leaf),
                                                     options.pop("chain", pki.chain()), **options)
