@@ -38,7 +38,7 @@ import io
 import json
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -46,7 +46,7 @@ from typing import Any, Protocol
 
 from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -56,9 +56,7 @@ from gateway.config import ConfigError
 from gateway.db import get_db, indexes
 from gateway.errors import ApiError
 from signing.canonical import canonicalize
-from signing.errors import CanonicalizationError, VerificationError
-from signing.merkle import (EMPTY_ROOT, InMemoryNodeStore, InvalidProof, MerkleTree,
-                            MongoNodeStore, leaf_hash, verify_consistency)
+from signing.merkle import EMPTY_ROOT, MerkleTree, MongoNodeStore
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +223,17 @@ def record(action: str, *, outcome: str = "success", object_type: str | None = N
             continue
         return seq
     raise AuditError("could not obtain a free audit sequence number")
+
+
+def record_login(method: str, *, party: Any = None, claimed_id: str = "") -> int:
+    """``auth.login``: a success by ``party`` (the authenticated Party), or a failure for the
+    client id (or national code) that was claimed, which is recorded as given (cut to 128
+    characters), never the secret."""
+    if party is not None:
+        return record("auth.login", object_type="party", object_id=party.client_id,
+                      details={"method": method}, actor=party)
+    return record("auth.login", outcome="failure", object_type="party",
+                  object_id=str(claimed_id)[:128], details={"method": method})
 
 
 def _allocate(database: Database) -> int:
@@ -425,125 +434,6 @@ def seal_now() -> TreeHead:
                 gap_grace_seconds=config["AUDIT_GAP_GRACE_SECONDS"])
 
 
-# --- verification (the regulator's side: no database) -------------------------------------------
-
-
-class Source(Protocol):
-    """Where ``audit verify`` reads the gateway's commitments."""
-
-    def tree_head(self) -> Mapping[str, Any]: ...
-
-    def consistency(self, first: int, second: int) -> list[str]: ...
-
-    def jwks(self) -> Mapping[str, Any]: ...
-
-
-@dataclass
-class VerifyReport:
-    ok: bool
-    tree_size: int
-    events: int
-    message: str
-    first_bad_seq: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "tree_size": self.tree_size, "events": self.events,
-                "first_bad_seq": self.first_bad_seq, "message": self.message}
-
-
-def verify_log(events: Iterable[Mapping[str, Any]], source: Source, *,
-               verify_signature: Callable[[bytes, str, Mapping[str, Any]], Any],
-               known_heads: Sequence[Mapping[str, Any]] = ()) -> VerifyReport:
-    """Recompute the Merkle tree of exported ``events`` (in sequence order, as exported) and
-    check it against the gateway's signed tree head; on a mismatch find the first event that
-    differs by bisection with consistency proofs (a proof from our prefix root to the signed
-    root verifies exactly when our prefix is the logged one). ``known_heads``: tree heads
-    saved earlier, which must each be consistent with the current one (the log was only
-    appended to).
-
-    ``verify_signature(payload, jws, jwks)`` raises when a signature does not hold
-    (``signing.jws.verify_detached``).
-    """
-    head_body = source.tree_head()
-    head = TreeHead.from_json(head_body)
-    jwks = source.jwks()
-    try:
-        verify_signature(head.payload(), head.signature, jwks)
-    except VerificationError as exc:
-        return VerifyReport(False, head.tree_size, 0, f"the tree head's signature does not "
-                                                      f"verify: {exc}")
-    merkle = MerkleTree(InMemoryNodeStore())
-    leaves: list[bytes] = []
-    expected = 0
-    for event in events:
-        seq = event.get("seq")
-        if seq != expected:
-            if isinstance(seq, int) and seq > expected and expected < head.tree_size:
-                return VerifyReport(False, head.tree_size, expected,
-                                    f"event {expected} is missing from the export",
-                                    first_bad_seq=expected)
-            if isinstance(seq, int) and seq < expected:
-                return VerifyReport(False, head.tree_size, expected,
-                                    f"event {seq} appears again after event {expected - 1} "
-                                    f"(reordered or duplicated)", first_bad_seq=seq)
-            if expected >= head.tree_size:
-                break
-            return VerifyReport(False, head.tree_size, expected,
-                                f"event {expected} has no valid seq", first_bad_seq=expected)
-        if expected < head.tree_size:
-            try:
-                leaves.append(leaf_hash(event_leaf(event)))
-            except CanonicalizationError as exc:
-                return VerifyReport(False, head.tree_size, expected,
-                                    f"event {expected} cannot be canonicalised: {exc}",
-                                    first_bad_seq=expected)
-        expected += 1
-    if len(leaves) < head.tree_size:
-        return VerifyReport(False, head.tree_size, len(leaves),
-                            f"the export ends at event {len(leaves) - 1}; the signed tree "
-                            f"has {head.tree_size}", first_bad_seq=len(leaves))
-    merkle.append_leaf_hashes(leaves)
-    for known in known_heads:
-        older = TreeHead.from_json(known)
-        try:
-            verify_signature(older.payload(), older.signature, jwks)
-            _check_prefix(source, older.tree_size, older.root_hash, head)
-        except (VerificationError, InvalidProof, ValueError, KeyError) as exc:
-            return VerifyReport(False, head.tree_size, expected,
-                                f"the saved tree head of size {older.tree_size} is not "
-                                f"consistent with the current one: {exc}")
-    if head.tree_size == 0 or merkle.root(head.tree_size) == head.root_hash:
-        return VerifyReport(True, head.tree_size, expected,
-                            f"{head.tree_size} sealed events match the signed tree head"
-                            + (f"; {expected - head.tree_size} more not sealed yet"
-                               if expected > head.tree_size else ""))
-    low, high = 1, head.tree_size  # the prefix of `high` events is bad; find the shortest
-    while low < high:
-        middle = (low + high) // 2
-        if _prefix_holds(source, middle, merkle.root(middle), head):
-            low = middle + 1
-        else:
-            high = middle
-    bad = low - 1
-    return VerifyReport(False, head.tree_size, expected,
-                        f"event {bad} does not match the sealed log (edited, replaced or "
-                        f"moved)", first_bad_seq=bad)
-
-
-def _check_prefix(source: Source, size: int, root: bytes, head: TreeHead) -> None:
-    proof = [bytes.fromhex(node) for node in source.consistency(size, head.tree_size)] \
-        if size != head.tree_size else []
-    verify_consistency(size, head.tree_size, root, head.root_hash, proof)
-
-
-def _prefix_holds(source: Source, size: int, root: bytes, head: TreeHead) -> bool:
-    try:
-        _check_prefix(source, size, root, head)
-    except InvalidProof:
-        return False
-    return True
-
-
 # --- the service and its settings ---------------------------------------------------------------
 
 
@@ -716,7 +606,7 @@ def _export(query: dict[str, Any], mimetype: str) -> Response:
 
 @blp.route("/v2/audit/events", methods=["GET"])
 @requires("regulator")
-@blp.arguments(EventQuerySchema, location="query", as_kwargs=False)
+@blp.arguments(EventQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
 @blp.response(200, EventPageSchema, description="a page of events; with `Accept: text/csv` "
               "or `application/x-ndjson`, every matching event as an export")
 @blp.alt_response(200, content_type="text/csv", success=True, description="CSV export")
@@ -724,7 +614,8 @@ def _export(query: dict[str, Any], mimetype: str) -> Response:
                   description="NDJSON export, one event per line (what `audit verify` reads)")
 def list_events(args: dict[str, Any]) -> Any:
     """Audit events, oldest first: filter, page, or export as CSV / NDJSON."""
-    wanted = request.accept_mimetypes.best_match(["application/json", "text/csv", NDJSON])
+    wanted = (request.accept_mimetypes.best_match(["application/json", "text/csv", NDJSON])
+              if request.accept_mimetypes else "application/json")
     if wanted is None:
         raise ApiError(406, detail="this answers application/json, text/csv or "
                                    "application/x-ndjson")
@@ -755,7 +646,7 @@ class TreeHeadSchema(Schema):
 
 @blp.route("/v2/audit/tree-head", methods=["GET"])
 @requires()
-@blp.arguments(TreeHeadQuerySchema, location="query", as_kwargs=False)
+@blp.arguments(TreeHeadQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
 @blp.response(200, TreeHeadSchema)
 def get_tree_head(args: dict[str, Any]) -> Any:
     """The latest signed tree head (or the one published at `tree_size`)."""
@@ -805,7 +696,7 @@ def _published_size() -> int:
 
 @blp.route("/v2/audit/proofs/inclusion", methods=["GET"])
 @requires()
-@blp.arguments(InclusionQuerySchema, location="query", as_kwargs=False)
+@blp.arguments(InclusionQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
 @blp.response(200, InclusionProofSchema)
 def inclusion_proof(args: dict[str, Any]) -> Any:
     """Inclusion proof of one event in a published tree (RFC 9162 §2.1.3)."""
@@ -824,7 +715,7 @@ def inclusion_proof(args: dict[str, Any]) -> Any:
 
 @blp.route("/v2/audit/proofs/consistency", methods=["GET"])
 @requires()
-@blp.arguments(ConsistencyQuerySchema, location="query", as_kwargs=False)
+@blp.arguments(ConsistencyQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
 @blp.response(200, ConsistencyProofSchema)
 def consistency_proof(args: dict[str, Any]) -> Any:
     """Consistency proof between two published tree sizes (RFC 9162 §2.1.4)."""
@@ -862,7 +753,7 @@ class AccessLogSchema(Schema):
 
 @blp.route("/v2/patients/<cccd>/access-log", methods=["GET"])
 @requires("regulator")
-@blp.arguments(AccessLogQuerySchema, location="query", as_kwargs=False)
+@blp.arguments(AccessLogQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
 @blp.response(200, AccessLogSchema)
 def access_log(args: dict[str, Any], cccd: str) -> Any:
     """Which parties read or dispensed a person's prescriptions, oldest first."""

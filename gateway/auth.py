@@ -195,9 +195,17 @@ def issue_token() -> Any:
                        detail="grant_type must be client_credentials")
     party = party_store().authenticate(client_id, secret)
     if party is None:
+        _audit_login("client_credentials", None, client_id)
         raise _unauthenticated("unknown client or wrong secret")
     g.party = party
+    _audit_login("client_credentials", party, client_id)
     return token_service().issue(party)
+
+
+def _audit_login(method: str, party: Party | None, claimed_id: str) -> None:
+    from gateway.audit import record_login  # gateway.audit imports this module
+
+    record_login(method, party=party, claimed_id=claimed_id)
 
 
 class NationalFacilityLoginSchema(Schema):
@@ -231,6 +239,9 @@ def _national_login(doctor_field: str | None) -> Any:
     party = party_store().find_national(facility, doctor)
     # authenticate() even for an unknown code, so both misses cost the same.
     authenticated = party_store().authenticate(party.client_id if party else "", secret)
+    claimed = party.client_id if party else f"{facility}/{doctor}" if doctor else facility
+    _audit_login("national_doctor" if doctor_field else "national_facility", authenticated,
+                 claimed)
     if authenticated is None:
         return jsonify({"success": False,
                         "error": {"password": ["Sai mã liên thông hoặc mật khẩu"]}}), 401

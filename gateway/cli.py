@@ -302,6 +302,32 @@ def audit_verify(source: str, gateway: str | None, token: str | None,
     sys.exit(0 if report.ok else 1)
 
 
+@main.group()
+def catalog() -> None:
+    """The drug catalog: import the registry or an ndjson file."""
+
+
+@catalog.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["dav-csv", "ndjson"]),
+              help="default: from the extension (.csv: dav-csv, .ndjson/.jsonl: ndjson)")
+def catalog_import(file: str, fmt: str | None) -> None:
+    """Upsert products from FILE by national code; print added/updated/unchanged/rejected
+    counts and each rejected line with its reason (exit status 1 if any row was rejected;
+    the good rows are loaded anyway)."""
+    from drug_catalog.errors import CatalogError
+    from gateway.drugs import import_catalog
+
+    with command_app():
+        try:
+            report = import_catalog(file, fmt)
+        except CatalogError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(report.summary())
+    if report.rejected:
+        sys.exit(1)
+
+
 @main.command("run")
 def run_command() -> None:
     """Start the embedded database (unless ERX_MONGODB_URI is set), gunicorn and the

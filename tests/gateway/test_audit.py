@@ -1,0 +1,411 @@
+"""The audit log: recording, sequence numbers, sealing, the regulator's endpoints and proofs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gateway import audit
+from gateway.cli import main
+from signing import merkle
+from tests.gateway.test_cli import cli_env
+
+EVENTS = audit.EVENTS
+
+
+def events(app: Flask, **query) -> list[dict]:
+    with app.app_context():
+        return [audit.event_from_document(doc)
+                for doc in audit.get_db()[EVENTS].find(query).sort("_id", 1)]
+
+
+def record_some(app: Flask, count: int, **kwargs) -> list[int]:
+    with app.app_context():
+        return [audit.record("prescription.viewed", object_type="prescription",
+                             object_id=f"79001ABCD{i:03d}-c", **kwargs) for i in range(count)]
+
+
+def seal(app: Flask) -> audit.TreeHead:
+    with app.app_context():
+        return audit.seal_now()
+
+
+@pytest.fixture
+def regulator(auth_headers) -> dict[str, str]:
+    return auth_headers("regulator", "SYT79")
+
+
+# --- recording ---------------------------------------------------------------------------------
+
+def test_an_event_has_every_field_and_no_plain_patient_id(app: Flask) -> None:
+    with app.test_request_context("/", environ_base={"REMOTE_ADDR": "10.1.2.3"}):
+        from flask import g
+
+        from gateway.parties import Party
+        g.party = Party("pharmacy-NT1", "pharmacy", "NT1", "Nhà thuốc 1", None, "active")
+        g.request_id = "req-1"
+        seq = audit.record("prescription.viewed", object_type="prescription",
+                           object_id="79001A1B2C3D-c", content_sha256="ab" * 32,
+                           patient_id="079190001234", details={"via": "national"})
+    [event] = events(app)
+    assert seq == 0 == event["seq"]
+    assert event["actor"] == {"party_id": "pharmacy-NT1", "role": "pharmacy"}
+    assert event["object"] == {"type": "prescription", "id": "79001A1B2C3D-c"}
+    assert (event["request_id"], event["client_address"]) == ("req-1", "10.1.2.3")
+    assert event["outcome"] == "success" and event["content_sha256"] == "ab" * 32
+    assert event["details"] == {"via": "national"}
+    with app.app_context():
+        assert event["patient_hash"] == audit.patient_hash(" 079190001234 ")
+    assert "079190001234" not in json.dumps(event)
+    assert datetime.fromisoformat(event["time"]).tzinfo is not None
+
+
+def test_outside_a_request_the_actor_is_the_cli_or_the_named_process(app: Flask) -> None:
+    with app.app_context():
+        audit.record("catalog.imported", details={"added": 3})
+        audit.record("delivery.delivered", object_type="prescription", object_id="X",
+                     actor="forwarder")
+    first, second = events(app)
+    assert first["actor"] == {"party_id": "cli", "role": "system"}
+    assert second["actor"] == {"party_id": "forwarder", "role": "system"}
+    assert first["request_id"] is None and first["object"] is None
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"action": "prescription.looked_at"},
+    {"action": "prescription.viewed", "outcome": "maybe"},
+    {"action": "prescription.viewed", "object_type": "patient", "object_id": "1"},
+    {"action": "prescription.viewed", "object_id": "1"},
+    {"action": "prescription.viewed", "content_sha256": "XYZ"},
+    {"action": "prescription.viewed", "details": {"x": float("nan")}},
+])
+def test_bad_events_are_refused_before_anything_is_stored(app: Flask, kwargs) -> None:
+    action = kwargs.pop("action")
+    with app.app_context(), pytest.raises(ValueError):
+        audit.record(action, **kwargs)
+    assert events(app) == []
+
+
+def test_concurrent_writers_get_unique_gap_free_numbers(app: Flask) -> None:
+    numbers: list[int] = []
+    lock = threading.Lock()
+
+    def write() -> None:
+        got = record_some(app, 10)
+        with lock:
+            numbers.extend(got)
+
+    threads = [threading.Thread(target=write) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(numbers) == list(range(60))
+    assert [event["seq"] for event in events(app)] == list(range(60))
+
+
+def test_a_number_whose_writer_died_is_explained_and_the_log_seals_past_it(app: Flask) -> None:
+    record_some(app, 2)
+    with app.app_context():
+        database = audit.get_db()
+        audit._allocate(database)  # a writer took number 2, then died
+        record_some(app, 1)  # number 3
+        head = audit.seal(database, audit.gateway_signer(), gap_grace_seconds=3600)
+        assert head.tree_size == 2  # a young hole: seal up to it and wait
+        old = datetime.now(timezone.utc) - timedelta(hours=2)
+        database[EVENTS].update_one({"_id": 3}, {"$set": {"time": old}})
+        head = audit.seal(database, audit.gateway_signer(), gap_grace_seconds=3600)
+    assert head.tree_size == 4
+    lost = events(app, _id=2)[0]
+    assert lost["action"] == "audit.sequence_lost" and lost["outcome"] == "failure"
+
+
+def test_a_lost_number_at_the_end_is_explained_too(app: Flask) -> None:
+    record_some(app, 1)
+    with app.app_context():
+        database = audit.get_db()
+        audit._allocate(database)
+        assert audit.seal(database, audit.gateway_signer(), gap_grace_seconds=3600).tree_size == 1
+        head = audit.seal(database, audit.gateway_signer(), gap_grace_seconds=0)
+    assert head.tree_size == 2
+    assert events(app, _id=1)[0]["action"] == "audit.sequence_lost"
+
+
+def test_a_slow_writer_after_its_number_was_declared_lost_records_under_a_new_one(
+        app: Flask) -> None:
+    with app.app_context():
+        database = audit.get_db()
+        audit._fill_lost(database, 0, 1)  # the sealer gave up on number 0 ...
+        database[audit.COUNTERS].insert_one({"_id": "events", "next": 0,
+                                             "allocated_at": datetime.now(timezone.utc)})
+        seq = audit.record("party.created", object_type="party", object_id="clinic-79001")
+    assert seq == 1  # ... so the writer that had it takes the next one; nothing is lost
+    assert [e["action"] for e in events(app)] == ["audit.sequence_lost", "party.created"]
+
+
+# --- sealing -------------------------------------------------------------------------------------
+
+def test_sealing_commits_every_event_and_signs_the_head(app: Flask, client: FlaskClient) -> None:
+    from signing.jws import verify_detached
+
+    with app.app_context():
+        empty = audit.seal_now()
+    assert (empty.tree_size, empty.root_hash) == (0, merkle.EMPTY_ROOT)
+    record_some(app, 5)
+    head = seal(app)
+    assert head.tree_size == 5
+    leaves = [audit.event_leaf(event) for event in events(app)]
+    reference = merkle.MerkleTree(merkle.InMemoryNodeStore())
+    reference.append(leaves)
+    assert head.root_hash == reference.root()
+    jwks = client.get("/.well-known/jwks.json").get_json()
+    verify_detached(head.payload(), head.signature, jwks)
+    assert seal(app) == head  # nothing new: the same head
+    record_some(app, 3)
+    with app.app_context():
+        bigger = audit.seal(audit.get_db(), audit.gateway_signer(), batch_size=2)
+    assert bigger.tree_size == 8
+
+
+def test_two_sealers_racing_agree(app: Flask) -> None:
+    record_some(app, 40)
+    heads: list[audit.TreeHead] = []
+
+    def run() -> None:
+        with app.app_context():
+            heads.append(audit.seal(audit.get_db(), audit.gateway_signer(), batch_size=7))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with app.app_context():
+        final = audit.latest_tree_head(audit.get_db())
+        assert audit.sealed_size(audit.get_db()) == 40
+    reference = merkle.MerkleTree(merkle.InMemoryNodeStore())
+    reference.append(audit.event_leaf(event) for event in events(app))
+    assert final.tree_size == 40 and final.root_hash == reference.root()
+
+
+def test_the_cli_seals(app: Flask, app_config: dict) -> None:
+    record_some(app, 3)
+    result = CliRunner().invoke(main, ["audit", "seal"], env=cli_env(app_config))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["tree_size"] == 3
+
+
+# --- events endpoint ---------------------------------------------------------------------------------
+
+def test_only_regulators_read_events(client: FlaskClient, auth_headers) -> None:
+    assert client.get("/v2/audit/events").status_code == 401
+    for role, code in (("clinic", "79001"), ("pharmacy", "NT1"), ("admin", "ops")):
+        assert client.get("/v2/audit/events", headers=auth_headers(role, code)).status_code == 403
+
+
+def test_filters_and_cursor_pagination(app: Flask, client: FlaskClient, regulator) -> None:
+    with app.app_context():
+        for i in range(5):
+            audit.record("prescription.viewed", object_type="prescription",
+                         object_id="P1" if i % 2 else "P2", patient_id="079190001234",
+                         actor="someone")
+        audit.record("prescription.cancelled", object_type="prescription", object_id="P1")
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, "prescription": "P1", **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v2/audit/events", query_string=params, headers=regulator)
+        assert page.status_code == 200, page.get_json()
+        body = page.get_json()
+        seen += [item["seq"] for item in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert [e["seq"] for e in events(app, **{"object.id": "P1"})] == seen
+    by_patient = client.get("/v2/audit/events", query_string={"patient": "079190001234"},
+                            headers=regulator).get_json()["items"]
+    assert len(by_patient) == 5
+    family = client.get("/v2/audit/events", query_string={"action": "prescription.*",
+                                                          "actor": "cli"},
+                        headers=regulator).get_json()["items"]
+    assert [item["action"] for item in family] == ["prescription.cancelled"]
+    now = datetime.now(timezone.utc)
+    window = client.get("/v2/audit/events", query_string={
+        "from": (now - timedelta(minutes=5)).isoformat(), "to": now.isoformat(),
+        "action": "prescription.viewed"}, headers=regulator).get_json()["items"]
+    assert len(window) == 5
+    later = client.get("/v2/audit/events", query_string={"from": now.isoformat()},
+                       headers=regulator).get_json()["items"]
+    assert all(item["action"] == "auth.login" for item in later)
+
+
+@pytest.mark.parametrize("params, parameter", [
+    ({"from": "yesterday"}, "from"),
+    ({"from": "2026-01-01T00:00:00"}, "from"),  # no offset
+    ({"from": "2026-02-01T00:00:00+07:00", "to": "2026-01-01T00:00:00+07:00"}, "to"),
+    ({"limit": "0"}, "limit"),
+    ({"cursor": "abc"}, "cursor"),
+    ({"action": "prescription.eaten"}, "action"),
+    ({"patient": "07919<script>"}, "patient"),
+    ({"colour": "red"}, "colour"),
+])
+def test_bad_query_parameters_are_422_naming_the_parameter(client: FlaskClient, regulator,
+                                                           params, parameter) -> None:
+    answer = client.get("/v2/audit/events", query_string=params, headers=regulator)
+    assert answer.status_code == 422
+    assert answer.mimetype == "application/problem+json"
+    assert parameter in [item.get("parameter") for item in answer.get_json()["errors"]]
+
+
+def test_csv_and_ndjson_exports(app: Flask, client: FlaskClient, regulator) -> None:
+    record_some(app, 3, patient_id="079190001234")
+    ndjson = client.get("/v2/audit/events", headers={**regulator,
+                                                      "Accept": "application/x-ndjson"})
+    assert ndjson.mimetype == "application/x-ndjson"
+    lines = [json.loads(line) for line in ndjson.get_data(as_text=True).splitlines()]
+    assert lines == events(app)
+    exported = client.get("/v2/audit/events", query_string={"action": "prescription.viewed"},
+                          headers={**regulator, "Accept": "text/csv"})
+    assert exported.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert [int(row["seq"]) for row in rows] == [
+        e["seq"] for e in events(app, action="prescription.viewed")]
+    assert rows[0]["object_id"] == "79001ABCD000-c" and len(rows[0]["patient_hash"]) == 64
+    refused = client.get("/v2/audit/events", headers={**regulator, "Accept": "text/html"})
+    assert refused.status_code == 406
+
+
+# --- logins and parties ------------------------------------------------------------------------------
+
+def test_logins_leave_events(app: Flask, client: FlaskClient, make_party) -> None:
+    clinic = make_party("clinic", "79001")
+    doctor = make_party("doctor", "BS01", "79001")
+    clinic.headers(client)
+    client.post("/v2/auth/token", json={"grant_type": "client_credentials",
+                                        "client_id": clinic.client_id, "client_secret": "no"})
+    client.post("/api/auth/dang-nhap-bac-si", json={
+        "ma_lien_thong_co_so_kham_chua_benh": "79001", "ma_lien_thong_bac_si": "BS01",
+        "password": doctor.client_secret})
+    client.post("/api/auth/dang-nhap-co-so-kham-chua-benh", json={
+        "ma_lien_thong_co_so_kham_chua_benh": "79999", "password": "guess"})
+    logins = [(e["actor"]["party_id"], e["object"]["id"], e["outcome"], e["details"]["method"])
+              for e in events(app, action="auth.login")]
+    assert logins == [
+        ("clinic-79001", "clinic-79001", "success", "client_credentials"),
+        (None, "clinic-79001", "failure", "client_credentials"),
+        ("doctor-79001-BS01", "doctor-79001-BS01", "success", "national_doctor"),
+        (None, "79999", "failure", "national_facility"),
+    ]
+    assert all("no" != json.dumps(e) and "guess" not in json.dumps(e) for e in events(app))
+
+
+def test_party_changes_from_the_cli_leave_events(app: Flask, app_config: dict) -> None:
+    env = cli_env(app_config)
+    runner = CliRunner()
+    for args in (["parties", "create", "--role", "pharmacy", "--code", "NT9", "--name", "NT"],
+                 ["parties", "disable", "pharmacy-NT9"], ["parties", "enable", "pharmacy-NT9"],
+                 ["parties", "rotate-secret", "pharmacy-NT9"]):
+        assert runner.invoke(main, args, env=env).exit_code == 0
+    changes = [(e["action"], e["object"]["id"], e["actor"]["party_id"]) for e in events(app)]
+    assert changes == [("party.created", "pharmacy-NT9", "cli"),
+                       ("party.disabled", "pharmacy-NT9", "cli"),
+                       ("party.enabled", "pharmacy-NT9", "cli"),
+                       ("party.secret_rotated", "pharmacy-NT9", "cli")]
+
+
+# --- tree head and proofs ---------------------------------------------------------------------------
+
+def test_tree_head_and_proofs_verify(app: Flask, client: FlaskClient, auth_headers) -> None:
+    headers = auth_headers("pharmacy", "NT1")  # hashes only: any party may monitor the log
+    assert client.get("/v2/audit/tree-head", headers=headers).status_code == 404
+    record_some(app, 6)
+    first = seal(app)
+    record_some(app, 7)
+    second = seal(app)
+    head = client.get("/v2/audit/tree-head", headers=headers).get_json()
+    assert head == second.to_json() and head["tree_size"] == second.tree_size
+    older = client.get("/v2/audit/tree-head", query_string={"tree_size": first.tree_size},
+                       headers=headers).get_json()
+    assert older == first.to_json()
+    for index in range(second.tree_size):
+        proof = client.get("/v2/audit/proofs/inclusion",
+                           query_string={"index": index}, headers=headers).get_json()
+        leaf = merkle.leaf_hash(audit.event_leaf(events(app, _id=index)[0]))
+        assert proof["leaf_hash"] == leaf.hex()
+        merkle.verify_inclusion(leaf, index, second.tree_size,
+                                [bytes.fromhex(h) for h in proof["audit_path"]],
+                                second.root_hash)
+    consistency = client.get("/v2/audit/proofs/consistency", query_string={
+        "first": first.tree_size, "second": second.tree_size}, headers=headers).get_json()
+    merkle.verify_consistency(first.tree_size, second.tree_size, first.root_hash,
+                              second.root_hash,
+                              [bytes.fromhex(h) for h in consistency["consistency_path"]])
+
+
+@pytest.mark.parametrize("path, params, parameter", [
+    ("/v2/audit/proofs/inclusion", {"index": "3", "tree_size": "3"}, "index"),
+    ("/v2/audit/proofs/inclusion", {"index": "0", "tree_size": "99"}, "tree_size"),
+    ("/v2/audit/proofs/inclusion", {}, "index"),
+    ("/v2/audit/proofs/inclusion", {"index": "-1"}, "index"),
+    ("/v2/audit/proofs/consistency", {"first": "4", "second": "3"}, "first"),
+    ("/v2/audit/proofs/consistency", {"first": "0"}, "first"),
+    ("/v2/audit/proofs/consistency", {"first": "1", "second": "99"}, "second"),
+    ("/v2/audit/tree-head", {"tree_size": "x"}, "tree_size"),
+])
+def test_bad_proof_parameters_are_422_naming_them(app: Flask, client: FlaskClient, regulator,
+                                                  path, params, parameter) -> None:
+    record_some(app, 4)
+    seal(app)
+    answer = client.get(path, query_string=params, headers=regulator)
+    assert answer.status_code == 422, answer.get_json()
+    assert parameter in [item.get("parameter") for item in answer.get_json()["errors"]]
+
+
+# --- the patient's access log -------------------------------------------------------------------------
+
+def test_access_log_lists_who_read_a_persons_prescriptions(app: Flask, client: FlaskClient,
+                                                          make_party, regulator) -> None:
+    pharmacy = make_party("pharmacy", "NT1", name="Nhà thuốc Long Châu 1")
+    pharmacy_headers = pharmacy.headers(client)
+    with app.test_request_context("/"):
+        from flask import g
+
+        from gateway.auth import party_store
+        g.party = party_store().get(pharmacy.client_id)
+        audit.record("prescription.viewed", object_type="prescription",
+                     object_id="79001A1B2C3D-c", patient_id="079190001234")
+        audit.record("prescription.viewed", object_type="prescription",
+                     object_id="79001ZZZZZZZ-c", patient_id="001203000999")  # someone else
+        audit.record("prescription.dispensed", object_type="prescription",
+                     object_id="79001A1B2C3D-c", patient_id="079190001234")
+    answer = client.get("/v2/patients/079190001234/access-log", headers=regulator)
+    assert answer.status_code == 200, answer.get_json()
+    items = answer.get_json()["items"]
+    assert [(i["party_id"], i["party_name"], i["action"], i["ma_don_thuoc"]) for i in items] == [
+        ("pharmacy-NT1", "Nhà thuốc Long Châu 1", "prescription.viewed", "79001A1B2C3D-c"),
+        ("pharmacy-NT1", "Nhà thuốc Long Châu 1", "prescription.dispensed", "79001A1B2C3D-c")]
+    # Reading someone's access log is itself recorded, under their keyed hash.
+    [viewed] = events(app, action="patient.access_log_viewed")
+    with app.app_context():
+        assert viewed["patient_hash"] == audit.patient_hash("079190001234")
+    assert client.get("/v2/patients/079190001234/access-log",
+                      headers=pharmacy_headers).status_code == 403
+    bad = client.get("/v2/patients/07919/access-log", headers=regulator)
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["parameter"] == "cccd"
+
+
+def test_production_requires_a_patient_key(app_config: dict) -> None:
+    from gateway import create_app
+    from gateway.config import ConfigError
+
+    with pytest.raises(ConfigError, match="AUDIT_PATIENT_KEY"):
+        create_app({**app_config, "ENV": "production", "AUDIT_PATIENT_KEY": ""})
+    with pytest.raises(ConfigError, match="32"):
+        create_app({**app_config, "AUDIT_PATIENT_KEY": "short"})
