@@ -1,0 +1,344 @@
+"""The national prescription document as marshmallow schemas (NATIONAL-API.md, body of
+``gui-don-thuoc``), with the variants real HIS clients send.
+
+Loading checks shape only: which fields exist, their JSON types, and date/number syntax. It
+never coerces a wrong type (``"2"`` is not the number 2, ``null`` is not "absent",
+``{"$gt": ""}`` is not a string). Every field carries, in ``metadata["code"]``, the RULES.md
+code its shape errors are reported under (see :func:`shape_issues`); the legal rules are
+checked afterwards by :mod:`schemas.rules` on the loaded values.
+
+Accepted variants:
+
+- ``ma_so_bao_hiem_y_te`` for ``ma_so_the_bao_hiem_y_te`` (one of the two, not both);
+- ``dot_dung_thuoc`` as a single object instead of a list;
+- dates ``dd/mm/yyyy`` (``d/m/yyyy`` too) or ISO ``yyyy-mm-dd``;
+- ``ngay_gio_ke_don`` as ``yyyy-mm-dd HH:MM:SS`` (local time, UTC+7 by policy) or ISO 8601 with
+  ``T``, fractions of a second and an offset;
+- ``ngay_tai_kham`` as a whole number of days or a date;
+- ``signature`` empty.
+
+Loaded values are Python values (``date``, ``datetime``, ``int``/``float``, NFC strings with
+surrounding blanks removed); :mod:`schemas.validation` turns them into the canonical document.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields
+
+from schemas.text import clean
+
+UNKNOWN_FIELD_MESSAGE = "Trường không có trong đơn thuốc quốc gia (và không phải trường mở rộng của cổng)"
+NOT_AN_OBJECT_MESSAGE = "Phải là một đối tượng JSON"
+
+#: Longest date/time text worth parsing; anything longer is refused without a regex.
+_MAX_DATE_CHARS = 40
+_DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_YMD = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DATETIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
+                       r"(Z|[+-]\d{2}:?\d{2})?")
+
+_COMMON_MESSAGES = {
+    "required": "Thiếu trường bắt buộc",
+    "null": "Không được là null (bỏ trường đi nếu không có giá trị)",
+}
+
+
+def parse_national_date(text: str) -> date | None:
+    """``dd/mm/yyyy`` (one- or two-digit day and month) or ``yyyy-mm-dd`` as a date, or ``None``.
+
+    Raises nothing.
+    """
+    if len(text) > _MAX_DATE_CHARS:
+        return None
+    text = text.strip()
+    match = _DMY.fullmatch(text)
+    if match:
+        day, month, year = (int(part) for part in match.groups())
+    else:
+        match = _YMD.fullmatch(text)
+        if not match:
+            return None
+        year, month, day = (int(part) for part in match.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def parse_prescribed_at(text: str) -> datetime | None:
+    """``yyyy-mm-dd HH:MM:SS`` or ISO 8601 (``T``, fraction, ``Z``/offset) as a datetime.
+
+    Without an offset the result is naive (local time of the national document). ``None`` when
+    the text is not such a time. Raises nothing.
+    """
+    if len(text) > _MAX_DATE_CHARS:
+        return None
+    match = _DATETIME.fullmatch(text.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    tzinfo = None
+    if offset:
+        if offset == "Z":
+            tzinfo = timezone.utc
+        else:
+            sign = -1 if offset[0] == "-" else 1
+            digits = offset[1:].replace(":", "")
+            hours, minutes = int(digits[:2]), int(digits[2:])
+            if hours > 23 or minutes > 59:
+                return None
+            tzinfo = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    try:
+        return datetime(int(year), int(month), int(day), int(hour), int(minute),
+                        int(second or 0), int((fraction or "0").ljust(6, "0")[:6]), tzinfo=tzinfo)
+    except ValueError:
+        return None
+
+
+class Text(fields.Field):
+    """A JSON string: surrounding blanks removed, Unicode NFC. Blank stays ``""``."""
+
+    default_error_messages = {**_COMMON_MESSAGES, "invalid": "Phải là chuỗi ký tự"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        return clean(value)
+
+
+class WholeNumber(fields.Field):
+    """A JSON integer (``2.0`` is accepted as 2; ``true`` and ``"2"`` are not numbers)."""
+
+    default_error_messages = {**_COMMON_MESSAGES, "invalid": "Phải là số nguyên"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise self.make_error("invalid")
+
+
+class Quantity(fields.Field):
+    """A JSON number (integer or decimal, finite); whole values become ``int``."""
+
+    default_error_messages = {**_COMMON_MESSAGES, "invalid": "Phải là số"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise self.make_error("invalid")
+            if value.is_integer():
+                return int(value)
+        return value
+
+
+class NationalDate(fields.Field):
+    """A date written ``dd/mm/yyyy`` or ``yyyy-mm-dd``."""
+
+    default_error_messages = {**_COMMON_MESSAGES,
+                              "invalid": "Ngày không hợp lệ (dd/mm/yyyy hoặc yyyy-mm-dd)"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        parsed = parse_national_date(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise self.make_error("invalid")
+        return parsed
+
+
+class PrescribedAt(fields.Field):
+    """``ngay_gio_ke_don``: ``yyyy-mm-dd HH:MM:SS`` or ISO 8601."""
+
+    default_error_messages = {**_COMMON_MESSAGES,
+                              "invalid": "Thời điểm không hợp lệ (yyyy-mm-dd HH:MM:SS)"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        parsed = parse_prescribed_at(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise self.make_error("invalid")
+        return parsed
+
+
+class FollowUp(fields.Field):
+    """``ngay_tai_kham``: a whole number of days, or a date (``dd/mm/yyyy`` / ISO)."""
+
+    default_error_messages = {**_COMMON_MESSAGES,
+                              "invalid": "Phải là số ngày (số nguyên) hoặc một ngày (dd/mm/yyyy)"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | date:
+        if isinstance(value, str):
+            parsed = parse_national_date(value)
+            if parsed is None:
+                raise self.make_error("invalid")
+            return parsed
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise self.make_error("invalid")
+
+
+class ItemList(fields.List):
+    """A JSON array of objects."""
+
+    default_error_messages = {**_COMMON_MESSAGES, "invalid": "Phải là một danh sách (mảng JSON)"}
+
+
+class OneOrMany(ItemList):
+    """A JSON array of objects, or a single object standing for a one-item array."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
+        if isinstance(value, Mapping):
+            value = [value]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class _NationalSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {"unknown": UNKNOWN_FIELD_MESSAGE, "type": NOT_AN_OBJECT_MESSAGE}
+
+
+def _code(code: str, **kwargs: Any) -> dict[str, Any]:
+    return {"metadata": {"code": code}, **kwargs}
+
+
+class DiagnosisSchema(_NationalSchema):
+    """One diagnosis (``chan_doan`` item)."""
+
+    ma_chan_doan = Text(required=True, **_code("rx.icd10"))
+    ten_chan_doan = Text(**_code("rx.field_type"))
+    ket_luan = Text(**_code("rx.field_type"))
+
+
+class TreatmentPeriodSchema(_NationalSchema):
+    """One treatment period (``dot_dung_thuoc`` item)."""
+
+    dot = WholeNumber(**_code("rx.period"))
+    tu_ngay = NationalDate(required=True, **_code("rx.period"))
+    den_ngay = NationalDate(required=True, **_code("rx.period"))
+
+
+class DrugLineSchema(_NationalSchema):
+    """One drug line (``thong_tin_don_thuoc`` item)."""
+
+    ma_thuoc = Text(required=True, **_code("drug.unknown"))
+    biet_duoc = Text(**_code("rx.field_type"))
+    ten_thuoc = Text(**_code("rx.field_type"))
+    don_vi_tinh = Text(required=True, **_code("drug.unit"))
+    so_luong = Quantity(required=True, **_code("drug.quantity"))
+    cach_dung = Text(required=True, **_code("drug.directions"))
+
+
+class PrescriptionSchema(_NationalSchema):
+    """The prescription document of ``gui-don-thuoc``, plus the gateway extension
+    ``ma_co_so_cung_ung_thuoc_chi_dinh`` (nominated pharmacy)."""
+
+    loai_don_thuoc = Text(required=True, **_code("rx.type"))
+    ma_don_thuoc = Text(**_code("rx.code_format"))
+    ho_ten_benh_nhan = Text(required=True, **_code("patient.name_required"))
+    ma_dinh_danh_y_te = Text(**_code("rx.field_type"))
+    ma_dinh_danh_cong_dan = Text(**_code("patient.cccd_format"))
+    ngay_sinh_benh_nhan = NationalDate(required=True, **_code("patient.birth_date"))
+    can_nang = Quantity(**_code("patient.weight_required"))
+    gioi_tinh = WholeNumber(required=True, **_code("patient.sex"))
+    ma_so_the_bao_hiem_y_te = Text(**_code("patient.bhyt_format"))
+    #: the spelling some clients use for ma_so_the_bao_hiem_y_te.
+    ma_so_bao_hiem_y_te = Text(**_code("patient.bhyt_format"))
+    thong_tin_nguoi_giam_ho = Text(**_code("patient.guardian_required"))
+    dia_chi = Text(**_code("rx.field_type"))
+    chan_doan = ItemList(fields.Nested(DiagnosisSchema), required=True,
+                         **_code("rx.diagnosis_required"))
+    luu_y = Text(**_code("rx.field_type"))
+    hinh_thuc_dieu_tri = WholeNumber(**_code("rx.field_type"))
+    dot_dung_thuoc = OneOrMany(fields.Nested(TreatmentPeriodSchema), required=True,
+                               **_code("rx.period"))
+    thong_tin_don_thuoc = ItemList(fields.Nested(DrugLineSchema), required=True,
+                                   **_code("rx.lines_required"))
+    loi_dan = Text(**_code("rx.field_type"))
+    so_dien_thoai_nguoi_kham_benh = Text(**_code("rx.field_type"))
+    ngay_tai_kham = FollowUp(**_code("rx.follow_up"))
+    ngay_gio_ke_don = PrescribedAt(required=True, **_code("rx.prescribed_at"))
+    signature = Text(**_code("rx.field_type"))
+    ma_co_so_cung_ung_thuoc_chi_dinh = Text(**_code("rx.field_type"))
+
+
+PRESCRIPTION_SCHEMA = PrescriptionSchema()
+
+#: Top-level field names in document order (the canonical document keeps this order).
+FIELD_ORDER: tuple[str, ...] = tuple(PrescriptionSchema._declared_fields)
+
+#: Field names of each list item schema.
+LIST_ITEM_FIELDS: dict[str, tuple[str, ...]] = {
+    "chan_doan": tuple(DiagnosisSchema._declared_fields),
+    "dot_dung_thuoc": tuple(TreatmentPeriodSchema._declared_fields),
+    "thong_tin_don_thuoc": tuple(DrugLineSchema._declared_fields),
+}
+
+
+def _codes_by_path() -> dict[tuple[str, ...], str]:
+    codes: dict[tuple[str, ...], str] = {}
+    for name, field in PrescriptionSchema._declared_fields.items():
+        codes[(name,)] = field.metadata["code"]
+        inner = getattr(field, "inner", None)
+        if isinstance(inner, fields.Nested):
+            for sub_name, sub_field in inner.nested._declared_fields.items():  # type: ignore[union-attr]
+                codes[(name, "*", sub_name)] = sub_field.metadata["code"]
+    return codes
+
+
+_CODES = _codes_by_path()
+
+
+def shape_issues(messages: Mapping[Any, Any]) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
+    """Marshmallow's error tree as ``(path, code, message)`` triples in the canonical layout.
+
+    The code is ``rx.unknown_field`` for a refused field, ``rx.field_type`` for a list item
+    that is not an object, and otherwise the ``metadata["code"]`` of the field at ``path``.
+    Raises nothing.
+    """
+    for path, message in _leaves(messages, ()):
+        if path and path[-1] == "_schema":
+            yield path[:-1], "rx.field_type", message
+        elif message == UNKNOWN_FIELD_MESSAGE:
+            yield path, "rx.unknown_field", message
+        else:
+            pattern = tuple("*" if isinstance(part, int) else part for part in path)
+            yield path, _CODES.get(pattern, "rx.field_type"), message
+
+
+def _leaves(tree: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    if isinstance(tree, Mapping):
+        for key, sub in tree.items():
+            yield from _leaves(sub, (*path, key))
+    elif isinstance(tree, (list, tuple)):
+        for item in tree:
+            yield from _leaves(item, path)
+    else:
+        yield path, str(tree)
+
+
+def load_shape(data: Mapping[str, Any]) -> tuple[dict[str, Any], Mapping[Any, Any]]:
+    """Load ``data`` with :data:`PRESCRIPTION_SCHEMA`: ``(valid values, error tree)``.
+
+    The valid values hold every field that loaded, even when others failed (list items keep
+    their positions; an item with errors keeps its valid fields). Raises nothing.
+    """
+    try:
+        return PRESCRIPTION_SCHEMA.load(data), {}
+    except ValidationError as error:
+        valid = error.valid_data if isinstance(error.valid_data, dict) else {}
+        return valid, error.messages if isinstance(error.messages, Mapping) else {"_schema": error.messages}

@@ -1,0 +1,75 @@
+"""Identifiers of the prescription document: CCCD, BHYT number, ``ma_don_thuoc``.
+
+Structures as IDENTIFIERS.md and NATIONAL-API.md describe them.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import date
+
+#: Province codes (digits 1-3 of a CCCD), IDENTIFIERS.md.
+PROVINCE_CODES = frozenset("""
+001 002 004 006 008 010 011 012 014 015 017 019 020 022 024 025 026 027 030 031 033 034 035 036
+037 038 040 042 044 045 046 048 049 051 052 054 056 058 060 062 064 066 067 068 070 072 074 075
+077 079 080 082 083 084 086 087 089 091 092 093 094 095 096
+""".split())
+
+#: Digit 4 of a CCCD: century of birth and sex (even male, odd female).
+_CENTURY_BY_DIGIT = {0: 1900, 1: 1900, 2: 2000, 3: 2000, 4: 2100, 5: 2100, 6: 2200, 7: 2200,
+                     8: 1800, 9: 1800}
+
+PRESCRIPTION_CODE = re.compile(r"[0-9A-Za-z]{5}[0-9A-Za-z]{7}-[cnhy]")
+_TWELVE_DIGITS = re.compile(r"[0-9]{12}")
+_BHYT_CARD = re.compile(r"[A-Z]{2}[1-5][0-9]{12}")
+_SOCIAL_INSURANCE = re.compile(r"[0-9]{10}")
+_FACILITY_CODE = re.compile(r"[0-9A-Za-z]{5}")
+_CODE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def is_cccd(value: str) -> bool:
+    """Whether ``value`` is a structurally valid CCCD: 12 digits, a known province code."""
+    return _TWELVE_DIGITS.fullmatch(value) is not None and value[:3] in PROVINCE_CODES
+
+
+def cccd_disagreement(cccd: str, birth_date: date | None, gioi_tinh: int | None) -> str | None:
+    """What in a valid CCCD disagrees with the birth date and sex, or ``None``.
+
+    Digit 4 gives the century (checked against the birth year) and the sex (checked only for
+    ``gioi_tinh`` 2 male / 3 female); digits 5-6 are the last two digits of the birth year.
+    Unknown inputs (``None``) skip their check. Raises nothing.
+    """
+    digit = int(cccd[3])
+    if birth_date is not None:
+        if _CENTURY_BY_DIGIT[digit] != birth_date.year // 100 * 100:
+            return "century"
+        if int(cccd[4:6]) != birth_date.year % 100:
+            return "year"
+    if gioi_tinh in (2, 3) and digit % 2 != (0 if gioi_tinh == 2 else 1):
+        return "sex"
+    return None
+
+
+def is_bhyt_number(value: str) -> bool:
+    """Whether ``value`` is one of the three health-insurance number formats (upper case)."""
+    return (_BHYT_CARD.fullmatch(value) is not None
+            or _SOCIAL_INSURANCE.fullmatch(value) is not None
+            or is_cccd(value))
+
+
+def generate_prescription_code(facility_code: str, loai_don_thuoc: str) -> str:
+    """A new ``ma_don_thuoc``: facility code, 7 cryptographically random letters/digits, type.
+
+    36**7 (7.8e10) codes per facility and type; uniqueness is the caller's storage unique
+    index (on a duplicate, generate again).
+
+    Raises:
+        ValueError: the facility code is not 5 letters/digits or the type is not one of c, n, h, y.
+    """
+    if not isinstance(facility_code, str) or _FACILITY_CODE.fullmatch(facility_code) is None:
+        raise ValueError(f"a facility code is 5 letters or digits, got {facility_code!r}")
+    if loai_don_thuoc not in ("c", "n", "h", "y"):
+        raise ValueError(f"loai_don_thuoc is one of c, n, h, y, got {loai_don_thuoc!r}")
+    random_part = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(7))
+    return f"{facility_code}{random_part}-{loai_don_thuoc}"
