@@ -234,7 +234,7 @@ def load_jwks(source: str, *, timeout: float) -> dict[str, Any]:
         except (OSError, ValueError) as exc:
             raise ValueError(f"cannot read the key set {source}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
-        raise ValueError(f"{source} is not a JWK Set ({{\"keys\": [...]}})")
+        raise ValueError(f"{source} is not a key set (a JWK Set: {{\"keys\": [...]}})")
     return data
 
 

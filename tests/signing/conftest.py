@@ -128,14 +128,19 @@ class Pki:
     def issue_leaf(self, common_name: str = "Bác sĩ Trần Văn B", **options: Any) -> Issued:
         return issue(common_name, issuer=self.intermediate, ca=False, **options)
 
-@pytest.fixture(scope="session")
-def pki() -> Pki:
+def build_pki() -> Pki:
+    """A root CA, an intermediate CA under it, and a prescriber's certificate."""
     root = issue("Test Root CA", ca=True, not_before=NOW - timedelta(days=3650),
                  not_after=NOW + timedelta(days=3650))
     intermediate = issue("Test Signing CA", issuer=root, ca=True,
                          not_before=NOW - timedelta(days=1800), not_after=NOW + timedelta(days=1800))
     leaf = issue("Bác sĩ Nguyễn Văn A", issuer=intermediate, ca=False)
     return Pki(root, intermediate, leaf)
+
+
+@pytest.fixture(scope="session")
+def pki() -> Pki:
+    return build_pki()
 
 def prescriber_jws(payload: bytes, signer: Issued, chain: list[str], *, alg: str = "ES256",
                    detached: bool = True, extra: dict[str, Any] | None = None) -> str:
