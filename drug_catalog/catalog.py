@@ -9,7 +9,7 @@ prescription validation and dispensing take any of them.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol, runtime_checkable
 
 from drug_catalog.errors import AmbiguousIdentifier, BadCheckDigit, InvalidIdentifier, UnknownDrug
@@ -47,6 +47,43 @@ def search_tokens(drug: Drug) -> list[str]:
         for token in tokens(text):
             seen.setdefault(token, None)
     return list(seen)
+
+
+def resolve_identifier(identifier: str, *, by_code: Callable[[str], Iterable[Drug]],
+                       by_registration: Callable[[str], Iterable[Drug]],
+                       by_gtin: Callable[[str], Iterable[Drug]]) -> Drug:
+    """The resolution rule shared by every catalog implementation.
+
+    ``identifier`` is normalised (:func:`~drug_catalog.identifiers.normalize_code`) and
+    looked up as a national code and as a registration number; an all-digit value of a GTIN
+    length with a correct check digit is also looked up as a GTIN (14 digits). The look-up
+    functions receive the normalised key and return the products found.
+
+    Raises:
+        InvalidIdentifier: empty or not a string.
+        BadCheckDigit: a value of a GTIN's shape whose check digit is wrong and that nothing
+            else matched.
+        UnknownDrug: nothing matched.
+        AmbiguousIdentifier: more than one product matched.
+    """
+    if not isinstance(identifier, str) or not identifier.strip():
+        raise InvalidIdentifier(str(identifier), "empty")
+    key = normalize_code(identifier)
+    found: dict[str, Drug] = {}
+    for drug in (*by_code(key), *by_registration(key)):
+        found[drug.national_code] = drug
+    if key.isascii() and key.isdigit() and len(key) in GTIN_LENGTHS:
+        expected = gtin_check_digit(key[:-1])
+        if int(key[-1]) == expected:
+            for drug in by_gtin(key.zfill(14)):
+                found[drug.national_code] = drug
+        elif not found:
+            raise BadCheckDigit(identifier, expected=expected, found=int(key[-1]))
+    if not found:
+        raise UnknownDrug(identifier)
+    if len(found) > 1:
+        raise AmbiguousIdentifier(identifier, found)
+    return next(iter(found.values()))
 
 
 class _Entry:
@@ -133,27 +170,11 @@ class CatalogIndex:
             UnknownDrug: a well-formed identifier no product has.
             AmbiguousIdentifier: it names more than one product.
         """
-        if not isinstance(identifier, str) or not identifier.strip():
-            raise InvalidIdentifier(str(identifier), "empty")
-        key = normalize_code(identifier)
-        found: dict[str, Drug] = {}
-        drug = self._by_code.get(key)
-        if drug is not None:
-            found[drug.national_code] = drug
-        for drug in self._by_registration.get(key, ()):
-            found[drug.national_code] = drug
-        if key.isascii() and key.isdigit() and len(key) in GTIN_LENGTHS:
-            expected = gtin_check_digit(key[:-1])
-            if int(key[-1]) == expected:
-                for drug in self._by_gtin.get(key.zfill(14), ()):
-                    found[drug.national_code] = drug
-            elif not found:
-                raise BadCheckDigit(identifier, expected=expected, found=int(key[-1]))
-        if not found:
-            raise UnknownDrug(identifier)
-        if len(found) > 1:
-            raise AmbiguousIdentifier(identifier, found)
-        return next(iter(found.values()))
+        return resolve_identifier(
+            identifier,
+            by_code=lambda code: [drug] if (drug := self._by_code.get(code)) else [],
+            by_registration=lambda number: self._by_registration.get(number, []),
+            by_gtin=lambda gtin: self._by_gtin.get(gtin, []))
 
     def by_gtin(self, gtin: str) -> list[Drug]:
         """Products carrying this (already 14-digit) GTIN: normally one, none if unknown."""

@@ -252,8 +252,11 @@ def _ingredients(value: Any) -> tuple[ActiveIngredient, ...]:
         unknown = set(item) - {"name", "strength"}
         if unknown:
             raise InvalidDrug(f"{field}.{sorted(unknown)[0]}", "unknown field")
-        name = _text(item, "name")
-        strength = _text(item, "strength", required=False)
+        try:
+            name = _text(item, "name")
+            strength = _text(item, "strength", required=False)
+        except InvalidDrug as exc:
+            raise InvalidDrug(f"{field}.{exc.field}", exc.reason) from None
         items.append(ActiveIngredient(name=name, strength=strength))
     return tuple(items)
 

@@ -54,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from gateway import audit, auth, db, errors, http, metrics, ops, signatures
     from gateway import deliveries, webhooks
+    from gateway import drugs
 
     http.configure_logging(app.config["LOG_LEVEL"])
     http.init_app(app)
@@ -65,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ops.init_app(app)
         signatures.init_app(app)
         deliveries.init_app(app)
+        drugs.init_app(app)
     except BaseException:
         app.extensions["erx.storage"].client.close()
         raise
@@ -72,7 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api = GatewayApi(app)
     app.extensions["erx.api"] = api
     for blueprint in (ops.blp, auth.blp, signatures.blp, deliveries.blp, webhooks.blp,
-                      audit.blp):
+                      audit.blp, drugs.blp):
         api.register_blueprint(blueprint)
     errors.init_app(app)
     return app

@@ -213,3 +213,56 @@ def _gateway_signature_invalid(exc: VerificationError) -> ApiError:
 def _signing_key_unavailable(exc: KeyStoreError) -> ApiError:
     log.error("signing key unavailable: %s", exc)
     return ApiError(503, detail="the signing key is unavailable")
+
+
+# --- drug catalog ---------------------------------------------------------------------------------
+from drug_catalog.errors import (AmbiguousIdentifier, BadCheckDigit, InvalidGs1,  # noqa: E402
+                                 InvalidIdentifier, UnknownDrug)
+from drug_catalog.store import CatalogUnavailable  # noqa: E402
+
+
+def _identifier_item(code: str, message: str) -> dict[str, str]:
+    item = error_item("", code, message)
+    item["parameter"] = "identifier"
+    return item
+
+
+@register_domain_error(UnknownDrug)
+def _unknown_drug(exc: UnknownDrug) -> ApiError:
+    return ApiError(404, detail=str(exc), errors=[_identifier_item(
+        "drug.unknown", "Mã thuốc không có trong danh mục")])
+
+
+@register_domain_error(BadCheckDigit)
+def _bad_check_digit(exc: BadCheckDigit) -> ApiError:
+    return ApiError(422, detail=f"the GTIN's check digit is {exc.found}; the other digits call "
+                                f"for {exc.expected}: a typing error?",
+                    errors=[_identifier_item(
+                        "drug.gtin_check_digit",
+                        f"Chữ số kiểm tra của GTIN sai: là {exc.found}, phải là {exc.expected}")],
+                    expected_check_digit=exc.expected)
+
+
+@register_domain_error(InvalidIdentifier)
+def _invalid_identifier(exc: InvalidIdentifier) -> ApiError:
+    return ApiError(422, detail=exc.reason, errors=[_identifier_item(
+        "drug.identifier", f"Mã định danh thuốc không hợp lệ: {exc.reason}")])
+
+
+@register_domain_error(AmbiguousIdentifier)
+def _ambiguous_identifier(exc: AmbiguousIdentifier) -> ApiError:
+    return ApiError(422, detail=str(exc), errors=[_identifier_item(
+        "drug.ambiguous", f"Mã này trỏ đến nhiều thuốc: {', '.join(exc.national_codes)}")],
+        national_codes=list(exc.national_codes))
+
+
+@register_domain_error(InvalidGs1)
+def _invalid_gs1(exc: InvalidGs1) -> ApiError:
+    item = error_item("", "pack.gs1", f"Mã GS1 của hộp thuốc không đọc được: {exc.reason}")
+    return ApiError(422, detail=exc.reason, errors=[item])
+
+
+@register_domain_error(CatalogUnavailable)
+def _catalog_unavailable(exc: CatalogUnavailable) -> ApiError:
+    log.error("drug catalog unavailable: %s", exc)
+    return ApiError(503, detail="the drug catalog is unavailable")

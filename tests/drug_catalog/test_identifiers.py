@@ -1,0 +1,224 @@
+"""GTIN check digits, GS1 element strings and registration numbers (IDENTIFIERS.md)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drug_catalog.errors import BadCheckDigit, InvalidGs1, InvalidIdentifier
+from drug_catalog.identifiers import (GS, Pack, format_gs1, gtin_check_digit, is_registration_number,
+                                      is_valid_gtin, normalize_code, normalize_gtin,
+                                      parse_gs1, parse_registration_number)
+
+TODAY = date(2026, 11, 23)
+
+# ---------------------------------------------------------------------------------- GTIN
+
+
+@pytest.mark.parametrize(("body", "check"), [("629104150021", 3), ("123456789012", 8),
+                                             ("0400638133393", 1), ("893000000001", 9)])
+def test_worked_check_digits_of_identifiers_md(body: str, check: int) -> None:
+    assert gtin_check_digit(body) == check
+    assert is_valid_gtin(body + str(check))
+
+
+gtin_bodies = st.sampled_from([7, 11, 12, 13]).flatmap(
+    lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n))
+
+
+@given(gtin_bodies)
+def test_a_gtin_with_its_computed_check_digit_always_validates(body: str) -> None:
+    gtin = body + str(gtin_check_digit(body))
+    assert is_valid_gtin(gtin)
+    assert normalize_gtin(gtin) == gtin.zfill(14)
+    assert len(normalize_gtin(gtin)) == 14
+
+
+@given(gtin_bodies, st.data())
+def test_any_single_digit_change_never_validates(body: str, data: st.DataObject) -> None:
+    gtin = body + str(gtin_check_digit(body))
+    position = data.draw(st.integers(0, len(gtin) - 1), label="position")
+    replacement = data.draw(st.sampled_from([d for d in "0123456789" if d != gtin[position]]),
+                            label="digit")
+    changed = gtin[:position] + replacement + gtin[position + 1:]
+    assert not is_valid_gtin(changed)
+    with pytest.raises(BadCheckDigit):
+        normalize_gtin(changed)
+
+
+def test_bad_check_digit_says_the_expected_digit() -> None:
+    with pytest.raises(BadCheckDigit) as caught:
+        normalize_gtin("8930000000018")
+    assert caught.value.expected == 9 and caught.value.found == 8
+    assert "expected 9" in str(caught.value)
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ("89300000000A9", "digits only"),
+    ("1234567", "not 7"),
+    ("123456789", "not 9"),
+    ("", "digits only"),
+    ("８９３００００１", "digits only"),  # full-width digits are not ASCII digits
+])
+def test_malformed_gtins_are_refused_with_a_reason(value: str, words: str) -> None:
+    with pytest.raises(InvalidIdentifier) as caught:
+        normalize_gtin(value)
+    assert not isinstance(caught.value, BadCheckDigit)
+    assert words in caught.value.reason
+
+
+def test_every_length_normalises_to_fourteen_digits() -> None:
+    assert normalize_gtin("96385074") == "00000096385074"           # GTIN-8
+    assert normalize_gtin("036000291452") == "00036000291452"       # GTIN-12 (UPC-A)
+    assert normalize_gtin("8930000000019") == "08930000000019"      # GTIN-13
+    assert normalize_gtin(" 08930000000019 ") == "08930000000019"   # GTIN-14
+
+
+# --------------------------------------------------------------------------------- GS1
+
+HUMAN = "(01)08930000000019(17)280630(10)L-77(21)SN123"
+RAW = "]d2010893000000001917280630" "10L-77" + GS + "21SN123"
+EXPECTED = Pack(gtin="08930000000019", expiry=date(2028, 6, 30), batch="L-77", serial="SN123")
+
+
+def test_both_spellings_of_identifiers_md_parse_to_the_same_pack() -> None:
+    assert parse_gs1(HUMAN, today=TODAY) == EXPECTED
+    assert parse_gs1(RAW, today=TODAY) == EXPECTED
+    assert parse_gs1(RAW[3:], today=TODAY) == EXPECTED  # no symbology identifier
+
+
+def test_day_00_means_the_last_day_of_the_month() -> None:
+    assert parse_gs1("(01)08930000000019(17)280200", today=TODAY).expiry == date(2028, 2, 29)
+    assert parse_gs1("(01)08930000000019(17)270200", today=TODAY).expiry == date(2027, 2, 28)
+    assert parse_gs1("0108930000000019172712" "00", today=TODAY).expiry == date(2027, 12, 31)
+
+
+def test_the_expiry_century_follows_the_gs1_window() -> None:
+    assert parse_gs1("(01)08930000000019(17)991231", today=TODAY).expiry == date(1999, 12, 31)
+    assert parse_gs1("(01)08930000000019(17)760101", today=TODAY).expiry == date(2076, 1, 1)
+
+
+def test_fields_may_come_in_any_order_and_only_the_gtin_is_required() -> None:
+    assert parse_gs1("(21)X1(01)08930000000019") == Pack("08930000000019", serial="X1")
+    assert parse_gs1("]d2" + "10AB" + GS + "0108930000000019") == \
+        Pack("08930000000019", batch="AB")
+    assert parse_gs1("0108930000000019") == Pack("08930000000019")
+
+
+def test_a_trailing_gs_and_a_leading_fnc1_are_tolerated() -> None:
+    assert parse_gs1(GS + "010893000000001910AB" + GS) == Pack("08930000000019", batch="AB")
+
+
+@pytest.mark.parametrize(("text", "words", "ai"), [
+    ("", "empty", None),
+    ("(17)280630", "no GTIN", "01"),
+    ("(01)08930000000018", "expected 9", "01"),
+    ("(01)0893000000001", "14 digits", "01"),
+    ("(01)08930000000019(17)281330", "month 13", "17"),
+    ("(01)08930000000019(17)280231", "day 31", "17"),
+    ("(01)08930000000019(17)2806", "6 digits", "17"),
+    ("(01)08930000000019(10)", "empty", "10"),
+    ("(01)08930000000019(10)" + "A" * 21, "at most 20", "10"),
+    ("(01)08930000000019(21)SN 1", "not a GS1 character", "21"),
+    ("(01)08930000000019(11)250101", "(11) is not one used", "11"),
+    ("(01)08930000000019(01)08930000000019", "appears twice", "01"),
+    ("01089300000000191" + "0" + "A" * 25, "at most 20", "10"),
+    ("]d2" + "0108930000000019" + "99ABC", "(99) is not one used", "99"),
+    ("]d2", "no data", None),
+    ("0108930000000019X", "2-digit Application Identifier", None),
+    ("08930000000019", "(08) is not one used", "08"),
+    ("x(01)08930000000019", "2-digit Application Identifier", None),
+    ("(1)08930000000019", "expected an Application Identifier", None),
+])
+def test_malformed_element_strings_are_refused_with_a_reason(text: str, words: str,
+                                                             ai: str | None) -> None:
+    with pytest.raises(InvalidGs1) as caught:
+        parse_gs1(text, today=TODAY)
+    assert words in caught.value.reason
+    assert caught.value.ai == ai
+
+
+cset82 = "!\"%&'*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz()"
+variable_field = st.text(alphabet=cset82, min_size=1, max_size=20)
+packs = st.builds(
+    Pack,
+    gtin=st.text(alphabet="0123456789", min_size=13, max_size=13).map(
+        lambda body: body + str(gtin_check_digit(body))),
+    expiry=st.none() | st.dates(min_value=date(TODAY.year - 49, 1, 1),
+                                max_value=date(TODAY.year + 50, 12, 31)),
+    batch=st.none() | variable_field,
+    serial=st.none() | variable_field,
+)
+
+
+@settings(max_examples=300)
+@given(packs)
+def test_raw_form_round_trips(pack: Pack) -> None:
+    assert parse_gs1(format_gs1(pack, raw=True), today=TODAY) == pack
+
+
+@settings(max_examples=300)
+@given(packs)
+def test_bracketed_form_round_trips(pack: Pack) -> None:
+    try:
+        text = format_gs1(pack)
+    except InvalidGs1 as refused:  # only a value that would read back as a new field
+        assert "bracketed AI" in refused.reason
+        return
+    assert parse_gs1(text, today=TODAY) == pack
+
+
+def test_format_refuses_what_it_could_not_read_back() -> None:
+    with pytest.raises(InvalidGs1, match="bracketed AI"):
+        format_gs1(Pack("08930000000019", batch="A(21)B"))
+    assert parse_gs1(format_gs1(Pack("08930000000019", batch="A(21)B"), raw=True)).batch == "A(21)B"
+    with pytest.raises(InvalidGs1, match="not a valid 14-digit GTIN"):
+        format_gs1(Pack("8930000000019"))
+    with pytest.raises(InvalidGs1, match="at most 20"):
+        format_gs1(Pack("08930000000019", serial="S" * 21))
+
+
+def test_bracketed_values_may_hold_parentheses_that_are_not_ais() -> None:
+    assert parse_gs1("(01)08930000000019(10)LOT(A)(21)S1").batch == "LOT(A)"
+
+
+def test_the_examples_format_as_in_identifiers_md() -> None:
+    assert format_gs1(EXPECTED) == HUMAN
+    assert format_gs1(EXPECTED, raw=True) == RAW
+
+
+# ---------------------------------------------------------------------- registration numbers
+
+
+@pytest.mark.parametrize("number", ["VD-32243-19", "VN-21939-19", "VN-5686-10", "VN2-454-16",
+                                    "VN3-12-17", "GC-319-19", "VS-4807-11", "QLĐB-613-17",
+                                    "QLSP-0768-14", "V268-H12-13", "893100160624"])
+def test_every_format_of_identifiers_md_is_a_registration_number(number: str) -> None:
+    assert parse_registration_number(number) == number
+    assert is_registration_number(number)
+
+
+@pytest.mark.parametrize(("spelling", "canonical"), [
+    (" vd-32243-19 ", "VD-32243-19"),
+    ("VD - 32243 - 19", "VD-32243-19"),
+    ("QL\u00d0B-613-17", "QL\u0110B-613-17"),      # Ð (Icelandic eth) → Đ
+    ("qlđb-613-17", "QL\u0110B-613-17"),
+    ("QL\u0189B-613-17", "QL\u0110B-613-17"),      # Ɖ (African D) → Đ
+    ("VN\u2013 21939\u201319", "VN-21939-19"),     # en dashes
+    ("893 100 160 624", "893100160624"),
+])
+def test_spellings_normalise_to_one_canonical_form(spelling: str, canonical: str) -> None:
+    assert parse_registration_number(spelling) == canonical
+    assert normalize_code(spelling) == canonical
+
+
+@pytest.mark.parametrize("value", ["", "   ", "ABC", "VD32243-19", "VD-32243", "89310016062",
+                                   "VD-32243-2019", "XX-123-19"])
+def test_other_values_are_not_registration_numbers(value: str) -> None:
+    with pytest.raises(InvalidIdentifier) as caught:
+        parse_registration_number(value)
+    assert caught.value.reason
+    assert not is_registration_number(value) or not value.strip()
