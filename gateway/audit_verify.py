@@ -70,33 +70,30 @@ def verify_log(events: Iterable[Mapping[str, Any]], source: Source, jwks: Mappin
                             f"the tree head's signature does not verify: {exc}")
     leaves: list[bytes] = []
     expected = 0
+    stop: str | None = None  # why reading stopped before the signed size, if it did
     for event in events:
         seq = event.get("seq")
         if seq != expected:
             if expected >= head.tree_size:
                 break  # events after the signed tree are not sealed yet
             if isinstance(seq, int) and not isinstance(seq, bool) and seq > expected:
-                return VerifyReport(False, head.tree_size, expected,
-                                    f"event {expected} is missing from the export",
-                                    first_bad_seq=expected)
-            if isinstance(seq, int) and not isinstance(seq, bool) and seq < expected:
-                return VerifyReport(False, head.tree_size, expected,
-                                    f"event {seq} appears again after event {expected - 1} "
-                                    f"(reordered or duplicated)", first_bad_seq=seq)
-            return VerifyReport(False, head.tree_size, expected,
-                                f"event {expected} has no valid seq", first_bad_seq=expected)
+                stop = f"event {expected} is missing from the export"
+            elif isinstance(seq, int) and not isinstance(seq, bool):
+                stop = (f"event {expected} is not where it should be: event {seq} appears "
+                        f"again after event {expected - 1} (reordered or duplicated)")
+            else:
+                stop = f"event {expected} has no valid seq"
+            break
         if expected < head.tree_size:
             try:
                 leaves.append(leaf_hash(event_leaf(event)))
             except CanonicalizationError as exc:
-                return VerifyReport(False, head.tree_size, expected,
-                                    f"event {expected} has no canonical form: {exc}",
-                                    first_bad_seq=expected)
+                stop = f"event {expected} has no canonical form: {exc}"
+                break
         expected += 1
-    if len(leaves) < head.tree_size:
-        return VerifyReport(False, head.tree_size, len(leaves),
-                            f"the export stops before event {len(leaves)}; the signed tree "
-                            f"has {head.tree_size} events", first_bad_seq=len(leaves))
+    if stop is None and len(leaves) < head.tree_size:
+        stop = (f"event {len(leaves)} is missing: the export stops there, the signed tree "
+                f"has {head.tree_size} events")
     merkle = MerkleTree(InMemoryNodeStore())
     merkle.append_leaf_hashes(leaves)
     for known in known_heads:
@@ -110,13 +107,20 @@ def verify_log(events: Iterable[Mapping[str, Any]], source: Source, jwks: Mappin
             return VerifyReport(False, head.tree_size, expected,
                                 f"a saved tree head is not consistent with the current "
                                 f"one: {exc}")
-    if head.tree_size == 0 or merkle.root(head.tree_size) == head.root_hash:
+    available = len(leaves)
+    if available == head.tree_size and (
+            head.tree_size == 0 or merkle.root(head.tree_size) == head.root_hash):
         unsealed = expected - head.tree_size
         return VerifyReport(True, head.tree_size, expected,
                             f"the {head.tree_size} sealed events match the signed tree head"
                             + (f"; {unsealed} later events are not sealed yet" if unsealed
                                else ""))
-    low, high = 1, head.tree_size  # the prefix of `high` events is known bad: find the shortest
+    if stop is not None and (available == 0
+                             or _prefix_holds(source, available, merkle.root(), head)):
+        # Every event before the anomaly is the logged one: the anomaly is the first fault.
+        return VerifyReport(False, head.tree_size, expected, stop, first_bad_seq=available)
+    # The prefix of `high` events is known bad: find the shortest bad prefix.
+    low, high = 1, max(available, 1)
     while low < high:
         middle = (low + high) // 2
         if _prefix_holds(source, middle, merkle.root(middle), head):
