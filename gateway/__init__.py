@@ -52,7 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from gateway import audit, auth, db, errors, http, metrics, ops, signatures
+    from gateway import audit, auth, db, errors, http, metrics, ops, reports, signatures
     from gateway import deliveries, webhooks
     from gateway import drugs
 
@@ -61,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     auth.init_app(app)  # checks secrets before anything opens a connection
     audit.init_app(app)
+    reports.init_app(app)
     db.init_app(app)
     try:
         ops.init_app(app)
@@ -74,7 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api = GatewayApi(app)
     app.extensions["erx.api"] = api
     for blueprint in (ops.blp, auth.blp, signatures.blp, deliveries.blp, webhooks.blp,
-                      audit.blp, drugs.blp):
+                      audit.blp, reports.blp, drugs.blp):
         api.register_blueprint(blueprint)
     errors.init_app(app)
     return app
