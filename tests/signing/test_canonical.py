@@ -72,7 +72,8 @@ def test_content_sha256_is_the_hex_digest_of_the_canonical_bytes():
     ({1: "x"}, "keys must be strings"),
     ({"x": b"bytes"}, "unsupported type"),
     ({"x": object()}, "unsupported type"),
-    ({"x": "\ud83d"}, "surrogates"),  # a lone UTF-16 surrogate is not Unicode text
+    ({"x": "\ud83d"}, "UTF-8"),  # a lone UTF-16 surrogate is not Unicode text
+    ({"\ud83d": 1}, "surrogates"),
 ])
 def test_values_without_a_canonical_form_are_refused(value, words):
     with pytest.raises(CanonicalizationError, match=words):
