@@ -29,6 +29,7 @@ _THUMBPRINT_MEMBERS = {"OKP": ("crv", "kty", "x"), "EC": ("crv", "kty", "x", "y"
 
 
 def b64url_encode(data: bytes) -> str:
+    """Unpadded base64url (RFC 7515 section 2) of ``data``."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 

@@ -127,6 +127,11 @@ class KeyRecord:
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> KeyRecord:
+        """The record of a ``signing_keys`` document.
+
+        Raises:
+            KeyError: a required field is missing.
+        """
         return cls(kid=doc["_id"], alg=doc["alg"], state=doc["state"],
                    created_at=doc["created_at"], retired_at=doc.get("retired_at"),
                    encrypted=bool(doc.get("encrypted")), public_jwk=dict(doc["public_jwk"]))
@@ -150,7 +155,10 @@ class KeyStore:
     def __init__(self, collection: Collection, *, policy: KeyPolicy,
                  monotonic: Callable[[], float] = time.monotonic,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
-        """
+        """A store on ``collection`` (``signing_keys``) used as ``policy`` says.
+
+        ``monotonic`` and ``now`` are the clocks (tests replace them).
+
         Raises:
             KeyStoreError: ``passphrase_required`` (production without a passphrase),
                 ``unsupported_alg`` (``policy.algorithm`` not EdDSA / ES256).

@@ -360,3 +360,10 @@ def test_trust_anchor_settings_are_checked_at_start(app_config: dict[str, Any], 
         create_app({**app_config, "PRESCRIBER_TRUST_ANCHORS": (str(tmp_path / "none.pem"),)})
     with pytest.raises(ConfigError, match="national root CA"):
         create_app(production(app_config, PRESCRIBER_SIGNATURE="required"))
+
+
+def test_an_unusable_signing_key_answers_503_without_details(app: Flask):
+    with app.test_request_context():
+        answer = handle_exception(NoActiveKey())
+    assert answer.status_code == 503
+    assert "keys generate" not in answer.get_data(as_text=True)
