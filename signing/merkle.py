@@ -121,15 +121,30 @@ class MongoNodeStore:
 
     def put_many(self, nodes: Mapping[NodeKey, bytes]) -> None:
         from pymongo import UpdateOne
+        from pymongo.errors import BulkWriteError
 
         by_chunk: dict[int, dict[str, bytes]] = {}
         for (level, index), value in nodes.items():
             by_chunk.setdefault(self._chunk_id(level, index), {})[
-                f"n.{index % self.CHUNK}"] = value
-        if by_chunk:
+                str(index % self.CHUNK)] = value
+        # Whole chunks are inserted (cheap); a chunk that exists already (a racing or
+        # restarted sealer) and partial chunks get field updates (idempotent).
+        whole = [{"_id": chunk, "n": row} for chunk, row in sorted(by_chunk.items())
+                 if len(row) == self.CHUNK]
+        update = {chunk for chunk, row in by_chunk.items() if len(row) != self.CHUNK}
+        if whole:
+            try:
+                self.collection.insert_many(whole, ordered=False)
+            except BulkWriteError as exc:
+                for error in exc.details.get("writeErrors", []):
+                    if error.get("code") != 11000:
+                        raise
+                    update.add(whole[error["index"]]["_id"])
+        if update:
             self.collection.bulk_write(
-                [UpdateOne({"_id": chunk}, {"$set": fields}, upsert=True)
-                 for chunk, fields in sorted(by_chunk.items())], ordered=False)
+                [UpdateOne({"_id": chunk}, {"$set": {f"n.{offset}": value for offset, value
+                                                     in by_chunk[chunk].items()}}, upsert=True)
+                 for chunk in sorted(update)], ordered=False)
 
     def put_full_chunks(self, level: int, first_index: int, hashes: Sequence[bytes]) -> None:
         """Bulk-load whole chunks of one level starting at a chunk boundary (used to build a
