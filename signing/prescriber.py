@@ -9,7 +9,8 @@ X.509 certificate issued under the national digital-signature root CA. The gatew
   unencoded (``b64: false``, RFC 7797);
 - with ``x5c`` (RFC 7515 section 4.1.6): the signer's certificate first, then intermediates;
 - with the signing time in ``sigT`` (ETSI JAdES, ISO 8601) or ``iat`` (seconds since the
-  epoch); without either, the caller's ``signed_at`` (the document's ``ngay_gio_ke_don``),
+  epoch); without either, the caller's ``signed_at`` (the document's ``ngay_gio_ke_don``,
+  national or ISO 8601 form, UTC+7 when it has no offset),
   else now.
 
 Checks, each failing with its own :class:`~signing.errors.PrescriberSignatureError` reason:
@@ -267,11 +268,12 @@ def _signing_time(header: Mapping[str, Any]) -> datetime | None:
 def _prescribed_at(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
+    # The national form ``yyyy-mm-dd HH:MM:SS`` (local time) or the normalised ISO 8601 one.
     try:
-        when = datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")
+        when = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return when.replace(tzinfo=VIETNAM)
+    return when if when.tzinfo is not None else when.replace(tzinfo=VIETNAM)
 
 
 def _has_digital_signature(certificate: x509.Certificate) -> bool:

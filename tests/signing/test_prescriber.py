@@ -171,6 +171,14 @@ def test_signing_time_falls_back_to_ngay_gio_ke_don(pki, anchors):
     document["signature"] = _sign_with_header(pki, unsigned_payload(document), header)
     verified = check(document, anchors)
     assert verified.signed_at == datetime(2026, 3, 2, 2, 30, tzinfo=timezone.utc)  # 09:30 +07:00
+    # the normalised document spells it ISO 8601 with its offset
+    normalised = prescription(ngay_gio_ke_don="2026-03-02T09:15:00+07:00")
+    normalised["signature"] = _sign_with_header(pki, unsigned_payload(normalised), header)
+    assert check(normalised, anchors).signed_at == datetime(2026, 3, 2, 2, 15, tzinfo=timezone.utc)
+    # an unreadable prescribing time: the check falls back to now
+    unreadable = prescription(ngay_gio_ke_don="hôm qua")
+    unreadable["signature"] = _sign_with_header(pki, unsigned_payload(unreadable), header)
+    assert check(unreadable, anchors).signed_at == NOW
 
 
 def _sign_with_header(pki, payload, header):
