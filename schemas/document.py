@@ -205,6 +205,12 @@ class OneOrMany(ItemList):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class Item(fields.Nested):
+    """One object of a list (a diagnosis, a period, a drug line)."""
+
+    default_error_messages = {**_COMMON_MESSAGES, "type": NOT_AN_OBJECT_MESSAGE}
+
+
 class _NationalSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -260,13 +266,13 @@ class PrescriptionSchema(_NationalSchema):
     ma_so_bao_hiem_y_te = Text(**_code("patient.bhyt_format"))
     thong_tin_nguoi_giam_ho = Text(**_code("patient.guardian_required"))
     dia_chi = Text(**_code("rx.field_type"))
-    chan_doan = ItemList(fields.Nested(DiagnosisSchema), required=True,
+    chan_doan = ItemList(Item(DiagnosisSchema), required=True,
                          **_code("rx.diagnosis_required"))
     luu_y = Text(**_code("rx.field_type"))
     hinh_thuc_dieu_tri = WholeNumber(**_code("rx.field_type"))
-    dot_dung_thuoc = OneOrMany(fields.Nested(TreatmentPeriodSchema), required=True,
+    dot_dung_thuoc = OneOrMany(Item(TreatmentPeriodSchema), required=True,
                                **_code("rx.period"))
-    thong_tin_don_thuoc = ItemList(fields.Nested(DrugLineSchema), required=True,
+    thong_tin_don_thuoc = ItemList(Item(DrugLineSchema), required=True,
                                    **_code("rx.lines_required"))
     loi_dan = Text(**_code("rx.field_type"))
     so_dien_thoai_nguoi_kham_benh = Text(**_code("rx.field_type"))

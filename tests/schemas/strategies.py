@@ -137,14 +137,19 @@ def cccd_for(draw: Any, birth: date, gioi_tinh: int) -> str:
 
 
 @st.composite
-def prescriptions(draw: Any, loai: str | None = None) -> Case:
-    """A valid prescription (national wire format, canonical spellings) and its facts."""
+def prescriptions(draw: Any, loai: str | None = None, child: bool | None = None,
+                  ids: tuple[str, ...] | None = None) -> Case:
+    """A valid prescription (national wire format, canonical spellings) and its facts.
+
+    ``loai``, ``child`` and ``ids`` (among ``cccd``, ``yte``, ``both``, ``guardian``) narrow
+    the draw for the mutations that need it.
+    """
     loai = loai or draw(st.sampled_from("cccnhy"))
     prescribed_local = (NOW - timedelta(seconds=draw(st.integers(60, (POLICY.max_age_days - 1) * 86400)))
                         ).astimezone(LOCAL).replace(microsecond=0)
     ref = prescribed_local.date()
 
-    child = draw(st.booleans())
+    child = draw(st.booleans()) if child is None else child
     if child:  # 1 to 70 months: away from the 72-month boundary
         birth = ref - timedelta(days=draw(st.integers(31 * 2, 30 * 70)))
     else:  # 74 months to 100 years
@@ -155,7 +160,8 @@ def prescriptions(draw: Any, loai: str | None = None) -> Case:
         doc["ma_don_thuoc"] = FACILITY + draw(st.text(alphabet=ALPHANUM, min_size=7, max_size=7)) + "-" + loai
     doc["ho_ten_benh_nhan"] = draw(texts)
     # identity: CCCD and/or health id; a child may have only the guardian
-    ids = draw(st.sampled_from(["cccd", "yte", "both"] + (["guardian"] if child else [])))
+    ids_allowed = ["cccd", "yte", "both"] + (["guardian"] if child else [])
+    ids = draw(st.sampled_from([i for i in ids_allowed if ids is None or i in ids]))
     if ids in ("cccd", "both"):
         doc["ma_dinh_danh_cong_dan"] = cccd_for(draw, birth, gioi_tinh)
     if ids in ("yte", "both"):
