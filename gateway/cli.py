@@ -238,6 +238,17 @@ def _audit_party(action: str, client_id: str, details: dict[str, Any] | None = N
     record(action, object_type="party", object_id=client_id, details=details)
 
 
+def _audit_catalog_import(file: str, report: Any) -> None:
+    from pathlib import Path
+
+    from gateway.audit import content_digest, record
+
+    record("catalog.imported", object_type="catalog", object_id=Path(file).name,
+           content_sha256=content_digest(Path(file).read_bytes()),
+           details={"added": report.added, "updated": report.updated,
+                    "unchanged": report.unchanged, "rejected": len(report.rejected)})
+
+
 @main.group()
 def audit() -> None:
     """The regulators' audit log: seal it into the Merkle tree, verify an export."""
@@ -323,6 +334,7 @@ def catalog_import(file: str, fmt: str | None) -> None:
             report = import_catalog(file, fmt)
         except CatalogError as exc:
             raise click.ClickException(str(exc)) from None
+        _audit_catalog_import(file, report)
     click.echo(report.summary())
     if report.rejected:
         sys.exit(1)

@@ -409,3 +409,17 @@ def test_production_requires_a_patient_key(app_config: dict) -> None:
         create_app({**app_config, "ENV": "production", "AUDIT_PATIENT_KEY": ""})
     with pytest.raises(ConfigError, match="32"):
         create_app({**app_config, "AUDIT_PATIENT_KEY": "short"})
+
+
+def test_a_catalog_import_leaves_an_event(app: Flask, app_config: dict) -> None:
+    import hashlib
+
+    from tests.conftest import DAV_SAMPLE
+
+    result = CliRunner().invoke(main, ["catalog", "import", str(DAV_SAMPLE)],
+                                env=cli_env(app_config))
+    assert result.exit_code in (0, 1), result.output
+    [event] = events(app, action="catalog.imported")
+    assert event["object"] == {"type": "catalog", "id": DAV_SAMPLE.name}
+    assert event["content_sha256"] == hashlib.sha256(DAV_SAMPLE.read_bytes()).hexdigest()
+    assert event["details"]["added"] + event["details"]["rejected"] > 0
