@@ -171,14 +171,16 @@ _ALG_OPTION = click.option("--alg", type=click.Choice(["EdDSA", "ES256"]),
 @_ALG_OPTION
 def keys_generate(alg: str | None) -> None:
     """Generate the first signing key (refused when one is active: use `keys rotate`)."""
-    _echo_json(_with_key_store(lambda store: store.generate(alg=alg).public()))
+    _echo_json(_with_key_store(lambda store: _audit_key("key.generated",
+                                                         store.generate(alg=alg)).public()))
 
 
 @keys.command("rotate")
 @_ALG_OPTION
 def keys_rotate(alg: str | None) -> None:
     """Make a new active signing key; older keys are retired but stay in the JWKS."""
-    _echo_json(_with_key_store(lambda store: store.rotate(alg=alg).public()))
+    _echo_json(_with_key_store(lambda store: _audit_key("key.rotated",
+                                                         store.rotate(alg=alg)).public()))
 
 
 @keys.command("list")
@@ -236,6 +238,13 @@ def _audit_party(action: str, client_id: str, details: dict[str, Any] | None = N
     from gateway.audit import record
 
     record(action, object_type="party", object_id=client_id, details=details)
+
+
+def _audit_key(action: str, key: Any) -> Any:
+    from gateway.audit import record
+
+    record(action, object_type="key", object_id=key.kid, details={"alg": key.alg})
+    return key
 
 
 def _audit_catalog_import(file: str, report: Any) -> None:

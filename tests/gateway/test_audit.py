@@ -423,3 +423,14 @@ def test_a_catalog_import_leaves_an_event(app: Flask, app_config: dict) -> None:
     assert event["object"] == {"type": "catalog", "id": DAV_SAMPLE.name}
     assert event["content_sha256"] == hashlib.sha256(DAV_SAMPLE.read_bytes()).hexdigest()
     assert event["details"]["added"] + event["details"]["rejected"] > 0
+
+
+def test_key_generation_and_rotation_leave_events(app: Flask, app_config: dict) -> None:
+    env = cli_env(app_config)
+    generated = CliRunner().invoke(main, ["keys", "generate"], env=env)
+    assert generated.exit_code == 0, generated.output
+    rotated = CliRunner().invoke(main, ["keys", "rotate"], env=env)
+    assert rotated.exit_code == 0, rotated.output
+    keys = [(e["action"], e["object"]["id"]) for e in events(app) if e["action"].startswith("key.")]
+    assert keys == [("key.generated", json.loads(generated.output)["kid"]),
+                    ("key.rotated", json.loads(rotated.output)["kid"])]
