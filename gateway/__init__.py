@@ -54,7 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from gateway import audit, auth, db, errors, http, metrics, ops, reports, signatures
     from gateway import deliveries, webhooks
-    from gateway import drugs
+    from gateway import drugs, national, prescriptions
 
     http.configure_logging(app.config["LOG_LEVEL"])
     http.init_app(app)
@@ -68,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         signatures.init_app(app)
         deliveries.init_app(app)
         drugs.init_app(app)
+        prescriptions.init_app(app)  # after the catalog, the signer and the audit log
     except BaseException:
         app.extensions["erx.storage"].client.close()
         raise
@@ -75,7 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api = GatewayApi(app)
     app.extensions["erx.api"] = api
     for blueprint in (ops.blp, auth.blp, signatures.blp, deliveries.blp, webhooks.blp,
-                      audit.blp, reports.blp, drugs.blp):
+                      audit.blp, reports.blp, drugs.blp, prescriptions.blp, national.blp):
         api.register_blueprint(blueprint)
     errors.init_app(app)
     return app

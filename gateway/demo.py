@@ -1,0 +1,218 @@
+"""``make demo``: a clinic submits, a pharmacy looks up and dispenses half then the rest with
+scanned packs, an over-dispense is refused, and another prescription is cancelled.
+
+Against a running ``make run`` (``ERX_DEMO_URL``, default http://127.0.0.1:8000, if it answers),
+or else a gateway of its own started with ``erx-gateway run`` in a temporary directory. Parties
+are made with the command line, exactly as an operator would. Every step prints its request
+and the gateway's answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import requests
+
+BIN = Path(sys.executable).parent
+VIETNAM = timezone(timedelta(hours=7))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _show(step: str, method: str, path: str, body: Any, response: requests.Response) -> Any:
+    print(f"\n=== {step}\n{method} {path}")
+    if body is not None:
+        print(_shorten(body))
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = response.text
+    print(f"--> {response.status_code}\n{_shorten(answer)}")
+    return answer
+
+
+def _shorten(value: Any, limit: int = 1800) -> str:
+    text = json.dumps(value, ensure_ascii=False, indent=1)
+    return text if len(text) <= limit else text[:limit] + "\n ... (cut)"
+
+
+class Demo:
+    def __init__(self, base: str, env: dict[str, str]) -> None:
+        self.base = base
+        self.env = env
+        self.http = requests.Session()
+
+    def cli(self, *args: str) -> dict[str, Any]:
+        done = subprocess.run([str(BIN / "erx-gateway"), *args], env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise SystemExit(f"erx-gateway {' '.join(args)} failed: {done.stderr.strip()}")
+        return json.loads(done.stdout)
+
+    def party(self, role: str, code: str, name: str, facility: str | None = None) -> dict:
+        args = ["parties", "create", "--role", role, "--code", code, "--name", name]
+        if facility:
+            args += ["--facility", facility]
+        done = subprocess.run([str(BIN / "erx-gateway"), *args], env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode == 0:
+            return json.loads(done.stdout)
+        client_id = f"doctor-{facility}-{code}" if role == "doctor" else f"{role}-{code}"
+        return self.cli("parties", "rotate-secret", client_id)  # exists from an earlier demo
+
+    def token(self, credentials: dict[str, str]) -> dict[str, str]:
+        answer = self.http.post(f"{self.base}/v2/auth/token", timeout=30, json={
+            "grant_type": "client_credentials", **credentials}).json()
+        return {"Authorization": f"Bearer {answer['access_token']}"}
+
+    def call(self, step: str, method: str, path: str, headers: dict[str, str],
+             body: Any = None, **extra_headers: str) -> tuple[int, Any]:
+        response = self.http.request(method, f"{self.base}{path}", json=body, timeout=60,
+                                     headers={**headers, **extra_headers})
+        return response.status_code, _show(step, method, path, body, response)
+
+    def pick_drug(self, headers: dict[str, str], query: str) -> dict[str, Any]:
+        found = self.http.get(f"{self.base}/v2/drugs", params={"q": query, "limit": 50},
+                              headers=headers, timeout=30).json()
+        for drug in found.get("items", found if isinstance(found, list) else []):
+            if (drug["status"] == "active" and drug["control_class"] == "none"
+                    and drug["kind"] == "chemical" and drug["gtins"]):
+                return drug
+        raise SystemExit(f"the catalog has no active, uncontrolled product for {query!r}")
+
+    def prescription(self, facility: str, drugs: list[dict[str, Any]]) -> dict[str, Any]:
+        now = datetime.now(VIETNAM)
+        return {
+            "loai_don_thuoc": "c",
+            "ho_ten_benh_nhan": "Nguyễn Văn An",
+            "ma_dinh_danh_cong_dan": "079090001234",
+            "ngay_sinh_benh_nhan": "15/03/1990",
+            "can_nang": 62,
+            "gioi_tinh": 2,
+            "dia_chi": "12 Lê Lợi, Quận 1, TP Hồ Chí Minh",
+            "chan_doan": [{"ma_chan_doan": "J06.9", "ten_chan_doan":
+                           "Nhiễm trùng hô hấp trên cấp", "ket_luan": "Viêm họng cấp"}],
+            "hinh_thuc_dieu_tri": 1,
+            "dot_dung_thuoc": [{"dot": 1, "tu_ngay": now.strftime("%d/%m/%Y"),
+                                "den_ngay": (now + timedelta(days=9)).strftime("%d/%m/%Y")}],
+            "thong_tin_don_thuoc": [
+                {"ma_thuoc": drug["national_code"], "biet_duoc": drug["name"],
+                 "ten_thuoc": drug["active_ingredients"][0]["name"] + " "
+                 + drug["active_ingredients"][0]["strength"],
+                 "don_vi_tinh": drug["unit"], "so_luong": 20,
+                 "cach_dung": "Uống 1 đơn vị x 2 lần/ngày, sau ăn"} for drug in drugs],
+            "loi_dan": "Uống nhiều nước, tái khám nếu sốt cao",
+            "so_dien_thoai_nguoi_kham_benh": "0901234567",
+            "ngay_tai_kham": 10,
+            "ngay_gio_ke_don": now.strftime("%Y-%m-%d %H:%M:%S"),
+            "signature": "",
+        }
+
+    def run(self) -> None:
+        print(f"erx-gateway demo against {self.base}")
+        facility = "79001"
+        self.party("clinic", facility, "Phòng khám Đa khoa Demo")
+        doctor = self.party("doctor", "BS0001", "BS. Trần Thị Bình", facility)
+        first = self.party("pharmacy", "NT0001", "Nhà thuốc Số 1")
+        second = self.party("pharmacy", "NT0002", "Nhà thuốc Số 2")
+        doctor_h, first_h, second_h = (self.token(c) for c in (doctor, first, second))
+
+        drugs = [self.pick_drug(doctor_h, "paracetamol"), self.pick_drug(doctor_h, "amoxicilin")]
+        status, issued = self.call("1. The doctor submits a prescription", "POST",
+                                   "/v2/prescriptions", doctor_h,
+                                   self.prescription(facility, drugs),
+                                   **{"Idempotency-Key": secrets.token_hex(8)})
+        if status != 201:
+            raise SystemExit("the submission was refused; see above")
+        code = issued["ma_don_thuoc"]
+        self.call("2. A pharmacy looks it up by its code", "GET", f"/v2/prescriptions/{code}",
+                  first_h)
+
+        expiry = (date.today() + timedelta(days=400)).strftime("%y%m%d")
+
+        def packs(drug: dict[str, Any], count: int) -> list[str]:
+            return [f"(01){drug['gtins'][0]}(17){expiry}(10)LOT{secrets.randbelow(900) + 100}"
+                    f"(21)SN{secrets.token_hex(5).upper()}" for _ in range(count)]
+
+        half = {"ma_hoa_don": "HD0001", "items": [
+            {"line": 0, "ma_thuoc": drugs[0]["national_code"], "so_luong_ban": 10,
+             "packs": packs(drugs[0], 1)},
+            {"line": 1, "ma_thuoc": drugs[1]["national_code"], "so_luong_ban": 10,
+             "packs": packs(drugs[1], 1)}]}
+        self.call("3. The pharmacy dispenses half, scanning one pack per line", "POST",
+                  f"/v2/prescriptions/{code}/dispenses", first_h, half)
+        rest = {"ma_hoa_don": "HD0002", "items": [
+            {"line": 0, "so_luong_ban": 10, "packs": packs(drugs[0], 1)},
+            {"line": 1, "so_luong_ban": 10, "packs": packs(drugs[1], 1)}]}
+        self.call("4. Another pharmacy dispenses the rest", "POST",
+                  f"/v2/prescriptions/{code}/dispenses", second_h, rest)
+        self.call("5. One more unit is refused (nothing remains)", "POST",
+                  f"/v2/prescriptions/{code}/dispenses", first_h,
+                  {"ma_hoa_don": "HD0003", "items": [{"line": 0, "so_luong_ban": 1}]})
+
+        status, other = self.call("6. The doctor submits a second prescription", "POST",
+                                  "/v2/prescriptions", doctor_h,
+                                  self.prescription(facility, drugs[:1]))
+        other_code = other["ma_don_thuoc"]
+        self.call("7. The doctor cancels it", "POST", f"/v2/prescriptions/{other_code}/cancel",
+                  doctor_h, {"ly_do": "Kê nhầm thuốc, bệnh nhân dị ứng"})
+        self.call("8. Dispensing a cancelled prescription is refused", "POST",
+                  f"/v2/prescriptions/{other_code}/dispenses", first_h,
+                  {"ma_hoa_don": "HD0004", "items": [{"line": 0, "so_luong_ban": 5}]})
+        print("\nDemo finished.")
+
+
+def _answers(base: str) -> bool:
+    try:
+        return requests.get(f"{base}/readyz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def main() -> int:
+    base = os.environ.get("ERX_DEMO_URL", "http://127.0.0.1:8000").rstrip("/")
+    env = dict(os.environ)
+    env.setdefault("ERX_ENV", "development")
+    if _answers(base):
+        Demo(base, env).run()
+        return 0
+    with tempfile.TemporaryDirectory(prefix="erx-demo-") as var:
+        port = _free_port()
+        env.update({"ERX_VAR_DIR": var, "ERX_HTTP_PORT": str(port), "ERX_WORKERS": "1",
+                    "ERX_EMBEDDED_DB_PORT": str(_free_port())})
+        env.pop("ERX_MONGODB_URI", None)
+        base = f"http://127.0.0.1:{port}"
+        print(f"no gateway answers at {os.environ.get('ERX_DEMO_URL', 'http://127.0.0.1:8000')}; "
+              f"starting one in {var}")
+        server = subprocess.Popen([str(BIN / "erx-gateway"), "run"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            while not _answers(base):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the demo gateway did not start")
+                time.sleep(0.5)
+            Demo(base, env).run()
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(60)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,614 @@
+"""The prescription lifecycle end to end over HTTP: submit, read, list, dispense, cancel,
+idempotent retries, concurrency, scanned packs, access rules, and the national endpoints."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gateway.auth import party_store
+from tests.gateway.test_app import assert_problem
+
+VIETNAM = timezone(timedelta(hours=7))
+PARACETAMOL = "MT100039"        # Panacetal 500: paracetamol 500 mg, Viên nén
+PARACETAMOL_TWIN = "VD-35053-20"  # Paracetamol 500mg: same composition and form
+AMOXICILLIN = "MT100627"        # Amoxicilin 500 mg capsule
+SUSPENDED_TWIN = "MT100209"      # Tatamol 500: suspended
+
+
+def prescription(drugs: list[tuple[str, int]] | None = None, **fields: Any) -> dict[str, Any]:
+    now = datetime.now(VIETNAM) - timedelta(minutes=1)
+    body: dict[str, Any] = {
+        "loai_don_thuoc": "c",
+        "ho_ten_benh_nhan": "Nguyễn Văn An",
+        "ma_dinh_danh_cong_dan": "079090001234",
+        "ngay_sinh_benh_nhan": "15/03/1990",
+        "can_nang": 62,
+        "gioi_tinh": 2,
+        "dia_chi": "12 Lê Lợi, Quận 1, TP Hồ Chí Minh",
+        "chan_doan": [{"ma_chan_doan": "J06.9", "ten_chan_doan": "Nhiễm trùng hô hấp trên cấp",
+                       "ket_luan": "Viêm họng cấp"}],
+        "hinh_thuc_dieu_tri": 1,
+        "dot_dung_thuoc": [{"dot": 1, "tu_ngay": now.strftime("%d/%m/%Y"),
+                            "den_ngay": (now + timedelta(days=9)).strftime("%d/%m/%Y")}],
+        "thong_tin_don_thuoc": [
+            {"ma_thuoc": code, "biet_duoc": "", "ten_thuoc": "Thuốc", "don_vi_tinh": "Viên",
+             "so_luong": quantity, "cach_dung": "Uống 1 viên x 2 lần/ngày"}
+            for code, quantity in (drugs or [(PARACETAMOL, 20), (AMOXICILLIN, 14)])],
+        "loi_dan": "Tái khám nếu sốt cao",
+        "ngay_gio_ke_don": now.strftime("%Y-%m-%d %H:%M:%S"),
+        "signature": "",
+    }
+    body.update(fields)
+    return body
+
+
+def pack(gtin: str, serial: str, expiry: date | None = None) -> str:
+    expiry = expiry or date.today() + timedelta(days=365)
+    return f"(01){gtin}(17){expiry:%y%m%d}(10)L-77(21){serial}"
+
+
+@pytest.fixture
+def world(app: Flask, client: FlaskClient, make_party, demo_catalog) -> dict[str, Any]:
+    """Two clinics with a doctor each, two pharmacies, a regulator and an admin."""
+    parties = {
+        "clinic_a": make_party("clinic", "79001"),
+        "doctor_a": make_party("doctor", "BS001", facility="79001"),
+        "clinic_b": make_party("clinic", "01002"),
+        "pharmacy_1": make_party("pharmacy", "NT0001"),
+        "pharmacy_2": make_party("pharmacy", "NT0002"),
+        "regulator": make_party("regulator", "BYT"),
+        "admin": make_party("admin", "ops"),
+    }
+    headers = {name: party.headers(client) for name, party in parties.items()}
+    return {"parties": parties, "h": headers, "catalog": demo_catalog}
+
+
+def gtin_of(world: dict[str, Any], code: str) -> str:
+    return world["catalog"].resolve(code).gtins[0]
+
+
+def submit(client: FlaskClient, headers: dict[str, str], body: dict[str, Any] | None = None,
+           **extra: str):
+    return client.post("/v2/prescriptions", json=body or prescription(),
+                       headers={**headers, **extra})
+
+
+def issued(client: FlaskClient, world: dict[str, Any], **kwargs: Any) -> str:
+    response = submit(client, world["h"]["doctor_a"], prescription(**kwargs))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["ma_don_thuoc"]
+
+
+def dispense(client: FlaskClient, headers: dict[str, str], code: str,
+             items: list[dict[str, Any]], invoice: str = "HD0001", **extra: str):
+    return client.post(f"/v2/prescriptions/{code}/dispenses",
+                       json={"ma_hoa_don": invoice, "items": items}, headers={**headers, **extra})
+
+
+# --- submit -------------------------------------------------------------------------------
+def test_submit_validates_signs_and_stores(client: FlaskClient, world: dict, database) -> None:
+    response = submit(client, world["h"]["doctor_a"])
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    code = body["ma_don_thuoc"]
+    assert code.startswith("79001") and code.endswith("-c") and len(code) == 14
+    assert response.headers["Location"].endswith(f"/v2/prescriptions/{code}")
+    assert body["status"] == "issued"
+    assert [line["remaining"] for line in body["lines"]] == [20, 14]
+    assert body["lines"][0]["ma_thuoc"] == PARACETAMOL
+    assert body["signature"]["alg"] == "EdDSA" and body["signature"]["jws"].count(".") == 2
+    assert body["issued_at"].endswith("+07:00")
+    verified = client.post("/v2/signatures/verify", headers=world["h"]["pharmacy_1"],
+                           json={"prescription": body["prescription"],
+                                 "jws": body["signature"]["jws"]})
+    assert verified.get_json()["valid"] is True
+    stored = database["prescriptions"].find_one({"_id": code})
+    assert stored["version"] == 1 and stored["facility"] == "79001"
+    assert [d["target"] for d in stored["deliveries"]] == ["registry"]
+    assert stored["patient"] and "079090001234" not in str(stored["patient"])
+
+
+def test_invalid_prescription_reports_every_problem_and_stores_nothing(
+        client: FlaskClient, world: dict, database) -> None:
+    body = prescription(drugs=[("NO-SUCH-DRUG", 5), (PARACETAMOL, 0)], gioi_tinh=7,
+                        chan_doan=[{"ma_chan_doan": "Q99.99", "ten_chan_doan": "x",
+                                    "ket_luan": "x"}])
+    problem = assert_problem(submit(client, world["h"]["doctor_a"], body), 422, "validation")
+    codes = {(e["code"], e["pointer"]) for e in problem["errors"]}
+    assert ("drug.unknown", "/thong_tin_don_thuoc/0/ma_thuoc") in codes
+    assert ("drug.quantity", "/thong_tin_don_thuoc/1/so_luong") in codes
+    assert ("patient.sex", "/gioi_tinh") in codes
+    assert ("rx.icd10", "/chan_doan/0/ma_chan_doan") in codes
+    assert database["prescriptions"].count_documents({}) == 0
+    refused = database["audit_events"].find_one({"action": "prescription.refused"})
+    assert refused["outcome"] == "failure" and "drug.unknown" in refused["details"]["codes"]
+    assert "Nguyễn" not in str(refused)
+
+
+def test_prescription_code_of_another_facility_is_refused(client: FlaskClient,
+                                                          world: dict) -> None:
+    body = prescription(ma_don_thuoc="01002ABCDEFG-c")
+    problem = assert_problem(submit(client, world["h"]["doctor_a"], body), 422, "validation")
+    assert {"rx.code_facility"} <= {e["code"] for e in problem["errors"]}
+
+
+def test_resubmitting_a_code(client: FlaskClient, world: dict, database) -> None:
+    body = prescription(ma_don_thuoc="79001ABC1234-c")
+    first = submit(client, world["h"]["doctor_a"], body)
+    again = submit(client, world["h"]["clinic_a"], body)
+    assert first.status_code == again.status_code == 201
+    assert again.get_json()["signature"] == first.get_json()["signature"]
+    changed = submit(client, world["h"]["doctor_a"], {**body, "loi_dan": "Khác"})
+    problem = assert_problem(changed, 409, "prescription-exists")
+    assert problem["errors"][0]["code"] == "rx.code_exists"
+    assert database["prescriptions"].count_documents({}) == 1
+
+
+def test_idempotency_key_replays_the_first_answer(client: FlaskClient, world: dict,
+                                                  database) -> None:
+    body = prescription()  # no ma_don_thuoc: a retry without the key would make a second one
+    key = {"Idempotency-Key": "submit-7f3a"}
+    first = submit(client, world["h"]["doctor_a"], body, **key)
+    # The client timed out before reading the first answer and sends the request again.
+    retry = submit(client, world["h"]["doctor_a"], body, **key)
+    assert first.status_code == retry.status_code == 201
+    assert retry.get_json() == first.get_json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert database["prescriptions"].count_documents({}) == 1
+    other = submit(client, world["h"]["doctor_a"], prescription(loi_dan="khác"), **key)
+    assert_problem(other, 409, "idempotency-key-reused")
+    # Keys are per party: another party's identical key is a different request.
+    third = submit(client, world["h"]["clinic_a"], body, **key)
+    assert third.status_code == 201
+    assert database["prescriptions"].count_documents({}) == 2
+    assert_problem(submit(client, world["h"]["doctor_a"], body, **{"Idempotency-Key": "a b"}),
+                   400, "malformed")
+
+
+# --- access --------------------------------------------------------------------------------
+ACCESS_TABLE = [
+    # (who, method, path template, expected status)
+    ("doctor_a", "GET", "/v2/prescriptions/{code}", 200),
+    ("clinic_a", "GET", "/v2/prescriptions/{code}", 200),
+    ("clinic_b", "GET", "/v2/prescriptions/{code}", 403),
+    ("pharmacy_1", "GET", "/v2/prescriptions/{code}", 200),
+    ("regulator", "GET", "/v2/prescriptions/{code}", 200),
+    ("admin", "GET", "/v2/prescriptions/{code}", 403),
+    ("clinic_a", "GET", "/v2/prescriptions", 200),
+    ("clinic_b", "GET", "/v2/prescriptions?facility=79001", 403),
+    ("pharmacy_1", "GET", "/v2/prescriptions", 403),
+    ("regulator", "GET", "/v2/prescriptions", 200),
+    ("regulator", "POST", "/v2/prescriptions", 403),
+    ("pharmacy_1", "POST", "/v2/prescriptions", 403),
+    ("regulator", "POST", "/v2/prescriptions/{code}/cancel", 403),
+    ("clinic_b", "POST", "/v2/prescriptions/{code}/cancel", 403),
+    ("pharmacy_1", "POST", "/v2/prescriptions/{code}/cancel", 403),
+    ("clinic_a", "POST", "/v2/prescriptions/{code}/dispenses", 403),
+    ("regulator", "POST", "/v2/prescriptions/{code}/dispenses", 403),
+    ("anonymous", "GET", "/v2/prescriptions/{code}", 401),
+]
+
+
+@pytest.mark.parametrize("who, method, template, expected", ACCESS_TABLE)
+def test_access_rules(client: FlaskClient, world: dict, who: str, method: str, template: str,
+                      expected: int) -> None:
+    code = issued(client, world)
+    headers = world["h"].get(who, {})
+    body = {"POST": {"/v2/prescriptions": prescription(),
+                     "/v2/prescriptions/{code}/cancel": {"ly_do": "test"},
+                     "/v2/prescriptions/{code}/dispenses": {"items": [{"line": 0,
+                                                                       "so_luong_ban": 1}]}}}
+    payload = body.get(method, {}).get(template)
+    response = client.open(template.format(code=code), method=method, json=payload,
+                           headers=headers)
+    assert response.status_code == expected, response.get_json()
+
+
+def test_expired_and_disabled_tokens(make_app, app: Flask, client: FlaskClient,
+                                     world: dict) -> None:
+    code = issued(client, world)
+    pharmacy = world["parties"]["pharmacy_1"]
+    with app.app_context():
+        party_store().set_status(pharmacy.client_id, "disabled")
+    assert_problem(client.get(f"/v2/prescriptions/{code}", headers=world["h"]["pharmacy_1"]),
+                   401, "unauthenticated")
+    short = make_app(TOKEN_TTL_SECONDS=1)
+    short_client = short.test_client()
+    headers = world["parties"]["regulator"].headers(short_client)
+    time.sleep(2.1)
+    assert_problem(short_client.get(f"/v2/prescriptions/{code}", headers=headers), 401,
+                   "unauthenticated")
+
+
+def test_pharmacy_view_hides_deliveries_and_other_invoices(client: FlaskClient,
+                                                           world: dict) -> None:
+    code = issued(client, world)
+    assert dispense(client, world["h"]["pharmacy_1"], code,
+                    [{"line": 0, "so_luong_ban": 5}], invoice="SECRET-1").status_code == 201
+    seen = client.get(f"/v2/prescriptions/{code}", headers=world["h"]["pharmacy_2"]).get_json()
+    assert "deliveries" not in seen
+    assert "ma_hoa_don" not in seen["dispenses"][0]
+    own = client.get(f"/v2/prescriptions/{code}", headers=world["h"]["pharmacy_1"]).get_json()
+    assert own["dispenses"][0]["ma_hoa_don"] == "SECRET-1"
+
+
+# --- list ----------------------------------------------------------------------------------
+def test_listing_is_paginated_and_filtered(client: FlaskClient, world: dict) -> None:
+    codes = {issued(client, world) for _ in range(5)}
+    other = submit(client, world["h"]["clinic_b"],
+                   prescription(ma_dinh_danh_cong_dan="001090009999")).get_json()["ma_don_thuoc"]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = "limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(f"/v2/prescriptions?{query}", headers=world["h"]["clinic_a"]).get_json()
+        seen += [item["ma_don_thuoc"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 5 and set(seen) == codes
+    everything = client.get("/v2/prescriptions", headers=world["h"]["regulator"]).get_json()
+    assert {item["ma_don_thuoc"] for item in everything["items"]} == codes | {other}
+    by_patient = client.get("/v2/prescriptions?patient=001090009999",
+                            headers=world["h"]["regulator"]).get_json()
+    assert [item["ma_don_thuoc"] for item in by_patient["items"]] == [other]
+    dispensed = next(iter(codes))
+    dispense(client, world["h"]["pharmacy_1"], dispensed, [{"line": 0, "so_luong_ban": 1}])
+    partial = client.get("/v2/prescriptions?status=partially_dispensed",
+                         headers=world["h"]["clinic_a"]).get_json()
+    assert [item["ma_don_thuoc"] for item in partial["items"]] == [dispensed]
+    tomorrow = (date.today() + timedelta(days=2)).isoformat()
+    assert client.get(f"/v2/prescriptions?from={tomorrow}",
+                      headers=world["h"]["regulator"]).get_json()["items"] == []
+
+
+@pytest.mark.parametrize("query, parameter", [("limit=0", "limit"), ("limit=x", "limit"),
+                                              ("status=lost", "status"), ("from=yesterday", "from"),
+                                              ("patient=123", "patient"), ("cursor=%%%", "cursor"),
+                                              ("colour=red", "colour")])
+def test_bad_list_parameters_are_422(client: FlaskClient, world: dict, query: str,
+                                     parameter: str) -> None:
+    problem = assert_problem(client.get(f"/v2/prescriptions?{query}",
+                                        headers=world["h"]["regulator"]), 422, "validation")
+    assert problem["errors"][0]["parameter"] == parameter
+
+
+# --- dispense ------------------------------------------------------------------------------
+def test_partial_then_complete_dispense_with_packs(client: FlaskClient, world: dict,
+                                                   database) -> None:
+    code = issued(client, world)
+    gtin = gtin_of(world, PARACETAMOL)
+    first = dispense(client, world["h"]["pharmacy_1"], code, [
+        {"line": 0, "ma_thuoc": PARACETAMOL, "so_luong_ban": 10, "packs": [pack(gtin, "A1")]},
+        {"line": 1, "so_luong_ban": 7}])
+    assert first.status_code == 201, first.get_json()
+    assert first.get_json()["prescription"]["status"] == "partially_dispensed"
+    second = dispense(client, world["h"]["pharmacy_2"], code, [
+        {"line": 0, "so_luong_ban": 10, "packs": [pack(gtin, "A2")]},
+        {"line": 1, "so_luong_ban": 7}], invoice="HD0002")
+    assert second.status_code == 201, second.get_json()
+    final = second.get_json()["prescription"]
+    assert final["status"] == "dispensed"
+    assert [line["remaining"] for line in final["lines"]] == [0, 0]
+    over = dispense(client, world["h"]["pharmacy_1"], code, [{"line": 0, "so_luong_ban": 1}])
+    problem = assert_problem(over, 409, "not-dispensable")
+    assert problem["errors"][0]["code"] == "dispense.state"
+    stored = database["prescriptions"].find_one({"_id": code})
+    assert [d["event"] for d in stored["deliveries"]] == [
+        "prescription.issued", "dispense.recorded", "dispense.recorded"]
+    assert database["dispensed_packs"].count_documents({"prescription": code}) == 2
+
+
+def test_over_quantity_is_refused_with_what_remains(client: FlaskClient, world: dict) -> None:
+    code = issued(client, world)
+    dispense(client, world["h"]["pharmacy_1"], code, [{"line": 1, "so_luong_ban": 10}])
+    problem = assert_problem(dispense(client, world["h"]["pharmacy_2"], code,
+                                      [{"line": 1, "so_luong_ban": 5}]), 409, "over-quantity")
+    assert problem["errors"] == [{"pointer": "/items/0/so_luong_ban",
+                                  "code": "dispense.over_quantity",
+                                  "message": "Vượt số lượng kê đơn: còn lại 4"}]
+
+
+def test_a_serial_is_dispensed_once_system_wide(client: FlaskClient, world: dict,
+                                                database) -> None:
+    gtin = gtin_of(world, PARACETAMOL)
+    first, second = issued(client, world), issued(client, world)
+    assert dispense(client, world["h"]["pharmacy_1"], first, [
+        {"line": 0, "so_luong_ban": 10, "packs": [pack(gtin, "SN-UNIQUE")]}]).status_code == 201
+    for code, who in ((first, "pharmacy_1"), (second, "pharmacy_2")):
+        again = dispense(client, world["h"][who], code, [
+            {"line": 0, "so_luong_ban": 1, "packs": [pack(gtin, "SN-UNIQUE")]}])
+        problem = assert_problem(again, 409, "serial-reused")
+        assert problem["errors"][0] == {"pointer": "/items/0/packs/0",
+                                        "code": "dispense.serial_reused",
+                                        "message": "Hộp thuốc (GTIN + số sê-ri) đã được bán trước đó"}
+    # Nothing half-written: the refused dispenses left no quantity, dispense or reservation.
+    assert database["prescriptions"].find_one({"_id": second})["lines"][0]["dispensed"] == 0
+    assert database["dispensed_packs"].count_documents({}) == 1
+
+
+def test_pack_rules(client: FlaskClient, world: dict, database) -> None:
+    code = issued(client, world)
+    gtin = gtin_of(world, PARACETAMOL)
+    wrong_gtin = gtin_of(world, AMOXICILLIN)
+    response = dispense(client, world["h"]["pharmacy_1"], code, [
+        {"line": 0, "so_luong_ban": 2, "packs": [
+            pack(wrong_gtin, "S1"), pack(gtin, "S2", expiry=date.today() - timedelta(days=1)),
+            "(01)12345(21)X", pack(gtin, "S3"), pack(gtin, "S3")]}])
+    problem = assert_problem(response, 422, "validation")
+    assert [(e["pointer"], e["code"]) for e in problem["errors"]] == [
+        ("/items/0/packs/0", "dispense.pack_gtin"),
+        ("/items/0/packs/1", "dispense.pack_expired"),
+        ("/items/0/packs/2", "dispense.pack_invalid"),
+        ("/items/0/packs/4", "dispense.serial_reused")]
+    assert database["dispensed_packs"].count_documents({}) == 0
+    assert database["prescriptions"].find_one({"_id": code})["version"] == 1
+
+
+def test_substitution_rules(client: FlaskClient, world: dict) -> None:
+    code = issued(client, world)
+    same = dispense(client, world["h"]["pharmacy_1"], code,
+                    [{"line": 0, "ma_thuoc": PARACETAMOL_TWIN, "so_luong_ban": 5}])
+    assert same.status_code == 201, same.get_json()
+    item = same.get_json()["dispense"]["items"][0]
+    assert item["substituted"] is True and item["ma_thuoc"] == PARACETAMOL_TWIN
+    different = dispense(client, world["h"]["pharmacy_1"], code,
+                         [{"line": 0, "ma_thuoc": AMOXICILLIN, "so_luong_ban": 5}])
+    assert assert_problem(different, 422, "validation")["errors"][0]["code"] == \
+        "dispense.substitution"
+    inactive = dispense(client, world["h"]["pharmacy_1"], code,
+                        [{"line": 0, "ma_thuoc": SUSPENDED_TWIN, "so_luong_ban": 5}])
+    assert "dispense.product_inactive" in {
+        e["code"] for e in assert_problem(inactive, 422, "validation")["errors"]}
+
+
+def test_malformed_dispense_bodies(client: FlaskClient, world: dict) -> None:
+    code = issued(client, world)
+    cases = [
+        ({"items": []}, "/items", "dispense.items_required"),
+        ({"items": [{"line": 9, "so_luong_ban": 1}]}, "/items/0/line", "dispense.line"),
+        ({"items": [{"line": 0, "so_luong_ban": -1}]}, "/items/0/so_luong_ban",
+         "dispense.quantity"),
+        ({"items": [{"line": 0, "so_luong_ban": {"$gt": 0}}]}, "/items/0/so_luong_ban",
+         "dispense.quantity"),
+        ({"items": [{"line": "0", "so_luong_ban": 1}]}, "/items/0/line", "dispense.line"),
+        ({"ma_hoa_don": "X" * 21, "items": [{"line": 0, "so_luong_ban": 1}]}, "/ma_hoa_don",
+         "dispense.invoice"),
+        ({"items": [{"line": 0, "so_luong_ban": 1, "extra": 1}]}, "/items/0/extra",
+         "dispense.unknown_field"),
+    ]
+    for body, pointer, code_expected in cases:
+        response = client.post(f"/v2/prescriptions/{code}/dispenses", json=body,
+                               headers=world["h"]["pharmacy_1"])
+        problem = assert_problem(response, 422, "validation")
+        assert (pointer, code_expected) in {(e["pointer"], e["code"]) for e in problem["errors"]}
+    assert_problem(client.post("/v2/prescriptions/79001NOSUCH1-c/dispenses",
+                               json={"items": [{"line": 0, "so_luong_ban": 1}]},
+                               headers=world["h"]["pharmacy_1"]), 404, "not-found")
+
+
+def test_dispense_retry_with_the_same_key_dispenses_once(client: FlaskClient,
+                                                         world: dict) -> None:
+    code = issued(client, world)
+    key = {"Idempotency-Key": "dispense-001"}
+    items = [{"line": 0, "so_luong_ban": 4}]
+    first = dispense(client, world["h"]["pharmacy_1"], code, items, **key)
+    retry = dispense(client, world["h"]["pharmacy_1"], code, items, **key)
+    assert first.status_code == retry.status_code == 201
+    assert retry.get_json() == first.get_json()
+    state = client.get(f"/v2/prescriptions/{code}", headers=world["h"]["regulator"]).get_json()
+    assert state["lines"][0]["dispensed"] == 4 and len(state["dispenses"]) == 1
+
+
+def test_dispense_completes_after_a_crash_between_steps(client: FlaskClient, world: dict,
+                                                        database) -> None:
+    """The process died after the dispense was stored but before its answer was kept: the
+    retry takes the expired lease over and answers, without applying the dispense twice."""
+    code = issued(client, world)
+    key = {"Idempotency-Key": "crash-1"}
+    items = [{"line": 0, "so_luong_ban": 3}]
+    assert dispense(client, world["h"]["pharmacy_1"], code, items, **key).status_code == 201
+    database["idempotency"].update_one(
+        {"_id": {"$regex": "crash-1$"}},
+        {"$set": {"state": "pending", "lease_until": datetime.now(timezone.utc)
+                  - timedelta(seconds=1)}, "$unset": {"answer": ""}})
+    retry = dispense(client, world["h"]["pharmacy_1"], code, items, **key)
+    assert retry.status_code == 201, retry.get_json()
+    assert retry.get_json()["prescription"]["lines"][0]["dispensed"] == 3
+    assert len(database["prescriptions"].find_one({"_id": code})["dispenses"]) == 1
+    # While another attempt still holds the lease, a retry is told to come back later.
+    database["idempotency"].update_one(
+        {"_id": {"$regex": "crash-1$"}},
+        {"$set": {"state": "pending", "lease_until": datetime.now(timezone.utc)
+                  + timedelta(seconds=30)}})
+    busy = dispense(client, world["h"]["pharmacy_1"], code, items, **key)
+    assert_problem(busy, 409, "idempotency-in-progress")
+    assert busy.headers["Retry-After"] == "1"
+
+
+def test_concurrent_dispenses_never_exceed_the_prescription(app: Flask, client: FlaskClient,
+                                                            world: dict, make_party) -> None:
+    pharmacies = [make_party("pharmacy", f"NTX{index}") for index in range(6)]
+    headers = [p.headers(client) for p in pharmacies]
+    for round_number in range(4):
+        code = issued(client, world, drugs=[(PARACETAMOL, 20)])
+        barrier = threading.Barrier(len(headers))
+        outcomes: list[int] = []
+
+        def worker(auth: dict[str, str]) -> None:
+            local = app.test_client()
+            barrier.wait()
+            outcomes.append(local.post(f"/v2/prescriptions/{code}/dispenses", headers=auth,
+                                       json={"items": [{"line": 0, "so_luong_ban": 7}]}
+                                       ).status_code)
+
+        threads = [threading.Thread(target=worker, args=(auth,)) for auth in headers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        state = client.get(f"/v2/prescriptions/{code}",
+                           headers=world["h"]["regulator"]).get_json()
+        assert state["lines"][0]["dispensed"] <= 20
+        assert outcomes.count(201) == 2  # 7 + 7 fit in 20; a third 7 never does
+        assert state["lines"][0]["dispensed"] == 14
+        assert len(state["dispenses"]) == 2
+        assert sorted(outcomes) == [201, 201] + [409] * (len(headers) - 2)
+
+
+# --- cancel --------------------------------------------------------------------------------
+def test_cancel_keeps_what_was_dispensed_and_stops_further_dispensing(
+        client: FlaskClient, world: dict, database) -> None:
+    code = issued(client, world)
+    dispense(client, world["h"]["pharmacy_1"], code, [{"line": 0, "so_luong_ban": 5}])
+    client.get(f"/v2/prescriptions/{code}", headers=world["h"]["pharmacy_2"])  # looked up
+    cancelled = client.post(f"/v2/prescriptions/{code}/cancel", json={"ly_do": "Kê nhầm"},
+                            headers=world["h"]["clinic_a"])
+    assert cancelled.status_code == 200
+    body = cancelled.get_json()
+    assert body["status"] == "cancelled" and body["cancellation"]["ly_do"] == "Kê nhầm"
+    assert body["lines"][0]["dispensed"] == 5
+    again = client.post(f"/v2/prescriptions/{code}/cancel", json={"ly_do": "x"},
+                        headers=world["h"]["doctor_a"])
+    assert_problem(again, 409, "not-cancellable")
+    refused = dispense(client, world["h"]["pharmacy_1"], code, [{"line": 1, "so_luong_ban": 1}])
+    assert assert_problem(refused, 409, "not-dispensable")["errors"][0]["code"] == \
+        "dispense.state"
+    stored = database["prescriptions"].find_one({"_id": code})
+    cancels = [d["target"] for d in stored["deliveries"] if d["event"] == "prescription.cancelled"]
+    assert cancels == ["registry", "pharmacy:NT0002", "pharmacy:NT0001"]
+
+
+def test_cancel_needs_a_reason_and_refuses_a_dispensed_prescription(client: FlaskClient,
+                                                                    world: dict) -> None:
+    code = issued(client, world, drugs=[(PARACETAMOL, 2)])
+    problem = assert_problem(client.post(f"/v2/prescriptions/{code}/cancel", json={"ly_do": " "},
+                                         headers=world["h"]["clinic_a"]), 422, "validation")
+    assert problem["errors"][0]["code"] == "cancel.reason_required"
+    dispense(client, world["h"]["pharmacy_1"], code, [{"line": 0, "so_luong_ban": 2}])
+    assert_problem(client.post(f"/v2/prescriptions/{code}/cancel", json={"ly_do": "late"},
+                               headers=world["h"]["clinic_a"]), 409, "not-cancellable")
+
+
+def test_expired_prescription_cannot_be_dispensed(client: FlaskClient, world: dict,
+                                                  database) -> None:
+    code = issued(client, world)
+    database["prescriptions"].update_one(
+        {"_id": code}, {"$set": {"dispensable_until": datetime.now(timezone.utc)
+                                 - timedelta(seconds=1)}})
+    state = client.get(f"/v2/prescriptions/{code}", headers=world["h"]["regulator"]).get_json()
+    assert state["status"] == "expired"
+    problem = assert_problem(dispense(client, world["h"]["pharmacy_1"], code,
+                                      [{"line": 0, "so_luong_ban": 1}]), 409, "not-dispensable")
+    assert problem["errors"][0]["code"] == "dispense.state"
+
+
+def test_controlled_prescriptions_are_dispensable_for_five_days(client: FlaskClient,
+                                                                world: dict) -> None:
+    now = datetime.now(VIETNAM) - timedelta(minutes=1)
+    body = prescription(loai_don_thuoc="h", drugs=[("QLĐB-743-20", 10)],
+                        dot_dung_thuoc=[{"dot": 1, "tu_ngay": now.strftime("%d/%m/%Y"),
+                                         "den_ngay": (now + timedelta(days=9))
+                                         .strftime("%d/%m/%Y")}])
+    response = submit(client, world["h"]["doctor_a"], body)
+    assert response.status_code == 201, response.get_json()
+    until = datetime.fromisoformat(response.get_json()["dispensable_until"])
+    assert timedelta(days=4, hours=23) < until - now <= timedelta(days=5)
+
+
+# --- national-compatible endpoints -----------------------------------------------------------
+def national_token(client: FlaskClient, world: dict) -> dict[str, str]:
+    doctor = world["parties"]["doctor_a"]
+    answer = client.post("/api/auth/dang-nhap-bac-si", json={
+        "ma_lien_thong_bac_si": "BS001", "ma_lien_thong_co_so_kham_chua_benh": "79001",
+        "mat_khau": doctor.client_secret}).get_json()
+    return {"Authorization": f"Bearer {answer['token']}"}
+
+
+def test_national_submit_and_native_submit_store_the_same_document(
+        make_app, world: dict, mongo_client, demo_catalog_into) -> None:
+    body = prescription(ma_don_thuoc="79001NAT0001-c", ma_so_bao_hiem_y_te="DN4790123456789",
+                        dot_dung_thuoc=prescription()["dot_dung_thuoc"][0])
+    native_app = make_app(DB_NAME=f"t_{uuid.uuid4().hex[:12]}_native")
+    national_app = make_app(DB_NAME=f"t_{uuid.uuid4().hex[:12]}_national")
+    stored = []
+    try:
+        for app, national in ((native_app, False), (national_app, True)):
+            demo_catalog_into(app)
+            client = app.test_client()
+            with app.app_context():
+                party, secret = party_store().create(role="doctor", code="BS001",
+                                                     name="BS", facility="79001")
+            if national:
+                token = client.post("/api/auth/dang-nhap-bac-si", json={
+                    "ma_lien_thong_bac_si": "BS001",
+                    "ma_lien_thong_co_so_kham_chua_benh": "79001", "password": secret}
+                ).get_json()["token"]
+                answer = client.post("/api/v1/gui-don-thuoc", json=body,
+                                     headers={"Authorization": f"Bearer {token}"})
+                assert answer.status_code == 200, answer.get_json()
+                assert answer.get_json()["success"] is True
+                checksum = answer.get_json()["checksum"]
+            else:
+                headers = {"Authorization": "Bearer " + client.post("/v2/auth/token", json={
+                    "grant_type": "client_credentials", "client_id": party.client_id,
+                    "client_secret": secret}).get_json()["access_token"]}
+                answer = client.post("/v2/prescriptions", json=body, headers=headers)
+                assert answer.status_code == 201, answer.get_json()
+            database = mongo_client[app.config["DB_NAME"]]
+            stored.append(database["prescriptions"].find_one({"_id": "79001NAT0001-c"}))
+    finally:
+        for app in (native_app, national_app):
+            mongo_client.drop_database(app.config["DB_NAME"])
+    native, national = stored
+    assert native["document"] == national["document"]
+    assert native["content_sha256"] == national["content_sha256"] == checksum
+    assert native["signature"]["alg"] == national["signature"]["alg"]
+    assert native["document"]["ma_so_the_bao_hiem_y_te"] == "DN4790123456789"
+
+
+def test_national_submit_errors_use_the_national_map(client: FlaskClient, world: dict) -> None:
+    body = prescription(drugs=[("NO-SUCH-DRUG", 5)])
+    answer = client.post("/api/v1/gui-don-thuoc", json=body, headers=national_token(client, world))
+    assert answer.status_code == 422
+    national = answer.get_json()
+    assert national["success"] is False and national["checksum"] is None
+    assert any(message.startswith("[drug.unknown]")
+               for message in national["error"]["thong_tin_don_thuoc.0.ma_thuoc"])
+
+
+def test_national_pharmacy_lookup_and_dispense_with_app_key(client: FlaskClient,
+                                                            world: dict) -> None:
+    code = issued(client, world)
+    pharmacy = world["parties"]["pharmacy_1"]
+    app_key = {"app-name": pharmacy.client_id, "app-key": pharmacy.client_secret}
+    looked = client.get(f"/api/v1/thong-tin-don-thuoc/{code}", headers=app_key)
+    assert looked.status_code == 200
+    found = looked.get_json()
+    assert found["ma_don_thuoc"] == code and found["ten_co_so_kham_chua_benh"] == "clinic 79001"
+    assert found["ten_bac_si"] == "doctor BS001"
+    report = {"ma_don_thuoc": code, "ma_hoa_don": "HD-N1",
+              "ma_dinh_danh_co_so_cung_ung_thuoc": "NT0001",
+              "ten_co_so_cung_ung_thuoc": "Nhà thuốc Số 1",
+              "thong_tin_thuoc": [{"ma_thuoc_da_ke_don": PARACETAMOL,
+                                   "ma_thuoc": PARACETAMOL_TWIN, "so_luong": 20,
+                                   "so_luong_ban": 6}]}
+    answer = client.post("/api/v1/cap-nhat-don-thuoc", json=report, headers=app_key)
+    assert answer.status_code == 200, answer.get_json()
+    state = client.get(f"/v2/prescriptions/{code}", headers=world["h"]["regulator"]).get_json()
+    assert state["lines"][0]["dispensed"] == 6
+    too_much = {**report, "thong_tin_thuoc": [{"ma_thuoc_da_ke_don": PARACETAMOL,
+                                               "so_luong_ban": 50}]}
+    refused = client.post("/api/v1/cap-nhat-don-thuoc", json=too_much, headers=app_key)
+    assert refused.status_code == 409
+    assert refused.get_json()["danh_sach_cac_loi"][0].startswith("[dispense.over_quantity]")
+    missing = client.get("/api/v1/thong-tin-don-thuoc/79001XXXXXXX-c", headers=app_key)
+    assert missing.status_code == 404 and missing.get_json()["danh_sach_cac_loi"]
