@@ -38,6 +38,7 @@ import io
 import json
 import logging
 import secrets
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -432,6 +433,37 @@ def seal_now() -> TreeHead:
     config = current_app.config
     return seal(get_db(), gateway_signer(), batch_size=config["AUDIT_SEAL_BATCH"],
                 gap_grace_seconds=config["AUDIT_GAP_GRACE_SECONDS"])
+
+
+class PeriodicSealer:
+    """Seals the log at once and then every ``AUDIT_SEAL_INTERVAL_SECONDS`` in a daemon thread
+    until :meth:`stop` (the forwarder process runs one). Any number may run: sealing is safe
+    concurrently."""
+
+    def __init__(self, app: Flask, *, interval: float | None = None) -> None:
+        self.app = app
+        self.interval = interval if interval is not None \
+            else app.config["AUDIT_SEAL_INTERVAL_SECONDS"]
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                with self.app.app_context():
+                    head = seal_now()
+                log.debug("audit sealed", extra={"tree_size": head.tree_size})
+            except Exception:  # noqa: BLE001 - keep sealing; the next round retries
+                log.exception("sealing the audit log failed")
+            self.stopping.wait(self.interval)
 
 
 # --- the service and its settings ---------------------------------------------------------------

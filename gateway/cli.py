@@ -231,7 +231,12 @@ def forwarder_command(concurrency: int | None) -> None:
             raise click.ClickException(str(exc)) from None
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: forwarder.stop())
+        from gateway.audit import PeriodicSealer
+
+        sealer = PeriodicSealer(app)  # the forwarder process also seals the audit log
+        sealer.start()
         forwarder.run()
+        sealer.stop()
 
 
 def _audit_party(action: str, client_id: str, details: dict[str, Any] | None = None) -> None:

@@ -434,3 +434,30 @@ def test_key_generation_and_rotation_leave_events(app: Flask, app_config: dict) 
     keys = [(e["action"], e["object"]["id"]) for e in events(app) if e["action"].startswith("key.")]
     assert keys == [("key.generated", json.loads(generated.output)["kid"]),
                     ("key.rotated", json.loads(rotated.output)["kid"])]
+
+
+def test_the_periodic_sealer_seals_new_events(app: Flask) -> None:
+    import time
+
+    record_some(app, 3)
+    sealer = audit.PeriodicSealer(app, interval=0.05)
+    sealer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with app.app_context():
+                head = audit.latest_tree_head(audit.get_db())
+            if head is not None and head.tree_size == 3:
+                break
+            time.sleep(0.05)
+        record_some(app, 2)
+        while time.monotonic() < deadline:
+            with app.app_context():
+                head = audit.latest_tree_head(audit.get_db())
+            if head.tree_size == 5:
+                break
+            time.sleep(0.05)
+    finally:
+        sealer.stop()
+    assert head is not None and head.tree_size == 5
+    assert not sealer.thread.is_alive()
