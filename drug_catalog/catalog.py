@@ -38,17 +38,6 @@ class Catalog(Protocol):
         ...
 
 
-def search_tokens(drug: Drug) -> list[str]:
-    """The folded tokens a product is found by: words of its name and active-ingredient
-    names, and its registration number's parts (stored in MongoDB as ``search_tokens``)."""
-    seen: dict[str, None] = {}
-    for text in (drug.name, *(item.name for item in drug.active_ingredients),
-                 drug.registration_number):
-        for token in tokens(text):
-            seen.setdefault(token, None)
-    return list(seen)
-
-
 def resolve_identifier(identifier: str, *, by_code: Callable[[str], Iterable[Drug]],
                        by_registration: Callable[[str], Iterable[Drug]],
                        by_gtin: Callable[[str], Iterable[Drug]]) -> Drug:
@@ -91,8 +80,8 @@ class _Entry:
 
     def __init__(self, drug: Drug) -> None:
         self.drug = drug
-        self.folded_name = " ".join(tokens(drug.name))
         self.name_tokens = tuple(tokens(drug.name))
+        self.folded_name = " ".join(self.name_tokens)
         self.ingredient_tokens = tuple(token for item in drug.active_ingredients
                                        for token in tokens(item.name))
         self.other_tokens = tuple(tokens(drug.registration_number))

@@ -109,11 +109,22 @@ def import_file(store: CatalogStore, path: str | Path, fmt: str | None = None, *
 
 
 class _Importer:
+    """Applies batches; reads the stored catalog once (one scan beats a look-up per batch on
+    the embedded database), then keeps it current in memory as it writes."""
+
     def __init__(self, store: CatalogStore, report: ImportReport) -> None:
         self.store = store
         self.report = report
         self.seen: dict[str, int] = {}  # national code -> line of its row in this file
-        self.gtin_owners: dict[str, str] | None = None
+        self.stored: dict[str, Drug] | None = None
+        self.gtin_owners: dict[str, str] = {}
+
+    def _load(self) -> dict[str, Drug]:
+        if self.stored is None:
+            self.stored = {drug.national_code: drug for drug in self.store.all()}
+            self.gtin_owners = {gtin: drug.national_code for drug in self.stored.values()
+                                for gtin in drug.gtins}
+        return self.stored
 
     def apply(self, batch: Iterable[SourceRecord]) -> None:
         records = []
@@ -128,10 +139,9 @@ class _Importer:
             records.append(record)
         if not records:
             return
-        if self.gtin_owners is None:
-            self.gtin_owners = self.store.gtin_owners()
-        stored = self.store.get_many(record.national_code for record in records)
-        changed: list[Drug] = []
+        stored = self._load()
+        added: list[Drug] = []
+        updated: list[Drug] = []
         for record in records:
             existing = stored.get(record.national_code)
             try:
@@ -147,17 +157,15 @@ class _Importer:
                 self.report.unchanged += 1
                 continue
             self._claim_gtins(drug, existing)
-            changed.append(drug)
-            if existing is None:
-                self.report.added += 1
-            else:
-                self.report.updated += 1
-        if changed:
-            self.store.save_many(changed)
+            stored[drug.national_code] = drug
+            (added if existing is None else updated).append(drug)
+        if added or updated:
+            self.store.save_many(updated, new=added)
             self.store.bump_version()
+            self.report.added += len(added)
+            self.report.updated += len(updated)
 
     def _gtin_conflict(self, drug: Drug) -> str | None:
-        assert self.gtin_owners is not None
         for gtin in drug.gtins:
             owner = self.gtin_owners.get(gtin)
             if owner is not None and owner != drug.national_code:
@@ -165,7 +173,6 @@ class _Importer:
         return None
 
     def _claim_gtins(self, drug: Drug, existing: Drug | None) -> None:
-        assert self.gtin_owners is not None
         for gtin in existing.gtins if existing else ():
             if gtin not in drug.gtins:
                 self.gtin_owners.pop(gtin, None)

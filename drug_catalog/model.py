@@ -125,6 +125,28 @@ class Drug:
                    prescription_only=prescription_only, control_class=control_class,
                    status=status, registration_valid_until=valid_until, **optional)
 
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any]) -> Drug:
+        """Rebuild a drug from a resource this package validated and stored earlier
+        (``to_dict`` output), without validating again: loading 60,000 products into the
+        in-process cache must be quick. Use :meth:`from_dict` for anything else.
+
+        Raises:
+            KeyError, TypeError, ValueError: the mapping is not a stored drug resource.
+        """
+        valid_until = data["registration_valid_until"]
+        return cls(
+            national_code=data["national_code"],
+            registration_number=data["registration_number"],
+            gtins=tuple(data["gtins"]), name=data["name"],
+            active_ingredients=tuple(ActiveIngredient(item["name"], item["strength"])
+                                     for item in data["active_ingredients"]),
+            dosage_form=data["dosage_form"], route=data["route"], unit=data["unit"],
+            packaging=data["packaging"], kind=data["kind"],
+            prescription_only=data["prescription_only"], control_class=data["control_class"],
+            status=data["status"],
+            registration_valid_until=date.fromisoformat(valid_until) if valid_until else None)
+
     def to_dict(self) -> dict[str, Any]:
         """The drug resource of API.md (JSON-ready: dates as ``YYYY-MM-DD``)."""
         return {

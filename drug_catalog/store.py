@@ -1,68 +1,58 @@
 """The catalog in MongoDB: one document per product, and a change counter.
 
-Documents live in the ``drugs`` collection, ``_id`` = national code, with the drug resource's
-fields plus ``search_tokens`` (folded name/ingredient words, indexed: the embedded database has
-no text index). Every write that changes the catalog increments the counter in
+Documents live in the ``drugs`` collection, ``_id`` = national code, holding the drug
+resource's fields. Every write that changes the catalog increments the counter in
 ``catalog_meta`` *after* the documents are written, so a process that reads the counter before
 reloading never marks a version as seen without its data (``drug_catalog.cache``).
 
-The store takes its collections as parameters; wiring (client, database, indexes at start-up)
-belongs to the gateway.
+Look-ups by registration number or GTIN, and search, are served from memory
+(``drug_catalog.cache``), which is why the collection has no secondary index: on the embedded
+database each index costs 0.7 to 1.5 ms per written product (BENCHMARKS.md), which would more
+than double the import of the national registry, for queries nothing in the request path
+makes. :meth:`CatalogStore.resolve` still answers from the database (a collection scan) for
+tools and checks.
+
+The store takes its collections as parameters; wiring (client, database) belongs to the
+gateway.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReplaceOne, ReturnDocument
+from pymongo import ReplaceOne, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from drug_catalog.catalog import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, CatalogIndex, \
-    resolve_identifier, search_tokens
+from drug_catalog.catalog import resolve_identifier
 from drug_catalog.errors import CatalogError, InvalidDrug
 from drug_catalog.identifiers import normalize_code
 from drug_catalog.model import Drug
-from drug_catalog.text import tokens
 
 DRUGS = "drugs"
 CATALOG_META = "catalog_meta"
 _COUNTER_ID = "catalog"
-# How many documents a database search ranks at most (the best are among the first anyway:
-# every candidate matches every query word).
-SEARCH_SCAN_LIMIT = 2000
 
 
 class CatalogUnavailable(CatalogError):
     """The catalog's database did not answer (the message names the operation)."""
 
 
-def index_models() -> dict[str, list[IndexModel]]:
-    """Indexes of the catalog's collections, for the gateway to create at start-up."""
-    return {DRUGS: [
-        IndexModel([("registration_number", ASCENDING)], name="registration_number"),
-        IndexModel([("gtins", ASCENDING)], name="gtins"),
-        IndexModel([("search_tokens", ASCENDING)], name="search_tokens"),
-    ]}
-
-
 def to_document(drug: Drug) -> dict[str, Any]:
     """The stored form of ``drug``."""
-    return {"_id": drug.national_code, **drug.to_dict(), "search_tokens": search_tokens(drug)}
+    return {"_id": drug.national_code, **drug.to_dict()}
 
 
 def from_document(document: dict[str, Any]) -> Drug:
-    """The drug of a stored document.
+    """The drug of a stored document (written by :meth:`CatalogStore.save_many`; not
+    validated again, see :meth:`Drug.from_stored`).
 
     Raises:
-        InvalidDrug: the document is not a valid drug (written by something else).
+        KeyError, TypeError, ValueError: the document was not written by this store.
     """
-    data = {key: value for key, value in document.items()
-            if key not in ("_id", "search_tokens")}
-    return Drug.from_dict(data)
+    return Drug.from_stored(document)
 
 
 class CatalogStore:
@@ -146,13 +136,13 @@ class CatalogStore:
                 for drug in self._find({"_id": {"$in": codes}}, "reading products")}
 
     def all(self) -> Iterator[Drug]:
-        """Every stored product, in national-code order.
+        """Every stored product, in no particular order.
 
         Raises:
             CatalogUnavailable: the database did not answer.
         """
         try:
-            for document in self.drugs.find({}, {"search_tokens": 0}).sort("_id", ASCENDING):
+            for document in self.drugs.find({}):
                 yield from_document(document)
         except PyMongoError as exc:
             raise CatalogUnavailable(f"reading the catalog: {exc}") from exc
@@ -166,7 +156,7 @@ class CatalogStore:
         return list(self.all())
 
     def gtin_owners(self) -> dict[str, str]:
-        """Every stored GTIN and the national code of the product carrying it.
+        """Every stored GTIN and the national code of the product carrying it (a scan).
 
         Raises:
             CatalogUnavailable: the database did not answer.
@@ -181,7 +171,8 @@ class CatalogStore:
         return owners
 
     def resolve(self, identifier: str) -> Drug:
-        """Like :meth:`CatalogIndex.resolve`, straight from the database (no cache).
+        """Like :meth:`CatalogIndex.resolve`, straight from the database (no cache; look-ups
+        other than by national code scan the collection: for tools, not the request path).
 
         Raises:
             InvalidIdentifier, BadCheckDigit, UnknownDrug, AmbiguousIdentifier: as
@@ -195,43 +186,28 @@ class CatalogStore:
                                                       "resolving"),
             by_gtin=lambda gtin: self._find({"gtins": gtin}, "resolving"))
 
-    def search(self, query: str, limit: int = DEFAULT_SEARCH_LIMIT) -> list[Drug]:
-        """Like :meth:`CatalogIndex.search`, from the database: every query word must be a
-        prefix of one of a product's ``search_tokens``; the candidates are ranked as in
-        memory.
-
-        Raises:
-            ValueError: ``limit`` is out of range.
-            CatalogUnavailable: the database did not answer.
-        """
-        if not 1 <= limit <= MAX_SEARCH_LIMIT:
-            raise ValueError(f"limit must be 1 to {MAX_SEARCH_LIMIT}, got {limit}")
-        words = list(dict.fromkeys(tokens(query)))
-        if not words:
-            return []
-        condition = {"$and": [{"search_tokens": {"$regex": "^" + re.escape(word)}}
-                              for word in sorted(words, key=len, reverse=True)]}
-        candidates = self._find(condition, "searching", SEARCH_SCAN_LIMIT)
-        return CatalogIndex(candidates).search(query, limit)
-
     # ------------------------------------------------------------------ writes
 
-    def save_many(self, drugs: Iterable[Drug]) -> int:
-        """Write ``drugs`` (insert or replace by national code) without touching the counter;
-        call :meth:`bump_version` once the batch is written. Returns how many were written.
+    def save_many(self, drugs: Iterable[Drug], *, new: Iterable[Drug] = ()) -> int:
+        """Write products without touching the counter; call :meth:`bump_version` once the
+        batch is written. ``drugs`` are replaced (or inserted) by national code; ``new`` are
+        products the caller knows are not stored yet, inserted in one bulk insert (several
+        times cheaper than upserts on the embedded database). Returns how many were written.
 
         Raises:
-            CatalogUnavailable: the database did not answer.
+            CatalogUnavailable: the database did not answer (or a ``new`` product existed).
         """
-        operations = [ReplaceOne({"_id": drug.national_code}, to_document(drug), upsert=True)
-                      for drug in drugs]
-        if not operations:
-            return 0
+        replacements = [ReplaceOne({"_id": drug.national_code}, to_document(drug), upsert=True)
+                        for drug in drugs]
+        insertions = [to_document(drug) for drug in new]
         try:
-            self.drugs.bulk_write(operations, ordered=False)
+            if insertions:
+                self.drugs.insert_many(insertions, ordered=False)
+            if replacements:
+                self.drugs.bulk_write(replacements, ordered=False)
         except PyMongoError as exc:
             raise CatalogUnavailable(f"writing products: {exc}") from exc
-        return len(operations)
+        return len(replacements) + len(insertions)
 
     def upsert(self, drug: Drug) -> str:
         """Store one product and bump the counter if it changed.

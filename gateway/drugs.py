@@ -20,9 +20,7 @@ from typing import Any
 from flask import Flask, current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from pymongo import IndexModel
 
-from drug_catalog import store as catalog_storage
 from drug_catalog.cache import CachedCatalog
 from drug_catalog.catalog import MAX_SEARCH_LIMIT
 from drug_catalog.demo import demo_catalog_path
@@ -31,17 +29,11 @@ from drug_catalog.model import CONTROL_CLASSES, KINDS, STATUSES
 from drug_catalog.store import CatalogStore
 from gateway import supervisor
 from gateway.auth import requires
-from gateway.db import indexes
 
 log = logging.getLogger(__name__)
 
 blp = Blueprint("drugs", __name__, description="The drug catalog: products by national code, "
                 "registration number or GTIN, and search")
-
-
-@indexes
-def _indexes() -> dict[str, list[IndexModel]]:
-    return catalog_storage.index_models()
 
 
 def catalog() -> CachedCatalog:

@@ -1,0 +1,144 @@
+"""GET /v2/drugs/{identifier}, GET /v2/drugs?q=, the catalog import command and the demo
+bootstrap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from drug_catalog.demo import demo_catalog_path, demo_drugs
+from drug_catalog.identifiers import gtin_check_digit
+from drug_catalog.importer import import_file
+from gateway.cli import main
+from gateway.drugs import catalog, catalog_store, load_demo_catalog_if_empty
+from tests.conftest import DAV_SAMPLE
+from tests.gateway.test_cli import cli_env
+
+
+@pytest.fixture
+def loaded(app: Flask) -> Flask:
+    with app.app_context():
+        import_file(catalog_store(), demo_catalog_path())
+    return app
+
+
+@pytest.fixture
+def headers(auth_headers) -> dict[str, str]:
+    return auth_headers("pharmacy", "NT001")
+
+
+def test_each_identifier_kind_answers_the_same_product(loaded: Flask, client: FlaskClient,
+                                                       headers: dict[str, str]) -> None:
+    drug = next(d for d in demo_drugs() if d.name == "Hacemol 500")
+    identifiers = [drug.national_code, drug.registration_number.lower(), drug.gtins[0],
+                   drug.gtins[0][6:], drug.gtins[1], drug.gtins[1][1:]]
+    answers = [client.get(f"/v2/drugs/{identifier}", headers=headers) for identifier in identifiers]
+    assert [answer.status_code for answer in answers] == [200] * len(identifiers)
+    assert all(answer.get_json() == drug.to_dict() for answer in answers)
+
+
+def test_every_role_may_read_the_catalog(loaded: Flask, client: FlaskClient, auth_headers) -> None:
+    for role, code, facility in (("clinic", "79001", None), ("doctor", "BS01", "79001"),
+                                 ("regulator", "SYT79", None), ("admin", "ADM", None)):
+        answer = client.get("/v2/drugs/VN-21939-19", headers=auth_headers(role, code, facility))
+        assert answer.status_code == 200, role
+    assert client.get("/v2/drugs/VN-21939-19").status_code == 401
+    assert client.get("/v2/drugs?q=para").status_code == 401
+
+
+def test_a_bad_check_digit_is_422_naming_the_digit(loaded: Flask, client: FlaskClient,
+                                                   headers: dict[str, str]) -> None:
+    answer = client.get("/v2/drugs/8930000000018", headers=headers)
+    assert answer.status_code == 422
+    assert answer.mimetype == "application/problem+json"
+    problem = answer.get_json()
+    assert problem["errors"][0]["code"] == "drug.gtin_check_digit"
+    assert "phải là 9" in problem["errors"][0]["message"]
+    assert problem["expected_check_digit"] == 9
+    assert "9" in problem["detail"]
+
+
+def test_an_unknown_identifier_is_404(loaded: Flask, client: FlaskClient,
+                                      headers: dict[str, str]) -> None:
+    unused_gtin = "893999999999" + str(gtin_check_digit("893999999999"))
+    for identifier in (unused_gtin, "VD-99999-99", "khong-co"):
+        answer = client.get(f"/v2/drugs/{identifier}", headers=headers)
+        assert answer.status_code == 404, identifier
+        assert answer.get_json()["errors"][0]["code"] == "drug.unknown"
+
+
+def test_search_is_diacritics_insensitive_and_best_first(loaded: Flask, client: FlaskClient,
+                                                         headers: dict[str, str]) -> None:
+    answer = client.get("/v2/drugs", query_string={"q": "thuoc ho"}, headers=headers)
+    assert answer.status_code == 200
+    assert [item["name"] for item in answer.get_json()["items"]] == ["Thuốc ho Bảo Thanh"]
+    answer = client.get("/v2/drugs", query_string={"q": "PARA", "limit": 3}, headers=headers)
+    items = answer.get_json()["items"]
+    assert len(items) == 3 and items[0]["name"].startswith("Paracetamol")
+
+
+@pytest.mark.parametrize("query", [{}, {"q": ""}, {"q": "para", "limit": 0},
+                                   {"q": "para", "limit": 101}, {"q": "para", "limit": "x"}])
+def test_bad_search_arguments_are_422(loaded: Flask, client: FlaskClient,
+                                      headers: dict[str, str], query: dict) -> None:
+    answer = client.get("/v2/drugs", query_string=query, headers=headers)
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"][0]["code"] == "request.invalid"
+
+
+def test_the_endpoints_are_documented(app: Flask, client: FlaskClient) -> None:
+    spec = client.get("/openapi.json").get_json()
+    assert "/v2/drugs/{identifier}" in spec["paths"]
+    assert "q" in [p["name"] for p in spec["paths"]["/v2/drugs"]["get"]["parameters"]]
+
+
+def test_the_catalog_service_is_the_cached_catalog(loaded: Flask) -> None:
+    with loaded.app_context():
+        assert loaded.extensions["erx.catalog"] is catalog()
+        assert catalog().refresh_seconds == loaded.config["CATALOG_REFRESH_SECONDS"]
+        assert catalog().resolve("VN-21939-19").name == "Bucain spinal"
+
+
+def test_cli_import_prints_counts_and_rejected_lines(app_config: dict, tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = cli_env(app_config)
+    first = runner.invoke(main, ["catalog", "import", str(DAV_SAMPLE), "--format", "dav-csv"],
+                          env=env)
+    assert first.exit_code == 0, first.output
+    assert "added 40, updated 0, unchanged 0, rejected 0" in first.output
+    second = runner.invoke(main, ["catalog", "import", str(DAV_SAMPLE)], env=env)
+    assert "added 0, updated 0, unchanged 40, rejected 0" in second.output
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text('{"national_code": "X"}\nnot json\n', encoding="utf-8")
+    rejected = runner.invoke(main, ["catalog", "import", str(bad)], env=env)
+    assert rejected.exit_code == 1
+    assert "rejected 2" in rejected.output
+    assert "line 1: registration_number: required" in rejected.output
+    assert "line 2: not JSON" in rejected.output
+    unknown = runner.invoke(main, ["catalog", "import", str(bad), "--format", "xlsx"], env=env)
+    assert unknown.exit_code == 2
+
+
+def test_the_demo_catalog_is_loaded_only_into_an_empty_catalog_in_development(
+        app: Flask) -> None:
+    with app.app_context():
+        app.config["ENV"] = "production"
+        load_demo_catalog_if_empty(app)
+        assert catalog_store().count() == 0
+        app.config["ENV"] = "development"
+        load_demo_catalog_if_empty(app)
+        assert catalog_store().count() == len(demo_drugs())
+        version = catalog_store().version()
+        load_demo_catalog_if_empty(app)
+        assert catalog_store().version() == version
+        app.config["CATALOG_DEMO"] = "no"
+
+
+def test_the_bootstrap_step_is_registered() -> None:
+    from gateway import supervisor
+
+    assert load_demo_catalog_if_empty in supervisor.BOOTSTRAP
