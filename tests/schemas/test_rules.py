@@ -486,7 +486,74 @@ def test_both_insurance_spellings_at_once_are_refused_by_name() -> None:
 
 
 def test_a_missing_code_without_a_facility_is_an_error() -> None:
-    from tests.schemas.strategies import prescriptions as _unused  # noqa: F401
     doc = {"loai_don_thuoc": "c"}
     result = validate(doc, facility_code=None)
     assert ("/ma_don_thuoc", "rx.code_format") in {(i.pointer, i.code) for i in result.errors}
+
+
+# Mutations that touch different fields and do not influence one another's rules.
+INDEPENDENT = ("patient.name_required", "patient.sex", "rx.code_format", "rx.follow_up",
+               "patient.bhyt_format", "drug.directions", "rx.period", "rx.field_type",
+               "rx.unknown_field", "patient.weight_required")
+
+
+@settings(max_examples=40)
+@given(data=st.data(), chosen=st.sets(st.sampled_from(INDEPENDENT), min_size=2))
+def test_several_independent_problems_are_all_reported_at_once(data: st.DataObject,
+                                                               chosen: set[str]) -> None:
+    case = data.draw(prescriptions(loai="y"), label="case")
+    expected = set()
+    for code in sorted(chosen):
+        if code == "rx.field_type":
+            case.doc["hinh_thuc_dieu_tri"] = 9
+            expected.add(("/hinh_thuc_dieu_tri", code))
+            continue
+        if code == "rx.unknown_field":
+            case.doc["truong_la"] = 1
+            expected.add(("/truong_la", code))
+            continue
+        _, pointer = RULES[code].mutate(data.draw, case)
+        expected.add((pointer, code))
+    result = validate(case.doc)
+    assert {(issue.pointer, issue.code) for issue in result.errors} == expected
+    assert result.document is None
+
+
+def test_a_bad_prescription_gets_every_problem_in_one_answer() -> None:
+    doc = {
+        "loai_don_thuoc": "c", "ma_don_thuoc": "79002ABCDEFG-n", "ho_ten_benh_nhan": " ",
+        "ma_dinh_danh_cong_dan": "079090001234", "ngay_sinh_benh_nhan": "15/03/1991",
+        "gioi_tinh": 2, "ma_so_bao_hiem_y_te": "XX123",
+        "chan_doan": [{"ma_chan_doan": "J06.9"}, {"ma_chan_doan": "Q99.99"}],
+        "dot_dung_thuoc": {"tu_ngay": "20/11/2026", "den_ngay": "30/12/2026"},
+        "thong_tin_don_thuoc": [
+            {"ma_thuoc": "VD-35053-20", "ten_thuoc": "Paracetamol 500mg", "don_vi_tinh": "Hộp",
+             "so_luong": 0, "cach_dung": "Uống"},
+            {"ma_thuoc": "08930000000453", "ten_thuoc": "Paracetamol 500mg", "don_vi_tinh": "viên",
+             "so_luong": 10, "cach_dung": ""},
+            {"ma_thuoc": "MT105985", "ten_thuoc": "Morphin hydroclorid 10mg/1ml",
+             "don_vi_tinh": "ống", "so_luong": 2, "cach_dung": "Tiêm"},
+            {"ma_thuoc": "XYZ", "don_vi_tinh": "viên", "so_luong": 1, "cach_dung": "Uống"}],
+        "ngay_gio_ke_don": "2026-11-30 10:00:00", "ghi_chu": "?",
+    }
+    result = validate(doc)
+    found = {(issue.pointer, issue.code) for issue in result.errors}
+    assert found == {
+        ("/ma_don_thuoc", "rx.code_facility"), ("/ma_don_thuoc", "rx.code_type"),
+        ("/ho_ten_benh_nhan", "patient.name_required"),
+        ("/ma_dinh_danh_cong_dan", "patient.cccd_mismatch"),
+        ("/ma_so_bao_hiem_y_te", "patient.bhyt_format"),
+        ("/chan_doan/1/ma_chan_doan", "rx.icd10"),
+        ("/dot_dung_thuoc", "supply.too_long"),
+        ("/thong_tin_don_thuoc/0/don_vi_tinh", "drug.unit"),
+        ("/thong_tin_don_thuoc/0/so_luong", "drug.quantity"),
+        ("/thong_tin_don_thuoc/1/ma_thuoc", "drug.duplicate_line"),
+        ("/thong_tin_don_thuoc/1/cach_dung", "drug.directions"),
+        ("/thong_tin_don_thuoc/2/ma_thuoc", "control.wrong_type"),
+        ("/thong_tin_don_thuoc/3/ma_thuoc", "drug.unknown"),
+        ("/ngay_gio_ke_don", "rx.prescribed_at"),
+        ("/ghi_chu", "rx.unknown_field"),
+    }, result.errors
+    # document order: the answer reads top to bottom
+    pointers = [issue.pointer for issue in result.errors]
+    assert pointers.index("/ho_ten_benh_nhan") < pointers.index("/thong_tin_don_thuoc/0/so_luong")
