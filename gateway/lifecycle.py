@@ -107,17 +107,16 @@ class Lifecycle:
     """The operations of issue 6, over one database.
 
     ``validate(raw, facility_code, now)`` returns ``(document, errors, warnings)`` with issues
-    as ``{"pointer", "code", "message"}`` dicts; ``sign(document)`` returns
-    ``{"alg", "kid", "jws"}``; ``patient_key(cccd)`` the keyed hash stored for patient queries;
-    ``record(action, **fields)`` writes an audit event.
+    as ``{"pointer", "code", "message"}`` dicts; ``seal(document)`` returns the content's
+    SHA-256 and the gateway signature ``{"alg", "kid", "jws"}`` (one canonical form for both);
+    ``patient_key(cccd)`` the keyed hash stored for patient queries.
     """
 
     def __init__(self, database: Database, *, catalog: Catalog,
                  validate: Callable[[Mapping[str, Any], str | None, datetime],
                                     tuple[dict[str, Any] | None, list[dict[str, str]],
                                           list[dict[str, str]]]],
-                 sign: Callable[[Mapping[str, Any]], dict[str, str]],
-                 content_hash: Callable[[Mapping[str, Any]], str],
+                 seal: Callable[[Mapping[str, Any]], tuple[str, dict[str, str]]],
                  dispensable_until: Callable[[Mapping[str, Any], datetime], datetime],
                  patient_key: Callable[[str], str],
                  settings: Settings,
@@ -126,8 +125,7 @@ class Lifecycle:
         self.packs = database["dispensed_packs"]
         self.catalog = catalog
         self.validate = validate
-        self.sign = sign
-        self.content_hash = content_hash
+        self.seal = seal
         self.dispensable_until = dispensable_until
         self.patient_key = patient_key
         self.settings = settings
@@ -150,16 +148,12 @@ class Lifecycle:
         document, errors, warnings = self.validate(raw, party.facility, now)
         if errors or document is None:
             raise Refused(errors, warnings)
-        content_sha256 = self.content_hash(document)
-        code = document["ma_don_thuoc"]
-        existing = self.prescriptions.find_one({"_id": code})
-        if existing is not None:
-            return self._resubmitted(existing, content_sha256, party)
-        stored = self._new_document(document, content_sha256, warnings, party, now)
+        content_sha256, signature = self.seal(document)
+        stored = self._new_document(document, content_sha256, signature, warnings, party, now)
         try:
             self.prescriptions.insert_one(stored)
-        except DuplicateKeyError:  # a concurrent submission of the same code won the race
-            existing = self.prescriptions.find_one({"_id": code})
+        except DuplicateKeyError:  # the code exists: the same prescription again, or a clash
+            existing = self.prescriptions.find_one({"_id": document["ma_don_thuoc"]})
             if existing is None:
                 raise
             return self._resubmitted(existing, content_sha256, party)
@@ -177,7 +171,7 @@ class Lifecycle:
         return Submitted(existing, created=False)
 
     def _new_document(self, document: dict[str, Any], content_sha256: str,
-                      warnings: list[dict[str, str]], party: Party,
+                      signature: dict[str, str], warnings: list[dict[str, str]], party: Party,
                       now: datetime) -> dict[str, Any]:
         lines = []
         for index, line in enumerate(document["thong_tin_don_thuoc"]):
@@ -191,7 +185,7 @@ class Lifecycle:
             "_id": document["ma_don_thuoc"], "facility": party.facility,
             "issuer": party.client_id, "issuer_role": party.role, "status": ISSUED,
             "version": 1, "document": document, "content_sha256": content_sha256,
-            "signature": self.sign(document), "warnings": warnings, "lines": lines,
+            "signature": signature, "warnings": warnings, "lines": lines,
             "dispenses": [], "cancellation": None,
             "patient": self.patient_key(cccd) if cccd else None,
             "issued_at": now, "dispensable_until": self.dispensable_until(document, now),
@@ -347,16 +341,19 @@ class Lifecycle:
             dispense["pharmacy_details"] = dict(pharmacy_details)
         self._reserve_packs(packs, code, dispense_id, now)
         try:
-            return self._apply_dispense(code, dispense), dispense
+            return self._apply_dispense(code, dispense, stored), dispense
         except BaseException:
             if packs:
                 self.packs.delete_many({"_id": {"$in": [p["_id"] for p in packs]},
                                         "dispense": dispense_id})
             raise
 
-    def _apply_dispense(self, code: str, dispense: dict[str, Any]) -> dict[str, Any]:
-        for _ in range(self.settings.cas_attempts):
-            stored = self.get(code)
+    def _apply_dispense(self, code: str, dispense: dict[str, Any],
+                        stored: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``dispense`` to the version in ``stored``; on a lost race re-read and retry."""
+        for attempt in range(self.settings.cas_attempts):
+            if attempt:
+                stored = self.get(code)
             if any(existing["id"] == dispense["id"] for existing in stored["dispenses"]):
                 return stored
             self._check_dispensable(stored)

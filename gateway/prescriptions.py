@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +20,7 @@ from gateway.lifecycle import Lifecycle, Refused, Settings, dispense_id_for, end
 from gateway.parties import Party
 from schemas.policy import Policy
 from schemas.validation import validate_prescription
-from signing.canonical import content_sha256
+from signing.canonical import canonicalize
 from signing.errors import PrescriberSignatureError
 
 blp = Blueprint("prescriptions", __name__, description="Submit, read, list, dispense, cancel")
@@ -400,6 +401,14 @@ def _dispensable_until(policy: Policy) -> Any:
     return until
 
 
+def _seal(document: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The content hash and the gateway signature, from one RFC 8785 form of the document."""
+    canonical = canonicalize(document)
+    signer = signatures.signer()
+    return (hashlib.sha256(canonical).hexdigest(),
+            {"alg": signer.alg, "kid": signer.kid, "jws": signer.sign_detached(canonical)})
+
+
 def init_app(app: Flask) -> None:
     policy = Policy.from_mapping(app.config)
     zone = ZoneInfo(app.config["TIMEZONE"])
@@ -407,8 +416,7 @@ def init_app(app: Flask) -> None:
     database = app.extensions["erx.storage"].database
     app.extensions["erx.lifecycle"] = Lifecycle(
         database, catalog=app.extensions["erx.catalog"], validate=_validator(app, policy),
-        sign=lambda document: signatures.sign_prescription(document),
-        content_hash=content_sha256, dispensable_until=_dispensable_until(policy),
+        seal=_seal, dispensable_until=_dispensable_until(policy),
         patient_key=lambda cccd: audit.patient_hash(cccd),
         settings=Settings(timezone=zone, pack_reservation_grace=timedelta(
             seconds=app.config["PACK_RESERVATION_GRACE_SECONDS"])))

@@ -1,0 +1,143 @@
+"""A small HTTP load generator run in its own process (so it does not share the GIL with the
+server under test). Closed loop: ``concurrency`` keep-alive connections each send the next
+request as soon as the previous answer arrives. Open loop: requests are scheduled at a fixed
+rate and latency is measured from the scheduled time (no coordinated omission).
+"""
+
+from __future__ import annotations
+
+import http.client
+import multiprocessing
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Request:
+    method: str
+    paths: list[str]          # one is picked at random per request
+    body: bytes | None
+    headers: dict[str, str]
+
+
+@dataclass
+class Result:
+    sent: int
+    ok: int
+    statuses: dict[int, int]
+    elapsed: float
+    latencies: list[float]
+
+    @property
+    def throughput(self) -> float:
+        return self.ok / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+def _send(connection: http.client.HTTPConnection, request: Request) -> int:
+    path = random.choice(request.paths)
+    connection.request(request.method, path, body=request.body, headers=request.headers)
+    response = connection.getresponse()
+    response.read()
+    return response.status
+
+
+def _closed(host: str, port: int, request: Request, concurrency: int, seconds: float) -> Result:
+    deadline = time.perf_counter() + seconds
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                status = _send(connection, request)
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection(host, port, timeout=30)
+                status = 0
+            took = time.perf_counter() - started
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+                if 200 <= status < 300:
+                    latencies.append(took)
+        connection.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return Result(sum(statuses.values()), len(latencies), statuses, elapsed, latencies)
+
+
+def _open(host: str, port: int, request: Request, rate: float, seconds: float) -> Result:
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    next_index = [0]
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        while True:
+            with lock:
+                index = next_index[0]
+                next_index[0] += 1
+            if index >= total:
+                break
+            scheduled = start + index / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                status = _send(connection, request)
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection(host, port, timeout=30)
+                status = 0
+            took = time.perf_counter() - scheduled
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+                if 200 <= status < 300:
+                    latencies.append(took)
+        connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    return Result(sum(statuses.values()), len(latencies), statuses, elapsed, latencies)
+
+
+def _child(queue: Any, mode: str, args: tuple[Any, ...]) -> None:
+    queue.put(_closed(*args) if mode == "closed" else _open(*args))
+
+
+def run(mode: str, host: str, port: int, request: Request, level: float,
+        seconds: float) -> Result:
+    """Run one load in a separate process: ``mode`` ``closed`` (``level`` = concurrency) or
+    ``open`` (``level`` = requests per second)."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    args = (host, port, request, int(level) if mode == "closed" else level, seconds)
+    process = context.Process(target=_child, args=(queue, mode, args))
+    process.start()
+    result = queue.get(timeout=seconds + 300)
+    process.join(30)
+    return result
