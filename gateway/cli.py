@@ -272,9 +272,14 @@ def audit() -> None:
 def audit_seal() -> None:
     """Append new audit events to the Merkle tree, sign a tree head and print it."""
     from gateway.audit import seal_now
+    from signing.errors import SigningError
+    from signing.merkle import MerkleError
 
     with command_app():
-        _echo_json(seal_now().to_json())
+        try:
+            _echo_json(seal_now().to_json())
+        except (SigningError, MerkleError) as exc:
+            raise click.ClickException(f"cannot seal the audit log: {exc}") from None
 
 
 @audit.command("verify")

@@ -17,6 +17,7 @@ from gateway import audit
 from gateway.cli import main
 from signing import merkle
 from tests.gateway.test_cli import cli_env
+from tests.signing.test_merkle import rfc_verify_consistency, rfc_verify_inclusion
 
 EVENTS = audit.EVENTS
 
@@ -339,14 +340,16 @@ def test_tree_head_and_proofs_verify(app: Flask, client: FlaskClient, auth_heade
                            query_string={"index": index}, headers=headers).get_json()
         leaf = merkle.leaf_hash(audit.event_leaf(events(app, _id=index)[0]))
         assert proof["leaf_hash"] == leaf.hex()
-        merkle.verify_inclusion(leaf, index, second.tree_size,
-                                [bytes.fromhex(h) for h in proof["audit_path"]],
-                                second.root_hash)
+        path = [bytes.fromhex(h) for h in proof["audit_path"]]
+        assert rfc_verify_inclusion(index, second.tree_size, leaf, path, second.root_hash)
+        merkle.verify_inclusion(leaf, index, second.tree_size, path, second.root_hash)
     consistency = client.get("/v2/audit/proofs/consistency", query_string={
         "first": first.tree_size, "second": second.tree_size}, headers=headers).get_json()
+    path = [bytes.fromhex(h) for h in consistency["consistency_path"]]
+    assert rfc_verify_consistency(first.tree_size, second.tree_size, first.root_hash,
+                                  second.root_hash, path)
     merkle.verify_consistency(first.tree_size, second.tree_size, first.root_hash,
-                              second.root_hash,
-                              [bytes.fromhex(h) for h in consistency["consistency_path"]])
+                              second.root_hash, path)
 
 
 @pytest.mark.parametrize("path, params, parameter", [
@@ -461,3 +464,12 @@ def test_the_periodic_sealer_seals_new_events(app: Flask) -> None:
         sealer.stop()
     assert head is not None and head.tree_size == 5
     assert not sealer.thread.is_alive()
+
+
+def test_sealing_without_a_usable_key_is_a_clear_error(app: Flask, app_config: dict) -> None:
+    record_some(app, 1)
+    env = {**cli_env(app_config), "ERX_ENV": "production",
+           "ERX_AUDIT_PATIENT_KEY": "p" * 40, "ERX_SIGNING_KEY_PASSPHRASE": "k" * 40}
+    result = CliRunner().invoke(main, ["audit", "seal"], env=env)
+    assert result.exit_code == 1 and "keys generate" in result.output
+    assert "Traceback" not in result.output
