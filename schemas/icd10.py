@@ -49,7 +49,7 @@ class Icd10Ranges:
     between ``C00`` and ``D48``; ``F20.0`` holds ``F20.0`` and ``F20.00``.
     """
 
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "_memo")
 
     def __init__(self, entries: Iterable[str]) -> None:
         """Build from textual entries such as ``"I10"``, ``"E10-E14"``, ``"F20.0"``.
@@ -73,6 +73,9 @@ class Icd10Ranges:
                 raise PolicyError(f"{text!r}: the range runs backwards")
             parsed.append((low_key, high_key))
         self.entries: tuple[tuple[str, str], ...] = tuple(sorted(set(parsed)))
+        # Answers per code; bounded by the WHO list (about 12,000 codes) since only
+        # normalised codes are asked in practice, and capped anyway.
+        self._memo: dict[str, bool] = {}
 
     @classmethod
     def from_file(cls, path: str | Path) -> Icd10Ranges:
@@ -100,8 +103,14 @@ class Icd10Ranges:
     def __contains__(self, code: object) -> bool:
         if not isinstance(code, str):
             return False
+        known = self._memo.get(code)
+        if known is not None:
+            return known
         key = code.replace(".", "")
-        return any(key[:len(low)] >= low and key[:len(high)] <= high for low, high in self.entries)
+        found = any(key[:len(low)] >= low and key[:len(high)] <= high for low, high in self.entries)
+        if len(self._memo) < 20_000:
+            self._memo[code] = found
+        return found
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Icd10Ranges) and other.entries == self.entries

@@ -10,12 +10,13 @@ skipped rather than reported twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from drug_catalog.errors import AmbiguousIdentifier, BadCheckDigit, InvalidIdentifier, UnknownDrug
-from drug_catalog.model import Drug
-from drug_catalog.text import same_text
+from drug_catalog.model import ActiveIngredient, Drug
+from drug_catalog.text import tokens
 from schemas.icd10 import normalize_icd10
 from schemas.identifiers import PRESCRIPTION_CODE, cccd_disagreement, is_bhyt_number, is_cccd
 from schemas.policy import Policy
@@ -360,7 +361,7 @@ def check_lines(ctx: Context) -> None:
         if unit is not None and within["don_vi_tinh"]:
             if not unit:
                 ctx.error((*path, "don_vi_tinh"), "drug.unit", "Đơn vị tính không được để trống")
-            elif drug is not None and drug.unit and not same_text(unit, drug.unit):
+            elif drug is not None and drug.unit and _unit_key(unit) != _unit_key(drug.unit):
                 ctx.error((*path, "don_vi_tinh"), "drug.unit",
                           f"Đơn vị tính khác đơn vị trong danh mục ({drug.unit})")
         quantity = line.get("so_luong")
@@ -415,17 +416,34 @@ def _inactive_message(reason: str, drug: Drug) -> str:
     return f"Số đăng ký của thuốc đã hết hiệu lực ({until})"
 
 
+@lru_cache(maxsize=8192)
+def _ingredient_words(ingredients: tuple[ActiveIngredient, ...]) -> tuple[str, ...]:
+    """The folded words of each active ingredient's name, without ``(dưới dạng ...)``."""
+    return tuple(words(item.name.split("(", 1)[0]) for item in ingredients)
+
+
+@lru_cache(maxsize=8192)
+def _name_words(text: str) -> str:
+    return words(text)
+
+
+@lru_cache(maxsize=4096)
+def _unit_key(unit: str) -> str:
+    """Units compare case-, diacritics- and spacing-insensitively (``drug_catalog.text.same_text``)."""
+    return " ".join(tokens(unit))
+
+
 def _names_ingredients(ten_thuoc: str | None, drug: Drug) -> bool:
     """ten_thuoc names every active ingredient (INN); a multi-ingredient or traditional product
     may instead be named by its registered name."""
     if not ten_thuoc:
         return False
-    text = words(ten_thuoc)
-    names = [words(item.name.split("(", 1)[0]) for item in drug.active_ingredients]
+    text = _name_words(ten_thuoc)
+    names = _ingredient_words(drug.active_ingredients)
     if all(name.strip() and name in text for name in names):
         return True
     if len(names) > 1 or drug.kind == "traditional":
-        return words(drug.name) in text
+        return _name_words(drug.name) in text
     return False
 
 
