@@ -163,7 +163,8 @@ leaves, each proof built from one batched read of O(log n) stored nodes:
 | operation at 1,000,000 events | time (target: inclusion < 50 ms) |
 |---|---|
 | inclusion proof (`MerkleTree.inclusion_proof`) | {_timings(inclusion)} |
-| `GET /v2/audit/proofs/inclusion` (Flask test client: auth, head, proof, leaf, JSON) | {_timings(http_inclusion)} |
+| `GET /v2/audit/proofs/inclusion` (Flask test client: auth, head, proof, leaf, \
+JSON) | {_timings(http_inclusion)} |
 | consistency proof from a random size | {_timings(consistency)} |
 | root of a random earlier size | {_timings(roots)} |
 

@@ -45,7 +45,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
@@ -176,13 +176,13 @@ def record(action: str, *, outcome: str = "success", object_type: str | None = N
     """Record one audit event and return its sequence number.
 
     Call it inside an app context (without one, pass ``database`` and no ``patient_id``,
-    whose keyed hash needs the app's key). Inside a request the actor (``g.party``, or "anonymous"
-    before authentication), request id and client address come from the request; outside
-    one the actor is ``"cli"`` (role ``system``) unless ``actor`` (a Party, or a process
-    name such as ``"forwarder"``) is given. ``patient_id`` (a CCCD or health id) is stored
-    only as its keyed hash. ``details``: a small JSON object (error codes, counts) — never
-    a document or a personal identifier. ``database``: where to write when there is no app
-    context (the forwarder's threads); default: the app's database.
+    whose keyed hash needs the app's key). Inside a request the actor (``g.party``, or
+    "anonymous" before authentication), request id and client address come from the
+    request; outside one the actor is ``"cli"`` (role ``system``) unless ``actor`` (a Party,
+    or a process name such as ``"forwarder"``) is given. ``patient_id`` (a CCCD or health
+    id) is stored only as its keyed hash. ``details``: a small JSON object (error codes,
+    counts) — never a document or a personal identifier. ``database``: where to write
+    without an app context (the forwarder's threads); default: the app's database.
 
     Raises:
         ValueError: unknown action, object type or outcome, a malformed ``content_sha256``,

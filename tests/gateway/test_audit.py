@@ -44,7 +44,7 @@ def regulator(auth_headers) -> dict[str, str]:
     return auth_headers("regulator", "SYT79")
 
 
-# --- recording ---------------------------------------------------------------------------------
+# --- recording -----------------------------------------------------------------------------------
 
 def test_an_event_has_every_field_and_no_plain_patient_id(app: Flask) -> None:
     with app.test_request_context("/", environ_base={"REMOTE_ADDR": "10.1.2.3"}):
@@ -204,7 +204,7 @@ def test_the_cli_seals(app: Flask, app_config: dict) -> None:
     assert json.loads(result.output)["tree_size"] == 3
 
 
-# --- events endpoint ---------------------------------------------------------------------------------
+# --- events endpoint -----------------------------------------------------------------------------
 
 def test_only_regulators_read_events(client: FlaskClient, auth_headers) -> None:
     assert client.get("/v2/audit/events").status_code == 401
@@ -283,7 +283,7 @@ def test_csv_and_ndjson_exports(app: Flask, client: FlaskClient, regulator) -> N
     assert refused.status_code == 406
 
 
-# --- logins and parties ------------------------------------------------------------------------------
+# --- logins and parties --------------------------------------------------------------------------
 
 def test_logins_leave_events(app: Flask, client: FlaskClient, make_party) -> None:
     clinic = make_party("clinic", "79001")
@@ -321,7 +321,7 @@ def test_party_changes_from_the_cli_leave_events(app: Flask, app_config: dict) -
                        ("party.secret_rotated", "pharmacy-NT9", "cli")]
 
 
-# --- tree head and proofs ---------------------------------------------------------------------------
+# --- tree head and proofs ------------------------------------------------------------------------
 
 def test_tree_head_and_proofs_verify(app: Flask, client: FlaskClient, auth_headers) -> None:
     headers = auth_headers("pharmacy", "NT1")  # hashes only: any party may monitor the log
@@ -371,7 +371,7 @@ def test_bad_proof_parameters_are_422_naming_them(app: Flask, client: FlaskClien
     assert parameter in [item.get("parameter") for item in answer.get_json()["errors"]]
 
 
-# --- the patient's access log -------------------------------------------------------------------------
+# --- the patient's access log --------------------------------------------------------------------
 
 def test_access_log_lists_who_read_a_persons_prescriptions(app: Flask, client: FlaskClient,
                                                           make_party, regulator) -> None:

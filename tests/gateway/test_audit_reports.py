@@ -49,7 +49,8 @@ def get(client: FlaskClient, headers: dict, **params) -> dict:
 
 
 def window() -> dict[str, str]:
-    return {"from": (DAY - timedelta(days=1)).isoformat(), "to": (DAY + timedelta(days=2)).isoformat()}
+    return {"from": (DAY - timedelta(days=1)).isoformat(),
+            "to": (DAY + timedelta(days=2)).isoformat()}
 
 
 def test_by_facility_with_controlled_drugs_apart(client: FlaskClient, auth_headers,
