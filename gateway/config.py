@@ -159,6 +159,8 @@ SETTINGS: tuple[Setting, ...] = (
             "plus read timeout"),
     Setting("FORWARDER_POLL_SECONDS", 1.0, parse_positive_float,
             "how long an idle forwarder waits before looking for due deliveries again"),
+    Setting("FORWARDER_CLAIM_BATCH", 256, parse_positive_int,
+            "due prescriptions a forwarder reads per query before claiming them one by one"),
     Setting("FORWARD_BACKOFF_BASE_SECONDS", 2.0, parse_positive_float,
             "first retry delay bound; the n-th waits random(0, min(cap, base * 2^(n-1)))"),
     Setting("FORWARD_BACKOFF_CAP_SECONDS", 900.0, parse_positive_float,

@@ -49,10 +49,10 @@ TARGET_KINDS = ("registry", "pharmacy")
 @indexes
 def _forwarding_indexes() -> dict[str, list[IndexModel]]:
     return {COLLECTION: [
-        # The claim query: due documents, earliest first; documents with nothing to send
-        # (forward_due_at null) stay out of the index.
-        IndexModel([("forward_due_at", ASCENDING)], name="forward_due",
-                   partialFilterExpression={"forward_due_at": {"$type": "date"}}),
+        # The forwarder's query for due documents, earliest first (forward_open: see
+        # gateway/outbox.py).
+        IndexModel([("forward_open", ASCENDING), ("forward_due_at", ASCENDING)],
+                   name="forward_due"),
         # POST /v2/deliveries/{id}/retry and the delivery metrics.
         IndexModel([("deliveries.id", ASCENDING)], name="delivery_id"),
         IndexModel([("deliveries.state", ASCENDING)], name="delivery_state"),
@@ -143,7 +143,7 @@ def retry_delivery(database: Database, delivery_id: str, *, by: str,
         {"$set": {"deliveries.$[d].state": PENDING, "deliveries.$[d].next_attempt_at": now,
                   "deliveries.$[d].attempts": 0, "deliveries.$[d].first_attempt_at": None,
                   "deliveries.$[d].retried_at": now, "deliveries.$[d].retried_by": by,
-                  "forward_due_at": now}},
+                  "forward_due_at": now, "forward_open": True}},
         array_filters=[{"d.id": delivery_id, "d.state": retryable}])
     doc = collection.find_one({"deliveries.id": delivery_id}, {"deliveries": 1})
     if doc is None:

@@ -40,7 +40,7 @@ from typing import Any
 
 from flask import Flask
 from prometheus_client import Counter, Histogram
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
@@ -74,6 +74,7 @@ class ForwardingPolicy:
     lease: timedelta = timedelta(seconds=60)
     concurrency: int = 8
     poll_seconds: float = 1.0
+    claim_batch: int = 256
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ForwardingPolicy:
@@ -83,7 +84,8 @@ class ForwardingPolicy:
                      max_age=timedelta(hours=config["FORWARD_MAX_AGE_HOURS"]),
                      lease=timedelta(seconds=config["FORWARDER_LEASE_SECONDS"]),
                      concurrency=config["FORWARDER_CONCURRENCY"],
-                     poll_seconds=config["FORWARDER_POLL_SECONDS"])
+                     poll_seconds=config["FORWARDER_POLL_SECONDS"],
+                     claim_batch=config["FORWARDER_CLAIM_BATCH"])
         one_send = config["FORWARD_CONNECT_TIMEOUT_SECONDS"] + config["FORWARD_TIMEOUT_SECONDS"]
         if policy.lease.total_seconds() < 2 * one_send:
             raise ConfigError(
@@ -121,7 +123,22 @@ _SENDABLE = {"$filter": {"input": {"$ifNull": ["$deliveries", []]}, "as": "d", "
         {"$ne": ["$$e.state", DELIVERED]}]}}}}, 0]}]}}}
 RECOMPUTE_DUE = {"$min": {"$map": {"input": _SENDABLE, "as": "p", "in": "$$p.next_attempt_at"}}}
 RELEASE = [{"$set": {"forward_due_at": RECOMPUTE_DUE, "forward_lease_until": None,
-                     "forward_lease_owner": None}}]
+                     "forward_lease_owner": None}},
+           {"$set": {"forward_open": {"$ne": [{"$ifNull": ["$forward_due_at", None]}, None]}}}]
+
+
+def _apply_to_element(index: int, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Pipeline stage setting ``values`` into ``deliveries[index]`` (``$literal``: values are
+    data, whatever their keys look like)."""
+    element = {"$arrayElemAt": ["$deliveries", "$$i"]}
+    return {"$set": {"deliveries": {"$map": {
+        "input": {"$range": [0, {"$size": "$deliveries"}]}, "as": "i",
+        "in": {"$cond": [{"$eq": ["$$i", index]},
+                         {"$mergeObjects": [element, {"$literal": dict(values)}]}, element]}}}}}
+
+
+class LeaseLost(Exception):
+    """Another forwarder holds the prescription now (ours ran out)."""
 
 
 class Forwarder:
@@ -140,93 +157,165 @@ class Forwarder:
         self.clock = clock
         self.rng = rng or random.Random()
         self.stopping = threading.Event()
+        self._queue: list[dict[str, Any]] = []
 
-    # --- claiming ---------------------------------------------------------------------------
-    def claim(self) -> dict[str, Any] | None:
-        """Lease the most overdue prescription with something to send, or None."""
+    # --- finding work ---------------------------------------------------------------------
+    def candidates(self) -> list[dict[str, Any]]:
+        """Up to ``claim_batch`` due, unleased prescriptions, most overdue first, shuffled so
+        that forwarders reading the same batch rarely race for the same one. A snapshot only:
+        each is claimed with a conditional update before anything is sent."""
         now = self.clock()
-        return self.prescriptions.find_one_and_update(
-            {"forward_due_at": {"$lte": now},
-             "$or": [{"forward_lease_until": None}, {"forward_lease_until": {"$lte": now}}]},
-            {"$set": {"forward_lease_owner": self.owner,
-                      "forward_lease_until": now + self.policy.lease}},
-            sort=[("forward_due_at", ASCENDING)], return_document=ReturnDocument.AFTER)
+        docs = list(self.prescriptions.find(
+            {"forward_open": True, "forward_due_at": {"$lte": now},
+             "forward_lease_until": {"$not": {"$gt": now}}},
+            sort=[("forward_open", ASCENDING), ("forward_due_at", ASCENDING)],
+            limit=self.policy.claim_batch))
+        self.rng.shuffle(docs)
+        return docs
 
-    def release(self, code: str) -> None:
-        self.prescriptions.update_one({"_id": code, "forward_lease_owner": self.owner}, RELEASE)
+    def next_candidate(self) -> dict[str, Any] | None:
+        if not self._queue:
+            self._queue = self.candidates()
+        return self._queue.pop() if self._queue else None
 
-    # --- one prescription -------------------------------------------------------------------
-    def process(self, doc: dict[str, Any]) -> None:
-        """Send the claimed prescription's due deliveries in order, then release it."""
-        deliveries: list[dict[str, Any]] = doc.get("deliveries") or []
+    def _next_index(self, deliveries: list[dict[str, Any]], tried: set[int],
+                    now: datetime) -> int | None:
         order = sorted(range(len(deliveries)), key=lambda i: (deliveries[i].get("seq", i), i))
         for index in order:
-            if self.stopping.is_set():
-                break
             entry = deliveries[index]
-            if entry.get("state") not in OPEN or _held_back(deliveries, index):
+            if index in tried or entry.get("state") not in OPEN or _held_back(deliveries, index):
                 continue
-            # in_flight with our fresh lease means a previous holder died mid-send: due now.
-            if entry["state"] == PENDING and entry["next_attempt_at"] > self.clock():
+            # in_flight while nobody holds the lease: the holder died mid-send; due now.
+            if entry["state"] == PENDING and entry["next_attempt_at"] > now:
                 continue
-            if not self._attempt(doc, index):
-                return  # the lease is no longer ours: the new holder carries on
-        self.release(doc["_id"])
+            return index
+        return None
 
-    def _attempt(self, doc: dict[str, Any], index: int) -> bool:
-        entry = doc["deliveries"][index]
-        now = self.clock()
-        first = entry.get("first_attempt_at") or now
-        prefix = f"deliveries.{index}."
-        ours = {"_id": doc["_id"], "forward_lease_owner": self.owner}
-        if now - first >= self.policy.max_age:
-            return self._record(doc, index, DEAD, {
-                prefix + "last_error": f"gave up: first attempt older than "
-                                       f"{self.policy.max_age}; last error: "
-                                       f"{entry.get('last_error')}"}, result="dead")
-        marked = self.prescriptions.update_one(ours, {
-            "$set": {prefix + "state": IN_FLIGHT, prefix + "last_attempt_at": now,
-                     prefix + "first_attempt_at": first,
-                     "forward_lease_until": now + self.policy.lease},
-            "$inc": {prefix + "attempts": 1}})
-        if marked.matched_count == 0:
-            return False
-        attempt = entry.get("attempts", 0) + 1
-        entry.update(state=IN_FLIGHT, attempts=attempt, first_attempt_at=first)
-        timer = SEND_SECONDS.labels(target_kind(entry["target"])).time()
-        with timer:
-            outcome = self.deliver(doc, entry, attempt)
-        now = self.clock()
-        fields: dict[str, Any] = {prefix + "last_error": outcome.error,
-                                  prefix + "response": outcome.response}
-        if outcome.kind == RESULT_DELIVERED:
-            fields[prefix + "delivered_at"] = now
-            return self._record(doc, index, DELIVERED, fields, result="delivered")
-        if outcome.kind == RESULT_PERMANENT:
-            return self._record(doc, index, FAILED_PERMANENT, fields, result="failed_permanent")
-        if now - first >= self.policy.max_age:
-            fields[prefix + "last_error"] = f"gave up after {self.policy.max_age}: {outcome.error}"
-            return self._record(doc, index, DEAD, fields, result="dead")
-        delay = backoff_delay(attempt, base=self.policy.backoff_base,
-                              cap=self.policy.backoff_cap, rng=self.rng)
-        fields[prefix + "next_attempt_at"] = now + timedelta(seconds=delay)
-        return self._record(doc, index, PENDING, fields, result="retry")
+    # --- one prescription -------------------------------------------------------------------
+    def process(self, doc: dict[str, Any]) -> bool:
+        """Claim ``doc`` (a snapshot from :meth:`candidates`) and send its due deliveries in
+        order, then release it. False when another forwarder has it or it changed meanwhile.
 
-    def _record(self, doc: dict[str, Any], index: int, state: str, fields: dict[str, Any],
-                *, result: str) -> bool:
-        entry = doc["deliveries"][index]
-        ATTEMPTS.labels(target_kind(entry["target"]), entry["event"], result).inc()
-        fields[f"deliveries.{index}.state"] = state
-        written = self.prescriptions.update_one(
-            {"_id": doc["_id"], "forward_lease_owner": self.owner}, {"$set": fields})
-        if written.matched_count == 0:
-            log.warning("lease lost before recording a delivery",
-                        extra={"delivery": entry["id"], "outcome": state})
+        Writes per delivery: one (marking it in flight, together with the claim or with the
+        previous delivery's outcome); the last outcome goes with the release.
+        """
+        code = doc["_id"]
+        deliveries: list[dict[str, Any]] = doc.get("deliveries") or []
+        tried: set[int] = set()
+        index = self._next_index(deliveries, tried, self.clock())
+        if index is None:
+            return self._recompute(code)
+        unwritten: dict[str, Any] = {}  # the previous delivery's outcome, in dotted paths
+        claimed = False
+        try:
+            while index is not None:
+                entry = deliveries[index]
+                tried.add(index)
+                prefix = f"deliveries.{index}."
+                now = self.clock()
+                first = entry.get("first_attempt_at") or now
+                if now - first >= self.policy.max_age:
+                    gave_up = self._outcome_fields(entry, index, None, first, now)
+                    self._write(doc, index, claimed, {**unwritten, **gave_up}, {}, now)
+                    claimed, unwritten = True, {}
+                else:
+                    self._write(doc, index, claimed, {
+                        **unwritten, prefix + "state": IN_FLIGHT, prefix + "last_attempt_at": now,
+                        prefix + "first_attempt_at": first}, {prefix + "attempts": 1}, now)
+                    claimed = True
+                    attempt = entry.get("attempts", 0) + 1
+                    entry.update(state=IN_FLIGHT, attempts=attempt, first_attempt_at=first)
+                    with SEND_SECONDS.labels(target_kind(entry["target"])).time():
+                        outcome = self.deliver(doc, entry, attempt)
+                    unwritten = self._outcome_fields(entry, index, outcome, first, self.clock())
+                if self.stopping.is_set():
+                    break
+                index = self._next_index(deliveries, tried, self.clock())
+        except LeaseLost:
+            if claimed:
+                log.warning("lease lost while forwarding", extra={"ma_don_thuoc": code})
             return False
-        entry["state"] = state
-        if state == PENDING:
-            entry["next_attempt_at"] = fields[f"deliveries.{index}.next_attempt_at"]
+        self._finish(code, unwritten)
         return True
+
+    def _write(self, doc: dict[str, Any], index: int, claimed: bool, sets: dict[str, Any],
+               inc: dict[str, int], now: datetime) -> None:
+        """The first write claims the prescription, on condition that the lease is free and
+        the delivery is still as the snapshot shows it; later writes need our lease."""
+        sets = {**sets, "forward_lease_until": now + self.policy.lease}
+        if claimed:
+            query: dict[str, Any] = {"_id": doc["_id"], "forward_lease_owner": self.owner}
+        else:
+            entry = doc["deliveries"][index]
+            query = {"_id": doc["_id"], "forward_lease_until": {"$not": {"$gt": now}},
+                     f"deliveries.{index}.id": entry["id"],
+                     f"deliveries.{index}.state": entry["state"],
+                     f"deliveries.{index}.attempts": entry.get("attempts", 0)}
+            sets["forward_lease_owner"] = self.owner
+        update: dict[str, Any] = {"$set": sets}
+        if inc:
+            update["$inc"] = inc
+        if self.prescriptions.update_one(query, update).matched_count == 0:
+            raise LeaseLost(doc["_id"])
+
+    def _outcome_fields(self, entry: dict[str, Any], index: int, outcome: Outcome | None,
+                        first: datetime, now: datetime) -> dict[str, Any]:
+        """The fields recording ``outcome`` (None: given up unsent, too old); updates
+        ``entry`` to match and counts the result."""
+        prefix = f"deliveries.{index}."
+        fields: dict[str, Any] = {}
+        if outcome is None:
+            state, result = DEAD, "dead"
+            fields[prefix + "last_error"] = (f"gave up: first attempt more than "
+                                             f"{self.policy.max_age} ago; last error: "
+                                             f"{entry.get('last_error')}")
+        else:
+            fields[prefix + "last_error"] = outcome.error
+            fields[prefix + "response"] = outcome.response
+            if outcome.kind == RESULT_DELIVERED:
+                state, result = DELIVERED, "delivered"
+                fields[prefix + "delivered_at"] = now
+            elif outcome.kind == RESULT_PERMANENT:
+                state, result = FAILED_PERMANENT, "failed_permanent"
+            elif now - first >= self.policy.max_age:
+                state, result = DEAD, "dead"
+                fields[prefix + "last_error"] = (f"gave up after {self.policy.max_age}: "
+                                                 f"{outcome.error}")
+            else:
+                state, result = PENDING, "retry"
+                delay = backoff_delay(entry.get("attempts", 1), base=self.policy.backoff_base,
+                                      cap=self.policy.backoff_cap, rng=self.rng)
+                entry["next_attempt_at"] = fields[prefix + "next_attempt_at"] = \
+                    now + timedelta(seconds=delay)
+        fields[prefix + "state"] = entry["state"] = state
+        ATTEMPTS.labels(target_kind(entry["target"]), entry["event"], result).inc()
+        return fields
+
+    def _finish(self, code: str, unwritten: Mapping[str, Any]) -> None:
+        """Record the last outcome, recompute ``forward_due_at`` in the database, release."""
+        by_index: dict[int, dict[str, Any]] = {}
+        for path, value in unwritten.items():
+            _, index, name = path.split(".", 2)
+            by_index.setdefault(int(index), {})[name] = value
+        stages = [_apply_to_element(index, values) for index, values in by_index.items()]
+        self.prescriptions.update_one({"_id": code, "forward_lease_owner": self.owner},
+                                      stages + RELEASE)
+
+    def _recompute(self, code: str) -> bool:
+        """Due, yet nothing in it can go now (e.g. a new delivery waits behind one in
+        backoff): claim it only to recompute ``forward_due_at``."""
+        now = self.clock()
+        claimed = self.prescriptions.update_one(
+            {"_id": code, "forward_open": True, "forward_due_at": {"$lte": now},
+             "forward_lease_until": {"$not": {"$gt": now}}},
+            {"$set": {"forward_lease_owner": self.owner,
+                      "forward_lease_until": now + self.policy.lease}})
+        if claimed.modified_count:
+            self._finish(code, {})
+        return False
+
+    def release(self, code: str) -> None:
+        self._finish(code, {})
 
     def deliver(self, doc: Mapping[str, Any], entry: Mapping[str, Any], attempt: int) -> Outcome:
         """Send one delivery to its receiver; never raises (a bug becomes a retried outcome)."""
@@ -282,10 +371,11 @@ class Forwarder:
                 if not slots.acquire(timeout=self.policy.poll_seconds):
                     continue
                 try:
-                    doc = self.claim()
+                    doc = self.next_candidate()
                 except PyMongoError as exc:
                     slots.release()
-                    log.warning("cannot claim: database error", extra={"error": type(exc).__name__})
+                    log.warning("cannot look for work: database error",
+                                extra={"error": type(exc).__name__})
                     self.stopping.wait(self.policy.poll_seconds)
                     continue
                 if doc is None:
@@ -296,12 +386,16 @@ class Forwarder:
                 future.add_done_callback(lambda _: slots.release())
         log.info("forwarder stopped", extra={"owner": self.owner})
 
-    def run_until_idle(self) -> int:
-        """Claim and process in this thread until nothing is due now; the number processed."""
+    def run_until_idle(self, *, rounds: int = 1000) -> int:
+        """In this thread: process batches until none is due now (or ``rounds`` batches);
+        the number of prescriptions processed."""
         processed = 0
-        while (doc := self.claim()) is not None:
-            self.process(doc)
-            processed += 1
+        for _ in range(rounds):
+            batch = self.candidates()
+            if not batch:
+                break
+            for doc in batch:
+                processed += self.process(doc)
         return processed
 
     def stop(self) -> None:

@@ -14,6 +14,12 @@ A delivery entry (one element of the document's ``deliveries`` array)::
      "created_at": now, "next_attempt_at": now, "first_attempt_at": None,
      "last_error": None, "response": None, "delivered_at": None}
 
+Document fields of the outbox: ``deliveries``; ``forward_due_at`` (earliest time something
+may be sent, None when nothing is open); ``forward_open`` (True exactly when
+``forward_due_at`` is set: an equality key, because the embedded database answers a range
+query on an index by reading the whole index, while an equality prefix stays cheap);
+``forward_lease_until`` and ``forward_lease_owner`` (the forwarder's claim).
+
 Order: ``seq`` is the position in the prescription's outbox. A delivery is sent only when
 every earlier delivery (lower ``seq``) to the same target is ``delivered``, so a cancellation
 or a dispense report never reaches a receiver before the prescription it refers to.
@@ -142,7 +148,7 @@ def outbox_update(entries: Sequence[Mapping[str, Any]], now: datetime) -> dict[s
     if not entries:
         return {}
     return {"$push": {"deliveries": {"$each": list(entries)}},
-            "$set": {"forward_due_at": now}}
+            "$set": {"forward_due_at": now, "forward_open": True}}
 
 
 def merge_updates(*updates: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,6 +171,7 @@ def merge_updates(*updates: Mapping[str, Any]) -> dict[str, Any]:
 def initial_fields(entries: Sequence[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     """Fields of a NEW prescription document (insert instead of update): its outbox."""
     return {"deliveries": list(entries), "forward_due_at": now if entries else None,
+            "forward_open": True if entries else False,
             "forward_lease_until": None, "forward_lease_owner": None}
 
 
