@@ -6,16 +6,23 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from werkzeug.serving import make_server
 
 from gateway import audit
+from gateway.audit_verify import verify_log
 from gateway.cli import main
+from signing.jws import Signer, verify_detached
+from signing.keys import generate_private_key
+from signing.merkle import InMemoryNodeStore, MerkleTree
 
 TAMPERED = (0, 1, 13, 33)  # first, second, middle, last sealed event
 
@@ -175,3 +182,65 @@ def test_the_first_fault_is_named_when_there_are_several(gateway_url: str, seale
         events.update_one({"_id": 7}, {"$set": {"details": {"line": 999}}})
     code, report = verify(gateway_url, sealed_log)
     assert code == 1 and report["first_bad_seq"] == 7, report
+
+
+# --- the bisection, in process, for many log sizes ------------------------------------------------
+
+SIGNER = Signer(private_key=generate_private_key("EdDSA"))
+JWKS = {"keys": [SIGNER.public_jwk]}
+
+
+def logged_events(count: int) -> list[dict]:
+    return [{"seq": seq, "time": "2026-11-23T10:00:00.000+00:00",
+             "actor": {"party_id": "pharmacy-NT1", "role": "pharmacy"},
+             "action": "prescription.viewed", "object": {"type": "prescription",
+                                                         "id": f"P{seq}"},
+             "outcome": "success", "request_id": None, "client_address": None,
+             "content_sha256": None, "patient_hash": None, "details": None}
+            for seq in range(count)]
+
+
+class LogSource:
+    """The gateway's side over the true events: a signed head and consistency proofs."""
+
+    def __init__(self, events: list[dict]) -> None:
+        self.tree = MerkleTree(InMemoryNodeStore())
+        self.tree.append(audit.event_leaf(event) for event in events)
+        stamp = datetime(2026, 11, 23, tzinfo=timezone.utc)
+        root = self.tree.root()
+        self.head = audit.TreeHead(
+            tree_size=self.tree.size, root_hash=root, timestamp=stamp,
+            signature=SIGNER.sign_detached(audit.TreeHead.signed_fields(self.tree.size, root,
+                                                                        stamp))).to_json()
+
+    def tree_head(self) -> dict:
+        return self.head
+
+    def consistency(self, first: int, second: int) -> list[str]:
+        return [node.hex() for node in self.tree.consistency_proof(first, second)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), size=st.integers(min_value=1, max_value=400),
+       kind=st.sampled_from(["edit", "delete", "swap", "renumber"]))
+def test_the_first_tampered_event_is_named_for_any_size(data, size: int, kind: str) -> None:
+    events = logged_events(size)
+    source = LogSource(events)
+    assert verify_log(events, source, JWKS, verify_signature=verify_detached).ok
+    last = size - 2 if kind == "swap" else size - 1
+    if last < 0:
+        return
+    bad = data.draw(st.integers(min_value=0, max_value=last))
+    tampered = [dict(event) for event in events]
+    if kind == "edit":
+        tampered[bad]["outcome"] = "failure"
+    elif kind == "delete":
+        del tampered[bad]
+    elif kind == "swap":
+        tampered[bad], tampered[bad + 1] = ({**tampered[bad + 1], "seq": bad},
+                                            {**tampered[bad], "seq": bad + 1})
+    else:  # delete and renumber the rest: no hole left
+        tampered = [{**event, "seq": seq} for seq, event in
+                    enumerate(tampered[:bad] + tampered[bad + 1:])]
+    report = verify_log(tampered, source, JWKS, verify_signature=verify_detached)
+    assert not report.ok and report.first_bad_seq == bad, report
