@@ -138,12 +138,23 @@ def run() -> str:
             target, target_cpu = figures["per_s"], figures["cpu_per_s"]
         table.append(f"| {label} | {figures['per_s']:,.0f} | {figures['cpu_per_s']:,.0f} | "
                      f"{figures['p50']:.0f} | {figures['p99']:.0f} | {figures['n']:,} |")
-    verdict = "meets" if target >= 2000 else "misses"
+    identifiers = [line["ma_thuoc"] for line in five["thong_tin_don_thuoc"]]
+    started = time.process_time()
+    for _ in range(5000):
+        for identifier in identifiers:
+            catalog.resolve(identifier)
+    resolve_us = (time.process_time() - started) / 5000 * 1e6
+    share = resolve_us / (1e6 / target_cpu) if target_cpu else 0.0
+    # One core's worth of work is the process's CPU time; on a shared machine wall time also
+    # counts the time the process waited for a core.
+    verdict = "meets" if target_cpu >= 2000 else "misses"
     return (f"## Validation\n\n{METHOD} Process {pinned}; load average {load:.1f} on "
             f"{os.cpu_count()} CPUs when the run started (wall-time figures include time the "
             "process waited for its CPU; CPU-time figures do not).\n\n" + "\n".join(table)
-            + f"\n\nA 5-line prescription validates at **{target:,.0f}/s on one core** by wall "
-              f"time ({target_cpu:,.0f}/s of CPU time): {verdict} the 2,000/s target of issue 4.\n")
+            + f"\n\nA 5-line prescription validates at **{target_cpu:,.0f}/s per core** (CPU time; "
+              f"{target:,.0f}/s by wall time on this shared machine): {verdict} the 2,000/s target "
+              f"of issue 4. Of each validation, {resolve_us:.0f} µs ({share:.0%}) are the catalog's five "
+              "`resolve` calls.\n")
 
 
 if __name__ == "__main__":

@@ -363,6 +363,8 @@ class _ObjectPlan:
             value = data[name]
             if value is None:
                 errors[name] = [field.error_messages["null"]]
+            elif type(value) is str and type(field) is Text:  # the common case, inlined
+                valid[name] = clean(value)
             elif item_plan is None:
                 try:
                     valid[name] = field._deserialize(value, name, data)

@@ -12,7 +12,7 @@ _NON_WORD = re.compile(r"[^0-9a-z]+")
 def clean(text: str) -> str:
     """Surrounding blanks removed, NFC (Vietnamese text arrives in NFC and NFD). Raises nothing."""
     text = text.strip()
-    if not unicodedata.is_normalized("NFC", text):
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     return text
 
