@@ -149,7 +149,7 @@ def run() -> str:
                 second = import_file(store, path, "dav-csv")
                 reimport_seconds = time.perf_counter() - started
 
-                cache = CachedCatalog(store=store, refresh_seconds=5.0)
+                cache = CachedCatalog(store=store, refresh_seconds=5.0, background=True)
                 started = time.perf_counter()
                 cache.refresh(force=True)
                 load_seconds = time.perf_counter() - started

@@ -2,13 +2,19 @@
 
 Prescription validation resolves every drug line, and dispensing every scanned pack; a
 database round trip each would dominate their cost. :class:`CachedCatalog` answers from a
-:class:`~drug_catalog.catalog.CatalogIndex` snapshot and, at most every ``refresh_seconds``,
-reads the store's change counter (one small read); when the counter moved (an import by this
-or another process, an upsert) it reloads the catalog before answering.
+:class:`~drug_catalog.catalog.CatalogIndex` snapshot and, once ``refresh_seconds`` have passed
+since the last check, reads the store's change counter (one small read); when the counter
+moved (an import by this or another process, an upsert) it reloads the catalog.
 
-Bound: a call made ``refresh_seconds`` or more after a change was committed answers from a
-snapshot that includes it. The counter is read *before* the reload, and writers bump it
-*after* writing, so a snapshot is never marked newer than its data.
+Bound: a change committed at time *t* is answered by every call from *t* +
+``refresh_seconds`` + the reload time on (reloading 60,000 products: BENCHMARKS.md). The
+counter is read *before* the reload, and writers bump it *after* writing, so a snapshot is
+never marked newer than its data.
+
+With ``background=True`` (the gateway's choice) the check and reload run in a background
+thread while callers keep getting the previous snapshot, so no request waits for a reload;
+with ``background=False`` the calling thread refreshes before answering (tools, tests). Only
+the first load always blocks.
 
 If the database does not answer at a check, the current snapshot keeps serving (a warning is
 logged) and the check is retried after ``refresh_seconds``; with no snapshot yet,
@@ -46,12 +52,20 @@ class CachedCatalog:
     """
 
     def __init__(self, *, store: CatalogSource, refresh_seconds: float,
+                 background: bool = False,
                  clock: Callable[[], float] = time.monotonic) -> None:
         """
         Args:
             store: the source of products and of the change counter.
-            refresh_seconds: the longest a change can go unseen (0: check on every call).
+            refresh_seconds: how long a snapshot is used before the counter is checked again
+                (0: check on every call).
+            background: check and reload in a background thread, answering from the previous
+                snapshot meanwhile (see the module docstring); ignored when
+                ``refresh_seconds`` is 0.
             clock: seconds, monotonic (tests pass a fake).
+
+        Raises:
+            ValueError: ``refresh_seconds`` is negative.
         """
         if refresh_seconds < 0:
             raise ValueError("refresh_seconds must be >= 0")
@@ -62,6 +76,9 @@ class CachedCatalog:
         self._version: int | None = None
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
+        self.background = background
+        self._refresher: threading.Thread | None = None
+        self._refresher_lock = threading.Lock()
         self.reloads = 0
 
     # ------------------------------------------------------------------ freshness
@@ -75,7 +92,24 @@ class CachedCatalog:
         index = self._index
         if index is not None and self._clock() - self._checked_at < self.refresh_seconds:
             return index
-        return self.refresh()
+        if index is None or not self.background or self.refresh_seconds == 0:
+            return self.refresh()
+        self._refresh_in_background()
+        return index
+
+    def _refresh_in_background(self) -> None:
+        with self._refresher_lock:
+            if self._refresher is not None and self._refresher.is_alive():
+                return
+            self._refresher = threading.Thread(target=self.refresh, name="catalog-refresh",
+                                               daemon=True)
+            self._refresher.start()
+
+    def wait_for_refresh(self, timeout: float | None = None) -> None:
+        """Wait until a background refresh in progress (if any) has finished."""
+        refresher = self._refresher
+        if refresher is not None:
+            refresher.join(timeout)
 
     def refresh(self, *, force: bool = False) -> CatalogIndex:
         """Check the change counter now and reload if it moved (or if ``force``).

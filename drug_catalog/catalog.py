@@ -9,6 +9,7 @@ prescription validation and dispensing take any of them.
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol, runtime_checkable
 
@@ -87,6 +88,15 @@ class _Entry:
         self.other_tokens = tuple(tokens(drug.registration_number))
 
 
+# Search fields: words of the name, of the active ingredients, of the registration number, and
+# the name's first word (a name that starts with the query ranks higher).
+_NAME, _INGREDIENT, _OTHER, _FIRST = range(4)
+# Points of a query word found in a field: (whole word, prefix).
+_POINTS = {_NAME: (6.0, 3.0), _INGREDIENT: (2.0, 1.5), _OTHER: (1.0, 1.0)}
+_STARTS_BONUS = 1.5
+_ACTIVE_BONUS = 0.5
+
+
 def _token_score(query: str, candidates: tuple[str, ...], exact: float, prefix: float) -> float:
     best = 0.0
     for token in candidates:
@@ -118,6 +128,8 @@ class CatalogIndex:
         self._by_registration: dict[str, list[Drug]] = {}
         self._by_gtin: dict[str, list[Drug]] = {}
         postings: dict[str, list[int]] = {}
+        fields: tuple[dict[str, list[int]], ...] = ({}, {}, {}, {})
+        inactive = set()
         for position, entry in enumerate(self._entries):
             drug = entry.drug
             self._by_registration.setdefault(drug.registration_number, []).append(drug)
@@ -125,7 +137,15 @@ class CatalogIndex:
                 self._by_gtin.setdefault(gtin, []).append(drug)
             for token in {*entry.name_tokens, *entry.ingredient_tokens, *entry.other_tokens}:
                 postings.setdefault(token, []).append(position)
+            for field, words in ((_NAME, entry.name_tokens), (_INGREDIENT, entry.ingredient_tokens),
+                                 (_OTHER, entry.other_tokens), (_FIRST, entry.name_tokens[:1])):
+                for token in set(words):
+                    fields[field].setdefault(token, []).append(position)
+            if drug.status != "active":
+                inactive.add(position)
         self._postings = postings
+        self._fields = fields
+        self._inactive = frozenset(inactive)
         self._sorted_tokens = sorted(postings)
 
     # -------------------------------------------------------------------- collection
@@ -171,14 +191,21 @@ class CatalogIndex:
 
     # -------------------------------------------------------------------- search
 
-    def _matching_positions(self, query_token: str) -> set[int]:
-        start = bisect.bisect_left(self._sorted_tokens, query_token)
-        positions: set[int] = set()
+    def _expand(self, word: str) -> list[str]:
+        """Indexed tokens starting with ``word`` (``word`` itself first when indexed)."""
+        start = bisect.bisect_left(self._sorted_tokens, word)
+        matching = []
         for index in range(start, len(self._sorted_tokens)):
             token = self._sorted_tokens[index]
-            if not token.startswith(query_token):
+            if not token.startswith(word):
                 break
-            positions.update(self._postings[token])
+            matching.append(token)
+        return matching
+
+    def _union(self, postings: dict[str, list[int]], tokens_: Iterable[str]) -> set[int]:
+        positions: set[int] = set()
+        for token in tokens_:
+            positions.update(postings.get(token, ()))
         return positions
 
     def search(self, query: str, limit: int = DEFAULT_SEARCH_LIMIT) -> list[Drug]:
@@ -186,9 +213,10 @@ class CatalogIndex:
         ``query`` as a prefix, case- and diacritics-insensitively (``thuoc`` finds ``thuốc``),
         best first.
 
-        Ranking: whole-word matches before prefix matches, matches in the name before matches
-        in the active ingredients, a name that starts with the query first, active products
-        before inactive ones; ties go to the shorter name.
+        Ranking: each query word scores the best of: a whole word of the name (6), a prefix of
+        a name word (3), a whole active-ingredient word (2), a prefix of one (1.5), a part of
+        the registration number (1); a name that starts with the query adds 1.5, an active
+        product 0.5. Ties go to the shorter name, then alphabetical order.
 
         Args:
             query: free text; punctuation is ignored.
@@ -202,26 +230,70 @@ class CatalogIndex:
         words = list(dict.fromkeys(tokens(query)))
         if not words:
             return []
-        # Longest words first: they are the most selective, so the intersection shrinks fast.
+        if len(words) == 1:
+            positions = self._rank_one_word(words[0], limit)
+        else:
+            positions = self._rank_words(words, limit)
+        return [self._entries[position].drug for position in positions]
+
+    def _rank_one_word(self, word: str, limit: int) -> list[int]:
+        # Set operations instead of scoring each candidate: a three-letter prefix can match a
+        # tenth of the national registry, and this keeps such a query in milliseconds.
+        matching = self._expand(word)
+        if not matching:
+            return []
+        exact = matching[:1] if matching[0] == word else []
+        prefixes = matching[len(exact):]
+        tiers: list[tuple[float, set[int]]] = []
+        taken: set[int] = set()
+        for field in (_NAME, _INGREDIENT, _OTHER):
+            whole, partial = _POINTS[field]
+            for points, words_ in ((whole, exact), (partial, prefixes)):
+                positions = self._union(self._fields[field], words_) - taken
+                if positions:
+                    tiers.append((points, positions))
+                    taken |= positions
+        starts = self._union(self._fields[_FIRST], matching)
+        groups: dict[float, list[set[int]]] = {}
+        for points, positions in tiers:
+            for bonus, part in ((_STARTS_BONUS, positions & starts), (0.0, positions - starts)):
+                groups.setdefault(points + bonus + _ACTIVE_BONUS, []).append(part - self._inactive)
+                groups.setdefault(points + bonus, []).append(part & self._inactive)
+        ranked: list[int] = []
+        for score in sorted(groups, reverse=True):
+            group = set().union(*groups[score])
+            if group:
+                ranked.extend(heapq.nsmallest(limit - len(ranked), group))
+                if len(ranked) >= limit:
+                    break
+        return ranked
+
+    def _rank_words(self, words: list[str], limit: int) -> list[int]:
         candidates: set[int] | None = None
+        # Longest words first: they are the most selective, so the intersection shrinks fast.
         for word in sorted(words, key=len, reverse=True):
-            positions = self._matching_positions(word)
+            positions = self._union(self._postings, self._expand(word))
             candidates = positions if candidates is None else candidates & positions
             if not candidates:
                 return []
         assert candidates is not None
-        phrase = " ".join(words)
-        scored = []
-        for position in candidates:
-            entry = self._entries[position]
-            score = 0.0
-            for word in words:
-                score += max(_token_score(word, entry.name_tokens, 6.0, 3.0),
-                             _token_score(word, entry.ingredient_tokens, 2.0, 1.5),
-                             _token_score(word, entry.other_tokens, 1.0, 1.0))
-            if entry.folded_name.startswith(phrase):
-                score += 1.5
-            if entry.drug.status == "active":
-                score += 0.5
-            scored.append((-score, position))
-        return [self._entries[position].drug for _, position in sorted(scored)[:limit]]
+        return heapq.nsmallest(limit, candidates,
+                               key=lambda p: (-self.score(p, words), p))
+
+    def score(self, position: int, words: list[str]) -> float:
+        """The ranking score of the product at ``position`` for query ``words`` (see
+        :meth:`search`); 0 when a word matches nothing."""
+        entry = self._entries[position]
+        total = 0.0
+        for word in words:
+            best = max(_token_score(word, entry.name_tokens, *_POINTS[_NAME]),
+                       _token_score(word, entry.ingredient_tokens, *_POINTS[_INGREDIENT]),
+                       _token_score(word, entry.other_tokens, *_POINTS[_OTHER]))
+            if not best:
+                return 0.0
+            total += best
+        if entry.folded_name.startswith(" ".join(words)):
+            total += _STARTS_BONUS
+        if entry.drug.status == "active":
+            total += _ACTIVE_BONUS
+        return total

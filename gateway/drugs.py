@@ -81,7 +81,7 @@ def init_app(app: Flask) -> None:
     store = CatalogStore.from_database(app.extensions["erx.storage"].database)
     app.extensions["erx.catalog_store"] = store
     app.extensions["erx.catalog"] = CachedCatalog(
-        store=store, refresh_seconds=app.config["CATALOG_REFRESH_SECONDS"])
+        store=store, refresh_seconds=app.config["CATALOG_REFRESH_SECONDS"], background=True)
 
 
 # ------------------------------------------------------------------------------- HTTP

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drug_catalog.catalog import Catalog, CatalogIndex
 from drug_catalog.errors import AmbiguousIdentifier, BadCheckDigit, InvalidIdentifier, UnknownDrug
@@ -155,3 +157,33 @@ def test_search_limits_and_nonsense(index: CatalogIndex) -> None:
 def test_a_later_record_with_the_same_code_replaces_the_earlier() -> None:
     index = CatalogIndex([make_drug(name="Old"), make_drug(name="New")])
     assert len(index) == 1 and index.get("MT000001").name == "New"
+
+
+def brute_force(index: CatalogIndex, query: str, limit: int) -> list[str]:
+    from drug_catalog.text import tokens
+
+    words = list(dict.fromkeys(tokens(query)))
+    scored = [(-index.score(p, words), p) for p in range(len(index))]
+    return [index._entries[p].drug.national_code
+            for score, p in sorted(item for item in scored if item[0] < 0)[:limit]]
+
+
+def demo_words() -> list[str]:
+    from drug_catalog.demo import demo_drugs
+    from drug_catalog.text import tokens
+
+    return sorted({token for drug in demo_drugs()
+                   for text in (drug.name, drug.registration_number,
+                                *(item.name for item in drug.active_ingredients))
+                   for token in tokens(text)})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(demo_words()), st.integers(1, 8), st.integers(1, 30),
+       st.sampled_from(["", " vien", " 5", " a"]))
+def test_the_fast_ranking_equals_scoring_every_product(index: CatalogIndex, word: str,
+                                                       cut: int, limit: int,
+                                                       extra: str) -> None:
+    query = word[:cut] + extra
+    assert [d.national_code for d in index.search(query, limit)] == \
+        brute_force(index, query, limit)

@@ -20,6 +20,7 @@ def test_to_dict_is_the_api_resource_and_from_dict_its_inverse(demo: list[Drug])
                                   "packaging", "kind", "prescription_only", "control_class",
                                   "status", "registration_valid_until"]
         assert Drug.from_dict(resource) == drug
+        assert Drug.from_stored(resource) == drug
 
 
 def test_values_are_normalised() -> None:

@@ -191,3 +191,18 @@ def test_refresh_zero_checks_on_every_call(store: CatalogStore) -> None:
     assert cache.resolve("MT000001").status == "withdrawn"
     with pytest.raises(ValueError):
         CachedCatalog(store=store, refresh_seconds=-1)
+
+
+def test_a_background_refresh_keeps_answering_from_the_previous_snapshot(
+        store: CatalogStore) -> None:
+    clock = FakeClock()
+    cache = CachedCatalog(store=store, refresh_seconds=5, clock=clock, background=True)
+    store.upsert(make_drug())
+    assert cache.resolve("MT000001").status == "active"  # the first load blocks
+    store.upsert(make_drug(status="recalled"))
+    clock.now += 5
+    answered = cache.resolve("MT000001").status  # stale or, if the thread was quick, fresh
+    cache.wait_for_refresh(timeout=30)
+    assert answered in ("active", "recalled")
+    assert cache.resolve("MT000001").status == "recalled"
+    assert cache.reloads == 2
