@@ -113,6 +113,30 @@ def test_concurrent_writers_get_unique_gap_free_numbers(app: Flask) -> None:
     assert [event["seq"] for event in events(app)] == list(range(60))
 
 
+def _record_from_another_process(uri: str, db_name: str, count: int) -> list[int]:
+    import pymongo
+
+    client = pymongo.MongoClient(uri, tz_aware=True)
+    try:
+        return [audit.record("prescription.viewed", object_type="prescription", object_id="X",
+                             actor="worker", database=client[db_name]) for _ in range(count)]
+    finally:
+        client.close()
+
+
+def test_writers_in_several_processes_get_unique_gap_free_numbers(app: Flask,
+                                                                  app_config: dict) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(3) as pool:
+        results = pool.starmap(_record_from_another_process,
+                               [(app_config["MONGODB_URI"], app_config["DB_NAME"], 15)] * 3)
+    numbers = sorted(n for result in results for n in result)
+    assert numbers == list(range(45))
+    assert [event["seq"] for event in events(app)] == list(range(45))
+
+
 def test_a_number_whose_writer_died_is_explained_and_the_log_seals_past_it(app: Flask) -> None:
     record_some(app, 2)
     with app.app_context():
