@@ -4,7 +4,8 @@ Each ``check_*`` function reads the loaded values through a :class:`Context` and
 problems with a canonical path (``("thong_tin_don_thuoc", 2, "ma_thuoc")``); the validator maps
 paths to JSON pointers into the submitted document. A rule is checked only on values that
 loaded: a field whose shape was wrong already has its error, and rules depending on it are
-skipped rather than reported twice.
+skipped rather than reported twice. Rules raise nothing for any document; only errors of the
+catalog other than its identifier errors (e.g. a database outage) propagate.
 """
 
 from __future__ import annotations
@@ -102,6 +103,14 @@ class Context:
         return self.age_months is not None and self.age_months < self.policy.child_age_months
 
 
+def _years_before(day: date, years: int) -> date:
+    """The same calendar day ``years`` earlier (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
 def months_between(start: date, end: date) -> int:
     """Whole months from ``start`` to ``end`` (negative when ``end`` is earlier)."""
     months = (end.year - start.year) * 12 + end.month - start.month
@@ -143,10 +152,8 @@ def check_type_and_code(ctx: Context) -> None:
         ctx.error(("loai_don_thuoc",), "rx.type",
                   "Loại đơn thuốc phải là một trong c, n, h, y")
     code = ctx.loaded.get("ma_don_thuoc")
-    if code is None or code == "":
-        if "ma_don_thuoc" in ctx.raw and code == "":
-            return  # blank: the gateway generates one, as when omitted
-        return
+    if not code:
+        return  # omitted or blank: the validator generates one
     if len(code) != 14 or PRESCRIPTION_CODE.fullmatch(code) is None:
         ctx.error(("ma_don_thuoc",), "rx.code_format",
                   "Mã đơn thuốc phải gồm 5 ký tự mã cơ sở, 7 chữ/số, dấu '-' và loại đơn "
@@ -267,7 +274,7 @@ def check_patient(ctx: Context) -> None:
             ctx.error(("ngay_sinh_benh_nhan",), "patient.birth_date", "Ngày sinh ở tương lai")
         elif birth > ctx.reference_date:
             ctx.error(("ngay_sinh_benh_nhan",), "patient.birth_date", "Ngày sinh sau ngày kê đơn")
-        elif months_between(birth, today) >= policy.patient_max_age_years * 12:
+        elif birth < _years_before(today, policy.patient_max_age_years):
             ctx.error(("ngay_sinh_benh_nhan",), "patient.birth_date",
                       f"Ngày sinh cách đây hơn {policy.patient_max_age_years} năm")
         else:
