@@ -600,6 +600,22 @@ def _event_filter(args: Mapping[str, Any]) -> dict[str, Any]:
     return query
 
 
+EXPORT_RESPONSES = {
+    "200": {"description": "a page of events; with `Accept: text/csv` or "
+                           "`application/x-ndjson`, every matching event",
+            "content": {
+                "application/json": {"schema": EventPageSchema},
+                "text/csv": {"schema": {"type": "string",
+                                        "description": "one row per event, header first"}},
+                NDJSON: {"schema": {"type": "string",
+                                    "description": "one event per line (what `erx-gateway "
+                                                   "audit verify` reads)"}}}},
+    "406": {"description": "Accept names none of the three media types"},
+}
+NOT_SEALED = {"404": {"description": "the log has not been sealed yet (or no tree head was "
+                                     "published at that size)"}}
+
+
 def _csv_row(event: Mapping[str, Any]) -> list[Any]:
     obj = event["object"] or {}
     return [event["seq"], event["time"], event["actor"]["party_id"] or "",
@@ -641,11 +657,8 @@ def _export(query: dict[str, Any], mimetype: str) -> Response:
 @blp.route("/v2/audit/events", methods=["GET"])
 @requires("regulator")
 @blp.arguments(EventQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
-@blp.response(200, EventPageSchema, description="a page of events; with `Accept: text/csv` "
-              "or `application/x-ndjson`, every matching event as an export")
-@blp.alt_response(200, content_type="text/csv", success=True, description="CSV export")
-@blp.alt_response(200, content_type=NDJSON, success=True,
-                  description="NDJSON export, one event per line (what `audit verify` reads)")
+@blp.response(200, EventPageSchema)
+@blp.doc(responses=EXPORT_RESPONSES)
 def list_events(args: dict[str, Any]) -> Any:
     """Audit events, oldest first: filter, page, or export as CSV / NDJSON."""
     wanted = (request.accept_mimetypes.best_match(["application/json", "text/csv", NDJSON])
@@ -682,6 +695,7 @@ class TreeHeadSchema(Schema):
 @requires()
 @blp.arguments(TreeHeadQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
 @blp.response(200, TreeHeadSchema)
+@blp.doc(responses=NOT_SEALED)
 def get_tree_head(args: dict[str, Any]) -> Any:
     """The latest signed tree head (or the one published at `tree_size`)."""
     database = get_db()
@@ -732,6 +746,7 @@ def _published_size() -> int:
 @requires()
 @blp.arguments(InclusionQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
 @blp.response(200, InclusionProofSchema)
+@blp.doc(responses=NOT_SEALED)
 def inclusion_proof(args: dict[str, Any]) -> Any:
     """Inclusion proof of one event in a published tree (RFC 9162 §2.1.3)."""
     published = _published_size()
@@ -751,6 +766,7 @@ def inclusion_proof(args: dict[str, Any]) -> Any:
 @requires()
 @blp.arguments(ConsistencyQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
 @blp.response(200, ConsistencyProofSchema)
+@blp.doc(responses=NOT_SEALED)
 def consistency_proof(args: dict[str, Any]) -> Any:
     """Consistency proof between two published tree sizes (RFC 9162 §2.1.4)."""
     published = _published_size()
