@@ -350,6 +350,9 @@ def test_party_changes_from_the_cli_leave_events(app: Flask, app_config: dict) -
 def test_tree_head_and_proofs_verify(app: Flask, client: FlaskClient, auth_headers) -> None:
     headers = auth_headers("pharmacy", "NT1")  # hashes only: any party may monitor the log
     assert client.get("/v2/audit/tree-head", headers=headers).status_code == 404
+    assert client.get("/v2/audit/proofs/inclusion?index=0", headers=headers).status_code == 404
+    assert client.get("/v2/audit/proofs/consistency?first=1",
+                      headers=headers).status_code == 404
     record_some(app, 6)
     first = seal(app)
     record_some(app, 7)
