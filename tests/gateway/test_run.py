@@ -62,11 +62,11 @@ def wait_ready(process: subprocess.Popen[bytes], base: str, timeout: float = 60.
     while time.monotonic() - started < timeout:
         assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
         try:
-            if (requests.get(f"{base}/healthz", timeout=1).status_code == 200
-                    and requests.get(f"{base}/readyz", timeout=2).status_code == 200):
+            if (requests.get(f"{base}/healthz", timeout=5).status_code == 200
+                    and requests.get(f"{base}/readyz", timeout=5).status_code == 200):
                 return time.monotonic() - started
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # workers still booting
         time.sleep(0.25)
     raise AssertionError(f"not ready within {timeout} s")
 
