@@ -144,7 +144,9 @@ def retry_delivery(database: Database, delivery_id: str, *, by: str,
                   "deliveries.$[d].attempts": 0, "deliveries.$[d].first_attempt_at": None,
                   "deliveries.$[d].retried_at": now, "deliveries.$[d].retried_by": by,
                   "forward_due_at": now, "forward_open": True}},
-        array_filters=[{"d.id": delivery_id, "d.state": retryable}])
+        # The state condition is in the query (on the embedded database an array filter on a
+        # field this update changes stops matching halfway through the $set).
+        array_filters=[{"d.id": delivery_id}])
     doc = collection.find_one({"deliveries.id": delivery_id}, {"deliveries": 1})
     if doc is None:
         raise ApiError(404, detail=f"no delivery {delivery_id}")

@@ -211,15 +211,16 @@ class Forwarder:
             while index is not None:
                 entry = deliveries[index]
                 tried.add(index)
+                seen = (entry["state"], entry.get("attempts", 0))  # as the snapshot shows it
                 prefix = f"deliveries.{index}."
                 now = self.clock()
                 first = entry.get("first_attempt_at") or now
                 if now - first >= self.policy.max_age:
                     gave_up = self._outcome_fields(entry, index, None, first, now)
-                    self._write(doc, index, claimed, {**unwritten, **gave_up}, {}, now)
+                    self._write(doc, index, seen, claimed, {**unwritten, **gave_up}, {}, now)
                     claimed, unwritten = True, {}
                 else:
-                    self._write(doc, index, claimed, {
+                    self._write(doc, index, seen, claimed, {
                         **unwritten, prefix + "state": IN_FLIGHT, prefix + "last_attempt_at": now,
                         prefix + "first_attempt_at": first}, {prefix + "attempts": 1}, now)
                     claimed = True
@@ -238,19 +239,18 @@ class Forwarder:
         self._finish(code, unwritten)
         return True
 
-    def _write(self, doc: dict[str, Any], index: int, claimed: bool, sets: dict[str, Any],
-               inc: dict[str, int], now: datetime) -> None:
+    def _write(self, doc: dict[str, Any], index: int, seen: tuple[str, int], claimed: bool,
+               sets: dict[str, Any], inc: dict[str, int], now: datetime) -> None:
         """The first write claims the prescription, on condition that the lease is free and
         the delivery is still as the snapshot shows it; later writes need our lease."""
         sets = {**sets, "forward_lease_until": now + self.policy.lease}
         if claimed:
             query: dict[str, Any] = {"_id": doc["_id"], "forward_lease_owner": self.owner}
         else:
-            entry = doc["deliveries"][index]
             query = {"_id": doc["_id"], "forward_lease_until": {"$not": {"$gt": now}},
-                     f"deliveries.{index}.id": entry["id"],
-                     f"deliveries.{index}.state": entry["state"],
-                     f"deliveries.{index}.attempts": entry.get("attempts", 0)}
+                     f"deliveries.{index}.id": doc["deliveries"][index]["id"],
+                     f"deliveries.{index}.state": seen[0],
+                     f"deliveries.{index}.attempts": seen[1]}
             sets["forward_lease_owner"] = self.owner
         update: dict[str, Any] = {"$set": sets}
         if inc:
