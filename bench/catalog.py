@@ -166,17 +166,21 @@ def run() -> str:
                     resolve_times.append(time.perf_counter() - t0)
 
                 queries = _queries(drugs, rng)
-                search_times, hits = [], 0
+                search_times, by_words, hits = [], {1: [], 2: []}, 0
                 for query in queries:
                     t0 = time.perf_counter()
                     found = cache.search(query, 20)
-                    search_times.append(time.perf_counter() - t0)
+                    elapsed = time.perf_counter() - t0
+                    search_times.append(elapsed)
+                    by_words[min(2, len(query.split()))].append(elapsed)
                     hits += bool(found)
         finally:
             server.stop()
 
     r50, r99, rmax = _percentiles(resolve_times)
     s50, s99, smax = _percentiles(search_times)
+    one50, one99, _ = _percentiles(by_words[1])
+    two50, two99, _ = _percentiles(by_words[2])
     return f"""## Drug catalog
 
 Method: {METHOD}
@@ -188,4 +192,6 @@ Method: {METHOD}
 | cache load of {len(drugs):,} products (each process, after a change) | {load_seconds:.2f} s | |
 | `resolve`, from the cache ({RESOLVES:,} calls) | p50 {r50 * 1000:.1f} µs, p99 {r99 * 1000:.1f} µs, max {rmax:.2f} ms | p99 < 1 ms |
 | `search`, from the cache ({SEARCHES:,} queries, {hits:,} with results) | p50 {s50:.2f} ms, p99 {s99:.2f} ms, max {smax:.1f} ms | p99 < 20 ms |
+| `search`, one-word queries ({len(by_words[1]):,}) | p50 {one50:.2f} ms, p99 {one99:.2f} ms | |
+| `search`, two-word queries ({len(by_words[2]):,}) | p50 {two50:.2f} ms, p99 {two99:.2f} ms | |
 """

@@ -268,17 +268,35 @@ class CatalogIndex:
                     break
         return ranked
 
+    def _word_points(self, word: str) -> dict[int, float]:
+        """Position -> the best points ``word`` earns there (see :meth:`search`)."""
+        matching = self._expand(word)
+        exact = matching[:1] if matching and matching[0] == word else []
+        prefixes = matching[len(exact):]
+        points: dict[int, float] = {}
+        # Lowest points first: a later layer overwrites, so each position keeps its best.
+        for field, words_, value in ((_OTHER, matching, _POINTS[_OTHER][1]),
+                                     (_INGREDIENT, prefixes, _POINTS[_INGREDIENT][1]),
+                                     (_INGREDIENT, exact, _POINTS[_INGREDIENT][0]),
+                                     (_NAME, prefixes, _POINTS[_NAME][1]),
+                                     (_NAME, exact, _POINTS[_NAME][0])):
+            if words_:
+                points.update(dict.fromkeys(self._union(self._fields[field], words_), value))
+        return points
+
     def _rank_words(self, words: list[str], limit: int) -> list[int]:
-        candidates: set[int] | None = None
-        # Longest words first: they are the most selective, so the intersection shrinks fast.
-        for word in sorted(words, key=len, reverse=True):
-            positions = self._union(self._postings, self._expand(word))
-            candidates = positions if candidates is None else candidates & positions
-            if not candidates:
-                return []
-        assert candidates is not None
-        return heapq.nsmallest(limit, candidates,
-                               key=lambda p: (-self.score(p, words), p))
+        per_word = sorted((self._word_points(word) for word in words), key=len)
+        if not per_word[0]:
+            return []
+        candidates = set(per_word[0]).intersection(*per_word[1:])
+        scores = {p: sum(points[p] for points in per_word) for p in candidates}
+        phrase = " ".join(words)
+        for p in self._union(self._fields[_FIRST], self._expand(words[0])) & candidates:
+            if self._entries[p].folded_name.startswith(phrase):
+                scores[p] += _STARTS_BONUS
+        for p in candidates - self._inactive:
+            scores[p] += _ACTIVE_BONUS
+        return heapq.nsmallest(limit, scores, key=lambda p: (-scores[p], p))
 
     def score(self, position: int, words: list[str]) -> float:
         """The ranking score of the product at ``position`` for query ``words`` (see
