@@ -101,7 +101,7 @@ def parse_prescribed_at(text: str) -> datetime | None:
         return None
 
 
-class Text(fields.Field):
+class Text(fields.String):
     """A JSON string: surrounding blanks removed, Unicode NFC. Blank stays ``""``."""
 
     default_error_messages = {**_COMMON_MESSAGES, "invalid": "Phải là chuỗi ký tự"}
@@ -112,7 +112,7 @@ class Text(fields.Field):
         return clean(value)
 
 
-class WholeNumber(fields.Field):
+class WholeNumber(fields.Integer):
     """A JSON integer (``2.0`` is accepted as 2; ``true`` and ``"2"`` are not numbers)."""
 
     default_error_messages = {**_COMMON_MESSAGES, "invalid": "Phải là số nguyên"}
@@ -127,8 +127,10 @@ class WholeNumber(fields.Field):
         raise self.make_error("invalid")
 
 
-class Quantity(fields.Field):
+class Quantity(fields.Number):
     """A JSON number (integer or decimal, finite); whole values become ``int``."""
+
+    num_type = float  # only for marshmallow's bookkeeping: _deserialize below does the work
 
     default_error_messages = {**_COMMON_MESSAGES, "invalid": "Phải là số"}
 
@@ -143,7 +145,7 @@ class Quantity(fields.Field):
         return value
 
 
-class NationalDate(fields.Field):
+class NationalDate(fields.String):
     """A date written ``dd/mm/yyyy`` or ``yyyy-mm-dd``."""
 
     default_error_messages = {**_COMMON_MESSAGES,
@@ -156,7 +158,7 @@ class NationalDate(fields.Field):
         return parsed
 
 
-class PrescribedAt(fields.Field):
+class PrescribedAt(fields.String):
     """``ngay_gio_ke_don``: ``yyyy-mm-dd HH:MM:SS`` or ISO 8601."""
 
     default_error_messages = {**_COMMON_MESSAGES,
@@ -218,8 +220,11 @@ class _NationalSchema(Schema):
     error_messages = {"unknown": UNKNOWN_FIELD_MESSAGE, "type": NOT_AN_OBJECT_MESSAGE}
 
 
-def _code(code: str, **kwargs: Any) -> dict[str, Any]:
-    return {"metadata": {"code": code}, **kwargs}
+def _code(code: str, description: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"code": code}
+    if description:
+        metadata["description"] = description
+    return {"metadata": metadata, **kwargs}
 
 
 class DiagnosisSchema(_NationalSchema):
@@ -258,28 +263,34 @@ class PrescriptionSchema(_NationalSchema):
     ho_ten_benh_nhan = Text(required=True, **_code("patient.name_required"))
     ma_dinh_danh_y_te = Text(**_code("rx.field_type"))
     ma_dinh_danh_cong_dan = Text(**_code("patient.cccd_format"))
-    ngay_sinh_benh_nhan = NationalDate(required=True, **_code("patient.birth_date"))
+    ngay_sinh_benh_nhan = NationalDate(required=True, **_code(
+        "patient.birth_date", description="dd/mm/yyyy or yyyy-mm-dd"))
     can_nang = Quantity(**_code("patient.weight_required"))
     gioi_tinh = WholeNumber(required=True, **_code("patient.sex"))
     ma_so_the_bao_hiem_y_te = Text(**_code("patient.bhyt_format"))
     #: the spelling some clients use for ma_so_the_bao_hiem_y_te.
-    ma_so_bao_hiem_y_te = Text(**_code("patient.bhyt_format"))
+    ma_so_bao_hiem_y_te = Text(**_code(
+        "patient.bhyt_format", description="alternative spelling of ma_so_the_bao_hiem_y_te "
+                                           "(send one of the two)"))
     thong_tin_nguoi_giam_ho = Text(**_code("patient.guardian_required"))
     dia_chi = Text(**_code("rx.field_type"))
     chan_doan = ItemList(Item(DiagnosisSchema), required=True,
                          **_code("rx.diagnosis_required"))
     luu_y = Text(**_code("rx.field_type"))
     hinh_thuc_dieu_tri = WholeNumber(**_code("rx.field_type"))
-    dot_dung_thuoc = OneOrMany(Item(TreatmentPeriodSchema), required=True,
-                               **_code("rx.period"))
+    dot_dung_thuoc = OneOrMany(Item(TreatmentPeriodSchema), required=True, **_code(
+        "rx.period", description="a list of periods, or a single period object"))
     thong_tin_don_thuoc = ItemList(Item(DrugLineSchema), required=True,
                                    **_code("rx.lines_required"))
     loi_dan = Text(**_code("rx.field_type"))
     so_dien_thoai_nguoi_kham_benh = Text(**_code("rx.field_type"))
-    ngay_tai_kham = FollowUp(**_code("rx.follow_up"))
-    ngay_gio_ke_don = PrescribedAt(required=True, **_code("rx.prescribed_at"))
-    signature = Text(**_code("rx.field_type"))
-    ma_co_so_cung_ung_thuoc_chi_dinh = Text(**_code("rx.field_type"))
+    ngay_tai_kham = FollowUp(**_code(
+        "rx.follow_up", description="days after prescribing (integer), or a date dd/mm/yyyy"))
+    ngay_gio_ke_don = PrescribedAt(required=True, **_code(
+        "rx.prescribed_at", description="yyyy-mm-dd HH:MM:SS (Vietnam time) or ISO 8601"))
+    signature = Text(**_code("rx.field_type", description="prescriber's signature; may be empty"))
+    ma_co_so_cung_ung_thuoc_chi_dinh = Text(**_code(
+        "rx.field_type", description="gateway extension: the nominated pharmacy's code"))
 
 
 PRESCRIPTION_SCHEMA = PrescriptionSchema()
