@@ -266,8 +266,9 @@ SETTINGS: tuple[Setting, ...] = (
             "ngay_gio_ke_don (0: only until its last den_ngay; unconfirmed under TT 26/2025)"),
     # --- drug catalog ------------------------------------------------------------------------
     Setting("CATALOG_REFRESH_SECONDS", 5.0, parse_non_negative_float,
-            "longest time a catalog change (an import by any process) goes unseen by a "
-            "process's in-memory catalog; the check is one small read (0: every call)"),
+            "how long a process answers from its in-memory catalog before re-reading the "
+            "catalog's change counter (one small read); a change (an import by any process) is "
+            "seen within this plus the background reload time (0: check on every call)"),
     Setting("CATALOG_DEMO", "auto", parse_choice("auto", "yes", "no"),
             "load the shipped demo catalog at `erx-gateway run` when the catalog is empty: "
             "auto = only with ERX_ENV=development"),
