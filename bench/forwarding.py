@@ -154,7 +154,8 @@ def run() -> str:
                   f"delivery id: {soak['one_id_per_code']}.", "",
               "Where the time goes (profiled single-threaded on this shared machine): the two "
               "database writes of each delivery (claim-and-mark, then outcome-and-release) "
-              "take 10-20 ms each on the embedded database, the HTTP call about 3 ms.", "", __doc__.split("\n\n", 1)[1].strip()]
+              "take 10-20 ms each on the embedded database, the HTTP call about 3 ms.", "",
+              (__doc__ or "").split("\n\n", 1)[1].strip()]
     return "\n".join(lines)
 
 

@@ -359,7 +359,8 @@ class Forwarder:
             log.warning("database error while forwarding; the lease will expire",
                         extra={"ma_don_thuoc": doc.get("_id"), "error": type(exc).__name__})
         except Exception:  # noqa: BLE001 - keep the worker thread alive
-            log.exception("forwarding a prescription failed", extra={"ma_don_thuoc": doc.get("_id")})
+            log.exception("forwarding a prescription failed",
+                          extra={"ma_don_thuoc": doc.get("_id")})
 
     def run(self) -> None:
         """Claim and process until :meth:`stop`; then finish the current sends and return."""

@@ -106,7 +106,8 @@ def validate_webhook(body: Mapping[str, Any], *, allow_http: bool) -> tuple[str,
         for index, event in enumerate(events):
             if event not in PHARMACY_EVENTS:
                 errors.append({"pointer": f"/events/{index}", "code": "webhook.unknown_event",
-                               "message": f"Sự kiện phải là một trong {', '.join(PHARMACY_EVENTS)}"})
+                               "message": "Sự kiện phải là một trong "
+                                          + ", ".join(PHARMACY_EVENTS)})
     if errors:
         raise ApiError(422, errors=errors)
     return url, sorted(set(events), key=PHARMACY_EVENTS.index)

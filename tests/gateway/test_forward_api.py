@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.gateway.forwarding import (FACILITY, app_config, db, deliveries_of,  # noqa: F401
-                                      insert_prescriptions, make_forwarder, registry, states)
+                                      insert_prescriptions, make_forwarder, registry)
 
 
 # --- webhooks -----------------------------------------------------------------------------------
@@ -104,7 +106,7 @@ def test_a_waiting_delivery_names_what_it_waits_for(db, client, auth_headers, re
     assert registry.calls[registry.CANCEL] == 0
 
 
-# --- retry ------------------------------------------------------------------------------------------
+# --- retry ---------------------------------------------------------------------------------------
 def test_admin_retries_a_failed_delivery(db, client, auth_headers, registry,
                                          make_forwarder) -> None:
     [code] = insert_prescriptions(db, 1)
@@ -133,7 +135,7 @@ def test_a_dead_delivery_can_be_sent_again(db, client, auth_headers, registry,
                                            make_forwarder) -> None:
     [code] = insert_prescriptions(db, 1)
     registry.status = 503
-    forwarder = make_forwarder(max_age=__import__("datetime").timedelta(seconds=0))
+    forwarder = make_forwarder(max_age=timedelta(seconds=0))
     forwarder.run_until_idle()
     [dead] = deliveries_of(db, code)
     assert dead["state"] == "dead" and "gave up" in dead["last_error"]

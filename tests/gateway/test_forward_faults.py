@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway.forwarding import (FACILITY, REGISTRY_PASSWORD, app_config, code_for,  # noqa: F401
+from tests.gateway.forwarding import (FACILITY, REGISTRY_PASSWORD, app_config,  # noqa: F401
                                       db, deliveries_of, insert_prescriptions, make_forwarder,
                                       registry, running, states, wait_until, webhook_receiver)
 
