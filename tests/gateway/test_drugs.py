@@ -3,6 +3,7 @@ bootstrap."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,37 @@ def test_the_bootstrap_step_is_registered() -> None:
     from gateway import supervisor
 
     assert load_demo_catalog_if_empty in supervisor.BOOTSTRAP
+
+
+def test_an_identifier_naming_two_products_is_422_listing_them(
+        app: Flask, client: FlaskClient, headers: dict[str, str], tmp_path: Path) -> None:
+    from tests.drug_catalog.conftest import drug_record
+
+    path = tmp_path / "two.ndjson"
+    path.write_text("\n".join(json.dumps(record) for record in (
+        drug_record(national_code="A1"), drug_record(national_code="A2", gtins=[]))) + "\n",
+        encoding="utf-8")
+    with app.app_context():
+        import_file(catalog_store(), path)
+    answer = client.get("/v2/drugs/VD-32243-19", headers=headers)
+    assert answer.status_code == 422
+    problem = answer.get_json()
+    assert problem["errors"][0]["code"] == "drug.ambiguous"
+    assert problem["national_codes"] == ["A1", "A2"]
+    assert client.get("/v2/drugs/a2", headers=headers).get_json()["national_code"] == "A2"
+
+
+def test_an_unreachable_catalog_is_503(app: Flask, client: FlaskClient,
+                                       headers: dict[str, str], mongo_server) -> None:
+    import pymongo
+
+    from drug_catalog.cache import CachedCatalog
+    from drug_catalog.store import CatalogStore
+
+    closed = pymongo.MongoClient(mongo_server.uri)
+    closed.close()
+    app.extensions["erx.catalog"] = CachedCatalog(
+        store=CatalogStore.from_database(closed["gone"]), refresh_seconds=5)
+    answer = client.get("/v2/drugs/VN-21939-19", headers=headers)
+    assert answer.status_code == 503
+    assert "catalog" in answer.get_json()["detail"]
