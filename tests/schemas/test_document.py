@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from schemas.document import (FIELD_ORDER, LIST_ITEM_FIELDS, PRESCRIPTION_SCHEMA, load_shape,
                               parse_national_date, parse_prescribed_at)
-from tests.schemas.strategies import Case, prescriptions
+from tests.schemas.strategies import SCHEMAS, Case, prescriptions
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=False),
                     st.text(max_size=12), st.sampled_from(["01/02/2026", "2026-02-01", "J069",
@@ -32,7 +32,7 @@ def _has_null_items(data: dict[str, Any]) -> bool:
     return any(isinstance(data.get(name), list) and None in data[name] for name in LIST_ITEM_FIELDS)
 
 
-@settings(max_examples=100)
+@settings(SCHEMAS, max_examples=100)
 @given(data=st.data())
 def test_the_compiled_loader_agrees_with_marshmallow(data: st.DataObject) -> None:
     case: Case = data.draw(prescriptions())

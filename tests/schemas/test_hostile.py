@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from schemas.document import FIELD_ORDER, LIST_ITEM_FIELDS
 from tests.schemas.conftest import validate
-from tests.schemas.strategies import Case, prescriptions
+from tests.schemas.strategies import SCHEMAS, Case, prescriptions
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
@@ -39,7 +39,7 @@ def test_an_empty_object_reports_every_required_field() -> None:
         "/chan_doan", "/dot_dung_thuoc", "/thong_tin_don_thuoc", "/ngay_gio_ke_don"}
 
 
-@settings(max_examples=80)
+@settings(SCHEMAS, max_examples=80)
 @given(data=st.data(), value=st.one_of(HOSTILE, json_values))
 def test_any_value_in_any_field_is_an_error_of_that_field_or_accepted(data: st.DataObject,
                                                                       value: Any) -> None:
@@ -67,7 +67,7 @@ def test_any_value_in_any_field_is_an_error_of_that_field_or_accepted(data: st.D
                    for issue in result.errors), result.errors
 
 
-@settings(max_examples=60)
+@settings(SCHEMAS, max_examples=60)
 @given(st.dictionaries(st.text(max_size=30), json_values, max_size=30))
 def test_random_objects_never_crash(raw: dict[str, Any]) -> None:
     result = validate(raw)
@@ -76,7 +76,7 @@ def test_random_objects_never_crash(raw: dict[str, Any]) -> None:
 
 
 @given(st.sampled_from(FIELD_ORDER), st.sampled_from(["x", "9", "đ", " ", "\u0301"]))
-@settings(max_examples=30)
+@settings(SCHEMAS, max_examples=30)
 def test_megabyte_strings_are_refused_quickly(name: str, char: str) -> None:
     doc = {field: char * 1_000_000 for field in FIELD_ORDER}
     doc["thong_tin_don_thuoc"] = [{"ma_thuoc": char * 1_000_000, "don_vi_tinh": char * 1_000_000,

@@ -15,7 +15,7 @@ from schemas.identifiers import (PRESCRIPTION_CODE, cccd_disagreement, generate_
                                  is_bhyt_number, is_cccd)
 from schemas.policy import DEFAULT_CHRONIC_DISEASES_FILE, Policy, setting_names
 from tests.schemas.conftest import validate
-from tests.schemas.strategies import Case, dmy, prescriptions
+from tests.schemas.strategies import SCHEMAS, Case, dmy, prescriptions
 
 
 def test_defaults_are_those_of_rules_md() -> None:
@@ -90,6 +90,7 @@ def test_a_bad_line_in_a_chronic_list_is_named(tmp_path: Path) -> None:
         Policy.from_mapping({"RX_CHRONIC_DISEASES_FILE": str(bad)})
 
 
+@SCHEMAS
 @given(prescriptions(loai="c"))
 def test_the_policy_is_applied(case: Case) -> None:
     """A stricter policy turns the same valid prescription's long supply into supply.too_long."""
@@ -99,6 +100,7 @@ def test_the_policy_is_applied(case: Case) -> None:
     assert codes == ({("/dot_dung_thuoc", "supply.too_long")} if case.span_days > 1 else set())
 
 
+@SCHEMAS
 @given(prescriptions(child=False))
 def test_child_age_comes_from_the_policy(case: Case) -> None:
     """Every adult is a child when the child age is 200 years: guardian and weight required."""
@@ -123,6 +125,7 @@ def test_icd10_chapters_blocks_and_junk_are_not_diagnoses(code: str) -> None:
     assert normalize_icd10(code) is None
 
 
+@SCHEMAS
 @given(st.sampled_from(["79001", "0000A", "zz9zz"]), st.sampled_from("cnhy"))
 def test_generated_codes_have_the_national_format(facility: str, loai: str) -> None:
     code = generate_prescription_code(facility, loai)

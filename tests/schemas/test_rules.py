@@ -20,9 +20,10 @@ from drug_catalog.text import same_text
 from schemas.policy import Policy
 from schemas.validation import ValidationResult
 from tests.schemas.conftest import validate
-from tests.schemas.strategies import (ALPHANUM, FACILITY, NOW, POLICY, TODAY, Case, catalog, cccd_for,
-                                      dmy, drugs_for, identifiers, inactive_drugs, inn_name,
-                                      prescriptions, raw_materials, texts)
+from tests.schemas.strategies import (ALPHANUM, FACILITY, NOW, POLICY, SCHEMAS, TODAY, Case,
+                                      catalog, cccd_for, dmy, drugs_for, identifiers,
+                                      inactive_drugs, inn_name, prescriptions, raw_materials,
+                                      texts)
 
 RULES_MD = Path(__file__).resolve().parents[3] / "shared" / "docs" / "RULES.md"
 
@@ -452,7 +453,7 @@ CASES = {**{code: (code, rule) for code, rule in RULES.items()}, **EXTRA}
 
 
 @pytest.mark.parametrize("name", list(CASES))
-@settings(max_examples=25)
+@settings(SCHEMAS, max_examples=25)
 @given(data=st.data())
 def test_a_mutation_breaking_one_rule_reports_exactly_that_rule(name: str, data: st.DataObject) -> None:
     code, rule = CASES[name]
@@ -497,7 +498,7 @@ INDEPENDENT = ("patient.name_required", "patient.sex", "rx.code_format", "rx.fol
                "rx.unknown_field", "patient.weight_required")
 
 
-@settings(max_examples=40)
+@settings(SCHEMAS, max_examples=40)
 @given(data=st.data(), chosen=st.sets(st.sampled_from(INDEPENDENT), min_size=2))
 def test_several_independent_problems_are_all_reported_at_once(data: st.DataObject,
                                                                chosen: set[str]) -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from schemas.validation import CANONICAL_ORDER, dispensable_until, national_document
 from tests.schemas.conftest import validate
-from tests.schemas.strategies import FACILITY, POLICY, Case, prescriptions, variant_of
+from tests.schemas.strategies import FACILITY, POLICY, SCHEMAS, Case, prescriptions, variant_of
 
 
 def _json_only(value: object) -> bool:
@@ -24,6 +24,7 @@ def _json_only(value: object) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
+@SCHEMAS
 @given(prescriptions())
 def test_generated_prescriptions_are_accepted(case: Case) -> None:
     submitted = copy.deepcopy(case.doc)
@@ -46,6 +47,7 @@ def test_generated_prescriptions_are_accepted(case: Case) -> None:
     assert json.loads(rfc8785.dumps(doc)) == doc
 
 
+@SCHEMAS
 @given(prescriptions())
 def test_validation_is_deterministic(case: Case) -> None:
     case.doc.setdefault("ma_don_thuoc", FACILITY + "ABCDEFG-" + case.loai)
@@ -53,6 +55,7 @@ def test_validation_is_deterministic(case: Case) -> None:
     assert rfc8785.dumps(first.document) == rfc8785.dumps(second.document)
 
 
+@SCHEMAS
 @given(st.data())
 def test_client_variants_normalise_to_the_same_canonical_document(data: st.DataObject) -> None:
     case = data.draw(prescriptions())
@@ -66,6 +69,7 @@ def test_client_variants_normalise_to_the_same_canonical_document(data: st.DataO
     assert rfc8785.dumps(result.document) == rfc8785.dumps(expected)
 
 
+@SCHEMAS
 @given(prescriptions())
 def test_national_document_round_trips(case: Case) -> None:
     case.doc.setdefault("ma_don_thuoc", FACILITY + "ROUNDTR-" + case.loai)
@@ -112,6 +116,7 @@ def test_documented_variants_by_example() -> None:
         assert result.document == expected, variant
 
 
+@SCHEMAS
 @given(prescriptions(), st.text(max_size=300))
 def test_signature_is_returned_separately(case: Case, signature: str) -> None:
     case.doc.setdefault("ma_don_thuoc", FACILITY + "SIGNATU-" + case.loai)
