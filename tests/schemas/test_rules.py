@@ -21,7 +21,7 @@ from schemas.policy import Policy
 from schemas.validation import ValidationResult
 from tests.schemas.conftest import validate
 from tests.schemas.strategies import (ALPHANUM, FACILITY, NOW, POLICY, SCHEMAS, TODAY, Case,
-                                      catalog, cccd_for, dmy, drugs_for, identifiers,
+                                      cccd_for, dmy, drugs_for, identifiers,
                                       inactive_drugs, inn_name, prescriptions, raw_materials,
                                       texts)
 
