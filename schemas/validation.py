@@ -24,11 +24,12 @@ only) that is the same for every accepted spelling of the same prescription.
 - ``dot_dung_thuoc``: always a list; each period has ``dot`` (its position, 1-based, when the
   client left it out), ``tu_ngay``, ``den_ngay``.
 - ``thong_tin_don_thuoc[]``: ``ma_thuoc`` as submitted, plus ``national_code``, the catalog's
-  national drug code of the product it resolved to (a gateway addition);
-  ``so_luong`` an int when whole.
+  national drug code of the product it resolved to (a gateway addition).
+- Numbers (``so_luong``, ``can_nang``, ``gioi_tinh``...) are ints when whole (``10.0`` -> ``10``),
+  and every int is small enough for RFC 8785 (each field has an upper bound).
 - ``signature`` is NOT part of the canonical document: it is the prescriber's signature over
-  the submission, returned separately in :attr:`ValidationResult.signature` (``""`` when sent
-  empty or absent) so the signed and stored content never depends on it.
+  the submission, returned separately (exactly as sent) in :attr:`ValidationResult.signature`
+  (``""`` when sent empty or absent) so the signed and stored content never depends on it.
 
 :func:`national_document` turns a canonical document back into the national wire format.
 """
