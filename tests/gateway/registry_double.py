@@ -354,3 +354,34 @@ class WebhookReceiver(_LoopbackDouble):
             request.answer(200, {"ok": True})
         finally:
             self._leave(delivery_id)
+
+
+def main() -> None:
+    """``python -m tests.gateway.registry_double [--port N]``: serve the registry double
+    until Ctrl-C (for ``make demo``: point ``ERX_REGISTRY_BASE_URL`` at it)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--facility-code", default="79001")
+    parser.add_argument("--password", default="registry-pass")
+    parser.add_argument("--failure-rate", type=float, default=0.0)
+    args = parser.parse_args()
+    double = RegistryDouble(facility_code=args.facility_code, password=args.password)
+    double.port = args.port
+    double.failure_rate = args.failure_rate
+    with double:
+        print(f"registry double on {double.url} (facility {args.facility_code})", flush=True)
+        try:
+            while True:
+                time.sleep(5)
+                print(f"accepted {len(double.prescriptions)} prescriptions, "
+                      f"{len(double.dispenses)} dispense reports, "
+                      f"{len(double.cancellations)} cancellations; logins {double.logins}",
+                      flush=True)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
