@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,23 @@ def test_soak_with_a_registry_failing_a_fifth_of_calls(db, registry, make_forwar
     print(f"\nsoak: {count} prescriptions in {elapsed:.1f} s, "
           f"{registry.failures_injected} injected failures, "
           f"{sum(registry.duplicates.values())} repeats dropped by the registry")
+
+
+def test_database_errors_mid_forwarding_lose_nothing(db, registry, make_forwarder,
+                                                      mongo_client, caplog) -> None:
+    """Writes refused by the database (a fail point) after sends: the claims run out and the
+    deliveries are taken up again; the registry's duplicate check absorbs the repeats."""
+    codes = insert_prescriptions(db, 20)
+    forwarder = make_forwarder(lease=timedelta(seconds=1))
+    mongo_client.admin.command({"configureFailPoint": "failCommand", "mode": {"times": 6},
+                                "data": {"failCommands": ["update"], "errorCode": 2}})
+    try:
+        with running(forwarder):
+            wait_until(lambda: states(db) == {"delivered": 20}, timeout=90,
+                       message="all delivered despite the refused writes")
+    finally:
+        off = mongo_client.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+    assert off["ok"] == 1
+    refused = [r for r in caplog.records if r.getMessage().startswith("database error")]
+    assert len(refused) == 6  # every refused write was met, and recovered from
+    delivered_once_each(registry, codes)
