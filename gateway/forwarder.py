@@ -2,22 +2,28 @@
 
 Any number of forwarders may run, on any number of machines, against one database:
 
-- **Claim.** A forwarder takes one prescription at a time with an atomic find-and-modify on
-  ``forward_due_at <= now`` and an absent or expired lease, setting ``forward_lease_owner`` and
-  ``forward_lease_until``. Only the lease holder sends that prescription's deliveries, so two
+- **Find.** A forwarder reads a batch of due, unleased prescriptions (``forward_open`` true,
+  ``forward_due_at <= now``; see gateway/outbox.py for why the equality key) and works through
+  it, shuffled so that forwarders sharing a batch rarely pick the same one.
+- **Claim.** Each one is claimed with a conditional single-document update: the lease must be
+  absent or expired and the delivery about to be sent must still be in the state the snapshot
+  shows; the same write sets ``forward_lease_owner`` / ``forward_lease_until`` and marks the
+  delivery ``in_flight``. Only the lease holder sends that prescription's deliveries, so two
   forwarders never send the same delivery at once; a crashed forwarder's claim is taken again
   once its lease has run out (at most one duplicate, carrying the same delivery id).
+  (``find_one_and_update`` would do too; on the embedded database it is far slower.)
 - **Send in order.** Within the claimed prescription, deliveries go in ``seq`` order; one waits
   while an earlier delivery to the same target is not ``delivered`` (a cancellation never
-  overtakes its prescription). Before each send the delivery is marked ``in_flight`` and the
-  lease is renewed, in one write that also proves the lease is still ours.
+  overtakes its prescription). Before each later send the delivery is marked ``in_flight`` and
+  the lease renewed, in one write (with the previous outcome) that proves the lease is ours.
 - **Record.** Delivered → ``delivered``; refused content → ``failed_permanent`` (kept with the
   receiver's answer); anything transient → ``pending`` again after exponential backoff with
   full jitter (``random(0, min(cap, base * 2**(attempts-1)))``), or ``dead`` once the first
   attempt is older than the maximum age.
-- **Release.** One pipeline update clears the lease and recomputes ``forward_due_at`` inside the
-  database from the array as it is then (so deliveries appended meanwhile are not missed): the
-  earliest ``next_attempt_at`` of an open delivery not held back by an earlier one.
+- **Release.** One pipeline update writes the last outcome, clears the lease and recomputes
+  ``forward_due_at`` inside the database from the array as it is then (so deliveries appended
+  meanwhile are not missed): the earliest ``next_attempt_at`` of an open delivery not held
+  back by an earlier one.
 
 Concurrency: a bounded thread pool (``FORWARDER_CONCURRENCY``) processes claimed prescriptions,
 so a slow receiver holds one worker (for at most the request timeout), not the others.
@@ -313,9 +319,6 @@ class Forwarder:
         if claimed.modified_count:
             self._finish(code, {})
         return False
-
-    def release(self, code: str) -> None:
-        self._finish(code, {})
 
     def deliver(self, doc: Mapping[str, Any], entry: Mapping[str, Any], attempt: int) -> Outcome:
         """Send one delivery to its receiver; never raises (a bug becomes a retried outcome)."""
