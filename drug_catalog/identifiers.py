@@ -135,7 +135,8 @@ def _check_value(ai: str, value: str, source: str) -> None:
         raise InvalidGs1(source, f"{name} ({ai}) is empty", ai=ai)
     if ai in _VARIABLE_MAX and len(value) > _VARIABLE_MAX[ai]:
         raise InvalidGs1(source, f"{name} ({ai}) is {len(value)} characters long, at most "
-                                 f"{_VARIABLE_MAX[ai]} are allowed (a missing GS separator?)", ai=ai)
+                                 f"{_VARIABLE_MAX[ai]} are allowed (a missing GS separator?)",
+                         ai=ai)
     if not _CSET82.match(value):
         bad = next(ch for ch in value if not _CSET82.match(ch))
         raise InvalidGs1(source, f"{name} ({ai}) contains {bad!r}, not a GS1 character", ai=ai)

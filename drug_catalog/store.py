@@ -9,8 +9,8 @@ Look-ups by registration number or GTIN, and search, are served from memory
 (``drug_catalog.cache``), which is why the collection has no secondary index: on the embedded
 database each index cost 0.7 to 1.5 ms per written product when measured (the token array
 alone 1.5 ms), which would have more than doubled the import of the national registry, for
-queries nothing in the request path makes. :meth:`CatalogStore.resolve` still answers from the database (a collection scan) for
-tools and checks.
+queries nothing in the request path makes. :meth:`CatalogStore.resolve` still answers from
+the database (a collection scan) for tools and checks.
 
 The store takes its collections as parameters; wiring (client, database) belongs to the
 gateway.

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drug_catalog.errors import BadCheckDigit, InvalidGs1, InvalidIdentifier
-from drug_catalog.identifiers import (GS, Pack, format_gs1, gtin_check_digit, is_registration_number,
-                                      is_valid_gtin, normalize_code, normalize_gtin,
-                                      parse_gs1, parse_registration_number)
+from drug_catalog.identifiers import (GS, Pack, format_gs1, gtin_check_digit,
+                                      is_registration_number, is_valid_gtin, normalize_code,
+                                      normalize_gtin, parse_gs1, parse_registration_number)
 
 TODAY = date(2026, 11, 23)
 
