@@ -105,6 +105,7 @@ def read_ndjson(stream: TextIO) -> Iterator[SourceRecord | ImportRowError]:
 # Folded header name -> the column's role.
 _COLUMNS = {
     "so dang ky": "registration_number", "sdk": "registration_number",
+    "so dk": "registration_number", "so giay dang ky luu hanh": "registration_number",
     "ten thuoc": "name",
     "hoat chat - ham luong": "ingredients", "hoat chat-ham luong": "ingredients",
     "hoat chat, ham luong": "ingredients", "hoat chat ham luong": "ingredients",
@@ -283,7 +284,8 @@ def _dav_row(line: int, row: Mapping[str, str]) -> SourceRecord:
 
 
 def read_dav_csv(stream: TextIO) -> Iterator[SourceRecord | ImportRowError]:
-    """Read the Drug Administration's registry CSV (see the module docstring).
+    """Read the Drug Administration's registry CSV (see the module docstring). Columns are
+    separated by ``,`` or, when the header holds more ``;`` than ``,``, by ``;``.
 
     Yields:
         A :class:`SourceRecord` per row, or an :class:`ImportRowError` (line and reason) for a
@@ -293,12 +295,13 @@ def read_dav_csv(stream: TextIO) -> Iterator[SourceRecord | ImportRowError]:
     Raises:
         ImportFormatError: the file has no header or lacks a required column.
     """
-    reader = csv.reader(stream)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ImportFormatError("the file is empty: a dav-csv file starts with a header row") \
-            from None
+    first_line = stream.readline()
+    if not first_line.strip():
+        raise ImportFormatError("the file is empty: a dav-csv file starts with a header row")
+    # Spreadsheets saved with a Vietnamese locale separate columns with ";".
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    header = next(csv.reader([first_line], delimiter=delimiter))
+    reader = csv.reader(stream, delimiter=delimiter)
     roles: dict[int, str] = {}
     for index, title in enumerate(header):
         role = _COLUMNS.get(" ".join(fold(title).replace("\ufeff", "").split()))
@@ -308,9 +311,9 @@ def read_dav_csv(stream: TextIO) -> Iterator[SourceRecord | ImportRowError]:
     if missing:
         raise ImportFormatError(f"the header lacks the column(s) {', '.join(missing)}; "
                                 f"found {', '.join(header)}")
-    line = reader.line_num + 1
+    line = 2
     for values in reader:
-        start, line = line, reader.line_num + 1
+        start, line = line, reader.line_num + 2
         if not any(value.strip() for value in values):
             continue
         row = {role: values[index] for index, role in roles.items() if index < len(values)}

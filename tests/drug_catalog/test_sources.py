@@ -129,3 +129,13 @@ def test_ndjson_reads_full_records_and_rejects_bad_lines() -> None:
     assert merge(records[0], None) == make_drug()
     assert [(r.line, r.reason.split(":")[0]) for r in records[1:]] == \
         [(4, "not JSON"), (5, "kind"), (6, "")]
+
+
+def test_semicolon_separated_exports_are_read_too() -> None:
+    text = "Số ĐK;Tên thuốc;Hoạt chất - Hàm lượng;Phân loại\nVD-1-19;Thuốc A;Paracetamol 500mg;\n" \
+           "VD-2-19;\"Thuốc; B\";Ibuprofen 200mg;Thuốc không kê đơn\n"
+    first, second = read_csv(text)
+    assert isinstance(first, SourceRecord) and first.line == 2
+    assert isinstance(second, SourceRecord) and second.line == 3
+    assert merge(second, None).name == "Thuốc; B"
+    assert not merge(second, None).prescription_only
