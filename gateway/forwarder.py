@@ -58,7 +58,7 @@ from gateway.outbox import (CANCELLED, DEAD, DELIVERED, DISPENSED, FAILED_PERMAN
 from gateway.registry import (HttpRegistryClient, RegistryClient, UnconfiguredRegistry,
                               national_cancellation, national_dispense_report,
                               national_document)
-from gateway.webhooks import PharmacyWebhookClient, WebhookStore, pharmacy_resource
+from gateway.webhooks import PharmacyWebhookClient, WebhookStore
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +151,14 @@ class Forwarder:
     """Claims due prescriptions and sends their deliveries (see the module docstring)."""
 
     def __init__(self, *, database: Database, registry: RegistryClient,
-                 pharmacies: PharmacyWebhookClient, policy: ForwardingPolicy,
-                 owner: str | None = None, clock: Callable[[], datetime] = utcnow,
-                 rng: random.Random | None = None) -> None:
+                 pharmacies: PharmacyWebhookClient,
+                 pharmacy_view: Callable[[Mapping[str, Any], str], dict[str, Any]],
+                 policy: ForwardingPolicy, owner: str | None = None,
+                 clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None) -> None:
+        """``pharmacy_view(doc, pharmacy_code)``: the prescription resource as that pharmacy
+        sees it (the webhook body)."""
         self.database = database
+        self.pharmacy_view = pharmacy_view
         self.prescriptions: Collection = database[COLLECTION]
         self.registry = registry
         self.pharmacies = pharmacies
@@ -349,7 +353,8 @@ class Forwarder:
                     national_dispense_report(doc, dispense, pharmacy), delivery_id=delivery_id)
         code = pharmacy_code(target)
         if code is not None:
-            return self.pharmacies.send(code, event=event, resource=pharmacy_resource(doc),
+            return self.pharmacies.send(code, event=event,
+                                        resource=self.pharmacy_view(doc, code),
                                         delivery_id=delivery_id, attempt=attempt)
         return Outcome.permanent(f"unknown target {target!r} or event {event!r}")
 
@@ -415,6 +420,20 @@ def _gateway_signer(app: Flask) -> Any:
         return signer()
 
 
+def _pharmacy_view(app: Flask) -> Callable[[Mapping[str, Any], str], dict[str, Any]]:
+    """The webhook body: exactly what ``GET /v2/prescriptions/{code}`` shows that pharmacy."""
+    from gateway.parties import Party, client_id_for
+    from gateway.prescriptions import resource
+
+    def view(doc: Mapping[str, Any], pharmacy: str) -> dict[str, Any]:
+        party = Party(client_id=client_id_for("pharmacy", pharmacy, None), role="pharmacy",
+                      code=pharmacy, name="", facility=None, status="active")
+        with app.app_context():
+            return resource(dict(doc), party)
+
+    return view
+
+
 def registry_client(config: Mapping[str, Any]) -> RegistryClient:
     """The registry client the settings describe.
 
@@ -453,7 +472,8 @@ def build_forwarder(app: Flask, *, registry: RegistryClient | None = None,
         connect_timeout=config["FORWARD_CONNECT_TIMEOUT_SECONDS"],
         read_timeout=config["FORWARD_TIMEOUT_SECONDS"])
     return Forwarder(database=database, registry=registry or registry_client(config),
-                     pharmacies=pharmacies, policy=policy, owner=owner)
+                     pharmacies=pharmacies, pharmacy_view=_pharmacy_view(app), policy=policy,
+                     owner=owner)
 
 
 def forwarder_argv(values: Mapping[str, Any]) -> list[str]:

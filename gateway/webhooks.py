@@ -4,7 +4,8 @@ A pharmacy registers one webhook (``PUT /v2/pharmacies/me/webhook``) with the ev
 (``prescription.issued`` for prescriptions nominating it, ``prescription.cancelled`` for
 prescriptions it received or looked up). The forwarder POSTs the prescription resource to it:
 
-- body: the prescription resource (API.md) as UTF-8 JSON, exactly the bytes signed;
+- body: the prescription resource (API.md) exactly as ``GET /v2/prescriptions/{code}``
+  shows it to that pharmacy, as UTF-8 JSON: exactly the bytes signed;
 - ``Erx-Signature``: the gateway's detached compact JWS (RFC 7515 appendix F, RFC 7797
   ``b64: false``) over the exact body bytes; verify it with ``/.well-known/jwks.json``
   (no shared secret). Its protected header also carries ``typ: erx-webhook``;
@@ -111,31 +112,6 @@ def validate_webhook(body: Mapping[str, Any], *, allow_http: bool) -> tuple[str,
     if errors:
         raise ApiError(422, errors=errors)
     return url, sorted(set(events), key=PHARMACY_EVENTS.index)
-
-
-def pharmacy_resource(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The prescription resource a pharmacy receives: no delivery details and no pharmacy's
-    invoice numbers (API.md)."""
-    resource: dict[str, Any] = {
-        "ma_don_thuoc": doc["_id"], "status": doc.get("status"),
-        "prescription": doc.get("document"), "lines": doc.get("lines", []),
-        "signature": doc.get("signature"), "issued_at": _iso(doc.get("issued_at")),
-    }
-    if doc.get("dispensable_until") is not None:
-        resource["dispensable_until"] = _iso(doc["dispensable_until"])
-    if doc.get("cancellation"):
-        cancellation = doc["cancellation"]
-        resource["cancellation"] = {key: _iso(value) for key, value in cancellation.items()
-                                    if key in ("ly_do", "at", "cancelled_at")}
-    return resource
-
-
-def _iso(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).isoformat()
-    return value
 
 
 class PharmacyWebhookClient:

@@ -7,7 +7,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -57,7 +57,8 @@ def prescription(code: str, *, nominated: str | None = None, facility: str = FAC
         "_id": code, "facility": facility, "status": "issued", "version": 1,
         "document": national_document(code, nominated=nominated),
         "signature": {"alg": "EdDSA", "kid": "k1", "jws": "e30..c2ln"},
-        "issued_at": now, "nominated_pharmacy": nominated,
+        "issued_at": now, "dispensable_until": now + timedelta(days=5),
+        "nominated_pharmacy": nominated,
         "lines": [{"index": 0, "ma_thuoc": "VD-32243-19", "prescribed": 20, "dispensed": 0}],
         "dispenses": [], "cancellation": None, "viewed_by_pharmacies": [],
     }
