@@ -25,12 +25,11 @@ import base64
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from bson import ObjectId  # noqa: F401 - pymongo's bson, for readers of this module
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -359,7 +358,7 @@ class Lifecycle:
             self._check_dispensable(stored)
             totals = {line["index"]: line["dispensed"] for line in stored["lines"]}
             wanted: dict[int, float] = {}
-            for position, item in enumerate(dispense["items"]):
+            for item in dispense["items"]:
                 wanted[item["line"]] = wanted.get(item["line"], 0) + item["so_luong_ban"]
             over = []
             for position, item in enumerate(dispense["items"]):
@@ -584,13 +583,3 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 def dispense_id_for(party: Party, idempotency_key: str) -> str:
     """A dispense id that is the same for every retry of one idempotent request."""
     return hashlib.sha256(f"{party.client_id}\x1f{idempotency_key}".encode()).hexdigest()[:24]
-
-
-def end_of_day(day: date, zone: timezone) -> datetime:
-    return datetime.combine(day, time(23, 59, 59, 999000), tzinfo=zone).astimezone(timezone.utc)
-
-
-def iter_issues(issues: Iterable[Any]) -> list[dict[str, str]]:
-    """Validator issues as plain ``{"pointer","code","message"}`` dicts."""
-    return [{"pointer": i.pointer, "code": i.code, "message": i.message} if not isinstance(i, dict)
-            else dict(i) for i in issues]

@@ -25,6 +25,7 @@ from gateway.prescriptions import (_idempotent, dispense_answer, lifecycle, reco
                                    refused_error, submit_answer)
 from gateway.idempotency import Answer
 from gateway.lifecycle import Refused
+from schemas.document import PrescriptionSchema
 from drug_catalog.errors import CatalogError
 
 blp = Blueprint("national", __name__, description="National-compatible endpoints")
@@ -67,8 +68,8 @@ def _pharmacy_errors(exc: ApiError) -> Any:
 
 
 @blp.route("/api/v1/gui-don-thuoc", methods=["POST"])
-@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "description": "the national prescription document"}}}})
+@blp.doc(requestBody={"required": True, "content": {"application/json": {
+    "schema": PrescriptionSchema}}})
 @blp.response(200, SubmitAnswerSchema)
 @requires("doctor", "clinic")
 def gui_don_thuoc() -> Any:
@@ -114,7 +115,7 @@ def thong_tin_don_thuoc(code: str) -> Any:
     answer["thong_tin_don_thuoc"] = [
         {**line, "so_luong_da_ban": state["dispensed"],
          "so_luong_con_lai": state["prescribed"] - state["dispensed"]}
-        for line, state in zip(stored["document"]["thong_tin_don_thuoc"], stored["lines"])]
+        for line, state in zip(stored["document"]["thong_tin_don_thuoc"], stored["lines"], strict=True)]
     return jsonify(answer)
 
 
@@ -203,7 +204,7 @@ def _native_dispense(body: dict[str, Any]) -> tuple[str, dict[str, Any], dict[st
 def _line_of(stored: dict[str, Any], identifier: Any) -> int | None:
     if not isinstance(identifier, str):
         return None
-    for line, submitted in zip(stored["lines"], stored["document"]["thong_tin_don_thuoc"]):
+    for line, submitted in zip(stored["lines"], stored["document"]["thong_tin_don_thuoc"], strict=True):
         if identifier in (line["ma_thuoc"], line.get("submitted_ma_thuoc"),
                           submitted.get("ma_thuoc")):
             return line["index"]

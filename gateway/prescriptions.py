@@ -12,14 +12,17 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from gateway import audit, signatures
+from gateway.config import ConfigError
 from gateway.auth import current_party, requires
 from gateway.errors import PROBLEM_MEDIA_TYPE, ApiError, ProblemSchema
 from gateway.http import json_object
 from gateway.idempotency import Answer, IdempotencyStore, request_fingerprint
-from gateway.lifecycle import Lifecycle, Refused, Settings, dispense_id_for, end_of_day
+from gateway.lifecycle import Lifecycle, Refused, Settings, dispense_id_for
 from gateway.parties import Party
 from schemas.policy import Policy
-from schemas.validation import validate_prescription
+from schemas.document import PrescriptionSchema
+from schemas.errors import PolicyError
+from schemas.validation import dispensable_until, validate_prescription
 from signing.canonical import canonicalize
 from signing.errors import PrescriberSignatureError
 
@@ -185,9 +188,9 @@ def submit_answer(raw: dict[str, Any], party: Party) -> Answer:
 
 
 @blp.route("/v2/prescriptions", methods=["POST"])
-@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "description": "the national prescription document (NATIONAL-API.md); "
-                                     "ma_don_thuoc may be omitted"}}}},
+@blp.doc(requestBody={"required": True, "description": "the national prescription document "
+                      "(NATIONAL-API.md); ma_don_thuoc may be omitted",
+                      "content": {"application/json": {"schema": PrescriptionSchema}}},
          parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}}],
          responses={"422": {"description": "invalid: every problem with pointer and code",
                             "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemSchema}}},
@@ -377,30 +380,6 @@ def _validator(app: Flask, policy: Policy) -> Any:
     return validate
 
 
-def _dispensable_until(policy: Policy) -> Any:
-    """Until the end of the last treatment period (local time); for ``n`` and ``h``
-    prescriptions at most ``RX_CONTROLLED_DISPENSE_DAYS`` after prescribing (RULES.md)."""
-    zone = timezone(timedelta(minutes=policy.utc_offset_minutes))
-
-    def until(document: dict[str, Any], now: datetime) -> datetime:
-        prescribed_at = datetime.fromisoformat(document["ngay_gio_ke_don"])
-        ends = [date.fromisoformat(period["den_ngay"])
-                for period in document.get("dot_dung_thuoc", []) if period.get("den_ngay")]
-        if ends:
-            last_day = max(ends)
-        else:
-            diagnoses = [d["ma_chan_doan"] for d in document.get("chan_doan", [])]
-            days = policy.supply_limit(document["loai_don_thuoc"], diagnoses) or 0
-            last_day = prescribed_at.astimezone(zone).date() + timedelta(days=max(days - 1, 0))
-        limit = end_of_day(last_day, zone)
-        if document["loai_don_thuoc"] in ("n", "h") and policy.controlled_dispense_days:
-            limit = min(limit, (prescribed_at + timedelta(days=policy.controlled_dispense_days))
-                        .astimezone(timezone.utc))
-        return limit
-
-    return until
-
-
 def _seal(document: dict[str, Any]) -> tuple[str, dict[str, str]]:
     """The content hash and the gateway signature, from one RFC 8785 form of the document."""
     canonical = canonicalize(document)
@@ -410,13 +389,18 @@ def _seal(document: dict[str, Any]) -> tuple[str, dict[str, str]]:
 
 
 def init_app(app: Flask) -> None:
-    policy = Policy.from_mapping(app.config)
+    try:
+        policy = Policy.from_mapping(app.config)
+    except PolicyError as exc:
+        raise ConfigError(f"validation policy: {exc}") from None
     zone = ZoneInfo(app.config["TIMEZONE"])
     app.extensions["erx.timezone"] = zone
     database = app.extensions["erx.storage"].database
     app.extensions["erx.lifecycle"] = Lifecycle(
         database, catalog=app.extensions["erx.catalog"], validate=_validator(app, policy),
-        seal=_seal, dispensable_until=_dispensable_until(policy),
+        seal=_seal,
+        dispensable_until=lambda document, now: dispensable_until(document, policy)
+        .astimezone(timezone.utc),
         patient_key=lambda cccd: audit.patient_hash(cccd),
         settings=Settings(timezone=zone, pack_reservation_grace=timedelta(
             seconds=app.config["PACK_RESERVATION_GRACE_SECONDS"])))

@@ -137,7 +137,7 @@ def run(values: Mapping[str, Any]) -> int:
                     break
             time.sleep(0.2)
     finally:
-        for name, process in reversed(children):
+        for _name, process in reversed(children):
             _stop(process)
         if database is not None:
             _say("stopping the embedded database ...")

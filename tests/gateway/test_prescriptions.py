@@ -438,7 +438,7 @@ def test_concurrent_dispenses_never_exceed_the_prescription(app: Flask, client: 
                                                             world: dict, make_party) -> None:
     pharmacies = [make_party("pharmacy", f"NTX{index}") for index in range(6)]
     headers = [p.headers(client) for p in pharmacies]
-    for round_number in range(4):
+    for _round in range(4):
         code = issued(client, world, drugs=[(PARACETAMOL, 20)])
         barrier = threading.Barrier(len(headers))
         outcomes: list[int] = []
@@ -612,3 +612,41 @@ def test_national_pharmacy_lookup_and_dispense_with_app_key(client: FlaskClient,
     assert refused.get_json()["danh_sach_cac_loi"][0].startswith("[dispense.over_quantity]")
     missing = client.get("/api/v1/thong-tin-don-thuoc/79001XXXXXXX-c", headers=app_key)
     assert missing.status_code == 404 and missing.get_json()["danh_sach_cac_loi"]
+
+
+# --- hostile input at the HTTP edge ----------------------------------------------------------
+@pytest.mark.parametrize("path", ["/v2/prescriptions", "/api/v1/gui-don-thuoc"])
+def test_hostile_bodies_get_clear_errors_and_store_nothing(client: FlaskClient, world: dict,
+                                                           database, path: str) -> None:
+    headers = world["h"]["doctor_a"]
+    deep = client.post(path, data=b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+                       content_type="application/json", headers=headers)
+    assert_problem(deep, 400, "malformed")
+    huge = client.post(path, json=prescription(ho_ten_benh_nhan="A" * 10_000_000),
+                       headers=headers)
+    assert_problem(huge, 413, "too-large")
+    not_utf8 = client.post(path, data='{"ho_ten_benh_nhan": "Nguyễn"}'.encode("utf-16"),
+                           content_type="application/json", headers=headers)
+    assert_problem(not_utf8, 400, "malformed")
+    assert_problem(client.post(path, data="ho_ten=x", headers=headers,
+                               content_type="application/x-www-form-urlencoded"),
+                   415, "unsupported-media-type")
+    assert_problem(client.post(path, json=[prescription()], headers=headers), 422, "validation")
+    assert database["prescriptions"].count_documents({}) == 0
+
+
+def test_operator_objects_and_wrong_types_are_field_errors(client: FlaskClient, world: dict,
+                                                           database) -> None:
+    body = prescription(ho_ten_benh_nhan={"$gt": ""}, ma_dinh_danh_cong_dan={"$ne": None},
+                        gioi_tinh="2", can_nang=[62], chan_doan="J06.9", colour="blue")
+    body["thong_tin_don_thuoc"][0]["so_luong"] = {"$inc": 1}
+    problem = assert_problem(submit(client, world["h"]["doctor_a"], body), 422, "validation")
+    pointers = {error["pointer"] for error in problem["errors"]}
+    assert {"/ho_ten_benh_nhan", "/ma_dinh_danh_cong_dan", "/gioi_tinh", "/can_nang",
+            "/chan_doan", "/colour", "/thong_tin_don_thuoc/0/so_luong"} <= pointers
+    assert ("/colour", "rx.unknown_field") in {(e["pointer"], e["code"])
+                                               for e in problem["errors"]}
+    assert database["prescriptions"].count_documents({}) == 0
+    # The lookup path is a string parameter, never a query operator.
+    assert_problem(client.get('/v2/prescriptions/{"$gt":""}', headers=world["h"]["regulator"]),
+                   404, "not-found")
