@@ -54,7 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from gateway import audit, auth, db, errors, http, metrics, ops, reports, signatures
     from gateway import deliveries, webhooks
-    from gateway import drugs, national, prescriptions
+    from gateway import drugs, national, prescriptions, ratelimit
 
     http.configure_logging(app.config["LOG_LEVEL"])
     http.init_app(app)
@@ -65,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     try:
         ops.init_app(app)
+        ratelimit.init_app(app)
         signatures.init_app(app)
         deliveries.init_app(app)
         drugs.init_app(app)

@@ -100,6 +100,20 @@ def token_service() -> TokenService:
     return current_app.extensions["erx.tokens"]
 
 
+def authenticate_secret(client_id: str, secret: str) -> Party | None:
+    """The active party whose secret this is, or None; past ``LOGIN_FAILURE_LIMIT`` failures
+    for this client id and address, 429 instead (gateway.ratelimit)."""
+    from gateway.ratelimit import login_limiter
+
+    limiter = login_limiter()
+    address = request.remote_addr or ""
+    limiter.check(client_id, address)
+    party = party_store().authenticate(client_id, secret)
+    if party is None:
+        limiter.failed(client_id, address)
+    return party
+
+
 def _unauthenticated(detail: str) -> ApiError:
     return ApiError(401, detail=detail, headers={"WWW-Authenticate": 'Bearer realm="erx"'})
 
@@ -125,7 +139,7 @@ def current_party() -> Party:
         if verified.hit(client_id, secret):
             party = store.get(client_id)
         else:
-            party = store.authenticate(client_id, secret)
+            party = authenticate_secret(client_id, secret)
             if party is not None:
                 verified.remember(client_id, secret)
     else:
@@ -193,7 +207,7 @@ def issue_token() -> Any:
     if grant_type != "client_credentials":
         raise ApiError(400, slug="unsupported-grant-type", title="Unsupported grant type",
                        detail="grant_type must be client_credentials")
-    party = party_store().authenticate(client_id, secret)
+    party = authenticate_secret(client_id, secret)
     if party is None:
         _audit_login("client_credentials", None, client_id)
         raise _unauthenticated("unknown client or wrong secret")
@@ -237,9 +251,15 @@ def _national_login(doctor_field: str | None) -> Any:
     if errors:
         return jsonify({"success": False, "error": errors}), 400
     party = party_store().find_national(facility, doctor)
-    # authenticate() even for an unknown code, so both misses cost the same.
-    authenticated = party_store().authenticate(party.client_id if party else "", secret)
     claimed = party.client_id if party else f"{facility}/{doctor}" if doctor else facility
+    try:
+        # authenticate even for an unknown code, so both misses cost the same.
+        authenticated = authenticate_secret(party.client_id if party else claimed, secret)
+    except ApiError as exc:
+        if exc.status != 429:
+            raise
+        return jsonify({"success": False, "error": {"password": [
+            "Đăng nhập sai quá nhiều lần, vui lòng thử lại sau"]}}), 429, exc.headers
     _audit_login("national_doctor" if doctor_field else "national_facility", authenticated,
                  claimed)
     if authenticated is None:

@@ -120,6 +120,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Argon2id passes for client secrets (RFC 9106 low-memory profile)"),
     Setting("SECRET_HASH_MEMORY_KIB", 65_536, parse_positive_int,
             "Argon2id memory for client secrets, KiB"),
+    Setting("LOGIN_FAILURE_LIMIT", "10/minute", str,
+            "failed logins allowed per client id and address before 429 (limits notation, "
+            "e.g. 10/minute, 50/hour; empty: no limit)"),
     Setting("APP_KEY_CACHE_SECONDS", 300.0, parse_non_negative_float,
             "how long a verified pharmacy app-key is remembered in-process (0: verify every "
             "request); disabling a party still takes effect at once"),
