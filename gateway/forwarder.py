@@ -39,7 +39,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -168,6 +168,9 @@ class Forwarder:
         self.rng = rng or random.Random()
         self.stopping = threading.Event()
         self._queue: list[dict[str, Any]] = []
+        self._lookups: ThreadPoolExecutor | None = None
+        self._lookup: Future[list[dict[str, Any]]] | None = None
+        self._taken_since_lookup: set[str] = set()
 
     # --- finding work ---------------------------------------------------------------------
     def candidates(self) -> list[dict[str, Any]]:
@@ -184,9 +187,26 @@ class Forwarder:
         return docs
 
     def next_candidate(self) -> dict[str, Any] | None:
+        """The next snapshot to process. The next batch is read in the background while the
+        workers still have this one's last items (on the embedded database a batch query
+        costs seconds when thousands are due, and the workers would wait for it)."""
+        if self._lookups is None:  # not running: look up in this thread
+            self._queue = self._queue or self.candidates()
+            return self._queue.pop() if self._queue else None
+        if len(self._queue) <= self.policy.concurrency and self._lookup is None:
+            self._taken_since_lookup = set()
+            self._lookup = self._lookups.submit(self.candidates)
+        if not self._queue and self._lookup is not None:
+            lookup, self._lookup = self._lookup, None
+            # Skip what was taken from the previous batch while this one was read: the
+            # snapshot would be stale (harmless, its claim would fail, but a wasted write).
+            self._queue = [doc for doc in lookup.result()
+                           if doc["_id"] not in self._taken_since_lookup]
         if not self._queue:
-            self._queue = self.candidates()
-        return self._queue.pop() if self._queue else None
+            return None
+        doc = self._queue.pop()
+        self._taken_since_lookup.add(doc["_id"])
+        return doc
 
     def _next_index(self, deliveries: list[dict[str, Any]], tried: set[int],
                     now: datetime) -> int | None:
@@ -375,6 +395,7 @@ class Forwarder:
         slots = threading.BoundedSemaphore(self.policy.concurrency)
         log.info("forwarder started", extra={"owner": self.owner,
                                              "concurrency": self.policy.concurrency})
+        self._lookups = ThreadPoolExecutor(1, thread_name_prefix="forward-lookup")
         with ThreadPoolExecutor(self.policy.concurrency, thread_name_prefix="forward") as pool:
             while not self.stopping.is_set():
                 if not slots.acquire(timeout=self.policy.poll_seconds):
@@ -393,6 +414,8 @@ class Forwarder:
                     continue
                 future = pool.submit(self._process_guarded, doc)
                 future.add_done_callback(lambda _: slots.release())
+        self._lookups.shutdown(wait=True, cancel_futures=True)
+        self._lookups, self._lookup, self._queue = None, None, []
         log.info("forwarder stopped", extra={"owner": self.owner})
 
     def run_until_idle(self, *, rounds: int = 1000) -> int:
