@@ -95,8 +95,13 @@ def gui_don_thuoc() -> Any:
 
 
 @blp.route("/api/v1/thong-tin-don-thuoc/<code>", methods=["GET"])
-@blp.doc(security=[{"bearerAuth": []}, {"appKey": []}])
-@blp.response(200, SubmitAnswerSchema)
+@blp.doc(security=[{"bearerAuth": []}, {"appKey": []}], responses={
+    "200": {"description": "the national document plus ten_bac_si, ten_co_so_kham_chua_benh, "
+                           "so_dien_thoai_co_so_kham_chua_benh, trang_thai, and per line "
+                           "so_luong_da_ban and so_luong_con_lai",
+            "content": {"application/json": {"schema": PrescriptionSchema}}},
+    "404": {"description": "unknown code", "content": {"application/json": {
+        "schema": PharmacyErrorSchema}}}})
 @requires("pharmacy")
 def thong_tin_don_thuoc(code: str) -> Any:
     """Look a prescription up by its code (pharmacy, national shape)."""
