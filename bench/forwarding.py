@@ -31,7 +31,7 @@ from tests.gateway.forwarding import insert_prescriptions
 from tests.gateway.registry_double import RegistryDouble
 
 ROOT = Path(__file__).resolve().parents[1]
-THROUGHPUT_N = int(os.environ.get("ERX_BENCH_FORWARD_N", "3000"))
+THROUGHPUT_N = int(os.environ.get("ERX_BENCH_FORWARD_N", "2000"))
 SOAK_N = int(os.environ.get("ERX_BENCH_SOAK_N", "10000"))
 
 
