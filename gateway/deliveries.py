@@ -114,6 +114,8 @@ def _may_see(doc: Mapping[str, Any]) -> None:
 
 
 @blp.route("/v2/prescriptions/<string:code>/deliveries")
+@blp.doc(responses={"403": {"description": "a pharmacy, or another facility"},
+                    "404": {"description": "no such prescription"}})
 @blp.response(200, DeliveriesSchema)
 @requires("clinic", "doctor", "regulator", "admin")
 def list_deliveries(code: str) -> Any:
@@ -161,6 +163,8 @@ def retry_delivery(database: Database, delivery_id: str, *, by: str,
 
 
 @blp.route("/v2/deliveries/<string:delivery_id>/retry", methods=["POST"])
+@blp.doc(responses={"404": {"description": "no such delivery"},
+                    "409": {"description": "the delivery is neither dead nor failed_permanent"}})
 @blp.response(200, DeliverySchema)
 @requires("admin")
 def retry(delivery_id: str) -> Any:

@@ -183,7 +183,9 @@ def _answer(webhook: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/v2/pharmacies/me/webhook", methods=["PUT"])
-@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": WebhookSchema}}})
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": WebhookSchema}}},
+         responses={"422": {"description": "bad URL (https required outside development) or "
+                                           "unknown event"}})
 @blp.response(200, WebhookAnswerSchema)
 @requires("pharmacy")
 def put_webhook() -> Any:
@@ -194,6 +196,7 @@ def put_webhook() -> Any:
 
 
 @blp.route("/v2/pharmacies/me/webhook", methods=["GET"])
+@blp.doc(responses={"404": {"description": "no webhook is registered"}})
 @blp.response(200, WebhookAnswerSchema)
 @requires("pharmacy")
 def get_webhook() -> Any:
