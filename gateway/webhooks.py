@@ -20,6 +20,7 @@ a webhook for the event gets ``failed_permanent`` ("no webhook"), which an admin
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -73,6 +74,19 @@ class WebhookStore:
             upsert=True, return_document=True)
 
 
+def _internal_host(host: str) -> bool:
+    """A loopback, private or link-local address written in the URL (outside development the
+    gateway must not be made to POST into its own network). Names are not resolved here."""
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return (address.is_private or address.is_loopback or address.is_link_local
+            or address.is_reserved or address.is_unspecified or address.is_multicast)
+
+
 def validate_webhook(body: Mapping[str, Any], *, allow_http: bool) -> tuple[str, list[str]]:
     """The (url, events) of a registration body; raises ApiError 422 naming each problem."""
     errors = []
@@ -100,6 +114,9 @@ def validate_webhook(body: Mapping[str, Any], *, allow_http: bool) -> tuple[str,
         elif parts.username or parts.password:
             errors.append({"pointer": "/url", "code": "webhook.url_credentials",
                            "message": "URL không được chứa tên đăng nhập hoặc mật khẩu"})
+        elif not allow_http and _internal_host(parts.hostname):
+            errors.append({"pointer": "/url", "code": "webhook.url_internal",
+                           "message": "URL không được trỏ tới địa chỉ nội bộ"})
     if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
         errors.append({"pointer": "/events", "code": "request.invalid",
                        "message": "Danh sách sự kiện không rỗng"})

@@ -59,6 +59,12 @@ def test_plain_http_webhooks_only_in_development(app, client, auth_headers) -> N
     assert refused.value.errors[0]["code"] == "webhook.https_required"
     assert validate_webhook({"url": "https://nt.example/erx"}, allow_http=False)[0] == \
         "https://nt.example/erx"
+    for internal in ("https://127.0.0.1/x", "https://localhost:8443/", "https://10.1.2.3/",
+                     "https://169.254.169.254/latest", "https://[::1]/"):
+        with pytest.raises(ApiError) as refused:
+            validate_webhook({"url": internal}, allow_http=False)
+        assert refused.value.errors[0]["code"] == "webhook.url_internal", internal
+    assert validate_webhook({"url": "https://8.8.8.8/hook"}, allow_http=False)
 
 
 def test_only_pharmacies_register_webhooks(client, auth_headers) -> None:
