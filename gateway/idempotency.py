@@ -114,10 +114,10 @@ class IdempotencyStore:
                 raise ApiError(409, slug="idempotency-in-progress",
                                title="A request with this Idempotency-Key is in progress",
                                headers={"Retry-After": "1"})
-            taken = self.collection.find_one_and_update(
+            taken = self.collection.update_one(
                 {"_id": record_id, "state": "pending", "lease_until": existing["lease_until"]},
                 {"$set": {"lease_until": now + LEASE}})
-            if taken is not None:
+            if taken.modified_count == 1:
                 return  # the first owner died: this request completes the work
         raise ApiError(409, slug="idempotency-in-progress",
                        title="A request with this Idempotency-Key is in progress",

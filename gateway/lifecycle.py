@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -303,11 +303,8 @@ class Lifecycle:
                           "cancellation": {"at": now, "by": party.client_id, "ly_do": reason}},
                  "$inc": {"version": 1}},
                 outbox.outbox_update(entries, now))
-            done = self.prescriptions.find_one_and_update(
-                {"_id": code, "version": stored["version"]}, update,
-                return_document=ReturnDocument.AFTER)
-            if done is not None:
-                return done
+            if self._compare_and_set(code, stored["version"], update):
+                return self.get(code)
         raise ApiError(503, detail="the prescription is changing too fast; retry")
 
     # --- dispense ----------------------------------------------------------------------
@@ -382,12 +379,18 @@ class Lifecycle:
                  "$set": {"status": DISPENSED if complete else PARTIALLY_DISPENSED},
                  "$push": {"dispenses": dispense}},
                 outbox.outbox_update(entries, now))
-            done = self.prescriptions.find_one_and_update(
-                {"_id": code, "version": stored["version"]}, update,
-                return_document=ReturnDocument.AFTER)
-            if done is not None:
-                return done
+            if self._compare_and_set(code, stored["version"], update):
+                return self.get(code)
         raise ApiError(503, detail="the prescription is changing too fast; retry")
+
+    def _compare_and_set(self, code: str, version: int, update: Mapping[str, Any]) -> bool:
+        """Apply ``update`` if the document is still at ``version`` (it increments it).
+
+        ``update_one`` rather than ``find_one_and_update``: the same atomic single-document
+        update, and on the embedded database findAndModify scans the whole collection.
+        """
+        return self.prescriptions.update_one({"_id": code, "version": version},
+                                             update).modified_count == 1
 
     def _check_dispensable(self, stored: Mapping[str, Any]) -> None:
         status = self.effective_status(stored)
@@ -531,9 +534,9 @@ class Lifecycle:
                 reserved.append(pack["_id"])  # our own earlier attempt
                 continue
             if holder is not None and self._orphaned(holder, now):
-                taken = self.packs.find_one_and_replace(
+                taken = self.packs.replace_one(
                     {"_id": pack["_id"], "dispense": holder["dispense"]}, record)
-                if taken is not None:
+                if taken.modified_count == 1:
                     reserved.append(pack["_id"])
                     continue
             reused.append(error_item(pack["pointer"], "dispense.serial_reused",

@@ -167,13 +167,14 @@ class PartyStore:
         """
         if status not in ("active", "disabled"):
             raise PartyError("status is active or disabled")
-        result = self.collection.find_one_and_update(
+        # update_one, then read: findAndModify scans the collection on the embedded database.
+        result = self.collection.update_one(
             {"_id": client_id},
-            {"$set": {"status": status, "updated_at": datetime.now(timezone.utc)}},
-            projection={"secret_hash": 0}, return_document=True)
-        if result is None:
+            {"$set": {"status": status, "updated_at": datetime.now(timezone.utc)}})
+        party = self.get(client_id) if result.matched_count else None
+        if party is None:
             raise UnknownParty(f"no party {client_id}")
-        return Party.from_document(result)
+        return party
 
     def rotate_secret(self, client_id: str) -> str:
         secret = secrets.token_urlsafe(32)
