@@ -95,6 +95,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HTTP_PORT", 8000, parse_positive_int, "port `erx-gateway run` binds gunicorn to"),
     Setting("WORKERS", 2, parse_positive_int, "gunicorn worker processes started by `erx-gateway run`"),
     Setting("THREADS", 4, parse_positive_int, "threads per gunicorn worker"),
+    Setting("PROXY_HOPS", 0, parse_non_negative_int,
+            "trusted reverse proxies in front of gunicorn: their X-Forwarded-For/-Proto give "
+            "the client address used by the audit log and the login limiter (0: none)"),
     Setting("MAX_BODY_BYTES", 1_048_576, parse_positive_int,
             "largest accepted request body; larger ones get 413"),
     Setting("LOG_LEVEL", "INFO", parse_choice("debug", "info", "warning", "error"),

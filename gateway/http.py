@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Request, Response, g, request
 from pythonjsonlogger.json import JsonFormatter
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.errors import ApiError
 
@@ -108,6 +109,9 @@ def configure_logging(level: str) -> None:
 
 
 def init_app(app: Flask) -> None:
+    hops = app.config["PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.request_class = GatewayRequest
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.before_request(_begin)

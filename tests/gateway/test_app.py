@@ -155,3 +155,18 @@ def test_docs_page_renders_from_local_assets(client: FlaskClient) -> None:
     assert "/docs/assets/swagger-ui-bundle.js" in html
     with client.get("/docs/assets/swagger-ui-bundle.js") as asset:
         assert asset.status_code == 200 and len(asset.data) > 100_000
+
+
+def test_client_address_comes_from_trusted_proxies_only(make_app, make_party) -> None:
+    """With ERX_PROXY_HOPS=1 the audit log records the address the proxy saw; without it,
+    a client cannot forge its address with X-Forwarded-For."""
+    forwarded = {"X-Forwarded-For": "203.0.113.7"}
+    for hops, expected in ((1, "203.0.113.7"), (0, "127.0.0.1")):
+        app = make_app(PROXY_HOPS=hops)
+        client = app.test_client()
+        client.post("/v2/auth/token", headers=forwarded, json={
+            "grant_type": "client_credentials", "client_id": f"clinic-x{hops}",
+            "client_secret": "wrong"})
+        events = app.extensions["erx.storage"].database["audit_events"]
+        last = events.find_one({"action": "auth.login"}, sort=[("_id", -1)])
+        assert last["client_address"] == expected
