@@ -51,6 +51,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from gateway import audit
 from gateway.config import ConfigError
 from gateway.outbox import (CANCELLED, DEAD, DELIVERED, DISPENSED, FAILED_PERMANENT, IN_FLIGHT,
                             ISSUED, OPEN, PENDING, REGISTRY, RESULT_DELIVERED,
@@ -246,7 +247,7 @@ class Forwarder:
                 now = self.clock()
                 first = entry.get("first_attempt_at") or now
                 if now - first >= self.policy.max_age:
-                    gave_up = self._outcome_fields(entry, index, None, first, now)
+                    gave_up = self._outcome_fields(code, entry, index, None, first, now)
                     self._write(doc, index, seen, claimed, {**unwritten, **gave_up}, {}, now)
                     claimed, unwritten = True, {}
                 else:
@@ -258,7 +259,8 @@ class Forwarder:
                     entry.update(state=IN_FLIGHT, attempts=attempt, first_attempt_at=first)
                     with SEND_SECONDS.labels(target_kind(entry["target"])).time():
                         outcome = self.deliver(doc, entry, attempt)
-                    unwritten = self._outcome_fields(entry, index, outcome, first, self.clock())
+                    unwritten = self._outcome_fields(code, entry, index, outcome, first,
+                                                     self.clock())
                 if self.stopping.is_set():
                     break
                 index = self._next_index(deliveries, tried, self.clock())
@@ -288,8 +290,9 @@ class Forwarder:
         if self.prescriptions.update_one(query, update).matched_count == 0:
             raise LeaseLost(doc["_id"])
 
-    def _outcome_fields(self, entry: dict[str, Any], index: int, outcome: Outcome | None,
-                        first: datetime, now: datetime) -> dict[str, Any]:
+    def _outcome_fields(self, code: str, entry: dict[str, Any], index: int,
+                        outcome: Outcome | None, first: datetime,
+                        now: datetime) -> dict[str, Any]:
         """The fields recording ``outcome`` (None: given up unsent, too old); updates
         ``entry`` to match and counts the result."""
         prefix = f"deliveries.{index}."
@@ -319,7 +322,20 @@ class Forwarder:
                     now + timedelta(seconds=delay)
         fields[prefix + "state"] = entry["state"] = state
         ATTEMPTS.labels(target_kind(entry["target"]), entry["event"], result).inc()
+        if state in (DELIVERED, FAILED_PERMANENT, DEAD):
+            self._audit(code, entry, state)
         return fields
+
+    def _audit(self, code: str, entry: Mapping[str, Any], state: str) -> None:
+        """A terminal outcome in the audit log: what the receiver did is a fact as soon as it
+        answered, whether or not this forwarder keeps its lease long enough to store it."""
+        audit.record("delivery.delivered" if state == DELIVERED else "delivery.failed",
+                     outcome="success" if state == DELIVERED else "failure",
+                     object_type="prescription", object_id=code,
+                     actor="forwarder", database=self.database,
+                     details={"delivery": entry["id"], "target": entry["target"],
+                              "event": entry["event"], "attempts": entry.get("attempts", 0),
+                              "state": state})
 
     def _finish(self, code: str, unwritten: Mapping[str, Any]) -> None:
         """Record the last outcome, recompute ``forward_due_at`` in the database, release."""

@@ -127,3 +127,26 @@ def test_the_nominated_pharmacy_gets_a_signed_push_and_then_the_cancellation(
         assert resource["ma_don_thuoc"] == code and "deliveries" not in resource
         assert push["headers"][DELIVERY_ID_HEADER] in {d["id"] for d in deliveries_of(db, code)}
     assert json.loads(pushes[1]["body"])["status"] == "cancelled"
+
+
+def test_delivery_outcomes_leave_audit_events(db, registry, make_forwarder) -> None:
+    good, bad = insert_prescriptions(db, 2)
+    registry.reject_codes = {bad}
+    registry.status = 503  # first a transient failure: retried, not audited
+    forwarder = make_forwarder()
+    forwarder.run_until_idle()
+    assert db["audit_events"].count_documents({"action": {"$regex": "^delivery"}}) == 0
+    registry.status = None
+    # Make the backed-off deliveries due now rather than waiting out the backoff.
+    db["prescriptions"].update_many({}, [{"$set": {
+        "deliveries": {"$map": {"input": "$deliveries", "in": {"$mergeObjects": [
+            "$$this", {"next_attempt_at": "$$NOW"}]}}}, "forward_due_at": "$$NOW"}}])
+    make_forwarder().run_until_idle()
+    events = {e["object"]["id"]: e for e in db["audit_events"].find(
+        {"action": {"$regex": "^delivery"}})}
+    assert set(events) == {good, bad}
+    assert events[good]["action"] == "delivery.delivered"
+    assert events[good]["outcome"] == "success" and events[good]["actor"]["party_id"] == "forwarder"
+    assert events[good]["details"]["target"] == "registry"
+    assert events[bad]["action"] == "delivery.failed" and events[bad]["outcome"] == "failure"
+    assert events[bad]["details"]["state"] == "failed_permanent"
