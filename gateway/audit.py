@@ -37,12 +37,10 @@ import hmac
 import io
 import json
 import logging
-import secrets
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Protocol
 
 from flask import Flask, Response, current_app, g, has_request_context, request
@@ -53,7 +51,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from gateway.auth import requires
-from gateway.config import ConfigError
+from gateway.config import secret_setting
 from gateway.db import get_db, indexes
 from gateway.errors import ApiError
 from signing.canonical import canonicalize
@@ -480,26 +478,10 @@ def _service() -> AuditService:
     return current_app.extensions["erx.audit"]
 
 
-def _patient_key(app: Flask) -> bytes:
-    configured = app.config["AUDIT_PATIENT_KEY"]
-    if configured:
-        if len(configured) < 32:
-            raise ConfigError("ERX_AUDIT_PATIENT_KEY must be at least 32 characters")
-        return configured.encode()
-    if app.config["ENV"] == "production":
-        raise ConfigError("ERX_AUDIT_PATIENT_KEY is required in production (32+ random "
-                          "characters; keep it: changing it makes old events unsearchable "
-                          "by patient)")
-    path = Path(app.config["VAR_DIR"]) / "audit-patient-key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip().encode()
-
-
 def init_app(app: Flask) -> None:
-    app.extensions["erx.audit"] = AuditService(patient_key=_patient_key(app))
+    app.extensions["erx.audit"] = AuditService(patient_key=secret_setting(
+        app.config, "AUDIT_PATIENT_KEY", keep_as="audit-patient-key",
+        production_hint="keep it: changing it makes old events unsearchable by patient"))
 
 
 # --- HTTP -------------------------------------------------------------------------------------

@@ -9,13 +9,11 @@ stops its tokens at once. Pharmacy software may instead send the national ``app-
 from __future__ import annotations
 
 import hashlib
-import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any, TypeVar
 
 import jwt
@@ -24,7 +22,7 @@ from flask import Flask, current_app, g, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from gateway.config import ConfigError
+from gateway.config import secret_setting
 from gateway.db import get_db
 from gateway.errors import ApiError
 from gateway.http import json_object
@@ -288,26 +286,11 @@ def national_doctor_login() -> Any:
     return _national_login("ma_lien_thong_bac_si")
 
 
-def _token_secret(app: Flask) -> bytes:
-    configured = app.config["TOKEN_SECRET"]
-    if configured:
-        if len(configured) < 32:
-            raise ConfigError("ERX_TOKEN_SECRET must be at least 32 characters")
-        return configured.encode()
-    if app.config["ENV"] == "production":
-        raise ConfigError("ERX_TOKEN_SECRET is required in production (32+ random characters)")
-    path = Path(app.config["VAR_DIR"]) / "token-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip().encode()
-
-
 def init_app(app: Flask) -> None:
     app.extensions["erx.hasher"] = PasswordHasher(
         time_cost=app.config["SECRET_HASH_TIME_COST"],
         memory_cost=app.config["SECRET_HASH_MEMORY_KIB"], parallelism=1)
-    app.extensions["erx.tokens"] = TokenService(secret=_token_secret(app),
+    app.extensions["erx.tokens"] = TokenService(secret=secret_setting(app.config, "TOKEN_SECRET",
+                                                                  keep_as="token-secret"),
                                                 ttl_seconds=app.config["TOKEN_TTL_SECONDS"])
     app.extensions["erx.app_keys"] = _VerifiedKeys(app.config["APP_KEY_CACHE_SECONDS"])

@@ -11,8 +11,10 @@ Defaults are the safe production choice; ``make run`` sets ``ERX_ENV=development
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -308,6 +310,31 @@ def load(overrides: Mapping[str, Any] | None = None,
     for name, value in (overrides or {}).items():
         values[name] = value
     return values
+
+
+def secret_setting(values: Mapping[str, Any], name: str, *, keep_as: str,
+                   production_hint: str = "") -> bytes:
+    """A secret setting of at least 32 characters; in development, when unset, one generated
+    once and kept (mode 0600) in ``VAR_DIR/keep_as`` so restarts keep it.
+
+    Raises:
+        ConfigError: too short, or unset in production.
+    """
+    variable = setting(name).env_var
+    configured = values[name]
+    if configured:
+        if len(configured) < 32:
+            raise ConfigError(f"{variable} must be at least 32 characters")
+        return configured.encode()
+    if values["ENV"] == "production":
+        raise ConfigError(f"{variable} is required in production (32+ random characters"
+                          f"{'; ' + production_hint if production_hint else ''})")
+    path = Path(values["VAR_DIR"]) / keep_as
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
 
 
 def describe(values: Mapping[str, Any]) -> list[dict[str, str]]:

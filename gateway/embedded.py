@@ -47,6 +47,18 @@ def answers(uri: str, timeout_ms: int = 500) -> bool:
         client.close()
 
 
+def terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM a child process, then SIGKILL it if it has not exited after ``timeout``."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class EmbeddedDatabase:
     """One SecantusDB server process.
 
@@ -127,14 +139,8 @@ class EmbeddedDatabase:
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the server: SIGTERM (WiredTiger closes cleanly), then SIGKILL after ``timeout``."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            terminate(process, timeout)
 
     def kill(self) -> None:
         """Kill without a clean shutdown (fault tests)."""

@@ -40,8 +40,7 @@ from gateway.db import indexes
 from gateway.errors import ApiError
 from gateway.http import json_object
 from gateway.ops import add_readiness_check
-from signing.errors import (KeyStoreError, NoActiveKey, PrescriberSignatureError,
-                            TrustAnchorError, VerificationError)
+from signing.errors import (KeyStoreError, NoActiveKey, TrustAnchorError, VerificationError)
 from signing.jws import Signer, verify_document
 from signing.keys import COLLECTION, KeyPolicy, KeyStore
 from signing.prescriber import (PrescriberSignature, check_prescriber_signature,

@@ -22,7 +22,7 @@ from typing import Any
 
 from flask import Flask
 
-from gateway.embedded import EmbeddedDatabase, answers, mongodb_uri
+from gateway.embedded import EmbeddedDatabase, answers, mongodb_uri, terminate
 
 # Steps run once per start, inside an app context, before gunicorn starts.
 BOOTSTRAP: list[Callable[[Flask], None]] = []
@@ -51,17 +51,6 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 def _spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, env=dict(env), stdin=subprocess.DEVNULL,
                             start_new_session=True, preexec_fn=_die_with_parent)
-
-
-def _stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _say(message: str) -> None:
@@ -138,7 +127,7 @@ def run(values: Mapping[str, Any]) -> int:
             time.sleep(0.2)
     finally:
         for _name, process in reversed(children):
-            _stop(process)
+            terminate(process, 20.0)
         if database is not None:
             _say("stopping the embedded database ...")
             database.stop()
