@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -29,10 +30,15 @@ def command_app(**overrides: Any) -> Iterator[Flask]:
     """An app (with an app context) wired to the database the running gateway uses."""
     from gateway import create_app
     from gateway.embedded import database_for_command
+    from gateway.supervisor import running_gateway
 
     values = settings.load()
+    # Run beside `make run` from another terminal, act in the running gateway's mode unless
+    # ERX_ENV says otherwise (make run is development; a bare shell would be production).
+    adopted = {} if "ERX_ENV" in os.environ else running_gateway(values)
+    values.update(adopted)
     with database_for_command(values) as uri:
-        app = create_app({"MONGODB_URI": uri, **overrides})
+        app = create_app({**adopted, "MONGODB_URI": uri, **overrides})
         storage = app.extensions["erx.storage"]
         try:
             if not storage.prepare():

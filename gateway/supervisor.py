@@ -10,6 +10,7 @@ signal on Linux, so Ctrl-C reaches only this process, which stops them in revers
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -53,6 +54,29 @@ def _spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
                             start_new_session=True, preexec_fn=_die_with_parent)
 
 
+def run_file(values: Mapping[str, Any]) -> Path:
+    """Where a running ``erx-gateway run`` says how it runs, so that command-line calls from
+    another terminal act in the same mode (see :func:`running_gateway`)."""
+    return Path(values["VAR_DIR"]) / "run" / "gateway.json"
+
+
+def write_run_file(values: Mapping[str, Any], pid: int) -> None:
+    path = run_file(values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": pid, "ENV": values["ENV"]}))
+
+
+def running_gateway(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of the ``erx-gateway run`` of this ``VAR_DIR`` if it is running, else {}."""
+    try:
+        published = json.loads(run_file(values).read_text())
+        os.kill(int(published["pid"]), 0)  # raises if no such process
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {"ENV": published["ENV"]} if published.get("ENV") in ("development",
+                                                                   "production") else {}
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -94,6 +118,7 @@ def run(values: Mapping[str, Any]) -> int:
         with app.app_context():
             for step in BOOTSTRAP:
                 step(app)
+        write_run_file(values, os.getpid())
 
         env = dict(os.environ)
         env["ERX_MONGODB_URI"] = uri
@@ -126,6 +151,7 @@ def run(values: Mapping[str, Any]) -> int:
                     break
             time.sleep(0.2)
     finally:
+        run_file(values).unlink(missing_ok=True)
         for _name, process in reversed(children):
             terminate(process, 20.0)
         if database is not None:

@@ -83,10 +83,12 @@ def test_run_serves_stops_cleanly_and_keeps_data(run_env: dict[str, str]) -> Non
     process = start(run_env)
     try:
         wait_ready(process, base)
+        # As in README: another terminal, where make run's ERX_ENV=development is not set.
+        other_terminal = {k: v for k, v in run_env.items() if k != "ERX_ENV"}
         created = subprocess.run(
             [str(BIN / "erx-gateway"), "parties", "create", "--role", "clinic", "--code",
-             "79001", "--name", "Phòng khám Demo"], env=run_env, capture_output=True, text=True,
-            timeout=120)
+             "79001", "--name", "Phòng khám Demo"], env=other_terminal, capture_output=True,
+            text=True, timeout=120)
         assert created.returncode == 0, created.stderr
         credentials = json.loads(created.stdout)
     finally:
@@ -96,6 +98,7 @@ def test_run_serves_stops_cleanly_and_keeps_data(run_env: dict[str, str]) -> Non
     assert not port_open(int(run_env["ERX_HTTP_PORT"]))
     assert not port_open(int(run_env["ERX_EMBEDDED_DB_PORT"]))
     assert processes_mentioning(marker) == []
+    assert not (Path(marker) / "run" / "gateway.json").exists()
 
     process = start(run_env)
     try:
