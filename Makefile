@@ -24,7 +24,7 @@ bench: install
 	$(BIN)/python -m bench
 
 demo: install
-	$(BIN)/python -m gateway.demo
+	$(BIN)/python -m tools.demo
 
 # Re-pin every installed version after changing setup.cfg.
 lock:

@@ -5,23 +5,29 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_walks_the_whole_flow() -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
     env.update({"ERX_DEMO_URL": f"http://127.0.0.1:{free_port()}",
                 "ERX_SECRET_HASH_TIME_COST": "1", "ERX_SECRET_HASH_MEMORY_KIB": "1024"})
-    done = subprocess.run([sys.executable, "-m", "gateway.demo"], env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "tools.demo"], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     statuses = [line for line in done.stdout.splitlines() if line.startswith("--> ")]
     assert statuses == ["--> 201", "--> 200", "--> 201", "--> 201", "--> 409", "--> 201",
-                        "--> 200", "--> 409"]
+                        "--> 200", "--> 409", "--> 200"]
+    # The forwarder delivered everything to the registry double: 2 prescriptions, 2 dispense
+    # reports, 1 cancellation.
+    assert ("Received by the registry double: prescriptions 2, dispense reports 2, "
+            "cancellations 1.") in done.stdout
     assert "dispense.over_quantity" in done.stdout or "dispense.state" in done.stdout
     assert "Demo finished." in done.stdout

@@ -1,10 +1,15 @@
 """``make demo``: a clinic submits, a pharmacy looks up and dispenses half then the rest with
-scanned packs, an over-dispense is refused, and another prescription is cancelled.
+scanned packs, an over-dispense is refused, another prescription is cancelled, and the clinic
+sees where its prescription was forwarded.
 
 Against a running ``make run`` (``ERX_DEMO_URL``, default http://127.0.0.1:8000, if it answers),
-or else a gateway of its own started with ``erx-gateway run`` in a temporary directory. Parties
-are made with the command line, exactly as an operator would. Every step prints its request
-and the gateway's answer.
+or else a gateway of its own started with ``erx-gateway run`` in a temporary directory, whose
+forwarder then delivers to the national-registry test double (tests/gateway/registry_double.py)
+on loopback. Parties are made with the command line, exactly as an operator would. Every step
+prints its request and the gateway's answer.
+
+A developer tool run from a source checkout: the installed gateway knows nothing of it or of
+the registry double.
 """
 
 from __future__ import annotations
@@ -52,9 +57,10 @@ def _shorten(value: Any, limit: int = 1800) -> str:
 
 
 class Demo:
-    def __init__(self, base: str, env: dict[str, str]) -> None:
+    def __init__(self, base: str, env: dict[str, str], registry: Any = None) -> None:
         self.base = base
         self.env = env
+        self.registry = registry
         self.http = requests.Session()
 
     def cli(self, *args: str) -> dict[str, Any]:
@@ -174,7 +180,26 @@ class Demo:
         self.call("8. Dispensing a cancelled prescription is refused", "POST",
                   f"/v2/prescriptions/{other_code}/dispenses", first_h,
                   {"ma_hoa_don": "HD0004", "items": [{"line": 0, "so_luong_ban": 5}]})
+        if self.registry is not None:
+            self._wait_delivered(doctor_h, [code, other_code])
+        self.call("9. The doctor sees where the prescription was forwarded", "GET",
+                  f"/v2/prescriptions/{code}/deliveries", doctor_h)
+        if self.registry is not None:
+            print(f"\nReceived by the registry double: prescriptions "
+                  f"{len(self.registry.prescriptions)}, dispense reports "
+                  f"{len(self.registry.dispenses)}, cancellations "
+                  f"{len(self.registry.cancellations)}.")
         print("\nDemo finished.")
+
+    def _wait_delivered(self, headers: dict[str, str], codes: list[str]) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            states = [d["state"] for code in codes for d in self.http.get(
+                f"{self.base}/v2/prescriptions/{code}/deliveries", headers=headers,
+                timeout=30).json()["deliveries"]]
+            if states and all(state == "delivered" for state in states):
+                return
+            time.sleep(0.5)
 
 
 def _answers(base: str) -> bool:
@@ -191,10 +216,16 @@ def main() -> int:
     if _answers(base):
         Demo(base, env).run()
         return 0
+    from tests.gateway.registry_double import RegistryDouble
+
+    registry = RegistryDouble(facility_code="79001", password="demo-registry-password").start()
     with tempfile.TemporaryDirectory(prefix="erx-demo-") as var:
         port = _free_port()
         env.update({"ERX_VAR_DIR": var, "ERX_HTTP_PORT": str(port), "ERX_WORKERS": "1",
-                    "ERX_EMBEDDED_DB_PORT": str(_free_port())})
+                    "ERX_EMBEDDED_DB_PORT": str(_free_port()),
+                    "ERX_REGISTRY_BASE_URL": registry.url,
+                    "ERX_REGISTRY_FACILITY_CODE": "79001",
+                    "ERX_REGISTRY_PASSWORD": "demo-registry-password"})
         env.pop("ERX_MONGODB_URI", None)
         base = f"http://127.0.0.1:{port}"
         print(f"no gateway answers at {os.environ.get('ERX_DEMO_URL', 'http://127.0.0.1:8000')}; "
@@ -207,10 +238,11 @@ def main() -> int:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("the demo gateway did not start")
                 time.sleep(0.5)
-            Demo(base, env).run()
+            Demo(base, env, registry).run()
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(60)
+            registry.stop()
     return 0
 
 
