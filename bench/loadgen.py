@@ -50,6 +50,16 @@ def _send(connection: http.client.HTTPConnection, request: Request) -> int:
     return response.status
 
 
+def _attempt(connection: http.client.HTTPConnection, request: Request, host: str,
+             port: int) -> tuple[int, http.client.HTTPConnection]:
+    """Send once; a broken connection counts as status 0 and is replaced."""
+    try:
+        return _send(connection, request), connection
+    except (OSError, http.client.HTTPException):
+        connection.close()
+        return 0, http.client.HTTPConnection(host, port, timeout=30)
+
+
 def _closed(host: str, port: int, request: Request, concurrency: int, seconds: float) -> Result:
     deadline = time.perf_counter() + seconds
     latencies: list[float] = []
@@ -60,12 +70,7 @@ def _closed(host: str, port: int, request: Request, concurrency: int, seconds: f
         connection = http.client.HTTPConnection(host, port, timeout=30)
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            try:
-                status = _send(connection, request)
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                connection = http.client.HTTPConnection(host, port, timeout=30)
-                status = 0
+            status, connection = _attempt(connection, request, host, port)
             took = time.perf_counter() - started
             with lock:
                 statuses[status] = statuses.get(status, 0) + 1
@@ -103,12 +108,7 @@ def _open(host: str, port: int, request: Request, rate: float, seconds: float) -
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            try:
-                status = _send(connection, request)
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                connection = http.client.HTTPConnection(host, port, timeout=30)
-                status = 0
+            status, connection = _attempt(connection, request, host, port)
             took = time.perf_counter() - scheduled
             with lock:
                 statuses[status] = statuses.get(status, 0) + 1

@@ -145,30 +145,32 @@ class Quantity(fields.Number):
         return value
 
 
-class NationalDate(fields.String):
+class _ParsedText(fields.String):
+    """A string that ``parse`` turns into a value (``None``: the text is invalid)."""
+
+    parse: staticmethod
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        parsed = self.parse(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise self.make_error("invalid")
+        return parsed
+
+
+class NationalDate(_ParsedText):
     """A date written ``dd/mm/yyyy`` or ``yyyy-mm-dd``."""
 
+    parse = staticmethod(parse_national_date)
     default_error_messages = {**_COMMON_MESSAGES,
                               "invalid": "Ngày không hợp lệ (dd/mm/yyyy hoặc yyyy-mm-dd)"}
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
-        parsed = parse_national_date(value) if isinstance(value, str) else None
-        if parsed is None:
-            raise self.make_error("invalid")
-        return parsed
 
-
-class PrescribedAt(fields.String):
+class PrescribedAt(_ParsedText):
     """``ngay_gio_ke_don``: ``yyyy-mm-dd HH:MM:SS`` or ISO 8601."""
 
+    parse = staticmethod(parse_prescribed_at)
     default_error_messages = {**_COMMON_MESSAGES,
                               "invalid": "Thời điểm không hợp lệ (yyyy-mm-dd HH:MM:SS)"}
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        parsed = parse_prescribed_at(value) if isinstance(value, str) else None
-        if parsed is None:
-            raise self.make_error("invalid")
-        return parsed
 
 
 class FollowUp(fields.Field):
