@@ -238,11 +238,28 @@ def record_login(method: str, *, party: Any = None, claimed_id: str = "") -> int
 
 
 def _allocate(database: Database) -> int:
-    doc = database[COUNTERS].find_one_and_update(
-        {"_id": "events"},
-        {"$inc": {"next": 1}, "$set": {"allocated_at": datetime.now(timezone.utc)}},
-        upsert=True, return_document=ReturnDocument.AFTER)
-    return int(doc["next"]) - 1  # sequence numbers start at 0 = the Merkle leaf index
+    """The next sequence number (0 first: the Merkle leaf index).
+
+    The counter is incremented only once it exists, and created separately (idempotently,
+    ``$setOnInsert``): an upsert that increments, raced by several writers on a new database,
+    can consume a number without returning it on the embedded database.
+
+    Raises:
+        AuditError: no number after several attempts.
+    """
+    counters = database[COUNTERS]
+    for _ in range(10):
+        doc = counters.find_one_and_update(
+            {"_id": "events"},
+            {"$inc": {"next": 1}, "$set": {"allocated_at": datetime.now(timezone.utc)}},
+            return_document=ReturnDocument.AFTER)
+        if doc is not None:
+            return int(doc["next"]) - 1
+        try:
+            counters.update_one({"_id": "events"}, {"$setOnInsert": {"next": 0}}, upsert=True)
+        except DuplicateKeyError:
+            pass  # another writer created it
+    raise AuditError("could not allocate an audit sequence number")
 
 
 @indexes

@@ -500,3 +500,36 @@ def test_sealing_without_a_usable_key_is_a_clear_error(app: Flask, app_config: d
     result = CliRunner().invoke(main, ["audit", "seal"], env=env)
     assert result.exit_code == 1 and "keys generate" in result.output
     assert "Traceback" not in result.output
+
+
+def test_first_events_of_a_new_database_recorded_at_once_all_get_numbers(app) -> None:
+    """Regression: eight writers racing to create the sequence counter (the forwarder's
+    threads on a new database) once got no counter document back and failed."""
+    import threading
+
+    from gateway import audit
+
+    database = app.extensions["erx.storage"].database
+    for round_number in range(5):
+        database["audit_counters"].delete_many({})
+        database["audit_events"].delete_many({})
+        barrier = threading.Barrier(8)
+        numbers: list[int] = []
+        failures: list[BaseException] = []
+
+        def writer() -> None:
+            barrier.wait()
+            try:
+                numbers.append(audit.record("delivery.delivered", actor="forwarder",
+                                            object_type="prescription", object_id="79001X",
+                                            database=database))
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                failures.append(exc)
+
+        threads = [threading.Thread(target=writer) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == [], f"round {round_number}: {failures!r}"
+        assert sorted(numbers) == list(range(8))
