@@ -60,22 +60,35 @@ def _attempt(connection: http.client.HTTPConnection, request: Request, host: str
         return 0, http.client.HTTPConnection(host, port, timeout=30)
 
 
+class _Tally:
+    """Answers counted by status, and latencies of the 2xx ones, from many threads."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.lock = threading.Lock()
+
+    def add(self, status: int, took: float) -> None:
+        with self.lock:
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+            if 200 <= status < 300:
+                self.latencies.append(took)
+
+    def result(self, elapsed: float) -> Result:
+        return Result(sum(self.statuses.values()), len(self.latencies), self.statuses,
+                      elapsed, self.latencies)
+
+
 def _closed(host: str, port: int, request: Request, concurrency: int, seconds: float) -> Result:
     deadline = time.perf_counter() + seconds
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
+    tally = _Tally()
 
     def worker() -> None:
         connection = http.client.HTTPConnection(host, port, timeout=30)
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             status, connection = _attempt(connection, request, host, port)
-            took = time.perf_counter() - started
-            with lock:
-                statuses[status] = statuses.get(status, 0) + 1
-                if 200 <= status < 300:
-                    latencies.append(took)
+            tally.add(status, time.perf_counter() - started)
         connection.close()
 
     started = time.perf_counter()
@@ -84,22 +97,19 @@ def _closed(host: str, port: int, request: Request, concurrency: int, seconds: f
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    return Result(sum(statuses.values()), len(latencies), statuses, elapsed, latencies)
+    return tally.result(time.perf_counter() - started)
 
 
 def _open(host: str, port: int, request: Request, rate: float, seconds: float) -> Result:
     total = int(rate * seconds)
     start = time.perf_counter() + 0.2
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
+    tally = _Tally()
     next_index = [0]
 
     def worker() -> None:
         connection = http.client.HTTPConnection(host, port, timeout=30)
         while True:
-            with lock:
+            with tally.lock:
                 index = next_index[0]
                 next_index[0] += 1
             if index >= total:
@@ -109,11 +119,7 @@ def _open(host: str, port: int, request: Request, rate: float, seconds: float) -
             if delay > 0:
                 time.sleep(delay)
             status, connection = _attempt(connection, request, host, port)
-            took = time.perf_counter() - scheduled
-            with lock:
-                statuses[status] = statuses.get(status, 0) + 1
-                if 200 <= status < 300:
-                    latencies.append(took)
+            tally.add(status, time.perf_counter() - scheduled)
         connection.close()
 
     threads = [threading.Thread(target=worker) for _ in range(32)]
@@ -121,8 +127,7 @@ def _open(host: str, port: int, request: Request, rate: float, seconds: float) -
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - start
-    return Result(sum(statuses.values()), len(latencies), statuses, elapsed, latencies)
+    return tally.result(time.perf_counter() - start)
 
 
 def _child(queue: Any, mode: str, args: tuple[Any, ...]) -> None:

@@ -47,6 +47,13 @@ def error_item(pointer: str, code: str, message: str) -> dict[str, str]:
     return {"pointer": pointer, "code": code, "message": message}
 
 
+def bad_parameter(name: str, expected: str) -> ApiError:
+    """422 naming a query parameter and what it should have been."""
+    return ApiError(422, detail=f"{name}: expected {expected}",
+                    errors=[{"pointer": "", "parameter": name, "code": "request.invalid",
+                             "message": f"expected {expected}"}])
+
+
 class ApiError(Exception):
     """An answer in the problem envelope, raised anywhere under a view."""
 

@@ -28,7 +28,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
@@ -36,10 +36,10 @@ from pymongo.errors import DuplicateKeyError
 
 from drug_catalog.errors import CatalogError, InvalidGs1
 from drug_catalog.identifiers import parse_gs1
-from drug_catalog.model import Drug
+from drug_catalog.catalog import Catalog
 from gateway import outbox
 from gateway.db import indexes
-from gateway.errors import ApiError, error_item
+from gateway.errors import ApiError, bad_parameter, error_item
 from gateway.parties import Party
 
 ISSUED = "issued"
@@ -51,10 +51,6 @@ DISPENSABLE = (ISSUED, PARTIALLY_DISPENSED)
 STATUSES = (ISSUED, PARTIALLY_DISPENSED, DISPENSED, CANCELLED, EXPIRED)
 PRESCRIBERS = ("clinic", "doctor")
 MAX_CAS_ATTEMPTS = 50
-
-
-class Catalog(Protocol):
-    def resolve(self, identifier: str) -> Drug: ...
 
 
 @indexes
@@ -245,7 +241,7 @@ class Lifecycle:
         now = self.clock()
         if status is not None:
             if status not in STATUSES:
-                raise _bad_parameter("status", f"one of {', '.join(STATUSES)}")
+                raise bad_parameter("status", f"one of {', '.join(STATUSES)}")
             if status == EXPIRED:
                 query["status"] = {"$in": list(DISPENSABLE)}
                 query["dispensable_until"] = {"$lt": now}
@@ -563,12 +559,6 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _bad_parameter(name: str, expected: str) -> ApiError:
-    return ApiError(422, detail=f"{name}: expected {expected}",
-                    errors=[{"pointer": "", "parameter": name, "code": "request.invalid",
-                             "message": f"expected {expected}"}])
-
-
 def _encode_cursor(issued_at: datetime, code: str) -> str:
     raw = json.dumps([issued_at.astimezone(timezone.utc).isoformat(), code]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -580,7 +570,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         issued_at, code = json.loads(raw)
         return datetime.fromisoformat(issued_at), str(code)
     except (ValueError, TypeError):
-        raise _bad_parameter("cursor", "a next_cursor value from a previous page") from None
+        raise bad_parameter("cursor", "a next_cursor value from a previous page") from None
 
 
 def dispense_id_for(party: Party, idempotency_key: str) -> str:

@@ -21,12 +21,10 @@ from marshmallow import Schema, fields
 from gateway.auth import current_party, requires
 from gateway.errors import ApiError
 from gateway.http import json_object
-from gateway.prescriptions import (_idempotent, dispense_answer, lifecycle, record,
-                                   refused_error, submit_answer)
-from gateway.idempotency import Answer
-from gateway.lifecycle import Refused
-from schemas.document import PrescriptionSchema
 from drug_catalog.errors import CatalogError
+from gateway.prescriptions import (dispense_answer, idempotent, lifecycle, record,
+                                   submit_answer)
+from schemas.document import PrescriptionSchema
 
 blp = Blueprint("national", __name__, description="National-compatible endpoints")
 
@@ -77,7 +75,7 @@ def gui_don_thuoc() -> Any:
     party = current_party()
     raw = json_object()
     try:
-        response = _idempotent("submit", lambda: submit_answer(raw, party))
+        response = idempotent("submit", lambda: submit_answer(raw, party))
     except ApiError as exc:
         if exc.status in (409, 422):
             return jsonify({"success": False, "checksum": None,
@@ -145,7 +143,7 @@ def cap_nhat_don_thuoc() -> Any:
     body = json_object()
     try:
         code, native, details = _native_dispense(body)
-        response = _idempotent(f"dispense\x1f{code}",
+        response = idempotent(f"dispense\x1f{code}",
                                lambda: dispense_answer(code, party, native, details))
     except ApiError as exc:
         return _pharmacy_errors(exc)
@@ -220,5 +218,3 @@ def _line_of(stored: dict[str, Any], identifier: Any) -> int | None:
     return next((line["index"] for line in stored["lines"]
                  if line["ma_thuoc"] == national_code), None)
 
-
-__all__ = ["blp", "Refused", "refused_error", "Answer"]

@@ -14,7 +14,7 @@ from marshmallow import Schema, fields
 from gateway import audit, signatures
 from gateway.config import ConfigError
 from gateway.auth import current_party, requires
-from gateway.errors import PROBLEM_MEDIA_TYPE, ApiError, ProblemSchema
+from gateway.errors import PROBLEM_MEDIA_TYPE, ApiError, ProblemSchema, bad_parameter
 from gateway.http import json_object
 from gateway.idempotency import Answer, IdempotencyStore, request_fingerprint
 from gateway.lifecycle import Lifecycle, Refused, Settings, dispense_id_for
@@ -160,7 +160,7 @@ def _json(answer: Answer) -> Response:
     return response
 
 
-def _idempotent(scope: str, operation: Any) -> Response:
+def idempotent(scope: str, operation: Any) -> Response:
     party = current_party()
     fingerprint = request_fingerprint(request.method, request.path, request.get_data())
     return _json(idempotency().run(scope=f"{party.client_id}\x1f{scope}",
@@ -201,7 +201,7 @@ def submit_prescription() -> Any:
     """Submit a prescription: validate, sign, store, forward."""
     party = current_party()
     raw = json_object()
-    return _idempotent("submit", lambda: submit_answer(raw, party))
+    return idempotent("submit", lambda: submit_answer(raw, party))
 
 
 @blp.route("/v2/prescriptions/<code>", methods=["GET"])
@@ -228,16 +228,10 @@ def _parse_time(name: str, raw: str | None) -> datetime | None:
                                     tzinfo=local_zone()).astimezone(timezone.utc)
         parsed = datetime.fromisoformat(raw)
     except ValueError:
-        raise _bad_query(name, "an ISO 8601 date or date-time") from None
+        raise bad_parameter(name, "an ISO 8601 date or date-time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=local_zone())
     return parsed.astimezone(timezone.utc)
-
-
-def _bad_query(name: str, expected: str) -> ApiError:
-    return ApiError(422, detail=f"{name}: expected {expected}",
-                    errors=[{"pointer": "", "parameter": name, "code": "request.invalid",
-                             "message": f"expected {expected}"}])
 
 
 @blp.route("/v2/prescriptions", methods=["GET"])
@@ -255,16 +249,16 @@ def list_prescriptions() -> Any:
     unknown = sorted(set(args) - {"facility", "status", "from", "to", "patient", "cursor",
                                   "limit"})
     if unknown:
-        raise _bad_query(unknown[0], "no such parameter")
+        raise bad_parameter(unknown[0], "no such parameter")
     try:
         limit = int(args.get("limit", 50))
     except ValueError:
-        raise _bad_query("limit", "a whole number from 1 to 200") from None
+        raise bad_parameter("limit", "a whole number from 1 to 200") from None
     if not 1 <= limit <= 200:
-        raise _bad_query("limit", "a whole number from 1 to 200")
+        raise bad_parameter("limit", "a whole number from 1 to 200")
     patient = args.get("patient")
     if patient is not None and not (len(patient) == 12 and patient.isdigit()):
-        raise _bad_query("patient", "a 12-digit CCCD")
+        raise bad_parameter("patient", "a 12-digit CCCD")
     found, next_cursor = lifecycle().list(
         party, facility=args.get("facility"), status=args.get("status"),
         issued_from=_parse_time("from", args.get("from")),
@@ -335,7 +329,7 @@ def dispense_prescription(code: str) -> Any:
     """Dispense part or all of a prescription (pharmacy), with scanned packs."""
     party = current_party()
     body = json_object()
-    return _idempotent(f"dispense\x1f{code}", lambda: dispense_answer(code, party, body))
+    return idempotent(f"dispense\x1f{code}", lambda: dispense_answer(code, party, body))
 
 
 # --- audit ------------------------------------------------------------------------------

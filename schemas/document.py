@@ -112,19 +112,28 @@ class Text(fields.String):
         return clean(value)
 
 
+def whole_number(value: Any) -> int | None:
+    """A JSON integer as ``int`` (``2.0`` counts as 2; ``true`` and ``"2"`` do not), or
+    ``None``. Raises nothing."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None
+
+
 class WholeNumber(fields.Integer):
     """A JSON integer (``2.0`` is accepted as 2; ``true`` and ``"2"`` are not numbers)."""
 
     default_error_messages = {**_COMMON_MESSAGES, "invalid": "Phải là số nguyên"}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool):
+        whole = whole_number(value)
+        if whole is None:
             raise self.make_error("invalid")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-            return int(value)
-        raise self.make_error("invalid")
+        return whole
 
 
 class Quantity(fields.Number):
@@ -180,18 +189,11 @@ class FollowUp(fields.Field):
                               "invalid": "Phải là số ngày (số nguyên) hoặc một ngày (dd/mm/yyyy)"}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | date:
-        if isinstance(value, str):
-            parsed = parse_national_date(value)
-            if parsed is None:
-                raise self.make_error("invalid")
-            return parsed
-        if isinstance(value, bool):
+        parsed = (parse_national_date(value) if isinstance(value, str)
+                  else whole_number(value))
+        if parsed is None:
             raise self.make_error("invalid")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-            return int(value)
-        raise self.make_error("invalid")
+        return parsed
 
 
 class ItemList(fields.List):
