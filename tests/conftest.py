@@ -18,8 +18,8 @@ from flask.testing import FlaskClient
 from gateway import create_app
 from gateway.embedded import EmbeddedDatabase
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-DAV_SAMPLE = SHARED / "data" / "dav-registry-sample.csv"
+#: 40 real records of the Drug Administration's registry, in its published column layout.
+DAV_SAMPLE = Path(__file__).resolve().parent / "data" / "dav-registry-sample.csv"
 
 # Cheap Argon2 parameters: the tests create hundreds of parties.
 TEST_CONFIG: dict[str, Any] = {

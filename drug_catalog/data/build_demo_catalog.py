@@ -2,7 +2,7 @@
 drug_catalog/data/build_demo_catalog.py``.
 
 The demo catalog is the 40 real records of the Drug Administration's registry sample
-(``shared/data/dav-registry-sample.csv``, as ``dav-csv`` import reads them) plus invented
+(``tests/data/dav-registry-sample.csv``, as ``dav-csv`` import reads them) plus invented
 products covering every kind, control class and status. Invented products' registration
 numbers, national codes and GTINs are sample data, and so are the GTINs, dosage forms, units
 and packaging added to the registry rows: every such line says so in its ``_sample`` field.
@@ -26,7 +26,7 @@ from drug_catalog.identifiers import gtin_check_digit  # noqa: E402
 from drug_catalog.model import Drug  # noqa: E402
 from drug_catalog.sources import merge, read_dav_csv  # noqa: E402
 
-DAV_SAMPLE = ROOT.parent / "shared" / "data" / "dav-registry-sample.csv"
+DAV_SAMPLE = ROOT / "tests" / "data" / "dav-registry-sample.csv"
 OUTPUT = HERE / "demo-catalog.ndjson"
 
 SAMPLE_NOTE = ("invented sample product: registration number, national code and GTINs are "
