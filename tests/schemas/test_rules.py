@@ -1,4 +1,4 @@
-"""For each rule of RULES.md, a mutation of a valid prescription that breaks exactly that rule
+"""For each rule of docs/rules.md, a mutation of a valid prescription that breaks exactly that rule
 is reported with exactly that rule's code at the right pointer (and nothing else)."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tests.schemas.strategies import (ALPHANUM, FACILITY, NOW, POLICY, SCHEMAS, 
                                       inactive_drugs, inn_name, prescriptions, raw_materials,
                                       texts)
 
-RULES_MD = Path(__file__).resolve().parents[3] / "shared" / "docs" / "RULES.md"
+RULES_MD = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 
 Mutation = Callable[[Any, Case], tuple[dict[str, Any], str]]
 
@@ -419,7 +419,7 @@ RULES: dict[str, Rule] = {
     "control.wrong_type": Rule(wrong_type),
     "control.mixed": Rule(mixed, {"loai": "n"}, warning=True),
     "supply.too_long": Rule(supply_too_long),
-    # gateway codes (not in RULES.md): follow-up date and plain type errors
+    # gateway codes, not from the circulars: follow-up date and plain type errors
     "rx.follow_up": Rule(follow_up),
     "rx.field_type": Rule(field_type),
 }
