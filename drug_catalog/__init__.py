@@ -1,6 +1,7 @@
 """Drug products and their identifiers: GTIN, registration number, national drug code (no Flask).
 
-- ``model``: :class:`~drug_catalog.model.Drug` (API.md "A drug resource"), ``ActiveIngredient``.
+- ``model``: :class:`~drug_catalog.model.Drug` (the drug resource, README.md "Drug catalog"),
+  ``ActiveIngredient``.
 - ``identifiers``: GTIN check digits and normalisation, GS1 element strings (``parse_gs1``,
   ``format_gs1``, ``Pack``), registration numbers.
 - ``catalog``: :class:`~drug_catalog.catalog.CatalogIndex` (``resolve``, ``get``, ``search``)

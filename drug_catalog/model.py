@@ -1,4 +1,4 @@
-"""A drug product as the catalog knows it (API.md "A drug resource").
+"""A drug product as the catalog knows it (the drug resource, README.md "Drug catalog").
 
 ``Drug.from_dict`` validates and normalises a resource (an ``ndjson`` import line, a stored
 document, an API answer); ``Drug.to_dict`` gives the resource back. Both are exact inverses for
@@ -148,7 +148,7 @@ class Drug:
             registration_valid_until=date.fromisoformat(valid_until) if valid_until else None)
 
     def to_dict(self) -> dict[str, Any]:
-        """The drug resource of API.md (JSON-ready: dates as ``YYYY-MM-DD``)."""
+        """The drug resource (README.md "Drug catalog"; JSON-ready: dates as ``YYYY-MM-DD``)."""
         return {
             "national_code": self.national_code,
             "registration_number": self.registration_number,
@@ -202,7 +202,7 @@ class Drug:
 
     def same_composition(self, other: Drug) -> bool:
         """True when ``other`` has the same active ingredients, strengths and dosage form
-        (RULES.md ``dispense.substitution``), compared canonically.
+        (docs/rules.md ``dispense.substitution``), compared canonically.
 
         An unknown strength or dosage form (empty, as in many registry rows) never matches:
         two products cannot be shown equivalent without them. Narcotic products are never

@@ -75,8 +75,8 @@ def merge(record: SourceRecord, existing: Drug | None) -> Drug:
 # ------------------------------------------------------------------------------- ndjson
 
 def read_ndjson(stream: TextIO) -> Iterator[SourceRecord | ImportRowError]:
-    """Read one drug resource (API.md) per line; blank lines and lines holding only
-    ``_``-prefixed annotation keys (``{"_comment": "…"}``) are skipped.
+    """Read one drug resource (README.md "Drug catalog") per line; blank lines and lines
+    holding only ``_``-prefixed annotation keys (``{"_comment": "…"}``) are skipped.
 
     Yields:
         A :class:`SourceRecord` stating every field, or an :class:`ImportRowError` for a line

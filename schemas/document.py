@@ -1,11 +1,11 @@
-"""The national prescription document as marshmallow schemas (NATIONAL-API.md, body of
+"""The national prescription document as marshmallow schemas (docs/national-api.md, body of
 ``gui-don-thuoc``), with the variants real HIS clients send.
 
 Loading checks shape only: which fields exist, their JSON types, and date/number syntax. It
 never coerces a wrong type (``"2"`` is not the number 2, ``null`` is not "absent",
-``{"$gt": ""}`` is not a string). Every field carries, in ``metadata["code"]``, the RULES.md
-code its shape errors are reported under (see :func:`shape_issues`); the legal rules are
-checked afterwards by :mod:`schemas.rules` on the loaded values.
+``{"$gt": ""}`` is not a string). Every field carries, in ``metadata["code"]``, the
+docs/rules.md code its shape errors are reported under (see :func:`shape_issues`); the legal
+rules are checked afterwards by :mod:`schemas.rules` on the loaded values.
 
 Accepted variants:
 

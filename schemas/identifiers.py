@@ -1,6 +1,6 @@
 """Identifiers of the prescription document: CCCD, BHYT number, ``ma_don_thuoc``.
 
-Structures as IDENTIFIERS.md and NATIONAL-API.md describe them.
+Structures as docs/identifiers.md and docs/national-api.md describe them.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 import secrets
 from datetime import date
 
-#: Province codes (digits 1-3 of a CCCD), IDENTIFIERS.md.
+#: Province codes (digits 1-3 of a CCCD), docs/identifiers.md.
 PROVINCE_CODES = frozenset("""
 001 002 004 006 008 010 011 012 014 015 017 019 020 022 024 025 026 027 030 031 033 034 035 036
 037 038 040 042 044 045 046 048 049 051 052 054 056 058 060 062 064 066 067 068 070 072 074 075

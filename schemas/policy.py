@@ -1,4 +1,4 @@
-"""Every number the prescription rules use, with the defaults of RULES.md.
+"""Every number the prescription rules use, with the defaults of docs/rules.md.
 
 :class:`Policy` is a frozen dataclass; :meth:`Policy.from_mapping` builds one from a plain mapping
 of settings (the gateway passes ``app.config``; the names are those of the ``# --- validation ---``
@@ -35,7 +35,7 @@ def default_chronic_diseases() -> Icd10Ranges:
 
 @dataclass(frozen=True)
 class Policy:
-    """The policy numbers of the rules. Every field has RULES.md's default.
+    """The policy numbers of the rules. Every field has the default docs/rules.md states.
 
     Field ``x`` is read from setting ``RX_X`` upper-cased by :meth:`from_mapping`
     (e.g. ``supply_days_basic`` from ``RX_SUPPLY_DAYS_BASIC``); ``chronic_diseases`` comes
@@ -51,7 +51,7 @@ class Policy:
     clock_skew_seconds: int = 300
     max_age_days: int = 30
     max_lines: int = 50
-    #: gateway limits (not in RULES.md): longer lists are refused before their items are read.
+    #: gateway limits, not legal ones: longer lists are refused before their items are read.
     max_diagnoses: int = 50
     max_periods: int = 50
     free_text_max_chars: int = 2000

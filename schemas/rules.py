@@ -1,4 +1,4 @@
-"""The rules of RULES.md, checked on the loaded (possibly partial) document.
+"""The rules of docs/rules.md, checked on the loaded (possibly partial) document.
 
 Each ``check_*`` function reads the loaded values through a :class:`Context` and records
 problems with a canonical path (``("thong_tin_don_thuoc", 2, "ma_thuoc")``); the validator maps
@@ -28,11 +28,11 @@ Path = tuple[str | int, ...]
 PRESCRIPTION_TYPES = ("c", "n", "h", "y")
 BHYT_FIELDS = ("ma_so_the_bao_hiem_y_te", "ma_so_bao_hiem_y_te")
 
-#: Free-text fields (RULES.md rx.text_length, free texts), top level and per diagnosis.
+#: Free-text fields (docs/rules.md rx.text_length, free texts), top level and per diagnosis.
 FREE_TEXTS = ("ma_dinh_danh_y_te", "thong_tin_nguoi_giam_ho", "dia_chi", "luu_y", "loi_dan",
               "so_dien_thoai_nguoi_kham_benh", "ma_co_so_cung_ung_thuoc_chi_dinh")
 DIAGNOSIS_TEXTS = ("ten_chan_doan", "ket_luan")
-#: Drug texts (RULES.md rx.text_length, drug texts) of each line.
+#: Drug texts (docs/rules.md rx.text_length, drug texts) of each line.
 DRUG_TEXTS = ("ma_thuoc", "biet_duoc", "ten_thuoc", "don_vi_tinh", "cach_dung")
 
 _CONTROL_NAMES = {"narcotic": "gây nghiện", "psychotropic": "hướng thần", "precursor": "tiền chất",

@@ -1,7 +1,7 @@
 """Validate a submitted prescription and produce its canonical document.
 
 Entry point: :func:`validate_prescription`. It never raises on bad input: every problem of the
-document (shape, type, and every rule of RULES.md) comes back in one
+document (shape, type, and every rule of docs/rules.md) comes back in one
 :class:`ValidationResult`, each as an :class:`Issue` whose pointer (RFC 6901) points into the
 document *as submitted* (``/ma_so_bao_hiem_y_te`` if that spelling was sent,
 ``/dot_dung_thuoc/tu_ngay`` for the single-object form).
@@ -12,8 +12,8 @@ What the gateway signs (RFC 8785) and stores: a plain JSON dict (str, int, float
 only) that is the same for every accepted spelling of the same prescription.
 
 - National field names, with ``ma_so_the_bao_hiem_y_te`` (never ``ma_so_bao_hiem_y_te``); keys
-  in the order of NATIONAL-API.md, the gateway extension ``ma_co_so_cung_ung_thuoc_chi_dinh``
-  last.
+  in the order of :data:`CANONICAL_ORDER` (the fields of docs/national-api.md, ``ma_don_thuoc``
+  first, the gateway extension ``ma_co_so_cung_ung_thuoc_chi_dinh`` last).
 - Strings: surrounding blanks removed, Unicode NFC. Optional fields that are absent or blank
   are left out (never ``null``, never ``""``). The BHYT number is upper case.
 - ``ma_don_thuoc`` always present (generated when the client omitted it or sent it blank).
@@ -48,7 +48,7 @@ from schemas.rules import RULES, Context, Path, Problem, Resolver
 
 NOT_AN_OBJECT = "Đơn thuốc phải là một đối tượng JSON"
 
-#: Canonical key order (NATIONAL-API.md), with the gateway extension last.
+#: Canonical key order (the fields of docs/national-api.md), with the gateway extension last.
 CANONICAL_ORDER = (
     "ma_don_thuoc", "loai_don_thuoc", "ho_ten_benh_nhan", "ma_dinh_danh_y_te",
     "ma_dinh_danh_cong_dan", "ngay_sinh_benh_nhan", "can_nang", "gioi_tinh",
@@ -63,7 +63,7 @@ _ORDER_INDEX = {name: index for index, name in enumerate(FIELD_ORDER)}
 @dataclass(frozen=True)
 class Issue:
     """One problem: where (JSON pointer into the submitted document, ``""`` for the whole
-    document), which rule (a RULES.md code), and a message in Vietnamese."""
+    document), which rule (a docs/rules.md code), and a message in Vietnamese."""
 
     pointer: str
     code: str
@@ -279,8 +279,8 @@ def _dmy(iso: str) -> str:
 
 
 def dispensable_until(document: Mapping[str, Any], policy: Policy) -> datetime:
-    """The last instant a canonical prescription can be dispensed (RULES.md, validity at the
-    pharmacy): the end of its last treatment day, and for ``n`` and ``h`` prescriptions no
+    """The last instant a canonical prescription can be dispensed (docs/rules.md, "Validity at
+    the pharmacy"): the end of its last treatment day, and for ``n`` and ``h`` prescriptions no
     later than ``policy.controlled_dispense_days`` after ``ngay_gio_ke_don`` (0: no such window).
 
     Returns an aware datetime in the prescription's local time.

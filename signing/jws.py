@@ -102,7 +102,7 @@ class Signer:
     def sign_document(self, obj: Any, *, header: Mapping[str, Any] | None = None) -> dict[str, str]:
         """Sign the RFC 8785 form of a JSON document: ``{"alg", "kid", "jws"}``.
 
-        This is the ``signature`` object of a prescription resource (API.md).
+        This is the ``signature`` object of a prescription resource (README.md "Signatures").
 
         Raises:
             signing.errors.CanonicalizationError: the document has no canonical form.

@@ -1,4 +1,4 @@
-"""Parties, tokens and role checks (API.md "Parties and tokens")."""
+"""Parties, tokens and role checks (README.md "First steps")."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ PASSPHRASE = "a long production passphrase for the signing keys"
 
 
 def resource(app: Flask, document: dict[str, Any]) -> dict[str, Any]:
-    """A prescription resource as API.md shows it, signed by the app."""
+    """A prescription resource as README.md "Prescriptions" describes it, signed by the app."""
     with app.app_context():
         return {"ma_don_thuoc": document["ma_don_thuoc"], "status": "issued",
                 "prescription": document, "signature": sign_prescription(document)}

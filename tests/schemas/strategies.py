@@ -249,7 +249,7 @@ def prescriptions(draw: Any, loai: str | None = None, child: bool | None = None,
 
 @st.composite
 def variant_of(draw: Any, case: Case) -> dict[str, Any]:
-    """The same prescription as real HIS clients variously send it (NATIONAL-API.md)."""
+    """The same prescription as real HIS clients variously send it (docs/national-api.md)."""
     doc = {key: (list(map(dict, value)) if isinstance(value, list) else value)
            for key, value in case.doc.items()}
     if "ma_so_the_bao_hiem_y_te" in doc and draw(st.booleans()):

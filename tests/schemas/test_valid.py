@@ -84,7 +84,7 @@ def test_national_document_round_trips(case: Case) -> None:
 
 
 def test_documented_variants_by_example() -> None:
-    """The variants of NATIONAL-API.md, one by one, on a fixed prescription."""
+    """The variants of docs/national-api.md, one by one, on a fixed prescription."""
     base = {
         "loai_don_thuoc": "c", "ma_don_thuoc": "79001ABC1234-c", "ho_ten_benh_nhan": "Nguyễn Văn An",
         "ma_dinh_danh_cong_dan": "079090001234", "ngay_sinh_benh_nhan": "15/03/1990",
