@@ -5,7 +5,7 @@ trip than mongod). The million-leaf tree is bulk-loaded level by level straight 
 MongoDB node store (whole 64-node chunks), exactly the documents the sealer would have
 written; proofs are then built by the same code the endpoints call, from one batched read.
 Sealing is measured end to end: events inserted in the ``audit_events`` shape, then
-``gateway.audit.seal`` reads them in sequence order, canonicalises (RFC 8785), hashes, writes
+``gateway.audit.tree.seal`` reads them in sequence order, canonicalises (RFC 8785), hashes, writes
 the new nodes and signs a tree head (Ed25519).
 """
 
@@ -22,8 +22,10 @@ from pathlib import Path
 
 import pymongo
 
-from gateway import audit
-from gateway.embedded import EmbeddedDatabase
+from gateway.audit.log import AuditLog
+from gateway.audit.store import EVENTS
+from gateway.audit.tree import TREE_HEADS, TREE_NODES, TREE_STATE, TreeHead, seal
+from gateway.runtime.embedded import EmbeddedDatabase
 from signing.jws import Signer
 from signing.keys import generate_private_key
 from signing.merkle import MerkleTree, MongoNodeStore, node_hash
@@ -74,21 +76,21 @@ def _http_inclusion(uri: str, database: pymongo.database.Database, scratch: str,
     """Inclusion proofs through the endpoint (auth, tree head, proof, leaf, JSON), using the
     Flask test client: no network, but every database read the endpoint does."""
     from gateway import create_app
-    from gateway.auth import party_store
+    from gateway.core.context import services
 
     signer = Signer(private_key=generate_private_key("EdDSA"))
-    tree = MerkleTree(MongoNodeStore(database[audit.TREE_NODES]), size=TREE_SIZE)
+    tree = MerkleTree(MongoNodeStore(database[TREE_NODES]), size=TREE_SIZE)
     root, now = tree.root(), datetime.now(timezone.utc).replace(microsecond=0)
-    database[audit.TREE_STATE].insert_one({"_id": "tree", "size": TREE_SIZE})
-    database[audit.TREE_HEADS].insert_one({
+    database[TREE_STATE].insert_one({"_id": "tree", "size": TREE_SIZE})
+    database[TREE_HEADS].insert_one({
         "_id": TREE_SIZE, "root_hash": root, "timestamp": now,
-        "signature": signer.sign_detached(audit.TreeHead.signed_fields(TREE_SIZE, root, now))})
+        "signature": signer.sign_detached(TreeHead.signed_fields(TREE_SIZE, root, now))})
     app = create_app({"ENV": "development", "MONGODB_URI": uri, "DB_NAME": database.name,
                       "VAR_DIR": scratch, "TOKEN_SECRET": "bench-token-secret-" + "x" * 32,
                       "SECRET_HASH_TIME_COST": 1, "SECRET_HASH_MEMORY_KIB": 1024,
                       "LOG_LEVEL": "error"})
     with app.app_context():
-        party, secret = party_store().create(role="regulator", code="BENCH", name="bench")
+        party, secret = services().parties.create(role="regulator", code="BENCH", name="bench")
     client = app.test_client()
     token = client.post("/v2/auth/token", json={
         "grant_type": "client_credentials", "client_id": party.client_id,
@@ -101,7 +103,7 @@ def _http_inclusion(uri: str, database: pymongo.database.Database, scratch: str,
         answer = client.get(f"/v2/audit/proofs/inclusion?index={index}", headers=headers)
         samples.append(time.perf_counter() - started)
         assert answer.status_code == 200, answer.get_data(as_text=True)
-    app.extensions["erx.storage"].client.close()
+    services(app).close()
     return samples
 
 
@@ -114,9 +116,9 @@ def run() -> str:
         try:
             client: pymongo.MongoClient = pymongo.MongoClient(server.uri, tz_aware=True)
             database = client["bench_audit"]
-            store = MongoNodeStore(database[audit.TREE_NODES])
+            store = MongoNodeStore(database[TREE_NODES])
             build_seconds = _build_tree(store, TREE_SIZE)
-            documents = database[audit.TREE_NODES].count_documents({})
+            documents = database[TREE_NODES].count_documents({})
             tree = MerkleTree(store, size=TREE_SIZE)
             tree.inclusion_proof(0)  # warm the connection
             inclusion = []
@@ -144,18 +146,18 @@ def run() -> str:
             now = datetime.now(timezone.utc).replace(microsecond=0)
             started = time.perf_counter()
             for start in range(0, SEAL_EVENTS, 5000):
-                sealing[audit.EVENTS].insert_many(
+                sealing[EVENTS].insert_many(
                     [_event(seq, now) for seq in range(start, min(start + 5000, SEAL_EVENTS))])
             insert_seconds = time.perf_counter() - started
-            recording = client["bench_audit_record"]
+            recording = AuditLog(client["bench_audit_record"], patient_key=b"bench" * 8)
             started = time.perf_counter()
             for _ in range(RECORDS):
-                audit.record("prescription.viewed", object_type="prescription",
-                             object_id="79001A1B2C3D-c", actor="bench", database=recording)
+                recording.record("prescription.viewed", object_type="prescription",
+                                 object_id="79001A1B2C3D-c", actor="bench")
             record_seconds = time.perf_counter() - started
             signer = Signer(private_key=generate_private_key("EdDSA"))
             started = time.perf_counter()
-            head = audit.seal(sealing, signer, batch_size=10_000)
+            head = seal(sealing, signer, batch_size=10_000)
             seal_seconds = time.perf_counter() - started
             assert head.tree_size == SEAL_EVENTS
             client.close()

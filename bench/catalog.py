@@ -31,7 +31,7 @@ from drug_catalog.identifiers import gtin_check_digit
 from drug_catalog.importer import import_file
 from drug_catalog.store import CatalogStore
 from drug_catalog.text import tokens
-from gateway.embedded import EmbeddedDatabase
+from gateway.runtime.embedded import EmbeddedDatabase
 
 METHOD = " ".join((__doc__ or "").split("Method:", 1)[1].split())
 PRODUCTS = 60_000

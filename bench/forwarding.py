@@ -25,7 +25,7 @@ from typing import Any
 
 import pymongo
 
-from gateway.embedded import EmbeddedDatabase
+from gateway.runtime.embedded import EmbeddedDatabase
 from tests.conftest import free_port
 from tests.gateway.forwarding import insert_prescriptions
 from tests.gateway.registry_double import RegistryDouble

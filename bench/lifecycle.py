@@ -27,7 +27,7 @@ import requests
 
 from bench import loadgen
 from bench.loadgen import Request, Result
-from gateway.embedded import EmbeddedDatabase
+from gateway.runtime.embedded import EmbeddedDatabase
 
 CONCURRENCY = 8
 SECONDS = 12
@@ -108,21 +108,20 @@ def run_bench() -> str:
 def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
     os.environ.update({k: v for k, v in env.items() if k.startswith("ERX_")})
     from drug_catalog.demo import demo_catalog_path
-    from gateway import create_app, signatures
-    from gateway.auth import party_store
-    from gateway.drugs import import_catalog
+    from gateway import create_app
+    from gateway.core.context import services
 
     app = create_app()
     with app.app_context():
-        import_catalog(str(demo_catalog_path()), "ndjson")
-        signatures.signer()  # development: generates the signing key once, before the load
-        store = party_store()
+        services().catalog.import_catalog(str(demo_catalog_path()), "ndjson")
+        services().signatures.signer()  # development: generates the key once, before the load
+        store = services().parties
         credentials = {}
         for role, code, facility in (("doctor", "BS001", "79001"), ("pharmacy", "NT0001", None),
                                      ("clinic", "79001", None)):
             party, secret = store.create(role=role, code=code, name=code, facility=facility)
             credentials[role] = (party.client_id, secret)
-    app.extensions["erx.storage"].client.close()
+    services(app).close()
 
     port = _free_port()
     server = _serve("gateway:create_app()", port, env)

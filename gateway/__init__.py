@@ -1,7 +1,9 @@
 """erx-gateway: the HTTP service, its storage wiring, auth and forwarding.
 
-``create_app(config)`` builds the Flask app: settings (defaults, ``ERX_*`` environment, then
-``config``), the Mongo client, services in ``app.extensions``, and every blueprint.
+``create_app(config)`` is the composition root: settings (defaults, ``ERX_*`` environment,
+then ``config``), the typed container of services (:mod:`gateway.container`), and every
+blueprint, registered from the explicit list :data:`BLUEPRINTS`. The README's "Architecture"
+section shows the packages and the order in which they may import each other.
 """
 
 from __future__ import annotations
@@ -12,8 +14,20 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
-from gateway import config as settings
-from gateway.errors import ApiError, ProblemSchema, handle_exception
+from gateway.audit import views as audit_views
+from gateway.auth import views as auth_views
+from gateway.catalog import views as catalog_views
+from gateway.container import build_services
+from gateway.core import config as settings
+from gateway.core import http, metrics, problems
+from gateway.core.context import EXTENSION_KEY
+from gateway.core.problems import ApiError, ProblemSchema, handle_exception
+from gateway.forwarding import views as forwarding_views
+from gateway.national import views as national_views
+from gateway.prescriptions import report_views
+from gateway.prescriptions import views as prescription_views
+from gateway.signatures import views as signature_views
+from gateway.web import ops
 
 API_SPEC_OPTIONS: dict[str, Any] = {
     "info": {"description": "Interconnection gateway for Vietnam's national electronic "
@@ -24,6 +38,12 @@ API_SPEC_OPTIONS: dict[str, Any] = {
         "appKey": {"type": "apiKey", "in": "header", "name": "app-key"},
     }},
 }
+
+
+# Every blueprint, in the order the OpenAPI document lists them.
+BLUEPRINTS = (ops.blp, auth_views.blp, signature_views.blp, forwarding_views.blp,
+              forwarding_views.webhooks_blp, audit_views.blp, report_views.blp,
+              catalog_views.blp, prescription_views.blp, national_views.blp)
 
 
 class GatewayApi(Api):
@@ -39,7 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app.
 
     Raises:
-        gateway.config.ConfigError: a setting is invalid or a production requirement is unmet.
+        gateway.core.config.ConfigError: a setting is invalid or a production requirement is
+            unmet.
     """
     app = Flask(__name__)
     app.config.update(settings.load(config))
@@ -52,34 +73,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from gateway import audit, auth, db, errors, http, metrics, ops, reports, signatures
-    from gateway import deliveries, webhooks
-    from gateway import drugs, national, prescriptions, ratelimit
-
     http.configure_logging(app.config["LOG_LEVEL"])
     http.init_app(app)
     metrics.init_app(app)
-    auth.init_app(app)  # checks secrets before anything opens a connection
-    audit.init_app(app)
-    reports.init_app(app)
-    db.init_app(app)
-    try:
-        ops.init_app(app)
-        ratelimit.init_app(app)
-        signatures.init_app(app)
-        deliveries.init_app(app)
-        drugs.init_app(app)
-        prescriptions.init_app(app)  # after the catalog, the signer and the audit log
-    except BaseException:
-        app.extensions["erx.storage"].client.close()
-        raise
-
+    app.extensions[EXTENSION_KEY] = build_services(app.config)
+    ops.init_app(app)
     api = GatewayApi(app)
-    app.extensions["erx.api"] = api
-    for blueprint in (ops.blp, auth.blp, signatures.blp, deliveries.blp, webhooks.blp,
-                      audit.blp, reports.blp, drugs.blp, prescriptions.blp, national.blp):
+    for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
-    errors.init_app(app)
+    problems.init_app(app)
     return app
 
 

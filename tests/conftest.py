@@ -16,7 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway import create_app
-from gateway.embedded import EmbeddedDatabase
+from gateway.core.context import services
+from gateway.runtime.embedded import EmbeddedDatabase
 
 #: 40 real records of the Drug Administration's registry, in its published column layout.
 DAV_SAMPLE = Path(__file__).resolve().parent / "data" / "dav-registry-sample.csv"
@@ -77,7 +78,7 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     application = create_app(app_config)
     application.config["TESTING"] = True
     yield application
-    application.extensions["erx.storage"].client.close()
+    services(application).close()
 
 
 @pytest.fixture
@@ -93,7 +94,7 @@ def make_app(app_config: dict[str, Any]):
 
     yield make
     for application in made:
-        application.extensions["erx.storage"].client.close()
+        services(application).close()
 
 
 @pytest.fixture
@@ -120,14 +121,11 @@ class Credentials:
 @pytest.fixture
 def make_party(app: Flask):
     """``make_party(role, code, facility=None)`` creates a party and returns its credentials."""
-    from gateway.auth import party_store
-
     def make(role: str, code: str, facility: str | None = None,
              name: str | None = None) -> Credentials:
-        with app.app_context():
-            party, secret = party_store().create(role=role, code=code,
-                                                 name=name or f"{role} {code}",
-                                                 facility=facility)
+        party, secret = services(app).parties.create(role=role, code=code,
+                                                     name=name or f"{role} {code}",
+                                                     facility=facility)
         return Credentials(party.client_id, secret, role, code, party.facility)
 
     return make

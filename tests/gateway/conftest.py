@@ -8,16 +8,15 @@ import pytest
 from flask import Flask
 
 from drug_catalog.demo import demo_catalog_path
-from gateway.drugs import import_catalog
+from gateway.core.context import services
 
 
 def load_demo_catalog(app: Flask) -> Any:
     """Import the shipped demo catalog into ``app``'s database; the refreshed catalog."""
-    with app.app_context():
-        import_catalog(str(demo_catalog_path()), "ndjson")
-        catalog = app.extensions["erx.catalog"]
-        catalog.refresh()
-        return catalog
+    service = services(app).catalog
+    service.import_catalog(str(demo_catalog_path()), "ndjson")
+    service.catalog.refresh()
+    return service.catalog
 
 
 @pytest.fixture

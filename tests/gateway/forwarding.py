@@ -14,8 +14,10 @@ import pytest
 from flask import Flask
 from pymongo.database import Database
 
-from gateway import outbox
-from gateway.forwarder import Forwarder, build_forwarder
+from gateway.prescriptions import outbox
+from gateway.container import build_forwarder
+from gateway.core.context import services
+from gateway.forwarding.worker import Forwarder
 from tests.gateway.registry_double import RegistryDouble, WebhookReceiver
 
 FACILITY = "79001"
@@ -177,11 +179,11 @@ def app_config(app_config: dict[str, Any], registry: RegistryDouble) -> dict[str
 @pytest.fixture
 def make_forwarder(app: Flask) -> Callable[..., Forwarder]:
     def make(**overrides: Any) -> Forwarder:
-        return build_forwarder(app, **overrides)
+        return build_forwarder(services(app), app.config, **overrides)
 
     return make
 
 
 @pytest.fixture
 def db(app: Flask) -> Database:
-    return app.extensions["erx.storage"].database
+    return services(app).storage.database

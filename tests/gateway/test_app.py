@@ -7,7 +7,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from gateway.errors import PROBLEM_MEDIA_TYPE
+from gateway.core.context import services
+from gateway.core.problems import PROBLEM_MEDIA_TYPE
 
 
 def assert_problem(response, status: int, slug: str) -> dict:
@@ -167,6 +168,6 @@ def test_client_address_comes_from_trusted_proxies_only(make_app, make_party) ->
         client.post("/v2/auth/token", headers=forwarded, json={
             "grant_type": "client_credentials", "client_id": f"clinic-x{hops}",
             "client_secret": "wrong"})
-        events = app.extensions["erx.storage"].database["audit_events"]
+        events = services(app).storage.database["audit_events"]
         last = events.find_one({"action": "auth.login"}, sort=[("_id", -1)])
         assert last["client_address"] == expected

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway import audit
+from gateway.core.context import services
+from tests.gateway import audit_ops as audit
 from gateway.cli import main
 from signing import merkle
 from tests.gateway.test_cli import cli_env
@@ -50,7 +51,7 @@ def test_an_event_has_every_field_and_no_plain_patient_id(app: Flask) -> None:
     with app.test_request_context("/", environ_base={"REMOTE_ADDR": "10.1.2.3"}):
         from flask import g
 
-        from gateway.parties import Party
+        from gateway.parties.model import Party
         g.party = Party("pharmacy-NT1", "pharmacy", "NT1", "Nhà thuốc 1", None, "active")
         g.request_id = "req-1"
         seq = audit.record("prescription.viewed", object_type="prescription",
@@ -116,10 +117,13 @@ def test_concurrent_writers_get_unique_gap_free_numbers(app: Flask) -> None:
 def _record_from_another_process(uri: str, db_name: str, count: int) -> list[int]:
     import pymongo
 
+    from gateway.audit.log import AuditLog
+
     client = pymongo.MongoClient(uri, tz_aware=True)
     try:
-        return [audit.record("prescription.viewed", object_type="prescription", object_id="X",
-                             actor="worker", database=client[db_name]) for _ in range(count)]
+        log = AuditLog(client[db_name], patient_key=b"k" * 32)
+        return [log.record("prescription.viewed", object_type="prescription", object_id="X",
+                           actor="worker") for _ in range(count)]
     finally:
         client.close()
 
@@ -141,7 +145,7 @@ def test_a_number_whose_writer_died_is_explained_and_the_log_seals_past_it(app: 
     record_some(app, 2)
     with app.app_context():
         database = audit.get_db()
-        audit._allocate(database)  # a writer took number 2, then died
+        audit.allocate_number(database)  # a writer took number 2, then died
         record_some(app, 1)  # number 3
         head = audit.seal(database, audit.gateway_signer(), gap_grace_seconds=3600)
         assert head.tree_size == 2  # a young hole: seal up to it and wait
@@ -157,7 +161,7 @@ def test_a_lost_number_at_the_end_is_explained_too(app: Flask) -> None:
     record_some(app, 1)
     with app.app_context():
         database = audit.get_db()
-        audit._allocate(database)
+        audit.allocate_number(database)
         assert audit.seal(database, audit.gateway_signer(), gap_grace_seconds=3600).tree_size == 1
         head = audit.seal(database, audit.gateway_signer(), gap_grace_seconds=0)
     assert head.tree_size == 2
@@ -168,7 +172,7 @@ def test_a_slow_writer_after_its_number_was_declared_lost_records_under_a_new_on
         app: Flask) -> None:
     with app.app_context():
         database = audit.get_db()
-        audit._fill_lost(database, 0, 1)  # the sealer gave up on number 0 ...
+        audit.fill_lost(database, 0, 1)  # the sealer gave up on number 0 ...
         database[audit.COUNTERS].insert_one({"_id": "events", "next": 0,
                                              "allocated_at": datetime.now(timezone.utc)})
         seq = audit.record("party.created", object_type="party", object_id="clinic-79001")
@@ -407,8 +411,8 @@ def test_access_log_lists_who_read_a_persons_prescriptions(app: Flask, client: F
     with app.test_request_context("/"):
         from flask import g
 
-        from gateway.auth import party_store
-        g.party = party_store().get(pharmacy.client_id)
+        from gateway.core.context import services
+        g.party = services().parties.get(pharmacy.client_id)
         audit.record("prescription.viewed", object_type="prescription",
                      object_id="79001A1B2C3D-c", patient_id="079190001234")
         audit.record("prescription.viewed", object_type="prescription",
@@ -433,7 +437,7 @@ def test_access_log_lists_who_read_a_persons_prescriptions(app: Flask, client: F
 
 def test_production_requires_a_patient_key(app_config: dict) -> None:
     from gateway import create_app
-    from gateway.config import ConfigError
+    from gateway.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="AUDIT_PATIENT_KEY"):
         create_app({**app_config, "ENV": "production", "AUDIT_PATIENT_KEY": ""})
@@ -470,7 +474,7 @@ def test_the_periodic_sealer_seals_new_events(app: Flask) -> None:
     import time
 
     record_some(app, 3)
-    sealer = audit.PeriodicSealer(app, interval=0.05)
+    sealer = audit.periodic_sealer(app, interval=0.05)
     sealer.start()
     try:
         deadline = time.monotonic() + 30
@@ -507,9 +511,8 @@ def test_first_events_of_a_new_database_recorded_at_once_all_get_numbers(app) ->
     threads on a new database) once got no counter document back and failed."""
     import threading
 
-    from gateway import audit
-
-    database = app.extensions["erx.storage"].database
+    log = services(app).audit
+    database = log.database
     for round_number in range(5):
         database["audit_counters"].delete_many({})
         database["audit_events"].delete_many({})
@@ -520,9 +523,8 @@ def test_first_events_of_a_new_database_recorded_at_once_all_get_numbers(app) ->
         def writer() -> None:
             barrier.wait()
             try:
-                numbers.append(audit.record("delivery.delivered", actor="forwarder",
-                                            object_type="prescription", object_id="79001X",
-                                            database=database))
+                numbers.append(log.record("delivery.delivered", actor="forwarder",
+                                          object_type="prescription", object_id="79001X"))
             except BaseException as exc:  # noqa: BLE001 - collected for the assertion
                 failures.append(exc)
 

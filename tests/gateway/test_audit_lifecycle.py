@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway import audit
+from tests.gateway import audit_ops as audit
 from tests.gateway.test_prescriptions import (dispense, issued,  # noqa: F401
                                               national_token, prescription, submit, world)
 

@@ -1,5 +1,6 @@
 """``GET /v2/reports/summary`` over prescription documents of the lifecycle's shape, inserted
-directly (the fields read are listed in gateway/reports.py)."""
+through the prescriptions store (the fields read are listed in
+gateway/prescriptions/reports.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+
+from gateway.core.context import services
 
 UTC = timezone.utc
 
@@ -27,10 +30,8 @@ DAY = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
 
 @pytest.fixture
 def prescriptions(app: Flask) -> None:
-    with app.app_context():
-        from gateway.db import get_db
-
-        get_db()["prescriptions"].insert_many([
+    store = services(app).prescription_store
+    for document in [
             prescription("79001AAAAAAA-c", "79001", "c", DAY,
                          [("PARA", 20, 20, "none"), ("AMOX", 14, 7, "none")]),
             prescription("79001BBBBBBB-n", "79001", "n", DAY + timedelta(hours=1),
@@ -39,7 +40,8 @@ def prescriptions(app: Flask) -> None:
                          [("DIAZ", 30, 0, "psychotropic")], status="cancelled"),
             prescription("79002DDDDDDD-c", "79002", "c", DAY - timedelta(days=40),  # outside
                          [("PARA", 99, 99, "none")]),
-        ])
+    ]:
+        assert store.insert(document)
 
 
 def get(client: FlaskClient, headers: dict, **params) -> dict:

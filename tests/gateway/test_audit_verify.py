@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.serving import make_server
 
-from gateway import audit
-from gateway.audit_verify import verify_log
+from tests.gateway import audit_ops as audit
+from gateway.audit.verify import verify_log
 from gateway.cli import main
 from signing.jws import Signer, verify_detached
 from signing.keys import generate_private_key

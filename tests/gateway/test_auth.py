@@ -9,8 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.auth import current_party, party_store, requires
-from gateway.parties import PartyError, PartyExists
+from gateway.core.context import services
+from gateway.web.security import current_party, requires
+from gateway.parties.model import PartyError, PartyExists
 from tests.gateway.test_app import assert_problem
 
 TOKEN = "/v2/auth/token"
@@ -137,12 +138,12 @@ def test_disabled_party_tokens_stop_at_once(guarded: Flask, make_party) -> None:
     headers = clinic.headers(client)
     assert client.get("/test/anyone", headers=headers).status_code == 200
     with guarded.app_context():
-        party_store().set_status(clinic.client_id, "disabled")
+        services().parties.set_status(clinic.client_id, "disabled")
     assert_problem(client.get("/test/anyone", headers=headers), 401, "unauthenticated")
     assert_problem(token_request(client, clinic.client_id, clinic.client_secret), 401,
                    "unauthenticated")
     with guarded.app_context():
-        party_store().set_status(clinic.client_id, "active")
+        services().parties.set_status(clinic.client_id, "active")
     assert client.get("/test/anyone", headers=headers).status_code == 200
 
 
@@ -189,7 +190,7 @@ def test_pharmacy_app_key_headers_authenticate(guarded: Flask, make_party) -> No
     bad = {"app-name": pharmacy.client_id, "app-key": "wrong"}
     assert_problem(client.get("/test/anyone", headers=bad), 401, "unauthenticated")
     with guarded.app_context():
-        party_store().set_status(pharmacy.client_id, "disabled")
+        services().parties.set_status(pharmacy.client_id, "disabled")
     assert_problem(client.get("/test/anyone", headers=headers), 401, "unauthenticated")
 
 
@@ -202,7 +203,7 @@ def test_secrets_are_stored_only_as_argon2_hashes(app: Flask, make_party, databa
 
 def test_party_rules(app: Flask) -> None:
     with app.app_context():
-        store = party_store()
+        store = services().parties
         store.create(role="clinic", code="79001", name="A")
         with pytest.raises(PartyExists):
             store.create(role="clinic", code="79001", name="B")
@@ -222,6 +223,6 @@ def test_rotating_a_secret_invalidates_the_old_one(client: FlaskClient, app: Fla
                                                    make_party) -> None:
     clinic = make_party("clinic", "79001")
     with app.app_context():
-        new_secret = party_store().rotate_secret(clinic.client_id)
+        new_secret = services().parties.rotate_secret(clinic.client_id)
     assert token_request(client, clinic.client_id, clinic.client_secret).status_code == 401
     assert token_request(client, clinic.client_id, new_secret).status_code == 200

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway import config, create_app
-from gateway.config import ConfigError
+from gateway import create_app
+from gateway.core import config
+from gateway.core.config import ConfigError
+from gateway.core.context import services
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -44,7 +46,7 @@ def test_development_keeps_a_generated_token_secret(make_app, tmp_path: Path) ->
     first = make_app(TOKEN_SECRET="", VAR_DIR=str(var))
     second = make_app(TOKEN_SECRET="", VAR_DIR=str(var))
     assert (var / "token-secret").stat().st_mode & 0o777 == 0o600
-    assert first.extensions["erx.tokens"].secret == second.extensions["erx.tokens"].secret
+    assert services(first).tokens.secret == services(second).tokens.secret
 
 
 def test_describe_masks_secrets() -> None:

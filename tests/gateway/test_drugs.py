@@ -15,15 +15,15 @@ from drug_catalog.demo import demo_catalog_path, demo_drugs
 from drug_catalog.identifiers import gtin_check_digit
 from drug_catalog.importer import import_file
 from gateway.cli import main
-from gateway.drugs import catalog, catalog_store, load_demo_catalog_if_empty
+from gateway.container import bootstrap
+from gateway.core.context import services
 from tests.conftest import DAV_SAMPLE
 from tests.gateway.test_cli import cli_env
 
 
 @pytest.fixture
 def loaded(app: Flask) -> Flask:
-    with app.app_context():
-        import_file(catalog_store(), demo_catalog_path())
+    import_file(services(app).catalog.store, demo_catalog_path())
     return app
 
 
@@ -98,10 +98,11 @@ def test_the_endpoints_are_documented(app: Flask, client: FlaskClient) -> None:
 
 
 def test_the_catalog_service_is_the_cached_catalog(loaded: Flask) -> None:
-    with loaded.app_context():
-        assert loaded.extensions["erx.catalog"] is catalog()
-        assert catalog().refresh_seconds == loaded.config["CATALOG_REFRESH_SECONDS"]
-        assert catalog().resolve("VN-21939-19").name == "Bucain spinal"
+    found = services(loaded)
+    catalog = found.catalog.catalog
+    assert found.lifecycle.catalog is catalog  # validation and dispensing share the cache
+    assert catalog.refresh_seconds == loaded.config["CATALOG_REFRESH_SECONDS"]
+    assert catalog.resolve("VN-21939-19").name == "Bucain spinal"
 
 
 def test_cli_import_prints_counts_and_rejected_lines(app_config: dict, tmp_path: Path) -> None:
@@ -126,23 +127,22 @@ def test_cli_import_prints_counts_and_rejected_lines(app_config: dict, tmp_path:
 
 def test_the_demo_catalog_is_loaded_only_into_an_empty_catalog_in_development(
         app: Flask) -> None:
-    with app.app_context():
-        app.config["ENV"] = "production"
-        load_demo_catalog_if_empty(app)
-        assert catalog_store().count() == 0
-        app.config["ENV"] = "development"
-        load_demo_catalog_if_empty(app)
-        assert catalog_store().count() == len(demo_drugs())
-        version = catalog_store().version()
-        load_demo_catalog_if_empty(app)
-        assert catalog_store().version() == version
-        app.config["CATALOG_DEMO"] = "no"
+    service = services(app).catalog
+    service.env = "production"
+    assert service.load_demo_if_empty() is None
+    assert service.store.count() == 0
+    service.env = "development"
+    assert service.load_demo_if_empty().added == len(demo_drugs())
+    assert service.store.count() == len(demo_drugs())
+    version = service.store.version()
+    assert service.load_demo_if_empty() is None
+    assert service.store.version() == version
 
 
-def test_the_bootstrap_step_is_registered() -> None:
-    from gateway import supervisor
-
-    assert load_demo_catalog_if_empty in supervisor.BOOTSTRAP
+def test_the_run_bootstrap_loads_the_demo_catalog(make_app) -> None:
+    found = services(make_app(ENV="development"))
+    assert any("demo catalog" in said for said in bootstrap(found))
+    assert found.catalog.store.count() == len(demo_drugs())
 
 
 def test_an_identifier_naming_two_products_is_422_listing_them(
@@ -153,8 +153,7 @@ def test_an_identifier_naming_two_products_is_422_listing_them(
     path.write_text("\n".join(json.dumps(record) for record in (
         drug_record(national_code="A1"), drug_record(national_code="A2", gtins=[]))) + "\n",
         encoding="utf-8")
-    with app.app_context():
-        import_file(catalog_store(), path)
+    import_file(services(app).catalog.store, path)
     answer = client.get("/v2/drugs/VD-32243-19", headers=headers)
     assert answer.status_code == 422
     problem = answer.get_json()
@@ -172,7 +171,7 @@ def test_an_unreachable_catalog_is_503(app: Flask, client: FlaskClient,
 
     closed = pymongo.MongoClient(mongo_server.uri)
     closed.close()
-    app.extensions["erx.catalog"] = CachedCatalog(
+    services(app).catalog.catalog = CachedCatalog(
         store=CatalogStore.from_database(closed["gone"]), refresh_seconds=5)
     answer = client.get("/v2/drugs/VN-21939-19", headers=headers)
     assert answer.status_code == 503

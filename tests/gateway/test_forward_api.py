@@ -47,21 +47,21 @@ def test_a_bad_webhook_is_refused_with_its_reason(client, auth_headers, body, po
 
 
 def test_plain_http_webhooks_only_in_development(app, client, auth_headers) -> None:
-    from gateway.errors import ApiError
-    from gateway.webhooks import validate_webhook
+    from gateway.core.errors import Invalid
+    from gateway.forwarding.webhooks import validate_webhook
 
     assert app.config["ENV"] == "development"
     answer = client.put("/v2/pharmacies/me/webhook", headers=auth_headers("pharmacy", "NT001"),
                         json={"url": "http://nt.example/erx"})
     assert answer.status_code == 200
-    with pytest.raises(ApiError) as refused:  # what the endpoint applies outside development
+    with pytest.raises(Invalid) as refused:  # what the endpoint applies outside development
         validate_webhook({"url": "http://nt.example/erx"}, allow_http=False)
     assert refused.value.errors[0]["code"] == "webhook.https_required"
     assert validate_webhook({"url": "https://nt.example/erx"}, allow_http=False)[0] == \
         "https://nt.example/erx"
     for internal in ("https://127.0.0.1/x", "https://localhost:8443/", "https://10.1.2.3/",
                      "https://169.254.169.254/latest", "https://[::1]/"):
-        with pytest.raises(ApiError) as refused:
+        with pytest.raises(Invalid) as refused:
             validate_webhook({"url": internal}, allow_http=False)
         assert refused.value.errors[0]["code"] == "webhook.url_internal", internal
     assert validate_webhook({"url": "https://8.8.8.8/hook"}, allow_http=False)

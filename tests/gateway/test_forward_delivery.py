@@ -7,7 +7,7 @@ import json
 
 from signing.jws import verify_detached
 
-from gateway.webhooks import DELIVERY_ID_HEADER, EVENT_HEADER, SIGNATURE_HEADER
+from gateway.forwarding.webhooks import DELIVERY_ID_HEADER, EVENT_HEADER, SIGNATURE_HEADER
 from tests.gateway.forwarding import (FACILITY, app_config, cancel, db,  # noqa: F401
                                       deliveries_of, dispense, insert_prescriptions,
                                       make_forwarder, registry, running, states, wait_until,

@@ -12,10 +12,10 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import outbox
-from gateway.config import ConfigError
-from gateway.forwarder import ForwardingPolicy, _held_back, backoff_delay
-from gateway.registry import (HttpRegistryClient, UnconfiguredRegistry, national_cancellation,
+from gateway.prescriptions import outbox
+from gateway.core.config import ConfigError
+from gateway.forwarding.worker import ForwardingPolicy, _held_back, backoff_delay
+from gateway.forwarding.registry import (HttpRegistryClient, UnconfiguredRegistry, national_cancellation,
                               national_dispense_report)
 from tests.gateway.forwarding import prescription
 from tests.gateway.registry_double import RegistryDouble

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.auth import party_store
+from gateway.core.context import services
 from tests.gateway.test_app import assert_problem
 
 VIETNAM = timezone(timedelta(hours=7))
@@ -217,7 +217,7 @@ def test_expired_and_disabled_tokens(make_app, app: Flask, client: FlaskClient,
     code = issued(client, world)
     pharmacy = world["parties"]["pharmacy_1"]
     with app.app_context():
-        party_store().set_status(pharmacy.client_id, "disabled")
+        services().parties.set_status(pharmacy.client_id, "disabled")
     assert_problem(client.get(f"/v2/prescriptions/{code}", headers=world["h"]["pharmacy_1"]),
                    401, "unauthenticated")
     short = make_app(TOKEN_TTL_SECONDS=1)
@@ -545,7 +545,7 @@ def test_national_submit_and_native_submit_store_the_same_document(
             demo_catalog_into(app)
             client = app.test_client()
             with app.app_context():
-                party, secret = party_store().create(role="doctor", code="BS001",
+                party, secret = services().parties.create(role="doctor", code="BS001",
                                                      name="BS", facility="79001")
             if national:
                 token = client.post("/api/auth/dang-nhap-bac-si", json={

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.config import ConfigError
+from gateway.core.config import ConfigError
 from tests.gateway.test_app import assert_problem
 
 

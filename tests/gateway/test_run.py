@@ -113,7 +113,7 @@ def test_run_serves_stops_cleanly_and_keeps_data(run_env: dict[str, str]) -> Non
 
 def test_readyz_follows_the_database(make_app, tmp_path: Path) -> None:
     """503 while the database is down; 200 again when it is back, with no restart."""
-    from gateway.embedded import EmbeddedDatabase
+    from gateway.runtime.embedded import EmbeddedDatabase
 
     database = EmbeddedDatabase(storage_path=str(tmp_path / "db"), port=free_port())
     database.start()

@@ -15,17 +15,41 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway import create_app, supervisor
+from gateway import create_app
 from gateway.cli import main
-from gateway.config import SETTINGS, ConfigError
-from gateway.errors import handle_exception
-from gateway.signatures import (bootstrap_signing_key, check_prescriber, jwks, key_store,
-                                sign_prescription, signer, verify_prescription)
+from gateway.core.config import SETTINGS, ConfigError
+from gateway.core.problems import handle_exception
+from gateway.container import bootstrap
+from gateway.core.context import services
 from signing.errors import NoActiveKey, PrescriberSignatureError
 from signing.keys import COLLECTION, KeyPolicy, KeyStore
 from signing.prescriber import unsigned_payload
 from tests.gateway.test_cli import cli_env
 from tests.signing.conftest import NOW, Pki, build_pki, issue, prescriber_jws, prescription
+
+def signer() -> Any:
+    return services().signatures.signer()
+
+
+def sign_prescription(document: Any) -> dict[str, str]:
+    return services().signatures.sign_prescription(document)
+
+
+def verify_prescription(document: Any, jws: str) -> str:
+    return services().signatures.verify_prescription(document, jws)
+
+
+def jwks() -> dict[str, Any]:
+    return services().signatures.jwks()
+
+
+def key_store() -> KeyStore:
+    return services().signatures.key_store
+
+
+def check_prescriber(document: Any, *, now: Any = None) -> Any:
+    return services().signatures.check_prescriber(document, now=now)
+
 
 PASSPHRASE = "a long production passphrase for the signing keys"
 
@@ -131,7 +155,7 @@ def test_a_prescription_signed_before_rotation_verifies_after_online_and_offline
         assert offline.exit_code == 0, offline.output
         assert json.loads(offline.output)["kid"] == first_kid
     finally:
-        app.extensions["erx.storage"].client.close()
+        services(app).close()
 
 
 def test_cli_keys_generate_refuses_a_second_key(app_config: dict[str, Any]):
@@ -266,7 +290,7 @@ def test_production_is_not_ready_until_a_key_is_generated(app_config: dict[str, 
         with app.app_context():
             with pytest.raises(NoActiveKey):
                 signer()  # production never generates a key by itself
-            bootstrap_signing_key(app)  # nor does `erx-gateway run`
+            bootstrap(services(app))  # nor does `erx-gateway run`
             assert key_store().records() == []
         env = production_env(app_config)
         no_passphrase = run_cli(app_config, "keys", "generate",
@@ -277,7 +301,7 @@ def test_production_is_not_ready_until_a_key_is_generated(app_config: dict[str, 
         assert json.loads(generated.output)["encrypted"] is True
         assert client.get("/readyz").status_code == 200
     finally:
-        app.extensions["erx.storage"].client.close()
+        services(app).close()
 
 
 def test_a_wrong_passphrase_refuses_to_start(app_config: dict[str, Any], database):
@@ -287,10 +311,9 @@ def test_a_wrong_passphrase_refuses_to_start(app_config: dict[str, Any], databas
 
 
 def test_run_bootstraps_a_development_key(app: Flask):
-    assert bootstrap_signing_key in supervisor.BOOTSTRAP
     with app.app_context():
-        bootstrap_signing_key(app)
-        bootstrap_signing_key(app)
+        bootstrap(services(app))  # what `erx-gateway run` does before gunicorn starts
+        bootstrap(services(app))
         (record,) = key_store().records()
         assert record.state == "active" and not record.encrypted
 
@@ -308,7 +331,7 @@ def test_es256_setting(app_config: dict[str, Any]):
             assert signature["alg"] == "ES256"
             assert verify_prescription(prescription(), signature["jws"]) == signature["kid"]
     finally:
-        app.extensions["erx.storage"].client.close()
+        services(app).close()
 
 
 # --- prescriber signatures -------------------------------------------------------------------------------
@@ -324,7 +347,7 @@ def anchored_app(app_config: dict[str, Any], pki: Pki, tmp_path: Path):
     app = create_app({**app_config, "PRESCRIBER_SIGNATURE": "required",
                       "PRESCRIBER_TRUST_ANCHORS": (str(anchor),)})
     yield app
-    app.extensions["erx.storage"].client.close()
+    services(app).close()
 
 
 def test_check_prescriber_applies_the_configured_policy(anchored_app: Flask, pki: Pki):

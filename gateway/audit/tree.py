@@ -1,0 +1,206 @@
+"""The Merkle log that seals the audit events, and its signed tree heads.
+
+:func:`seal` appends unsealed events in sequence order to an RFC 9162 Merkle tree
+(:mod:`signing.merkle`, nodes in ``audit_tree_nodes``), leaf ``i`` being the RFC 8785 form of
+the event with ``seq`` ``i`` exactly as the API and exports show it, then publishes a tree head
+(size, root, time) signed with the gateway key, which the caller passes in. Tree nodes are
+deterministic, so two racing sealers write identical nodes; the committed size moves only by a
+compare-and-set on ``audit_tree_state``. This module is the only code touching the three tree
+collections.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from pymongo import DESCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from gateway.audit.log import event_leaf
+from gateway.audit.store import event_from_document, format_time, next_run, now_millis, utc
+from signing.canonical import canonicalize
+from signing.merkle import EMPTY_ROOT, MerkleTree, MongoNodeStore
+
+log = logging.getLogger(__name__)
+
+TREE_NODES = "audit_tree_nodes"
+TREE_STATE = "audit_tree_state"
+TREE_HEADS = "audit_tree_heads"
+
+
+class TreeHeadSigner(Protocol):
+    """What sealing needs of a signer (``signing.jws.Signer`` is one)."""
+
+    def sign_detached(self, payload: bytes) -> str: ...
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    """A signed tree head: the log's commitment to its first ``tree_size`` events."""
+
+    tree_size: int
+    root_hash: bytes
+    timestamp: datetime
+    signature: str  # detached compact JWS over payload()
+
+    @staticmethod
+    def signed_fields(tree_size: int, root_hash: bytes, timestamp: datetime) -> bytes:
+        return canonicalize({"tree_size": tree_size, "root_hash": root_hash.hex(),
+                             "timestamp": format_time(timestamp)})
+
+    def payload(self) -> bytes:
+        """The bytes the signature covers: RFC 8785 of ``{tree_size, root_hash, timestamp}``."""
+        return self.signed_fields(self.tree_size, self.root_hash, self.timestamp)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tree_size": self.tree_size, "root_hash": self.root_hash.hex(),
+                "timestamp": format_time(self.timestamp), "signature": self.signature}
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> TreeHead:
+        """Raises ValueError (or KeyError) for a body that is not a tree head."""
+        return cls(tree_size=int(body["tree_size"]), root_hash=bytes.fromhex(body["root_hash"]),
+                   timestamp=datetime.fromisoformat(body["timestamp"]),
+                   signature=str(body["signature"]))
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> TreeHead:
+        return cls(tree_size=doc["_id"], root_hash=bytes(doc["root_hash"]),
+                   timestamp=utc(doc["timestamp"]), signature=doc["signature"])
+
+
+def sealed_size(database: Database) -> int:
+    """How many events the Merkle tree holds (the sealer's committed size)."""
+    state = database[TREE_STATE].find_one({"_id": "tree"})
+    return int(state["size"]) if state else 0
+
+
+def tree(database: Database, size: int | None = None) -> MerkleTree:
+    """The audit Merkle tree in ``database`` (at its committed size unless ``size``)."""
+    return MerkleTree(MongoNodeStore(database[TREE_NODES]),
+                      size=sealed_size(database) if size is None else size)
+
+
+def latest_tree_head(database: Database) -> TreeHead | None:
+    doc = database[TREE_HEADS].find_one(sort=[("_id", DESCENDING)])
+    return TreeHead.from_document(doc) if doc else None
+
+
+def tree_head_at(database: Database, tree_size: int) -> TreeHead | None:
+    doc = database[TREE_HEADS].find_one({"_id": tree_size})
+    return TreeHead.from_document(doc) if doc else None
+
+
+def _commit_size(database: Database, before: int, after: int) -> bool:
+    """Compare-and-set of the committed tree size."""
+    if before == 0:
+        try:
+            database[TREE_STATE].insert_one({"_id": "tree", "size": after})
+            return True
+        except DuplicateKeyError:
+            pass
+    result = database[TREE_STATE].update_one({"_id": "tree", "size": before},
+                                             {"$set": {"size": after}})
+    return result.modified_count == 1
+
+
+def seal(database: Database, signer: TreeHeadSigner, *, batch_size: int = 10_000,
+         gap_grace_seconds: float = 60.0) -> TreeHead:
+    """Append every unsealed event to the Merkle tree and publish a signed tree head; return
+    the latest tree head (a new one only when the tree grew; the first seal of an empty log
+    signs the empty tree). Safe to run from several processes at once.
+
+    Raises:
+        signing.merkle.MissingNode: the node store was damaged.
+        pymongo.errors.PyMongoError: the database does not answer.
+    """
+    grace = timedelta(seconds=gap_grace_seconds)
+    merkle = tree(database)
+    while True:
+        run = next_run(database, merkle.size, batch_size, grace)
+        if not run:
+            break
+        before = merkle.size
+        merkle.append(event_leaf(event_from_document(doc)) for doc in run)
+        if not _commit_size(database, before, merkle.size):
+            merkle = tree(database)  # another sealer got there first: go on from its size
+    latest = latest_tree_head(database)
+    if latest is not None and latest.tree_size >= merkle.size:
+        return latest
+    timestamp = now_millis()
+    root = merkle.root() if merkle.size else EMPTY_ROOT
+    head = TreeHead(tree_size=merkle.size, root_hash=root, timestamp=timestamp,
+                    signature=signer.sign_detached(
+                        TreeHead.signed_fields(merkle.size, root, timestamp)))
+    try:
+        database[TREE_HEADS].insert_one({"_id": head.tree_size, "root_hash": head.root_hash,
+                                         "timestamp": head.timestamp,
+                                         "signature": head.signature})
+    except DuplicateKeyError:
+        return tree_head_at(database, head.tree_size) or head
+    return head
+
+
+@dataclass(frozen=True)
+class SealPolicy:
+    """How sealing runs: events per database round trip, and how long a hole may stay."""
+
+    batch_size: int = 10_000
+    gap_grace_seconds: float = 60.0
+    interval_seconds: float = 60.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SealPolicy:
+        return cls(batch_size=config["AUDIT_SEAL_BATCH"],
+                   gap_grace_seconds=config["AUDIT_GAP_GRACE_SECONDS"],
+                   interval_seconds=config["AUDIT_SEAL_INTERVAL_SECONDS"])
+
+
+class Sealer:
+    """Seals one database's audit log with the signer ``signer()`` returns at each seal."""
+
+    def __init__(self, database: Database, *, signer: Callable[[], TreeHeadSigner],
+                 policy: SealPolicy) -> None:
+        self.database = database
+        self.signer = signer
+        self.policy = policy
+
+    def seal(self) -> TreeHead:
+        """:func:`seal` with this sealer's database, key and policy."""
+        return seal(self.database, self.signer(), batch_size=self.policy.batch_size,
+                    gap_grace_seconds=self.policy.gap_grace_seconds)
+
+
+class PeriodicSealer:
+    """Seals the log at once and then every ``AUDIT_SEAL_INTERVAL_SECONDS`` in a daemon thread
+    until :meth:`stop` (the forwarder process runs one). Any number may run: sealing is safe
+    concurrently."""
+
+    def __init__(self, sealer: Sealer, *, interval: float | None = None) -> None:
+        self.sealer = sealer
+        self.interval = interval if interval is not None else sealer.policy.interval_seconds
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                head = self.sealer.seal()
+                log.debug("audit sealed", extra={"tree_size": head.tree_size})
+            except Exception:  # noqa: BLE001 - keep sealing; the next round retries
+                log.exception("sealing the audit log failed")
+            self.stopping.wait(self.interval)

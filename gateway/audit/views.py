@@ -1,0 +1,351 @@
+"""The regulators' audit trail over HTTP: events, exports, tree heads, proofs, access logs.
+
+Events, exports and patients' access logs are the regulator's; tree heads and proofs (hashes
+only, nothing personal) are open to every authenticated party so that anyone may monitor that
+the log only grows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from flask import Response, current_app, request
+from flask_smorest import Blueprint
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from gateway.audit import store
+from gateway.audit.log import ACCESS_ACTIONS, ACTIONS, NDJSON
+from gateway.audit.store import event_from_document, format_time, utc
+from gateway.audit.tree import latest_tree_head, tree, tree_head_at
+from gateway.core.context import services
+from gateway.core.problems import ApiError
+from gateway.web.security import requires
+
+blp = Blueprint("audit", __name__, description="Regulators' audit trail, proofs and reports")
+
+CSV_COLUMNS = ("seq", "time", "actor_party_id", "actor_role", "action", "object_type",
+               "object_id", "outcome", "request_id", "client_address", "content_sha256",
+               "patient_hash", "details")
+
+
+def _parameter_error(name: str, message: str) -> ApiError:
+    return ApiError(422, errors=[{"pointer": f"/{name}", "code": "request.invalid",
+                                  "message": message, "parameter": name}])
+
+
+class EventQuerySchema(Schema):
+    actor = fields.String(validate=validate.Length(min=1, max=128),
+                          metadata={"description": "the acting party's client id"})
+    action = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "an action name, or a family such as `prescription.*`"})
+    prescription = fields.String(validate=validate.Length(min=1, max=64),
+                                 metadata={"description": "a ma_don_thuoc"})
+    patient = fields.String(validate=validate.Regexp(r"^\s*[0-9A-Za-z]{1,32}\s*$"), metadata={
+        "description": "a CCCD or health id; hashed on the server before matching"})
+    from_ = fields.AwareDateTime(data_key="from", metadata={"description": "inclusive"})
+    to = fields.AwareDateTime(metadata={"description": "exclusive"})
+    cursor = fields.String(validate=validate.Regexp(r"^[0-9]{1,18}$"),
+                           metadata={"description": "next_cursor of the previous page"})
+    limit = fields.Integer(validate=validate.Range(min=1),
+                           metadata={"description": "page size (default and maximum are "
+                                                    "settings); exports ignore it"})
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **_: Any) -> None:
+        if "from_" in data and "to" in data and data["from_"] >= data["to"]:
+            raise ValidationError("must be after from", field_name="to")
+        action = data.get("action")
+        if action is not None and action not in ACTIONS and not (
+                action.endswith(".*") and any(name.startswith(action[:-1]) for name in ACTIONS)):
+            raise ValidationError("unknown action", field_name="action")
+
+
+class ActorSchema(Schema):
+    party_id = fields.String(allow_none=True)
+    role = fields.String(allow_none=True)
+
+
+class ObjectSchema(Schema):
+    type = fields.String()
+    id = fields.String()
+
+
+class EventSchema(Schema):
+    seq = fields.Integer(metadata={"description": "sequence number = Merkle leaf index"})
+    time = fields.String()
+    actor = fields.Nested(ActorSchema)
+    action = fields.String()
+    object = fields.Nested(ObjectSchema, allow_none=True)
+    outcome = fields.String()
+    request_id = fields.String(allow_none=True)
+    client_address = fields.String(allow_none=True)
+    content_sha256 = fields.String(allow_none=True)
+    patient_hash = fields.String(allow_none=True)
+    details = fields.Dict(allow_none=True)
+
+
+class EventPageSchema(Schema):
+    items = fields.List(fields.Nested(EventSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+def _event_filter(args: Mapping[str, Any]) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if "actor" in args:
+        query["actor.party_id"] = args["actor"]
+    if "action" in args:
+        action = args["action"]
+        if action.endswith(".*"):
+            query["action"] = {"$in": [name for name in ACTIONS if name.startswith(action[:-1])]}
+        else:
+            query["action"] = action
+    if "prescription" in args:
+        query["object.type"] = "prescription"
+        query["object.id"] = args["prescription"]
+    if "patient" in args:
+        query["patient_hash"] = services().audit.patient_hash(args["patient"])
+    if "from_" in args or "to" in args:
+        span = {}
+        if "from_" in args:
+            span["$gte"] = utc(args["from_"])
+        if "to" in args:
+            span["$lt"] = utc(args["to"])
+        query["time"] = span
+    if "cursor" in args:
+        query["_id"] = {"$gt": int(args["cursor"])}
+    return query
+
+
+EXPORT_RESPONSES = {
+    "200": {"description": "a page of events; with `Accept: text/csv` or "
+                           "`application/x-ndjson`, every matching event",
+            "content": {
+                "application/json": {"schema": EventPageSchema},
+                "text/csv": {"schema": {"type": "string",
+                                        "description": "one row per event, header first"}},
+                NDJSON: {"schema": {"type": "string",
+                                    "description": "one event per line (what `erx-gateway "
+                                                   "audit verify` reads)"}}}},
+    "406": {"description": "Accept names none of the three media types"},
+}
+NOT_SEALED = {"404": {"description": "the log has not been sealed yet (or no tree head was "
+                                     "published at that size)"}}
+
+
+def _csv_row(event: Mapping[str, Any]) -> list[Any]:
+    obj = event["object"] or {}
+    return [event["seq"], event["time"], event["actor"]["party_id"] or "",
+            event["actor"]["role"] or "", event["action"], obj.get("type", ""),
+            obj.get("id", ""), event["outcome"], event["request_id"] or "",
+            event["client_address"] or "", event["content_sha256"] or "",
+            event["patient_hash"] or "",
+            json.dumps(event["details"], ensure_ascii=False, sort_keys=True)
+            if event["details"] is not None else ""]
+
+
+def _export(query: dict[str, Any], mimetype: str) -> Response:
+    database = services().storage.database
+
+    def lines() -> Iterator[str]:
+        cursor = store.iterate(database, query)
+        if mimetype == NDJSON:
+            for doc in cursor:
+                yield json.dumps(event_from_document(doc), ensure_ascii=False,
+                                 separators=(",", ":")) + "\n"
+            return
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        for doc in cursor:
+            writer.writerow(_csv_row(event_from_document(doc)))
+            if buffer.tell() > 65_536:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    response = Response(lines(), mimetype=mimetype)
+    if mimetype == "text/csv":
+        response.headers["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
+    return response
+
+
+@blp.route("/v2/audit/events", methods=["GET"])
+@requires("regulator")
+@blp.arguments(EventQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
+@blp.response(200, EventPageSchema)
+@blp.doc(responses=EXPORT_RESPONSES)
+def list_events(args: dict[str, Any]) -> Any:
+    """Audit events, oldest first: filter, page, or export as CSV / NDJSON."""
+    wanted = (request.accept_mimetypes.best_match(["application/json", "text/csv", NDJSON])
+              if request.accept_mimetypes else "application/json")
+    if wanted is None:
+        raise ApiError(406, detail="this answers application/json, text/csv or "
+                                   "application/x-ndjson")
+    query = _event_filter(args)
+    if wanted != "application/json":
+        return _export(query, wanted)
+    config = current_app.config
+    limit = min(args.get("limit", config["AUDIT_PAGE_SIZE"]), config["AUDIT_PAGE_MAX"])
+    docs = store.find_page(services().storage.database, query, limit + 1)
+    items = [event_from_document(doc) for doc in docs[:limit]]
+    more = len(docs) > limit
+    return {"items": items, "next_cursor": str(items[-1]["seq"]) if more else None}
+
+
+class TreeHeadQuerySchema(Schema):
+    tree_size = fields.Integer(validate=validate.Range(min=0), metadata={
+        "description": "a tree head published earlier (default: the latest)"})
+
+
+class TreeHeadSchema(Schema):
+    tree_size = fields.Integer()
+    root_hash = fields.String(metadata={"description": "hex SHA-256 (RFC 9162 MTH)"})
+    timestamp = fields.String()
+    signature = fields.String(metadata={"description": "detached compact JWS over the RFC "
+                                        "8785 form of {tree_size, root_hash, timestamp}; "
+                                        "keys at /.well-known/jwks.json"})
+
+
+@blp.route("/v2/audit/tree-head", methods=["GET"])
+@requires()
+@blp.arguments(TreeHeadQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
+@blp.response(200, TreeHeadSchema)
+@blp.doc(responses=NOT_SEALED)
+def get_tree_head(args: dict[str, Any]) -> Any:
+    """The latest signed tree head (or the one published at `tree_size`)."""
+    database = services().storage.database
+    head = (tree_head_at(database, args["tree_size"]) if "tree_size" in args
+            else latest_tree_head(database))
+    if head is None:
+        raise ApiError(404, detail="no tree head has been published at that size"
+                       if "tree_size" in args else "the log has not been sealed yet")
+    return head.to_json()
+
+
+class InclusionQuerySchema(Schema):
+    index = fields.Integer(required=True, validate=validate.Range(min=0),
+                           metadata={"description": "leaf index = the event's seq"})
+    tree_size = fields.Integer(validate=validate.Range(min=1),
+                               metadata={"description": "default: the latest tree head's"})
+
+
+class InclusionProofSchema(Schema):
+    index = fields.Integer()
+    tree_size = fields.Integer()
+    leaf_hash = fields.String()
+    audit_path = fields.List(fields.String(), metadata={
+        "description": "hex hashes, leaf's sibling first (RFC 9162 2.1.3)"})
+
+
+class ConsistencyQuerySchema(Schema):
+    first = fields.Integer(required=True, validate=validate.Range(min=1))
+    second = fields.Integer(validate=validate.Range(min=1),
+                            metadata={"description": "default: the latest tree head's"})
+
+
+class ConsistencyProofSchema(Schema):
+    first = fields.Integer()
+    second = fields.Integer()
+    consistency_path = fields.List(fields.String(), metadata={
+        "description": "hex hashes (RFC 9162 2.1.4); empty when first == second"})
+
+
+def _published_size() -> int:
+    head = latest_tree_head(services().storage.database)
+    if head is None:
+        raise ApiError(404, detail="the log has not been sealed yet")
+    return head.tree_size
+
+
+@blp.route("/v2/audit/proofs/inclusion", methods=["GET"])
+@requires()
+@blp.arguments(InclusionQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
+@blp.response(200, InclusionProofSchema)
+@blp.doc(responses=NOT_SEALED)
+def inclusion_proof(args: dict[str, Any]) -> Any:
+    """Inclusion proof of one event in a published tree (RFC 9162 §2.1.3)."""
+    published = _published_size()
+    size = args.get("tree_size", published)
+    if size > published:
+        raise _parameter_error("tree_size", f"the latest tree head has {published} events")
+    if args["index"] >= size:
+        raise _parameter_error("index", f"must be below tree_size ({size})")
+    merkle = tree(services().storage.database, published)
+    path = merkle.inclusion_proof(args["index"], size)
+    return {"index": args["index"], "tree_size": size,
+            "leaf_hash": merkle.leaf_hash_at(args["index"]).hex(),
+            "audit_path": [node.hex() for node in path]}
+
+
+@blp.route("/v2/audit/proofs/consistency", methods=["GET"])
+@requires()
+@blp.arguments(ConsistencyQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
+@blp.response(200, ConsistencyProofSchema)
+@blp.doc(responses=NOT_SEALED)
+def consistency_proof(args: dict[str, Any]) -> Any:
+    """Consistency proof between two published tree sizes (RFC 9162 §2.1.4)."""
+    published = _published_size()
+    second = args.get("second", published)
+    if second > published:
+        raise _parameter_error("second", f"the latest tree head has {published} events")
+    if args["first"] > second:
+        raise _parameter_error("first", f"must not exceed second ({second})")
+    path = tree(services().storage.database, published).consistency_proof(args["first"], second)
+    return {"first": args["first"], "second": second,
+            "consistency_path": [node.hex() for node in path]}
+
+
+class AccessLogQuerySchema(Schema):
+    cursor = fields.String(validate=validate.Regexp(r"^[0-9]{1,18}$"))
+    limit = fields.Integer(validate=validate.Range(min=1))
+
+
+class AccessSchema(Schema):
+    seq = fields.Integer()
+    time = fields.String()
+    party_id = fields.String(allow_none=True)
+    party_name = fields.String(allow_none=True)
+    role = fields.String(allow_none=True)
+    action = fields.String()
+    ma_don_thuoc = fields.String(allow_none=True)
+    outcome = fields.String()
+
+
+class AccessLogSchema(Schema):
+    items = fields.List(fields.Nested(AccessSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+@blp.route("/v2/patients/<cccd>/access-log", methods=["GET"])
+@requires("regulator")
+@blp.arguments(AccessLogQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
+@blp.response(200, AccessLogSchema)
+def access_log(args: dict[str, Any], cccd: str) -> Any:
+    """Which parties read or dispensed a person's prescriptions, oldest first."""
+    if not (len(cccd) == 12 and cccd.isascii() and cccd.isdigit()):
+        raise _parameter_error("cccd", "a CCCD is 12 digits")
+    audit = services().audit
+    hashed = audit.patient_hash(cccd)
+    query: dict[str, Any] = {"patient_hash": hashed, "action": {"$in": list(ACCESS_ACTIONS)}}
+    if "cursor" in args:
+        query["_id"] = {"$gt": int(args["cursor"])}
+    config = current_app.config
+    limit = min(args.get("limit", config["AUDIT_PAGE_SIZE"]), config["AUDIT_PAGE_MAX"])
+    docs = store.find_page(audit.database, query, limit + 1)
+    page = docs[:limit]
+    names = services().parties.names(d["actor"]["party_id"] for d in page
+                                     if d["actor"].get("party_id"))
+    items = [{"seq": doc["_id"], "time": format_time(doc["time"]),
+              "party_id": doc["actor"].get("party_id"),
+              "party_name": names.get(doc["actor"].get("party_id")),
+              "role": doc["actor"].get("role"), "action": doc["action"],
+              "ma_don_thuoc": (doc.get("object") or {}).get("id"), "outcome": doc["outcome"]}
+             for doc in page]
+    audit.record("patient.access_log_viewed", patient_id=cccd)
+    return {"items": items,
+            "next_cursor": str(page[-1]["_id"]) if len(docs) > limit else None}

@@ -1,0 +1,70 @@
+"""Authentication: a presented secret or token becomes a party, or an error.
+
+Every way of presenting a secret (the token endpoint, the national logins, a pharmacy's
+``app-key``) goes through :meth:`Authenticator.authenticate_secret`, so the brute-force limit
+of :mod:`gateway.auth.limiter` covers all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gateway.auth.limiter import LoginLimiter
+from gateway.auth.tokens import TokenService, VerifiedKeys
+from gateway.core.errors import Unauthenticated
+from gateway.parties.model import Party
+from gateway.parties.store import PartyStore
+
+
+class Authenticator:
+    def __init__(self, *, parties: PartyStore, tokens: TokenService, limiter: LoginLimiter,
+                 app_keys: VerifiedKeys) -> None:
+        self.parties = parties
+        self.tokens = tokens
+        self.limiter = limiter
+        self.app_keys = app_keys
+
+    def authenticate_secret(self, client_id: str, secret: str, address: str) -> Party | None:
+        """The active party whose secret this is, or None.
+
+        Raises:
+            gateway.core.errors.RateLimited: past ``LOGIN_FAILURE_LIMIT`` failures for this
+                client id and address.
+        """
+        self.limiter.check(client_id, address)
+        party = self.parties.authenticate(client_id, secret)
+        if party is None:
+            self.limiter.failed(client_id, address)
+        return party
+
+    def party_for(self, headers: Mapping[str, str], address: str) -> Party:
+        """The active party the request's credentials name: ``Authorization: Bearer`` or the
+        national ``app-name`` / ``app-key`` headers.
+
+        Raises:
+            gateway.core.errors.Unauthenticated: no, malformed or invalid credentials, or a
+                disabled party.
+            gateway.core.errors.RateLimited: see :meth:`authenticate_secret`.
+        """
+        header = headers.get("Authorization", "")
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("use Authorization: Bearer <token>")
+            client_id = self.tokens.client_id(token.strip())
+            if client_id is None:
+                raise Unauthenticated("the token is invalid or expired")
+            party = self.parties.get(client_id)
+        elif "app-name" in headers and "app-key" in headers:
+            client_id, secret = headers["app-name"], headers["app-key"]
+            if self.app_keys.hit(client_id, secret):
+                party = self.parties.get(client_id)
+            else:
+                party = self.authenticate_secret(client_id, secret, address)
+                if party is not None:
+                    self.app_keys.remember(client_id, secret)
+        else:
+            raise Unauthenticated("no credentials: send a bearer token")
+        if party is None or not party.active:
+            raise Unauthenticated("the party is unknown or disabled")
+        return party

@@ -1,0 +1,138 @@
+"""The login endpoints: OAuth 2 client credentials and the two national logins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, jsonify
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from gateway.core.context import services
+from gateway.core.errors import RateLimited, Unauthenticated
+from gateway.core.http import client_address, json_object
+from gateway.core.problems import ApiError
+from gateway.parties.model import Party
+
+blp = Blueprint("auth", __name__, description="Parties obtain access tokens")
+
+
+def authenticate_secret(client_id: str, secret: str) -> Party | None:
+    return services().authenticator.authenticate_secret(client_id, secret, client_address())
+
+
+class TokenRequestSchema(Schema):
+    grant_type = fields.String(required=True, metadata={"example": "client_credentials"})
+    client_id = fields.String(required=True)
+    client_secret = fields.String(required=True)
+
+
+class TokenSchema(Schema):
+    access_token = fields.String()
+    token_type = fields.String(metadata={"example": "Bearer"})
+    expires_in = fields.Integer(metadata={"example": 604800})
+
+
+def _require_strings(body: dict[str, Any], *names: str) -> list[str]:
+    values = []
+    missing = []
+    for name in names:
+        value = body.get(name)
+        if not isinstance(value, str) or not value:
+            missing.append({"pointer": f"/{name}", "code": "request.required",
+                            "message": "Bắt buộc, là chuỗi ký tự"})
+        values.append(value)
+    if missing:
+        raise ApiError(422, errors=missing)
+    return values
+
+
+@blp.route("/v2/auth/token", methods=["POST"])
+@blp.doc(security=[], requestBody={"required": True, "content": {
+    "application/json": {"schema": TokenRequestSchema},
+    "application/x-www-form-urlencoded": {"schema": TokenRequestSchema}}})
+@blp.response(200, TokenSchema)
+def issue_token() -> Any:
+    """Exchange client credentials for an access token (OAuth 2 client credentials)."""
+    body = json_object(allow_form=True)
+    grant_type, client_id, secret = _require_strings(body, "grant_type", "client_id",
+                                                     "client_secret")
+    if grant_type != "client_credentials":
+        raise ApiError(400, slug="unsupported-grant-type", title="Unsupported grant type",
+                       detail="grant_type must be client_credentials")
+    party = authenticate_secret(client_id, secret)
+    if party is None:
+        _audit_login("client_credentials", None, client_id)
+        raise Unauthenticated("unknown client or wrong secret")
+    g.party = party
+    _audit_login("client_credentials", party, client_id)
+    return services().tokens.issue(party)
+
+
+def _audit_login(method: str, party: Party | None, claimed_id: str) -> None:
+    services().audit.record_login(method, party=party, claimed_id=claimed_id)
+
+
+class NationalFacilityLoginSchema(Schema):
+    ma_lien_thong_co_so_kham_chua_benh = fields.String(required=True)
+    password = fields.String(metadata={"description": "or mat_khau"})
+
+
+class NationalDoctorLoginSchema(NationalFacilityLoginSchema):
+    ma_lien_thong_bac_si = fields.String(required=True)
+
+
+class NationalTokenSchema(Schema):
+    token = fields.String()
+    token_type = fields.String(metadata={"example": "bearer"})
+
+
+def _national_login(doctor_field: str | None) -> Any:
+    body = json_object(allow_form=True)
+    facility = body.get("ma_lien_thong_co_so_kham_chua_benh")
+    doctor = body.get(doctor_field) if doctor_field else None
+    secret = body.get("password", body.get("mat_khau"))
+    errors: dict[str, list[str]] = {}
+    if not isinstance(facility, str) or not facility:
+        errors["ma_lien_thong_co_so_kham_chua_benh"] = ["Bắt buộc"]
+    if doctor_field and (not isinstance(doctor, str) or not doctor):
+        errors[doctor_field] = ["Bắt buộc"]
+    if not isinstance(secret, str) or not secret:
+        errors["password"] = ["Bắt buộc"]
+    if errors:
+        return jsonify({"success": False, "error": errors}), 400
+    party = services().parties.find_national(facility, doctor)
+    claimed = party.client_id if party else f"{facility}/{doctor}" if doctor else facility
+    try:
+        # authenticate even for an unknown code, so both misses cost the same.
+        authenticated = authenticate_secret(party.client_id if party else claimed, secret)
+    except RateLimited as exc:
+        return jsonify({"success": False, "error": {"password": [
+            "Đăng nhập sai quá nhiều lần, vui lòng thử lại sau"]}}), 429, \
+            {"Retry-After": str(exc.retry_after)}
+    _audit_login("national_doctor" if doctor_field else "national_facility", authenticated,
+                 claimed)
+    if authenticated is None:
+        return jsonify({"success": False,
+                        "error": {"password": ["Sai mã liên thông hoặc mật khẩu"]}}), 401
+    g.party = authenticated
+    issued = services().tokens.issue(authenticated)
+    return jsonify({"token": issued["access_token"], "token_type": "bearer"})
+
+
+@blp.route("/api/auth/dang-nhap-co-so-kham-chua-benh", methods=["POST"])
+@blp.doc(security=[], requestBody={"required": True, "content": {
+    "application/json": {"schema": NationalFacilityLoginSchema}}})
+@blp.response(200, NationalTokenSchema)
+def national_facility_login() -> Any:
+    """National facility login (accepts `password` or `mat_khau`)."""
+    return _national_login(None)
+
+
+@blp.route("/api/auth/dang-nhap-bac-si", methods=["POST"])
+@blp.doc(security=[], requestBody={"required": True, "content": {
+    "application/json": {"schema": NationalDoctorLoginSchema}}})
+@blp.response(200, NationalTokenSchema)
+def national_doctor_login() -> Any:
+    """National doctor login (accepts `password` or `mat_khau`)."""
+    return _national_login("ma_lien_thong_bac_si")

@@ -1,0 +1,370 @@
+"""The ``erx-gateway`` command line.
+
+Commands that touch the database reach the same one as the running gateway: ``ERX_MONGODB_URI``
+if set, else the embedded database ``make run`` started (or, if it is not running, one started
+for the duration of the command on the same data directory).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import signal
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from drug_catalog.errors import CatalogError
+from gateway import create_app
+from gateway.audit import verify as verifier
+from gateway.audit.log import content_digest
+from gateway.audit.tree import PeriodicSealer
+from gateway.container import Services, bootstrap, build_forwarder
+from gateway.core import config as settings
+from gateway.core.config import ConfigError
+from gateway.core.context import services
+from gateway.forwarding.worker import forwarder_argv
+from gateway.parties.model import ROLES, PartyError
+from gateway.runtime import supervisor
+from gateway.runtime.embedded import database_for_command
+from gateway.signatures.offline import load_jwks, verify_saved
+from signing.errors import KeyStoreError, SigningError
+from signing.jws import verify_detached
+from signing.merkle import MerkleError
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+@contextlib.contextmanager
+def command_app(**overrides: Any) -> Iterator[Flask]:
+    """An app (with an app context) wired to the database the running gateway uses."""
+    values = settings.load()
+    # Run beside `make run` from another terminal, act in the running gateway's mode unless
+    # ERX_ENV says otherwise (make run is development; a bare shell would be production).
+    adopted = {} if "ERX_ENV" in os.environ else supervisor.running_gateway(values)
+    values.update(adopted)
+    with database_for_command(values) as uri:
+        app = create_app({**adopted, "MONGODB_URI": uri, **overrides})
+        storage = services(app).storage
+        try:
+            if not storage.prepare():
+                raise click.ClickException(f"the database at {uri} does not answer")
+            with app.app_context():
+                yield app
+        finally:
+            storage.client.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """erx-gateway: national e-prescription interconnection gateway."""
+
+
+@main.command("config")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]),
+              default="table")
+def config_command(fmt: str) -> None:
+    """Print every setting, its default and the value in force."""
+    try:
+        rows = settings.describe(settings.load())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if fmt == "json":
+        _echo_json(rows)
+    elif fmt == "markdown":
+        click.echo("| variable | default | meaning |\n|---|---|---|")
+        for row in rows:
+            click.echo(f"| `{row['variable']}` | `{row['default']}` | {row['doc']} |")
+    else:
+        for row in rows:
+            click.echo(f"{row['variable']}={row['value']}\n    default {row['default']!r}: "
+                       f"{row['doc']}")
+
+
+@main.group()
+def parties() -> None:
+    """Create and manage parties (clinics, doctors, pharmacies, regulators, admins)."""
+
+
+@parties.command("create")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--code", required=True, help="facility code (clinic), doctor or pharmacy code")
+@click.option("--name", required=True)
+@click.option("--facility", help="a doctor's 5-character facility code")
+def parties_create(role: str, code: str, name: str, facility: str | None) -> None:
+    """Create a party and print its client id and secret (shown once)."""
+    with command_app() as app:
+        try:
+            party, secret = services(app).parties.create(role=role, code=code, name=name,
+                                                 facility=facility)
+        except PartyError as exc:
+            raise click.ClickException(str(exc)) from None
+        _audit_party(app, "party.created", party.client_id, {"role": role})
+        _echo_json({"client_id": party.client_id, "client_secret": secret})
+
+
+@parties.command("list")
+@click.option("--role")
+def parties_list(role: str | None) -> None:
+    """List parties (never their secrets)."""
+    with command_app() as app:
+        _echo_json([party.public() for party in services(app).parties.list(role)])
+
+
+def _set_status(client_id: str, status: str) -> None:
+    with command_app() as app:
+        try:
+            _echo_json(services(app).parties.set_status(client_id, status).public())
+        except PartyError as exc:
+            raise click.ClickException(str(exc)) from None
+        _audit_party(app, "party.disabled" if status == "disabled" else "party.enabled",
+                     client_id)
+
+
+@parties.command("disable")
+@click.argument("client_id")
+def parties_disable(client_id: str) -> None:
+    """Disable a party: its tokens stop working at once."""
+    _set_status(client_id, "disabled")
+
+
+@parties.command("enable")
+@click.argument("client_id")
+def parties_enable(client_id: str) -> None:
+    """Enable a disabled party again."""
+    _set_status(client_id, "active")
+
+
+@parties.command("rotate-secret")
+@click.argument("client_id")
+def parties_rotate_secret(client_id: str) -> None:
+    """Give a party a new secret (printed once); the old one stops working."""
+    with command_app() as app:
+        try:
+            secret = services(app).parties.rotate_secret(client_id)
+        except PartyError as exc:
+            raise click.ClickException(str(exc)) from None
+        _audit_party(app, "party.secret_rotated", client_id)
+        _echo_json({"client_id": client_id, "client_secret": secret})
+
+
+@main.group()
+def keys() -> None:
+    """Manage the gateway's signing keys (PKCS#8, encrypted with ERX_SIGNING_KEY_PASSPHRASE)."""
+
+
+def _with_key_store(action: Any) -> Any:
+    try:
+        with command_app() as app:
+            return action(services(app))
+    except (ConfigError, KeyStoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+_ALG_OPTION = click.option("--alg", type=click.Choice(["EdDSA", "ES256"]),
+                           help="key algorithm (default: ERX_SIGNING_ALG)")
+
+
+@keys.command("generate")
+@_ALG_OPTION
+def keys_generate(alg: str | None) -> None:
+    """Generate the first signing key (refused when one is active: use `keys rotate`)."""
+    _echo_json(_with_key_store(lambda found: _audit_key(
+        found, "key.generated", found.signatures.key_store.generate(alg=alg)).public()))
+
+
+@keys.command("rotate")
+@_ALG_OPTION
+def keys_rotate(alg: str | None) -> None:
+    """Make a new active signing key; older keys are retired but stay in the JWKS."""
+    _echo_json(_with_key_store(lambda found: _audit_key(
+        found, "key.rotated", found.signatures.key_store.rotate(alg=alg)).public()))
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List the signing keys (kid, alg, state, dates; never the private keys)."""
+    _echo_json(_with_key_store(lambda found: [record.public() for record
+                                              in found.signatures.key_store.records()]))
+
+
+@main.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--jwks", "jwks_source", required=True, metavar="FILE_OR_URL",
+              help="the gateway's JWK Set: a saved /.well-known/jwks.json or its URL")
+def verify_command(file: str, jwks_source: str) -> None:
+    """Verify a saved prescription resource's gateway signature offline.
+
+    Exit status 0: valid; 1: invalid (the reason is printed); 2: unreadable input.
+    """
+    try:
+        timeout = settings.load()["JWKS_FETCH_TIMEOUT_SECONDS"]
+        with open(file, encoding="utf-8") as handle:
+            resource = json.load(handle)
+        if not isinstance(resource, dict):
+            raise ValueError(f"{file} is not a JSON object")
+        result = verify_saved(resource, load_jwks(jwks_source, timeout=timeout))
+    except (OSError, ValueError, ConfigError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    _echo_json(result)
+    sys.exit(0 if result["valid"] else 1)
+
+
+@main.command("forwarder")
+@click.option("--concurrency", type=int, help="override ERX_FORWARDER_CONCURRENCY")
+def forwarder_command(concurrency: int | None) -> None:
+    """Send pending deliveries to the national registry and pharmacies until SIGTERM or
+    Ctrl-C (any number may run at once)."""
+    with command_app() as app:
+        found = services(app)
+        try:
+            overrides = {"concurrency": concurrency} if concurrency else {}
+            forwarder = build_forwarder(found, app.config, **overrides)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: forwarder.stop())
+        sealer = PeriodicSealer(found.sealer)  # the forwarder process also seals the log
+        sealer.start()
+        forwarder.run()
+        sealer.stop()
+
+
+def _audit_party(app: Flask, action: str, client_id: str,
+                 details: dict[str, Any] | None = None) -> None:
+    services(app).audit.record(action, object_type="party", object_id=client_id,
+                               details=details)
+
+
+def _audit_key(found: Services, action: str, key: Any) -> Any:
+    found.audit.record(action, object_type="key", object_id=key.kid, details={"alg": key.alg})
+    return key
+
+
+def _audit_catalog_import(app: Flask, file: str, report: Any) -> None:
+    services(app).audit.record(
+        "catalog.imported", object_type="catalog", object_id=Path(file).name,
+        content_sha256=content_digest(Path(file).read_bytes()),
+           details={"added": report.added, "updated": report.updated,
+                    "unchanged": report.unchanged, "rejected": len(report.rejected)})
+
+
+@main.group()
+def audit() -> None:
+    """The regulators' audit log: seal it into the Merkle tree, verify an export."""
+
+
+@audit.command("seal")
+def audit_seal() -> None:
+    """Append new audit events to the Merkle tree, sign a tree head and print it."""
+    with command_app() as app:
+        try:
+            _echo_json(services(app).sealer.seal().to_json())
+        except (SigningError, MerkleError) as exc:
+            raise click.ClickException(f"cannot seal the audit log: {exc}") from None
+
+
+@audit.command("verify")
+@click.option("--from", "source", required=True, metavar="URL_OR_FILE",
+              help="an NDJSON export file, or the gateway's URL (its base or "
+                   "/v2/audit/events)")
+@click.option("--gateway", metavar="URL",
+              help="the gateway giving tree heads and proofs (default: --from if a URL)")
+@click.option("--token", envvar="ERX_AUDIT_TOKEN", metavar="TOKEN",
+              help="a regulator's bearer token (or ERX_AUDIT_TOKEN)")
+@click.option("--jwks", "jwks_source", metavar="FILE_OR_URL",
+              help="the gateway's key set, best a copy saved earlier (default: the "
+                   "gateway's /.well-known/jwks.json)")
+@click.option("--tree-head", "saved_heads", multiple=True, metavar="FILE",
+              help="a tree head saved earlier; it must be consistent with the current one")
+def audit_verify(source: str, gateway: str | None, token: str | None,
+                 jwks_source: str | None, saved_heads: tuple[str, ...]) -> None:
+    """Recompute the audit Merkle tree from exported events and check it against the signed
+    tree head; name the first event that does not match.
+
+    Exit status 0: the log matches; 1: it does not (the first bad event is printed);
+    2: the inputs cannot be read.
+    """
+    is_url = source.startswith(("http://", "https://"))
+    base = gateway or (verifier.gateway_base(source) if is_url else None)
+    try:
+        if base is None:
+            raise ValueError("give --gateway URL: a file alone carries no signed tree head")
+        if not token:
+            raise ValueError("give --token (or ERX_AUDIT_TOKEN): a regulator's bearer token")
+        remote = verifier.HttpSource(verifier.gateway_base(base), token=token)
+        jwks = (load_jwks(jwks_source, timeout=30.0) if jwks_source else remote.jwks())
+        heads = verifier.load_heads(saved_heads)
+        if is_url:
+            report = verifier.verify_log(remote.events(), remote, jwks,
+                                         verify_signature=verify_detached, known_heads=heads)
+        else:
+            with open(source, encoding="utf-8") as handle:
+                report = verifier.verify_log(verifier.read_export(handle), remote, jwks,
+                                             verify_signature=verify_detached,
+                                             known_heads=heads)
+    except (OSError, ValueError, KeyError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    _echo_json(report.to_json())
+    sys.exit(0 if report.ok else 1)
+
+
+@main.group()
+def catalog() -> None:
+    """The drug catalog: import the registry or an ndjson file."""
+
+
+@catalog.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["dav-csv", "ndjson"]),
+              help="default: from the extension (.csv: dav-csv, .ndjson/.jsonl: ndjson)")
+def catalog_import(file: str, fmt: str | None) -> None:
+    """Upsert products from FILE by national code; print added/updated/unchanged/rejected
+    counts and each rejected line with its reason (exit status 1 if any row was rejected;
+    the good rows are loaded anyway)."""
+    with command_app() as app:
+        try:
+            report = services(app).catalog.import_catalog(file, fmt)
+        except CatalogError as exc:
+            raise click.ClickException(str(exc)) from None
+        _audit_catalog_import(app, file, report)
+    click.echo(report.summary())
+    if report.rejected:
+        sys.exit(1)
+
+
+@main.command("run")
+def run_command() -> None:
+    """Start the embedded database (unless ERX_MONGODB_URI is set), gunicorn and the
+    background workers; Ctrl-C stops all of them."""
+    values = settings.load()
+    try:
+        sys.exit(supervisor.run(values, prepare=lambda uri: _prepare(uri),
+                                workers=[forwarder_argv()]))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _prepare(uri: str) -> bool:
+    """First-run preparation of ``erx-gateway run``: indexes and the bootstrap steps."""
+    app = create_app({"MONGODB_URI": uri})
+    found = services(app)
+    try:
+        if not found.storage.prepare():
+            return False
+        with app.app_context():
+            for message in bootstrap(found):
+                supervisor.say(message)
+        return True
+    finally:
+        found.close()

@@ -1,0 +1,193 @@
+"""The typed container of one process's services, and how it is built from the settings.
+
+Part of the composition root (with :func:`gateway.create_app` and the command line): the only
+code that knows every capability. Capabilities receive what they need as constructor
+arguments; views reach the container through :func:`gateway.core.context.services`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from argon2 import PasswordHasher
+from flask import g, has_request_context, request
+
+from gateway.audit import store as audit_store
+from gateway.audit.log import AuditLog, EventContext
+from gateway.audit.tree import SealPolicy, Sealer
+from gateway.auth.limiter import LoginLimiter, parse_limit
+from gateway.auth.service import Authenticator
+from gateway.auth.tokens import TokenService, VerifiedKeys
+from gateway.catalog.service import CatalogService
+from gateway.core.config import secret_setting
+from gateway.core.db import IndexDeclaration, Storage
+from gateway.forwarding.deliveries import DeliveryMetrics
+from gateway.forwarding.registry import RegistryClient
+from gateway.forwarding.webhooks import PharmacyWebhookClient, WebhookStore
+from gateway.forwarding.worker import Forwarder, ForwardingPolicy, registry_client
+from gateway.parties import store as parties_store
+from gateway.parties.model import Party, client_id_for
+from gateway.parties.store import PartyStore
+from gateway.prescriptions import idempotency
+from gateway.prescriptions import store as prescriptions_store
+from gateway.prescriptions.idempotency import IdempotencyStore
+from gateway.prescriptions.outbox_store import OutboxStore
+from gateway.prescriptions.reports import check_utc_offset
+from gateway.prescriptions.representation import resource
+from gateway.prescriptions.service import Lifecycle
+from gateway.prescriptions.store import PrescriptionStore
+from gateway.prescriptions.wiring import build_lifecycle, validation_policy
+from gateway.signatures import service as signatures_service
+from gateway.signatures.service import Signatures, build_signatures
+
+# Every collection's indexes, created at start-up (the drug catalog's store keeps its own,
+# the login limiter's collections belong to the limits library).
+INDEXES: tuple[IndexDeclaration, ...] = (
+    parties_store.INDEXES,
+    audit_store.INDEXES,
+    signatures_service.INDEXES,
+    prescriptions_store.INDEXES,
+    idempotency.INDEXES,
+)
+
+
+@dataclass
+class Services:
+    """Everything one process uses, built once per app."""
+
+    storage: Storage
+    timezone: ZoneInfo
+    parties: PartyStore
+    tokens: TokenService
+    authenticator: Authenticator
+    audit: AuditLog
+    sealer: Sealer
+    signatures: Signatures
+    catalog: CatalogService
+    prescription_store: PrescriptionStore
+    outbox: OutboxStore
+    lifecycle: Lifecycle
+    idempotency: IdempotencyStore
+    webhooks: WebhookStore
+    delivery_metrics: DeliveryMetrics
+    # /readyz: name -> check; /metrics: collectors read from the database at each scrape.
+    readiness: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    scrape_collectors: list[Any] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.storage.client.close()
+
+
+def request_context() -> EventContext:
+    """Who acts in the current request, for the audit log (nobody outside a request)."""
+    if not has_request_context():
+        return EventContext()
+    party = g.get("party")
+    actor = ({"party_id": party.client_id, "role": party.role} if party is not None
+             else {"party_id": None, "role": "anonymous"})
+    return EventContext(actor=actor, request_id=g.get("request_id"),
+                        client_address=request.remote_addr or None)
+
+
+def build_services(config: Mapping[str, Any]) -> Services:
+    """Build every service from the settings.
+
+    Raises:
+        gateway.core.config.ConfigError: a setting is invalid or a production requirement is
+            unmet (secrets are checked before any connection is opened).
+    """
+    token_secret = secret_setting(config, "TOKEN_SECRET", keep_as="token-secret")
+    patient_key = secret_setting(
+        config, "AUDIT_PATIENT_KEY", keep_as="audit-patient-key",
+        production_hint="keep it: changing it makes old events unsearchable by patient")
+    check_utc_offset(config["REPORT_UTC_OFFSET"])
+    login_limit = parse_limit(config["LOGIN_FAILURE_LIMIT"])
+    policy = validation_policy(config)
+    zone = ZoneInfo(config["TIMEZONE"])
+
+    storage = Storage(config, INDEXES)
+    try:
+        database = storage.database
+        parties = PartyStore(database, hasher=PasswordHasher(
+            time_cost=config["SECRET_HASH_TIME_COST"],
+            memory_cost=config["SECRET_HASH_MEMORY_KIB"], parallelism=1))
+        tokens = TokenService(secret=token_secret, ttl_seconds=config["TOKEN_TTL_SECONDS"])
+        authenticator = Authenticator(
+            parties=parties, tokens=tokens,
+            limiter=LoginLimiter(client=storage.client, database=config["DB_NAME"],
+                                 limit=login_limit),
+            app_keys=VerifiedKeys(config["APP_KEY_CACHE_SECONDS"]))
+        audit = AuditLog(database, patient_key=patient_key, context=request_context)
+        signatures = build_signatures(database, config)
+        sealer = Sealer(database, signer=signatures.signer, policy=SealPolicy.from_config(config))
+        catalog = CatalogService.from_config(database, config)
+        prescription_store = PrescriptionStore(database)
+        outbox = OutboxStore(database)
+        lifecycle = build_lifecycle(prescription_store, catalog=catalog.catalog,
+                                    signatures=signatures, audit=audit, policy=policy,
+                                    zone=zone, config=config)
+        delivery_metrics = DeliveryMetrics(
+            outbox, cache_seconds=config["DELIVERY_METRICS_CACHE_SECONDS"])
+        services = Services(
+            storage=storage, timezone=zone, parties=parties, tokens=tokens,
+            authenticator=authenticator, audit=audit, sealer=sealer, signatures=signatures,
+            catalog=catalog, prescription_store=prescription_store, outbox=outbox,
+            lifecycle=lifecycle,
+            idempotency=IdempotencyStore(database[idempotency.COLLECTION],
+                                         ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"]),
+            webhooks=WebhookStore(database), delivery_metrics=delivery_metrics,
+            readiness={"database": storage.ping, "signing_key": signatures.ready},
+            scrape_collectors=[delivery_metrics])
+    except BaseException:
+        storage.client.close()
+        raise
+    storage.prepare()
+    return services
+
+
+def pharmacy_view(services: Services) -> Callable[[Mapping[str, Any], str], dict[str, Any]]:
+    """The webhook body: exactly what ``GET /v2/prescriptions/{code}`` shows that pharmacy."""
+
+    def view(doc: Mapping[str, Any], pharmacy: str) -> dict[str, Any]:
+        party = Party(client_id=client_id_for("pharmacy", pharmacy, None), role="pharmacy",
+                      code=pharmacy, name="", facility=None, status="active")
+        stored = dict(doc)
+        return resource(stored, party, status=services.lifecycle.effective_status(stored),
+                        zone=services.timezone)
+
+    return view
+
+
+def build_forwarder(services: Services, config: Mapping[str, Any], *,
+                    registry: RegistryClient | None = None, owner: str | None = None,
+                    **policy_overrides: Any) -> Forwarder:
+    """A forwarder wired from the settings (``registry`` replaces the configured one).
+
+    Raises:
+        gateway.core.config.ConfigError: see :meth:`ForwardingPolicy.from_config` and
+            :func:`gateway.forwarding.worker.registry_client`.
+    """
+    policy = ForwardingPolicy.from_config(config)
+    if policy_overrides:
+        policy = ForwardingPolicy(**{**policy.__dict__, **policy_overrides})
+    pharmacies = PharmacyWebhookClient(
+        store=services.webhooks, signer=services.signatures.signer,
+        connect_timeout=config["FORWARD_CONNECT_TIMEOUT_SECONDS"],
+        read_timeout=config["FORWARD_TIMEOUT_SECONDS"])
+    return Forwarder(outbox=services.outbox, parties=services.parties, audit=services.audit,
+                     registry=registry or registry_client(config), pharmacies=pharmacies,
+                     pharmacy_view=pharmacy_view(services), policy=policy, owner=owner)
+
+
+def bootstrap(services: Services) -> list[str]:
+    """The first-run steps of ``erx-gateway run``; what they did, to tell the operator."""
+    said = []
+    services.signatures.bootstrap()
+    report = services.catalog.load_demo_if_empty()
+    if report is not None:
+        said.append(f"drug catalog was empty: loaded the demo catalog ({report.added} "
+                    f"products, sample data)")
+    return said

@@ -1,0 +1,91 @@
+"""MongoDB wiring: one client per process, the database handle, and start-up indexes.
+
+Each store that owns a collection declares its indexes as ``{collection: [IndexModel, ...]}``;
+the composition root hands the list of declarations to :class:`Storage`, which creates them
+at start-up (``create_index`` is idempotent). If the database is down at start-up the app
+still starts; ``/readyz`` answers 503 and retries until the indexes exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pymongo
+from pymongo import IndexModel, WriteConcern
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+log = logging.getLogger(__name__)
+
+IndexDeclaration = Mapping[str, Sequence[IndexModel]]
+
+
+def embedded_uri(host: str, port: int) -> str:
+    return f"mongodb://{host}:{port}/?directConnection=true"
+
+
+def mongodb_uri(config: Mapping[str, Any]) -> str:
+    """The URI in force: ``MONGODB_URI``, or the embedded database's loopback address."""
+    return config["MONGODB_URI"] or embedded_uri(config["EMBEDDED_DB_HOST"],
+                                                 config["EMBEDDED_DB_PORT"])
+
+
+def connect(config: Mapping[str, Any]) -> pymongo.MongoClient:
+    timeout = config["MONGODB_TIMEOUT_MS"]
+    return pymongo.MongoClient(
+        mongodb_uri(config), connect=False, tz_aware=True,
+        serverSelectionTimeoutMS=timeout, connectTimeoutMS=timeout,
+        w=_write_concern_w(config["WRITE_CONCERN"]), appname="erx-gateway")
+
+
+def _write_concern_w(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
+
+
+def ensure_indexes(database: Database, declarations: Sequence[IndexDeclaration]) -> None:
+    """Create every declared index (idempotent).
+
+    Raises:
+        pymongo.errors.PyMongoError: the database is unreachable or refuses an index.
+    """
+    for declaration in declarations:
+        for collection, models in declaration.items():
+            if models:
+                database[collection].create_indexes(list(models))
+
+
+class Storage:
+    """The process's client and database, and the indexes its stores declared."""
+
+    def __init__(self, config: Mapping[str, Any],
+                 indexes: Sequence[IndexDeclaration] = ()) -> None:
+        self.client = connect(config)
+        self.indexes = list(indexes)
+        self.database: Database = self.client.get_database(
+            config["DB_NAME"], write_concern=WriteConcern(w=_write_concern_w(config["WRITE_CONCERN"])))
+        self._indexes_ready = False
+        self._lock = threading.Lock()
+
+    def prepare(self) -> bool:
+        """Create indexes if not done yet; True when the database is usable."""
+        if self._indexes_ready:
+            return True
+        with self._lock:
+            if not self._indexes_ready:
+                try:
+                    ensure_indexes(self.database, self.indexes)
+                except PyMongoError as exc:
+                    log.warning("database not ready: %s", exc.__class__.__name__)
+                    return False
+                self._indexes_ready = True
+        return True
+
+    def ping(self) -> bool:
+        try:
+            self.client.admin.command("ping")
+        except PyMongoError:
+            return False
+        return self.prepare()

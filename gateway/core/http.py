@@ -1,0 +1,118 @@
+"""Request plumbing shared by every endpoint: JSON bodies, request ids, the request log.
+
+- A body is parsed strictly: a non-JSON content type is 415, malformed JSON, non-UTF-8 bytes
+  and pathologically deep nesting are 400, all in the problem envelope.
+- Every request gets an id (``X-Request-ID`` if the client sent a sane one, else a new one),
+  echoed in the answer and in the one JSON log line written per request.
+"""
+
+from __future__ import annotations
+
+import json as std_json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, Request, Response, g, request
+from pythonjsonlogger.json import JsonFormatter
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from gateway.core.problems import ApiError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+access_log = logging.getLogger("erx.access")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]*\+)?json$")
+_FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+class GatewayRequest(Request):
+    """Flask's request with JSON failures that are always a 400, never a 500."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        raise ApiError(400, detail=f"malformed JSON: {e}" if e else "malformed JSON")
+
+
+def json_body(*, allow_form: bool = False) -> Any:
+    """The request body as JSON (or as a flat form, where the endpoint allows it).
+
+    Raises:
+        ApiError: 415 for another content type, 400 for a body that is not valid JSON.
+    """
+    mimetype = request.mimetype or ""
+    if allow_form and mimetype == _FORM_TYPE:
+        return request.form.to_dict()
+    if not _JSON_TYPE.match(mimetype):
+        accepted = "application/json" + (" or application/x-www-form-urlencoded" if allow_form else "")
+        raise ApiError(415, detail=f"expected {accepted}, got {mimetype or 'no content type'}")
+    raw = request.get_data(cache=True)
+    try:
+        return std_json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, detail=f"the body is not UTF-8 (byte {exc.start})") from None
+    except RecursionError:
+        raise ApiError(400, detail="the JSON is nested too deeply") from None
+    except ValueError as exc:
+        raise ApiError(400, detail=f"malformed JSON: {exc}") from None
+
+
+def json_object(*, allow_form: bool = False) -> dict[str, Any]:
+    """Like :func:`json_body`, but the top level must be an object (422 otherwise)."""
+    body = json_body(allow_form=allow_form)
+    if not isinstance(body, dict):
+        raise ApiError(422, detail="the body must be a JSON object",
+                       errors=[{"pointer": "", "code": "request.not_object",
+                                "message": "Nội dung phải là một đối tượng JSON"}])
+    return body
+
+
+def client_address() -> str:
+    return request.remote_addr or ""
+
+
+def _begin() -> None:
+    supplied = request.headers.get("X-Request-ID", "")
+    g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    endpoint = request.url_rule.rule if request.url_rule else "<unmatched>"
+    party = g.get("party")
+    # Only the path (no query string: it may carry identifiers), never headers or bodies.
+    access_log.info("request", extra={
+        "request_id": g.get("request_id"), "method": request.method, "path": request.path,
+        "endpoint": endpoint, "status": response.status_code,
+        "duration_ms": round(elapsed * 1000, 2), "client": client_address(),
+        "party": party.client_id if party is not None else None,
+    })
+    return response
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                                       rename_fields={"asctime": "time", "levelname": "level",
+                                                      "name": "logger"}))
+    root = logging.getLogger()
+    if not any(getattr(h, "_erx", False) for h in root.handlers):
+        handler._erx = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def init_app(app: Flask) -> None:
+    hops = app.config["PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    app.request_class = GatewayRequest
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.before_request(_begin)
+    app.after_request(_finish)

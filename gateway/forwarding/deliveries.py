@@ -1,0 +1,142 @@
+"""Delivery status anyone entitled can see, an administrator's retry, and delivery metrics.
+
+- ``GET /v2/prescriptions/{ma_don_thuoc}/deliveries``: the issuing facility's clinic and
+  doctors, regulators and admins; pharmacies get 403 (they see no delivery details).
+- ``POST /v2/deliveries/{id}/retry``: admin; a ``dead`` or ``failed_permanent`` delivery goes
+  back to ``pending``, due now, with a fresh attempt count and age window.
+- ``/metrics`` gains, read from the database at scrape time (cached
+  ``DELIVERY_METRICS_CACHE_SECONDS``, so every gunicorn worker answers alike):
+  ``erx_deliveries{state,target}`` for the open and failed states (pending, in_flight,
+  failed_permanent, dead; delivered ones are counted by the forwarder's
+  ``erx_forward_attempts_total{result="delivered"}`` instead of scanning every document) and
+  ``erx_delivery_oldest_pending_age_seconds{target}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily
+from pymongo.errors import PyMongoError
+
+from gateway.core.errors import Conflict, Forbidden, NotFound, error_item
+from gateway.parties.model import Party
+from gateway.prescriptions.outbox import (DEAD, FAILED_PERMANENT, IN_FLIGHT, PENDING,
+                                          RETRYABLE_BY_ADMIN, waiting_for)
+from gateway.prescriptions.outbox_store import OutboxStore
+
+log = logging.getLogger(__name__)
+
+COUNTED_STATES = (PENDING, IN_FLIGHT, FAILED_PERMANENT, DEAD)
+TARGET_KINDS = ("registry", "pharmacy")
+# What a delivery shows, in this order (the deliveries view's schema has the same fields).
+PUBLIC_FIELDS = ("id", "seq", "target", "event", "ref", "state", "attempts", "created_at",
+                 "next_attempt_at", "last_attempt_at", "delivered_at", "last_error", "response",
+                 "retried_at", "retried_by")
+
+
+def _utc(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def public_delivery(deliveries: list[Mapping[str, Any]], index: int) -> dict[str, Any]:
+    entry = deliveries[index]
+    shown = {name: _utc(entry.get(name)) for name in PUBLIC_FIELDS}
+    if entry.get("state") != PENDING:
+        shown["next_attempt_at"] = None
+    shown["waiting_for"] = waiting_for(deliveries, index) if entry.get("state") == PENDING else None
+    return shown
+
+
+def deliveries_for(outbox: OutboxStore, code: str, party: Party) -> list[dict[str, Any]]:
+    """The deliveries of a prescription as ``party`` may see them, in outbox order.
+
+    Raises:
+        gateway.core.errors.NotFound: no such prescription.
+        gateway.core.errors.Forbidden: a pharmacy, or another facility.
+    """
+    doc = outbox.deliveries_of(code)
+    if doc is None:
+        raise NotFound(f"no prescription {code}")
+    if not (party.role in ("regulator", "admin")
+            or (party.role in ("clinic", "doctor") and party.facility == doc.get("facility"))):
+        raise Forbidden("only the issuing facility, regulators and admins see deliveries")
+    deliveries = doc.get("deliveries") or []
+    order = sorted(range(len(deliveries)), key=lambda i: (deliveries[i].get("seq", i), i))
+    return [public_delivery(deliveries, index) for index in order]
+
+
+def retry_delivery(outbox: OutboxStore, delivery_id: str, *, by: str,
+                   now: datetime | None = None) -> dict[str, Any]:
+    """Put a dead or failed_permanent delivery back to pending, due now.
+
+    Raises:
+        gateway.core.errors.NotFound: unknown delivery.
+        gateway.core.errors.Conflict: a delivery in another state.
+    """
+    changed = outbox.retry(delivery_id, by=by, now=now or datetime.now(timezone.utc))
+    doc = outbox.containing(delivery_id)
+    if doc is None:
+        raise NotFound(f"no delivery {delivery_id}")
+    deliveries = doc.get("deliveries") or []
+    index = next(i for i, entry in enumerate(deliveries) if entry["id"] == delivery_id)
+    if not changed:
+        raise Conflict(f"the delivery is {deliveries[index]['state']}; only "
+                       f"{' or '.join(RETRYABLE_BY_ADMIN)} deliveries are retried",
+                       errors=[error_item("/state", "delivery.state",
+                                          "Chỉ gửi lại được khi đã thất bại")])
+    return public_delivery(deliveries, index)
+
+
+class DeliveryMetrics:
+    """``erx_deliveries`` and ``erx_delivery_oldest_pending_age_seconds``, read from MongoDB."""
+
+    def __init__(self, outbox: OutboxStore, *, cache_seconds: float) -> None:
+        self.outbox = outbox
+        self.cache_seconds = cache_seconds
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[dict[str, Any]]] | None = None
+
+    def _rows(self) -> list[dict[str, Any]]:
+        with self._lock:
+            if self._cached and time.monotonic() - self._cached[0] < self.cache_seconds:
+                return self._cached[1]
+            rows = self.outbox.count_by_state(COUNTED_STATES)
+            self._cached = (time.monotonic(), rows)
+            return rows
+
+    def collect(self) -> Any:
+        try:
+            rows = self._rows()
+        except PyMongoError as exc:
+            log.warning("delivery metrics unavailable", extra={"error": type(exc).__name__})
+            return
+        counts = GaugeMetricFamily("erx_deliveries", "Deliveries by state and target "
+                                   "(open and failed states)", labels=["state", "target"])
+        ages = GaugeMetricFamily("erx_delivery_oldest_pending_age_seconds",
+                                 "Age of the oldest pending or in-flight delivery",
+                                 labels=["target"])
+        table = {(state, kind): 0 for state in COUNTED_STATES for kind in TARGET_KINDS}
+        oldest: dict[str, datetime] = {}
+        for row in rows:
+            kind = "registry" if row["_id"]["registry"] else "pharmacy"
+            state = row["_id"]["state"]
+            table[(state, kind)] = table.get((state, kind), 0) + row["count"]
+            if state in (PENDING, IN_FLIGHT) and row.get("oldest") is not None:
+                created = _utc(row["oldest"])
+                oldest[kind] = min(created, oldest.get(kind, created))
+        for (state, kind), count in table.items():
+            counts.add_metric([state, kind], count)
+        now = datetime.now(timezone.utc)
+        for kind in TARGET_KINDS:
+            age = (now - oldest[kind]).total_seconds() if kind in oldest else 0.0
+            ages.add_metric([kind], max(age, 0.0))
+        yield counts
+        yield ages

@@ -1,0 +1,113 @@
+"""Forwarding over HTTP: where each prescription was sent, an administrator's retry, and the
+pharmacies' webhook registration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from gateway.core.context import services
+from gateway.core.http import json_object
+from gateway.core.problems import ApiError
+from gateway.forwarding.deliveries import deliveries_for, retry_delivery
+from gateway.forwarding.webhooks import validate_webhook
+from gateway.prescriptions.outbox import PHARMACY_EVENTS
+from gateway.web.security import current_party, requires
+
+blp = Blueprint("deliveries", __name__, description="Where each prescription was forwarded, "
+                                                     "and sending failed deliveries again")
+webhooks_blp = Blueprint("webhooks", __name__, description="Pharmacies register where "
+                                                            "prescriptions are pushed to them")
+
+
+class DeliverySchema(Schema):
+    id = fields.String()
+    seq = fields.Integer(metadata={"description": "order within the prescription"})
+    target = fields.String(metadata={"example": "registry", "description":
+                                     "registry, or pharmacy:<pharmacy code>"})
+    event = fields.String(metadata={"example": "prescription.issued"})
+    ref = fields.String(allow_none=True, metadata={"description": "dispense id"})
+    state = fields.String(metadata={"description": "pending, in_flight, delivered, "
+                                                   "failed_permanent or dead"})
+    attempts = fields.Integer()
+    created_at = fields.DateTime()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    last_attempt_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    response = fields.Dict(allow_none=True, metadata={
+        "description": "the receiver's last answer: {status, body} (the registry's error map "
+                       "for a refusal)"})
+    waiting_for = fields.String(allow_none=True, metadata={
+        "description": "id of the earlier delivery to the same target this one waits for"})
+    retried_at = fields.DateTime(allow_none=True)
+    retried_by = fields.String(allow_none=True)
+
+
+class DeliveriesSchema(Schema):
+    ma_don_thuoc = fields.String()
+    deliveries = fields.List(fields.Nested(DeliverySchema))
+
+
+@blp.route("/v2/prescriptions/<string:code>/deliveries")
+@blp.doc(responses={"403": {"description": "a pharmacy, or another facility"},
+                    "404": {"description": "no such prescription"}})
+@blp.response(200, DeliveriesSchema)
+@requires("clinic", "doctor", "regulator", "admin")
+def list_deliveries(code: str) -> Any:
+    """Where this prescription, its cancellation and its dispenses were sent, and how it went."""
+    return {"ma_don_thuoc": code,
+            "deliveries": deliveries_for(services().outbox, code, current_party())}
+
+
+@blp.route("/v2/deliveries/<string:delivery_id>/retry", methods=["POST"])
+@blp.doc(responses={"404": {"description": "no such delivery"},
+                    "409": {"description": "the delivery is neither dead nor failed_permanent"}})
+@blp.response(200, DeliverySchema)
+@requires("admin")
+def retry(delivery_id: str) -> Any:
+    """Send a dead or permanently failed delivery again (409 in any other state)."""
+    return retry_delivery(services().outbox, delivery_id, by=current_party().client_id)
+
+
+class WebhookSchema(Schema):
+    url = fields.String(required=True, metadata={"example": "https://pharmacy.example/erx"})
+    events = fields.List(fields.String(), metadata={"example": list(PHARMACY_EVENTS)})
+
+
+class WebhookAnswerSchema(WebhookSchema):
+    updated_at = fields.DateTime()
+
+
+def _answer(webhook: Mapping[str, Any]) -> dict[str, Any]:
+    return {"url": webhook["url"], "events": webhook["events"],
+            "updated_at": webhook.get("updated_at")}
+
+
+@webhooks_blp.route("/v2/pharmacies/me/webhook", methods=["PUT"])
+@webhooks_blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": WebhookSchema}}},
+         responses={"422": {"description": "bad URL (https required outside development) or "
+                                           "unknown event"}})
+@webhooks_blp.response(200, WebhookAnswerSchema)
+@requires("pharmacy")
+def put_webhook() -> Any:
+    """Register (or replace) this pharmacy's webhook."""
+    url, events = validate_webhook(json_object(),
+                                   allow_http=current_app.config["ENV"] == "development")
+    return _answer(services().webhooks.put(current_party().code, url=url, events=events))
+
+
+@webhooks_blp.route("/v2/pharmacies/me/webhook", methods=["GET"])
+@webhooks_blp.doc(responses={"404": {"description": "no webhook is registered"}})
+@webhooks_blp.response(200, WebhookAnswerSchema)
+@requires("pharmacy")
+def get_webhook() -> Any:
+    """This pharmacy's webhook (404 if none is registered)."""
+    webhook = services().webhooks.get(current_party().code)
+    if webhook is None:
+        raise ApiError(404, detail="no webhook is registered")
+    return _answer(webhook)

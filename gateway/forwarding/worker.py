@@ -1,0 +1,432 @@
+"""The forwarder: sends every delivery in the prescriptions' outboxes, durably and in order.
+
+Any number of forwarders may run, on any number of machines, against one database:
+
+- **Find.** A forwarder reads a batch of due, unleased prescriptions (``forward_open`` true,
+  ``forward_due_at <= now``; see gateway/prescriptions/outbox.py for why the equality key) and works through
+  it, shuffled so that forwarders sharing a batch rarely pick the same one.
+- **Claim.** Each one is claimed with a conditional single-document update: the lease must be
+  absent or expired and the delivery about to be sent must still be in the state the snapshot
+  shows; the same write sets ``forward_lease_owner`` / ``forward_lease_until`` and marks the
+  delivery ``in_flight``. Only the lease holder sends that prescription's deliveries, so two
+  forwarders never send the same delivery at once; a crashed forwarder's claim is taken again
+  once its lease has run out (at most one duplicate, carrying the same delivery id).
+  (``find_one_and_update`` would do too; on the embedded database it is far slower.)
+- **Send in order.** Within the claimed prescription, deliveries go in ``seq`` order; one waits
+  while an earlier delivery to the same target is not ``delivered`` (a cancellation never
+  overtakes its prescription). Before each later send the delivery is marked ``in_flight`` and
+  the lease renewed, in one write (with the previous outcome) that proves the lease is ours.
+- **Record.** Delivered → ``delivered``; refused content → ``failed_permanent`` (kept with the
+  receiver's answer); anything transient → ``pending`` again after exponential backoff with
+  full jitter (``random(0, min(cap, base * 2**(attempts-1)))``), or ``dead`` once the first
+  attempt is older than the maximum age.
+- **Release.** One pipeline update writes the last outcome, clears the lease and recomputes
+  ``forward_due_at`` inside the database from the array as it is then (so deliveries appended
+  meanwhile are not missed): the earliest ``next_attempt_at`` of an open delivery not held
+  back by an earlier one.
+
+Concurrency: a bounded thread pool (``FORWARDER_CONCURRENCY``) processes claimed prescriptions,
+so a slow receiver holds one worker (for at most the request timeout), not the others.
+SIGTERM stops claiming, lets the current sends finish, and releases.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from pymongo.errors import PyMongoError
+
+from gateway.audit.log import AuditLog
+from gateway.core.config import ConfigError
+from gateway.forwarding.registry import (HttpRegistryClient, RegistryClient,
+                                         UnconfiguredRegistry, national_cancellation,
+                                         national_dispense_report, national_document)
+from gateway.forwarding.webhooks import PharmacyWebhookClient
+from gateway.parties.store import PartyStore
+from gateway.prescriptions.outbox import (DEAD, DELIVERED, DISPENSE_RECORDED, FAILED_PERMANENT,
+                                          IN_FLIGHT, OPEN, PENDING, PRESCRIPTION_CANCELLED,
+                                          PRESCRIPTION_ISSUED, REGISTRY, RESULT_DELIVERED,
+                                          RESULT_PERMANENT, Outcome, pharmacy_code, target_kind)
+from gateway.prescriptions.outbox_store import OutboxStore
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = Counter("erx_forward_attempts_total", "Send attempts by the forwarder, by result",
+                   ["target", "event", "result"])
+SEND_SECONDS = Histogram("erx_forward_send_duration_seconds", "Duration of one send attempt",
+                         ["target"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+@dataclass(frozen=True)
+class ForwardingPolicy:
+    """Numbers of the forwarder; ``from_config`` reads them from the settings."""
+
+    backoff_base: float = 2.0
+    backoff_cap: float = 900.0
+    max_age: timedelta = timedelta(hours=72)
+    lease: timedelta = timedelta(seconds=60)
+    concurrency: int = 8
+    poll_seconds: float = 1.0
+    claim_batch: int = 256
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ForwardingPolicy:
+        """Raises ConfigError when the lease could run out during one send."""
+        policy = cls(backoff_base=config["FORWARD_BACKOFF_BASE_SECONDS"],
+                     backoff_cap=config["FORWARD_BACKOFF_CAP_SECONDS"],
+                     max_age=timedelta(hours=config["FORWARD_MAX_AGE_HOURS"]),
+                     lease=timedelta(seconds=config["FORWARDER_LEASE_SECONDS"]),
+                     concurrency=config["FORWARDER_CONCURRENCY"],
+                     poll_seconds=config["FORWARDER_POLL_SECONDS"],
+                     claim_batch=config["FORWARDER_CLAIM_BATCH"])
+        one_send = config["FORWARD_CONNECT_TIMEOUT_SECONDS"] + config["FORWARD_TIMEOUT_SECONDS"]
+        if policy.lease.total_seconds() < 2 * one_send:
+            raise ConfigError(
+                "ERX_FORWARDER_LEASE_SECONDS must be at least twice the connect plus read "
+                f"timeout ({2 * one_send:g} s), or a slow send could outlive the lease")
+        return policy
+
+
+def backoff_delay(attempts: int, *, base: float, cap: float,
+                  rng: random.Random | None = None) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**(attempts-1)))."""
+    exponent = min(max(attempts - 1, 0), 60)
+    ceiling = min(cap, base * (2 ** exponent))
+    return (rng or random).uniform(0, ceiling)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _held_back(deliveries: list[dict[str, Any]], index: int) -> bool:
+    entry = deliveries[index]
+    key = (entry.get("seq", index), index)
+    return any(other.get("target") == entry.get("target") and other.get("state") != DELIVERED
+               and (other.get("seq", position), position) < key
+               for position, other in enumerate(deliveries))
+
+
+class LeaseLost(Exception):
+    """Another forwarder holds the prescription now (ours ran out)."""
+
+
+class Forwarder:
+    """Claims due prescriptions and sends their deliveries (see the module docstring)."""
+
+    def __init__(self, *, outbox: OutboxStore, parties: PartyStore, audit: AuditLog,
+                 registry: RegistryClient, pharmacies: PharmacyWebhookClient,
+                 pharmacy_view: Callable[[Mapping[str, Any], str], dict[str, Any]],
+                 policy: ForwardingPolicy, owner: str | None = None,
+                 clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None) -> None:
+        """``pharmacy_view(doc, pharmacy_code)``: the prescription resource as that pharmacy
+        sees it (the webhook body)."""
+        self.outbox = outbox
+        self.parties = parties
+        self.audit = audit
+        self.pharmacy_view = pharmacy_view
+        self.registry = registry
+        self.pharmacies = pharmacies
+        self.policy = policy
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.stopping = threading.Event()
+        self._queue: list[dict[str, Any]] = []
+        self._lookups: ThreadPoolExecutor | None = None
+        self._lookup: Future[list[dict[str, Any]]] | None = None
+        self._taken_since_lookup: set[str] = set()
+
+    # --- finding work ---------------------------------------------------------------------
+    def candidates(self) -> list[dict[str, Any]]:
+        """Up to ``claim_batch`` due, unleased prescriptions, most overdue first, shuffled so
+        that forwarders reading the same batch rarely race for the same one. A snapshot only:
+        each is claimed with a conditional update before anything is sent."""
+        docs = self.outbox.due(self.clock(), self.policy.claim_batch)
+        self.rng.shuffle(docs)
+        return docs
+
+    def next_candidate(self) -> dict[str, Any] | None:
+        """The next snapshot to process. The next batch is read in the background while the
+        workers still have this one's last items (on the embedded database a batch query
+        costs seconds when thousands are due, and the workers would wait for it)."""
+        if self._lookups is None:  # not running: look up in this thread
+            self._queue = self._queue or self.candidates()
+            return self._queue.pop() if self._queue else None
+        if len(self._queue) <= self.policy.concurrency and self._lookup is None:
+            self._taken_since_lookup = set()
+            self._lookup = self._lookups.submit(self.candidates)
+        if not self._queue and self._lookup is not None:
+            lookup, self._lookup = self._lookup, None
+            # Skip what was taken from the previous batch while this one was read: the
+            # snapshot would be stale (harmless, its claim would fail, but a wasted write).
+            self._queue = [doc for doc in lookup.result()
+                           if doc["_id"] not in self._taken_since_lookup]
+        if not self._queue:
+            return None
+        doc = self._queue.pop()
+        self._taken_since_lookup.add(doc["_id"])
+        return doc
+
+    def _next_index(self, deliveries: list[dict[str, Any]], tried: set[int],
+                    now: datetime) -> int | None:
+        order = sorted(range(len(deliveries)), key=lambda i: (deliveries[i].get("seq", i), i))
+        for index in order:
+            entry = deliveries[index]
+            if index in tried or entry.get("state") not in OPEN or _held_back(deliveries, index):
+                continue
+            # in_flight while nobody holds the lease: the holder died mid-send; due now.
+            if entry["state"] == PENDING and entry["next_attempt_at"] > now:
+                continue
+            return index
+        return None
+
+    # --- one prescription -------------------------------------------------------------------
+    def process(self, doc: dict[str, Any]) -> bool:
+        """Claim ``doc`` (a snapshot from :meth:`candidates`) and send its due deliveries in
+        order, then release it. False when another forwarder has it or it changed meanwhile.
+
+        Writes per delivery: one (marking it in flight, together with the claim or with the
+        previous delivery's outcome); the last outcome goes with the release.
+        """
+        code = doc["_id"]
+        deliveries: list[dict[str, Any]] = doc.get("deliveries") or []
+        tried: set[int] = set()
+        index = self._next_index(deliveries, tried, self.clock())
+        if index is None:
+            return self._recompute(code)
+        unwritten: dict[str, Any] = {}  # the previous delivery's outcome, in dotted paths
+        claimed = False
+        try:
+            while index is not None:
+                entry = deliveries[index]
+                tried.add(index)
+                seen = (entry["state"], entry.get("attempts", 0))  # as the snapshot shows it
+                prefix = f"deliveries.{index}."
+                now = self.clock()
+                first = entry.get("first_attempt_at") or now
+                if now - first >= self.policy.max_age:
+                    gave_up = self._outcome_fields(code, entry, index, None, first, now)
+                    self._write(doc, index, seen, claimed, {**unwritten, **gave_up}, {}, now)
+                    claimed, unwritten = True, {}
+                else:
+                    self._write(doc, index, seen, claimed, {
+                        **unwritten, prefix + "state": IN_FLIGHT, prefix + "last_attempt_at": now,
+                        prefix + "first_attempt_at": first}, {prefix + "attempts": 1}, now)
+                    claimed = True
+                    attempt = entry.get("attempts", 0) + 1
+                    entry.update(state=IN_FLIGHT, attempts=attempt, first_attempt_at=first)
+                    with SEND_SECONDS.labels(target_kind(entry["target"])).time():
+                        outcome = self.deliver(doc, entry, attempt)
+                    unwritten = self._outcome_fields(code, entry, index, outcome, first,
+                                                     self.clock())
+                if self.stopping.is_set():
+                    break
+                index = self._next_index(deliveries, tried, self.clock())
+        except LeaseLost:
+            if claimed:
+                log.warning("lease lost while forwarding", extra={"ma_don_thuoc": code})
+            return False
+        self._finish(code, unwritten)
+        return True
+
+    def _write(self, doc: dict[str, Any], index: int, seen: tuple[str, int], claimed: bool,
+               sets: dict[str, Any], inc: dict[str, int], now: datetime) -> None:
+        """The first write claims the prescription, on condition that the lease is free and
+        the delivery is still as the snapshot shows it; later writes need our lease."""
+        claim = None if claimed else {"index": index, "id": doc["deliveries"][index]["id"],
+                                      "state": seen[0], "attempts": seen[1]}
+        if not self.outbox.write(doc["_id"], owner=self.owner,
+                                 lease_until=now + self.policy.lease, sets=sets, inc=inc,
+                                 claim=claim, now=now):
+            raise LeaseLost(doc["_id"])
+
+    def _outcome_fields(self, code: str, entry: dict[str, Any], index: int,
+                        outcome: Outcome | None, first: datetime,
+                        now: datetime) -> dict[str, Any]:
+        """The fields recording ``outcome`` (None: given up unsent, too old); updates
+        ``entry`` to match and counts the result."""
+        prefix = f"deliveries.{index}."
+        fields: dict[str, Any] = {}
+        if outcome is None:
+            state, result = DEAD, "dead"
+            fields[prefix + "last_error"] = (f"gave up: first attempt more than "
+                                             f"{self.policy.max_age} ago; last error: "
+                                             f"{entry.get('last_error')}")
+        else:
+            fields[prefix + "last_error"] = outcome.error
+            fields[prefix + "response"] = outcome.response
+            if outcome.kind == RESULT_DELIVERED:
+                state, result = DELIVERED, "delivered"
+                fields[prefix + "delivered_at"] = now
+            elif outcome.kind == RESULT_PERMANENT:
+                state, result = FAILED_PERMANENT, "failed_permanent"
+            elif now - first >= self.policy.max_age:
+                state, result = DEAD, "dead"
+                fields[prefix + "last_error"] = (f"gave up after {self.policy.max_age}: "
+                                                 f"{outcome.error}")
+            else:
+                state, result = PENDING, "retry"
+                delay = backoff_delay(entry.get("attempts", 1), base=self.policy.backoff_base,
+                                      cap=self.policy.backoff_cap, rng=self.rng)
+                entry["next_attempt_at"] = fields[prefix + "next_attempt_at"] = \
+                    now + timedelta(seconds=delay)
+        fields[prefix + "state"] = entry["state"] = state
+        ATTEMPTS.labels(target_kind(entry["target"]), entry["event"], result).inc()
+        if state in (DELIVERED, FAILED_PERMANENT, DEAD):
+            self._audit(code, entry, state)
+        return fields
+
+    def _audit(self, code: str, entry: Mapping[str, Any], state: str) -> None:
+        """A terminal outcome in the audit log: what the receiver did is a fact as soon as it
+        answered, whether or not this forwarder keeps its lease long enough to store it."""
+        self.audit.record("delivery.delivered" if state == DELIVERED else "delivery.failed",
+                          outcome="success" if state == DELIVERED else "failure",
+                          object_type="prescription", object_id=code, actor="forwarder",
+                          details={"delivery": entry["id"], "target": entry["target"],
+                                   "event": entry["event"],
+                                   "attempts": entry.get("attempts", 0), "state": state})
+
+    def _finish(self, code: str, unwritten: Mapping[str, Any]) -> None:
+        """Record the last outcome, recompute ``forward_due_at`` in the database, release."""
+        by_index: dict[int, dict[str, Any]] = {}
+        for path, value in unwritten.items():
+            _, index, name = path.split(".", 2)
+            by_index.setdefault(int(index), {})[name] = value
+        self.outbox.release(code, owner=self.owner, outcomes=by_index)
+
+    def _recompute(self, code: str) -> bool:
+        """Due, yet nothing in it can go now (e.g. a new delivery waits behind one in
+        backoff): claim it only to recompute ``forward_due_at``."""
+        now = self.clock()
+        if self.outbox.claim_to_recompute(code, owner=self.owner, now=now,
+                                          lease_until=now + self.policy.lease):
+            self._finish(code, {})
+        return False
+
+    def deliver(self, doc: Mapping[str, Any], entry: Mapping[str, Any], attempt: int) -> Outcome:
+        """Send one delivery to its receiver; never raises (a bug becomes a retried outcome)."""
+        try:
+            return self._send(doc, entry, attempt)
+        except Exception as exc:  # noqa: BLE001 - one bad delivery must not stop the others
+            log.exception("sending a delivery failed", extra={"delivery": entry.get("id")})
+            return Outcome.retry(f"internal error: {type(exc).__name__}")
+
+    def _send(self, doc: Mapping[str, Any], entry: Mapping[str, Any], attempt: int) -> Outcome:
+        target, event, delivery_id = entry["target"], entry["event"], entry["id"]
+        if target == REGISTRY:
+            if event == PRESCRIPTION_ISSUED:
+                return self.registry.send_prescription(national_document(doc),
+                                                       delivery_id=delivery_id)
+            if event == PRESCRIPTION_CANCELLED:
+                return self.registry.send_cancellation(national_cancellation(doc),
+                                                       delivery_id=delivery_id)
+            if event == DISPENSE_RECORDED:
+                dispense = next((d for d in doc.get("dispenses") or []
+                                 if d.get("id") == entry.get("ref")), None)
+                if dispense is None:
+                    return Outcome.permanent(f"dispense {entry.get('ref')} is not in the "
+                                             f"prescription")
+                pharmacy = self.parties.document("pharmacy", dispense.get("pharmacy"))
+                return self.registry.send_dispense(
+                    national_dispense_report(doc, dispense, pharmacy), delivery_id=delivery_id)
+        code = pharmacy_code(target)
+        if code is not None:
+            return self.pharmacies.send(code, event=event,
+                                        resource=self.pharmacy_view(doc, code),
+                                        delivery_id=delivery_id, attempt=attempt)
+        return Outcome.permanent(f"unknown target {target!r} or event {event!r}")
+
+    # --- the loop -------------------------------------------------------------------------------
+    def _process_guarded(self, doc: dict[str, Any]) -> None:
+        try:
+            self.process(doc)
+        except PyMongoError as exc:
+            # The lease runs out and the prescription is claimed again: nothing is lost.
+            log.warning("database error while forwarding; the lease will expire",
+                        extra={"ma_don_thuoc": doc.get("_id"), "error": type(exc).__name__})
+        except Exception:  # noqa: BLE001 - keep the worker thread alive
+            log.exception("forwarding a prescription failed",
+                          extra={"ma_don_thuoc": doc.get("_id")})
+
+    def run(self) -> None:
+        """Claim and process until :meth:`stop`; then finish the current sends and return."""
+        slots = threading.BoundedSemaphore(self.policy.concurrency)
+        log.info("forwarder started", extra={"owner": self.owner,
+                                             "concurrency": self.policy.concurrency})
+        self._lookups = ThreadPoolExecutor(1, thread_name_prefix="forward-lookup")
+        with ThreadPoolExecutor(self.policy.concurrency, thread_name_prefix="forward") as pool:
+            while not self.stopping.is_set():
+                if not slots.acquire(timeout=self.policy.poll_seconds):
+                    continue
+                try:
+                    doc = self.next_candidate()
+                except PyMongoError as exc:
+                    slots.release()
+                    log.warning("cannot look for work: database error",
+                                extra={"error": type(exc).__name__})
+                    self.stopping.wait(self.policy.poll_seconds)
+                    continue
+                if doc is None:
+                    slots.release()
+                    self.stopping.wait(self.policy.poll_seconds)
+                    continue
+                future = pool.submit(self._process_guarded, doc)
+                future.add_done_callback(lambda _: slots.release())
+        self._lookups.shutdown(wait=True, cancel_futures=True)
+        self._lookups, self._lookup, self._queue = None, None, []
+        log.info("forwarder stopped", extra={"owner": self.owner})
+
+    def run_until_idle(self, *, rounds: int = 1000) -> int:
+        """In this thread: process batches until none is due now (or ``rounds`` batches);
+        the number of prescriptions processed."""
+        processed = 0
+        for _ in range(rounds):
+            batch = self.candidates()
+            if not batch:
+                break
+            for doc in batch:
+                processed += self.process(doc)
+        return processed
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+# --- wiring ---------------------------------------------------------------------------------------
+def registry_client(config: Mapping[str, Any]) -> RegistryClient:
+    """The registry client the settings describe.
+
+    Raises:
+        ConfigError: in production, ``REGISTRY_BASE_URL`` is empty.
+    """
+    if not config["REGISTRY_BASE_URL"]:
+        if config["ENV"] == "production":
+            raise ConfigError("ERX_REGISTRY_BASE_URL is required in production "
+                              "(the national registry the forwarder sends to)")
+        return UnconfiguredRegistry()
+    return HttpRegistryClient(
+        base_url=config["REGISTRY_BASE_URL"], facility_code=config["REGISTRY_FACILITY_CODE"],
+        password=config["REGISTRY_PASSWORD"],
+        connect_timeout=config["FORWARD_CONNECT_TIMEOUT_SECONDS"],
+        read_timeout=config["FORWARD_TIMEOUT_SECONDS"],
+        cancel_path=config["REGISTRY_CANCEL_PATH"],
+        token_ttl_seconds=config["REGISTRY_TOKEN_TTL_SECONDS"],
+        already_exists=config["REGISTRY_ALREADY_EXISTS_PATTERN"])
+
+
+def forwarder_argv() -> list[str]:
+    """How ``erx-gateway run`` starts a forwarder beside gunicorn (gateway/runtime/supervisor.py)."""
+    return [sys.executable, "-m", "gateway.cli", "forwarder"]

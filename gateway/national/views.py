@@ -1,0 +1,230 @@
+"""National-compatible endpoints (docs/national-api.md): the national paths, bodies and answer
+shapes over the same core as the native endpoints, so an HIS or pharmacy client written for
+the national system only changes its base URL.
+
+- ``POST /api/v1/gui-don-thuoc`` answers ``{"success", "checksum", "error"}``; ``error`` maps a
+  field path (``thong_tin_don_thuoc.1.ma_thuoc``) to its messages, each prefixed by the stable
+  rule code in brackets. ``checksum`` is the SHA-256 of the canonical (RFC 8785) document, the
+  same as the gateway signature's content hash.
+- The pharmacy endpoints accept a bearer token or ``app-name`` / ``app-key`` and answer errors
+  as ``{"danh_sach_cac_loi": [...]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from drug_catalog.errors import CatalogError
+from gateway.core.context import services
+from gateway.core.errors import Conflict, DomainError, Invalid, NotFound
+from gateway.core.http import json_object
+from gateway.core.problems import ApiError, to_problem
+from gateway.prescriptions.answers import dispense_answer, idempotent, record, submit_answer
+from gateway.web.security import current_party, requires
+from schemas.document import PrescriptionSchema
+
+blp = Blueprint("national", __name__, description="National-compatible endpoints")
+
+DISPENSE_FIELDS = {"ma_don_thuoc", "thong_tin_thuoc", "ma_dinh_danh_co_so_cung_ung_thuoc",
+                   "ten_co_so_cung_ung_thuoc", "so_dien_thoai_co_so_cung_ung_thuoc",
+                   "dia_chi_co_so_cung_ung_thuoc", "ma_hoa_don"}
+ITEM_FIELDS = {"ma_thuoc_da_ke_don", "ma_thuoc", "biet_duoc", "ten_thuoc", "don_vi_tinh",
+               "so_luong", "so_luong_ban", "cach_dung"}
+
+
+class SubmitAnswerSchema(Schema):
+    success = fields.Boolean()
+    checksum = fields.String(allow_none=True)
+    error = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class PharmacyErrorSchema(Schema):
+    danh_sach_cac_loi = fields.List(fields.String())
+
+
+def field_path(pointer: str) -> str:
+    """``/thong_tin_don_thuoc/1/ma_thuoc`` -> ``thong_tin_don_thuoc.1.ma_thuoc``."""
+    parts = [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
+    return ".".join(parts) or "don_thuoc"
+
+
+def national_error_map(errors: list[dict[str, str]]) -> dict[str, list[str]]:
+    mapped: dict[str, list[str]] = {}
+    for item in errors:
+        mapped.setdefault(field_path(item.get("pointer", "")), []).append(
+            f"[{item['code']}] {item['message']}")
+    return mapped
+
+
+def _problem(exc: ApiError | DomainError) -> ApiError:
+    if isinstance(exc, ApiError):
+        return exc
+    problem = to_problem(exc)
+    assert problem is not None  # every DomainError has an entry in the table
+    return problem
+
+
+def _pharmacy_errors(exc: ApiError | DomainError) -> Any:
+    problem = _problem(exc)
+    messages = [f"[{item['code']}] {item['message']}" for item in problem.errors] or [
+        problem.detail or problem.title]
+    return jsonify({"danh_sach_cac_loi": messages}), problem.status
+
+
+@blp.route("/api/v1/gui-don-thuoc", methods=["POST"])
+@blp.doc(requestBody={"required": True, "content": {"application/json": {
+    "schema": PrescriptionSchema}}})
+@blp.response(200, SubmitAnswerSchema)
+@requires("doctor", "clinic")
+def gui_don_thuoc() -> Any:
+    """Send one prescription (national shape)."""
+    party = current_party()
+    raw = json_object()
+    try:
+        response = idempotent("submit", lambda: submit_answer(raw, party))
+    except (ApiError, Conflict, Invalid) as exc:
+        problem = _problem(exc)
+        if problem.status in (409, 422):
+            return jsonify({"success": False, "checksum": None,
+                            "error": national_error_map(problem.errors) or
+                            {"don_thuoc": [problem.detail or problem.title]}}), problem.status
+        raise
+    if response.status_code >= 400:  # a kept refusal, replayed for the same Idempotency-Key
+        body = response.get_json()
+        return jsonify({"success": False, "checksum": None,
+                        "error": national_error_map(body.get("errors", []))}), response.status_code
+    code = response.get_json()["ma_don_thuoc"]
+    stored = services().lifecycle.get(code)
+    return jsonify({"success": True, "checksum": stored["content_sha256"], "error": {},
+                    "ma_don_thuoc": code})
+
+
+@blp.route("/api/v1/thong-tin-don-thuoc/<code>", methods=["GET"])
+@blp.doc(security=[{"bearerAuth": []}, {"appKey": []}], responses={
+    "200": {"description": "the national document plus ten_bac_si, ten_co_so_kham_chua_benh, "
+                           "so_dien_thoai_co_so_kham_chua_benh, trang_thai, and per line "
+                           "so_luong_da_ban and so_luong_con_lai",
+            "content": {"application/json": {"schema": PrescriptionSchema}}},
+    "404": {"description": "unknown code", "content": {"application/json": {
+        "schema": PharmacyErrorSchema}}}})
+@requires("pharmacy")
+def thong_tin_don_thuoc(code: str) -> Any:
+    """Look a prescription up by its code (pharmacy, national shape)."""
+    party = current_party()
+    service = services().lifecycle
+    try:
+        stored = service.get(code)
+    except NotFound as exc:
+        return _pharmacy_errors(exc)
+    service.note_pharmacy_view(stored, party)
+    record("prescription.viewed", stored)
+    answer = dict(stored["document"])
+    issuer = _issuer_names(stored)
+    answer.update(issuer)
+    answer["trang_thai"] = service.effective_status(stored)
+    answer["thong_tin_don_thuoc"] = [
+        {**line, "so_luong_da_ban": state["dispensed"],
+         "so_luong_con_lai": state["prescribed"] - state["dispensed"]}
+        for line, state in zip(stored["document"]["thong_tin_don_thuoc"], stored["lines"], strict=True)]
+    return jsonify(answer)
+
+
+def _issuer_names(stored: dict[str, Any]) -> dict[str, str]:
+    store = services().parties
+    clinic = store.find_national(stored["facility"])
+    doctor = store.get(stored["issuer"]) if stored.get("issuer_role") == "doctor" else None
+    return {"ten_bac_si": doctor.name if doctor else "",
+            "ten_co_so_kham_chua_benh": clinic.name if clinic else "",
+            "so_dien_thoai_co_so_kham_chua_benh": ""}
+
+
+@blp.route("/api/v1/cap-nhat-don-thuoc", methods=["POST"])
+@blp.doc(security=[{"bearerAuth": []}, {"appKey": []}])
+@blp.response(200, PharmacyErrorSchema)
+@requires("pharmacy")
+def cap_nhat_don_thuoc() -> Any:
+    """Report what was sold against a prescription (pharmacy, national shape)."""
+    party = current_party()
+    body = json_object()
+    try:
+        code, native, details = _native_dispense(body)
+        response = idempotent(f"dispense\x1f{code}",
+                               lambda: dispense_answer(code, party, native, details))
+    except (ApiError, DomainError) as exc:
+        return _pharmacy_errors(exc)
+    if response.status_code >= 400:
+        kept = response.get_json()
+        return jsonify({"danh_sach_cac_loi": [f"[{e['code']}] {e['message']}"
+                                              for e in kept.get("errors", [])]}), response.status_code
+    return jsonify({"success": True, "danh_sach_cac_loi": []})
+
+
+def _native_dispense(body: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The national dispense report as a native dispense body (lines matched by drug code).
+
+    Raises:
+        gateway.core.errors.Invalid: naming the national field.
+        gateway.core.errors.NotFound: no such prescription.
+    """
+    errors = []
+    code = body.get("ma_don_thuoc")
+    if not isinstance(code, str) or not code:
+        raise Invalid(errors=[{"pointer": "/ma_don_thuoc", "code": "request.required",
+                               "message": "Thiếu mã đơn thuốc"}])
+    for name in sorted(set(body) - DISPENSE_FIELDS):
+        errors.append({"pointer": f"/{name}", "code": "dispense.unknown_field",
+                       "message": f"Trường không được hỗ trợ: {name}"})
+    stored = services().lifecycle.get(code)
+    items = body.get("thong_tin_thuoc")
+    if not isinstance(items, list) or not items:
+        errors.append({"pointer": "/thong_tin_thuoc", "code": "dispense.items_required",
+                       "message": "Cần ít nhất một dòng thuốc bán"})
+        items = []
+    native_items = []
+    for position, item in enumerate(items):
+        pointer = f"/thong_tin_thuoc/{position}"
+        if not isinstance(item, dict):
+            errors.append({"pointer": pointer, "code": "dispense.item",
+                           "message": "Dòng thuốc bán phải là đối tượng"})
+            continue
+        for name in sorted(set(item) - ITEM_FIELDS):
+            errors.append({"pointer": f"{pointer}/{name}", "code": "dispense.unknown_field",
+                           "message": f"Trường không được hỗ trợ: {name}"})
+        prescribed = item.get("ma_thuoc_da_ke_don", item.get("ma_thuoc"))
+        line = _line_of(stored, prescribed)
+        if line is None:
+            errors.append({"pointer": f"{pointer}/ma_thuoc_da_ke_don", "code": "dispense.line",
+                           "message": "Thuốc này không có trong đơn"})
+            continue
+        native_items.append({"line": line, "ma_thuoc": item.get("ma_thuoc") or prescribed,
+                             "so_luong_ban": item.get("so_luong_ban")})
+    if errors:
+        raise Invalid(errors=errors)
+    details = {name: body[name] for name in ("ma_dinh_danh_co_so_cung_ung_thuoc",
+                                             "ten_co_so_cung_ung_thuoc",
+                                             "so_dien_thoai_co_so_cung_ung_thuoc",
+                                             "dia_chi_co_so_cung_ung_thuoc") if name in body}
+    native: dict[str, Any] = {"items": native_items}
+    if "ma_hoa_don" in body:
+        native["ma_hoa_don"] = body["ma_hoa_don"]
+    return code, native, details
+
+
+def _line_of(stored: dict[str, Any], identifier: Any) -> int | None:
+    if not isinstance(identifier, str):
+        return None
+    for line, submitted in zip(stored["lines"], stored["document"]["thong_tin_don_thuoc"], strict=True):
+        if identifier in (line["ma_thuoc"], line.get("submitted_ma_thuoc"),
+                          submitted.get("ma_thuoc")):
+            return line["index"]
+    try:
+        national_code = services().lifecycle.catalog.resolve(identifier).national_code
+    except CatalogError:  # an unknown identifier simply matches no line
+        return None
+    return next((line["index"] for line in stored["lines"]
+                 if line["ma_thuoc"] == national_code), None)
+

@@ -1,0 +1,159 @@
+"""The ``parties`` collection (its only owner): parties and their client secrets.
+
+A party is one document in ``parties``; its ``_id`` is the OAuth client id. Secrets are
+generated here, shown once, and stored only as Argon2id hashes (salted, slow).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import Any
+from datetime import datetime, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pymongo import ASCENDING, IndexModel
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from gateway.parties.model import (FACILITY_CODE, PARTY_CODE, ROLES, Party, PartyError,
+                                    PartyExists, UnknownParty, client_id_for)
+
+COLLECTION = "parties"
+INDEXES = {COLLECTION: [
+    IndexModel([("role", ASCENDING), ("facility", ASCENDING), ("code", ASCENDING)],
+               unique=True, name="role_facility_code"),
+]}
+
+
+_DUMMY_HASHES: dict[tuple[int, int], str] = {}
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash to verify against when the client id is unknown, so that a miss costs the
+    same time as a wrong secret (no enumeration of client ids by timing)."""
+    key = (hasher.time_cost, hasher.memory_cost)
+    if key not in _DUMMY_HASHES:
+        _DUMMY_HASHES[key] = hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASHES[key]
+
+
+class PartyStore:
+    """Parties in MongoDB; ``hasher`` sets the Argon2id cost."""
+
+    def __init__(self, database: Database, *, hasher: PasswordHasher) -> None:
+        self.collection = database[COLLECTION]
+        self.hasher = hasher
+
+    def create(self, *, role: str, code: str, name: str,
+               facility: str | None = None) -> tuple[Party, str]:
+        """Create a party; returns it with its secret, which is not stored and not shown again.
+
+        Raises:
+            PartyError: bad role, code or facility; PartyExists: the code is taken.
+        """
+        if role not in ROLES:
+            raise PartyError(f"role must be one of {', '.join(ROLES)}")
+        if not name or not name.strip():
+            raise PartyError("name must not be blank")
+        if role == "clinic":
+            if not FACILITY_CODE.match(code):
+                raise PartyError("a clinic code is the 5-character facility code")
+            facility = code
+        elif role == "doctor":
+            if not facility or not FACILITY_CODE.match(facility):
+                raise PartyError("a doctor needs --facility, a 5-character facility code")
+            if not PARTY_CODE.match(code):
+                raise PartyError("code: 1-50 letters, digits, '.', '_' or '-'")
+        else:
+            if facility:
+                raise PartyError(f"a {role} belongs to no facility")
+            if not PARTY_CODE.match(code):
+                raise PartyError("code: 1-50 letters, digits, '.', '_' or '-'")
+        secret = secrets.token_urlsafe(32)
+        now = datetime.now(timezone.utc)
+        party = Party(client_id=client_id_for(role, code, facility), role=role, code=code,
+                      name=name.strip(), facility=facility, status="active")
+        document = {"_id": party.client_id, "role": role, "code": code, "name": party.name,
+                    "facility": facility, "status": "active",
+                    "secret_hash": self.hasher.hash(secret), "created_at": now, "updated_at": now}
+        try:
+            self.collection.insert_one(document)
+        except DuplicateKeyError:
+            raise PartyExists(f"a {role} with code {code} exists already") from None
+        return party, secret
+
+    def get(self, client_id: str) -> Party | None:
+        doc = self.collection.find_one({"_id": client_id}, {"secret_hash": 0})
+        return Party.from_document(doc) if doc else None
+
+    def find_national(self, facility: str, doctor: str | None = None) -> Party | None:
+        """The party a national login names: the clinic of ``facility``, or its doctor."""
+        if doctor is None:
+            query = {"role": "clinic", "facility": facility, "code": facility}
+        else:
+            query = {"role": "doctor", "facility": facility, "code": doctor}
+        doc = self.collection.find_one(query, {"secret_hash": 0})
+        return Party.from_document(doc) if doc else None
+
+    def authenticate(self, client_id: str, secret: str) -> Party | None:
+        """The active party whose secret this is, or None (same cost either way)."""
+        doc = self.collection.find_one({"_id": client_id}) if isinstance(client_id, str) else None
+        stored = doc["secret_hash"] if doc else _dummy_hash(self.hasher)
+        try:
+            self.hasher.verify(stored, secret)
+        except (VerificationError, InvalidHashError):
+            return None
+        if doc is None or doc["status"] != "active":
+            return None
+        if self.hasher.check_needs_rehash(stored):
+            self.collection.update_one({"_id": client_id},
+                                       {"$set": {"secret_hash": self.hasher.hash(secret)}})
+        return Party.from_document(doc)
+
+    def set_status(self, client_id: str, status: str) -> Party:
+        """Enable or disable a party; a disabled party's tokens stop working at once.
+
+        Raises:
+            UnknownParty: no such client id.
+        """
+        if status not in ("active", "disabled"):
+            raise PartyError("status is active or disabled")
+        # update_one, then read: findAndModify scans the collection on the embedded database.
+        result = self.collection.update_one(
+            {"_id": client_id},
+            {"$set": {"status": status, "updated_at": datetime.now(timezone.utc)}})
+        party = self.get(client_id) if result.matched_count else None
+        if party is None:
+            raise UnknownParty(f"no party {client_id}")
+        return party
+
+    def rotate_secret(self, client_id: str) -> str:
+        secret = secrets.token_urlsafe(32)
+        result = self.collection.update_one(
+            {"_id": client_id},
+            {"$set": {"secret_hash": self.hasher.hash(secret),
+                      "updated_at": datetime.now(timezone.utc)}})
+        if result.matched_count == 0:
+            raise UnknownParty(f"no party {client_id}")
+        return secret
+
+    def list(self, role: str | None = None) -> list[Party]:
+        query = {"role": role} if role else {}
+        return [Party.from_document(doc)
+                for doc in self.collection.find(query, {"secret_hash": 0}).sort("_id", 1)]
+
+    def names(self, client_ids: Iterable[str]) -> dict[str, str]:
+        """The names of the given parties, by client id (unknown ids are left out)."""
+        wanted = sorted(set(client_ids))
+        if not wanted:
+            return {}
+        return {doc["_id"]: doc.get("name")
+                for doc in self.collection.find({"_id": {"$in": wanted}}, {"name": 1})}
+
+    def document(self, role: str, code: str | None) -> dict[str, Any] | None:
+        """The stored record (never its secret hash) of the ``role`` party with ``code``."""
+        if not isinstance(code, str):
+            return None
+        return self.collection.find_one({"role": role, "code": code}, {"secret_hash": 0})

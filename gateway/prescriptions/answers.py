@@ -1,0 +1,113 @@
+"""What the native and the national prescription endpoints share: the idempotent run of a
+request, the submit and dispense answers, and their audit events. Edge code (it reads the
+request), but no endpoint: both views modules call it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, json, request, url_for
+
+from gateway.core.context import services
+from gateway.core.errors import Conflict, Invalid
+from gateway.core.problems import PROBLEM_MEDIA_TYPE, ApiError, to_problem
+from gateway.parties.model import Party
+from gateway.prescriptions.dispensing import dispense_id_for
+from gateway.prescriptions.idempotency import Answer, request_fingerprint
+from gateway.prescriptions.model import Refused
+from gateway.prescriptions.representation import resource
+from gateway.web.security import current_party
+
+
+def view_of(stored: dict[str, Any], party: Party) -> dict[str, Any]:
+    """The prescription resource as ``party`` may see it, now."""
+    found = services()
+    return resource(stored, party, status=found.lifecycle.effective_status(stored),
+                    zone=found.timezone)
+
+
+def _json(answer: Answer) -> Response:
+    mimetype = PROBLEM_MEDIA_TYPE if answer.status >= 400 else "application/json"
+    response = Response(json.dumps(answer.body, ensure_ascii=False), status=answer.status,
+                        mimetype=mimetype)
+    for name, value in answer.headers.items():
+        response.headers[name] = value
+    if answer.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _problem_answer(exc: Exception) -> Answer | None:
+    """The answer kept for replay when an idempotent operation fails."""
+    problem = exc if isinstance(exc, ApiError) else to_problem(exc)
+    if problem is None:
+        return None
+    return Answer(problem.status, problem.body(), problem.headers)
+
+
+def idempotent(scope: str, operation: Any) -> Response:
+    party = current_party()
+    fingerprint = request_fingerprint(request.method, request.path, request.get_data())
+    return _json(services().idempotency.run(
+        scope=f"{party.client_id}\x1f{scope}", key=request.headers.get("Idempotency-Key"),
+        fingerprint=fingerprint, operation=operation, answer_for=_problem_answer))
+
+
+def refused_error(refused: Refused) -> ApiError:
+    return ApiError(422, slug="validation", title="Prescription is invalid",
+                    errors=refused.errors, warnings=refused.warnings)
+
+
+def submit_answer(raw: dict[str, Any], party: Party) -> Answer:
+    """Submit and build the 201 answer (shared by the native and national endpoints)."""
+    try:
+        submitted = services().lifecycle.submit(raw, party)
+    except Refused as refused:
+        record_refusal(raw, refused)
+        raise refused_error(refused) from None
+    stored = submitted.stored
+    if submitted.created:
+        record("prescription.submitted", stored)
+    location = url_for("prescriptions.get_prescription", code=stored["_id"])
+    return Answer(201, view_of(stored, party), {"Location": location})
+
+
+def dispense_answer(code: str, party: Party, body: dict[str, Any],
+                    pharmacy_details: dict[str, Any] | None = None) -> Answer:
+    """Dispense and build the 201 answer (shared by the native and national endpoints)."""
+    key = request.headers.get("Idempotency-Key")
+    dispense_id = dispense_id_for(party, key) if key else None
+    try:
+        stored, dispense = services().lifecycle.dispense(
+            code, party, body, dispense_id=dispense_id, pharmacy_details=pharmacy_details)
+    except (Conflict, Invalid) as exc:
+        services().audit.record("prescription.dispensed", outcome="failure",
+                                object_type="prescription", object_id=code,
+                                details={"codes": exc.codes()})
+        raise
+    record("prescription.dispensed", stored, details={"dispense": dispense["id"]})
+    shown = view_of(stored, party)
+    return Answer(201, {"dispense": next(d for d in shown["dispenses"]
+                                         if d["id"] == dispense["id"]),
+                        "prescription": shown})
+
+
+def record(action: str, stored: dict[str, Any], *, outcome: str = "success",
+           details: dict[str, Any] | None = None) -> None:
+    """One audit event about a prescription; the patient only by keyed hash."""
+    document = stored.get("document") or {}
+    services().audit.record(action, outcome=outcome, object_type="prescription",
+                            object_id=stored["_id"], content_sha256=stored.get("content_sha256"),
+                            patient_id=document.get("ma_dinh_danh_cong_dan"), details=details)
+
+
+def record_refusal(raw: dict[str, Any], refused: Refused) -> None:
+    """``prescription.refused`` with the error codes, never the document."""
+    code = raw.get("ma_don_thuoc")
+    known = isinstance(code, str) and 0 < len(code) <= 64
+    services().audit.record("prescription.refused", outcome="failure",
+                            object_type="prescription" if known else None,
+                            object_id=code if known else None,
+                            details={"codes": sorted({e["code"] for e in refused.errors})})
+

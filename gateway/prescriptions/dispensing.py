@@ -1,0 +1,285 @@
+"""Dispensing: a pharmacy records what it sold against a prescription, with scanned packs.
+
+A dispense is one conditional update of the prescription (its version, see
+:mod:`gateway.prescriptions.store`), carrying its outbox entries; every serialised pack is
+reserved first in ``dispensed_packs``, so a pack is dispensed once across the whole system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from drug_catalog.catalog import Catalog
+from drug_catalog.errors import CatalogError, InvalidGs1
+from drug_catalog.identifiers import parse_gs1
+from gateway.core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, error_item
+from gateway.parties.model import Party
+from gateway.prescriptions import outbox
+from gateway.prescriptions.model import (DISPENSABLE, DISPENSED, EXPIRED, PARTIALLY_DISPENSED,
+                                         Settings, state_message)
+from gateway.prescriptions.store import PrescriptionStore
+
+
+class Dispensing:
+    """The dispense operation of :class:`gateway.prescriptions.service.Lifecycle`."""
+
+    store: PrescriptionStore
+    catalog: Catalog
+    settings: Settings
+    clock: Callable[[], datetime]
+
+    def get(self, code: str) -> dict[str, Any]:
+        """The stored prescription. Raises: NotFound."""
+        stored = self.store.get(code)
+        if stored is None:
+            raise NotFound(f"no prescription {code}")
+        return stored
+
+    def effective_status(self, stored: Mapping[str, Any]) -> str:
+        """``expired`` once a dispensable prescription is past ``dispensable_until``."""
+        if stored["status"] in DISPENSABLE and self.clock() > stored["dispensable_until"]:
+            return EXPIRED
+        return stored["status"]
+
+    def dispense(self, code: str, party: Party, body: Mapping[str, Any], *,
+                 dispense_id: str | None = None,
+                 pharmacy_details: Mapping[str, Any] | None = None) -> tuple[dict, dict]:
+        """Record a (partial) dispense by ``party``; returns ``(stored, dispense)``.
+
+        ``dispense_id`` (derived from an Idempotency-Key) makes a retry complete or return
+        the same dispense instead of adding a second one.
+
+        Raises:
+            NotFound. Forbidden: a non-pharmacy. Conflict: ``dispense.state`` when not
+                dispensable, ``dispense.over_quantity`` when a line would exceed what was
+                prescribed, ``dispense.serial_reused``. Invalid: every content problem.
+        """
+        if party.role != "pharmacy":
+            raise Forbidden("only a pharmacy dispenses")
+        dispense_id = dispense_id or secrets.token_hex(12)
+        stored = self.get(code)
+        for existing in stored["dispenses"]:
+            if existing["id"] == dispense_id:
+                return stored, existing
+        now = self.clock()
+        items, packs = self._check_dispense_body(stored, body, now)
+        dispense = {"id": dispense_id, "pharmacy": party.code, "by": party.client_id,
+                    "ma_hoa_don": body.get("ma_hoa_don"), "at": now, "items": items,
+                    "packs": [pack["_id"] for pack in packs]}
+        if pharmacy_details:
+            dispense["pharmacy_details"] = dict(pharmacy_details)
+        self._reserve_packs(packs, code, dispense_id, now)
+        try:
+            return self._apply_dispense(code, dispense, stored), dispense
+        except BaseException:
+            if packs:
+                self.store.release_packs([p["_id"] for p in packs], dispense_id)
+            raise
+
+    def _apply_dispense(self, code: str, dispense: dict[str, Any],
+                        stored: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``dispense`` to the version in ``stored``; on a lost race re-read and retry."""
+        for attempt in range(self.settings.cas_attempts):
+            if attempt:
+                stored = self.get(code)
+            if any(existing["id"] == dispense["id"] for existing in stored["dispenses"]):
+                return stored
+            self._check_dispensable(stored)
+            totals = {line["index"]: line["dispensed"] for line in stored["lines"]}
+            wanted: dict[int, float] = {}
+            for item in dispense["items"]:
+                wanted[item["line"]] = wanted.get(item["line"], 0) + item["so_luong_ban"]
+            over = []
+            for position, item in enumerate(dispense["items"]):
+                line = stored["lines"][item["line"]]
+                if totals[item["line"]] + wanted[item["line"]] > line["prescribed"]:
+                    remaining = line["prescribed"] - totals[item["line"]]
+                    over.append(error_item(
+                        f"/items/{position}/so_luong_ban", "dispense.over_quantity",
+                        f"Vượt số lượng kê đơn: còn lại {_number(remaining)}"))
+            if over:
+                raise Conflict(slug="over-quantity", title="More than was prescribed",
+                               errors=over)
+            new_totals = {index: totals[index] + wanted.get(index, 0) for index in totals}
+            complete = all(new_totals[line["index"]] >= line["prescribed"]
+                           for line in stored["lines"])
+            now = dispense["at"]
+            entries = outbox.deliveries_for_dispense(stored, dispense, now)
+            update = outbox.merge_updates(
+                {"$inc": {"version": 1,
+                          **{f"lines.{index}.dispensed": amount for index, amount in wanted.items()}},
+                 "$set": {"status": DISPENSED if complete else PARTIALLY_DISPENSED},
+                 "$push": {"dispenses": dispense}},
+                outbox.outbox_update(entries, now))
+            if self.store.compare_and_set(code, stored["version"], update):
+                return self.get(code)
+        raise Unavailable("the prescription is changing too fast; retry")
+
+    def _check_dispensable(self, stored: Mapping[str, Any]) -> None:
+        status = self.effective_status(stored)
+        if status not in DISPENSABLE:
+            raise Conflict(slug="not-dispensable", title="The prescription cannot be dispensed",
+                           detail=f"it is {status}",
+                           errors=[error_item("/ma_don_thuoc", "dispense.state",
+                                              state_message(status))])
+
+    def _check_dispense_body(self, stored: Mapping[str, Any], body: Mapping[str, Any],
+                             now: datetime) -> tuple[list[dict], list[dict]]:
+        self._check_dispensable(stored)
+        errors: list[dict[str, str]] = []
+        invoice = body.get("ma_hoa_don")
+        if invoice is not None and (not isinstance(invoice, str) or len(invoice) > 20):
+            errors.append(error_item("/ma_hoa_don", "dispense.invoice",
+                                     "Mã hóa đơn là chuỗi tối đa 20 ký tự"))
+        raw_items = body.get("items")
+        if not isinstance(raw_items, list) or not raw_items:
+            errors.append(error_item("/items", "dispense.items_required",
+                                     "Cần ít nhất một dòng thuốc bán"))
+            raise Invalid(title="The dispense is invalid", errors=errors)
+        unknown = sorted(set(body) - {"ma_hoa_don", "items"})
+        for name in unknown:
+            errors.append(error_item(f"/{name}", "dispense.unknown_field",
+                                     f"Trường không được hỗ trợ: {name}"))
+        items: list[dict[str, Any]] = []
+        packs: list[dict[str, Any]] = []
+        seen_packs: set[str] = set()
+        today = now.astimezone(self.settings.timezone).date()
+        for position, raw in enumerate(raw_items):
+            pointer = f"/items/{position}"
+            if not isinstance(raw, dict):
+                errors.append(error_item(pointer, "dispense.item", "Dòng thuốc bán phải là đối tượng"))
+                continue
+            item_errors = len(errors)
+            for name in sorted(set(raw) - {"line", "ma_thuoc", "so_luong_ban", "packs"}):
+                errors.append(error_item(f"{pointer}/{name}", "dispense.unknown_field",
+                                         f"Trường không được hỗ trợ: {name}"))
+            line_index = raw.get("line")
+            if (not isinstance(line_index, int) or isinstance(line_index, bool)
+                    or not 0 <= line_index < len(stored["lines"])):
+                errors.append(error_item(f"{pointer}/line", "dispense.line",
+                                         f"Số thứ tự dòng thuốc phải từ 0 đến "
+                                         f"{len(stored['lines']) - 1}"))
+                continue
+            line = stored["lines"][line_index]
+            quantity = raw.get("so_luong_ban")
+            if (not isinstance(quantity, (int, float)) or isinstance(quantity, bool)
+                    or quantity <= 0 or quantity != quantity):
+                errors.append(error_item(f"{pointer}/so_luong_ban", "dispense.quantity",
+                                         "Số lượng bán phải là số dương"))
+            prescribed = self.catalog.resolve(line["ma_thuoc"])
+            product = prescribed
+            identifier = raw.get("ma_thuoc")
+            if identifier is not None:
+                if not isinstance(identifier, str) or not identifier:
+                    errors.append(error_item(f"{pointer}/ma_thuoc", "drug.unknown",
+                                             "Mã thuốc phải là chuỗi"))
+                    continue
+                try:
+                    product = self.catalog.resolve(identifier)
+                except CatalogError as exc:
+                    errors.append(error_item(f"{pointer}/ma_thuoc", "drug.unknown",
+                                             f"Mã thuốc không có trong danh mục ({exc})"))
+                    continue
+            if product.national_code != prescribed.national_code:
+                if prescribed.control_class == "narcotic" or product.control_class == "narcotic":
+                    errors.append(error_item(f"{pointer}/ma_thuoc", "dispense.substitution",
+                                             "Không được thay thế thuốc gây nghiện"))
+                elif not product.same_composition(prescribed):
+                    errors.append(error_item(
+                        f"{pointer}/ma_thuoc", "dispense.substitution",
+                        "Thuốc thay thế phải cùng hoạt chất, hàm lượng và dạng bào chế"))
+            if not product.is_active(today):
+                errors.append(error_item(f"{pointer}/ma_thuoc", "dispense.product_inactive",
+                                         f"Thuốc không còn lưu hành "
+                                         f"({product.inactive_reason(today)})"))
+            raw_packs = raw.get("packs", [])
+            if not isinstance(raw_packs, list):
+                errors.append(error_item(f"{pointer}/packs", "dispense.pack_invalid",
+                                         "packs phải là danh sách mã GS1"))
+                raw_packs = []
+            for pack_position, scanned in enumerate(raw_packs):
+                pack_pointer = f"{pointer}/packs/{pack_position}"
+                if not isinstance(scanned, str):
+                    errors.append(error_item(pack_pointer, "dispense.pack_invalid",
+                                             "Mã GS1 phải là chuỗi"))
+                    continue
+                try:
+                    pack = parse_gs1(scanned)
+                except InvalidGs1 as exc:
+                    errors.append(error_item(pack_pointer, "dispense.pack_invalid",
+                                             f"Mã GS1 không hợp lệ: {exc}"))
+                    continue
+                if pack.gtin not in product.gtins:
+                    errors.append(error_item(pack_pointer, "dispense.pack_gtin",
+                                             "GTIN của hộp thuốc không thuộc thuốc được bán"))
+                if pack.expiry is not None and pack.expiry < today:
+                    errors.append(error_item(pack_pointer, "dispense.pack_expired",
+                                             f"Hộp thuốc đã hết hạn ({pack.expiry.isoformat()})"))
+                if pack.serial:
+                    key = f"{pack.gtin}:{pack.serial}"
+                    if key in seen_packs:
+                        errors.append(error_item(pack_pointer, "dispense.serial_reused",
+                                                 "Hộp thuốc được quét hai lần"))
+                    seen_packs.add(key)
+                    packs.append({"_id": key, "pointer": pack_pointer, "gtin": pack.gtin,
+                                  "serial": pack.serial, "batch": pack.batch,
+                                  "expiry": pack.expiry.isoformat() if pack.expiry else None})
+            if len(errors) == item_errors:
+                items.append({"line": line_index, "ma_thuoc": product.national_code,
+                              "ma_thuoc_da_ke_don": prescribed.national_code,
+                              "so_luong_ban": quantity, "substituted":
+                              product.national_code != prescribed.national_code,
+                              "packs": [p["_id"] for p in packs if p["pointer"].startswith(pointer + "/")]})
+        if errors:
+            raise Invalid(title="The dispense is invalid", errors=errors)
+        return items, packs
+
+    def _reserve_packs(self, packs: list[dict[str, Any]], code: str, dispense_id: str,
+                       now: datetime) -> None:
+        """Insert one ``dispensed_packs`` document per serialised pack, or refuse them all.
+
+        A reservation whose dispense never reached its prescription (the process died in
+        between) is taken over after ``pack_reservation_grace``.
+        """
+        reserved: list[str] = []
+        reused: list[dict[str, str]] = []
+        for pack in packs:
+            record = {"_id": pack["_id"], "gtin": pack["gtin"], "serial": pack["serial"],
+                      "batch": pack["batch"], "expiry": pack["expiry"], "prescription": code,
+                      "dispense": dispense_id, "at": now}
+            if self.store.reserve_pack(record):
+                reserved.append(pack["_id"])
+                continue
+            holder = self.store.pack_holder(pack["_id"])
+            if holder is not None and holder["dispense"] == dispense_id:
+                reserved.append(pack["_id"])  # our own earlier attempt
+                continue
+            if holder is not None and self._orphaned(holder, now):
+                if self.store.take_over_pack(pack["_id"], holder["dispense"], record):
+                    reserved.append(pack["_id"])
+                    continue
+            reused.append(error_item(pack["pointer"], "dispense.serial_reused",
+                                     "Hộp thuốc (GTIN + số sê-ri) đã được bán trước đó"))
+        if reused:
+            if reserved:
+                self.store.release_packs(reserved, dispense_id)
+            raise Conflict(slug="serial-reused", title="A pack was dispensed before",
+                           errors=reused)
+
+    def _orphaned(self, holder: Mapping[str, Any], now: datetime) -> bool:
+        if now - holder["at"] < self.settings.pack_reservation_grace:
+            return False
+        return not self.store.has_dispense(holder["prescription"], holder["dispense"])
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def dispense_id_for(party: Party, idempotency_key: str) -> str:
+    """A dispense id that is the same for every retry of one idempotent request."""
+    return hashlib.sha256(f"{party.client_id}\x1f{idempotency_key}".encode()).hexdigest()[:24]

@@ -1,0 +1,45 @@
+"""A prescription's states and the values its operations exchange (no storage, no HTTP)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta, timezone
+from typing import Any
+
+ISSUED = "issued"
+PARTIALLY_DISPENSED = "partially_dispensed"
+DISPENSED = "dispensed"
+CANCELLED = "cancelled"
+EXPIRED = "expired"
+DISPENSABLE = (ISSUED, PARTIALLY_DISPENSED)
+STATUSES = (ISSUED, PARTIALLY_DISPENSED, DISPENSED, CANCELLED, EXPIRED)
+PRESCRIBERS = ("clinic", "doctor")
+MAX_CAS_ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class Settings:
+    timezone: timezone
+    cas_attempts: int = MAX_CAS_ATTEMPTS
+    pack_reservation_grace: timedelta = timedelta(seconds=60)
+
+
+@dataclass
+class Submitted:
+    """The outcome of a submission: the stored document, and whether it was already there."""
+
+    stored: dict[str, Any]
+    created: bool
+
+
+@dataclass
+class Refused(Exception):
+    """A prescription that fails validation: every issue, pointer and code."""
+
+    errors: list[dict[str, str]]
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+
+def state_message(status: str) -> str:
+    return {CANCELLED: "Đơn thuốc đã bị hủy", DISPENSED: "Đơn thuốc đã bán đủ",
+            EXPIRED: "Đơn thuốc đã hết hạn"}.get(status, f"Trạng thái đơn thuốc: {status}")

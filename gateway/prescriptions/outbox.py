@@ -1,0 +1,221 @@
+"""The transactional outbox: delivery entries kept inside the prescription document itself.
+
+Accepting, cancelling or dispensing a prescription appends its deliveries in the SAME atomic
+update that changes the prescription, so a change is never stored without its deliveries and
+a delivery never exists for a change that was not stored. The functions here are pure: they
+build the entries and the update fragment; the lifecycle merges the fragment into its own
+update (:func:`merge_updates`) and the forwarder (``gateway/forwarding/worker.py``) sends them.
+
+A delivery entry (one element of the document's ``deliveries`` array)::
+
+    {"id": "<uuid hex>", "seq": 0, "target": "registry" | "pharmacy:<code>",
+     "event": "prescription.issued" | "prescription.cancelled" | "dispense.recorded",
+     "ref": "<dispense id>" | None, "state": "pending", "attempts": 0,
+     "created_at": now, "next_attempt_at": now, "first_attempt_at": None,
+     "last_error": None, "response": None, "delivered_at": None}
+
+Document fields of the outbox: ``deliveries``; ``forward_due_at`` (earliest time something
+may be sent, None when nothing is open); ``forward_open`` (True exactly when
+``forward_due_at`` is set: an equality key, because the embedded database answers a range
+query on an index by reading the whole index, while an equality prefix stays cheap);
+``forward_lease_until`` and ``forward_lease_owner`` (the forwarder's claim).
+
+Order: ``seq`` is the position in the prescription's outbox. A delivery is sent only when
+every earlier delivery (lower ``seq``) to the same target is ``delivered``, so a cancellation
+or a dispense report never reaches a receiver before the prescription it refers to.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+REGISTRY = "registry"
+PHARMACY_PREFIX = "pharmacy:"
+
+PRESCRIPTION_ISSUED = "prescription.issued"
+PRESCRIPTION_CANCELLED = "prescription.cancelled"
+DISPENSE_RECORDED = "dispense.recorded"
+EVENTS = (PRESCRIPTION_ISSUED, PRESCRIPTION_CANCELLED, DISPENSE_RECORDED)
+# Events a pharmacy may subscribe its webhook to (dispense reports go to the registry only).
+PHARMACY_EVENTS = (PRESCRIPTION_ISSUED, PRESCRIPTION_CANCELLED)
+
+PENDING = "pending"
+IN_FLIGHT = "in_flight"
+DELIVERED = "delivered"
+FAILED_PERMANENT = "failed_permanent"
+DEAD = "dead"
+STATES = (PENDING, IN_FLIGHT, DELIVERED, FAILED_PERMANENT, DEAD)
+# States an administrator may send again (POST /v2/deliveries/{id}/retry).
+RETRYABLE_BY_ADMIN = (FAILED_PERMANENT, DEAD)
+# States the forwarder still has work for.
+OPEN = (PENDING, IN_FLIGHT)
+
+
+def pharmacy_target(code: str) -> str:
+    return PHARMACY_PREFIX + code
+
+
+def target_kind(target: str) -> str:
+    """``registry`` or ``pharmacy`` (the metrics label: never a pharmacy code)."""
+    return "pharmacy" if target.startswith(PHARMACY_PREFIX) else REGISTRY
+
+
+def pharmacy_code(target: str) -> str | None:
+    return target[len(PHARMACY_PREFIX):] if target.startswith(PHARMACY_PREFIX) else None
+
+
+def new_delivery(*, target: str, event: str, seq: int, now: datetime,
+                 ref: str | None = None) -> dict[str, Any]:
+    """One pending delivery entry, due at ``now``."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}")
+    return {"id": uuid.uuid4().hex, "seq": seq, "target": target, "event": event, "ref": ref,
+            "state": PENDING, "attempts": 0, "created_at": now, "next_attempt_at": now,
+            "first_attempt_at": None, "last_error": None, "response": None,
+            "delivered_at": None}
+
+
+def _next_seq(doc: Mapping[str, Any]) -> int:
+    existing = doc.get("deliveries") or []
+    return max((entry.get("seq", -1) for entry in existing), default=-1) + 1
+
+
+def _entries(doc: Mapping[str, Any], now: datetime,
+             wanted: Iterable[tuple[str, str, str | None]]) -> list[dict[str, Any]]:
+    seq = _next_seq(doc)
+    entries = []
+    for offset, (target, event, ref) in enumerate(wanted):
+        entries.append(new_delivery(target=target, event=event, seq=seq + offset, now=now,
+                                    ref=ref))
+    return entries
+
+
+def deliveries_for_issue(doc: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """Entries for an accepted prescription: the registry, and the nominated pharmacy if any.
+
+    ``doc`` is the prescription document about to be inserted (``nominated_pharmacy`` read).
+    """
+    wanted: list[tuple[str, str, str | None]] = [(REGISTRY, PRESCRIPTION_ISSUED, None)]
+    nominated = doc.get("nominated_pharmacy")
+    if nominated:
+        wanted.append((pharmacy_target(nominated), PRESCRIPTION_ISSUED, None))
+    return _entries(doc, now, wanted)
+
+
+def pharmacies_aware(doc: Mapping[str, Any]) -> list[str]:
+    """Pharmacies that received the prescription or looked it up, in first-seen order:
+    the nominated one, those with a delivery, those that viewed it, those that dispensed."""
+    seen: dict[str, None] = {}
+    if doc.get("nominated_pharmacy"):
+        seen[doc["nominated_pharmacy"]] = None
+    for entry in doc.get("deliveries") or []:
+        code = pharmacy_code(entry.get("target", ""))
+        if code:
+            seen[code] = None
+    for code in doc.get("viewed_by_pharmacies") or []:
+        seen[code] = None
+    for dispense in doc.get("dispenses") or []:
+        if dispense.get("pharmacy"):
+            seen[dispense["pharmacy"]] = None
+    return list(seen)
+
+
+def deliveries_for_cancel(doc: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """Entries for a cancellation: the registry, and every pharmacy aware of the prescription.
+
+    ``doc`` is the stored document as read before the cancelling update.
+    """
+    wanted: list[tuple[str, str, str | None]] = [(REGISTRY, PRESCRIPTION_CANCELLED, None)]
+    wanted += [(pharmacy_target(code), PRESCRIPTION_CANCELLED, None) for code in pharmacies_aware(doc)]
+    return _entries(doc, now, wanted)
+
+
+def deliveries_for_dispense(doc: Mapping[str, Any], dispense: Mapping[str, Any],
+                            now: datetime) -> list[dict[str, Any]]:
+    """Entries for a recorded dispense: its report to the registry (``ref`` = dispense id)."""
+    return _entries(doc, now, [(REGISTRY, DISPENSE_RECORDED, dispense["id"])])
+
+
+def outbox_update(entries: Sequence[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
+    """The update fragment appending ``entries`` and making the document due for forwarding.
+
+    Setting ``forward_due_at`` to ``now`` (rather than a minimum) is safe: the forwarder
+    recomputes it from the array whenever it releases the document.
+    """
+    if not entries:
+        return {}
+    return {"$push": {"deliveries": {"$each": list(entries)}},
+            "$set": {"forward_due_at": now, "forward_open": True}}
+
+
+def merge_updates(*updates: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge update documents operator by operator (``$set`` with ``$set``, ...).
+
+    Raises:
+        ValueError: two updates set the same field under the same operator.
+    """
+    merged: dict[str, dict[str, Any]] = {}
+    for update in updates:
+        for operator, fields in update.items():
+            target = merged.setdefault(operator, {})
+            for name, value in fields.items():
+                if name in target:
+                    raise ValueError(f"both updates use {operator} on {name}")
+                target[name] = value
+    return merged
+
+
+def initial_fields(entries: Sequence[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
+    """Fields of a NEW prescription document (insert instead of update): its outbox."""
+    return {"deliveries": list(entries), "forward_due_at": now if entries else None,
+            "forward_open": True if entries else False,
+            "forward_lease_until": None, "forward_lease_owner": None}
+
+
+def waiting_for(deliveries: Sequence[Mapping[str, Any]], index: int) -> str | None:
+    """The id of the earliest earlier delivery to the same target that is not delivered
+    yet (the one holding ``deliveries[index]`` back), or None."""
+    entry = deliveries[index]
+    blockers = [other for position, other in enumerate(deliveries)
+                if other.get("target") == entry.get("target") and other.get("state") != DELIVERED
+                and (other.get("seq", position), position) < (entry.get("seq", index), index)]
+    if not blockers:
+        return None
+    return min(blockers, key=lambda other: other.get("seq", 0))["id"]
+
+
+# --- what a send attempt came to --------------------------------------------------------
+RESULT_DELIVERED = "delivered"   # the receiver has it (including "already have it")
+RESULT_RETRY = "retry"           # transient: 5xx, timeout, connection error, throttling
+RESULT_PERMANENT = "permanent"   # the receiver refused the content: retrying cannot help
+
+
+class Outcome:
+    """The result of one send attempt: ``kind`` is one of the ``RESULT_*`` values;
+    ``error`` a short reason; ``response`` the receiver's answer as kept in the delivery."""
+
+    __slots__ = ("kind", "error", "response")
+
+    def __init__(self, kind: str, *, error: str | None = None,
+                 response: Mapping[str, Any] | None = None) -> None:
+        self.kind = kind
+        self.error = error
+        self.response = dict(response) if response is not None else None
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.kind!r}, error={self.error!r})"
+
+    @classmethod
+    def delivered(cls, response: Mapping[str, Any] | None = None) -> Outcome:
+        return cls(RESULT_DELIVERED, response=response)
+
+    @classmethod
+    def retry(cls, error: str, response: Mapping[str, Any] | None = None) -> Outcome:
+        return cls(RESULT_RETRY, error=error, response=response)
+
+    @classmethod
+    def permanent(cls, error: str, response: Mapping[str, Any] | None = None) -> Outcome:
+        return cls(RESULT_PERMANENT, error=error, response=response)

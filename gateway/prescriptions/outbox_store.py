@@ -1,0 +1,126 @@
+"""The outbox's queries and updates on the ``prescriptions`` collection: what the forwarder
+claims, writes and releases, what the deliveries view reads, and the admin retry.
+
+The entries themselves are built by :mod:`gateway.prescriptions.outbox`; this module only
+stores them. See :mod:`gateway.forwarding.worker` for the protocol these updates implement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.database import Database
+
+from gateway.prescriptions.outbox import DELIVERED, OPEN, PENDING, REGISTRY, RETRYABLE_BY_ADMIN
+from gateway.prescriptions.store import PRESCRIPTIONS
+
+# forward_due_at recomputed in the database: the earliest next_attempt_at of an open delivery
+# not held back by an earlier undelivered delivery to the same target.
+_SENDABLE = {"$filter": {"input": {"$ifNull": ["$deliveries", []]}, "as": "d", "cond": {"$and": [
+    {"$in": ["$$d.state", list(OPEN)]},
+    {"$eq": [{"$size": {"$filter": {"input": "$deliveries", "as": "e", "cond": {"$and": [
+        {"$eq": ["$$e.target", "$$d.target"]}, {"$lt": ["$$e.seq", "$$d.seq"]},
+        {"$ne": ["$$e.state", DELIVERED]}]}}}}, 0]}]}}}
+RECOMPUTE_DUE = {"$min": {"$map": {"input": _SENDABLE, "as": "p", "in": "$$p.next_attempt_at"}}}
+RELEASE = [{"$set": {"forward_due_at": RECOMPUTE_DUE, "forward_lease_until": None,
+                     "forward_lease_owner": None}},
+           {"$set": {"forward_open": {"$ne": [{"$ifNull": ["$forward_due_at", None]}, None]}}}]
+
+
+def _apply_to_element(index: int, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Pipeline stage setting ``values`` into ``deliveries[index]`` (``$literal``: values are
+    data, whatever their keys look like)."""
+    element = {"$arrayElemAt": ["$deliveries", "$$i"]}
+    return {"$set": {"deliveries": {"$map": {
+        "input": {"$range": [0, {"$size": "$deliveries"}]}, "as": "i",
+        "in": {"$cond": [{"$eq": ["$$i", index]},
+                         {"$mergeObjects": [element, {"$literal": dict(values)}]}, element]}}}}}
+
+
+class OutboxStore:
+    def __init__(self, database: Database) -> None:
+        self.prescriptions = database[PRESCRIPTIONS]
+
+    # --- the forwarder ---------------------------------------------------------------------
+    def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` due, unleased prescriptions, most overdue first (snapshots)."""
+        return list(self.prescriptions.find(
+            {"forward_open": True, "forward_due_at": {"$lte": now},
+             "forward_lease_until": {"$not": {"$gt": now}}},
+            sort=[("forward_open", ASCENDING), ("forward_due_at", ASCENDING)], limit=limit))
+
+    def write(self, code: str, *, owner: str, lease_until: datetime, sets: Mapping[str, Any],
+              inc: Mapping[str, int], claim: Mapping[str, Any] | None, now: datetime) -> bool:
+        """One write of the forwarder, renewing its lease. ``claim`` (``{index, id, state,
+        attempts}`` of the delivery as the snapshot shows it) makes it the claim: the lease
+        must be free and the delivery unchanged; without it the lease must be ``owner``'s.
+        False when the condition does not hold (the lease is lost)."""
+        fields = {**sets, "forward_lease_until": lease_until}
+        if claim is None:
+            query: dict[str, Any] = {"_id": code, "forward_lease_owner": owner}
+        else:
+            index = claim["index"]
+            query = {"_id": code, "forward_lease_until": {"$not": {"$gt": now}},
+                     f"deliveries.{index}.id": claim["id"],
+                     f"deliveries.{index}.state": claim["state"],
+                     f"deliveries.{index}.attempts": claim["attempts"]}
+            fields["forward_lease_owner"] = owner
+        update: dict[str, Any] = {"$set": fields}
+        if inc:
+            update["$inc"] = dict(inc)
+        return self.prescriptions.update_one(query, update).matched_count == 1
+
+    def release(self, code: str, *, owner: str,
+                outcomes: Mapping[int, Mapping[str, Any]]) -> None:
+        """Record the last outcomes (fields by delivery index), recompute ``forward_due_at``
+        inside the database from the array as it is then, and clear the lease."""
+        stages = [_apply_to_element(index, values) for index, values in outcomes.items()]
+        self.prescriptions.update_one({"_id": code, "forward_lease_owner": owner},
+                                      stages + RELEASE)
+
+    def claim_to_recompute(self, code: str, *, owner: str, now: datetime,
+                           lease_until: datetime) -> bool:
+        """Claim a due prescription with nothing sendable now, only to recompute it."""
+        return self.prescriptions.update_one(
+            {"_id": code, "forward_open": True, "forward_due_at": {"$lte": now},
+             "forward_lease_until": {"$not": {"$gt": now}}},
+            {"$set": {"forward_lease_owner": owner,
+                      "forward_lease_until": lease_until}}).modified_count == 1
+
+    # --- people looking at deliveries --------------------------------------------------------
+    def deliveries_of(self, code: str) -> dict[str, Any] | None:
+        """``{facility, deliveries}`` of a prescription, or None."""
+        return self.prescriptions.find_one({"_id": code}, {"facility": 1, "deliveries": 1})
+
+    def containing(self, delivery_id: str) -> dict[str, Any] | None:
+        """``{deliveries}`` of the prescription holding a delivery, or None."""
+        return self.prescriptions.find_one({"deliveries.id": delivery_id}, {"deliveries": 1})
+
+    def retry(self, delivery_id: str, *, by: str, now: datetime) -> bool:
+        """Put a dead or failed_permanent delivery back to pending, due now; False when no
+        delivery with that id is in such a state."""
+        retryable = {"$in": list(RETRYABLE_BY_ADMIN)}
+        changed = self.prescriptions.update_one(
+            {"deliveries": {"$elemMatch": {"id": delivery_id, "state": retryable}}},
+            {"$set": {"deliveries.$[d].state": PENDING, "deliveries.$[d].next_attempt_at": now,
+                      "deliveries.$[d].attempts": 0, "deliveries.$[d].first_attempt_at": None,
+                      "deliveries.$[d].retried_at": now, "deliveries.$[d].retried_by": by,
+                      "forward_due_at": now, "forward_open": True}},
+            # The state condition is in the query (on the embedded database an array filter
+            # on a field this update changes stops matching halfway through the $set).
+            array_filters=[{"d.id": delivery_id}])
+        return changed.matched_count == 1
+
+    def count_by_state(self, states: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Deliveries in ``states``, counted by state and by registry or not, with the oldest
+        creation time of each group (the delivery metrics)."""
+        wanted = {"deliveries.state": {"$in": list(states)}}
+        return list(self.prescriptions.aggregate([
+            {"$match": wanted}, {"$project": {"deliveries": 1}},
+            {"$unwind": "$deliveries"}, {"$match": wanted},
+            {"$group": {"_id": {"state": "$deliveries.state", "registry": {
+                "$eq": ["$deliveries.target", REGISTRY]}},
+                "count": {"$sum": 1}, "oldest": {"$min": "$deliveries.created_at"}}}]))

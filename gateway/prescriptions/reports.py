@@ -1,0 +1,129 @@
+"""Regulators' reports over the prescriptions collection (one aggregation, no copies).
+
+``GET /v2/reports/summary?from=&to=&group_by=facility|drug|type|day`` counts, per group, the
+prescriptions issued in ``[from, to)``, their drug lines and the quantities prescribed and
+dispensed, and the same for controlled drugs (narcotic, psychotropic, precursor,
+radioactive) separately. Quantities add up units as prescribed: they are comparable within a
+drug (``group_by=drug``), indicative across drugs.
+
+Fields of a prescription document read here (gateway/prescriptions/service.py writes them):
+``issued_at`` (datetime), ``facility``, ``status``, ``document.loai_don_thuoc``, and per line
+of ``lines``: ``ma_thuoc`` (national code), ``prescribed``, ``dispensed``, ``control_class``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from gateway.core.config import ConfigError
+from gateway.prescriptions.store import PrescriptionStore
+
+GROUPINGS = ("facility", "drug", "type", "day")
+_OFFSET = re.compile(r"^[+-](0\d|1[0-4]):[0-5]\d$")
+
+def _is_controlled(line_field: str) -> dict[str, Any]:
+    return {"$not": [{"$in": [{"$ifNull": [line_field, "none"]}, ["none", ""]]}]}
+
+
+def summary(store: PrescriptionStore, *, group_by: str, start: datetime | None = None,
+            end: datetime | None = None, utc_offset: str = "+07:00") -> dict[str, Any]:
+    """Per-group and total counts of prescriptions issued in ``[start, end)``.
+
+    Raises:
+        ValueError: ``group_by`` is not one of :data:`GROUPINGS`.
+    """
+    if group_by not in GROUPINGS:
+        raise ValueError(f"group_by must be one of {', '.join(GROUPINGS)}")
+    match: dict[str, Any] = {}
+    if start is not None or end is not None:
+        match["issued_at"] = {**({"$gte": start} if start else {}),
+                              **({"$lt": end} if end else {})}
+    key = {
+        "facility": "$facility",
+        "drug": "$lines.ma_thuoc",
+        "type": "$document.loai_don_thuoc",
+        "day": {"$dateToString": {"format": "%Y-%m-%d", "date": "$issued_at",
+                                  "timezone": utc_offset}},
+    }[group_by]
+    has_line = {"$cond": [{"$ifNull": ["$lines", False]}, 1, 0]}
+    controlled = {"$and": [{"$ifNull": ["$lines", False]}, _is_controlled("$lines.control_class")]}
+    per_prescription = [
+        {"$match": match},
+        {"$unwind": {"path": "$lines", "preserveNullAndEmptyArrays": True}},
+        {"$addFields": {"_controlled": controlled}},
+        {"$group": {
+            "_id": {"key": key, "prescription": "$_id"},
+            "cancelled": {"$max": {"$cond": [{"$eq": ["$status", "cancelled"]}, 1, 0]}},
+            "lines": {"$sum": has_line},
+            "prescribed": {"$sum": {"$ifNull": ["$lines.prescribed", 0]}},
+            "dispensed": {"$sum": {"$ifNull": ["$lines.dispensed", 0]}},
+            "c_lines": {"$sum": {"$cond": ["$_controlled", 1, 0]}},
+            "c_prescribed": {"$sum": {"$cond": ["$_controlled",
+                                                {"$ifNull": ["$lines.prescribed", 0]}, 0]}},
+            "c_dispensed": {"$sum": {"$cond": ["$_controlled",
+                                               {"$ifNull": ["$lines.dispensed", 0]}, 0]}},
+        }},
+    ]
+
+    def rollup(group_key: Any) -> list[dict[str, Any]]:
+        return [
+            {"$group": {
+                "_id": group_key,
+                "prescriptions": {"$sum": 1},
+                "cancelled": {"$sum": "$cancelled"},
+                "lines": {"$sum": "$lines"},
+                "prescribed": {"$sum": "$prescribed"},
+                "dispensed": {"$sum": "$dispensed"},
+                "c_prescriptions": {"$sum": {"$cond": [{"$gt": ["$c_lines", 0]}, 1, 0]}},
+                "c_lines": {"$sum": "$c_lines"},
+                "c_prescribed": {"$sum": "$c_prescribed"},
+                "c_dispensed": {"$sum": "$c_dispensed"},
+            }},
+            {"$sort": {"_id": 1}},
+        ]
+
+    groups = [_shape(row, with_key=True)
+              for row in store.aggregate(per_prescription + rollup("$_id.key"))]
+    # Totals count each prescription once, even when it has several of the grouped drugs.
+    total_pipeline = per_prescription + [
+        {"$group": {"_id": "$_id.prescription", "cancelled": {"$max": "$cancelled"},
+                    "lines": {"$sum": "$lines"}, "prescribed": {"$sum": "$prescribed"},
+                    "dispensed": {"$sum": "$dispensed"}, "c_lines": {"$sum": "$c_lines"},
+                    "c_prescribed": {"$sum": "$c_prescribed"},
+                    "c_dispensed": {"$sum": "$c_dispensed"}}},
+    ] + rollup(None)
+    totals = next(iter(store.aggregate(total_pipeline)), None)
+    return {"group_by": group_by, "from": _iso(start), "to": _iso(end), "groups": groups,
+            "totals": _shape(totals, with_key=False) if totals else _shape({}, with_key=False)}
+
+
+def _shape(row: Mapping[str, Any], *, with_key: bool) -> dict[str, Any]:
+    shaped: dict[str, Any] = {"key": row.get("_id")} if with_key else {}
+    shaped.update({
+        "prescriptions": row.get("prescriptions", 0), "cancelled": row.get("cancelled", 0),
+        "lines": row.get("lines", 0), "prescribed": row.get("prescribed", 0),
+        "dispensed": row.get("dispensed", 0),
+        "controlled": {"prescriptions": row.get("c_prescriptions", 0),
+                       "lines": row.get("c_lines", 0),
+                       "prescribed": row.get("c_prescribed", 0),
+                       "dispensed": row.get("c_dispensed", 0)},
+    })
+    return shaped
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).isoformat() if value else None
+
+
+def check_utc_offset(offset: str) -> str:
+    """Refuse a malformed ``REPORT_UTC_OFFSET`` at start-up.
+
+    Raises:
+        ConfigError: not of the form ``+07:00``.
+    """
+    if not _OFFSET.match(offset):
+        raise ConfigError("ERX_REPORT_UTC_OFFSET must look like +07:00")
+    return offset

@@ -1,0 +1,45 @@
+"""The prescription resource: a stored prescription as one party may see it (pure).
+
+Used by the HTTP answers and by the webhook bodies, so a pharmacy's webhook carries exactly
+what ``GET /v2/prescriptions/{code}`` shows that pharmacy.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+from gateway.parties.model import Party
+
+
+def _iso(value: datetime | None, zone: tzinfo) -> str | None:
+    return value.astimezone(zone).isoformat() if value is not None else None
+
+
+def resource(stored: dict[str, Any], party: Party, *, status: str,
+             zone: tzinfo) -> dict[str, Any]:
+    """The prescription resource as ``party`` may see it (README "Prescriptions"), its times in
+    ``zone`` and ``status`` its effective status."""
+    dispenses = []
+    for dispense in stored.get("dispenses", []):
+        own = party.role != "pharmacy" or dispense["pharmacy"] == party.code
+        shown = {"id": dispense["id"], "pharmacy": dispense["pharmacy"],
+                 "at": _iso(dispense["at"], zone), "items": dispense["items"]}
+        if own:  # a pharmacy never sees another pharmacy's invoice numbers
+            shown["ma_hoa_don"] = dispense.get("ma_hoa_don")
+        dispenses.append(shown)
+    cancellation = stored.get("cancellation")
+    return {
+        "ma_don_thuoc": stored["_id"], "status": status,
+        "prescription": stored["document"],
+        "lines": [{"index": line["index"], "ma_thuoc": line["ma_thuoc"],
+                   "prescribed": line["prescribed"], "dispensed": line["dispensed"],
+                   "remaining": line["prescribed"] - line["dispensed"]}
+                  for line in stored["lines"]],
+        "signature": stored["signature"], "warnings": stored.get("warnings", []),
+        "dispenses": dispenses,
+        "cancellation": ({"at": _iso(cancellation["at"], zone), "ly_do": cancellation["ly_do"]}
+                         if cancellation else None),
+        "issued_at": _iso(stored["issued_at"], zone),
+        "dispensable_until": _iso(stored["dispensable_until"], zone),
+    }

@@ -1,0 +1,243 @@
+"""The prescription lifecycle: submit, read, list, cancel, and (through
+:class:`gateway.prescriptions.dispensing.Dispensing`) dispense. No HTTP here.
+
+The stored document (one per prescription, see :mod:`gateway.prescriptions.store`)::
+
+    {_id: ma_don_thuoc, facility, issuer, issuer_role, status, version,
+     document: {...canonical national document...}, content_sha256,
+     signature: {alg, kid, jws}, warnings: [...],
+     lines: [{index, ma_thuoc (national code), submitted_ma_thuoc, prescribed, dispensed,
+              unit, control_class}],
+     dispenses: [{id, pharmacy, ma_hoa_don, at, items: [...], packs: [...]}],
+     cancellation: {at, by, ly_do} | None, patient: <keyed hash of the CCCD> | None,
+     issued_at, dispensable_until, nominated_pharmacy, viewed_by_pharmacies: [...],
+     deliveries: [...], forward_due_at, forward_lease_until, forward_lease_owner}
+
+Every state change is ONE conditional update of that document: it names the ``version`` it
+read and increments it, so two pharmacies dispensing the last units at the same moment cannot
+both succeed (the loser re-reads and is refused). The outbox entries of a change are part of
+the same update (gateway/prescriptions/outbox.py). A pack serial is unique system-wide through the unique
+``_id`` of ``dispensed_packs`` (see :meth:`Dispensing.dispense`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+
+from drug_catalog.catalog import Catalog
+from gateway.prescriptions import outbox
+from gateway.prescriptions.store import PrescriptionStore
+from gateway.core.errors import (Conflict, Forbidden, Unavailable,
+                                 bad_parameter, error_item)
+from gateway.parties.model import Party
+
+from gateway.prescriptions.dispensing import Dispensing
+from gateway.prescriptions.model import (CANCELLED, DISPENSABLE, EXPIRED, ISSUED, PRESCRIBERS,
+                                         STATUSES, Refused, Settings, Submitted, state_message)
+
+class Lifecycle(Dispensing):
+    """The operations on prescriptions, over their store.
+
+    ``validate(raw, facility_code, now)`` returns ``(document, errors, warnings)`` with issues
+    as ``{"pointer", "code", "message"}`` dicts; ``sign(document)`` returns the content's
+    SHA-256 and the gateway signature ``{"alg", "kid", "jws"}`` (one canonical form for both);
+    ``patient_key(cccd)`` the keyed hash stored for patient queries.
+    """
+
+    def __init__(self, store: PrescriptionStore, *, catalog: Catalog,
+                 validate: Callable[[Mapping[str, Any], str | None, datetime],
+                                    tuple[dict[str, Any] | None, list[dict[str, str]],
+                                          list[dict[str, str]]]],
+                 sign: Callable[[Mapping[str, Any]], tuple[str, dict[str, str]]],
+                 dispensable_until: Callable[[Mapping[str, Any], datetime], datetime],
+                 patient_key: Callable[[str], str],
+                 settings: Settings,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.validate = validate
+        self.sign = sign
+        self.dispensable_until = dispensable_until
+        self.patient_key = patient_key
+        self.settings = settings
+        self.clock = clock
+
+    # --- submit ------------------------------------------------------------------------
+    def submit(self, raw: Mapping[str, Any], party: Party) -> Submitted:
+        """Validate, sign and store a prescription of ``party``'s facility.
+
+        An existing ``ma_don_thuoc`` with the same content returns the stored prescription
+        (``created`` False); with different content it is a 409.
+
+        Raises:
+            Refused: the document breaks rules (all of them listed).
+            Forbidden: a party that does not prescribe. Conflict: as above.
+        """
+        if party.role not in PRESCRIBERS or not party.facility:
+            raise Forbidden("only a clinic or a doctor of a facility prescribes")
+        now = self.clock()
+        document, errors, warnings = self.validate(raw, party.facility, now)
+        if errors or document is None:
+            raise Refused(errors, warnings)
+        content_sha256, signature = self.sign(document)
+        stored = self._new_document(document, content_sha256, signature, warnings, party, now)
+        if self.store.insert(stored):
+            return Submitted(stored, created=True)
+        # The code exists: the same prescription again, or a clash.
+        existing = self.store.get(document["ma_don_thuoc"])
+        if existing is None:  # deleted in between: nothing in this system deletes one
+            raise Unavailable("the prescription changed while it was stored; retry")
+        return self._resubmitted(existing, content_sha256, party)
+
+    def _resubmitted(self, existing: dict[str, Any], content_sha256: str,
+                     party: Party) -> Submitted:
+        if existing["facility"] != party.facility or existing["content_sha256"] != content_sha256:
+            raise Conflict(slug="prescription-exists",
+                           title="This prescription code exists with other content",
+                           detail=f"{existing['_id']} was submitted before with different "
+                                  "content; a prescription cannot be changed, only cancelled",
+                           errors=[error_item("/ma_don_thuoc", "rx.code_exists",
+                                              "Mã đơn thuốc đã tồn tại với nội dung khác")])
+        return Submitted(existing, created=False)
+
+    def _new_document(self, document: dict[str, Any], content_sha256: str,
+                      signature: dict[str, str], warnings: list[dict[str, str]], party: Party,
+                      now: datetime) -> dict[str, Any]:
+        lines = []
+        for index, line in enumerate(document["thong_tin_don_thuoc"]):
+            drug = self.catalog.resolve(line["national_code"])
+            lines.append({"index": index, "ma_thuoc": drug.national_code,
+                          "submitted_ma_thuoc": line["ma_thuoc"],
+                          "prescribed": line["so_luong"], "dispensed": 0,
+                          "unit": line.get("don_vi_tinh"), "control_class": drug.control_class})
+        cccd = document.get("ma_dinh_danh_cong_dan")
+        stored: dict[str, Any] = {
+            "_id": document["ma_don_thuoc"], "facility": party.facility,
+            "issuer": party.client_id, "issuer_role": party.role, "status": ISSUED,
+            "version": 1, "document": document, "content_sha256": content_sha256,
+            "signature": signature, "warnings": warnings, "lines": lines,
+            "dispenses": [], "cancellation": None,
+            "patient": self.patient_key(cccd) if cccd else None,
+            "issued_at": now, "dispensable_until": self.dispensable_until(document, now),
+            "nominated_pharmacy": document.get("ma_co_so_cung_ung_thuoc_chi_dinh") or None,
+            "viewed_by_pharmacies": [],
+        }
+        stored.update(outbox.initial_fields(outbox.deliveries_for_issue(stored, now), now))
+        return stored
+
+    # --- read --------------------------------------------------------------------------
+    def authorize_read(self, stored: Mapping[str, Any], party: Party) -> None:
+        """Object-level access: the issuing facility's clinic and doctors, any pharmacy (by
+        exact code), regulators. Raises: Forbidden."""
+        if party.role == "regulator" or party.role == "pharmacy":
+            return
+        if party.role in PRESCRIBERS and party.facility == stored["facility"]:
+            return
+        raise Forbidden("this prescription belongs to another facility")
+
+    def note_pharmacy_view(self, stored: Mapping[str, Any], party: Party) -> None:
+        """Remember that a pharmacy looked the prescription up (it is told of a cancellation)."""
+        if party.role == "pharmacy" and party.code not in stored.get("viewed_by_pharmacies", []):
+            self.store.note_viewer(stored["_id"], party.code)
+
+    # --- list --------------------------------------------------------------------------
+    def list(self, party: Party, *, facility: str | None, status: str | None,
+             issued_from: datetime | None, issued_to: datetime | None,
+             patient: str | None, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
+        """A page of prescriptions, newest first, and the cursor of the next page.
+
+        Raises:
+            Forbidden: a pharmacy, or a clinic asking for another facility.
+            Invalid: a malformed cursor or status.
+        """
+        if party.role in PRESCRIBERS:
+            if facility is not None and facility != party.facility:
+                raise Forbidden("a clinic lists its own facility's prescriptions only")
+            facility = party.facility
+        elif party.role != "regulator":
+            raise Forbidden("pharmacies read prescriptions by exact code only")
+        query: dict[str, Any] = {}
+        if facility is not None:
+            query["facility"] = facility
+        now = self.clock()
+        if status is not None:
+            if status not in STATUSES:
+                raise bad_parameter("status", f"one of {', '.join(STATUSES)}")
+            if status == EXPIRED:
+                query["status"] = {"$in": list(DISPENSABLE)}
+                query["dispensable_until"] = {"$lt": now}
+            else:
+                query["status"] = status
+                if status in DISPENSABLE:
+                    query["dispensable_until"] = {"$gte": now}
+        if patient is not None:
+            query["patient"] = self.patient_key(patient)
+        issued: dict[str, Any] = {}
+        if issued_from is not None:
+            issued["$gte"] = issued_from
+        if issued_to is not None:
+            issued["$lt"] = issued_to
+        if issued:
+            query["issued_at"] = issued
+        if cursor is not None:
+            after_time, after_id = _decode_cursor(cursor)
+            query = {"$and": [query, {"$or": [
+                {"issued_at": {"$lt": after_time}},
+                {"issued_at": after_time, "_id": {"$lt": after_id}}]}]}
+        found = self.store.find_page(query, limit + 1)
+        next_cursor = None
+        if len(found) > limit:
+            found = found[:limit]
+            last = found[-1]
+            next_cursor = _encode_cursor(last["issued_at"], last["_id"])
+        return found, next_cursor
+
+    # --- cancel ------------------------------------------------------------------------
+    def cancel(self, code: str, party: Party, reason: str) -> dict[str, Any]:
+        """Cancel what remains of a prescription (issuing facility only).
+
+        Raises:
+            NotFound. Forbidden: another facility or role. Conflict: fully dispensed or
+                already cancelled.
+        """
+        if party.role not in PRESCRIBERS:
+            raise Forbidden("only the issuing facility cancels a prescription")
+        for _ in range(self.settings.cas_attempts):
+            stored = self.get(code)
+            if stored["facility"] != party.facility:
+                raise Forbidden("this prescription belongs to another facility")
+            if stored["status"] not in DISPENSABLE:
+                raise Conflict(slug="not-cancellable",
+                               title="The prescription cannot be cancelled",
+                               detail=f"it is {stored['status']}",
+                               errors=[error_item("/status", "rx.state",
+                                                  state_message(stored["status"]))])
+            now = self.clock()
+            entries = outbox.deliveries_for_cancel(stored, now)
+            update = outbox.merge_updates(
+                {"$set": {"status": CANCELLED,
+                          "cancellation": {"at": now, "by": party.client_id, "ly_do": reason}},
+                 "$inc": {"version": 1}},
+                outbox.outbox_update(entries, now))
+            if self.store.compare_and_set(code, stored["version"], update):
+                return self.get(code)
+        raise Unavailable("the prescription is changing too fast; retry")
+
+
+def _encode_cursor(issued_at: datetime, code: str) -> str:
+    raw = json.dumps([issued_at.astimezone(timezone.utc).isoformat(), code]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        issued_at, code = json.loads(raw)
+        return datetime.fromisoformat(issued_at), str(code)
+    except (ValueError, TypeError):
+        raise bad_parameter("cursor", "a next_cursor value from a previous page") from None

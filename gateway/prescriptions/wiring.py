@@ -1,0 +1,72 @@
+"""How a :class:`gateway.prescriptions.service.Lifecycle` is built from the settings, the
+catalog, the signatures and the audit log (called by the composition root)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+from drug_catalog.catalog import Catalog
+from gateway.audit.log import AuditLog
+from gateway.core.config import ConfigError
+from gateway.prescriptions.model import Settings
+from gateway.prescriptions.service import Lifecycle
+from gateway.prescriptions.store import PrescriptionStore
+from gateway.signatures.service import Signatures
+from schemas.errors import PolicyError
+from schemas.policy import Policy
+from schemas.validation import dispensable_until, validate_prescription
+from signing.canonical import canonicalize
+from signing.errors import PrescriberSignatureError
+
+Issues = list[dict[str, str]]
+
+
+def validation_policy(config: Mapping[str, Any]) -> Policy:
+    """The validation policy from the settings.
+
+    Raises:
+        ConfigError: a policy number or list is invalid.
+    """
+    try:
+        return Policy.from_mapping(config)
+    except PolicyError as exc:
+        raise ConfigError(f"validation policy: {exc}") from None
+
+
+def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: Signatures,
+                    audit: AuditLog, policy: Policy, zone: tzinfo,
+                    config: Mapping[str, Any]) -> Lifecycle:
+    def validate(raw: Any, facility: str | None, now: datetime
+                 ) -> tuple[dict[str, Any] | None, Issues, Issues]:
+        result = validate_prescription(raw, catalog=catalog, policy=policy,
+                                       facility_code=facility, now=now)
+        errors = [issue.to_dict() for issue in result.errors]
+        warnings = [issue.to_dict() for issue in result.warnings]
+        document = result.document
+        if document is not None:
+            try:
+                signatures.check_prescriber({**document, "signature": result.signature}, now=now)
+            except PrescriberSignatureError as exc:
+                errors.append({"pointer": "/signature", "code": "signature.prescriber_invalid",
+                               "message": f"Chữ ký số của người kê đơn không hợp lệ: {exc}",
+                               "reason": exc.reason})
+                document = None
+        return document, errors, warnings
+
+    def sign(document: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
+        """The content hash and the gateway signature, from one RFC 8785 form."""
+        canonical = canonicalize(dict(document))
+        signer = signatures.signer()
+        return (hashlib.sha256(canonical).hexdigest(),
+                {"alg": signer.alg, "kid": signer.kid, "jws": signer.sign_detached(canonical)})
+
+    return Lifecycle(
+        store, catalog=catalog, validate=validate, sign=sign,
+        dispensable_until=lambda document, now: dispensable_until(document, policy)
+        .astimezone(timezone.utc),
+        patient_key=audit.patient_hash,
+        settings=Settings(timezone=zone, pack_reservation_grace=timedelta(
+            seconds=config["PACK_RESERVATION_GRACE_SECONDS"])))

@@ -1,0 +1,165 @@
+"""The embedded database: SecantusDB run as a child process on loopback.
+
+SecantusDB is GPL-2.0 and an optional extra (``embedded``), so it is only ever run as its own
+process (``python -m secantus``), never imported. The gateway talks to it through pymongo
+exactly as to mongod; nothing here is used when ``ERX_MONGODB_URI`` is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pymongo
+from pymongo.errors import PyMongoError
+
+from gateway.core.db import embedded_uri, mongodb_uri
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    """The embedded database could not be started or is not installed."""
+
+
+def answers(uri: str, timeout_ms: int = 500) -> bool:
+    client: pymongo.MongoClient = pymongo.MongoClient(
+        uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM a child process, then SIGKILL it if it has not exited after ``timeout``."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class EmbeddedDatabase:
+    """One SecantusDB server process.
+
+    ``storage_path`` ``":memory:"`` gives a throw-away database (tests); a directory keeps
+    the data across restarts.
+    """
+
+    def __init__(self, *, storage_path: str, host: str = "127.0.0.1", port: int,
+                 cache_size: str = "512M", log_path: str | None = None,
+                 test_commands: bool = False) -> None:
+        self.storage_path = storage_path
+        self.host = host
+        self.port = port
+        self.cache_size = cache_size
+        self.log_path = log_path
+        self.test_commands = test_commands
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> EmbeddedDatabase:
+        var_dir = Path(config["VAR_DIR"])
+        return cls(storage_path=str(var_dir / "db"), host=config["EMBEDDED_DB_HOST"],
+                   port=config["EMBEDDED_DB_PORT"], cache_size=config["EMBEDDED_DB_CACHE"],
+                   log_path=str(var_dir / "log" / "embedded-db.log"))
+
+    @property
+    def uri(self) -> str:
+        return embedded_uri(self.host, self.port)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "secantus", "--host", self.host, "--port", str(self.port),
+               "--storage-path", self.storage_path, "--log-level", "WARNING",
+               "--cache-size", self.cache_size]
+        if self.test_commands:
+            cmd.append("--enable-test-commands")
+        return cmd
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the server and wait until it answers a ping.
+
+        Raises:
+            EmbeddedDatabaseError: SecantusDB is not installed, exited, or did not answer in time.
+        """
+        if importlib.util.find_spec("secantus") is None:
+            raise EmbeddedDatabaseError(
+                "the embedded database is not installed: pip install 'erx-gateway[embedded]' "
+                "or set ERX_MONGODB_URI")
+        if self.storage_path != ":memory:":
+            Path(self.storage_path).mkdir(parents=True, exist_ok=True)
+        if self.log_path:
+            Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
+            log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        else:
+            log = subprocess.DEVNULL  # type: ignore[assignment]
+        # A new session so that Ctrl-C in a terminal reaches only our supervisor, which then
+        # stops this process in order (the database last).
+        self._process = subprocess.Popen(self.command(), stdout=log, stderr=log,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        if self.log_path:
+            log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise EmbeddedDatabaseError(
+                    f"the embedded database exited with status {self._process.returncode}"
+                    + (f"; see {self.log_path}" if self.log_path else ""))
+            if answers(self.uri, timeout_ms=300):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise EmbeddedDatabaseError(f"the embedded database did not answer on {self.uri} "
+                                    f"within {timeout:.0f} s")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the server: SIGTERM (WiredTiger closes cleanly), then SIGKILL after ``timeout``."""
+        process, self._process = self._process, None
+        if process is not None:
+            terminate(process, timeout)
+
+    def kill(self) -> None:
+        """Kill without a clean shutdown (fault tests)."""
+        if self._process is not None:
+            os.kill(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+            self._process = None
+
+    def __enter__(self) -> EmbeddedDatabase:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def database_for_command(config: Mapping[str, Any]) -> Iterator[str]:
+    """The URI a command-line call should use, starting the embedded database if needed.
+
+    With ``MONGODB_URI`` set, that URI. Otherwise the embedded database of ``VAR_DIR``: the one
+    ``make run`` started if it answers, else one started for the duration of the command.
+    """
+    uri = mongodb_uri(config)
+    if config["MONGODB_URI"] or answers(uri):
+        yield uri
+        return
+    with EmbeddedDatabase.from_config(config) as database:
+        yield database.uri

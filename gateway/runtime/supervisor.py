@@ -1,0 +1,147 @@
+"""``erx-gateway run``: everything ``make run`` starts, and stops on Ctrl-C.
+
+Order of start: the embedded database (unless ``MONGODB_URI`` is set), first-run preparation
+(indexes and the bootstrap steps, e.g. the demo catalog: the ``prepare`` function the command
+line gives), gunicorn, then the background workers it names (the forwarder). This module
+imports no capability: what to prepare and which workers to start are its arguments. Children run in their own sessions, with a parent-death
+signal on Linux, so Ctrl-C reaches only this process, which stops them in reverse order
+(database last) and never leaves an orphan.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.core.db import mongodb_uri
+from gateway.runtime.embedded import EmbeddedDatabase, answers, terminate
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        except OSError:
+            pass
+
+
+def _spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, env=dict(env), stdin=subprocess.DEVNULL,
+                            start_new_session=True, preexec_fn=_die_with_parent)
+
+
+def run_file(values: Mapping[str, Any]) -> Path:
+    """Where a running ``erx-gateway run`` says how it runs, so that command-line calls from
+    another terminal act in the same mode (see :func:`running_gateway`)."""
+    return Path(values["VAR_DIR"]) / "run" / "gateway.json"
+
+
+def write_run_file(values: Mapping[str, Any], pid: int) -> None:
+    path = run_file(values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": pid, "ENV": values["ENV"]}))
+
+
+def running_gateway(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of the ``erx-gateway run`` of this ``VAR_DIR`` if it is running, else {}."""
+    try:
+        published = json.loads(run_file(values).read_text())
+        os.kill(int(published["pid"]), 0)  # raises if no such process
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {"ENV": published["ENV"]} if published.get("ENV") in ("development",
+                                                                   "production") else {}
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
+        workers: Sequence[list[str]]) -> int:
+    """Run until interrupted; the exit status is non-zero when a child failed.
+
+    ``prepare(uri)`` readies the database at ``uri`` (indexes, bootstrap steps) and says
+    whether it answered; ``workers`` are the argv lists of the processes started beside
+    gunicorn.
+    """
+    var_dir = Path(values["VAR_DIR"])
+    run_dir = var_dir / "run"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    stopping = False
+
+    def request_stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    database: EmbeddedDatabase | None = None
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    status = 0
+    try:
+        uri = mongodb_uri(values)
+        if not values["MONGODB_URI"]:
+            if answers(uri):
+                say(f"something already answers on {uri}: is another `make run` up? "
+                     f"Stop it, or set ERX_EMBEDDED_DB_PORT.")
+                return 1
+            database = EmbeddedDatabase.from_config(values)
+            say(f"starting the embedded database (data in {database.storage_path}) ...")
+            database.start()
+        if not prepare(uri):
+            say(f"the database at {uri if not values['MONGODB_URI'] else 'ERX_MONGODB_URI'} "
+                f"does not answer")
+            return 1
+        write_run_file(values, os.getpid())
+
+        env = dict(os.environ)
+        env["ERX_MONGODB_URI"] = uri
+        prometheus_dir = run_dir / "prometheus"
+        shutil.rmtree(prometheus_dir, ignore_errors=True)
+        prometheus_dir.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(prometheus_dir)
+        bind = f"{values['HTTP_HOST']}:{values['HTTP_PORT']}"
+        gunicorn = [sys.executable, "-m", "gunicorn", "--workers", str(values["WORKERS"]),
+                    "--threads", str(values["THREADS"]), "--bind", bind,
+                    "--graceful-timeout", "10",
+                    "gateway:create_app()"]
+        children.append(("gunicorn", _spawn(gunicorn, env)))
+        for argv in workers:
+            children.append((argv[-1], _spawn(list(argv), env)))
+
+        url = f"http://{bind}"
+        say(f"\nerx-gateway is starting on {url}  (docs: {url}/docs, health: {url}/readyz)\n"
+             f"Create a first party in another terminal:\n"
+             f"  .venv/bin/erx-gateway parties create --role clinic --code 79001 "
+             f"--name \"Phòng khám Demo\"\n"
+             f"Press Ctrl-C to stop.\n")
+        while not stopping:
+            for name, process in children:
+                if process.poll() is not None:
+                    say(f"{name} exited with status {process.returncode}; stopping")
+                    status = 1
+                    stopping = True
+                    break
+            time.sleep(0.2)
+    finally:
+        run_file(values).unlink(missing_ok=True)
+        for _name, process in reversed(children):
+            terminate(process, 20.0)
+        if database is not None:
+            say("stopping the embedded database ...")
+            database.stop()
+    say("stopped")
+    return status

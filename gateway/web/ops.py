@@ -1,0 +1,60 @@
+"""Operations endpoints: liveness, readiness, metrics, and the rendered API docs.
+
+Readiness is the list of named checks the composition root gave the services (the database,
+the signing key); ``/metrics`` adds the collectors that read figures from the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Flask, send_from_directory
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from gateway.core import metrics
+from gateway.core.context import services
+
+blp = Blueprint("ops", __name__, description="Health, readiness and metrics")
+
+
+class HealthSchema(Schema):
+    status = fields.String(metadata={"example": "ok"})
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+@blp.route("/healthz")
+@blp.doc(security=[])
+@blp.response(200, HealthSchema)
+def healthz() -> Any:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@blp.route("/readyz")
+@blp.doc(security=[], responses={"503": {"description": "a dependency is not ready"}})
+@blp.response(200, HealthSchema)
+def readyz() -> Any:
+    """The database answers and every service is ready (503 otherwise)."""
+    checks = {name: "ok" if check() else "failing"
+              for name, check in services().readiness.items()}
+    ready = all(state == "ok" for state in checks.values())
+    return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+@blp.route("/metrics")
+@blp.doc(security=[], responses={"200": {"description": "Prometheus text format",
+                                         "content": {"text/plain": {}}}})
+def prometheus_metrics() -> Any:
+    """Prometheus metrics."""
+    return metrics.render(services().scrape_collectors)
+
+
+def _docs_assets(filename: str) -> Any:
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=3600)
+
+
+def init_app(app: Flask) -> None:
+    # Swagger UI is served from the swagger-ui-bundle package: /docs works offline.
+    app.add_url_rule("/docs/assets/<path:filename>", "docs_assets", _docs_assets)
