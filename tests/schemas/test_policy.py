@@ -44,7 +44,7 @@ def test_from_mapping_reads_the_settings() -> None:
 
 
 def test_every_policy_field_has_a_gateway_setting_with_the_same_default() -> None:
-    from gateway import config
+    from gateway.core import config
 
     values = config.load({}, environ={})
     names = setting_names()
