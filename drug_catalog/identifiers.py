@@ -8,6 +8,12 @@ See IDENTIFIERS.md. Summary:
   ``(01)…(17)…(10)…(21)…`` or raw scanner data (optional symbology identifier such as
   ``]d2``, GS = ASCII 29 after a variable-length field that is not last).
 - Registration numbers (số đăng ký): upper case, one canonical ``Đ`` (U+0110), no spaces.
+
+GS1 pieces come from biip (the maintained implementation of the GS1 General Specifications):
+the mod-10 check digit, the symbology identifiers, the Application Identifier table (to name an
+AI that is not one of ours) and the writing of element strings. The reading of element strings
+stays here, because biip reads both spellings more leniently than a dispensing check may: see
+the comments on ``_parse_bracketed``, ``_parse_raw`` and ``_expiry_date``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+
+from biip import ParseConfig, ParseError
+from biip.checksums import gs1_standard_check_digit
+from biip.gs1_application_identifiers import GS1ApplicationIdentifier
+from biip.gs1_element_strings import GS1ElementString, GS1ElementStrings
+from biip.gs1_messages import GS1Message
+from biip.symbology import GS1Symbology, SymbologyIdentifier
 
 from drug_catalog.errors import BadCheckDigit, InvalidGs1, InvalidIdentifier
 
@@ -30,15 +43,16 @@ def gtin_check_digit(digits: str) -> int:
     """The GS1 mod-10 check digit for ``digits`` (a GTIN without its last digit).
 
     From the right, digits are weighted 3, 1, 3, 1, …; check = (10 − sum mod 10) mod 10
-    (GS1 General Specifications §7.9.1).
+    (GS1 General Specifications §7.9.1), computed by biip.
 
     Raises:
         ValueError: ``digits`` is empty or holds anything but ASCII digits.
     """
+    # Checked here, not left to biip: it takes any Unicode decimal digit ("８", "٣"), and a
+    # GTIN is ASCII digits only.
     if not digits or not digits.isascii() or not digits.isdigit():
         raise ValueError(f"expected ASCII digits, got {digits!r}")
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return (10 - total % 10) % 10
+    return gs1_standard_check_digit(digits)
 
 
 def looks_like_gtin(value: str) -> bool:
@@ -55,6 +69,9 @@ def normalize_gtin(value: str) -> str:
         BadCheckDigit: the last digit is not the check digit of the others (names the
             expected digit).
     """
+    # Not biip's Gtin.parse: it would repeat the check digit below (and look up GS1 prefixes we
+    # do not use) at four times the cost, takes non-ASCII digits, and reports failures as text
+    # only, without the reasons callers show or the digits BadCheckDigit carries.
     text = value.strip() if isinstance(value, str) else value
     if not isinstance(text, str) or not text.isascii() or not text.isdigit():
         raise InvalidIdentifier(str(value), "a GTIN has digits only")
@@ -81,11 +98,19 @@ AI_GTIN, AI_EXPIRY, AI_BATCH, AI_SERIAL = "01", "17", "10", "21"
 _FIXED_LENGTH = {AI_GTIN: 14, AI_EXPIRY: 6}
 _VARIABLE_MAX = {AI_BATCH: 20, AI_SERIAL: 20}
 _AI_NAMES = {AI_GTIN: "GTIN", AI_EXPIRY: "expiry", AI_BATCH: "batch", AI_SERIAL: "serial"}
+# The four AIs' formats (N2+N14, N2+N6, N2+X..20) are also in biip's AI table; a test checks
+# that they agree. They are written out here because the reasons below name the lengths.
 # GS1 AI encodable character set 82 (General Specifications Figure 7.11-1).
 _CSET82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+$")
-# Symbology identifiers a scanner may prepend: GS1 DataMatrix, GS1-128, GS1 QR, GS1 DataBar.
-_SYMBOLOGY_IDS = ("]d2", "]C1", "]Q3", "]e0")
-_BRACKETED_AI = re.compile(r"\((\d{2})\)")
+# Symbologies whose data is a GS1 element string (GS1 DataMatrix ]d2, GS1-128 ]C1, GS1 QR ]Q3,
+# GS1 DataBar ]e0), as biip knows them (ISO/IEC 15424).
+_GS1_SYMBOLOGIES = GS1Symbology.with_gs1_messages()
+_DATAMATRIX_ID = "]" + GS1Symbology.GS1_DATAMATRIX.value
+# Writing, biip need not read the expiry back as a date: it would pick the century by the clock
+# (and could then refuse 29 February 2000 as 2100-02-29 after 2050).
+_WRITE_CONFIG = ParseConfig(gs1_element_strings_verify_date=False)
+# GS1 AIs have 2 to 4 digits; only ours (two digits) start a field, the others are refused.
+_BRACKETED_AI = re.compile(r"\((\d{2,4})\)")
 
 
 @dataclass(frozen=True)
@@ -106,6 +131,10 @@ class Pack:
 
 
 def _expiry_date(text: str, source: str, today: date) -> date:
+    # Kept rather than biip's date of AI 17: biip takes the century from the clock
+    # (datetime.now), so ``today`` could not be honoured (tests, replays, a pack checked
+    # against the dispense date), and it refuses a bad date with one message that does not
+    # say whether the month or the day is wrong. The rule is the same (a test compares them).
     if len(text) != 6 or not text.isdigit():
         raise InvalidGs1(source, f"expiry (17) must be 6 digits YYMMDD, got {text!r}", ai=AI_EXPIRY)
     yy, month, day = int(text[:2]), int(text[2:4]), int(text[4:])
@@ -159,16 +188,35 @@ def _build_pack(fields: dict[str, str], source: str, today: date) -> Pack:
     return Pack(gtin=gtin, expiry=expiry, batch=fields.get(AI_BATCH), serial=fields.get(AI_SERIAL))
 
 
+def _unsupported_ai(data: str, source: str, *, exact: bool) -> InvalidGs1:
+    """The error for an AI that is not one of ours at the start of ``data``, named as GS1's AI
+    table (biip's) names it: a raw string's AI has 2, 3 or 4 digits, which only the table tells;
+    ``exact``: ``data`` is a whole bracketed AI, not the start of a raw field."""
+    try:
+        known: GS1ApplicationIdentifier | None = GS1ApplicationIdentifier.extract(data)
+    except ParseError:
+        known = None
+    if known is not None and exact and known.ai != data:
+        known = None
+    ai = known.ai if known is not None else data if exact else data[:2]
+    what = f"GS1's {known.description!r}" if known is not None else "not a GS1 AI either"
+    return InvalidGs1(source, f"Application Identifier ({ai}) is not one used on medicine packs "
+                              f"here (01, 17, 10, 21); it is {what}", ai=ai)
+
+
 def _add(fields: dict[str, str], ai: str, value: str, source: str) -> None:
     if ai not in _AI_NAMES:
-        raise InvalidGs1(source, f"Application Identifier ({ai}) is not one used on medicine "
-                                 f"packs here (01, 17, 10, 21)", ai=ai)
+        raise _unsupported_ai(ai, source, exact=True)
     if ai in fields:
         raise InvalidGs1(source, f"{_AI_NAMES[ai]} ({ai}) appears twice", ai=ai)
     fields[ai] = value
 
 
 def _parse_bracketed(text: str, today: date) -> Pack:
+    # Not biip's GS1Message.parse_hri, which reads values as "up to the next '('": it silently
+    # cuts "(10)LOT(A)(21)S1" to batch "LOT" (and drops "(A)"), deletes spaces inside values
+    # ("SN 1" becomes "SN1" instead of being refused), skips an empty "(10)" and accepts a
+    # repeated AI. Here only one of our four AIs in brackets ends a value.
     fields: dict[str, str] = {}
     position = 0
     while position < len(text):
@@ -200,12 +248,29 @@ def _next_bracketed_ai(text: str, start: int) -> int | None:
     return None
 
 
+def _without_symbology_identifier(text: str) -> str:
+    if not text.startswith("]"):
+        return text
+    try:
+        identifier = SymbologyIdentifier.extract(text)
+    except (ParseError, IndexError, ValueError):  # "]" alone, or "]Y" without a count
+        raise InvalidGs1(text, f"{text[:3]!r} is not a symbology identifier (such as "
+                               f"{_DATAMATRIX_ID} for GS1 DataMatrix)") from None
+    if identifier.gs1_symbology not in _GS1_SYMBOLOGIES:
+        raise InvalidGs1(text, f"symbology identifier {identifier.value} is not a GS1 "
+                               f"symbology's (a GS1 DataMatrix sends {_DATAMATRIX_ID}): the code "
+                               f"scanned is not the pack's GS1 code")
+    return text[len(identifier.value):]
+
+
 def _parse_raw(text: str, today: date) -> Pack:
-    data = text
-    for prefix in _SYMBOLOGY_IDS:
-        if data.startswith(prefix):
-            data = data[len(prefix):]
-            break
+    # Not biip's GS1Message.parse: where a GS separator is missing it reads a variable-length
+    # field only up to its maximum length and goes on with what follows as the next AI, so a
+    # batch of 20 characters glued to "21SN1" becomes batch + serial, and a longer one fails
+    # with "Failed to get GS1 Application Identifier from 'AAAAA'" instead of "at most 20 (a
+    # missing GS separator?)"; it also accepts repeated AIs and names no AI in its errors.
+    # Here a variable-length field runs to the GS (or the end), as the specification has it.
+    data = _without_symbology_identifier(text)
     data = data.lstrip(GS)  # some scanners send the leading FNC1 as GS
     if not data:
         raise InvalidGs1(text, "no data after the symbology identifier")
@@ -232,8 +297,7 @@ def _parse_raw(text: str, today: date) -> Pack:
             value = data[start:end]
             position = end + 1 if separator >= 0 else end
         else:
-            raise InvalidGs1(text, f"Application Identifier ({ai}) is not one used on medicine "
-                                   f"packs here (01, 17, 10, 21)", ai=ai)
+            raise _unsupported_ai(data[position:], text, exact=False)
         _add(fields, ai, value, text)
     return _build_pack(fields, text, today)
 
@@ -275,7 +339,8 @@ def format_gs1(pack: Pack, *, raw: bool = False) -> str:
     scanner sends: ``]d2`` then the fields, GS after a variable-length field that is not last.
 
     Fields are written in the order 01, 17, 10, 21, so fixed-length fields need no separator.
-    ``parse_gs1(format_gs1(p, raw=r)) == p`` for every valid pack.
+    ``parse_gs1(format_gs1(p, raw=r)) == p`` for every valid pack. The string is written by
+    biip (which knows from GS1's AI table where a separator is needed) after the checks here.
 
     Raises:
         InvalidGs1: a field is invalid (bad GTIN, batch/serial empty, too long or outside GS1's
@@ -299,14 +364,14 @@ def format_gs1(pack: Pack, *, raw: bool = False) -> str:
             if not raw and _next_bracketed_ai(value, 0) is not None:
                 raise InvalidGs1(source, f"{_AI_NAMES[ai]} ({ai}) {value!r} contains a "
                                          f"bracketed AI; use the raw form", ai=ai)
-    if not raw:
-        return "".join(f"({ai}){value}" for ai, value in fields)
-    parts = ["]d2"]
-    for index, (ai, value) in enumerate(fields):
-        parts.append(ai + value)
-        if ai in _VARIABLE_MAX and index < len(fields) - 1:
-            parts.append(GS)
-    return "".join(parts)
+    elements = GS1ElementStrings()
+    for ai, value in fields:
+        try:
+            elements.append(GS1ElementString.parse(ai + value, config=_WRITE_CONFIG))
+        except ParseError as exc:  # not expected after the checks above; never a bare error
+            raise InvalidGs1(source, f"{_AI_NAMES[ai]} ({ai}) {value!r}: {exc}", ai=ai) from None
+    message = GS1Message.from_element_strings(elements)
+    return _DATAMATRIX_ID + message.value if raw else message.as_hri()
 
 
 # -------------------------------------------------------------------- registration numbers

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
+from biip import ParseError
+from biip.gs1_application_identifiers import GS1ApplicationIdentifier
+from biip.gs1_element_strings import GS1ElementString
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from drug_catalog import identifiers
 from drug_catalog.errors import BadCheckDigit, InvalidGs1, InvalidIdentifier
-from drug_catalog.identifiers import (GS, Pack, format_gs1, gtin_check_digit,
-                                      is_registration_number, is_valid_gtin, normalize_code,
-                                      normalize_gtin, parse_gs1, parse_registration_number)
+from drug_catalog.identifiers import (
+    GS,
+    Pack,
+    format_gs1,
+    gtin_check_digit,
+    is_registration_number,
+    is_valid_gtin,
+    normalize_code,
+    normalize_gtin,
+    parse_gs1,
+    parse_registration_number,
+)
 
 TODAY = date(2026, 11, 23)
 
@@ -70,6 +83,13 @@ def test_malformed_gtins_are_refused_with_a_reason(value: str, words: str) -> No
         normalize_gtin(value)
     assert not isinstance(caught.value, BadCheckDigit)
     assert words in caught.value.reason
+
+
+@pytest.mark.parametrize("digits", ["", "89300000000A", "８９３０００００", "٣٣٣",
+                                    " 893000000001"])
+def test_the_check_digit_is_only_computed_for_ascii_digits(digits: str) -> None:
+    with pytest.raises(ValueError, match="ASCII digits"):
+        gtin_check_digit(digits)
 
 
 def test_every_length_normalises_to_fourteen_digits() -> None:
@@ -185,6 +205,95 @@ def test_format_refuses_what_it_could_not_read_back() -> None:
 
 def test_bracketed_values_may_hold_parentheses_that_are_not_ais() -> None:
     assert parse_gs1("(01)08930000000019(10)LOT(A)(21)S1").batch == "LOT(A)"
+    assert parse_gs1("(01)08930000000019(10)A(240)B(21)S1").batch == "A(240)B"
+
+
+@pytest.mark.parametrize("symbology", ["]d2", "]C1", "]Q3", "]e0"])
+def test_the_symbology_identifiers_of_gs1_symbologies_are_accepted(symbology: str) -> None:
+    assert parse_gs1(symbology + "0108930000000019" "10AB" + GS + "21S1") == \
+        Pack("08930000000019", batch="AB", serial="S1")
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("]d1" + "0108930000000019", "]d1 is not a GS1 symbology's"),    # Data Matrix, not GS1
+    ("]E0" + "8930000000019", "]E0 is not a GS1 symbology's"),       # an EAN-13 on the box
+    ("]C0" + "0108930000000019", "]C0 is not a GS1 symbology's"),    # Code 128 without FNC1
+    ("]", "not a symbology identifier"),
+    ("]Y", "not a symbology identifier"),
+])
+def test_other_symbologies_are_refused_as_not_the_packs_gs1_code(text: str, words: str) -> None:
+    with pytest.raises(InvalidGs1) as caught:
+        parse_gs1(text, today=TODAY)
+    assert words in caught.value.reason
+    assert caught.value.ai is None
+
+
+@pytest.mark.parametrize(("text", "ai", "words"), [
+    ("]d2" + "0108930000000019" + "240ABC", "240", "Additional product identification"),
+    ("0108930000000019" + "7003" + "2806301200", "7003", "Expiration date and time"),
+    ("(01)08930000000019(240)ABC", "240", "Additional product identification"),
+    ("(01)08930000000019(11)250101", "11", "Production date"),
+    ("(01)08930000000019(2400)ABC", "2400", "not a GS1 AI either"),
+    ("08930000000019", "08", "not a GS1 AI either"),
+])
+def test_an_ai_that_is_not_ours_is_named_as_gs1_names_it(text: str, ai: str, words: str) -> None:
+    with pytest.raises(InvalidGs1) as caught:
+        parse_gs1(text, today=TODAY)
+    assert f"({ai}) is not one used on medicine packs here" in caught.value.reason
+    assert words in caught.value.reason
+    assert caught.value.ai == ai
+
+
+# What biip's own readers accept, or refuse without naming the field, and parse_gs1 refuses
+# with a reason (why the reading stays in identifiers.py).
+@pytest.mark.parametrize(("text", "words", "ai"), [
+    ("0108930000000019" "10" + "A" * 20 + "21SN1", "at most 20", "10"),  # GS missing
+    ("0108930000000019" "10" + "A" * 22 + "17280630", "at most 20", "10"),
+    ("0108930000000019" + "0108930000000019", "appears twice", "01"),
+    ("(01)08930000000019(10)(21)S1", "empty", "10"),
+    ("(01)08930000000019(21)S1(21)S2", "appears twice", "21"),
+])
+def test_what_a_lenient_reader_would_accept_is_refused(text: str, words: str,
+                                                       ai: str | None) -> None:
+    with pytest.raises(InvalidGs1) as caught:
+        parse_gs1(text, today=TODAY)
+    assert words in caught.value.reason
+    assert caught.value.ai == ai
+
+
+def test_the_raw_form_separates_only_variable_length_fields_that_are_not_last() -> None:
+    gtin = "08930000000019"
+    assert format_gs1(Pack(gtin, batch="AB"), raw=True) == "]d2" "01" + gtin + "10AB"
+    assert format_gs1(Pack(gtin, serial="S1", expiry=date(2028, 6, 30)), raw=True) == \
+        "]d2" "01" + gtin + "17280630" "21S1"
+    assert format_gs1(Pack(gtin, batch="AB", serial="S1"), raw=True) == \
+        "]d2" "01" + gtin + "10AB" + GS + "21S1"
+    # The expiry is written as it is, whatever century biip would read it in.
+    assert format_gs1(Pack(gtin, expiry=date(2000, 2, 29))) == "(01)" + gtin + "(17)000229"
+
+
+def test_our_four_ais_have_the_formats_of_the_gs1_ai_table() -> None:
+    table = {ai: GS1ApplicationIdentifier.extract(ai) for ai in ("01", "17", "10", "21")}
+    assert {ai: entry.format for ai, entry in table.items()} == {
+        ai: f"N2+N{length}" for ai, length in identifiers._FIXED_LENGTH.items()} | {
+        ai: f"N2+X..{most}" for ai, most in identifiers._VARIABLE_MAX.items()}
+    assert {ai for ai, entry in table.items() if entry.separator_required} == \
+        set(identifiers._VARIABLE_MAX)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 99), st.integers(0, 12), st.integers(0, 31))
+def test_the_expiry_date_is_biips_for_the_same_day(yy: int, month: int, day: int) -> None:
+    # biip takes its century window from the clock: compare on today's (UTC) date.
+    yymmdd = f"{yy:02d}{month:02d}{day:02d}"
+    try:
+        theirs = GS1ElementString.parse("17" + yymmdd).date
+    except ParseError:  # an impossible date (30 February, 31 April, month 00)
+        with pytest.raises(InvalidGs1):
+            parse_gs1("(01)08930000000019(17)" + yymmdd)
+        return
+    today = datetime.now(UTC).date()
+    assert parse_gs1("(01)08930000000019(17)" + yymmdd, today=today).expiry == theirs
 
 
 def test_the_examples_format_as_in_identifiers_md() -> None:
