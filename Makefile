@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench demo lock clean readme-config
+.PHONY: install run test lint bench demo lock clean readme-config
 
 # Reinstall only when the dependency declarations change.
 $(STAMP): setup.cfg constraints.txt pyproject.toml
@@ -17,8 +17,16 @@ install: $(STAMP)
 run: install
 	ERX_ENV=$${ERX_ENV:-development} $(BIN)/erx-gateway run
 
+# The import rules (setup.cfg [importlinter]) and the lint rules (pyproject.toml [tool.ruff])
+# first: they take seconds and name the line at fault.
 test: install
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
 
 bench: install
 	$(BIN)/python -m bench

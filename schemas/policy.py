@@ -14,6 +14,7 @@ from typing import Any
 
 from schemas.errors import PolicyError
 from schemas.icd10 import Icd10Ranges
+from schemas.text import fold
 
 #: The chronic-disease list shipped with the package (see the file's header for its source).
 DEFAULT_CHRONIC_DISEASES_FILE = Path(__file__).resolve().parent / "data" / "chronic-diseases.txt"
@@ -98,7 +99,6 @@ class Policy:
             raise PolicyError("chronic_diseases: expected Icd10Ranges")
         object.__setattr__(self, "_cancer", Icd10Ranges(self.cancer_icd10))
         object.__setattr__(self, "_hiv", Icd10Ranges(self.hiv_icd10))
-        from schemas.text import fold
         object.__setattr__(self, "_measured", frozenset(fold(unit) for unit in self.measured_units))
 
     @property

@@ -21,6 +21,9 @@ import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
+
 NodeKey = tuple[int, int]  # (level, index): level 0 holds the leaf hashes
 
 LEAF_PREFIX = b"\x00"
@@ -120,9 +123,6 @@ class MongoNodeStore:
         return found
 
     def put_many(self, nodes: Mapping[NodeKey, bytes]) -> None:
-        from pymongo import UpdateOne
-        from pymongo.errors import BulkWriteError
-
         by_chunk: dict[int, dict[str, bytes]] = {}
         for (level, index), value in nodes.items():
             by_chunk.setdefault(self._chunk_id(level, index), {})[
@@ -303,7 +303,7 @@ class MerkleTree:
                 keys[level] = (level, position >> level)
                 position += 1 << level
         found = self._fetch([[key] for key in keys.values()])
-        return dict(zip(keys, found))
+        return dict(zip(keys, found, strict=True))
 
     def append_leaf_hashes(self, hashes: Iterable[bytes]) -> int:
         """Append leaves given by their leaf hashes, storing every subtree they complete in

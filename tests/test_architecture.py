@@ -1,0 +1,108 @@
+"""The structure README "Architecture" describes, held by tests beside import-linter's
+contracts (setup.cfg): no import cycle at all, imports inside functions only in the composition
+root, small modules, a flat top of ``gateway/`` with everything else in capability packages."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import grimp
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("gateway", "schemas", "signing", "drug_catalog")
+SOURCE_DIRS = (*PACKAGES, "bench", "tools")
+MAX_LINES = 600
+# The composition root may import lazily (each such import carries a comment saying why).
+LAZY_IMPORTS_ALLOWED = ("gateway/__init__.py", "gateway/container.py", "gateway/cli/")
+
+
+def _modules(*dirs: str) -> list[Path]:
+    return sorted(path for name in dirs for path in (ROOT / name).rglob("*.py"))
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's algorithm, iterative: every component of more than one module."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    found: list[list[str]] = []
+    counter = 0
+    for start in graph:
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, successors = work[-1]
+            for successor in successors:
+                if successor not in index:
+                    index[successor] = low[successor] = counter
+                    counter += 1
+                    stack.append(successor)
+                    on_stack.add(successor)
+                    work.append((successor, iter(sorted(graph.get(successor, ())))))
+                    break
+                if successor in on_stack:
+                    low[node] = min(low[node], index[successor])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    if len(component) > 1:
+                        found.append(sorted(component))
+    return found
+
+
+def test_no_import_cycle_counting_imports_inside_functions() -> None:
+    graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=True)
+    edges = {module: graph.find_modules_directly_imported_by(module)
+             for module in graph.modules}
+    # A package's __init__ is the package: an import of gateway.x by gateway is no cycle
+    # unless gateway.x imports the package back, which the graph shows as an edge too.
+    assert _strongly_connected(edges) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [
+        ["a", "b", "c"]]
+
+
+@pytest.mark.parametrize("path", _modules(*SOURCE_DIRS), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_source_module_exceeds_the_limit(path: Path) -> None:
+    assert len(path.read_text(encoding="utf-8").splitlines()) <= MAX_LINES
+
+
+def test_imports_inside_functions_only_in_the_composition_root() -> None:
+    lazy = []
+    for path in _modules(*PACKAGES):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith(LAZY_IMPORTS_ALLOWED):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lazy += [f"{relative}:{inner.lineno}" for inner in ast.walk(node)
+                         if isinstance(inner, (ast.Import, ast.ImportFrom))]
+    assert lazy == []
+
+
+def test_gateway_holds_only_a_handful_of_modules_directly() -> None:
+    top = sorted(path.name for path in (ROOT / "gateway").glob("*.py"))
+    assert top == ["__init__.py", "container.py"]
+    packages = sorted(path.parent.name for path in (ROOT / "gateway").glob("*/__init__.py"))
+    assert packages == ["audit", "auth", "catalog", "cli", "core", "forwarding", "national",
+                        "parties", "prescriptions", "runtime", "signatures", "web"]
