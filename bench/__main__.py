@@ -9,7 +9,7 @@ import platform
 import re
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def machine() -> str:
 def write_section(area: str, body: str) -> None:
     text = OUTPUT.read_text() if OUTPUT.exists() else HEADER
     start, end = f"<!-- bench:{area}:start -->", f"<!-- bench:{area}:end -->"
-    stamp = (f"_Machine: {machine()}. Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with "
+    stamp = (f"_Machine: {machine()}. Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
              f"`.venv/bin/python -m bench {area}`._\n\n")
     block = f"{start}\n{stamp}{body.strip()}\n{end}"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)

@@ -17,7 +17,7 @@ import socket
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pymongo
@@ -80,7 +80,7 @@ def _http_inclusion(uri: str, database: pymongo.database.Database, scratch: str,
 
     signer = Signer(private_key=generate_private_key("EdDSA"))
     tree = MerkleTree(MongoNodeStore(database[TREE_NODES]), size=TREE_SIZE)
-    root, now = tree.root(), datetime.now(timezone.utc).replace(microsecond=0)
+    root, now = tree.root(), datetime.now(UTC).replace(microsecond=0)
     database[TREE_STATE].insert_one({"_id": "tree", "size": TREE_SIZE})
     database[TREE_HEADS].insert_one({
         "_id": TREE_SIZE, "root_hash": root, "timestamp": now,
@@ -143,7 +143,7 @@ def run() -> str:
             http_inclusion = _http_inclusion(server.uri, database, scratch, rng)
 
             sealing = client["bench_audit_seal"]
-            now = datetime.now(timezone.utc).replace(microsecond=0)
+            now = datetime.now(UTC).replace(microsecond=0)
             started = time.perf_counter()
             for start in range(0, SEAL_EVENTS, 5000):
                 sealing[EVENTS].insert_many(

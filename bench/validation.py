@@ -19,7 +19,7 @@ import copy
 import os
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from drug_catalog.catalog import CatalogIndex
@@ -28,7 +28,7 @@ from schemas.policy import Policy
 from schemas.validation import validate_prescription
 
 METHOD = " ".join((__doc__ or "").split("Method:", 1)[1].split())
-NOW = datetime(2026, 11, 23, 7, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)
 LOCAL = timezone(timedelta(hours=7))
 SECONDS = 8.0
 

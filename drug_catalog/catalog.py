@@ -77,7 +77,7 @@ def resolve_identifier(identifier: str, *, by_code: Callable[[str], Iterable[Dru
 
 
 class _Entry:
-    __slots__ = ("drug", "name_tokens", "ingredient_tokens", "other_tokens", "folded_name")
+    __slots__ = ("drug", "folded_name", "ingredient_tokens", "name_tokens", "other_tokens")
 
     def __init__(self, drug: Drug) -> None:
         self.drug = drug
@@ -230,10 +230,8 @@ class CatalogIndex:
         words = list(dict.fromkeys(tokens(query)))
         if not words:
             return []
-        if len(words) == 1:
-            positions = self._rank_one_word(words[0], limit)
-        else:
-            positions = self._rank_words(words, limit)
+        positions = (self._rank_one_word(words[0], limit) if len(words) == 1
+                     else self._rank_words(words, limit))
         return [self._entries[position].drug for position in positions]
 
     def _rank_one_word(self, word: str, limit: int) -> list[int]:

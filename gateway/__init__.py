@@ -51,7 +51,7 @@ class GatewayApi(Api):
 
     ERROR_SCHEMA = ProblemSchema
 
-    def handle_http_exception(self, error: Exception) -> Any:  # noqa: D102 - flask-smorest hook
+    def handle_http_exception(self, error: Exception) -> Any:
         return handle_exception(error)
 
 
@@ -85,4 +85,4 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-__all__ = ["create_app", "ApiError"]
+__all__ = ["ApiError", "create_app"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields
@@ -86,7 +86,7 @@ def parse_prescribed_at(text: str) -> datetime | None:
     tzinfo = None
     if offset:
         if offset == "Z":
-            tzinfo = timezone.utc
+            tzinfo = UTC
         else:
             sign = -1 if offset[0] == "-" else 1
             digits = offset[1:].replace(":", "")
@@ -355,7 +355,7 @@ def _leaves(tree: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...],
 class _ObjectPlan:
     """A schema compiled for :func:`load_shape`: its fields with what loading each needs."""
 
-    __slots__ = ("steps", "names")
+    __slots__ = ("names", "steps")
 
     def __init__(self, schema: type[Schema]) -> None:
         self.steps: list[tuple[str, fields.Field, bool, _ObjectPlan | None, bool]] = []

@@ -49,7 +49,7 @@ class Icd10Ranges:
     between ``C00`` and ``D48``; ``F20.0`` holds ``F20.0`` and ``F20.00``.
     """
 
-    __slots__ = ("entries", "_memo")
+    __slots__ = ("_memo", "entries")
 
     def __init__(self, entries: Iterable[str]) -> None:
         """Build from textual entries such as ``"I10"``, ``"E10-E14"``, ``"F20.0"``.

@@ -11,8 +11,8 @@ catalog other than its identifier errors (e.g. a database outage) propagate.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
-from datetime import date, datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from drug_catalog.errors import AmbiguousIdentifier, BadCheckDigit, InvalidIdentifier, UnknownDrug
@@ -74,7 +74,7 @@ class Context:
     now: datetime
     problems: list[Problem] = field(default_factory=list)
     # derived by the rules, in order
-    local_zone: timezone = timezone.utc
+    local_zone: timezone = UTC
     prescribed_at: datetime | None = None  # aware, local zone
     reference_date: date | None = None  # local date of prescribing (or of now)
     birth_date: date | None = None

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from schemas.document import FIELD_ORDER, load_shape, shape_issues
@@ -123,7 +123,7 @@ def validate_prescription(raw: Any, *, catalog: Resolver, policy: Policy,
         of ``drug_catalog.errors`` (e.g. a database outage) propagate.
     """
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     if not isinstance(raw, Mapping):
         return ValidationResult(None, [Issue("", "rx.field_type", NOT_AN_OBJECT)])
     raw = dict(raw)
@@ -229,7 +229,7 @@ def _canonical(ctx: Context, code: str) -> dict[str, Any]:
     values["chan_doan"] = [
         {"ma_chan_doan": dotted,
          **{name: item[name] for name in ("ten_chan_doan", "ket_luan") if item.get(name)}}
-        for dotted, item in zip(ctx.diagnoses, loaded["chan_doan"])]
+        for dotted, item in zip(ctx.diagnoses, loaded["chan_doan"], strict=True)]
     values["dot_dung_thuoc"] = [
         {"dot": period.get("dot", index + 1), "tu_ngay": period["tu_ngay"].isoformat(),
          "den_ngay": period["den_ngay"].isoformat()}

@@ -29,13 +29,20 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import (decode_dss_signature,
-                                                             encode_dss_signature)
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from signing.canonical import canonicalize
 from signing.errors import CanonicalizationError, VerificationError
-from signing.jwk import (ALGORITHMS, PrivateKey, PublicKey, algorithm_of, b64url_decode,
-                         b64url_encode, public_jwk, public_key_from_jwk)
+from signing.jwk import (
+    ALGORITHMS,
+    PrivateKey,
+    PublicKey,
+    algorithm_of,
+    b64url_decode,
+    b64url_encode,
+    public_jwk,
+    public_key_from_jwk,
+)
 
 _RESERVED = frozenset({"alg", "kid", "iat", "b64", "crit", "payload_sha256"})
 _UNDERSTOOD_CRIT = frozenset({"b64"})

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -154,7 +154,7 @@ class KeyStore:
 
     def __init__(self, collection: Collection, *, policy: KeyPolicy,
                  monotonic: Callable[[], float] = time.monotonic,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         """A store on ``collection`` (``signing_keys``) used as ``policy`` says.
 
         ``monotonic`` and ``now`` are the clocks (tests replace them).

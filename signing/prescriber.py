@@ -26,7 +26,7 @@ import binascii
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.x509.verification import (Criticality, ExtensionPolicy, PolicyBuilder, Store,
-                                            VerificationError as ChainError)
+from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store
+from cryptography.x509.verification import VerificationError as ChainError
 
 from signing.canonical import canonicalize
 from signing.errors import CanonicalizationError, PrescriberSignatureError, TrustAnchorError
@@ -259,7 +259,7 @@ def _signing_time(header: Mapping[str, Any]) -> datetime | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise PrescriberSignatureError("malformed_jws", "iat is not a number")
         try:
-            return datetime.fromtimestamp(value, timezone.utc)
+            return datetime.fromtimestamp(value, UTC)
         except (OverflowError, OSError, ValueError):
             raise PrescriberSignatureError("malformed_jws", "iat is out of range") from None
     return None

@@ -84,7 +84,8 @@ group([("Paracetamol", "500mg")], TABLET, False,
 group([("Paracetamol", "500mg")], EFFERVESCENT, False, ["Efferhasan 500", "Sủi Cetamol 500"])
 group([("Paracetamol", "650mg")], FILM, False, ["Panacetal Extra 650"])
 group([("Paracetamol", "250mg")], SACHET, False, ["Hacemol 250 gói", "Babycetal 250"])
-group([("Paracetamol", "1g/100ml")], INFUSION[:3] + (("Chai 100ml", "Túi 100ml"),), True, ["Paracetamol Kabi 1g/100ml", "Infulgan 1g"],
+group([("Paracetamol", "1g/100ml")], INFUSION[:3] + (("Chai 100ml", "Túi 100ml"),), True,
+      ["Paracetamol Kabi 1g/100ml", "Infulgan 1g"],
       family="VN")
 group([("Paracetamol", "325mg"), ("Ibuprofen", "200mg")], TABLET, False, ["Alaxan Plus", "Ibucetal"])
 group([("Amoxicilin (dưới dạng Amoxicilin trihydrat)", "500mg")], CAPSULE, True,
@@ -276,7 +277,7 @@ def gtin12(item: int) -> str:
 
 def main() -> None:
     rng = random.Random(20251101)
-    lines = [{"_comment": "erx-gateway demo catalog: one drug resource per line (API.md). "
+    lines = [{"_comment": "erx-gateway demo catalog: one drug resource per line (README \"Drug catalog\"). "
                           "Lines with a _sample field say which of their data are sample data. "
                           "Regenerate with drug_catalog/data/build_demo_catalog.py."}]
     item = 1

@@ -11,9 +11,10 @@ a fresh number (:func:`insert_event`): the event is recorded later, never lost o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
@@ -32,13 +33,13 @@ class AuditError(RuntimeError):
 
 
 def utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None \
-        else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None \
+        else value.astimezone(UTC)
 
 
 def now_millis() -> datetime:
     """Now, truncated to the millisecond BSON keeps, so a stored time hashes as it was."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
@@ -99,14 +100,12 @@ def allocate(database: Database) -> int:
     for _ in range(10):
         doc = counters.find_one_and_update(
             {"_id": "events"},
-            {"$inc": {"next": 1}, "$set": {"allocated_at": datetime.now(timezone.utc)}},
+            {"$inc": {"next": 1}, "$set": {"allocated_at": datetime.now(UTC)}},
             return_document=ReturnDocument.AFTER)
         if doc is not None:
             return int(doc["next"]) - 1
-        try:
+        with contextlib.suppress(DuplicateKeyError):  # another writer created it
             counters.update_one({"_id": "events"}, {"$setOnInsert": {"next": 0}}, upsert=True)
-        except DuplicateKeyError:
-            pass  # another writer created it
     raise AuditError("could not allocate an audit sequence number")
 
 
@@ -162,7 +161,7 @@ def next_run(database: Database, start: int, limit: int, grace: timedelta) -> li
                 break
             run.append(doc)
             expected += 1
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if hole_before is not None:
             if run or now - utc(hole_before["time"]) < grace:
                 return run

@@ -201,6 +201,6 @@ class PeriodicSealer:
             try:
                 head = self.sealer.seal()
                 log.debug("audit sealed", extra={"tree_size": head.tree_size})
-            except Exception:  # noqa: BLE001 - keep sealing; the next round retries
+            except Exception:
                 log.exception("sealing the audit log failed")
             self.stopping.wait(self.interval)

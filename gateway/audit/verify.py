@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
+
 from gateway.audit.log import NDJSON, event_leaf
 from gateway.audit.tree import TreeHead
 from signing.errors import CanonicalizationError, VerificationError
-from signing.merkle import (InMemoryNodeStore, InvalidProof, MerkleTree, leaf_hash,
-                            verify_consistency)
+from signing.merkle import InMemoryNodeStore, InvalidProof, MerkleTree, leaf_hash, verify_consistency
 
 EXPORT_PATH = "/v2/audit/events"
 
@@ -185,8 +186,6 @@ class HttpSource:
     """A running gateway, read with a regulator's bearer token."""
 
     def __init__(self, base_url: str, *, token: str, timeout: float = 30.0) -> None:
-        import requests
-
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()

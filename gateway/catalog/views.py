@@ -22,7 +22,7 @@ class ActiveIngredientSchema(Schema):
 
 
 class DrugSchema(Schema):
-    """A drug resource (API.md); also one line of the ``ndjson`` import format."""
+    """A drug resource (README "Drug catalog"); also one line of the ``ndjson`` import format."""
 
     national_code = fields.String(metadata={"description": "the key; what ma_thuoc names"})
     registration_number = fields.String(metadata={"example": "VD-32243-19"})

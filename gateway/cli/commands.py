@@ -10,12 +10,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator
-from typing import Any
-
-import signal
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask

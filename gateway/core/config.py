@@ -213,7 +213,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REPORT_UTC_OFFSET", "+07:00", str,
             "UTC offset of the days in /v2/reports/summary?group_by=day (Vietnam: +07:00)"),
     # --- validation ------------------------------------------------------------------------
-    # Policy numbers of the prescription rules (RULES.md); schemas.policy.Policy.from_mapping
+    # Policy numbers of the prescription rules (docs/rules.md); schemas.policy.Policy.from_mapping
     # reads every RX_* name below.
     Setting("RX_NAME_MAX_CHARS", 255, parse_positive_int,
             "longest ho_ten_benh_nhan (patient.name_required)"),

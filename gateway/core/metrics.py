@@ -13,8 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask, Response, g, request
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
-                               generate_latest, multiprocess)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 REQUESTS = Counter("erx_http_requests_total", "HTTP requests answered",
                    ["method", "endpoint", "status"])

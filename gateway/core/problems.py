@@ -9,8 +9,9 @@ Every native endpoint, and every framework error (404, 405, 413, 415, 500), answ
 
 Services raise domain errors (:mod:`gateway.core.errors`, ``signing.errors``,
 ``drug_catalog.errors``); :data:`PROBLEMS` maps each to a problem here, so HTTP stays at the
-edge. Views raise :class:`ApiError` for what is wrong with the HTTP request itself. No answer carries a stack trace: an unexpected exception is logged
-with its trace and answered with a bare 500.
+edge. Views raise :class:`ApiError` for what is wrong with the HTTP request itself. No answer
+carries a stack trace: an unexpected exception is logged with its trace and answered with a
+bare 500.
 """
 
 from __future__ import annotations
@@ -23,11 +24,20 @@ from flask import Flask, Response, g, json
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from drug_catalog.errors import (AmbiguousIdentifier, BadCheckDigit, InvalidGs1, InvalidIdentifier,
-                                 UnknownDrug)
+from drug_catalog.errors import AmbiguousIdentifier, BadCheckDigit, InvalidGs1, InvalidIdentifier, UnknownDrug
 from drug_catalog.store import CatalogUnavailable
-from gateway.core.errors import (Conflict, DomainError, Forbidden, Invalid, Malformed, NotFound,
-                                 RateLimited, Unauthenticated, Unavailable, error_item)
+from gateway.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    Malformed,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    error_item,
+)
 from signing.errors import KeyStoreError, PrescriberSignatureError, VerificationError
 
 log = logging.getLogger(__name__)
@@ -91,7 +101,7 @@ class ApiError(Exception):
 
 class ProblemItemSchema(Schema):
     pointer = fields.String(metadata={"description": "JSON pointer (RFC 6901) into the request"})
-    code = fields.String(metadata={"description": "stable machine code (RULES.md)"})
+    code = fields.String(metadata={"description": "stable machine code (docs/rules.md)"})
     message = fields.String(metadata={"description": "human message, Vietnamese"})
 
 
@@ -132,7 +142,7 @@ def _safe_description(exc: HTTPException) -> str | None:
 def _webargs_errors(messages: Mapping[str, Any], prefix: str = "") -> Iterable[dict[str, str]]:
     for location, tree in messages.items():
         # The first level is the location (json, query, headers): not part of the pointer.
-        yield from _walk(tree, "" if not prefix else prefix, location)
+        yield from _walk(tree, prefix, location)
 
 
 def _walk(tree: Any, pointer: str, location: str) -> Iterable[dict[str, str]]:

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -26,8 +26,14 @@ from pymongo.errors import PyMongoError
 
 from gateway.core.errors import Conflict, Forbidden, NotFound, error_item
 from gateway.parties.model import Party
-from gateway.prescriptions.outbox import (DEAD, FAILED_PERMANENT, IN_FLIGHT, PENDING,
-                                          RETRYABLE_BY_ADMIN, waiting_for)
+from gateway.prescriptions.outbox import (
+    DEAD,
+    FAILED_PERMANENT,
+    IN_FLIGHT,
+    PENDING,
+    RETRYABLE_BY_ADMIN,
+    waiting_for,
+)
 from gateway.prescriptions.outbox_store import OutboxStore
 
 log = logging.getLogger(__name__)
@@ -42,7 +48,7 @@ PUBLIC_FIELDS = ("id", "seq", "target", "event", "ref", "state", "attempts", "cr
 
 def _utc(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 
@@ -81,7 +87,7 @@ def retry_delivery(outbox: OutboxStore, delivery_id: str, *, by: str,
         gateway.core.errors.NotFound: unknown delivery.
         gateway.core.errors.Conflict: a delivery in another state.
     """
-    changed = outbox.retry(delivery_id, by=by, now=now or datetime.now(timezone.utc))
+    changed = outbox.retry(delivery_id, by=by, now=now or datetime.now(UTC))
     doc = outbox.containing(delivery_id)
     if doc is None:
         raise NotFound(f"no delivery {delivery_id}")
@@ -134,7 +140,7 @@ class DeliveryMetrics:
                 oldest[kind] = min(created, oldest.get(kind, created))
         for (state, kind), count in table.items():
             counts.add_metric([state, kind], count)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for kind in TARGET_KINDS:
             age = (now - oldest[kind]).total_seconds() if kind in oldest else 0.0
             ages.add_metric([kind], max(age, 0.0))

@@ -1,4 +1,4 @@
-"""Outbound client of the national prescription registry (NATIONAL-API.md).
+"""Outbound client of the national prescription registry (docs/national-api.md).
 
 :class:`RegistryClient` is what the forwarder needs; :class:`HttpRegistryClient` speaks the
 national API with ``requests``:
@@ -9,7 +9,7 @@ national API with ``requests``:
   the registry answers 401, after which it logs in again once and repeats the call once;
 - ``POST /api/v1/gui-don-thuoc`` with the national document;
 - ``POST /api/v1/cap-nhat-don-thuoc`` with the national dispense report;
-- cancellations: the national API has no known cancel call (NATIONAL-API.md, unconfirmed), so
+- cancellations: the national API has no known cancel call (docs/national-api.md, unconfirmed), so
   its path is the setting ``REGISTRY_CANCEL_PATH`` (default ``/api/v1/huy-don-thuoc``, our
   guess); empty means "not available" and registry cancellations end ``failed_permanent``.
 

@@ -25,7 +25,7 @@ import ipaddress
 import json
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -60,7 +60,7 @@ class WebhookStore:
         return self.collection.find_one({"_id": pharmacy})
 
     def put(self, pharmacy: str, *, url: str, events: list[str]) -> dict[str, Any]:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return self.collection.find_one_and_update(
             {"_id": pharmacy},
             {"$set": {"url": url, "events": events, "updated_at": now},

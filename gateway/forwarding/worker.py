@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -50,15 +50,33 @@ from pymongo.errors import PyMongoError
 
 from gateway.audit.log import AuditLog
 from gateway.core.config import ConfigError
-from gateway.forwarding.registry import (HttpRegistryClient, RegistryClient,
-                                         UnconfiguredRegistry, national_cancellation,
-                                         national_dispense_report, national_document)
+from gateway.forwarding.registry import (
+    HttpRegistryClient,
+    RegistryClient,
+    UnconfiguredRegistry,
+    national_cancellation,
+    national_dispense_report,
+    national_document,
+)
 from gateway.forwarding.webhooks import PharmacyWebhookClient
 from gateway.parties.store import PartyStore
-from gateway.prescriptions.outbox import (DEAD, DELIVERED, DISPENSE_RECORDED, FAILED_PERMANENT,
-                                          IN_FLIGHT, OPEN, PENDING, PRESCRIPTION_CANCELLED,
-                                          PRESCRIPTION_ISSUED, REGISTRY, RESULT_DELIVERED,
-                                          RESULT_PERMANENT, Outcome, pharmacy_code, target_kind)
+from gateway.prescriptions.outbox import (
+    DEAD,
+    DELIVERED,
+    DISPENSE_RECORDED,
+    FAILED_PERMANENT,
+    IN_FLIGHT,
+    OPEN,
+    PENDING,
+    PRESCRIPTION_CANCELLED,
+    PRESCRIPTION_ISSUED,
+    REGISTRY,
+    RESULT_DELIVERED,
+    RESULT_PERMANENT,
+    Outcome,
+    pharmacy_code,
+    target_kind,
+)
 from gateway.prescriptions.outbox_store import OutboxStore
 
 log = logging.getLogger(__name__)
@@ -108,7 +126,7 @@ def backoff_delay(attempts: int, *, base: float, cap: float,
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _held_back(deliveries: list[dict[str, Any]], index: int) -> bool:
@@ -320,7 +338,7 @@ class Forwarder:
         """Send one delivery to its receiver; never raises (a bug becomes a retried outcome)."""
         try:
             return self._send(doc, entry, attempt)
-        except Exception as exc:  # noqa: BLE001 - one bad delivery must not stop the others
+        except Exception as exc:
             log.exception("sending a delivery failed", extra={"delivery": entry.get("id")})
             return Outcome.retry(f"internal error: {type(exc).__name__}")
 
@@ -357,7 +375,7 @@ class Forwarder:
             # The lease runs out and the prescription is claimed again: nothing is lost.
             log.warning("database error while forwarding; the lease will expire",
                         extra={"ma_don_thuoc": doc.get("_id"), "error": type(exc).__name__})
-        except Exception:  # noqa: BLE001 - keep the worker thread alive
+        except Exception:
             log.exception("forwarding a prescription failed",
                           extra={"ma_don_thuoc": doc.get("_id")})
 

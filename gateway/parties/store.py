@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
-from datetime import datetime, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -17,8 +17,16 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from gateway.parties.model import (FACILITY_CODE, PARTY_CODE, ROLES, Party, PartyError,
-                                    PartyExists, UnknownParty, client_id_for)
+from gateway.parties.model import (
+    FACILITY_CODE,
+    PARTY_CODE,
+    ROLES,
+    Party,
+    PartyError,
+    PartyExists,
+    UnknownParty,
+    client_id_for,
+)
 
 COLLECTION = "parties"
 INDEXES = {COLLECTION: [
@@ -72,7 +80,7 @@ class PartyStore:
             if not PARTY_CODE.match(code):
                 raise PartyError("code: 1-50 letters, digits, '.', '_' or '-'")
         secret = secrets.token_urlsafe(32)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         party = Party(client_id=client_id_for(role, code, facility), role=role, code=code,
                       name=name.strip(), facility=facility, status="active")
         document = {"_id": party.client_id, "role": role, "code": code, "name": party.name,
@@ -123,7 +131,7 @@ class PartyStore:
         # update_one, then read: findAndModify scans the collection on the embedded database.
         result = self.collection.update_one(
             {"_id": client_id},
-            {"$set": {"status": status, "updated_at": datetime.now(timezone.utc)}})
+            {"$set": {"status": status, "updated_at": datetime.now(UTC)}})
         party = self.get(client_id) if result.matched_count else None
         if party is None:
             raise UnknownParty(f"no party {client_id}")
@@ -134,7 +142,7 @@ class PartyStore:
         result = self.collection.update_one(
             {"_id": client_id},
             {"$set": {"secret_hash": self.hasher.hash(secret),
-                      "updated_at": datetime.now(timezone.utc)}})
+                      "updated_at": datetime.now(UTC)}})
         if result.matched_count == 0:
             raise UnknownParty(f"no party {client_id}")
         return secret

@@ -19,8 +19,14 @@ from drug_catalog.identifiers import parse_gs1
 from gateway.core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, error_item
 from gateway.parties.model import Party
 from gateway.prescriptions import outbox
-from gateway.prescriptions.model import (DISPENSABLE, DISPENSED, EXPIRED, PARTIALLY_DISPENSED,
-                                         Settings, state_message)
+from gateway.prescriptions.model import (
+    DISPENSABLE,
+    DISPENSED,
+    EXPIRED,
+    PARTIALLY_DISPENSED,
+    Settings,
+    state_message,
+)
 from gateway.prescriptions.store import PrescriptionStore
 
 
@@ -258,10 +264,10 @@ class Dispensing:
             if holder is not None and holder["dispense"] == dispense_id:
                 reserved.append(pack["_id"])  # our own earlier attempt
                 continue
-            if holder is not None and self._orphaned(holder, now):
-                if self.store.take_over_pack(pack["_id"], holder["dispense"], record):
-                    reserved.append(pack["_id"])
-                    continue
+            if (holder is not None and self._orphaned(holder, now)
+                    and self.store.take_over_pack(pack["_id"], holder["dispense"], record)):
+                reserved.append(pack["_id"])
+                continue
             reused.append(error_item(pack["pointer"], "dispense.serial_reused",
                                      "Hộp thuốc (GTIN + số sê-ri) đã được bán trước đó"))
         if reused:

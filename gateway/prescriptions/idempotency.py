@@ -17,7 +17,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
@@ -98,7 +98,7 @@ class IdempotencyStore:
 
     def _claim(self, record_id: str, fingerprint: str) -> None:
         for _ in range(3):
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             try:
                 self.collection.insert_one({"_id": record_id, "fingerprint": fingerprint,
                                             "state": "pending", "lease_until": now + LEASE,

@@ -171,7 +171,7 @@ def merge_updates(*updates: Mapping[str, Any]) -> dict[str, Any]:
 def initial_fields(entries: Sequence[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     """Fields of a NEW prescription document (insert instead of update): its outbox."""
     return {"deliveries": list(entries), "forward_due_at": now if entries else None,
-            "forward_open": True if entries else False,
+            "forward_open": bool(entries),
             "forward_lease_until": None, "forward_lease_owner": None}
 
 
@@ -197,7 +197,7 @@ class Outcome:
     """The result of one send attempt: ``kind`` is one of the ``RESULT_*`` values;
     ``error`` a short reason; ``response`` the receiver's answer as kept in the delivery."""
 
-    __slots__ = ("kind", "error", "response")
+    __slots__ = ("error", "kind", "response")
 
     def __init__(self, kind: str, *, error: str | None = None,
                  response: Mapping[str, Any] | None = None) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.core.config import ConfigError
@@ -115,7 +115,7 @@ def _shape(row: Mapping[str, Any], *, with_key: bool) -> dict[str, Any]:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).isoformat() if value else None
+    return value.astimezone(UTC).isoformat() if value else None
 
 
 def check_utc_offset(offset: str) -> str:

@@ -25,20 +25,28 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-
 from drug_catalog.catalog import Catalog
-from gateway.prescriptions import outbox
-from gateway.prescriptions.store import PrescriptionStore
-from gateway.core.errors import (Conflict, Forbidden, Unavailable,
-                                 bad_parameter, error_item)
+from gateway.core.errors import Conflict, Forbidden, Unavailable, bad_parameter, error_item
 from gateway.parties.model import Party
-
+from gateway.prescriptions import outbox
 from gateway.prescriptions.dispensing import Dispensing
-from gateway.prescriptions.model import (CANCELLED, DISPENSABLE, EXPIRED, ISSUED, PRESCRIBERS,
-                                         STATUSES, Refused, Settings, Submitted, state_message)
+from gateway.prescriptions.model import (
+    CANCELLED,
+    DISPENSABLE,
+    EXPIRED,
+    ISSUED,
+    PRESCRIBERS,
+    STATUSES,
+    Refused,
+    Settings,
+    Submitted,
+    state_message,
+)
+from gateway.prescriptions.store import PrescriptionStore
+
 
 class Lifecycle(Dispensing):
     """The operations on prescriptions, over their store.
@@ -57,7 +65,7 @@ class Lifecycle(Dispensing):
                  dispensable_until: Callable[[Mapping[str, Any], datetime], datetime],
                  patient_key: Callable[[str], str],
                  settings: Settings,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
         self.catalog = catalog
         self.validate = validate
@@ -230,7 +238,7 @@ class Lifecycle(Dispensing):
 
 
 def _encode_cursor(issued_at: datetime, code: str) -> str:
-    raw = json.dumps([issued_at.astimezone(timezone.utc).isoformat(), code]).encode()
+    raw = json.dumps([issued_at.astimezone(UTC).isoformat(), code]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -77,7 +77,7 @@ class PrescriptionStore:
         """The stored prescription (less the ``without`` fields), or None."""
         if not isinstance(code, str):
             return None
-        projection = {name: 0 for name in without} or None
+        projection = dict.fromkeys(without, 0) or None
         return self.prescriptions.find_one({"_id": code}, projection)
 
     def find_page(self, query: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:

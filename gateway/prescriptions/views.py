@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from flask import request
@@ -13,8 +13,7 @@ from gateway.core.context import services
 from gateway.core.errors import bad_parameter
 from gateway.core.http import json_object
 from gateway.core.problems import PROBLEM_MEDIA_TYPE, ApiError, ProblemSchema
-from gateway.prescriptions.answers import (dispense_answer, idempotent, record, submit_answer,
-                                           view_of)
+from gateway.prescriptions.answers import dispense_answer, idempotent, record, submit_answer, view_of
 from gateway.web.security import current_party, requires
 from schemas.document import PrescriptionSchema
 
@@ -134,13 +133,13 @@ def _parse_time(name: str, raw: str | None) -> datetime | None:
     try:
         if len(raw) == 10:
             return datetime.combine(date.fromisoformat(raw), time(0),
-                                    tzinfo=services().timezone).astimezone(timezone.utc)
+                                    tzinfo=services().timezone).astimezone(UTC)
         parsed = datetime.fromisoformat(raw)
     except ValueError:
         raise bad_parameter(name, "an ISO 8601 date or date-time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=services().timezone)
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 @blp.route("/v2/prescriptions", methods=["GET"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from drug_catalog.catalog import Catalog
@@ -66,7 +66,7 @@ def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: S
     return Lifecycle(
         store, catalog=catalog, validate=validate, sign=sign,
         dispensable_until=lambda document, now: dispensable_until(document, policy)
-        .astimezone(timezone.utc),
+        .astimezone(UTC),
         patient_key=audit.patient_hash,
         settings=Settings(timezone=zone, pack_reservation_grace=timedelta(
             seconds=config["PACK_RESERVATION_GRACE_SECONDS"])))

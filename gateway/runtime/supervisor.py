@@ -3,13 +3,14 @@
 Order of start: the embedded database (unless ``MONGODB_URI`` is set), first-run preparation
 (indexes and the bootstrap steps, e.g. the demo catalog: the ``prepare`` function the command
 line gives), gunicorn, then the background workers it names (the forwarder). This module
-imports no capability: what to prepare and which workers to start are its arguments. Children run in their own sessions, with a parent-death
-signal on Linux, so Ctrl-C reaches only this process, which stops them in reverse order
-(database last) and never leaves an orphan.
+imports no capability: what to prepare and which workers to start are its arguments.
+Children run in their own sessions, with a parent-death signal on Linux, so Ctrl-C reaches only
+this process, which stops them in reverse order (database last) and never leaves an orphan.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -30,10 +31,8 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        except OSError:
-            pass
 
 
 def _spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -33,8 +33,7 @@ from gateway.core.config import ConfigError
 from signing.errors import KeyStoreError, NoActiveKey, TrustAnchorError
 from signing.jws import Signer
 from signing.keys import COLLECTION, KeyPolicy, KeyStore
-from signing.prescriber import (PrescriberSignature, check_prescriber_signature,
-                                load_trust_anchors)
+from signing.prescriber import PrescriberSignature, check_prescriber_signature, load_trust_anchors
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +131,7 @@ class Signatures:
         """
         policy = self.prescriber_policy
         return check_prescriber_signature(document, policy.policy, policy.anchors,
-                                          now or datetime.now(timezone.utc),
+                                          now or datetime.now(UTC),
                                           clock_skew=policy.clock_skew)
 
     def bootstrap(self) -> None:

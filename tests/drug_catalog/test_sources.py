@@ -8,8 +8,14 @@ import json
 import pytest
 
 from drug_catalog.errors import ImportFormatError, ImportRowError
-from drug_catalog.sources import SourceRecord, merge, read_dav_csv, read_ndjson, read_records, \
-    split_ingredients
+from drug_catalog.sources import (
+    SourceRecord,
+    merge,
+    read_dav_csv,
+    read_ndjson,
+    read_records,
+    split_ingredients,
+)
 from tests.conftest import DAV_SAMPLE
 from tests.drug_catalog.conftest import drug_record, make_drug
 

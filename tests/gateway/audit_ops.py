@@ -11,8 +11,16 @@ from pymongo.database import Database
 from gateway.audit.log import event_leaf
 from gateway.audit.store import COUNTERS, EVENTS, event_from_document, fill_lost
 from gateway.audit.store import allocate as allocate_number
-from gateway.audit.tree import (TREE_HEADS, TREE_NODES, TREE_STATE, PeriodicSealer, TreeHead,
-                                latest_tree_head, seal, sealed_size)
+from gateway.audit.tree import (
+    TREE_HEADS,
+    TREE_NODES,
+    TREE_STATE,
+    PeriodicSealer,
+    TreeHead,
+    latest_tree_head,
+    seal,
+    sealed_size,
+)
 from gateway.core.context import services
 
 __all__ = ["COUNTERS", "EVENTS", "TREE_HEADS", "TREE_NODES", "TREE_STATE", "TreeHead",

@@ -10,8 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.gateway import audit_ops as audit
-from tests.gateway.test_prescriptions import (dispense, issued,  # noqa: F401
-                                              national_token, prescription, submit, world)
+from tests.gateway.test_prescriptions import dispense, issued, national_token, prescription, submit, world
 
 CCCD = "079090001234"  # the patient of test_prescriptions.prescription()
 

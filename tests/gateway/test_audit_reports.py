@@ -4,7 +4,7 @@ gateway/prescriptions/reports.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from flask import Flask
@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from gateway.core.context import services
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def prescription(code: str, facility: str, kind: str, issued_at: datetime,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -17,12 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.serving import make_server
 
-from tests.gateway import audit_ops as audit
 from gateway.audit.verify import verify_log
 from gateway.cli import main
 from signing.jws import Signer, verify_detached
 from signing.keys import generate_private_key
 from signing.merkle import InMemoryNodeStore, MerkleTree
+from tests.gateway import audit_ops as audit
 
 TAMPERED = (0, 1, 13, 33)  # first, second, middle, last sealed event
 
@@ -206,7 +206,7 @@ class LogSource:
     def __init__(self, events: list[dict]) -> None:
         self.tree = MerkleTree(InMemoryNodeStore())
         self.tree.append(audit.event_leaf(event) for event in events)
-        stamp = datetime(2026, 11, 23, tzinfo=timezone.utc)
+        stamp = datetime(2026, 11, 23, tzinfo=UTC)
         root = self.tree.root()
         self.head = audit.TreeHead(
             tree_size=self.tree.size, root_hash=root, timestamp=stamp,

@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.core.context import services
-from gateway.web.security import current_party, requires
 from gateway.parties.model import PartyError, PartyExists
+from gateway.web.security import current_party, requires
 from tests.gateway.test_app import assert_problem
 
 TOKEN = "/v2/auth/token"

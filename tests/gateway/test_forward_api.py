@@ -6,8 +6,15 @@ from datetime import timedelta
 
 import pytest
 
-from tests.gateway.forwarding import (FACILITY, app_config, db, deliveries_of,  # noqa: F401
-                                      insert_prescriptions, make_forwarder, registry)
+from tests.gateway.forwarding import (
+    FACILITY,
+    app_config,
+    db,
+    deliveries_of,
+    insert_prescriptions,
+    make_forwarder,
+    registry,
+)
 
 
 # --- webhooks -----------------------------------------------------------------------------------

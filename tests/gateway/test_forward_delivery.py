@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import json
 
-from signing.jws import verify_detached
-
 from gateway.forwarding.webhooks import DELIVERY_ID_HEADER, EVENT_HEADER, SIGNATURE_HEADER
-from tests.gateway.forwarding import (FACILITY, app_config, cancel, db,  # noqa: F401
-                                      deliveries_of, dispense, insert_prescriptions,
-                                      make_forwarder, registry, running, states, wait_until,
-                                      webhook_receiver)
+from signing.jws import verify_detached
+from tests.gateway.forwarding import (
+    FACILITY,
+    app_config,
+    cancel,
+    db,
+    deliveries_of,
+    dispense,
+    insert_prescriptions,
+    make_forwarder,
+    registry,
+    running,
+    states,
+    wait_until,
+    webhook_receiver,
+)
 
 
 def test_issue_cancel_and_dispense_reach_the_registry_once_in_order(db, registry,

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 
-from signing.jws import verify_detached
-
 from gateway.forwarding.webhooks import EVENT_HEADER, SIGNATURE_HEADER
-from tests.gateway.forwarding import (app_config, db, deliveries_of, make_forwarder,  # noqa: F401
-                                      registry, webhook_receiver)
+from signing.jws import verify_detached
+from tests.gateway.forwarding import app_config, db, deliveries_of, make_forwarder, registry, webhook_receiver
 from tests.gateway.test_prescriptions import PARACETAMOL, prescription
 
 

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.prescriptions import outbox
 from gateway.core.config import ConfigError
+from gateway.forwarding.registry import (
+    HttpRegistryClient,
+    UnconfiguredRegistry,
+    national_cancellation,
+    national_dispense_report,
+)
 from gateway.forwarding.worker import ForwardingPolicy, _held_back, backoff_delay
-from gateway.forwarding.registry import (HttpRegistryClient, UnconfiguredRegistry, national_cancellation,
-                              national_dispense_report)
+from gateway.prescriptions import outbox
 from tests.gateway.forwarding import prescription
 from tests.gateway.registry_double import RegistryDouble
 
-NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 # --- outbox -------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -418,7 +418,7 @@ def test_dispense_completes_after_a_crash_between_steps(client: FlaskClient, wor
     assert dispense(client, world["h"]["pharmacy_1"], code, items, **key).status_code == 201
     database["idempotency"].update_one(
         {"_id": {"$regex": "crash-1$"}},
-        {"$set": {"state": "pending", "lease_until": datetime.now(timezone.utc)
+        {"$set": {"state": "pending", "lease_until": datetime.now(UTC)
                   - timedelta(seconds=1)}, "$unset": {"answer": ""}})
     retry = dispense(client, world["h"]["pharmacy_1"], code, items, **key)
     assert retry.status_code == 201, retry.get_json()
@@ -427,7 +427,7 @@ def test_dispense_completes_after_a_crash_between_steps(client: FlaskClient, wor
     # While another attempt still holds the lease, a retry is told to come back later.
     database["idempotency"].update_one(
         {"_id": {"$regex": "crash-1$"}},
-        {"$set": {"state": "pending", "lease_until": datetime.now(timezone.utc)
+        {"$set": {"state": "pending", "lease_until": datetime.now(UTC)
                   + timedelta(seconds=30)}})
     busy = dispense(client, world["h"]["pharmacy_1"], code, items, **key)
     assert_problem(busy, 409, "idempotency-in-progress")
@@ -443,7 +443,8 @@ def test_concurrent_dispenses_never_exceed_the_prescription(app: Flask, client: 
         barrier = threading.Barrier(len(headers))
         outcomes: list[int] = []
 
-        def worker(auth: dict[str, str]) -> None:
+        def worker(auth: dict[str, str], barrier: threading.Barrier = barrier,
+                   outcomes: list[int] = outcomes, code: str = code) -> None:
             local = app.test_client()
             barrier.wait()
             outcomes.append(local.post(f"/v2/prescriptions/{code}/dispenses", headers=auth,
@@ -502,7 +503,7 @@ def test_expired_prescription_cannot_be_dispensed(client: FlaskClient, world: di
                                                   database) -> None:
     code = issued(client, world)
     database["prescriptions"].update_one(
-        {"_id": code}, {"$set": {"dispensable_until": datetime.now(timezone.utc)
+        {"_id": code}, {"$set": {"dispensable_until": datetime.now(UTC)
                                  - timedelta(seconds=1)}})
     state = client.get(f"/v2/prescriptions/{code}", headers=world["h"]["regulator"]).get_json()
     assert state["status"] == "expired"

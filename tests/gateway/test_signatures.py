@@ -17,15 +17,16 @@ from flask.testing import FlaskClient
 
 from gateway import create_app
 from gateway.cli import main
-from gateway.core.config import SETTINGS, ConfigError
-from gateway.core.problems import handle_exception
 from gateway.container import bootstrap
+from gateway.core.config import SETTINGS, ConfigError
 from gateway.core.context import services
+from gateway.core.problems import handle_exception
 from signing.errors import NoActiveKey, PrescriberSignatureError
 from signing.keys import COLLECTION, KeyPolicy, KeyStore
 from signing.prescriber import unsigned_payload
 from tests.gateway.test_cli import cli_env
 from tests.signing.conftest import NOW, Pki, build_pki, issue, prescriber_jws, prescription
+
 
 def signer() -> Any:
     return services().signatures.signer()
@@ -228,7 +229,7 @@ def test_cli_verify_fetches_the_jwks_from_a_url(saved):
     served = jwks_file.read_bytes()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             status = 200 if self.path == "/.well-known/jwks.json" else 404
             self.send_response(status)
             self.send_header("Content-Type", "application/jwk-set+json")
@@ -372,9 +373,8 @@ def test_an_untrusted_prescriber_is_refused_through_the_app(anchored_app: Flask)
     document = prescription()
     document["signature"] = prescriber_jws(unsigned_payload(document), rogue,
                                            [rogue.der_b64(), rogue_ca.der_b64()])
-    with anchored_app.app_context():
-        with pytest.raises(PrescriberSignatureError) as raised:
-            check_prescriber(document, now=NOW)
+    with anchored_app.app_context(), pytest.raises(PrescriberSignatureError) as raised:
+        check_prescriber(document, now=NOW)
     assert raised.value.reason == "untrusted_chain"
 
 

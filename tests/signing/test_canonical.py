@@ -7,7 +7,8 @@ import json
 import random
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from signing.canonical import canonicalize, content_sha256
 from signing.errors import CanonicalizationError

@@ -9,9 +9,11 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings, strategies as st
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwcrypto import jwk as jwcrypto_jwk, jws as jwcrypto_jws
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jwcrypto import jwk as jwcrypto_jwk
+from jwcrypto import jws as jwcrypto_jws
 
 from signing.canonical import canonicalize
 from signing.errors import VerificationError
@@ -94,7 +96,7 @@ def test_key_order_and_number_spelling_do_not_matter(document, ed25519_signer):
 @given(payload=st.binary(max_size=200), data=st.data())
 def test_any_flipped_bit_in_the_signature_fails(payload, data, any_signer):
     jws = any_signer.sign_detached(payload)
-    header, empty, signature = jws.split(".")
+    header, _empty, signature = jws.split(".")
     raw = bytearray(b64url_decode(signature))
     index = data.draw(st.integers(0, len(raw) - 1))
     raw[index] ^= 1 << data.draw(st.integers(0, 7))

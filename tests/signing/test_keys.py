@@ -11,8 +11,14 @@ from pymongo.database import Database
 from signing.errors import KeyStoreError, NoActiveKey, VerificationError
 from signing.jwk import thumbprint
 from signing.jws import verify_document
-from signing.keys import (COLLECTION, KeyPolicy, KeyStore, generate_private_key,
-                          load_private_key, private_key_pem)
+from signing.keys import (
+    COLLECTION,
+    KeyPolicy,
+    KeyStore,
+    generate_private_key,
+    load_private_key,
+    private_key_pem,
+)
 from tests.signing.conftest import prescription
 
 PASSPHRASE = b"correct horse battery staple"

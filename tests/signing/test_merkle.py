@@ -9,15 +9,22 @@ The reference functions below are written straight from RFC 9162 §2.1.1 (MTH), 
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signing import merkle
-from signing.merkle import (EMPTY_ROOT, InMemoryNodeStore, InvalidProof, InvalidTreeSize,
-                            MerkleTree, MissingNode, MongoNodeStore)
+from signing.merkle import (
+    EMPTY_ROOT,
+    InMemoryNodeStore,
+    InvalidProof,
+    InvalidTreeSize,
+    MerkleTree,
+    MissingNode,
+    MongoNodeStore,
+)
 
 MAX_SIZE = 10_000
 
@@ -129,7 +136,7 @@ def entry(i: int) -> bytes:
 LEAVES = tuple(entry(i) for i in range(MAX_SIZE))
 
 
-@lru_cache(maxsize=None)
+@cache
 def big_tree() -> MerkleTree:
     tree = MerkleTree(InMemoryNodeStore())
     tree.append(LEAVES)
