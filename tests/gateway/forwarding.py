@@ -7,17 +7,17 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from flask import Flask
 from pymongo.database import Database
 
-from gateway.prescriptions import outbox
 from gateway.container import build_forwarder
 from gateway.core.context import services
 from gateway.forwarding.worker import Forwarder
+from gateway.prescriptions import outbox
 from tests.gateway.registry_double import RegistryDouble, WebhookReceiver
 
 FACILITY = "79001"
@@ -25,7 +25,7 @@ REGISTRY_PASSWORD = "registry-pass"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def code_for(number: int, facility: str = FACILITY) -> str:

@@ -12,7 +12,7 @@ from gateway.core import config
 from gateway.core.config import ConfigError
 from gateway.core.context import services
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def test_defaults_then_environment_then_overrides() -> None:

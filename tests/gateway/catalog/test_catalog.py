@@ -18,7 +18,7 @@ from gateway.cli import main
 from gateway.container import bootstrap
 from gateway.core.context import services
 from tests.conftest import DAV_SAMPLE
-from tests.gateway.test_cli import cli_env
+from tests.gateway.cli.test_cli import cli_env
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from gateway.cli import main
 from gateway.core.context import services
 from signing import merkle
-from tests.gateway import audit_ops as audit
-from tests.gateway.test_cli import cli_env
+from tests.gateway.audit import audit_ops as audit
+from tests.gateway.cli.test_cli import cli_env
 from tests.signing.test_merkle import rfc_verify_consistency, rfc_verify_inclusion
 
 EVENTS = audit.EVENTS

@@ -24,7 +24,7 @@ from gateway.core.problems import handle_exception
 from signing.errors import NoActiveKey, PrescriberSignatureError
 from signing.keys import COLLECTION, KeyPolicy, KeyStore
 from signing.prescriber import unsigned_payload
-from tests.gateway.test_cli import cli_env
+from tests.gateway.cli.test_cli import cli_env
 from tests.signing.conftest import NOW, Pki, build_pki, issue, prescriber_jws, prescription
 
 

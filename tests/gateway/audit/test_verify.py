@@ -22,7 +22,7 @@ from gateway.cli import main
 from signing.jws import Signer, verify_detached
 from signing.keys import generate_private_key
 from signing.merkle import InMemoryNodeStore, MerkleTree
-from tests.gateway import audit_ops as audit
+from tests.gateway.audit import audit_ops as audit
 
 TAMPERED = (0, 1, 13, 33)  # first, second, middle, last sealed event
 
