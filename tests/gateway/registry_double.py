@@ -4,17 +4,24 @@
   login, ``gui-don-thuoc``, ``cap-nhat-don-thuoc`` and the (unconfirmed) cancel call, with the
   receiver's duplicate check (by ``ma_don_thuoc``; by ``ma_hoa_don`` for dispense reports)
   and switches to be down, slow, answer 500 or 4xx, act then drop the connection, or fail a
-  fraction of calls at random.
+  fraction of calls at random; :meth:`RegistryDouble.hold_sends` holds sends until released.
 - :class:`WebhookReceiver`: a pharmacy's webhook endpoint, dropping repeats by the
   ``Erx-Delivery-Id`` header, optionally holding chosen paths until released.
 
 Both count everything and record when one delivery id is being handled twice at the same
 moment (``overlaps``), which must never happen. Nothing in the gateway knows they exist; they
 serve the tests, the benchmark and ``make demo``.
+
+Tests synchronise on their events (a hold's ``arrived``, the receiver's ``holding``), never on
+timing. Every count is final before the answer goes out (the delivery id leaves
+``in_progress`` just before the answer or the drop): whoever has heard the answer, and
+whatever it recorded, sees the double's books as they end up; a repeat sent at once after an
+answer is not an overlap.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
@@ -27,6 +34,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ALREADY_EXISTS = "Mã đơn thuốc đã tồn tại"
+
+#: A failure bound only: a hold a test never released lets its requests go after this long.
+HOLD_BOUND_SECONDS = 300.0
+
+#: What a handler decided to send back: (status, JSON body), or DROP (close, no answer).
+Reply = tuple[int, Any] | None
+DROP: Reply = None
 
 
 class _Server(ThreadingHTTPServer):
@@ -65,6 +79,7 @@ class _LoopbackDouble:
 
     def stop(self) -> None:
         self.down = True
+        self._release_holds()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -80,6 +95,9 @@ class _LoopbackDouble:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _release_holds(self) -> None:
+        """Going down lets every held request go (a stopped double holds nothing)."""
 
     # Overlap tracking: the same delivery id handled twice at once would be a forwarder bug.
     def _enter(self, delivery_id: str) -> None:
@@ -109,16 +127,14 @@ class _Handler(BaseHTTPRequestHandler):
         # client's delayed ACK add ~40 ms to every answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def drop(self) -> None:
         """Close the connection without any answer."""
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def answer(self, status: int, body: Any) -> None:
         payload = json.dumps(body, ensure_ascii=False).encode()
@@ -135,6 +151,51 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def reply(self, reply: Reply) -> None:
+        if reply is DROP:
+            self.drop()
+        else:
+            self.answer(*reply)
+
+
+class SendHold:
+    """Sends held at the registry (see :meth:`RegistryDouble.hold_sends`).
+
+    - ``arrived``: set when the first send is held (the forwarder is mid-send from then on);
+    - ``held``: the delivery ids held so far; ``waiting``: how many are held right now;
+    - :meth:`release`: the held sends go on (the registry acts and answers), and the hold
+      ends: later sends are not held.
+    """
+
+    def __init__(self, paths: frozenset[str], after: int) -> None:
+        self.paths = paths
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+        self.held: list[str] = []
+        self.waiting = 0
+        self._let_through = after
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        self.released.set()
+
+    def wait_here(self, path: str, delivery_id: str) -> None:
+        """In the request's handler thread: hold it if it is one to hold, until released."""
+        if path not in self.paths or self.released.is_set():
+            return
+        with self._lock:
+            if self._let_through > 0:
+                self._let_through -= 1
+                return
+            self.held.append(delivery_id)
+            self.waiting += 1
+        self.arrived.set()
+        try:
+            self.released.wait(HOLD_BOUND_SECONDS)
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
 
 class RegistryDouble(_LoopbackDouble):
     """The national registry. Switches (set them any time):
@@ -147,7 +208,8 @@ class RegistryDouble(_LoopbackDouble):
     - ``failure_rate`` (with ``rng``): that fraction of calls fail at random, each failure one
       of ``failure_modes`` ("500" before acting, "drop" before acting, "act_then_drop",
       "act_then_500");
-    - ``expire_tokens()``: every issued token is refused from now on (401).
+    - ``expire_tokens()``: every issued token is refused from now on (401);
+    - ``hold_sends()``: sends wait (in progress, not yet acted on) until released.
     """
 
     LOGIN = "/api/auth/dang-nhap-co-so-kham-chua-benh"
@@ -179,16 +241,42 @@ class RegistryDouble(_LoopbackDouble):
         self.delivery_of_code: dict[str, set[str]] = {}
         self.out_of_order = 0
         self.failures_injected = 0
+        self.holds: list[SendHold] = []
 
     def expire_tokens(self) -> None:
         with self.lock:
             self.tokens.clear()
 
+    def hold_sends(self, *, after: int = 0, paths: tuple[str, ...] = (SEND,)) -> SendHold:
+        """From now on, calls to ``paths`` (default: sending prescriptions) are held, the
+        first ``after`` of them excepted: each waits, in progress (``in_progress``) and not yet
+        acted on, until the hold's :meth:`SendHold.release`. Its ``arrived`` event tells the
+        test that a sender is mid-send, for as long as the test wants::
+
+            hold = registry.hold_sends(after=5)   # five go through, later ones wait
+            wait_until(hold.arrived.is_set)       # a forwarder is mid-send now
+            ...                                   # kill it, stop it, start another one
+            hold.release()                        # the held sends are acted on and answered
+
+        Authentication comes first (a refused token is answered at once); switches such as
+        ``status`` and ``failure_rate`` apply after the hold, as to any call.
+        """
+        hold = SendHold(frozenset(paths), after)
+        with self.lock:
+            self.holds.append(hold)
+        return hold
+
+    def _release_holds(self) -> None:
+        with self.lock:
+            holds = list(self.holds)
+        for hold in holds:
+            hold.release()
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         double = self
 
         class Handler(_Handler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 double.handle(self)
 
         return Handler
@@ -221,9 +309,10 @@ class RegistryDouble(_LoopbackDouble):
                 self.calls_by_delivery[delivery_id] += 1
         self._enter(delivery_id)
         try:
-            self._serve(request, path, body, delivery_id)
+            reply = self._serve(request, path, body, delivery_id)
         finally:
             self._leave(delivery_id)
+        request.reply(reply)
 
     def _login(self, request: _Handler, body: dict[str, Any]) -> None:
         password = body.get("password", body.get("mat_khau"))
@@ -238,33 +327,31 @@ class RegistryDouble(_LoopbackDouble):
         request.answer(200, {"token": token, "token_type": "bearer"})
 
     def _serve(self, request: _Handler, path: str, body: dict[str, Any],
-               delivery_id: str) -> None:
+               delivery_id: str) -> Reply:
+        """What the registry does with one call; the reply, sent once the books are done."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         with self.lock:
             authorised = scheme.lower() == "bearer" and token in self.tokens
+            holds = list(self.holds)
         if not authorised:
-            request.answer(401, {"message": "Unauthorized"})
-            return
+            return 401, {"message": "Unauthorized"}
+        for hold in holds:
+            hold.wait_here(path, delivery_id)
         if self.slow_seconds:
             time.sleep(self.slow_seconds)
         if self.status is not None:
-            request.answer(self.status, {"message": "switched to fail"})
-            return
+            return self.status, {"message": "switched to fail"}
         failure = self._failure()
         if failure == "500":
-            request.answer(500, {"message": "random failure"})
-            return
+            return 500, {"message": "random failure"}
         if failure == "drop":
-            request.drop()
-            return
-        status, answer = self._act(path, body, delivery_id)
+            return DROP
+        reply = self._act(path, body, delivery_id)
         if failure == "act_then_drop" or self.act_then_drop:
-            request.drop()
-            return
+            return DROP
         if failure == "act_then_500":
-            request.answer(500, {"message": "acted, then failed"})
-            return
-        request.answer(status, answer)
+            return 500, {"message": "acted, then failed"}
+        return reply
 
     def _act(self, path: str, body: dict[str, Any], delivery_id: str) -> tuple[int, Any]:
         code = body.get("ma_don_thuoc")
@@ -304,7 +391,8 @@ class RegistryDouble(_LoopbackDouble):
 
 class WebhookReceiver(_LoopbackDouble):
     """A pharmacy webhook endpoint (any path). ``hold_paths``: requests to these paths wait
-    until :meth:`release` (or ``hold_timeout``); ``status``: answer this status instead."""
+    until :meth:`release` (``holding`` is set when one does; ``hold_timeout`` is only a bound
+    for a test that never releases); ``status``: answer this status instead."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -313,18 +401,20 @@ class WebhookReceiver(_LoopbackDouble):
         self.duplicates = 0
         self.status: int | None = None
         self.hold_paths: set[str] = set()
-        self.hold_timeout = 30.0
+        self.hold_timeout = HOLD_BOUND_SECONDS
         self.holding = threading.Event()
         self._released = threading.Event()
 
     def release(self) -> None:
         self._released.set()
 
+    _release_holds = release
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
 
         class Handler(_Handler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 receiver.handle(self)
 
         return Handler
@@ -340,20 +430,23 @@ class WebhookReceiver(_LoopbackDouble):
             self.received.append(record)
         self._enter(delivery_id)
         try:
-            if request.path in self.hold_paths:
-                self.holding.set()
-                self._released.wait(self.hold_timeout)
-            if self.status is not None:
-                request.answer(self.status, {"error": "switched to fail"})
-                return
-            with self.lock:
-                if delivery_id in self.accepted:
-                    self.duplicates += 1
-                else:
-                    self.accepted[delivery_id] = record
-            request.answer(200, {"ok": True})
+            reply = self._receive(request, delivery_id, record)
         finally:
             self._leave(delivery_id)
+        request.reply(reply)
+
+    def _receive(self, request: _Handler, delivery_id: str, record: dict[str, Any]) -> Reply:
+        if request.path in self.hold_paths:
+            self.holding.set()
+            self._released.wait(self.hold_timeout)
+        if self.status is not None:
+            return self.status, {"error": "switched to fail"}
+        with self.lock:
+            if delivery_id in self.accepted:
+                self.duplicates += 1
+            else:
+                self.accepted[delivery_id] = record
+        return 200, {"ok": True}
 
 
 def main() -> None:

@@ -1,5 +1,13 @@
 """Fault tests of the forwarder: receivers down, slow, acting then dropping the connection;
-forwarders killed mid-send, stopped with SIGTERM, and racing each other."""
+forwarders killed mid-send, stopped with SIGTERM, and racing each other.
+
+These tests synchronise on events, never on timing, so that they pass on a busy machine: a
+send is caught mid-way by holding it in the registry double (``registry.hold_sends()``: its
+``arrived`` event, then ``release()``), and the tests wait for conditions (``wait_until``,
+whose deadline is only a failure bound). Timeouts and leases are far longer than any answer
+of the loopback doubles takes, since a send that timed out would be repeated and the tests
+count repeats; only the forwarder killed mid-send has a lease short enough to wait for.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +21,33 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway.forwarding import (FACILITY, REGISTRY_PASSWORD, app_config,  # noqa: F401
-                                      db, deliveries_of, insert_prescriptions, make_forwarder,
-                                      registry, running, states, wait_until, webhook_receiver)
+from tests.gateway.forwarding import (
+    FACILITY,
+    REGISTRY_PASSWORD,
+    app_config,
+    db,
+    deliveries_of,
+    insert_prescriptions,
+    make_forwarder,
+    registry,
+    running,
+    states,
+    wait_until,
+    webhook_receiver,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Forwarders in these tests (in this process, and the forwarder processes unless a test says
+# otherwise): no send times out however busy the machine, so nothing is repeated but what a
+# test provokes; the lease fits them (ForwardingPolicy: at least twice connect + read).
+PATIENT = {"FORWARD_CONNECT_TIMEOUT_SECONDS": 5.0, "FORWARD_TIMEOUT_SECONDS": 30.0,
+           "FORWARDER_LEASE_SECONDS": 70.0}
+
+
+@pytest.fixture(autouse=True)
+def patient_forwarding(app) -> None:
+    app.config.update(PATIENT)
 
 
 def delivered_once_each(registry, codes) -> None:
@@ -101,8 +131,16 @@ def test_two_forwarders_never_send_the_same_delivery_at_once(db, registry, make_
             return _deliver(doc, entry, attempt)
 
         forwarder.deliver = counting  # type: ignore[method-assign]
-    with running(first), running(second):
-        wait_until(lambda: states(db) == {"delivered": 80}, message="all delivered")
+    # Sends wait at the registry until both forwarders are sending: neither can take all the
+    # work before the other has started (each holds at most `concurrency` sends at once).
+    hold = registry.hold_sends()
+    try:
+        with running(first), running(second):
+            wait_until(lambda: sent["one"] and sent["two"], message="both forwarders sending")
+            hold.release()
+            wait_until(lambda: states(db) == {"delivered": 80}, message="all delivered")
+    finally:
+        hold.release()
     assert sent["one"] and sent["two"], sent
     assert registry.overlaps == 0
     delivered_once_each(registry, codes)
@@ -111,6 +149,8 @@ def test_two_forwarders_never_send_the_same_delivery_at_once(db, registry, make_
 
 
 def forwarder_process(app, registry, log_path: Path, **extra: str) -> subprocess.Popen[bytes]:
+    """``python -m gateway.cli forwarder`` on the test database, sending to ``registry``;
+    ``extra``: ERX_* settings replacing the defaults here (timeouts as PATIENT)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
     config = app.config
     env.update({
@@ -119,8 +159,8 @@ def forwarder_process(app, registry, log_path: Path, **extra: str) -> subprocess
         "ERX_TOKEN_SECRET": config["TOKEN_SECRET"], "ERX_LOG_LEVEL": "warning",
         "ERX_REGISTRY_BASE_URL": registry.url, "ERX_REGISTRY_FACILITY_CODE": FACILITY,
         "ERX_REGISTRY_PASSWORD": REGISTRY_PASSWORD,
-        "ERX_FORWARD_CONNECT_TIMEOUT_SECONDS": "0.5", "ERX_FORWARD_TIMEOUT_SECONDS": "1",
-        "ERX_FORWARDER_LEASE_SECONDS": "3", "ERX_FORWARDER_POLL_SECONDS": "0.05",
+        "ERX_FORWARD_CONNECT_TIMEOUT_SECONDS": "5", "ERX_FORWARD_TIMEOUT_SECONDS": "30",
+        "ERX_FORWARDER_LEASE_SECONDS": "70", "ERX_FORWARDER_POLL_SECONDS": "0.05",
         "ERX_FORWARD_BACKOFF_BASE_SECONDS": "0.05", "ERX_FORWARD_BACKOFF_CAP_SECONDS": "0.5",
         "ERX_FORWARDER_CONCURRENCY": "4", **extra})
     with open(log_path, "ab") as log:
@@ -128,26 +168,39 @@ def forwarder_process(app, registry, log_path: Path, **extra: str) -> subprocess
                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
 
+# The forwarder killed mid-send: the takeover waits for its lease, so the lease is short, and
+# its read timeout with it (ForwardingPolicy: lease >= 2 * (connect + read)). The read timeout
+# need only outlast an answer of the registry double and the moment between a send's arrival
+# at the hold and the kill.
+KILLED = {"ERX_FORWARD_CONNECT_TIMEOUT_SECONDS": "1", "ERX_FORWARD_TIMEOUT_SECONDS": "5",
+          "ERX_FORWARDER_LEASE_SECONDS": "12"}
+
+
 @pytest.mark.slow
 def test_forwarder_killed_mid_send_loses_nothing(app, db, registry, tmp_path: Path) -> None:
     codes = insert_prescriptions(db, 40)
-    registry.slow_seconds = 0.3  # every send is in progress for a while
+    hold = registry.hold_sends(after=5)  # five sends go through, every later one waits
     log = tmp_path / "forwarder.log"
-    process = forwarder_process(app, registry, log)
+    process = forwarder_process(app, registry, log, **KILLED)
     try:
-        wait_until(lambda: registry.in_progress and len(registry.prescriptions) >= 5,
-                   timeout=90, message="sends under way")
+        wait_until(hold.arrived.is_set, timeout=90, message=f"a send held (log: {log})")
+        wait_until(lambda: len(registry.prescriptions) >= 5, message="the first five acted on")
         process.send_signal(signal.SIGKILL)
         process.wait(30)
         assert registry.in_progress  # killed mid-send
         in_flight = {d["id"] for doc in db["prescriptions"].find({}, {"deliveries": 1})
                      for d in doc["deliveries"] if d["state"] == "in_flight"}
         assert 0 < len(in_flight) <= 4  # at most one per worker thread
-        registry.slow_seconds = 0.0
+        assert set(hold.held) <= in_flight  # the held sends were cut short
+        # The registry acts on the held sends (their answers go nowhere), before any other
+        # forwarder could send them again: the repeats come later, one at a time.
+        hold.release()
+        wait_until(lambda: not registry.in_progress, message="the held sends acted on")
         process = forwarder_process(app, registry, log)
         wait_until(lambda: states(db) == {"delivered": 40}, timeout=120,
                    message=f"all delivered after the restart (log: {log})")
     finally:
+        hold.release()
         process.kill()
         process.wait(30)
     delivered_once_each(registry, codes)
@@ -161,15 +214,22 @@ def test_forwarder_killed_mid_send_loses_nothing(app, db, registry, tmp_path: Pa
 @pytest.mark.slow
 def test_sigterm_finishes_the_current_sends_and_releases(app, db, registry, tmp_path) -> None:
     insert_prescriptions(db, 200)
-    registry.slow_seconds = 0.05
-    process = forwarder_process(app, registry, tmp_path / "forwarder.log")
+    hold = registry.hold_sends(after=5)  # five sends go through, every later one waits
+    log = tmp_path / "forwarder.log"
+    process = forwarder_process(app, registry, log)
     try:
-        wait_until(lambda: len(registry.prescriptions) >= 5, timeout=90, message="sends")
-        process.send_signal(signal.SIGTERM)
+        wait_until(hold.arrived.is_set, timeout=90, message=f"a send held (log: {log})")
+        wait_until(lambda: len(registry.prescriptions) >= 5, message="the first five acted on")
+        process.send_signal(signal.SIGTERM)  # while sends are held: mid-send
+        hold.release()
         assert process.wait(30) == 0
     finally:
+        hold.release()
         process.kill()
         process.wait(30)
+    held = {d["id"]: d["state"] for doc in db["prescriptions"].find({}, {"deliveries": 1})
+            for d in doc["deliveries"] if d["id"] in hold.held}
+    assert held and set(held.values()) == {"delivered"}  # the sends under way were finished
     assert states(db).get("in_flight") is None  # nothing abandoned mid-send
     assert db["prescriptions"].count_documents({"forward_lease_owner": {"$ne": None}}) == 0
     delivered = states(db)["delivered"]
@@ -202,7 +262,10 @@ def test_database_errors_mid_forwarding_lose_nothing(db, registry, make_forwarde
     """Writes refused by the database (a fail point) after sends: the claims run out and the
     deliveries are taken up again; the registry's duplicate check absorbs the repeats."""
     codes = insert_prescriptions(db, 20)
-    forwarder = make_forwarder(lease=timedelta(seconds=1))
+    # A lease longer than any send and write here takes, however busy the machine (a lease
+    # running out mid-send would let a second worker send the same delivery), short enough
+    # that a claim left by a refused release is soon taken up again.
+    forwarder = make_forwarder(lease=timedelta(seconds=10))
     mongo_client.admin.command({"configureFailPoint": "failCommand", "mode": {"times": 6},
                                 "data": {"failCommands": ["update"], "errorCode": 2}})
     try:
