@@ -27,8 +27,8 @@ import pymongo
 
 from gateway.runtime.embedded import EmbeddedDatabase
 from tests.conftest import free_port
-from tests.gateway.forwarding import insert_prescriptions
-from tests.gateway.registry_double import RegistryDouble
+from tests.gateway.forwarding.helpers import insert_prescriptions
+from tests.gateway.forwarding.registry_double import RegistryDouble
 
 ROOT = Path(__file__).resolve().parents[1]
 THROUGHPUT_N = int(os.environ.get("ERX_BENCH_FORWARD_N", "2000"))

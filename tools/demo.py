@@ -4,7 +4,7 @@ sees where its prescription was forwarded.
 
 Against a running ``make run`` (``ERX_DEMO_URL``, default http://127.0.0.1:8000, if it answers),
 or else a gateway of its own started with ``erx-gateway run`` in a temporary directory, whose
-forwarder then delivers to the national-registry test double (tests/gateway/registry_double.py)
+forwarder then delivers to the national-registry test double (tests/gateway/forwarding/registry_double.py)
 on loopback. Parties are made with the command line, exactly as an operator would. Every step
 prints its request and the gateway's answer.
 
@@ -216,7 +216,7 @@ def main() -> int:
     if _answers(base):
         Demo(base, env).run()
         return 0
-    from tests.gateway.registry_double import RegistryDouble
+    from tests.gateway.forwarding.registry_double import RegistryDouble
 
     registry = RegistryDouble(facility_code="79001", password="demo-registry-password").start()
     with tempfile.TemporaryDirectory(prefix="erx-demo-") as var:

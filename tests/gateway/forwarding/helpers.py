@@ -18,7 +18,7 @@ from gateway.container import build_forwarder
 from gateway.core.context import services
 from gateway.forwarding.worker import Forwarder
 from gateway.prescriptions import outbox
-from tests.gateway.registry_double import RegistryDouble, WebhookReceiver
+from tests.gateway.forwarding.registry_double import RegistryDouble, WebhookReceiver
 
 FACILITY = "79001"
 REGISTRY_PASSWORD = "registry-pass"

@@ -7,7 +7,7 @@ import json
 
 from gateway.forwarding.webhooks import DELIVERY_ID_HEADER, EVENT_HEADER, SIGNATURE_HEADER
 from signing.jws import verify_detached
-from tests.gateway.forwarding import (
+from tests.gateway.forwarding.helpers import (
     FACILITY,
     app_config,
     cancel,

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.gateway.forwarding import (
+from tests.gateway.forwarding.helpers import (
     FACILITY,
     app_config,
     db,
@@ -105,7 +105,7 @@ def test_who_sees_deliveries(db, client, auth_headers, make_forwarder) -> None:
 
 def test_a_waiting_delivery_names_what_it_waits_for(db, client, auth_headers, registry,
                                                     make_forwarder) -> None:
-    from tests.gateway.forwarding import cancel
+    from tests.gateway.forwarding.helpers import cancel
 
     [code] = insert_prescriptions(db, 1)
     registry.reject_codes = {code}

@@ -7,7 +7,7 @@ import json
 
 from gateway.forwarding.webhooks import EVENT_HEADER, SIGNATURE_HEADER
 from signing.jws import verify_detached
-from tests.gateway.forwarding import app_config, db, deliveries_of, make_forwarder, registry, webhook_receiver
+from tests.gateway.forwarding.helpers import app_config, db, deliveries_of, make_forwarder, registry, webhook_receiver
 from tests.gateway.prescriptions.test_prescriptions import PARACETAMOL, prescription
 
 

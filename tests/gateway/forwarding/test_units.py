@@ -21,8 +21,8 @@ from gateway.forwarding.registry import (
 )
 from gateway.forwarding.worker import ForwardingPolicy, _held_back, backoff_delay
 from gateway.prescriptions import outbox
-from tests.gateway.forwarding import prescription
-from tests.gateway.registry_double import RegistryDouble
+from tests.gateway.forwarding.helpers import prescription
+from tests.gateway.forwarding.registry_double import RegistryDouble
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway.forwarding import (
+from tests.gateway.forwarding.helpers import (
     FACILITY,
     REGISTRY_PASSWORD,
     app_config,
@@ -36,7 +36,7 @@ from tests.gateway.forwarding import (
     webhook_receiver,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # Forwarders in these tests (in this process, and the forwarder processes unless a test says
 # otherwise): no send times out however busy the machine, so nothing is repeated but what a

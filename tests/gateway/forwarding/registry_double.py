@@ -450,7 +450,7 @@ class WebhookReceiver(_LoopbackDouble):
 
 
 def main() -> None:
-    """``python -m tests.gateway.registry_double [--port N]``: serve the registry double
+    """``python -m tests.gateway.forwarding.registry_double [--port N]``: serve the registry double
     until Ctrl-C (for ``make demo``: point ``ERX_REGISTRY_BASE_URL`` at it)."""
     import argparse
 
