@@ -1,6 +1,6 @@
 """Identifiers of drug products and packs: GTIN, GS1 element strings, registration numbers.
 
-See IDENTIFIERS.md. Summary:
+See docs/identifiers.md. Summary:
 
 - GTIN-8/12/13/14: digits with a GS1 mod-10 check digit; stored and compared as 14 digits.
 - GS1 element strings (the data on a pack's 2-D code): AI 01 GTIN, 17 expiry (YYMMDD, day
@@ -407,7 +407,7 @@ def normalize_registration_number(value: str) -> str:
 
 def is_registration_number(value: str) -> bool:
     """True when ``value``, once normalised, has one of the registration-number formats of
-    IDENTIFIERS.md (old ``VD-/VN-/VN2-/GC-/VS-/QLĐB-/QLSP-…-YY``, traditional
+    docs/identifiers.md (old ``VD-/VN-/VN2-/GC-/VS-/QLĐB-/QLSP-…-YY``, traditional
     ``VNNN-HNN-YY``, or the 12-digit form)."""
     key = normalize_code(value)
     return any(pattern.match(key) for pattern in _REGISTRATION_PATTERNS)

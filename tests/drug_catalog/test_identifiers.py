@@ -1,4 +1,4 @@
-"""GTIN check digits, GS1 element strings and registration numbers (IDENTIFIERS.md)."""
+"""GTIN check digits, GS1 element strings and registration numbers (docs/identifiers.md)."""
 
 from __future__ import annotations
 

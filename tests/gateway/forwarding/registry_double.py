@@ -1,6 +1,6 @@
 """Test doubles for the forwarder's receivers, speaking real HTTP on loopback.
 
-- :class:`RegistryDouble`: the national registry's outbound API (NATIONAL-API.md): facility
+- :class:`RegistryDouble`: the national registry's outbound API (docs/national-api.md): facility
   login, ``gui-don-thuoc``, ``cap-nhat-don-thuoc`` and the (unconfirmed) cancel call, with the
   receiver's duplicate check (by ``ma_don_thuoc``; by ``ma_hoa_don`` for dispense reports)
   and switches to be down, slow, answer 500 or 4xx, act then drop the connection, or fail a
