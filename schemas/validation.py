@@ -12,7 +12,7 @@ What the gateway signs (RFC 8785) and stores: a plain JSON dict (str, int, float
 only) that is the same for every accepted spelling of the same prescription.
 
 - National field names, with ``ma_so_the_bao_hiem_y_te`` (never ``ma_so_bao_hiem_y_te``); keys
-  in the order of :data:`CANONICAL_ORDER` (the fields of docs/national-api.md, ``ma_don_thuoc``
+  in the order of :data:`schemas.national.CANONICAL_ORDER` (the fields of docs/national-api.md, ``ma_don_thuoc``
   first, the gateway extension ``ma_co_so_cung_ung_thuoc_chi_dinh`` last).
 - Strings: surrounding blanks removed, Unicode NFC. Optional fields that are absent or blank
   are left out (never ``null``, never ``""``). The BHYT number is upper case.
@@ -31,7 +31,8 @@ only) that is the same for every accepted spelling of the same prescription.
   the submission, returned separately (exactly as sent) in :attr:`ValidationResult.signature`
   (``""`` when sent empty or absent) so the signed and stored content never depends on it.
 
-:func:`national_document` turns a canonical document back into the national wire format.
+:mod:`schemas.national` is the one mapping between this canonical document and the national
+wire document, both ways.
 """
 
 from __future__ import annotations
@@ -43,20 +44,12 @@ from typing import Any
 
 from schemas.document import FIELD_ORDER, load_shape, shape_issues
 from schemas.identifiers import generate_prescription_code
+from schemas.national import to_canonical
 from schemas.policy import Policy
 from schemas.rules import RULES, Context, Path, Problem, Resolver
 
 NOT_AN_OBJECT = "Đơn thuốc phải là một đối tượng JSON"
 
-#: Canonical key order (the fields of docs/national-api.md), with the gateway extension last.
-CANONICAL_ORDER = (
-    "ma_don_thuoc", "loai_don_thuoc", "ho_ten_benh_nhan", "ma_dinh_danh_y_te",
-    "ma_dinh_danh_cong_dan", "ngay_sinh_benh_nhan", "can_nang", "gioi_tinh",
-    "ma_so_the_bao_hiem_y_te", "thong_tin_nguoi_giam_ho", "dia_chi", "chan_doan", "luu_y",
-    "hinh_thuc_dieu_tri", "dot_dung_thuoc", "thong_tin_don_thuoc", "loi_dan",
-    "so_dien_thoai_nguoi_kham_benh", "ngay_tai_kham", "ngay_gio_ke_don",
-    "ma_co_so_cung_ung_thuoc_chi_dinh",
-)
 _ORDER_INDEX = {name: index for index, name in enumerate(FIELD_ORDER)}
 
 
@@ -159,7 +152,7 @@ def validate_prescription(raw: Any, *, catalog: Resolver, policy: Policy,
     if errors:
         return ValidationResult(None, errors, warnings, signature or "", False)
     assert code is not None and ctx.prescribed_at is not None
-    return ValidationResult(_canonical(ctx, code), [], warnings, signature or "", generated)
+    return ValidationResult(to_canonical(ctx, code), [], warnings, signature or "", generated)
 
 
 def _cap_lists(raw: dict[str, Any], policy: Policy, problems: list[Problem]) -> dict[str, Any]:
@@ -196,86 +189,6 @@ def _issues(problems: Any, raw: Mapping[str, Any]) -> list[Issue]:
         top = problem.path[0] if problem.path else ""
         seen.setdefault(issue, (_ORDER_INDEX.get(top, len(_ORDER_INDEX)) if top else -1, number))
     return sorted(seen, key=seen.__getitem__)
-
-
-# ---------------------------------------------------------------------- canonical document
-
-def _canonical(ctx: Context, code: str) -> dict[str, Any]:
-    loaded = ctx.loaded
-    assert ctx.prescribed_at is not None
-    values: dict[str, Any] = {
-        "ma_don_thuoc": code,
-        "loai_don_thuoc": loaded["loai_don_thuoc"],
-        "ho_ten_benh_nhan": loaded["ho_ten_benh_nhan"],
-        "ngay_sinh_benh_nhan": loaded["ngay_sinh_benh_nhan"].isoformat(),
-        "gioi_tinh": loaded["gioi_tinh"],
-        "ngay_gio_ke_don": ctx.prescribed_at.replace(microsecond=0).isoformat(),
-    }
-    for name in ("ma_dinh_danh_y_te", "ma_dinh_danh_cong_dan", "thong_tin_nguoi_giam_ho",
-                 "dia_chi", "luu_y", "loi_dan", "so_dien_thoai_nguoi_kham_benh",
-                 "ma_co_so_cung_ung_thuoc_chi_dinh"):
-        if loaded.get(name):
-            values[name] = loaded[name]
-    for name in ("can_nang", "hinh_thuc_dieu_tri"):
-        if name in loaded:
-            values[name] = loaded[name]
-    bhyt = loaded.get("ma_so_the_bao_hiem_y_te") or loaded.get("ma_so_bao_hiem_y_te")
-    if bhyt:
-        values["ma_so_the_bao_hiem_y_te"] = bhyt.upper()
-    follow_up = loaded.get("ngay_tai_kham")
-    if follow_up is not None:
-        values["ngay_tai_kham"] = ((follow_up - ctx.prescribed_at.date()).days
-                                   if isinstance(follow_up, date) else follow_up)
-    values["chan_doan"] = [
-        {"ma_chan_doan": dotted,
-         **{name: item[name] for name in ("ten_chan_doan", "ket_luan") if item.get(name)}}
-        for dotted, item in zip(ctx.diagnoses, loaded["chan_doan"], strict=True)]
-    values["dot_dung_thuoc"] = [
-        {"dot": period.get("dot", index + 1), "tu_ngay": period["tu_ngay"].isoformat(),
-         "den_ngay": period["den_ngay"].isoformat()}
-        for index, period in enumerate(loaded["dot_dung_thuoc"])]
-    values["thong_tin_don_thuoc"] = [
-        {"ma_thuoc": line["ma_thuoc"], "national_code": ctx.drugs[index].national_code,
-         **{name: line[name] for name in ("biet_duoc", "ten_thuoc") if line.get(name)},
-         "don_vi_tinh": line["don_vi_tinh"], "so_luong": line["so_luong"],
-         "cach_dung": line["cach_dung"]}
-        for index, line in enumerate(loaded["thong_tin_don_thuoc"])]
-    return {name: values[name] for name in CANONICAL_ORDER if name in values}
-
-
-def national_document(document: Mapping[str, Any], *, signature: str = "") -> dict[str, Any]:
-    """A canonical document in the national wire format (body of ``gui-don-thuoc``).
-
-    Dates become ``dd/mm/yyyy``, ``ngay_gio_ke_don`` becomes ``yyyy-mm-dd HH:MM:SS`` in its
-    local time, ``national_code`` and the gateway extension are dropped, ``signature`` is added.
-    Validating the result again gives back the same canonical document.
-
-    Raises:
-        KeyError, ValueError: ``document`` is not a canonical document.
-    """
-    out: dict[str, Any] = {}
-    for name, value in document.items():
-        if name == "ma_co_so_cung_ung_thuoc_chi_dinh":
-            continue
-        if name == "ngay_sinh_benh_nhan":
-            value = _dmy(value)
-        elif name == "ngay_gio_ke_don":
-            value = datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
-        elif name == "dot_dung_thuoc":
-            value = [{"dot": p["dot"], "tu_ngay": _dmy(p["tu_ngay"]), "den_ngay": _dmy(p["den_ngay"])}
-                     for p in value]
-        elif name == "thong_tin_don_thuoc":
-            value = [{key: item for key, item in line.items() if key != "national_code"}
-                     for line in value]
-        elif name == "chan_doan":
-            value = [dict(item) for item in value]
-        out[name] = value
-    out["signature"] = signature
-    return out
-
-
-def _dmy(iso: str) -> str:
-    return date.fromisoformat(iso).strftime("%d/%m/%Y")
 
 
 def dispensable_until(document: Mapping[str, Any], policy: Policy) -> datetime:
