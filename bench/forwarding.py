@@ -1,7 +1,7 @@
 """Forwarding: deliveries per second of one forwarder process, and the 10,000-prescription soak.
 
-Method: an in-memory embedded database and the registry double (tests/gateway/
-registry_double.py, real HTTP on loopback, answering at once) run in this process; prescription
+Method: an in-memory embedded database and the strict national-registry simulator
+(gateway/forwarding/simulator.py, real HTTP on loopback, answering at once) run in this process; prescription
 documents of the storage contract are inserted directly; ONE `erx-gateway forwarder` process
 is started and timed from the first delivery the registry receives to the last (its start-up
 excluded). The soak then sends ERX_BENCH_SOAK_N (default 10,000) prescriptions to a registry
@@ -25,10 +25,10 @@ from typing import Any
 
 import pymongo
 
+from gateway.forwarding.simulator import RegistrySimulator as RegistryDouble
 from gateway.runtime.embedded import EmbeddedDatabase
 from tests.conftest import free_port
 from tests.gateway.forwarding.helpers import insert_prescriptions
-from tests.gateway.forwarding.registry_double import RegistryDouble
 
 ROOT = Path(__file__).resolve().parents[1]
 THROUGHPUT_N = int(os.environ.get("ERX_BENCH_FORWARD_N", "2000"))

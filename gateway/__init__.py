@@ -15,6 +15,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from gateway.audit import views as audit_views
+from gateway.auth import party_views
 from gateway.auth import views as auth_views
 from gateway.catalog import views as catalog_views
 from gateway.container import build_services
@@ -41,7 +42,7 @@ API_SPEC_OPTIONS: dict[str, Any] = {
 
 
 # Every blueprint, in the order the OpenAPI document lists them.
-BLUEPRINTS = (ops.blp, auth_views.blp, signature_views.blp, forwarding_views.blp,
+BLUEPRINTS = (ops.blp, auth_views.blp, party_views.blp, signature_views.blp, forwarding_views.blp,
               forwarding_views.webhooks_blp, audit_views.blp, report_views.blp,
               catalog_views.blp, prescription_views.blp, national_views.blp)
 

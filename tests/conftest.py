@@ -121,11 +121,15 @@ class Credentials:
 @pytest.fixture
 def make_party(app: Flask):
     """``make_party(role, code, facility=None)`` creates a party and returns its credentials."""
-    def make(role: str, code: str, facility: str | None = None,
-             name: str | None = None) -> Credentials:
+    def make(role: str, code: str, facility: str | None = None, name: str | None = None,
+             address: str | None = None, phone: str | None = None) -> Credentials:
+        if role in ("clinic", "pharmacy"):  # facilities have contact details, as in life
+            address = address or f"{code}, 1 Lê Lợi, Quận 1, TP. Hồ Chí Minh"
+            phone = phone or "0283" + f"{abs(hash(code)) % 10**7:07d}"
         party, secret = services(app).parties.create(role=role, code=code,
                                                      name=name or f"{role} {code}",
-                                                     facility=facility)
+                                                     facility=facility, address=address,
+                                                     phone=phone)
         return Credentials(party.client_id, secret, role, code, party.facility)
 
     return make

@@ -4,7 +4,7 @@ sees where its prescription was forwarded.
 
 Against a running ``make run`` (``ERX_DEMO_URL``, default http://127.0.0.1:8000, if it answers),
 or else a gateway of its own started with ``erx-gateway run`` in a temporary directory, whose
-forwarder then delivers to the national-registry test double (tests/gateway/forwarding/registry_double.py)
+forwarder then delivers to the strict national-registry simulator (gateway/forwarding/simulator.py)
 on loopback. Parties are made with the command line, exactly as an operator would. Every step
 prints its request and the gateway's answer.
 
@@ -74,12 +74,19 @@ class Demo:
         args = ["parties", "create", "--role", role, "--code", code, "--name", name]
         if facility:
             args += ["--facility", facility]
-        done = subprocess.run([str(BIN / "erx-gateway"), *args], env=self.env,
+        contact = []
+        if role in ("clinic", "pharmacy"):  # their reports and lookups carry these
+            contact = ["--address", f"{name}, 1 Lê Lợi, Quận 1, TP. Hồ Chí Minh",
+                       "--phone", "0283" + f"{sum(map(ord, code)) % 10**7:07d}"]
+        done = subprocess.run([str(BIN / "erx-gateway"), *args, *contact], env=self.env,
                               capture_output=True, text=True, timeout=120)
         if done.returncode == 0:
             return json.loads(done.stdout)
+        # It exists from an earlier demo: bring its contact details up to date, new secret.
         client_id = f"doctor-{facility}-{code}" if role == "doctor" else f"{role}-{code}"
-        return self.cli("parties", "rotate-secret", client_id)  # exists from an earlier demo
+        if contact:
+            self.cli("parties", "update", client_id, *contact)
+        return self.cli("parties", "rotate-secret", client_id)
 
     def token(self, credentials: dict[str, str]) -> dict[str, str]:
         answer = self.http.post(f"{self.base}/v2/auth/token", timeout=30, json={
@@ -185,7 +192,7 @@ class Demo:
         self.call("9. The doctor sees where the prescription was forwarded", "GET",
                   f"/v2/prescriptions/{code}/deliveries", doctor_h)
         if self.registry is not None:
-            print(f"\nReceived by the registry double: prescriptions "
+            print(f"\nReceived by the national-registry simulator: prescriptions "
                   f"{len(self.registry.prescriptions)}, dispense reports "
                   f"{len(self.registry.dispenses)}, cancellations "
                   f"{len(self.registry.cancellations)}.")
@@ -216,7 +223,7 @@ def main() -> int:
     if _answers(base):
         Demo(base, env).run()
         return 0
-    from tests.gateway.forwarding.registry_double import RegistryDouble
+    from gateway.forwarding.simulator import RegistrySimulator as RegistryDouble
 
     registry = RegistryDouble(facility_code="79001", password="demo-registry-password").start()
     with tempfile.TemporaryDirectory(prefix="erx-demo-") as var:

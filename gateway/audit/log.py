@@ -29,7 +29,8 @@ NDJSON = "application/x-ndjson"
 # Every action the log knows, with what it means. record() refuses any other name.
 ACTIONS: dict[str, str] = {
     "auth.login": "a party obtained a token (outcome failure: wrong or unknown credentials)",
-    "party.created": "a party was created (command line)",
+    "party.created": "a party was created (command line or admin API)",
+    "party.updated": "a party's name, address or phone was changed",
     "party.disabled": "a party was disabled",
     "party.enabled": "a party was enabled again",
     "party.secret_rotated": "a party was given a new secret",

@@ -28,6 +28,7 @@ from gateway.container import Services, bootstrap, build_forwarder
 from gateway.core import config as settings
 from gateway.core.config import ConfigError
 from gateway.core.context import services
+from gateway.forwarding import simulator as registry_simulator
 from gateway.forwarding.worker import forwarder_argv
 from gateway.parties.model import ROLES, PartyError
 from gateway.runtime import supervisor
@@ -98,16 +99,38 @@ def parties() -> None:
 @click.option("--code", required=True, help="facility code (clinic), doctor or pharmacy code")
 @click.option("--name", required=True)
 @click.option("--facility", help="a doctor's 5-character facility code")
-def parties_create(role: str, code: str, name: str, facility: str | None) -> None:
+@click.option("--address", help="postal address (a pharmacy's is in its national dispense reports)")
+@click.option("--phone", help="phone number, national format (0 or +84, then 9 or 10 digits)")
+def parties_create(role: str, code: str, name: str, facility: str | None, address: str | None,
+                   phone: str | None) -> None:
     """Create a party and print its client id and secret (shown once)."""
     with command_app() as app:
         try:
             party, secret = services(app).parties.create(role=role, code=code, name=name,
-                                                 facility=facility)
+                                                         facility=facility, address=address,
+                                                         phone=phone)
         except PartyError as exc:
             raise click.ClickException(str(exc)) from None
         _audit_party(app, "party.created", party.client_id, {"role": role})
         _echo_json({"client_id": party.client_id, "client_secret": secret})
+
+
+@parties.command("update")
+@click.argument("client_id")
+@click.option("--name")
+@click.option("--address")
+@click.option("--phone")
+def parties_update(client_id: str, name: str | None, address: str | None, phone: str | None) -> None:
+    """Change a party's name, address or phone."""
+    with command_app() as app:
+        try:
+            party = services(app).parties.update(client_id, name=name, address=address, phone=phone)
+        except PartyError as exc:
+            raise click.ClickException(str(exc)) from None
+        _audit_party(app, "party.updated", client_id,
+                     {"fields": sorted(k for k, v in (("name", name), ("address", address),
+                                                       ("phone", phone)) if v is not None)})
+        _echo_json(party.public())
 
 
 @parties.command("list")
@@ -340,6 +363,23 @@ def catalog_import(file: str, fmt: str | None) -> None:
     click.echo(report.summary())
     if report.rejected:
         sys.exit(1)
+
+
+@main.command("registry-sim")
+@click.option("--port", type=int, default=0, show_default=True, help="0: a free port")
+@click.option("--facility-code", default="79001", show_default=True,
+              help="the facility login it accepts (ERX_REGISTRY_FACILITY_CODE)")
+@click.option("--password", default="registry-pass", show_default=True,
+              help="its password (ERX_REGISTRY_PASSWORD)")
+@click.option("--failure-rate", type=float, default=0.0, show_default=True,
+              help="fraction of calls that fail at random (500, dropped connections)")
+@click.option("--lenient", is_flag=True, help="accept messages that do not conform")
+def registry_sim_command(port: int, facility_code: str, password: str, failure_rate: float,
+                         lenient: bool) -> None:
+    """Run a strict national-registry simulator on loopback until Ctrl-C: it checks every
+    message against the national interface and answers as the national system does."""
+    registry_simulator.serve(port=port, facility_code=facility_code, password=password,
+                             failure_rate=failure_rate, strict=not lenient)
 
 
 @main.command("run")

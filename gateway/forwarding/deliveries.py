@@ -46,6 +46,19 @@ PUBLIC_FIELDS = ("id", "seq", "target", "event", "ref", "state", "attempts", "cr
                  "retried_at", "retried_by")
 
 
+def refusal_errors(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The receiver's error map of a refused delivery (the national ``error`` object, or the
+    pharmacy answer's body), or None when it was not refused."""
+    if entry.get("state") != FAILED_PERMANENT:
+        return None
+    body = (entry.get("response") or {}).get("body")
+    if isinstance(body, dict):
+        errors = body.get("error") or body.get("danh_sach_cac_loi")
+        if errors:
+            return errors if isinstance(errors, dict) else {"": errors}
+    return {"": [entry.get("last_error") or "refused"]}
+
+
 def _utc(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
@@ -58,6 +71,7 @@ def public_delivery(deliveries: list[Mapping[str, Any]], index: int) -> dict[str
     if entry.get("state") != PENDING:
         shown["next_attempt_at"] = None
     shown["waiting_for"] = waiting_for(deliveries, index) if entry.get("state") == PENDING else None
+    shown["refusal"] = refusal_errors(entry)
     return shown
 
 
@@ -101,6 +115,27 @@ def retry_delivery(outbox: OutboxStore, delivery_id: str, *, by: str,
     return public_delivery(deliveries, index)
 
 
+def delivery_report(outbox: OutboxStore, *, limit: int) -> dict[str, Any]:
+    """For regulators: open and failed deliveries counted by state and target, and the refused
+    ones (oldest first, at most ``limit``) with the receiver's error map."""
+    counts = {(state, kind): 0 for state in COUNTED_STATES for kind in TARGET_KINDS}
+    for row in outbox.count_by_state(COUNTED_STATES):
+        kind = "registry" if row["_id"]["registry"] else "pharmacy"
+        counts[(row["_id"]["state"], kind)] += row["count"]
+    refused = []
+    for row in outbox.refused(limit):
+        entry = row["delivery"]
+        refused.append({"ma_don_thuoc": row["_id"], "delivery": entry.get("id"),
+                        "target": entry.get("target"), "event": entry.get("event"),
+                        "created_at": _utc(entry.get("created_at")),
+                        "last_attempt_at": _utc(entry.get("last_attempt_at")),
+                        "attempts": entry.get("attempts", 0), "last_error": entry.get("last_error"),
+                        "refusal": refusal_errors(entry)})
+    return {"counts": [{"state": state, "target": kind, "count": count}
+                       for (state, kind), count in counts.items()],
+            "refused": refused}
+
+
 class DeliveryMetrics:
     """``erx_deliveries`` and ``erx_delivery_oldest_pending_age_seconds``, read from MongoDB."""
 
@@ -126,6 +161,9 @@ class DeliveryMetrics:
             return
         counts = GaugeMetricFamily("erx_deliveries", "Deliveries by state and target "
                                    "(open and failed states)", labels=["state", "target"])
+        refused = GaugeMetricFamily("erx_deliveries_refused", "Deliveries the receiver refused "
+                                    "(failed_permanent: they wait for an operator)",
+                                    labels=["target"])
         ages = GaugeMetricFamily("erx_delivery_oldest_pending_age_seconds",
                                  "Age of the oldest pending or in-flight delivery",
                                  labels=["target"])
@@ -140,9 +178,12 @@ class DeliveryMetrics:
                 oldest[kind] = min(created, oldest.get(kind, created))
         for (state, kind), count in table.items():
             counts.add_metric([state, kind], count)
+            if state == FAILED_PERMANENT:
+                refused.add_metric([kind], count)
         now = datetime.now(UTC)
         for kind in TARGET_KINDS:
             age = (now - oldest[kind]).total_seconds() if kind in oldest else 0.0
             ages.add_metric([kind], max(age, 0.0))
         yield counts
+        yield refused
         yield ages

@@ -34,6 +34,7 @@ import jwt
 import requests
 
 from gateway.prescriptions.outbox import Outcome
+from schemas.national import to_national
 
 log = logging.getLogger(__name__)
 
@@ -232,41 +233,51 @@ def _kept(response: requests.Response) -> dict[str, Any]:
 
 
 # --- national bodies built from a stored prescription ----------------------------------------
-def national_document(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The body of gui-don-thuoc: the canonical national document as stored."""
-    return dict(doc["document"])
+def national_document(doc: Mapping[str, Any], *, utc_offset_minutes: int = 420) -> dict[str, Any]:
+    """The body of gui-don-thuoc: the stored canonical document in the national wire format
+    (:func:`schemas.national.to_national`), with the prescriber's signature as it was sent."""
+    return to_national(doc["document"], signature=doc.get("prescriber_signature") or "",
+                       utc_offset_minutes=utc_offset_minutes)
 
 
 def national_dispense_report(doc: Mapping[str, Any], dispense: Mapping[str, Any],
                              pharmacy: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The body of cap-nhat-don-thuoc for one recorded dispense.
+    """The body of cap-nhat-don-thuoc for one recorded dispense (docs/national-api.md).
 
-    Each item names the prescribed drug (``ma_thuoc_da_ke_don``, from the prescription line it
-    dispenses against) and the product sold (``ma_thuoc``, which may differ: a substitution).
-    ``pharmacy`` is the pharmacy's party document (its name) or None.
+    Each item names the prescribed drug as the clinic sent it (``ma_thuoc_da_ke_don``, from the
+    prescription line it dispenses against) and the product sold (``ma_thuoc``: the prescribed
+    code again, or the substitute's national code), with the line's brand, name, unit,
+    prescribed quantity and directions. The pharmacy's identity and contact details come from
+    its party record (``pharmacy``: the stored party, or None), never from what its request
+    said. Every field is present, text fields as strings (empty when unknown).
     """
     lines = doc["document"].get("thong_tin_don_thuoc") or []
     items = []
     for item in dispense.get("items") or []:
         index = item.get("line")
         prescribed = lines[index] if isinstance(index, int) and 0 <= index < len(lines) else {}
+        substituted = item.get("substituted") and item.get("ma_thuoc")
         items.append({
-            "ma_thuoc_da_ke_don": item.get("ma_thuoc_da_ke_don", prescribed.get("ma_thuoc")),
-            "ma_thuoc": item.get("ma_thuoc", prescribed.get("ma_thuoc")),
-            "biet_duoc": item.get("biet_duoc", prescribed.get("biet_duoc")),
-            "ten_thuoc": item.get("ten_thuoc", prescribed.get("ten_thuoc")),
-            "don_vi_tinh": item.get("don_vi_tinh", prescribed.get("don_vi_tinh")),
-            "so_luong": prescribed.get("so_luong", item.get("so_luong")),
-            "so_luong_ban": item.get("so_luong_ban"),
-            "cach_dung": item.get("cach_dung", prescribed.get("cach_dung")),
+            "ma_thuoc_da_ke_don": prescribed.get("ma_thuoc", item.get("ma_thuoc_da_ke_don", "")),
+            "ma_thuoc": substituted or prescribed.get("ma_thuoc", item.get("ma_thuoc", "")),
+            "biet_duoc": prescribed.get("biet_duoc", ""),
+            "ten_thuoc": prescribed.get("ten_thuoc", ""),
+            "don_vi_tinh": prescribed.get("don_vi_tinh", ""),
+            "so_luong": _whole(prescribed.get("so_luong", 0)),
+            "so_luong_ban": _whole(item.get("so_luong_ban")),
+            "cach_dung": prescribed.get("cach_dung", ""),
         })
     pharmacy = pharmacy or {}
     return {"ma_don_thuoc": doc["_id"], "thong_tin_thuoc": items,
-            "ma_dinh_danh_co_so_cung_ung_thuoc": dispense.get("pharmacy"),
-            "ten_co_so_cung_ung_thuoc": pharmacy.get("name", ""),
-            "so_dien_thoai_co_so_cung_ung_thuoc": pharmacy.get("phone", ""),
-            "dia_chi_co_so_cung_ung_thuoc": pharmacy.get("address", ""),
-            "ma_hoa_don": dispense.get("ma_hoa_don")}
+            "ma_dinh_danh_co_so_cung_ung_thuoc": dispense.get("pharmacy") or "",
+            "ten_co_so_cung_ung_thuoc": pharmacy.get("name") or "",
+            "so_dien_thoai_co_so_cung_ung_thuoc": pharmacy.get("phone") or "",
+            "dia_chi_co_so_cung_ung_thuoc": pharmacy.get("address") or "",
+            "ma_hoa_don": dispense.get("ma_hoa_don") or ""}
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def national_cancellation(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,12 +8,12 @@ from typing import Any
 
 from flask import current_app
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
 
 from gateway.core.context import services
 from gateway.core.http import json_object
 from gateway.core.problems import ApiError
-from gateway.forwarding.deliveries import deliveries_for, retry_delivery
+from gateway.forwarding.deliveries import deliveries_for, delivery_report, retry_delivery
 from gateway.forwarding.webhooks import validate_webhook
 from gateway.prescriptions.outbox import PHARMACY_EVENTS
 from gateway.web.security import current_party, requires
@@ -42,6 +42,10 @@ class DeliverySchema(Schema):
     response = fields.Dict(allow_none=True, metadata={
         "description": "the receiver's last answer: {status, body} (the registry's error map "
                        "for a refusal)"})
+    refusal = fields.Dict(allow_none=True, metadata={
+        "description": "when the receiver refused the delivery (failed_permanent): its error "
+                       "map, {field path: [messages]} as the national registry answers; fix the "
+                       "cause, then POST /v2/deliveries/{id}/retry"})
     waiting_for = fields.String(allow_none=True, metadata={
         "description": "id of the earlier delivery to the same target this one waits for"})
     retried_at = fields.DateTime(allow_none=True)
@@ -72,6 +76,44 @@ def list_deliveries(code: str) -> Any:
 def retry(delivery_id: str) -> Any:
     """Send a dead or permanently failed delivery again (409 in any other state)."""
     return retry_delivery(services().outbox, delivery_id, by=current_party().client_id)
+
+
+class DeliveryCountSchema(Schema):
+    state = fields.String(metadata={"enum": ["pending", "in_flight", "failed_permanent", "dead"]})
+    target = fields.String(metadata={"enum": ["registry", "pharmacy"]})
+    count = fields.Integer()
+
+
+class RefusedDeliverySchema(Schema):
+    ma_don_thuoc = fields.String()
+    delivery = fields.String()
+    target = fields.String()
+    event = fields.String()
+    created_at = fields.DateTime(allow_none=True)
+    last_attempt_at = fields.DateTime(allow_none=True)
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    refusal = fields.Dict(allow_none=True, metadata={"description": "the receiver's error map"})
+
+
+class DeliveryReportSchema(Schema):
+    counts = fields.List(fields.Nested(DeliveryCountSchema))
+    refused = fields.List(fields.Nested(RefusedDeliverySchema))
+
+
+class DeliveryReportQuerySchema(Schema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000),
+                           metadata={"description": "refused deliveries listed, oldest first"})
+
+
+@blp.route("/v2/reports/deliveries")
+@requires("regulator")
+@blp.arguments(DeliveryReportQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
+@blp.doc(responses={"403": {"description": "not a regulator"}})
+@blp.response(200, DeliveryReportSchema)
+def report_deliveries(args: dict[str, Any]) -> Any:
+    """Delivery health: open and failed deliveries by state and target, and every refusal."""
+    return delivery_report(services().outbox, limit=args["limit"])
 
 
 class WebhookSchema(Schema):

@@ -81,6 +81,8 @@ from gateway.prescriptions.outbox_store import OutboxStore
 
 log = logging.getLogger(__name__)
 
+REFUSED = Counter("erx_forward_refused_total", "Deliveries the receiver refused for good "
+                  "(failed_permanent), by target", ["target"])
 ATTEMPTS = Counter("erx_forward_attempts_total", "Send attempts by the forwarder, by result",
                    ["target", "event", "result"])
 SEND_SECONDS = Histogram("erx_forward_send_duration_seconds", "Duration of one send attempt",
@@ -98,6 +100,7 @@ class ForwardingPolicy:
     concurrency: int = 8
     poll_seconds: float = 1.0
     claim_batch: int = 256
+    utc_offset_minutes: int = 420  # local time of the national document (ERX_RX_UTC_OFFSET_MINUTES)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ForwardingPolicy:
@@ -108,7 +111,8 @@ class ForwardingPolicy:
                      lease=timedelta(seconds=config["FORWARDER_LEASE_SECONDS"]),
                      concurrency=config["FORWARDER_CONCURRENCY"],
                      poll_seconds=config["FORWARDER_POLL_SECONDS"],
-                     claim_batch=config["FORWARDER_CLAIM_BATCH"])
+                     claim_batch=config["FORWARDER_CLAIM_BATCH"],
+                     utc_offset_minutes=config["RX_UTC_OFFSET_MINUTES"])
         one_send = config["FORWARD_CONNECT_TIMEOUT_SECONDS"] + config["FORWARD_TIMEOUT_SECONDS"]
         if policy.lease.total_seconds() < 2 * one_send:
             raise ConfigError(
@@ -303,6 +307,8 @@ class Forwarder:
                     now + timedelta(seconds=delay)
         fields[prefix + "state"] = entry["state"] = state
         ATTEMPTS.labels(target_kind(entry["target"]), entry["event"], result).inc()
+        if state == FAILED_PERMANENT:
+            REFUSED.labels(target_kind(entry["target"])).inc()
         if state in (DELIVERED, FAILED_PERMANENT, DEAD):
             self._audit(code, entry, state)
         return fields
@@ -346,8 +352,8 @@ class Forwarder:
         target, event, delivery_id = entry["target"], entry["event"], entry["id"]
         if target == REGISTRY:
             if event == PRESCRIPTION_ISSUED:
-                return self.registry.send_prescription(national_document(doc),
-                                                       delivery_id=delivery_id)
+                body = national_document(doc, utc_offset_minutes=self.policy.utc_offset_minutes)
+                return self.registry.send_prescription(body, delivery_id=delivery_id)
             if event == PRESCRIPTION_CANCELLED:
                 return self.registry.send_cancellation(national_cancellation(doc),
                                                        delivery_id=delivery_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import current_app, jsonify
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
@@ -26,6 +26,7 @@ from gateway.core.problems import ApiError, to_problem
 from gateway.prescriptions.answers import dispense_answer, idempotent, record, submit_answer
 from gateway.web.security import current_party, requires
 from schemas.document import PrescriptionSchema
+from schemas.national import to_national
 
 blp = Blueprint("national", __name__, description="National-compatible endpoints")
 
@@ -122,24 +123,32 @@ def thong_tin_don_thuoc(code: str) -> Any:
         return _pharmacy_errors(exc)
     service.note_pharmacy_view(stored, party)
     record("prescription.viewed", stored)
-    answer = dict(stored["document"])
-    issuer = _issuer_names(stored)
-    answer.update(issuer)
+    # The national document through the one mapping, then what a pharmacy also needs.
+    answer = to_national(stored["document"], signature=stored.get("prescriber_signature") or "",
+                         utc_offset_minutes=current_app.config["RX_UTC_OFFSET_MINUTES"])
+    answer.update(_issuer(stored))
     answer["trang_thai"] = service.effective_status(stored)
     answer["thong_tin_don_thuoc"] = [
-        {**line, "so_luong_da_ban": state["dispensed"],
-         "so_luong_con_lai": state["prescribed"] - state["dispensed"]}
-        for line, state in zip(stored["document"]["thong_tin_don_thuoc"], stored["lines"], strict=True)]
+        {**line, "so_luong_da_ban": _whole(state["dispensed"]),
+         "so_luong_con_lai": _whole(state["prescribed"] - state["dispensed"])}
+        for line, state in zip(answer["thong_tin_don_thuoc"], stored["lines"], strict=True)]
     return jsonify(answer)
 
 
-def _issuer_names(stored: dict[str, Any]) -> dict[str, str]:
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _issuer(stored: dict[str, Any]) -> dict[str, str]:
+    """Who issued it, from the parties: the prescribing doctor's name (empty when the facility
+    itself submitted: the gateway does not know which of its doctors prescribed), the
+    facility's name and phone."""
     store = services().parties
     clinic = store.find_national(stored["facility"])
     doctor = store.get(stored["issuer"]) if stored.get("issuer_role") == "doctor" else None
     return {"ten_bac_si": doctor.name if doctor else "",
             "ten_co_so_kham_chua_benh": clinic.name if clinic else "",
-            "so_dien_thoai_co_so_kham_chua_benh": ""}
+            "so_dien_thoai_co_so_kham_chua_benh": (clinic.phone or "") if clinic else ""}
 
 
 @blp.route("/api/v1/cap-nhat-don-thuoc", methods=["POST"])

@@ -6,21 +6,28 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.core.errors import Conflict, Invalid, NotFound
+
 ROLES = ("clinic", "doctor", "pharmacy", "regulator", "admin")
 FACILITY_CODE = re.compile(r"^[0-9A-Za-z]{5}$")
 PARTY_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,49}$")
+#: A Vietnamese phone number as the national interface writes it: 0 then 9 or 10 digits
+#: (mobile 0xx xxx xxxx, landline 02xx xxx xxxx), or +84 instead of the 0.
+PHONE = re.compile(r"^(0|\+84)[1-9][0-9]{8,9}$")
+NAME_MAX_CHARS = 255
+ADDRESS_MAX_CHARS = 500
 
 
-class PartyError(ValueError):
+class PartyError(Invalid):
     """A party cannot be created or changed as asked (the message says why)."""
 
 
-class PartyExists(PartyError):
-    pass
+class PartyExists(Conflict, PartyError):
+    """The role and code are taken."""
 
 
-class UnknownParty(PartyError):
-    pass
+class UnknownParty(NotFound, PartyError):
+    """No party has this client id."""
 
 
 @dataclass(frozen=True)
@@ -31,22 +38,60 @@ class Party:
     name: str
     facility: str | None
     status: str
+    address: str | None = None
+    phone: str | None = None
 
     @property
     def active(self) -> bool:
         return self.status == "active"
 
+    @property
+    def reachable(self) -> bool:
+        """Has the contact details a national dispense report carries (address and phone)."""
+        return bool(self.address and self.phone)
+
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> Party:
         return cls(client_id=doc["_id"], role=doc["role"], code=doc["code"], name=doc["name"],
-                   facility=doc.get("facility"), status=doc["status"])
+                   facility=doc.get("facility"), status=doc["status"],
+                   address=doc.get("address"), phone=doc.get("phone"))
 
     def public(self) -> dict[str, Any]:
         return {"client_id": self.client_id, "role": self.role, "code": self.code,
-                "name": self.name, "facility": self.facility, "status": self.status}
+                "name": self.name, "facility": self.facility, "status": self.status,
+                "address": self.address, "phone": self.phone}
 
 
 def client_id_for(role: str, code: str, facility: str | None) -> str:
     if role == "doctor":
         return f"doctor-{facility}-{code}"
     return f"{role}-{code}"
+
+
+def checked_contact(*, name: str | None = None, address: str | None = None,
+                    phone: str | None = None) -> dict[str, str]:
+    """The given contact fields, trimmed and checked (None: not given).
+
+    Raises:
+        PartyError: a blank or too long name, a too long address, or a phone number not in
+            the national format.
+    """
+    values: dict[str, str] = {}
+    if name is not None:
+        if not isinstance(name, str) or not name.strip():
+            raise PartyError("name must not be blank")
+        if len(name.strip()) > NAME_MAX_CHARS:
+            raise PartyError(f"name: at most {NAME_MAX_CHARS} characters")
+        values["name"] = name.strip()
+    if address is not None:
+        if not isinstance(address, str) or not address.strip():
+            raise PartyError("address must not be blank")
+        if len(address.strip()) > ADDRESS_MAX_CHARS:
+            raise PartyError(f"address: at most {ADDRESS_MAX_CHARS} characters")
+        values["address"] = address.strip()
+    if phone is not None:
+        compact = phone.replace(" ", "").replace(".", "") if isinstance(phone, str) else ""
+        if not PHONE.match(compact):
+            raise PartyError("phone: a Vietnamese number, 0 (or +84) then 9 or 10 digits")
+        values["phone"] = compact
+    return values

@@ -25,6 +25,7 @@ from gateway.parties.model import (
     PartyError,
     PartyExists,
     UnknownParty,
+    checked_contact,
     client_id_for,
 )
 
@@ -54,17 +55,17 @@ class PartyStore:
         self.collection = database[COLLECTION]
         self.hasher = hasher
 
-    def create(self, *, role: str, code: str, name: str,
-               facility: str | None = None) -> tuple[Party, str]:
+    def create(self, *, role: str, code: str, name: str, facility: str | None = None,
+               address: str | None = None, phone: str | None = None) -> tuple[Party, str]:
         """Create a party; returns it with its secret, which is not stored and not shown again.
 
         Raises:
-            PartyError: bad role, code or facility; PartyExists: the code is taken.
+            PartyError: bad role, code, facility, name, address or phone; PartyExists: the
+                code is taken.
         """
         if role not in ROLES:
             raise PartyError(f"role must be one of {', '.join(ROLES)}")
-        if not name or not name.strip():
-            raise PartyError("name must not be blank")
+        contact = checked_contact(name=name, address=address, phone=phone)
         if role == "clinic":
             if not FACILITY_CODE.match(code):
                 raise PartyError("a clinic code is the 5-character facility code")
@@ -82,9 +83,11 @@ class PartyStore:
         secret = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         party = Party(client_id=client_id_for(role, code, facility), role=role, code=code,
-                      name=name.strip(), facility=facility, status="active")
+                      name=contact["name"], facility=facility, status="active",
+                      address=contact.get("address"), phone=contact.get("phone"))
         document = {"_id": party.client_id, "role": role, "code": code, "name": party.name,
                     "facility": facility, "status": "active",
+                    **{key: value for key, value in contact.items() if key != "name"},
                     "secret_hash": self.hasher.hash(secret), "created_at": now, "updated_at": now}
         try:
             self.collection.insert_one(document)
@@ -132,6 +135,23 @@ class PartyStore:
         result = self.collection.update_one(
             {"_id": client_id},
             {"$set": {"status": status, "updated_at": datetime.now(UTC)}})
+        party = self.get(client_id) if result.matched_count else None
+        if party is None:
+            raise UnknownParty(f"no party {client_id}")
+        return party
+
+    def update(self, client_id: str, *, name: str | None = None, address: str | None = None,
+               phone: str | None = None) -> Party:
+        """Change a party's name, address or phone (those given).
+
+        Raises:
+            PartyError: a value is not acceptable, or nothing is given; UnknownParty.
+        """
+        changes = checked_contact(name=name, address=address, phone=phone)
+        if not changes:
+            raise PartyError("give at least one of name, address, phone")
+        result = self.collection.update_one(
+            {"_id": client_id}, {"$set": {**changes, "updated_at": datetime.now(UTC)}})
         party = self.get(client_id) if result.matched_count else None
         if party is None:
             raise UnknownParty(f"no party {client_id}")

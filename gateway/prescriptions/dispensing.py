@@ -8,6 +8,7 @@ reserved first in ``dispensed_packs``, so a pack is dispensed once across the wh
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -28,6 +29,8 @@ from gateway.prescriptions.model import (
     state_message,
 )
 from gateway.prescriptions.store import PrescriptionStore
+
+log = logging.getLogger(__name__)
 
 
 class Dispensing:
@@ -66,6 +69,17 @@ class Dispensing:
         """
         if party.role != "pharmacy":
             raise Forbidden("only a pharmacy dispenses")
+        if not party.reachable:
+            if self.settings.require_pharmacy_contact:
+                raise Conflict(
+                    f"{party.client_id} has no address or phone: the national dispense report "
+                    "could not be filed (erx-gateway parties update, or PATCH /v2/parties/{id})",
+                    slug="pharmacy-contact-missing", title="The pharmacy's contact details are missing",
+                    errors=[error_item("", "dispense.pharmacy_contact",
+                                       "Nhà thuốc chưa có địa chỉ hoặc số điện thoại: không thể gửi "
+                                       "báo cáo bán thuốc lên hệ thống quốc gia")])
+            log.warning("pharmacy %s has no address or phone: its national dispense report will "
+                        "carry them empty (development)", party.client_id)
         dispense_id = dispense_id or secrets.token_hex(12)
         stored = self.get(code)
         for existing in stored["dispenses"]:

@@ -22,6 +22,21 @@ class Settings:
     timezone: timezone
     cas_attempts: int = MAX_CAS_ATTEMPTS
     pack_reservation_grace: timedelta = timedelta(seconds=60)
+    #: a pharmacy without an address or phone may not dispense (its national report could not
+    #: be filed): production; development only logs a warning
+    require_pharmacy_contact: bool = False
+
+
+@dataclass(frozen=True)
+class Validated:
+    """What validation says of a submission: the canonical document (None when refused), the
+    errors and warnings (``{"pointer", "code", "message"}``), and the prescriber's signature
+    exactly as sent (``""`` when none), which the registry is sent with the document."""
+
+    document: dict[str, Any] | None
+    errors: list[dict[str, str]]
+    warnings: list[dict[str, str]]
+    prescriber_signature: str = ""
 
 
 @dataclass

@@ -14,7 +14,14 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.database import Database
 
-from gateway.prescriptions.outbox import DELIVERED, OPEN, PENDING, REGISTRY, RETRYABLE_BY_ADMIN
+from gateway.prescriptions.outbox import (
+    DELIVERED,
+    FAILED_PERMANENT,
+    OPEN,
+    PENDING,
+    REGISTRY,
+    RETRYABLE_BY_ADMIN,
+)
 from gateway.prescriptions.store import PRESCRIPTIONS
 
 # forward_due_at recomputed in the database: the earliest next_attempt_at of an open delivery
@@ -113,6 +120,16 @@ class OutboxStore:
             # on a field this update changes stops matching halfway through the $set).
             array_filters=[{"d.id": delivery_id}])
         return changed.matched_count == 1
+
+    def refused(self, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` refused (failed_permanent) deliveries, oldest first, each with its
+        prescription's code: ``{"_id": code, "delivery": {...}}``."""
+        wanted = {"deliveries.state": FAILED_PERMANENT}
+        return list(self.prescriptions.aggregate([
+            {"$match": wanted}, {"$project": {"deliveries": 1}},
+            {"$unwind": "$deliveries"}, {"$match": wanted},
+            {"$sort": {"deliveries.created_at": 1}}, {"$limit": limit},
+            {"$project": {"delivery": "$deliveries"}}]))
 
     def count_by_state(self, states: tuple[str, ...]) -> list[dict[str, Any]]:
         """Deliveries in ``states``, counted by state and by registry or not, with the oldest

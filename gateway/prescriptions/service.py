@@ -43,6 +43,7 @@ from gateway.prescriptions.model import (
     Refused,
     Settings,
     Submitted,
+    Validated,
     state_message,
 )
 from gateway.prescriptions.store import PrescriptionStore
@@ -51,16 +52,13 @@ from gateway.prescriptions.store import PrescriptionStore
 class Lifecycle(Dispensing):
     """The operations on prescriptions, over their store.
 
-    ``validate(raw, facility_code, now)`` returns ``(document, errors, warnings)`` with issues
-    as ``{"pointer", "code", "message"}`` dicts; ``sign(document)`` returns the content's
+    ``validate(raw, facility_code, now)`` returns a :class:`Validated`; ``sign(document)`` returns the content's
     SHA-256 and the gateway signature ``{"alg", "kid", "jws"}`` (one canonical form for both);
     ``patient_key(cccd)`` the keyed hash stored for patient queries.
     """
 
     def __init__(self, store: PrescriptionStore, *, catalog: Catalog,
-                 validate: Callable[[Mapping[str, Any], str | None, datetime],
-                                    tuple[dict[str, Any] | None, list[dict[str, str]],
-                                          list[dict[str, str]]]],
+                 validate: Callable[[Mapping[str, Any], str | None, datetime], Validated],
                  sign: Callable[[Mapping[str, Any]], tuple[str, dict[str, str]]],
                  dispensable_until: Callable[[Mapping[str, Any], datetime], datetime],
                  patient_key: Callable[[str], str],
@@ -89,11 +87,12 @@ class Lifecycle(Dispensing):
         if party.role not in PRESCRIBERS or not party.facility:
             raise Forbidden("only a clinic or a doctor of a facility prescribes")
         now = self.clock()
-        document, errors, warnings = self.validate(raw, party.facility, now)
-        if errors or document is None:
-            raise Refused(errors, warnings)
+        validated = self.validate(raw, party.facility, now)
+        document = validated.document
+        if validated.errors or document is None:
+            raise Refused(validated.errors, validated.warnings)
         content_sha256, signature = self.sign(document)
-        stored = self._new_document(document, content_sha256, signature, warnings, party, now)
+        stored = self._new_document(document, content_sha256, signature, validated, party, now)
         if self.store.insert(stored):
             return Submitted(stored, created=True)
         # The code exists: the same prescription again, or a clash.
@@ -114,7 +113,7 @@ class Lifecycle(Dispensing):
         return Submitted(existing, created=False)
 
     def _new_document(self, document: dict[str, Any], content_sha256: str,
-                      signature: dict[str, str], warnings: list[dict[str, str]], party: Party,
+                      signature: dict[str, str], validated: Validated, party: Party,
                       now: datetime) -> dict[str, Any]:
         lines = []
         for index, line in enumerate(document["thong_tin_don_thuoc"]):
@@ -128,7 +127,8 @@ class Lifecycle(Dispensing):
             "_id": document["ma_don_thuoc"], "facility": party.facility,
             "issuer": party.client_id, "issuer_role": party.role, "status": ISSUED,
             "version": 1, "document": document, "content_sha256": content_sha256,
-            "signature": signature, "warnings": warnings, "lines": lines,
+            "signature": signature, "prescriber_signature": validated.prescriber_signature,
+            "warnings": validated.warnings, "lines": lines,
             "dispenses": [], "cancellation": None,
             "patient": self.patient_key(cccd) if cccd else None,
             "issued_at": now, "dispensable_until": self.dispensable_until(document, now),

@@ -11,7 +11,7 @@ from typing import Any
 from drug_catalog.catalog import Catalog
 from gateway.audit.log import AuditLog
 from gateway.core.config import ConfigError
-from gateway.prescriptions.model import Settings
+from gateway.prescriptions.model import Settings, Validated
 from gateway.prescriptions.service import Lifecycle
 from gateway.prescriptions.store import PrescriptionStore
 from gateway.signatures.service import Signatures
@@ -20,8 +20,6 @@ from schemas.policy import Policy
 from schemas.validation import dispensable_until, validate_prescription
 from signing.canonical import canonicalize
 from signing.errors import PrescriberSignatureError
-
-Issues = list[dict[str, str]]
 
 
 def validation_policy(config: Mapping[str, Any]) -> Policy:
@@ -39,8 +37,7 @@ def validation_policy(config: Mapping[str, Any]) -> Policy:
 def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: Signatures,
                     audit: AuditLog, policy: Policy, zone: tzinfo,
                     config: Mapping[str, Any]) -> Lifecycle:
-    def validate(raw: Any, facility: str | None, now: datetime
-                 ) -> tuple[dict[str, Any] | None, Issues, Issues]:
+    def validate(raw: Any, facility: str | None, now: datetime) -> Validated:
         result = validate_prescription(raw, catalog=catalog, policy=policy,
                                        facility_code=facility, now=now)
         errors = [issue.to_dict() for issue in result.errors]
@@ -54,7 +51,7 @@ def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: S
                                "message": f"Chữ ký số của người kê đơn không hợp lệ: {exc}",
                                "reason": exc.reason})
                 document = None
-        return document, errors, warnings
+        return Validated(document, errors, warnings, result.signature)
 
     def sign(document: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
         """The content hash and the gateway signature, from one RFC 8785 form."""
@@ -69,4 +66,5 @@ def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: S
         .astimezone(UTC),
         patient_key=audit.patient_hash,
         settings=Settings(timezone=zone, pack_reservation_grace=timedelta(
-            seconds=config["PACK_RESERVATION_GRACE_SECONDS"])))
+            seconds=config["PACK_RESERVATION_GRACE_SECONDS"]),
+            require_pharmacy_contact=config["ENV"] == "production"))

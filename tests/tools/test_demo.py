@@ -27,7 +27,7 @@ def test_demo_walks_the_whole_flow() -> None:
                         "--> 200", "--> 409", "--> 200"]
     # The forwarder delivered everything to the registry double: 2 prescriptions, 2 dispense
     # reports, 1 cancellation.
-    assert ("Received by the registry double: prescriptions 2, dispense reports 2, "
+    assert ("Received by the national-registry simulator: prescriptions 2, dispense reports 2, "
             "cancellations 1.") in done.stdout
     assert "dispense.over_quantity" in done.stdout or "dispense.state" in done.stdout
     assert "Demo finished." in done.stdout

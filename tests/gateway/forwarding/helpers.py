@@ -17,6 +17,7 @@ from pymongo.database import Database
 from gateway.container import build_forwarder
 from gateway.core.context import services
 from gateway.forwarding.worker import Forwarder
+from gateway.parties.model import Party
 from gateway.prescriptions import outbox
 from tests.gateway.forwarding.registry_double import RegistryDouble, WebhookReceiver
 
@@ -33,18 +34,20 @@ def code_for(number: int, facility: str = FACILITY) -> str:
 
 
 def national_document(code: str, *, nominated: str | None = None) -> dict[str, Any]:
+    """A canonical document (schemas/national.py) as the lifecycle stores it."""
     document: dict[str, Any] = {
-        "loai_don_thuoc": "c", "ma_don_thuoc": code, "ho_ten_benh_nhan": "Nguyễn Văn A",
-        "ma_dinh_danh_cong_dan": "079123456789", "ngay_sinh_benh_nhan": "01/02/1980",
+        "ma_don_thuoc": code, "loai_don_thuoc": "c", "ho_ten_benh_nhan": "Nguyễn Văn A",
+        "ma_dinh_danh_cong_dan": "079123456789", "ngay_sinh_benh_nhan": "1980-02-01",
         "can_nang": 60, "gioi_tinh": 2, "dia_chi": "1 Lê Lợi, Quận 1, TP.HCM",
         "chan_doan": [{"ma_chan_doan": "J02.9", "ten_chan_doan": "Viêm họng cấp",
                        "ket_luan": "Viêm họng"}],
         "hinh_thuc_dieu_tri": 1,
-        "thong_tin_don_thuoc": [{"ma_thuoc": "VD-32243-19", "biet_duoc": "Panadol",
-                                 "ten_thuoc": "Paracetamol 500mg", "don_vi_tinh": "Viên",
-                                 "so_luong": 20, "cach_dung": "Uống 1 viên khi sốt"}],
-        "loi_dan": "Uống nhiều nước", "ngay_gio_ke_don": "2026-11-23 09:00:00",
-        "signature": "",
+        "dot_dung_thuoc": [{"dot": 1, "tu_ngay": "2026-11-23", "den_ngay": "2026-11-27"}],
+        "thong_tin_don_thuoc": [{"ma_thuoc": "VD-35032-23", "national_code": "MT100039",
+                                 "biet_duoc": "Panacetal 500", "ten_thuoc": "Paracetamol 500mg",
+                                 "don_vi_tinh": "Viên", "so_luong": 20,
+                                 "cach_dung": "Uống 1 viên khi sốt"}],
+        "loi_dan": "Uống nhiều nước", "ngay_gio_ke_don": "2026-11-23T09:00:00+07:00",
     }
     if nominated:
         document["ma_co_so_cung_ung_thuoc_chi_dinh"] = nominated
@@ -61,7 +64,8 @@ def prescription(code: str, *, nominated: str | None = None, facility: str = FAC
         "signature": {"alg": "EdDSA", "kid": "k1", "jws": "e30..c2ln"},
         "issued_at": now, "dispensable_until": now + timedelta(days=5),
         "nominated_pharmacy": nominated,
-        "lines": [{"index": 0, "ma_thuoc": "VD-32243-19", "prescribed": 20, "dispensed": 0}],
+        "lines": [{"index": 0, "ma_thuoc": "MT100039", "submitted_ma_thuoc": "VD-35032-23",
+                   "prescribed": 20, "dispensed": 0, "unit": "Viên", "control_class": "none"}],
         "dispenses": [], "cancellation": None, "viewed_by_pharmacies": [],
     }
     doc.update(outbox.initial_fields(outbox.deliveries_for_issue(doc, now), now))
@@ -76,39 +80,31 @@ def insert_prescriptions(database: Database, count: int, *, start: int = 0,
     return [doc["_id"] for doc in docs]
 
 
-def cancel(database: Database, code: str, *, reason: str = "Kê nhầm thuốc",
+def cancel(app: Flask, code: str, *, reason: str = "Kê nhầm thuốc",
            viewed_by: list[str] | None = None) -> None:
-    """What the lifecycle does on cancel: status and outbox in one update."""
-    if viewed_by:
-        database["prescriptions"].update_one(
-            {"_id": code}, {"$addToSet": {"viewed_by_pharmacies": {"$each": viewed_by}}})
-    stored = database["prescriptions"].find_one({"_id": code})
-    now = utcnow()
-    entries = outbox.deliveries_for_cancel(stored, now)
-    update = outbox.merge_updates(
-        {"$set": {"status": "cancelled", "cancellation": {"at": now, "by": "clinic-79001",
-                                                           "ly_do": reason}},
-         "$inc": {"version": 1}},
-        outbox.outbox_update(entries, now))
-    assert database["prescriptions"].update_one(
-        {"_id": code, "version": stored["version"]}, update).modified_count == 1
+    """The issuing clinic cancels, through the lifecycle (status and outbox in one update);
+    ``viewed_by``: pharmacies that looked it up before (they are told of the cancellation)."""
+    found = services(app)
+    for pharmacy in viewed_by or ():
+        found.prescription_store.note_viewer(code, pharmacy)
+    stored = found.lifecycle.get(code)
+    clinic = Party(client_id=f"clinic-{stored['facility']}", role="clinic", code=stored["facility"],
+                   name="", facility=stored["facility"], status="active")
+    found.lifecycle.cancel(code, clinic, reason)
 
 
-def dispense(database: Database, code: str, *, pharmacy: str, ma_hoa_don: str,
-             quantity: int = 10) -> str:
-    stored = database["prescriptions"].find_one({"_id": code})
-    now = utcnow()
-    record = {"id": f"d-{ma_hoa_don}", "pharmacy": pharmacy, "ma_hoa_don": ma_hoa_don,
-              "at": now, "items": [{"line": 0, "ma_thuoc": "VD-32243-19",
-                                    "so_luong_ban": quantity}]}
-    entries = outbox.deliveries_for_dispense(stored, record, now)
-    update = outbox.merge_updates(
-        {"$push": {"dispenses": record}, "$inc": {"version": 1, "lines.0.dispensed": quantity},
-         "$set": {"status": "partially_dispensed"}},
-        outbox.outbox_update(entries, now))
-    assert database["prescriptions"].update_one(
-        {"_id": code, "version": stored["version"]}, update).modified_count == 1
-    return record["id"]
+def dispense(app: Flask, code: str, *, pharmacy: str, ma_hoa_don: str, quantity: int = 10) -> str:
+    """``pharmacy`` (created with its contact details if new) dispenses ``quantity`` of the
+    first line, through the lifecycle; the dispense id."""
+    found = services(app)
+    party = found.parties.get(f"pharmacy-{pharmacy}")
+    if party is None:
+        party, _ = found.parties.create(role="pharmacy", code=pharmacy, name=f"Nhà thuốc {pharmacy}",
+                                        address="2 Hai Bà Trưng, Quận 1, TP. Hồ Chí Minh",
+                                        phone="0912345678")
+    _, recorded = found.lifecycle.dispense(code, party, {"ma_hoa_don": ma_hoa_don, "items": [
+        {"line": 0, "so_luong_ban": quantity}]})
+    return recorded["id"]
 
 
 def states(database: Database) -> dict[str, int]:

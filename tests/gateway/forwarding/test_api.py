@@ -103,14 +103,14 @@ def test_who_sees_deliveries(db, client, auth_headers, make_forwarder) -> None:
     assert missing.status_code == 404
 
 
-def test_a_waiting_delivery_names_what_it_waits_for(db, client, auth_headers, registry,
+def test_a_waiting_delivery_names_what_it_waits_for(app, db, client, auth_headers, registry,
                                                     make_forwarder) -> None:
     from tests.gateway.forwarding.helpers import cancel
 
     [code] = insert_prescriptions(db, 1)
     registry.reject_codes = {code}
     make_forwarder().run_until_idle()
-    cancel(db, code)
+    cancel(app, code)
     make_forwarder().run_until_idle()
     shown = client.get(f"/v2/prescriptions/{code}/deliveries",
                        headers=auth_headers("clinic", FACILITY)).get_json()["deliveries"]

@@ -24,18 +24,18 @@ from tests.gateway.forwarding.helpers import (
 )
 
 
-def test_issue_cancel_and_dispense_reach_the_registry_once_in_order(db, registry,
+def test_issue_cancel_and_dispense_reach_the_registry_once_in_order(app, db, registry, demo_catalog,
                                                                    make_forwarder) -> None:
     codes = insert_prescriptions(db, 5)
-    dispense(db, codes[0], pharmacy="NT001", ma_hoa_don="HD1")
-    cancel(db, codes[1])
+    dispense(app, codes[0], pharmacy="NT001", ma_hoa_don="HD1")
+    cancel(app, codes[1])
     assert make_forwarder().run_until_idle() >= 5
     assert states(db) == {"delivered": 7}
     assert set(registry.prescriptions) == set(codes)
     assert registry.duplicates == {} and registry.out_of_order == 0
     assert list(registry.cancellations) == [codes[1]]
     report = registry.dispenses[(codes[0], "HD1")]
-    assert report["thong_tin_thuoc"][0]["ma_thuoc_da_ke_don"] == "VD-32243-19"
+    assert report["thong_tin_thuoc"][0]["ma_thuoc_da_ke_don"] == "VD-35032-23"
     assert report["thong_tin_thuoc"][0]["so_luong_ban"] == 10
     assert report["ma_dinh_danh_co_so_cung_ung_thuoc"] == "NT001"
     # The extension field never reaches the registry; the national document does.
@@ -45,12 +45,12 @@ def test_issue_cancel_and_dispense_reach_the_registry_once_in_order(db, registry
     assert doc["forward_due_at"] is None and doc["forward_lease_owner"] is None
 
 
-def test_cancellation_waits_for_its_prescription(db, registry, make_forwarder) -> None:
+def test_cancellation_waits_for_its_prescription(app, db, registry, make_forwarder) -> None:
     [code] = insert_prescriptions(db, 1)
     registry.status = 503
     forwarder = make_forwarder()
     forwarder.run_until_idle()
-    cancel(db, code)
+    cancel(app, code)
     forwarder.run_until_idle()  # the issue delivery is in backoff: the cancellation waits
     issued, cancelled = deliveries_of(db, code)
     assert issued["state"] == "pending" and issued["attempts"] >= 1
@@ -120,7 +120,7 @@ def test_the_nominated_pharmacy_gets_a_signed_push_and_then_the_cancellation(
     assert put.status_code == 200, put.get_json()
     [code] = insert_prescriptions(db, 1, nominated="NT001")
     make_forwarder().run_until_idle()
-    cancel(db, code, viewed_by=["NT002"])  # NT002 has no webhook
+    cancel(app, code, viewed_by=["NT002"])  # NT002 has no webhook
     make_forwarder().run_until_idle()
     by_target = {(d["target"], d["event"]): d for d in deliveries_of(db, code)}
     assert by_target[("pharmacy:NT001", "prescription.issued")]["state"] == "delivered"

@@ -18,6 +18,7 @@ from gateway.forwarding.registry import (
     UnconfiguredRegistry,
     national_cancellation,
     national_dispense_report,
+    national_document,
 )
 from gateway.forwarding.worker import ForwardingPolicy, _held_back, backoff_delay
 from gateway.prescriptions import outbox
@@ -109,7 +110,8 @@ def test_a_lease_shorter_than_a_send_is_refused() -> None:
     config = {"FORWARD_BACKOFF_BASE_SECONDS": 2.0, "FORWARD_BACKOFF_CAP_SECONDS": 900.0,
               "FORWARD_MAX_AGE_HOURS": 72.0, "FORWARDER_LEASE_SECONDS": 20.0,
               "FORWARDER_CONCURRENCY": 8, "FORWARDER_POLL_SECONDS": 1.0,
-              "FORWARDER_CLAIM_BATCH": 100, "FORWARD_CONNECT_TIMEOUT_SECONDS": 3.0,
+              "FORWARDER_CLAIM_BATCH": 100, "RX_UTC_OFFSET_MINUTES": 420,
+                  "FORWARD_CONNECT_TIMEOUT_SECONDS": 3.0,
               "FORWARD_TIMEOUT_SECONDS": 10.0}
     with pytest.raises(ConfigError, match="ERX_FORWARDER_LEASE_SECONDS"):
         ForwardingPolicy.from_config(config)
@@ -130,7 +132,8 @@ def client_for(double, **options) -> HttpRegistryClient:
 
 
 def doc(code: str) -> dict:
-    return prescription(code, now=NOW)["document"]
+    """The national body of a stored prescription, as the forwarder sends it."""
+    return national_document(prescription(code, now=NOW))
 
 
 def test_answers_are_classified(double) -> None:
@@ -213,9 +216,9 @@ def test_national_bodies() -> None:
     assert national_cancellation(stored) == {"ma_don_thuoc": "79001AAAAAAA-c", "ly_do": "Kê nhầm"}
     report = national_dispense_report(stored, {
         "id": "d1", "pharmacy": "NT001", "ma_hoa_don": "HD9",
-        "items": [{"line": 0, "ma_thuoc": "VD-99999-20", "so_luong_ban": 5}]},
+        "items": [{"line": 0, "ma_thuoc": "VD-99999-20", "substituted": True, "so_luong_ban": 5}]},
         {"name": "Nhà thuốc Một"})
     assert report["ma_hoa_don"] == "HD9" and report["ten_co_so_cung_ung_thuoc"] == "Nhà thuốc Một"
     [item] = report["thong_tin_thuoc"]
-    assert item["ma_thuoc_da_ke_don"] == "VD-32243-19" and item["ma_thuoc"] == "VD-99999-20"
+    assert item["ma_thuoc_da_ke_don"] == "VD-35032-23" and item["ma_thuoc"] == "VD-99999-20"
     assert item["so_luong"] == 20 and item["so_luong_ban"] == 5

@@ -1,0 +1,174 @@
+"""Parties over HTTP, for administrators: create, list, read, update, disable, enable, rotate.
+
+The same operations as ``erx-gateway parties …``, so operators need no database access. Every
+change is an audit event with the administrator as its actor; a new or rotated secret is in
+the answer once and never stored in plain text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from gateway.core.context import services
+from gateway.core.errors import Invalid, error_item
+from gateway.core.http import json_object
+from gateway.parties.model import ROLES, Party, UnknownParty
+from gateway.web.security import requires
+
+blp = Blueprint("parties", __name__, description="Administrators manage parties (clinics, "
+                "doctors, pharmacies, regulators, admins)")
+
+CREATE_FIELDS = ("role", "code", "name", "facility", "address", "phone")
+UPDATE_FIELDS = ("name", "address", "phone")
+ADMIN_ERRORS = {"401": {"description": "no or invalid token"},
+                "403": {"description": "not an administrator"}}
+
+
+class PartySchema(Schema):
+    client_id = fields.String(metadata={"example": "pharmacy-NT0001"})
+    role = fields.String(validate=validate.OneOf(ROLES))
+    code = fields.String()
+    name = fields.String()
+    facility = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": ["active", "disabled"]})
+    address = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True, metadata={"example": "0912345678"})
+
+
+class PartyCreateSchema(Schema):
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    code = fields.String(required=True, metadata={
+        "description": "facility code (clinic, 5 characters), doctor or pharmacy code"})
+    name = fields.String(required=True)
+    facility = fields.String(metadata={"description": "a doctor's 5-character facility code"})
+    address = fields.String(metadata={"description": "postal address; a pharmacy's goes into "
+                                                     "its national dispense reports"})
+    phone = fields.String(metadata={"description": "national format: 0 or +84, then 9 or 10 "
+                                                   "digits"})
+
+
+class PartyUpdateSchema(Schema):
+    name = fields.String()
+    address = fields.String()
+    phone = fields.String()
+
+
+class PartySecretSchema(Schema):
+    client_id = fields.String()
+    client_secret = fields.String(metadata={"description": "shown once"})
+
+
+class PartyListSchema(Schema):
+    items = fields.List(fields.Nested(PartySchema))
+
+
+def _strings(body: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, str]:
+    """The body's fields, each a string; 422 naming every unknown or mistyped field."""
+    errors = [error_item(f"/{name}", "request.unknown_field", f"Trường không được hỗ trợ: {name}")
+              for name in sorted(set(body) - set(allowed))]
+    errors += [error_item(f"/{name}", "request.invalid", "Phải là chuỗi ký tự")
+               for name in allowed if name in body and not isinstance(body[name], str)]
+    if errors:
+        raise Invalid(errors=errors)
+    return {name: body[name] for name in allowed if name in body}
+
+
+def _audit(action: str, party: Party | str, details: dict[str, Any] | None = None) -> None:
+    client_id = party if isinstance(party, str) else party.client_id
+    services().audit.record(action, object_type="party", object_id=client_id, details=details)
+
+
+@blp.route("/v2/parties", methods=["POST"])
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PartyCreateSchema}}},
+         responses={**ADMIN_ERRORS, "409": {"description": "the role and code are taken"},
+                    "422": {"description": "a field is missing or not acceptable"}})
+@blp.response(201, PartySecretSchema)
+@requires("admin")
+def create_party() -> Any:
+    """Create a party; the answer carries its secret, once."""
+    values = _strings(json_object(), CREATE_FIELDS)
+    missing = [error_item(f"/{name}", "request.required", "Bắt buộc")
+               for name in ("role", "code", "name") if name not in values]
+    if missing:
+        raise Invalid(errors=missing)
+    party, secret = services().parties.create(**values)
+    _audit("party.created", party, {"role": party.role})
+    return {"client_id": party.client_id, "client_secret": secret}
+
+
+@blp.route("/v2/parties", methods=["GET"])
+@blp.doc(parameters=[{"in": "query", "name": "role", "schema": {"type": "string", "enum": list(ROLES)}}],
+         responses=ADMIN_ERRORS)
+@blp.response(200, PartyListSchema)
+@requires("admin")
+def list_parties() -> Any:
+    """Every party (never a secret), optionally of one role."""
+    role = request.args.get("role")
+    if role is not None and role not in ROLES:
+        raise Invalid("role: expected one of " + ", ".join(ROLES),
+                      errors=[{"pointer": "", "parameter": "role", "code": "request.invalid",
+                               "message": "Vai trò phải là một trong " + ", ".join(ROLES)}])
+    return {"items": [party.public() for party in services().parties.list(role)]}
+
+
+@blp.route("/v2/parties/<client_id>", methods=["GET"])
+@blp.doc(responses={**ADMIN_ERRORS, "404": {"description": "no such party"}})
+@blp.response(200, PartySchema)
+@requires("admin")
+def get_party(client_id: str) -> Any:
+    """One party (never its secret)."""
+    party = services().parties.get(client_id)
+    if party is None:
+        raise UnknownParty(f"no party {client_id}")
+    return party.public()
+
+
+@blp.route("/v2/parties/<client_id>", methods=["PATCH"])
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PartyUpdateSchema}}},
+         responses={**ADMIN_ERRORS, "404": {"description": "no such party"},
+                    "422": {"description": "a value is not acceptable"}})
+@blp.response(200, PartySchema)
+@requires("admin")
+def update_party(client_id: str) -> Any:
+    """Change a party's name, address or phone."""
+    values = _strings(json_object(), UPDATE_FIELDS)
+    party = services().parties.update(client_id, **values)
+    _audit("party.updated", party, {"fields": sorted(values)})
+    return party.public()
+
+
+@blp.route("/v2/parties/<client_id>/disable", methods=["POST"])
+@blp.doc(responses={**ADMIN_ERRORS, "404": {"description": "no such party"}})
+@blp.response(200, PartySchema)
+@requires("admin")
+def disable_party(client_id: str) -> Any:
+    """Disable a party: its tokens and app-key stop working at once."""
+    party = services().parties.set_status(client_id, "disabled")
+    _audit("party.disabled", party)
+    return party.public()
+
+
+@blp.route("/v2/parties/<client_id>/enable", methods=["POST"])
+@blp.doc(responses={**ADMIN_ERRORS, "404": {"description": "no such party"}})
+@blp.response(200, PartySchema)
+@requires("admin")
+def enable_party(client_id: str) -> Any:
+    """Enable a disabled party again."""
+    party = services().parties.set_status(client_id, "active")
+    _audit("party.enabled", party)
+    return party.public()
+
+
+@blp.route("/v2/parties/<client_id>/rotate-secret", methods=["POST"])
+@blp.doc(responses={**ADMIN_ERRORS, "404": {"description": "no such party"}})
+@blp.response(200, PartySecretSchema)
+@requires("admin")
+def rotate_party_secret(client_id: str) -> Any:
+    """Give a party a new secret (in the answer, once); the old one stops working."""
+    secret = services().parties.rotate_secret(client_id)
+    _audit("party.secret_rotated", client_id)
+    return {"client_id": client_id, "client_secret": secret}
