@@ -111,22 +111,22 @@ def to_national(document: Mapping[str, Any], *, signature: str = "",
         elif name == "ngay_gio_ke_don":
             value = datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
         elif name == "dot_dung_thuoc":
-            value = [{"dot": _whole(p["dot"]), "tu_ngay": _dmy(p["tu_ngay"]),
+            value = [{"dot": whole(p["dot"]), "tu_ngay": _dmy(p["tu_ngay"]),
                       "den_ngay": _dmy(p["den_ngay"])} for p in value]
         elif name == "thong_tin_don_thuoc":
-            value = [{key: _whole(item) if key == "so_luong" else item
+            value = [{key: whole(item) if key == "so_luong" else item
                       for key, item in line.items() if key not in LINE_EXTENSION_FIELDS}
                      for line in value]
         elif name == "chan_doan":
             value = [dict(item) for item in value]
         elif name in ("gioi_tinh", "hinh_thuc_dieu_tri", "ngay_tai_kham", "can_nang"):
-            value = _whole(value)
+            value = whole(value)
         out[name] = value
     out["signature"] = signature
     return out
 
 
-def _whole(value: Any) -> Any:
+def whole(value: Any) -> Any:
     """A whole float as an int (the interface's integers); anything else as it is."""
     if isinstance(value, float) and value.is_integer():
         return int(value)

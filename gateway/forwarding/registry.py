@@ -34,7 +34,7 @@ import jwt
 import requests
 
 from gateway.prescriptions.outbox import Outcome
-from schemas.national import to_national
+from schemas.national import to_national, whole
 
 log = logging.getLogger(__name__)
 
@@ -263,8 +263,8 @@ def national_dispense_report(doc: Mapping[str, Any], dispense: Mapping[str, Any]
             "biet_duoc": prescribed.get("biet_duoc", ""),
             "ten_thuoc": prescribed.get("ten_thuoc", ""),
             "don_vi_tinh": prescribed.get("don_vi_tinh", ""),
-            "so_luong": _whole(prescribed.get("so_luong", 0)),
-            "so_luong_ban": _whole(item.get("so_luong_ban")),
+            "so_luong": whole(prescribed.get("so_luong", 0)),
+            "so_luong_ban": whole(item.get("so_luong_ban")),
             "cach_dung": prescribed.get("cach_dung", ""),
         })
     pharmacy = pharmacy or {}
@@ -275,9 +275,6 @@ def national_dispense_report(doc: Mapping[str, Any], dispense: Mapping[str, Any]
             "dia_chi_co_so_cung_ung_thuoc": pharmacy.get("address") or "",
             "ma_hoa_don": dispense.get("ma_hoa_don") or ""}
 
-
-def _whole(value: Any) -> Any:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def national_cancellation(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from gateway.core.problems import ApiError, to_problem
 from gateway.prescriptions.answers import dispense_answer, idempotent, record, submit_answer
 from gateway.web.security import current_party, requires
 from schemas.document import PrescriptionSchema
-from schemas.national import to_national
+from schemas.national import to_national, whole
 
 blp = Blueprint("national", __name__, description="National-compatible endpoints")
 
@@ -129,14 +129,11 @@ def thong_tin_don_thuoc(code: str) -> Any:
     answer.update(_issuer(stored))
     answer["trang_thai"] = service.effective_status(stored)
     answer["thong_tin_don_thuoc"] = [
-        {**line, "so_luong_da_ban": _whole(state["dispensed"]),
-         "so_luong_con_lai": _whole(state["prescribed"] - state["dispensed"])}
+        {**line, "so_luong_da_ban": whole(state["dispensed"]),
+         "so_luong_con_lai": whole(state["prescribed"] - state["dispensed"])}
         for line, state in zip(answer["thong_tin_don_thuoc"], stored["lines"], strict=True)]
     return jsonify(answer)
 
-
-def _whole(value: Any) -> Any:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _issuer(stored: dict[str, Any]) -> dict[str, str]:
