@@ -106,7 +106,9 @@ def gui_don_thuoc() -> Any:
 @blp.route("/api/v1/thong-tin-don-thuoc/<code>", methods=["GET"])
 @blp.doc(security=[{"bearerAuth": []}, {"appKey": []}], responses={
     "200": {"description": "the national document plus ten_bac_si, ten_co_so_kham_chua_benh, "
-                           "so_dien_thoai_co_so_kham_chua_benh, trang_thai, and per line "
+                           "so_dien_thoai_co_so_kham_chua_benh, trang_thai, canh_bao (the "
+                           "warnings recorded at submission, such as control.overlap, keyed "
+                           "by field path like the error of gui-don-thuoc), and per line "
                            "so_luong_da_ban and so_luong_con_lai",
             "content": {"application/json": {"schema": PrescriptionSchema}}},
     "404": {"description": "unknown code", "content": {"application/json": {
@@ -126,6 +128,7 @@ def thong_tin_don_thuoc(code: str) -> Any:
     issuer = _issuer_names(stored)
     answer.update(issuer)
     answer["trang_thai"] = service.effective_status(stored)
+    answer["canh_bao"] = national_error_map(stored.get("warnings", []))
     answer["thong_tin_don_thuoc"] = [
         {**line, "so_luong_da_ban": state["dispensed"],
          "so_luong_con_lai": state["prescribed"] - state["dispensed"]}
