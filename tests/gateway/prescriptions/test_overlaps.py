@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from gateway.core.config import ConfigError
 from gateway.core.context import services
 from tests.gateway.prescriptions.test_prescriptions import VIETNAM, prescription, submit, world
 from tests.gateway.web.test_app import assert_problem
@@ -244,8 +245,6 @@ def test_severity_settings_turn_warnings_into_errors_and_back(two: dict, make_ap
 
 
 def test_an_invalid_overlap_setting_stops_the_start(make_app) -> None:
-    from gateway.core.config import ConfigError
-
     with pytest.raises(ConfigError, match="ERX_RX_OVERLAP_NARCOTIC"):
         make_app(RX_OVERLAP_NARCOTIC="block")
 
