@@ -4,12 +4,15 @@ therapy warnings, what pharmacies see, the settings, and the cost (one indexed q
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import itertools
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.core.config import ConfigError
 from gateway.core.context import services
@@ -144,6 +147,39 @@ def test_touching_periods_and_another_person_do_not_overlap(client: FlaskClient,
     other_person = accepted(client, two["h"]["doctor_2"],
                             rx(two, "n", [MORPHINE_ORAL], [(0, 6)], cccd="079090004321"))
     assert overlap_warnings(other_person) == []
+
+
+PEOPLE = itertools.count(1)
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(-12 * 60, 14 * 60), st.integers(-12 * 60, 14 * 60), st.booleans())
+def test_the_prescribing_time_zone_never_moves_the_treatment_days(
+        client: FlaskClient, two: dict, first_offset: int, second_offset: int,
+        share_a_day: bool) -> None:
+    """ngay_gio_ke_don may be written in any UTC offset (the same instant is late evening in
+    one zone and the next morning in another): the periods are the dates as written."""
+    cccd = f"0790900{next(PEOPLE):05d}"           # a new person for every example
+
+    def written_in(minutes: int) -> str:
+        instant = datetime.now(UTC) - timedelta(minutes=2)
+        return instant.astimezone(timezone(timedelta(minutes=minutes))).isoformat(
+            timespec="seconds")
+
+    accepted(client, two["h"]["doctor_1"],
+             rx(two, "n", [MORPHINE_ORAL], [(0, 6)], cccd=cccd,
+                ngay_gio_ke_don=written_in(first_offset)))
+    second = submit(client, two["h"]["doctor_2"],
+                    rx(two, "n", [MORPHINE_ORAL], [(6 if share_a_day else 7, 9)], cccd=cccd,
+                       ngay_gio_ke_don=written_in(second_offset)))
+    if share_a_day:
+        problem = assert_problem(second, 422, "validation")
+        assert [e["code"] for e in problem["errors"]] == ["control.overlap"]
+        assert "trùng 1 ngày" in problem["errors"][0]["message"]
+    else:
+        assert second.status_code == 201, second.get_json()
+        assert overlap_warnings(second.get_json()) == []
 
 
 def test_multi_period_prescriptions_overlap_only_on_shared_days(client: FlaskClient,
