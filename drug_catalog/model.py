@@ -14,7 +14,7 @@ from typing import Any
 
 from drug_catalog.errors import InvalidDrug, InvalidIdentifier
 from drug_catalog.identifiers import normalize_code, normalize_gtin, parse_registration_number
-from drug_catalog.text import compact
+from drug_catalog.text import compact, tokens
 
 KINDS = ("chemical", "traditional", "biological", "raw_material")
 CONTROL_CLASSES = ("none", "narcotic", "psychotropic", "precursor", "radioactive")
@@ -28,6 +28,15 @@ _REQUIRED = ("national_code", "registration_number", "name", "active_ingredients
 _OPTIONAL_TEXT = ("dosage_form", "route", "unit", "packaging")
 MAX_CODE_LENGTH = 64
 MAX_TEXT_LENGTH = 1000
+# Words naming the salt, ester or hydrate form of an ingredient (folded), dropped from the end
+# of its name by ingredient_key: "Morphin hydroclorid" and "Morphin sulfat" are both morphine.
+# Only these: "Kali clorid" or "Natri bicarbonat" keep every word.
+SALT_WORDS = frozenset((
+    "hydroclorid", "hydrochlorid", "hydrochloride", "hcl", "hydrobromid", "sulfat", "sulphat",
+    "sulfate", "phosphat", "phosphate", "tartrat", "bitartrat", "citrat", "maleat", "fumarat",
+    "mesylat", "mesilat", "besylat", "besilat", "succinat", "acetat", "natri", "kali", "calci",
+    "magnesi", "hydrat", "monohydrat", "dihydrat", "trihydrat", "hemihydrat", "sesquihydrat",
+    "khan"))
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,17 @@ class ActiveIngredient:
 
     def to_dict(self) -> dict[str, str]:
         return {"name": self.name, "strength": self.strength}
+
+
+def ingredient_key(name: str) -> str:
+    """The active substance an ingredient name stands for, spelled canonically: folded words
+    (case and diacritics ignored), without a ``(dưới dạng …)`` clause and without trailing
+    :data:`SALT_WORDS`. ``"Fentanyl (dưới dạng Fentanyl citrat)"`` → ``"fentanyl"``,
+    ``"Morphin sulfat"`` → ``"morphin"``; ``""`` for a name without letters or digits."""
+    words = tokens(name.split("(", 1)[0]) or tokens(name)
+    while len(words) > 1 and words[-1] in SALT_WORDS:
+        words.pop()
+    return " ".join(words)
 
 
 @dataclass(frozen=True)
@@ -199,6 +219,12 @@ class Drug:
         ingredients."""
         return frozenset((compact(item.name), compact(item.strength))
                          for item in self.active_ingredients)
+
+    def ingredient_keys(self) -> frozenset[str]:
+        """The active substances of the product (:func:`ingredient_key` of each ingredient):
+        what "the same active ingredient" compares across prescriptions."""
+        return frozenset(key for key in (ingredient_key(item.name)
+                                         for item in self.active_ingredients) if key)
 
     def same_composition(self, other: Drug) -> bool:
         """True when ``other`` has the same active ingredients, strengths and dosage form

@@ -31,10 +31,11 @@ from gateway.forwarding.worker import Forwarder, ForwardingPolicy, registry_clie
 from gateway.parties import store as parties_store
 from gateway.parties.model import Party, client_id_for
 from gateway.parties.store import PartyStore
-from gateway.prescriptions import idempotency
+from gateway.prescriptions import idempotency, overlap_store
 from gateway.prescriptions import store as prescriptions_store
 from gateway.prescriptions.idempotency import IdempotencyStore
 from gateway.prescriptions.outbox_store import OutboxStore
+from gateway.prescriptions.overlap_store import OverlapStore
 from gateway.prescriptions.reports import check_utc_offset
 from gateway.prescriptions.representation import resource
 from gateway.prescriptions.service import Lifecycle
@@ -50,6 +51,7 @@ INDEXES: tuple[IndexDeclaration, ...] = (
     audit_store.INDEXES,
     signatures_service.INDEXES,
     prescriptions_store.INDEXES,
+    overlap_store.INDEXES,
     idempotency.INDEXES,
 )
 
@@ -69,6 +71,7 @@ class Services:
     catalog: CatalogService
     prescription_store: PrescriptionStore
     outbox: OutboxStore
+    overlaps: OverlapStore
     lifecycle: Lifecycle
     idempotency: IdempotencyStore
     webhooks: WebhookStore
@@ -126,16 +129,18 @@ def build_services(config: Mapping[str, Any]) -> Services:
         catalog = CatalogService.from_config(database, config)
         prescription_store = PrescriptionStore(database)
         outbox = OutboxStore(database)
+        overlaps = OverlapStore(database)
         lifecycle = build_lifecycle(prescription_store, catalog=catalog.catalog,
                                     signatures=signatures, audit=audit, policy=policy,
-                                    zone=zone, config=config)
+                                    zone=zone, overlap_store=overlaps,
+                                    party_names=parties.names, config=config)
         delivery_metrics = DeliveryMetrics(
             outbox, cache_seconds=config["DELIVERY_METRICS_CACHE_SECONDS"])
         services = Services(
             storage=storage, timezone=zone, parties=parties, tokens=tokens,
             authenticator=authenticator, audit=audit, sealer=sealer, signatures=signatures,
             catalog=catalog, prescription_store=prescription_store, outbox=outbox,
-            lifecycle=lifecycle,
+            overlaps=overlaps, lifecycle=lifecycle,
             idempotency=IdempotencyStore(database[idempotency.COLLECTION],
                                          ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"]),
             webhooks=WebhookStore(database), delivery_metrics=delivery_metrics,

@@ -39,6 +39,12 @@ ACTIONS: dict[str, str] = {
     "catalog.imported": "a drug catalog file was imported (counts in details)",
     "prescription.submitted": "a prescription was accepted, signed and stored",
     "prescription.refused": "a submitted prescription was refused (error codes in details)",
+    "prescription.overlap_refused": "a submission overlapped another prescription of the same "
+                                    "person at error severity (control.overlap; the line, the "
+                                    "other prescription and facility, the days in details)",
+    "prescription.overlap_warned": "a submission overlapped another prescription of the same "
+                                   "person and was warned (control.overlap or "
+                                   "drug.duplicate_therapy; details as above)",
     "prescription.viewed": "a party read a prescription",
     "prescription.dispensed": "a pharmacy recorded a dispense against a prescription",
     "prescription.cancelled": "the issuing facility cancelled a prescription",

@@ -7,13 +7,11 @@ the log only grows.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -22,6 +20,7 @@ from gateway.audit.log import ACCESS_ACTIONS, ACTIONS, NDJSON
 from gateway.audit.store import event_from_document, format_time, utc
 from gateway.audit.tree import latest_tree_head, tree, tree_head_at
 from gateway.core.context import services
+from gateway.core.http import export_response, export_type
 from gateway.core.problems import ApiError
 from gateway.web.security import requires
 
@@ -148,30 +147,10 @@ def _csv_row(event: Mapping[str, Any]) -> list[Any]:
 
 
 def _export(query: dict[str, Any], mimetype: str) -> Response:
-    database = services().storage.database
-
-    def lines() -> Iterator[str]:
-        cursor = store.iterate(database, query)
-        if mimetype == NDJSON:
-            for doc in cursor:
-                yield json.dumps(event_from_document(doc), ensure_ascii=False,
-                                 separators=(",", ":")) + "\n"
-            return
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        for doc in cursor:
-            writer.writerow(_csv_row(event_from_document(doc)))
-            if buffer.tell() > 65_536:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    response = Response(lines(), mimetype=mimetype)
-    if mimetype == "text/csv":
-        response.headers["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
-    return response
+    events = (event_from_document(doc)
+              for doc in store.iterate(services().storage.database, query))
+    return export_response(events, mimetype, columns=CSV_COLUMNS, row=_csv_row,
+                           filename="audit-events.csv")
 
 
 @blp.route("/v2/audit/events", methods=["GET"])
@@ -181,11 +160,7 @@ def _export(query: dict[str, Any], mimetype: str) -> Response:
 @blp.doc(responses=EXPORT_RESPONSES)
 def list_events(args: dict[str, Any]) -> Any:
     """Audit events, oldest first: filter, page, or export as CSV / NDJSON."""
-    wanted = (request.accept_mimetypes.best_match(["application/json", "text/csv", NDJSON])
-              if request.accept_mimetypes else "application/json")
-    if wanted is None:
-        raise ApiError(406, detail="this answers application/json, text/csv or "
-                                   "application/x-ndjson")
+    wanted = export_type()
     query = _event_filter(args)
     if wanted != "application/json":
         return _export(query, wanted)

@@ -272,6 +272,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RX_CONTROLLED_DISPENSE_DAYS", 5, parse_non_negative_int,
             "an n or h prescription can be dispensed at most this many days after "
             "ngay_gio_ke_don (0: only until its last den_ngay; unconfirmed under TT 26/2025)"),
+    # --- cross-facility checks at submission (docs/rules.md "Across prescriptions") ---------
+    # Not validation-policy numbers: they read other prescriptions, so the gateway (not
+    # schemas.policy) applies them (gateway/prescriptions/overlaps.py).
+    Setting("RX_OVERLAP_NARCOTIC", "error", parse_choice("error", "warning"),
+            "severity of control.overlap on a narcotic line: the same person (CCCD) has another "
+            "prescription, from any facility, not cancelled, whose treatment days overlap, with "
+            "a narcotic or a drug of the same active ingredient (error: 422; warning: accepted)"),
+    Setting("RX_OVERLAP_PSYCHOTROPIC", "warning", parse_choice("error", "warning"),
+            "severity of control.overlap on a psychotropic or precursor line (same test, with "
+            "the line's own control class)"),
+    Setting("RX_DUPLICATE_THERAPY", True, parse_bool,
+            "warn drug.duplicate_therapy when a c prescription's drug shares an active "
+            "ingredient with another facility's prescription for the same person on "
+            "overlapping days (one more indexed query per c submission)"),
+    Setting("OVERLAP_REPORT_PAGE_SIZE", 100, parse_positive_int,
+            "overlaps per page of /v2/reports/controlled-overlaps by default"),
+    Setting("OVERLAP_REPORT_PAGE_MAX", 1000, parse_positive_int,
+            "largest page of /v2/reports/controlled-overlaps a client may ask"),
     # --- drug catalog ------------------------------------------------------------------------
     Setting("CATALOG_REFRESH_SECONDS", 5.0, parse_non_negative_float,
             "how long a process answers from its in-memory catalog before re-reading the "

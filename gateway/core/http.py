@@ -1,4 +1,5 @@
-"""Request plumbing shared by every endpoint: JSON bodies, request ids, the request log.
+"""Request plumbing shared by every endpoint: JSON bodies, request ids, the request log,
+and the CSV / NDJSON exports of list endpoints.
 
 - A body is parsed strictly: a non-JSON content type is 415, malformed JSON, non-UTF-8 bytes
   and pathologically deep nesting are 400, all in the problem envelope.
@@ -8,12 +9,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json as std_json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from flask import Flask, Request, Response, g, request
@@ -29,6 +32,8 @@ access_log = logging.getLogger("erx.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]*\+)?json$")
 _FORM_TYPE = "application/x-www-form-urlencoded"
+NDJSON = "application/x-ndjson"
+_CSV_CHUNK = 65_536
 
 
 class GatewayRequest(Request):
@@ -69,6 +74,50 @@ def json_object(*, allow_form: bool = False) -> dict[str, Any]:
                        errors=[{"pointer": "", "code": "request.not_object",
                                 "message": "Nội dung phải là một đối tượng JSON"}])
     return body
+
+
+def export_type() -> str:
+    """What a list endpoint answers: ``application/json`` (a page), ``text/csv`` or
+    :data:`NDJSON` (every match), by the request's Accept header.
+
+    Raises:
+        ApiError: 406 when Accept names none of the three.
+    """
+    if not request.accept_mimetypes:
+        return "application/json"
+    wanted = request.accept_mimetypes.best_match(["application/json", "text/csv", NDJSON])
+    if wanted is None:
+        raise ApiError(406, detail="this answers application/json, text/csv or "
+                                   "application/x-ndjson")
+    return wanted
+
+
+def export_response(items: Iterable[Mapping[str, Any]], mimetype: str, *,
+                    columns: Sequence[str], row: Callable[[Mapping[str, Any]], list[Any]],
+                    filename: str) -> Response:
+    """A streamed export: one JSON object a line (NDJSON), or a CSV file with a header of
+    ``columns`` and ``row(item)`` for each item (sent as ``filename``)."""
+
+    def lines() -> Iterator[str]:
+        if mimetype == NDJSON:
+            for item in items:
+                yield std_json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n"
+            return
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        for item in items:
+            writer.writerow(row(item))
+            if buffer.tell() > _CSV_CHUNK:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    response = Response(lines(), mimetype=mimetype)
+    if mimetype == "text/csv":
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def client_address() -> str:

@@ -107,7 +107,9 @@ def gui_don_thuoc() -> Any:
 @blp.route("/api/v1/thong-tin-don-thuoc/<code>", methods=["GET"])
 @blp.doc(security=[{"bearerAuth": []}, {"appKey": []}], responses={
     "200": {"description": "the national document plus ten_bac_si, ten_co_so_kham_chua_benh, "
-                           "so_dien_thoai_co_so_kham_chua_benh, trang_thai, and per line "
+                           "so_dien_thoai_co_so_kham_chua_benh, trang_thai, canh_bao (the "
+                           "warnings recorded at submission, such as control.overlap, keyed "
+                           "by field path like the error of gui-don-thuoc), and per line "
                            "so_luong_da_ban and so_luong_con_lai",
             "content": {"application/json": {"schema": PrescriptionSchema}}},
     "404": {"description": "unknown code", "content": {"application/json": {
@@ -128,6 +130,7 @@ def thong_tin_don_thuoc(code: str) -> Any:
                          utc_offset_minutes=current_app.config["RX_UTC_OFFSET_MINUTES"])
     answer.update(_issuer(stored))
     answer["trang_thai"] = service.effective_status(stored)
+    answer["canh_bao"] = national_error_map(stored.get("warnings", []))
     answer["thong_tin_don_thuoc"] = [
         {**line, "so_luong_da_ban": whole(state["dispensed"]),
          "so_luong_con_lai": whole(state["prescribed"] - state["dispensed"])}

@@ -1,4 +1,6 @@
-"""Regulators' reports over the prescriptions collection (one aggregation, no copies).
+"""Regulators' reports: the summary over the prescriptions collection (one aggregation, no
+copies), and the shape of the controlled-overlaps report (its records are kept by
+gateway/prescriptions/overlap_store.py).
 
 ``GET /v2/reports/summary?from=&to=&group_by=facility|drug|type|day`` counts, per group, the
 prescriptions issued in ``[from, to)``, their drug lines and the quantities prescribed and
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from gateway.core.config import ConfigError
@@ -127,3 +129,57 @@ def check_utc_offset(offset: str) -> str:
     if not _OFFSET.match(offset):
         raise ConfigError("ERX_REPORT_UTC_OFFSET must look like +07:00")
     return offset
+
+
+# --------------------------------------------------- GET /v2/reports/controlled-overlaps
+
+#: Columns of the CSV export, one row per overlap (``;`` separates the items of a list).
+OVERLAP_COLUMNS = (
+    "id", "at", "outcome", "severity", "accepted", "control_class", "match", "ingredients",
+    "patient_hash", "ma_don_thuoc", "loai_don_thuoc", "facility", "facility_name",
+    "prescriber", "prescriber_name", "line", "ma_thuoc", "drug_name", "periods",
+    "other_ma_don_thuoc", "other_loai_don_thuoc", "other_status", "other_facility",
+    "other_facility_name", "other_prescriber", "other_prescriber_name", "other_lines",
+    "other_drugs", "other_periods", "overlap_days", "overlap_spans")
+_SIDE = ("ma_don_thuoc", "loai_don_thuoc", "facility", "facility_name", "prescriber",
+         "prescriber_name")
+
+
+def overlap_item(doc: Mapping[str, Any], zone: tzinfo) -> dict[str, Any]:
+    """The report's form of a stored overlap (gateway/prescriptions/overlap_store.py): the
+    person only as ``patient_hash``, the keyed hash of the CCCD."""
+    mine, other = doc["prescription"], doc["other"]
+    return {
+        "id": doc["_id"], "at": doc["at"].astimezone(zone).isoformat(),
+        "outcome": doc["outcome"], "severity": doc["severity"], "accepted": doc["accepted"],
+        "code": doc["code"], "control_class": doc["control_class"], "match": doc["match"],
+        "ingredients": list(doc["ingredients"]), "patient_hash": doc["patient"],
+        "prescription": {**{name: mine.get(name) for name in _SIDE},
+                         "line": mine["line"], "ma_thuoc": mine["ma_thuoc"],
+                         "drug_name": mine.get("drug_name"), "periods": mine["periods"]},
+        "other": {**{name: other.get(name) for name in _SIDE}, "status": other.get("status"),
+                  "lines": list(other["lines"]), "drugs": other["drugs"],
+                  "periods": other["periods"]},
+        "overlap": {"days": doc["overlap"]["days"], "spans": doc["overlap"]["spans"]},
+    }
+
+
+def _periods(periods: list[Mapping[str, str]]) -> str:
+    return "; ".join(f"{p['tu_ngay']}..{p['den_ngay']}" for p in periods)
+
+
+def overlap_csv_row(item: Mapping[str, Any]) -> list[Any]:
+    """One CSV row (:data:`OVERLAP_COLUMNS`) of an :func:`overlap_item`."""
+    mine, other = item["prescription"], item["other"]
+    return [
+        item["id"], item["at"], item["outcome"], item["severity"],
+        "true" if item["accepted"] else "false", item["control_class"], item["match"],
+        "; ".join(item["ingredients"]), item["patient_hash"],
+        *[mine[name] or "" for name in _SIDE], mine["line"], mine["ma_thuoc"],
+        mine["drug_name"] or "", _periods(mine["periods"]),
+        *[other[name] or "" for name in _SIDE[:2]], other["status"] or "",
+        *[other[name] or "" for name in _SIDE[2:]],
+        "; ".join(str(line) for line in other["lines"]),
+        "; ".join(f"{drug['ma_thuoc']} {drug['name'] or ''}".strip() for drug in other["drugs"]),
+        _periods(other["periods"]), item["overlap"]["days"], _periods(item["overlap"]["spans"]),
+    ]

@@ -7,7 +7,7 @@ The stored document (one per prescription, see :mod:`gateway.prescriptions.store
      document: {...canonical national document...}, content_sha256,
      signature: {alg, kid, jws}, warnings: [...],
      lines: [{index, ma_thuoc (national code), submitted_ma_thuoc, prescribed, dispensed,
-              unit, control_class}],
+              unit, control_class, ingredients}],
      dispenses: [{id, pharmacy, ma_hoa_don, at, items: [...], packs: [...]}],
      cancellation: {at, by, ly_do} | None, patient: <keyed hash of the CCCD> | None,
      issued_at, dispensable_until, nominated_pharmacy, viewed_by_pharmacies: [...],
@@ -46,15 +46,17 @@ from gateway.prescriptions.model import (
     Validated,
     state_message,
 )
+from gateway.prescriptions.overlaps import Findings, OverlapCheck
 from gateway.prescriptions.store import PrescriptionStore
 
 
 class Lifecycle(Dispensing):
     """The operations on prescriptions, over their store.
 
-    ``validate(raw, facility_code, now)`` returns a :class:`Validated`; ``sign(document)`` returns the content's
-    SHA-256 and the gateway signature ``{"alg", "kid", "jws"}`` (one canonical form for both);
-    ``patient_key(cccd)`` the keyed hash stored for patient queries.
+    ``validate(raw, facility_code, now)`` returns a :class:`Validated`; ``sign(document)``
+    returns the content's SHA-256 and the gateway signature ``{"alg", "kid", "jws"}`` (one canonical form for both);
+    ``patient_key(cccd)`` the keyed hash stored for patient queries; ``overlaps`` the
+    cross-facility check of a valid submission (gateway/prescriptions/overlaps.py; None: none).
     """
 
     def __init__(self, store: PrescriptionStore, *, catalog: Catalog,
@@ -62,7 +64,7 @@ class Lifecycle(Dispensing):
                  sign: Callable[[Mapping[str, Any]], tuple[str, dict[str, str]]],
                  dispensable_until: Callable[[Mapping[str, Any], datetime], datetime],
                  patient_key: Callable[[str], str],
-                 settings: Settings,
+                 settings: Settings, overlaps: OverlapCheck | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
         self.catalog = catalog
@@ -71,35 +73,62 @@ class Lifecycle(Dispensing):
         self.dispensable_until = dispensable_until
         self.patient_key = patient_key
         self.settings = settings
+        self.overlaps = overlaps
         self.clock = clock
 
     # --- submit ------------------------------------------------------------------------
     def submit(self, raw: Mapping[str, Any], party: Party) -> Submitted:
-        """Validate, sign and store a prescription of ``party``'s facility.
+        """Validate, check against the person's other prescriptions, sign and store a
+        prescription of ``party``'s facility.
 
         An existing ``ma_don_thuoc`` with the same content returns the stored prescription
-        (``created`` False); with different content it is a 409.
+        (``created`` False); with different content it is a 409. Overlaps with the person's
+        other prescriptions (gateway/prescriptions/overlaps.py) are errors or warnings by
+        their severity, and are recorded either way.
 
         Raises:
-            Refused: the document breaks rules (all of them listed).
+            Refused: the document breaks rules (all of them listed), or overlaps another
+                prescription at error severity (``control.overlap``).
             Forbidden: a party that does not prescribe. Conflict: as above.
         """
         if party.role not in PRESCRIBERS or not party.facility:
             raise Forbidden("only a clinic or a doctor of a facility prescribes")
         now = self.clock()
         validated = self.validate(raw, party.facility, now)
-        document = validated.document
+        document, warnings = validated.document, validated.warnings
         if validated.errors or document is None:
-            raise Refused(validated.errors, validated.warnings)
+            raise Refused(validated.errors, warnings)
+        lines = self._lines(document)
+        cccd = document.get("ma_dinh_danh_cong_dan")
+        patient = self.patient_key(cccd) if cccd else None
+        findings = (self.overlaps.check(document, lines, patient, party)
+                    if self.overlaps is not None else Findings())
+        if findings.errors:
+            # A retry of a prescription stored before is answered as such, not refused by
+            # what was prescribed since.
+            existing = self.store.get(document["ma_don_thuoc"])
+            if existing is not None:
+                return self._resubmitted(existing, self.sign(document)[0], party)
+            self._record_overlaps(findings, document, party, patient, accepted=False, now=now)
+            raise Refused(findings.errors, warnings + findings.warnings)
         content_sha256, signature = self.sign(document)
-        stored = self._new_document(document, content_sha256, signature, validated, party, now)
+        stored = self._new_document(document, lines, content_sha256, signature,
+                                    warnings + findings.warnings, party, patient, now)
+        stored["prescriber_signature"] = validated.prescriber_signature
         if self.store.insert(stored):
+            self._record_overlaps(findings, document, party, patient, accepted=True, now=now)
             return Submitted(stored, created=True)
         # The code exists: the same prescription again, or a clash.
         existing = self.store.get(document["ma_don_thuoc"])
         if existing is None:  # deleted in between: nothing in this system deletes one
             raise Unavailable("the prescription changed while it was stored; retry")
         return self._resubmitted(existing, content_sha256, party)
+
+    def _record_overlaps(self, findings: Findings, document: dict[str, Any], party: Party,
+                         patient: str | None, *, accepted: bool, now: datetime) -> None:
+        if self.overlaps is not None and patient is not None:
+            self.overlaps.record(findings, document=document, party=party, patient=patient,
+                                 accepted=accepted, at=now)
 
     def _resubmitted(self, existing: dict[str, Any], content_sha256: str,
                      party: Party) -> Submitted:
@@ -112,25 +141,29 @@ class Lifecycle(Dispensing):
                                               "Mã đơn thuốc đã tồn tại với nội dung khác")])
         return Submitted(existing, created=False)
 
-    def _new_document(self, document: dict[str, Any], content_sha256: str,
-                      signature: dict[str, str], validated: Validated, party: Party,
-                      now: datetime) -> dict[str, Any]:
+    def _lines(self, document: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The stored lines of a valid document (its drugs resolved in the catalog)."""
         lines = []
         for index, line in enumerate(document["thong_tin_don_thuoc"]):
             drug = self.catalog.resolve(line["national_code"])
             lines.append({"index": index, "ma_thuoc": drug.national_code,
                           "submitted_ma_thuoc": line["ma_thuoc"],
                           "prescribed": line["so_luong"], "dispensed": 0,
-                          "unit": line.get("don_vi_tinh"), "control_class": drug.control_class})
-        cccd = document.get("ma_dinh_danh_cong_dan")
+                          "unit": line.get("don_vi_tinh"), "control_class": drug.control_class,
+                          "ingredients": sorted(drug.ingredient_keys())})
+        return lines
+
+    def _new_document(self, document: dict[str, Any], lines: list[dict[str, Any]],
+                      content_sha256: str, signature: dict[str, str],
+                      warnings: list[dict[str, str]], party: Party, patient: str | None,
+                      now: datetime) -> dict[str, Any]:
         stored: dict[str, Any] = {
             "_id": document["ma_don_thuoc"], "facility": party.facility,
             "issuer": party.client_id, "issuer_role": party.role, "status": ISSUED,
             "version": 1, "document": document, "content_sha256": content_sha256,
-            "signature": signature, "prescriber_signature": validated.prescriber_signature,
-            "warnings": validated.warnings, "lines": lines,
+            "signature": signature, "warnings": warnings, "lines": lines,
             "dispenses": [], "cancellation": None,
-            "patient": self.patient_key(cccd) if cccd else None,
+            "patient": patient,
             "issued_at": now, "dispensable_until": self.dispensable_until(document, now),
             "nominated_pharmacy": document.get("ma_co_so_cung_ung_thuoc_chi_dinh") or None,
             "viewed_by_pharmacies": [],

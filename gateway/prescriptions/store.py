@@ -8,7 +8,7 @@ One MongoDB document per prescription (collection ``prescriptions``)::
      document: {...canonical national document...}, content_sha256,
      signature: {alg, kid, jws}, warnings: [...],
      lines: [{index, ma_thuoc (national code), submitted_ma_thuoc, prescribed, dispensed,
-              unit, control_class}],
+              unit, control_class, ingredients (drug_catalog.model.ingredient_key of each)}],
      dispenses: [{id, pharmacy, by, ma_hoa_don, at, items: [...], packs: [...]}],
      cancellation: {at, by, ly_do} | None, patient: <keyed hash of the CCCD> | None,
      issued_at, dispensable_until, nominated_pharmacy, viewed_by_pharmacies: [...],
@@ -42,6 +42,10 @@ INDEXES = {
                    name="facility_status_issued"),
         IndexModel([("patient", ASCENDING), ("issued_at", DESCENDING), ("_id", DESCENDING)],
                    name="patient_issued"),
+        # The overlap check at submission (gateway/prescriptions/overlaps.py): a person's
+        # prescriptions whose treatment ends on or after a day (multikey over the periods).
+        IndexModel([("patient", ASCENDING), ("document.dot_dung_thuoc.den_ngay", ASCENDING)],
+                   name="patient_treatment_end"),
         IndexModel([("status", ASCENDING), ("issued_at", DESCENDING), ("_id", DESCENDING)],
                    name="status_issued"),
         IndexModel([("issued_at", DESCENDING), ("_id", DESCENDING)], name="issued"),
@@ -57,6 +61,10 @@ INDEXES = {
     # dispensable once across the whole system.
     PACKS: [IndexModel([("prescription", ASCENDING)], name="prescription")],
 }
+
+# What the overlap check reads of the person's other prescriptions.
+OVERLAP_FIELDS = {"facility": 1, "issuer": 1, "issuer_role": 1, "status": 1, "lines": 1,
+                  "document.loai_don_thuoc": 1, "document.dot_dung_thuoc": 1}
 
 
 class PrescriptionStore:
@@ -85,6 +93,18 @@ class PrescriptionStore:
         outboxes."""
         return list(self.prescriptions.find(dict(query), {"deliveries": 0})
                     .sort([("issued_at", DESCENDING), ("_id", DESCENDING)]).limit(limit))
+
+    def overlap_candidates(self, patient: str, first_day: str) -> list[dict[str, Any]]:
+        """The prescriptions of ``patient`` (the keyed hash) with a treatment period ending on
+        or after ``first_day`` (``YYYY-MM-DD``), with the fields the overlap check reads.
+
+        One query on the index ``patient_treatment_end``. It filters on that index's fields
+        only (the embedded database scans the collection as soon as a condition names another
+        field): the caller drops cancelled ones, itself, and later periods.
+        """
+        return list(self.prescriptions.find(
+            {"patient": patient, "document.dot_dung_thuoc.den_ngay": {"$gte": first_day}},
+            OVERLAP_FIELDS))
 
     def compare_and_set(self, code: str, version: int, update: Mapping[str, Any]) -> bool:
         """Apply ``update`` if the document is still at ``version`` (the update increments it).

@@ -4,7 +4,7 @@ catalog, the signatures and the audit log (called by the composition root)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -12,6 +12,8 @@ from drug_catalog.catalog import Catalog
 from gateway.audit.log import AuditLog
 from gateway.core.config import ConfigError
 from gateway.prescriptions.model import Settings, Validated
+from gateway.prescriptions.overlap_store import OverlapStore
+from gateway.prescriptions.overlaps import OverlapCheck, OverlapPolicy
 from gateway.prescriptions.service import Lifecycle
 from gateway.prescriptions.store import PrescriptionStore
 from gateway.signatures.service import Signatures
@@ -36,7 +38,17 @@ def validation_policy(config: Mapping[str, Any]) -> Policy:
 
 def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: Signatures,
                     audit: AuditLog, policy: Policy, zone: tzinfo,
+                    overlap_store: OverlapStore,
+                    party_names: Callable[[Iterable[str]], Mapping[str, str]],
                     config: Mapping[str, Any]) -> Lifecycle:
+    """The lifecycle with its validation, signing and cross-facility check.
+
+    Raises:
+        ConfigError: an overlap setting is invalid.
+    """
+    overlaps = OverlapCheck(store, overlap_store, catalog=catalog, audit=audit,
+                            names=party_names, policy=OverlapPolicy.from_config(config))
+
     def validate(raw: Any, facility: str | None, now: datetime) -> Validated:
         result = validate_prescription(raw, catalog=catalog, policy=policy,
                                        facility_code=facility, now=now)
@@ -64,7 +76,7 @@ def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: S
         store, catalog=catalog, validate=validate, sign=sign,
         dispensable_until=lambda document, now: dispensable_until(document, policy)
         .astimezone(UTC),
-        patient_key=audit.patient_hash,
+        patient_key=audit.patient_hash, overlaps=overlaps,
         settings=Settings(timezone=zone, pack_reservation_grace=timedelta(
             seconds=config["PACK_RESERVATION_GRACE_SECONDS"]),
             require_pharmacy_contact=config["ENV"] == "production"))

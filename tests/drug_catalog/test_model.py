@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from drug_catalog.errors import InvalidDrug
-from drug_catalog.model import CONTROL_CLASSES, KINDS, STATUSES, Drug
+from drug_catalog.model import CONTROL_CLASSES, KINDS, STATUSES, Drug, ingredient_key
 from tests.drug_catalog.conftest import drug_record, make_drug
 
 
@@ -118,6 +118,26 @@ def test_same_composition_compares_ingredients_strengths_and_form_canonically() 
     assert make_drug(active_ingredients=[{"name": "Carvedilol", "strength": "6,25mg"}]) \
         .same_composition(make_drug(active_ingredients=[{"name": "Carvedilol",
                                                          "strength": "6.25 mg"}]))
+
+
+@pytest.mark.parametrize("name, key", [
+    ("Morphin hydroclorid", "morphin"), ("Morphin sulfat", "morphin"),
+    ("MORPHIN  Sulfat", "morphin"), ("Fentanyl (dưới dạng Fentanyl citrat)", "fentanyl"),
+    ("Codein phosphat hemihydrat", "codein"), ("Diclofenac natri", "diclofenac"),
+    ("Acid clavulanic (dưới dạng Kali clavulanat)", "acid clavulanic"),
+    # a salt word alone, or a salt that is the substance itself, stays
+    ("Kali clorid", "kali clorid"), ("Natri", "natri"), ("Sulfat", "sulfat"),
+    ("Natri bicarbonat", "natri bicarbonat"), ("(Paracetamol)", "paracetamol"), ("–", ""),
+])
+def test_ingredient_key_names_the_substance_whatever_its_salt_and_spelling(name: str,
+                                                                          key: str) -> None:
+    assert ingredient_key(name) == key
+
+
+def test_ingredient_keys_of_a_product() -> None:
+    drug = make_drug(active_ingredients=[{"name": "Paracetamol", "strength": "325mg"},
+                                         {"name": "Ibuprofen", "strength": "200mg"}])
+    assert drug.ingredient_keys() == {"paracetamol", "ibuprofen"}
 
 
 def test_unknown_strength_or_form_never_shows_equivalence() -> None:
