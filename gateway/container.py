@@ -42,6 +42,7 @@ from gateway.prescriptions.service import Lifecycle
 from gateway.prescriptions.store import PrescriptionStore
 from gateway.prescriptions.wiring import build_lifecycle, validation_policy
 from gateway.signatures import service as signatures_service
+from gateway.signatures.qr import PrescriptionQr
 from gateway.signatures.service import Signatures, build_signatures
 
 # Every collection's indexes, created at start-up (the drug catalog's store keeps its own,
@@ -68,6 +69,7 @@ class Services:
     audit: AuditLog
     sealer: Sealer
     signatures: Signatures
+    qr: PrescriptionQr
     catalog: CatalogService
     prescription_store: PrescriptionStore
     outbox: OutboxStore
@@ -130,8 +132,9 @@ def build_services(config: Mapping[str, Any]) -> Services:
         prescription_store = PrescriptionStore(database)
         outbox = OutboxStore(database)
         overlaps = OverlapStore(database)
+        qr = PrescriptionQr(signatures)
         lifecycle = build_lifecycle(prescription_store, catalog=catalog.catalog,
-                                    signatures=signatures, audit=audit, policy=policy,
+                                    signatures=signatures, qr=qr, audit=audit, policy=policy,
                                     zone=zone, overlap_store=overlaps,
                                     party_names=parties.names, config=config)
         delivery_metrics = DeliveryMetrics(
@@ -139,7 +142,7 @@ def build_services(config: Mapping[str, Any]) -> Services:
         services = Services(
             storage=storage, timezone=zone, parties=parties, tokens=tokens,
             authenticator=authenticator, audit=audit, sealer=sealer, signatures=signatures,
-            catalog=catalog, prescription_store=prescription_store, outbox=outbox,
+            qr=qr, catalog=catalog, prescription_store=prescription_store, outbox=outbox,
             overlaps=overlaps, lifecycle=lifecycle,
             idempotency=IdempotencyStore(database[idempotency.COLLECTION],
                                          ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"]),
