@@ -36,6 +36,8 @@ from gateway.prescriptions import store as prescriptions_store
 from gateway.prescriptions.idempotency import IdempotencyStore
 from gateway.prescriptions.outbox_store import OutboxStore
 from gateway.prescriptions.overlap_store import OverlapStore
+from gateway.prescriptions.print_pdf import render_pdf
+from gateway.prescriptions.printing import Printing
 from gateway.prescriptions.reports import check_utc_offset
 from gateway.prescriptions.representation import resource
 from gateway.prescriptions.service import Lifecycle
@@ -75,6 +77,7 @@ class Services:
     outbox: OutboxStore
     overlaps: OverlapStore
     lifecycle: Lifecycle
+    printing: Printing
     idempotency: IdempotencyStore
     webhooks: WebhookStore
     delivery_metrics: DeliveryMetrics
@@ -144,6 +147,9 @@ def build_services(config: Mapping[str, Any]) -> Services:
             authenticator=authenticator, audit=audit, sealer=sealer, signatures=signatures,
             qr=qr, catalog=catalog, prescription_store=prescription_store, outbox=outbox,
             overlaps=overlaps, lifecycle=lifecycle,
+            printing=Printing(lifecycle, parties=parties, qr=qr, catalog=catalog.catalog,
+                              zone=zone, child_months=policy.child_age_months,
+                              render_pdf=render_pdf),
             idempotency=IdempotencyStore(database[idempotency.COLLECTION],
                                          ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"]),
             webhooks=WebhookStore(database), delivery_metrics=delivery_metrics,
