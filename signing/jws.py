@@ -224,7 +224,8 @@ def verify_compact(jws: str, jwks: Mapping[str, Any]) -> tuple[str, dict[str, An
     Raises:
         VerificationError: ``malformed_jws`` (not three base64url parts, an empty payload or
             signature, ``b64: false``, the header not a JSON object with string ``alg`` and ``kid``),
-            ``unsupported_alg``, ``unknown_kid`` or ``bad_signature``.
+            ``unsupported_alg``, ``unknown_kid`` or ``bad_signature`` (also for a signature
+            not spelled in canonical base64url).
     """
     header = read_protected_header(jws)
     encoded_header, encoded_payload, encoded_signature = jws.split(".")
@@ -247,7 +248,11 @@ def verify_compact(jws: str, jwks: Mapping[str, Any]) -> tuple[str, dict[str, An
                                 kid=kid)
     key = _find_key(jwks, kid, alg)
     signing_input = f"{encoded_header}.{encoded_payload}".encode("ascii")
-    if not _signature_holds(key, signature, signing_input):
+    # The last base64url character of a 64-byte signature carries 4 unused bits: a token whose
+    # text differs there decodes to the same signature. Refuse it, so that no changed
+    # character of a printed token still verifies.
+    if b64url_encode(signature) != encoded_signature \
+            or not _signature_holds(key, signature, signing_input):
         raise VerificationError("bad_signature", "the signature does not verify with key " + kid,
                                 kid=kid)
     return kid, header, payload

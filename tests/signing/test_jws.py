@@ -364,3 +364,15 @@ def test_base64_helpers_refuse_padding_and_junk():
     for bad in ["AA==", "A", "é", "A+B/"]:
         with pytest.raises(ValueError):
             b64url_decode(bad if bad != "A+B/" else base64.b64encode(b"\xfb\xff").decode() + "=")
+
+
+def test_a_signature_spelled_with_other_unused_bits_is_refused(ed25519_signer):
+    """Base64url's last character of a 64-byte signature has 4 unused bits: another spelling
+    of the same bytes is a changed token, and does not verify."""
+    jws = ed25519_signer.sign_compact(b"\x01")
+    last = jws[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = alphabet[alphabet.index(last) ^ 1]  # differs in an unused bit only
+    altered = jws[:-1] + twin
+    assert b64url_decode(altered.split(".")[2]) == b64url_decode(jws.split(".")[2])
+    assert compact_reason(altered, key_set(ed25519_signer)) == "bad_signature"
