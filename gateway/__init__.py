@@ -25,7 +25,7 @@ from gateway.core.context import EXTENSION_KEY
 from gateway.core.problems import ApiError, ProblemSchema, handle_exception
 from gateway.forwarding import views as forwarding_views
 from gateway.national import views as national_views
-from gateway.prescriptions import report_views
+from gateway.prescriptions import print_views, report_views
 from gateway.prescriptions import views as prescription_views
 from gateway.signatures import views as signature_views
 from gateway.web import ops
@@ -44,7 +44,7 @@ API_SPEC_OPTIONS: dict[str, Any] = {
 # Every blueprint, in the order the OpenAPI document lists them.
 BLUEPRINTS = (ops.blp, auth_views.blp, party_views.blp, signature_views.blp, forwarding_views.blp,
               forwarding_views.webhooks_blp, audit_views.blp, report_views.blp,
-              catalog_views.blp, prescription_views.blp, national_views.blp)
+              catalog_views.blp, prescription_views.blp, print_views.blp, national_views.blp)
 
 
 class GatewayApi(Api):

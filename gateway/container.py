@@ -36,12 +36,15 @@ from gateway.prescriptions import store as prescriptions_store
 from gateway.prescriptions.idempotency import IdempotencyStore
 from gateway.prescriptions.outbox_store import OutboxStore
 from gateway.prescriptions.overlap_store import OverlapStore
+from gateway.prescriptions.print_pdf import render_pdf
+from gateway.prescriptions.printing import Printing
 from gateway.prescriptions.reports import check_utc_offset
 from gateway.prescriptions.representation import resource
 from gateway.prescriptions.service import Lifecycle
 from gateway.prescriptions.store import PrescriptionStore
 from gateway.prescriptions.wiring import build_lifecycle, validation_policy
 from gateway.signatures import service as signatures_service
+from gateway.signatures.qr import PrescriptionQr
 from gateway.signatures.service import Signatures, build_signatures
 
 # Every collection's indexes, created at start-up (the drug catalog's store keeps its own,
@@ -68,11 +71,13 @@ class Services:
     audit: AuditLog
     sealer: Sealer
     signatures: Signatures
+    qr: PrescriptionQr
     catalog: CatalogService
     prescription_store: PrescriptionStore
     outbox: OutboxStore
     overlaps: OverlapStore
     lifecycle: Lifecycle
+    printing: Printing
     idempotency: IdempotencyStore
     webhooks: WebhookStore
     delivery_metrics: DeliveryMetrics
@@ -130,8 +135,9 @@ def build_services(config: Mapping[str, Any]) -> Services:
         prescription_store = PrescriptionStore(database)
         outbox = OutboxStore(database)
         overlaps = OverlapStore(database)
+        qr = PrescriptionQr(signatures)
         lifecycle = build_lifecycle(prescription_store, catalog=catalog.catalog,
-                                    signatures=signatures, audit=audit, policy=policy,
+                                    signatures=signatures, qr=qr, audit=audit, policy=policy,
                                     zone=zone, overlap_store=overlaps,
                                     party_names=parties.names, config=config)
         delivery_metrics = DeliveryMetrics(
@@ -139,8 +145,11 @@ def build_services(config: Mapping[str, Any]) -> Services:
         services = Services(
             storage=storage, timezone=zone, parties=parties, tokens=tokens,
             authenticator=authenticator, audit=audit, sealer=sealer, signatures=signatures,
-            catalog=catalog, prescription_store=prescription_store, outbox=outbox,
+            qr=qr, catalog=catalog, prescription_store=prescription_store, outbox=outbox,
             overlaps=overlaps, lifecycle=lifecycle,
+            printing=Printing(lifecycle, parties=parties, qr=qr, catalog=catalog.catalog,
+                              zone=zone, child_months=policy.child_age_months,
+                              render_pdf=render_pdf),
             idempotency=IdempotencyStore(database[idempotency.COLLECTION],
                                          ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"]),
             webhooks=WebhookStore(database), delivery_metrics=delivery_metrics,

@@ -16,6 +16,11 @@ Format (chosen for this gateway; README "Signatures" says the same)::
 The header is serialised with RFC 8785, so a signature is deterministic for Ed25519 at a
 given second. Any JOSE library with RFC 7797 support (jwcrypto, the ``jose`` JS package, ...)
 verifies these tokens given the payload.
+
+Attached tokens (:meth:`Signer.sign_compact`, :func:`verify_compact`) are plain RFC 7515
+compact serialisations, ``BASE64URL(header) "." BASE64URL(payload) "." BASE64URL(signature)``,
+with the smallest header (``alg``, ``kid`` and what the caller adds): they carry their payload,
+for where nothing else does (the QR code of a printed prescription).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from signing.jwk import (
 )
 
 _RESERVED = frozenset({"alg", "kid", "iat", "b64", "crit", "payload_sha256"})
+_RESERVED_COMPACT = frozenset({"alg", "kid", "b64", "crit"})
 _UNDERSTOOD_CRIT = frozenset({"b64"})
 
 
@@ -117,6 +123,27 @@ class Signer:
         return {"alg": self.alg, "kid": self.kid,
                 "jws": self.sign_detached(canonicalize(obj), header=header)}
 
+    def sign_compact(self, payload: bytes, *, header: Mapping[str, Any] | None = None) -> str:
+        """A compact JWS carrying ``payload`` (RFC 7515 section 7.1, base64url payload).
+
+        The protected header is ``alg`` and ``kid`` plus ``header`` (RFC 8785 form), nothing
+        else: the token stays as short as the payload allows.
+
+        Raises:
+            ValueError: ``header`` tries to set ``alg``, ``kid``, ``b64`` or ``crit``.
+            TypeError: ``payload`` is not bytes.
+        """
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            raise TypeError("payload must be bytes")
+        extra = dict(header or {})
+        clash = _RESERVED_COMPACT.intersection(extra)
+        if clash:
+            raise ValueError(f"header parameters reserved to the signer: {sorted(clash)}")
+        encoded_header = b64url_encode(canonicalize({**extra, "alg": self.alg, "kid": self.kid}))
+        signing_input = f"{encoded_header}.{b64url_encode(bytes(payload))}"
+        signature = self._sign(signing_input.encode("ascii"))
+        return f"{signing_input}.{b64url_encode(signature)}"
+
     def _sign(self, signing_input: bytes) -> bytes:
         if isinstance(self._key, ed25519.Ed25519PrivateKey):
             return self._key.sign(signing_input)
@@ -185,6 +212,50 @@ def verify_detached(payload: bytes, jws: str, jwks: Mapping[str, Any]) -> str:
         raise VerificationError("bad_signature", "the signature does not verify with key " + kid,
                                 kid=kid)
     return kid
+
+
+def verify_compact(jws: str, jwks: Mapping[str, Any]) -> tuple[str, dict[str, Any], bytes]:
+    """Verify a compact JWS that carries its payload; return ``(kid, header, payload)``.
+
+    Structure is checked before the key and the signature, so ``malformed_jws`` means the
+    text cannot be read as such a token at all, and any change to a readable token (its
+    header, payload or signature) is ``bad_signature`` or ``unknown_kid``.
+
+    Raises:
+        VerificationError: ``malformed_jws`` (not three base64url parts, an empty payload or
+            signature, ``b64: false``, the header not a JSON object with string ``alg`` and ``kid``),
+            ``unsupported_alg``, ``unknown_kid`` or ``bad_signature`` (also for a signature
+            not spelled in canonical base64url).
+    """
+    header = read_protected_header(jws)
+    encoded_header, encoded_payload, encoded_signature = jws.split(".")
+    if not encoded_payload:
+        raise VerificationError("malformed_jws", "the payload is detached (empty middle part)")
+    if not encoded_signature:
+        raise VerificationError("malformed_jws", "the token is not signed (empty last part)")
+    try:
+        payload = b64url_decode(encoded_payload)
+        signature = b64url_decode(encoded_signature)
+    except ValueError:
+        raise VerificationError("malformed_jws", "the payload or signature is not base64url") from None
+    alg, kid = header.get("alg"), header.get("kid")
+    if not isinstance(alg, str) or not isinstance(kid, str) or not kid:
+        raise VerificationError("malformed_jws", "the header needs string alg and kid")
+    if alg not in ALGORITHMS:
+        raise VerificationError("unsupported_alg", f"alg {alg!r} is not one of {ALGORITHMS}", kid=kid)
+    if not _b64_parameter(header, kid):
+        raise VerificationError("malformed_jws", "an attached payload must be base64url (no b64: false)",
+                                kid=kid)
+    key = _find_key(jwks, kid, alg)
+    signing_input = f"{encoded_header}.{encoded_payload}".encode("ascii")
+    # The last base64url character of a 64-byte signature carries 4 unused bits: a token whose
+    # text differs there decodes to the same signature. Refuse it, so that no changed
+    # character of a printed token still verifies.
+    if b64url_encode(signature) != encoded_signature \
+            or not _signature_holds(key, signature, signing_input):
+        raise VerificationError("bad_signature", "the signature does not verify with key " + kid,
+                                kid=kid)
+    return kid, header, payload
 
 
 def verify_document(obj: Any, jws: str, jwks: Mapping[str, Any]) -> str:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -37,7 +37,7 @@ from pymongo.errors import DuplicateKeyError
 
 from signing.errors import KeyStoreError, NoActiveKey, VerificationError
 from signing.jwk import ALGORITHMS, PrivateKey, public_jwk, thumbprint
-from signing.jws import Signer, verify_detached, verify_document
+from signing.jws import Signer, verify_compact, verify_detached, verify_document
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ COLLECTION = "signing_keys"
 ACTIVE, RETIRED = "active", "retired"
 # How often an unknown kid may force a reload of the key set (seconds).
 _MIN_FORCED_RELOAD_SECONDS = 1.0
+_T = TypeVar("_T")
 
 
 def generate_private_key(alg: str = "EdDSA") -> PrivateKey:
@@ -331,7 +332,16 @@ class KeyStore:
         """
         return self._with_fresh_keys(lambda jwks: verify_document(obj, jws, jwks))
 
-    def _with_fresh_keys(self, verify: Callable[[dict[str, Any]], str]) -> str:
+    def verify_compact(self, jws: str) -> tuple[str, dict[str, Any], bytes]:
+        """:func:`signing.jws.verify_compact` with this store's key set: ``(kid, header,
+        payload)``.
+
+        Raises:
+            VerificationError: as :func:`signing.jws.verify_compact`.
+        """
+        return self._with_fresh_keys(lambda jwks: verify_compact(jws, jwks))
+
+    def _with_fresh_keys(self, verify: Callable[[dict[str, Any]], _T]) -> _T:
         try:
             return verify(self.jwks())
         except VerificationError as exc:

@@ -48,6 +48,8 @@ ACTIONS: dict[str, str] = {
     "prescription.viewed": "a party read a prescription",
     "prescription.dispensed": "a pharmacy recorded a dispense against a prescription",
     "prescription.cancelled": "the issuing facility cancelled a prescription",
+    "prescription.printed": "a prescription was printed, with a newly signed QR code (details: "
+                            "format pdf or html, status)",
     "delivery.delivered": "a prescription was delivered to the national registry or a pharmacy",
     "delivery.failed": "a delivery failed for good",
     "patient.access_log_viewed": "a regulator read a patient's access log",
@@ -55,8 +57,8 @@ ACTIONS: dict[str, str] = {
 }
 OBJECT_TYPES = ("prescription", "drug", "party", "key", "catalog")
 OUTCOMES = ("success", "failure")
-# The actions a patient's access log lists: reading or dispensing their prescriptions.
-ACCESS_ACTIONS = ("prescription.viewed", "prescription.dispensed")
+# The actions a patient's access log lists: reading, printing or dispensing their prescriptions.
+ACCESS_ACTIONS = ("prescription.viewed", "prescription.printed", "prescription.dispensed")
 _HEX64 = frozenset("0123456789abcdef")
 
 

@@ -13,8 +13,10 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask
@@ -34,6 +36,7 @@ from gateway.parties.model import ROLES, PartyError
 from gateway.runtime import supervisor
 from gateway.runtime.embedded import database_for_command
 from gateway.signatures.offline import load_jwks, verify_saved
+from gateway.signatures.qr import UNREADABLE, offline_verdict
 from signing.errors import KeyStoreError, SigningError
 from signing.jws import verify_detached
 from signing.merkle import MerkleError
@@ -239,6 +242,33 @@ def verify_command(file: str, jwks_source: str) -> None:
         sys.exit(2)
     _echo_json(result)
     sys.exit(0 if result["valid"] else 1)
+
+
+@main.command("verify-qr")
+@click.argument("text")
+@click.option("--jwks", "jwks_source", required=True, metavar="FILE_OR_URL",
+              help="the gateway's JWK Set: a saved /.well-known/jwks.json or its URL")
+def verify_qr_command(text: str, jwks_source: str) -> None:
+    """Check the QR code of a printed prescription offline: TEXT is what the scanner read
+    ('-' reads it from standard input). Prints the prescription code and the reason.
+
+    Exit status 0: genuine (the gateway signed this code and content hash); 1: invalid or
+    altered (unknown key, bad signature, not a prescription QR); 2: unreadable (TEXT is not a
+    compact JWS at all, or the key set cannot be read).
+    """
+    try:
+        values = settings.load()
+        if text == "-":
+            text = sys.stdin.read()
+        key_set = load_jwks(jwks_source, timeout=values["JWKS_FETCH_TIMEOUT_SECONDS"])
+    except (OSError, ValueError, ConfigError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    result = offline_verdict(text, key_set)
+    if result["iat"] is not None:
+        result["printed_at"] = datetime.fromtimestamp(result["iat"], ZoneInfo(values["TIMEZONE"])).isoformat()
+    _echo_json(result)
+    sys.exit(0 if result["valid"] else 2 if result["reason"] == UNREADABLE else 1)
 
 
 @main.command("forwarder")

@@ -23,7 +23,7 @@ from gateway.core.context import services
 from gateway.core.errors import Conflict, DomainError, Invalid, NotFound
 from gateway.core.http import json_object
 from gateway.core.problems import ApiError, to_problem
-from gateway.prescriptions.answers import dispense_answer, idempotent, record, submit_answer
+from gateway.prescriptions.answers import dispense_answer, idempotent, looked_up, record, submit_answer
 from gateway.web.security import current_party, requires
 from schemas.document import PrescriptionSchema
 from schemas.national import to_national, whole
@@ -105,7 +105,10 @@ def gui_don_thuoc() -> Any:
 
 
 @blp.route("/api/v1/thong-tin-don-thuoc/<code>", methods=["GET"])
-@blp.doc(security=[{"bearerAuth": []}, {"appKey": []}], responses={
+@blp.doc(security=[{"bearerAuth": []}, {"appKey": []}], parameters=[{
+    "in": "path", "name": "code", "required": True, "schema": {"type": "string"},
+    "description": "ma_don_thuoc, or the text of the QR code printed on the prescription"}],
+    responses={
     "200": {"description": "the national document plus ten_bac_si, ten_co_so_kham_chua_benh, "
                            "so_dien_thoai_co_so_kham_chua_benh, trang_thai, canh_bao (the "
                            "warnings recorded at submission, such as control.overlap, keyed "
@@ -113,18 +116,23 @@ def gui_don_thuoc() -> Any:
                            "so_luong_da_ban and so_luong_con_lai",
             "content": {"application/json": {"schema": PrescriptionSchema}}},
     "404": {"description": "unknown code", "content": {"application/json": {
-        "schema": PharmacyErrorSchema}}}})
+        "schema": PharmacyErrorSchema}}},
+    "409": {"description": "[qr.content_changed] the prescription changed since it was printed",
+            "content": {"application/json": {"schema": PharmacyErrorSchema}}},
+    "422": {"description": "[qr.unreadable], [qr.forged] or [qr.not_prescription]: QR text that "
+                           "is not a genuine prescription QR",
+            "content": {"application/json": {"schema": PharmacyErrorSchema}}}})
 @requires("pharmacy")
 def thong_tin_don_thuoc(code: str) -> Any:
-    """Look a prescription up by its code (pharmacy, national shape)."""
+    """Look a prescription up by its code or its printed QR text (pharmacy, national shape)."""
     party = current_party()
     service = services().lifecycle
     try:
-        stored = service.get(code)
-    except NotFound as exc:
+        stored, details = looked_up(code)
+    except (NotFound, Invalid, Conflict) as exc:
         return _pharmacy_errors(exc)
     service.note_pharmacy_view(stored, party)
-    record("prescription.viewed", stored)
+    record("prescription.viewed", stored, details=details)
     # The national document through the one mapping, then what a pharmacy also needs.
     answer = to_national(stored["document"], signature=stored.get("prescriber_signature") or "",
                          utc_offset_minutes=current_app.config["RX_UTC_OFFSET_MINUTES"])

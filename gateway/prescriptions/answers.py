@@ -93,6 +93,26 @@ def dispense_answer(code: str, party: Party, body: dict[str, Any],
                         "prescription": shown})
 
 
+def looked_up(code_or_qr: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The prescription a lookup names by its code or its printed QR text, and the details of
+    its ``prescription.viewed`` event (``{"via": "qr"}`` for QR text), which the caller
+    records; a refused QR text (forged, unreadable, content changed) is audited here as a
+    failed ``prescription.viewed`` before it is answered.
+
+    Raises:
+        NotFound, Invalid, Conflict: see :meth:`Lifecycle.lookup`.
+    """
+    try:
+        stored, claim = services().lifecycle.lookup(code_or_qr)
+    except (Invalid, Conflict) as exc:
+        code = exc.extra.get("ma_don_thuoc")
+        services().audit.record("prescription.viewed", outcome="failure",
+                                object_type="prescription" if code else None, object_id=code,
+                                details={"via": "qr", "codes": exc.codes()})
+        raise
+    return stored, ({"via": "qr", "kid": claim.kid} if claim is not None else None)
+
+
 def record(action: str, stored: dict[str, Any], *, outcome: str = "success",
            details: dict[str, Any] | None = None) -> None:
     """One audit event about a prescription; the patient only by keyed hash."""

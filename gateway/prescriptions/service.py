@@ -48,6 +48,7 @@ from gateway.prescriptions.model import (
 )
 from gateway.prescriptions.overlaps import Findings, OverlapCheck
 from gateway.prescriptions.store import PrescriptionStore
+from gateway.signatures.qr import QrClaim, is_qr_text
 
 
 class Lifecycle(Dispensing):
@@ -56,7 +57,9 @@ class Lifecycle(Dispensing):
     ``validate(raw, facility_code, now)`` returns a :class:`Validated`; ``sign(document)``
     returns the content's SHA-256 and the gateway signature ``{"alg", "kid", "jws"}`` (one canonical form for both);
     ``patient_key(cccd)`` the keyed hash stored for patient queries; ``overlaps`` the
-    cross-facility check of a valid submission (gateway/prescriptions/overlaps.py; None: none).
+    cross-facility check of a valid submission (gateway/prescriptions/overlaps.py; None: none);
+    ``read_qr(text)`` the claim of a printed QR code
+    (:meth:`gateway.signatures.qr.PrescriptionQr.read`; None: QR text is looked up as a code).
     """
 
     def __init__(self, store: PrescriptionStore, *, catalog: Catalog,
@@ -65,6 +68,7 @@ class Lifecycle(Dispensing):
                  dispensable_until: Callable[[Mapping[str, Any], datetime], datetime],
                  patient_key: Callable[[str], str],
                  settings: Settings, overlaps: OverlapCheck | None = None,
+                 read_qr: Callable[[str], QrClaim] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
         self.catalog = catalog
@@ -72,6 +76,7 @@ class Lifecycle(Dispensing):
         self.sign = sign
         self.dispensable_until = dispensable_until
         self.patient_key = patient_key
+        self.read_qr = read_qr
         self.settings = settings
         self.overlaps = overlaps
         self.clock = clock
@@ -172,6 +177,32 @@ class Lifecycle(Dispensing):
         return stored
 
     # --- read --------------------------------------------------------------------------
+    def lookup(self, code_or_qr: str) -> tuple[dict[str, Any], QrClaim | None]:
+        """The prescription a code, or the text of its printed QR code, names; with the QR's
+        claim when it was one.
+
+        Raises:
+            NotFound: no such prescription.
+            Invalid: QR text that is not a genuine prescription QR (``qr.unreadable``,
+                ``qr.forged``, ``qr.not_prescription``).
+            Conflict: ``qr.content_changed``: a genuine QR whose prescription no longer has
+                the content it was printed with.
+        """
+        if self.read_qr is None or not is_qr_text(code_or_qr):
+            return self.get(code_or_qr), None
+        claim = self.read_qr(code_or_qr)
+        stored = self.get(claim.code)
+        if stored["content_sha256"] != claim.sha256:
+            item = error_item("", "qr.content_changed",
+                              "Nội dung đơn thuốc trên cổng khác với bản đã in: mã QR không còn "
+                              "khớp, hãy liên hệ cơ sở kê đơn")
+            item["parameter"] = "ma_don_thuoc"
+            raise Conflict(f"{claim.code} no longer has the content its printed QR code was "
+                           "signed for", slug="qr-content-changed",
+                           title="The prescription changed since it was printed", errors=[item],
+                           ma_don_thuoc=claim.code)
+        return stored, claim
+
     def authorize_read(self, stored: Mapping[str, Any], party: Party) -> None:
         """Object-level access: the issuing facility's clinic and doctors, any pharmacy (by
         exact code), regulators. Raises: Forbidden."""

@@ -13,7 +13,14 @@ from gateway.core.context import services
 from gateway.core.errors import bad_parameter
 from gateway.core.http import json_object
 from gateway.core.problems import PROBLEM_MEDIA_TYPE, ApiError, ProblemSchema
-from gateway.prescriptions.answers import dispense_answer, idempotent, record, submit_answer, view_of
+from gateway.prescriptions.answers import (
+    dispense_answer,
+    idempotent,
+    looked_up,
+    record,
+    submit_answer,
+    view_of,
+)
 from gateway.web.security import current_party, requires
 from schemas.document import PrescriptionSchema
 
@@ -22,6 +29,18 @@ blp = Blueprint("prescriptions", __name__, description="Submit, read, list, disp
 PRESCRIPTION_RESPONSES = {"401": {"description": "no or invalid token"},
                           "403": {"description": "another facility's prescription or wrong role"},
                           "404": {"description": "unknown prescription"}}
+LOOKUP_RESPONSES = {
+    **PRESCRIPTION_RESPONSES,
+    "409": {"description": "`qr.content_changed`: a genuine printed QR code whose prescription "
+                           "no longer has the content it was printed with",
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemSchema}}},
+    "422": {"description": "QR text that is not a genuine prescription QR: `qr.unreadable`, "
+                           "`qr.forged` (bad signature, unknown key) or `qr.not_prescription`",
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemSchema}}}}
+CODE_OR_QR = {"in": "path", "name": "code", "required": True, "schema": {"type": "string"},
+              "description": "the prescription code (`ma_don_thuoc`), or the text of the QR "
+                             "code printed on the prescription (a compact JWS, README "
+                             "\"Printable prescription\")"}
 
 
 class LineSchema(Schema):
@@ -113,17 +132,17 @@ def submit_prescription() -> Any:
 
 
 @blp.route("/v2/prescriptions/<code>", methods=["GET"])
-@blp.doc(responses=PRESCRIPTION_RESPONSES)
+@blp.doc(responses=LOOKUP_RESPONSES, parameters=[CODE_OR_QR])
 @blp.response(200, PrescriptionResourceSchema)
 @requires("clinic", "doctor", "pharmacy", "regulator")
 def get_prescription(code: str) -> Any:
-    """Read one prescription by its code."""
+    """Read one prescription by its code, or by the text of its printed QR code."""
     party = current_party()
     service = services().lifecycle
-    stored = service.get(code)
+    stored, details = looked_up(code)
     service.authorize_read(stored, party)
     service.note_pharmacy_view(stored, party)
-    record("prescription.viewed", stored)
+    record("prescription.viewed", stored, details=details)
     return view_of(stored, party)
 
 

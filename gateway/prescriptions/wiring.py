@@ -16,6 +16,7 @@ from gateway.prescriptions.overlap_store import OverlapStore
 from gateway.prescriptions.overlaps import OverlapCheck, OverlapPolicy
 from gateway.prescriptions.service import Lifecycle
 from gateway.prescriptions.store import PrescriptionStore
+from gateway.signatures.qr import PrescriptionQr
 from gateway.signatures.service import Signatures
 from schemas.errors import PolicyError
 from schemas.policy import Policy
@@ -37,7 +38,7 @@ def validation_policy(config: Mapping[str, Any]) -> Policy:
 
 
 def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: Signatures,
-                    audit: AuditLog, policy: Policy, zone: tzinfo,
+                    qr: PrescriptionQr, audit: AuditLog, policy: Policy, zone: tzinfo,
                     overlap_store: OverlapStore,
                     party_names: Callable[[Iterable[str]], Mapping[str, str]],
                     config: Mapping[str, Any]) -> Lifecycle:
@@ -76,7 +77,7 @@ def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: S
         store, catalog=catalog, validate=validate, sign=sign,
         dispensable_until=lambda document, now: dispensable_until(document, policy)
         .astimezone(UTC),
-        patient_key=audit.patient_hash, overlaps=overlaps,
+        patient_key=audit.patient_hash, overlaps=overlaps, read_qr=qr.read,
         settings=Settings(timezone=zone, pack_reservation_grace=timedelta(
             seconds=config["PACK_RESERVATION_GRACE_SECONDS"]),
             require_pharmacy_contact=config["ENV"] == "production"))

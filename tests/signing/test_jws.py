@@ -18,7 +18,7 @@ from jwcrypto import jws as jwcrypto_jws
 from signing.canonical import canonicalize
 from signing.errors import VerificationError
 from signing.jwk import b64url_decode, b64url_encode, public_jwk, thumbprint
-from signing.jws import Signer, read_protected_header, verify_detached, verify_document
+from signing.jws import Signer, read_protected_header, verify_compact, verify_detached, verify_document
 from signing.keys import generate_private_key, private_key_pem
 from tests.signing.conftest import NOW, prescription
 from tests.signing.strategies import json_values, prescriptions
@@ -257,6 +257,78 @@ def test_plain_appendix_f_tokens_verify_too(ed25519_signer):
     assert reason_of(b"payload!", jws, {"keys": [jwk]}) == "bad_signature"
 
 
+# --- attached compact tokens (the printed QR code) --------------------------------------------
+def compact_reason(jws: Any, jwks: dict[str, Any]) -> str:
+    with pytest.raises(VerificationError) as raised:
+        verify_compact(jws, jwks)
+    return raised.value.reason
+
+
+@settings(max_examples=40)
+@given(payload=st.binary(min_size=1, max_size=200), extra=st.sampled_from([None, {"typ": "x"}]))
+def test_a_compact_token_carries_and_proves_its_payload(payload, extra, any_signer):
+    jws = any_signer.sign_compact(payload, header=extra)
+    kid, header, carried = verify_compact(jws, key_set(any_signer))
+    assert (kid, carried) == (any_signer.kid, payload)
+    assert header == {**(extra or {}), "alg": any_signer.alg, "kid": any_signer.kid}
+    assert b64url_decode(jws.split(".")[1]) == payload
+
+
+def test_the_compact_header_is_only_alg_and_kid(ed25519_signer):
+    header = read_protected_header(ed25519_signer.sign_compact(b"{}"))
+    assert header == {"alg": "EdDSA", "kid": ed25519_signer.kid}
+    for name in ("alg", "kid", "b64", "crit"):
+        with pytest.raises(ValueError):
+            ed25519_signer.sign_compact(b"x", header={name: "x"})
+    with pytest.raises(TypeError):
+        ed25519_signer.sign_compact("text")  # type: ignore[arg-type]
+
+
+@settings(max_examples=80)
+@given(payload=st.binary(min_size=1, max_size=120), data=st.data())
+def test_any_changed_character_of_a_compact_token_fails(payload, data, ed25519_signer):
+    """Whatever character of a readable token changes, it no longer verifies."""
+    jws = ed25519_signer.sign_compact(payload)
+    position = data.draw(st.integers(0, len(jws) - 1))
+    replacement = data.draw(st.sampled_from("AQgw_-09azZ"))
+    if jws[position] == "." or jws[position] == replacement:
+        return
+    altered = jws[:position] + replacement + jws[position + 1:]
+    with pytest.raises(VerificationError) as raised:
+        verify_compact(altered, key_set(ed25519_signer))
+    assert raised.value.reason in {"malformed_jws", "unknown_kid", "bad_signature",
+                                   "unsupported_alg"}
+
+
+def test_compact_tokens_fail_with_their_reason(ed25519_signer, es256_signer):
+    jws = ed25519_signer.sign_compact(b'{"a":1}')
+    header, payload, signature = jws.split(".")
+    assert compact_reason(jws, key_set(es256_signer)) == "unknown_kid"
+    other = b64url_encode(b'{"a":2}')
+    assert compact_reason(f"{header}.{other}.{signature}", key_set(ed25519_signer)) == "bad_signature"
+    detached = ed25519_signer.sign_detached(b"x")
+    assert compact_reason(detached, key_set(ed25519_signer)) == "malformed_jws"
+    for bad in ("", "abc", "a.b", "a.b.c.d", f"{header}.{payload}.", f"{header}.{payload}.A=",
+                f"{header}.é.{signature}", None):
+        assert compact_reason(bad, key_set(ed25519_signer)) == "malformed_jws", bad
+    unencoded = b64url_encode(json.dumps({"alg": "EdDSA", "kid": ed25519_signer.kid,
+                                          "b64": False, "crit": ["b64"]}).encode())
+    assert compact_reason(f"{unencoded}.{payload}.{signature}",
+                          key_set(ed25519_signer)) == "malformed_jws"
+    none = b64url_encode(json.dumps({"alg": "none", "kid": ed25519_signer.kid}).encode())
+    assert compact_reason(f"{none}.{payload}.", key_set(ed25519_signer)) == "malformed_jws"
+    assert compact_reason(f"{none}.{payload}.{signature}",
+                          key_set(ed25519_signer)) == "unsupported_alg"
+
+
+def test_jwcrypto_verifies_a_compact_token(any_signer):
+    jws = any_signer.sign_compact(b'{"ma_don_thuoc":"79001ABCDEFG-c"}')
+    token = jwcrypto_jws.JWS()
+    token.deserialize(jws)
+    token.verify(jwcrypto_jwk.JWK(**any_signer.public_jwk))  # raises if invalid
+    assert token.payload == b'{"ma_don_thuoc":"79001ABCDEFG-c"}'
+
+
 # --- an independent verifier ------------------------------------------------------------------
 def test_jwcrypto_verifies_a_gateway_signature(any_signer):
     document = prescription()
@@ -292,3 +364,15 @@ def test_base64_helpers_refuse_padding_and_junk():
     for bad in ["AA==", "A", "é", "A+B/"]:
         with pytest.raises(ValueError):
             b64url_decode(bad if bad != "A+B/" else base64.b64encode(b"\xfb\xff").decode() + "=")
+
+
+def test_a_signature_spelled_with_other_unused_bits_is_refused(ed25519_signer):
+    """Base64url's last character of a 64-byte signature has 4 unused bits: another spelling
+    of the same bytes is a changed token, and does not verify."""
+    jws = ed25519_signer.sign_compact(b"\x01")
+    last = jws[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = alphabet[alphabet.index(last) ^ 1]  # differs in an unused bit only
+    altered = jws[:-1] + twin
+    assert b64url_decode(altered.split(".")[2]) == b64url_decode(jws.split(".")[2])
+    assert compact_reason(altered, key_set(ed25519_signer)) == "bad_signature"

@@ -140,6 +140,19 @@ def test_an_unknown_kid_reloads_the_key_set_at_most_once_a_second(database: Data
     assert other.verify_document({"a": 1}, signature["jws"]) == second.kid
 
 
+def test_compact_tokens_verify_with_the_store_and_a_key_made_elsewhere(database: Database):
+    clock = Clock()
+    rotating, other = store(database, clock), store(database, clock)
+    first = rotating.generate()
+    before = rotating.signer().sign_compact(b"printed")
+    other.jwks()  # cached, without the next key
+    second = rotating.rotate()
+    after = rotating.signer().sign_compact(b"printed again")
+    clock.now += 1
+    assert other.verify_compact(before) == (first.kid, {"alg": "EdDSA", "kid": first.kid}, b"printed")
+    assert other.verify_compact(after)[0] == second.kid  # an unknown kid reloaded the key set
+
+
 def test_production_refuses_to_work_without_a_passphrase(database: Database):
     assert reason(lambda: store(database, passphrase=None)) == "passphrase_required"
     assert reason(lambda: store(database, passphrase=b"")) == "passphrase_required"
