@@ -21,6 +21,7 @@ class Request:
     paths: list[str]          # one is picked at random per request
     body: bytes | None
     headers: dict[str, str]
+    bodies: list[bytes] | None = None  # when given, one is picked at random per request
 
 
 @dataclass
@@ -44,7 +45,8 @@ class Result:
 
 def _send(connection: http.client.HTTPConnection, request: Request) -> int:
     path = random.choice(request.paths)
-    connection.request(request.method, path, body=request.body, headers=request.headers)
+    body = random.choice(request.bodies) if request.bodies else request.body
+    connection.request(request.method, path, body=body, headers=request.headers)
     response = connection.getresponse()
     response.read()
     return response.status
