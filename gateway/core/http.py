@@ -30,7 +30,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 access_log = logging.getLogger("erx.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]*\+)?json$")
+# Only the media type the API declares: not any application/x-anything+json (OWASP: a parser
+# must not be chosen by a type the client invents).
+_JSON_TYPE = re.compile(r"^application/json$")
+# A CSV cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORM_TYPE = "application/x-www-form-urlencoded"
 NDJSON = "application/x-ndjson"
 _CSV_CHUNK = 65_536
@@ -57,13 +61,33 @@ def json_body(*, allow_form: bool = False) -> Any:
         raise ApiError(415, detail=f"expected {accepted}, got {mimetype or 'no content type'}")
     raw = request.get_data(cache=True)
     try:
-        return std_json.loads(raw.decode("utf-8"))
+        return std_json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
         raise ApiError(400, detail=f"the body is not UTF-8 (byte {exc.start})") from None
     except RecursionError:
         raise ApiError(400, detail="the JSON is nested too deeply") from None
     except ValueError as exc:
         raise ApiError(400, detail=f"malformed JSON: {exc}") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's members, refusing a name given twice (which one would win is the parser's
+    whim, and two readers of the same body could disagree)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"duplicate key {key!r}")
+        found[key] = value
+    return found
+
+
+def csv_safe(value: Any) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula: text starting with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return gets a leading apostrophe (OWASP CSV injection);
+    anything else is kept."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def json_object(*, allow_form: bool = False) -> dict[str, Any]:
@@ -96,7 +120,8 @@ def export_response(items: Iterable[Mapping[str, Any]], mimetype: str, *,
                     columns: Sequence[str], row: Callable[[Mapping[str, Any]], list[Any]],
                     filename: str) -> Response:
     """A streamed export: one JSON object a line (NDJSON), or a CSV file with a header of
-    ``columns`` and ``row(item)`` for each item (sent as ``filename``)."""
+    ``columns`` and ``row(item)`` for each item (sent as ``filename``), every cell made safe
+    for spreadsheets (:func:`csv_safe`)."""
 
     def lines() -> Iterator[str]:
         if mimetype == NDJSON:
@@ -107,7 +132,7 @@ def export_response(items: Iterable[Mapping[str, Any]], mimetype: str, *,
         writer = csv.writer(buffer)
         writer.writerow(columns)
         for item in items:
-            writer.writerow(row(item))
+            writer.writerow([csv_safe(cell) for cell in row(item)])
             if buffer.tell() > _CSV_CHUNK:
                 yield buffer.getvalue()
                 buffer.seek(0)
