@@ -33,6 +33,13 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Only the media type the API declares: not any application/x-anything+json (OWASP: a parser
 # must not be chosen by a type the client invents).
 _JSON_TYPE = re.compile(r"^application/json$")
+# Characters no text field may hold (refused at the edge, before anything reads the body):
+# lone surrogates (no UTF-8 form: the database driver cannot store them), NUL and the other C0
+# controls but tab, line feed and carriage return, DEL and the C1 controls, and the bidi
+# embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) that make text display
+# other than it reads.
+_FORBIDDEN_TEXT = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+                             "\u202a-\u202e\u2066-\u2069]")
 # A CSV cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORM_TYPE = "application/x-www-form-urlencoded"
@@ -55,19 +62,57 @@ def json_body(*, allow_form: bool = False) -> Any:
     """
     mimetype = request.mimetype or ""
     if allow_form and mimetype == _FORM_TYPE:
-        return request.form.to_dict()
+        return _clean_text(request.form.to_dict())
     if not _JSON_TYPE.match(mimetype):
         accepted = "application/json" + (" or application/x-www-form-urlencoded" if allow_form else "")
         raise ApiError(415, detail=f"expected {accepted}, got {mimetype or 'no content type'}")
     raw = request.get_data(cache=True)
     try:
-        return std_json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+        body = std_json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
         raise ApiError(400, detail=f"the body is not UTF-8 (byte {exc.start})") from None
     except RecursionError:
         raise ApiError(400, detail="the JSON is nested too deeply") from None
     except ValueError as exc:
         raise ApiError(400, detail=f"malformed JSON: {exc}") from None
+    return _clean_text(body)
+
+
+def _clean_text(body: Any) -> Any:
+    """``body`` when no text in it (names or values) holds a forbidden character.
+
+    Raises:
+        ApiError: 422 naming each field that does (its JSON pointer, ``request.text``).
+    """
+    found: list[dict[str, str]] = []
+    stack: list[tuple[Any, str]] = [(body, "")]
+    while stack and len(found) < 50:
+        value, pointer = stack.pop()
+        if isinstance(value, str):
+            bad = _FORBIDDEN_TEXT.search(value)
+            if bad:
+                found.append({"pointer": pointer or "/", "code": "request.text",
+                              "message": f"Ký tự không được phép (U+{ord(bad.group()):04X}): "
+                                         "ký tự điều khiển, ký tự đảo chiều hoặc UTF-16 lẻ"})
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                path = f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
+                if _FORBIDDEN_TEXT.search(key):
+                    found.append({"pointer": _printable(path), "code": "request.text",
+                                  "message": "Tên trường chứa ký tự không được phép"})
+                    continue
+                stack.append((item, path))
+        elif isinstance(value, list):
+            stack.extend((item, f"{pointer}/{index}") for index, item in enumerate(value))
+    if found:
+        raise ApiError(422, detail="text fields hold characters that are not allowed (controls, "
+                                   "bidi overrides or lone surrogates)",
+                       errors=sorted(found, key=lambda item: item["pointer"]))
+    return body
+
+
+def _printable(text: str) -> str:
+    return _FORBIDDEN_TEXT.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.core.http import csv_safe
 from tests.gateway.prescriptions.test_prescriptions import prescription, world
@@ -72,3 +75,59 @@ def test_the_audit_csv_export_neutralises_attacker_text(client, auth_headers) ->
     rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
     object_ids = [row[rows[0].index("object_id")] for row in rows[1:]]
     assert "'" + attacker in object_ids and attacker not in object_ids
+
+
+HOSTILE = ["\ud800", "\udfff", "\x00", "\x01", "\x1b", "\x7f", "\x85", "\u202e", "\u2066"]
+TEXT_FIELDS = ["/ho_ten_benh_nhan", "/dia_chi", "/loi_dan", "/thong_tin_don_thuoc/0/cach_dung",
+               "/chan_doan/0/ten_chan_doan"]
+
+
+def _put(document: dict, pointer: str, text: str) -> None:
+    *parents, last = pointer.strip("/").split("/")
+    target: Any = document
+    for part in parents:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    target[last] = text
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(TEXT_FIELDS), bad=st.sampled_from(HOSTILE),
+       before=st.text(alphabet="abc Nguyễn", max_size=5), national=st.booleans())
+def test_hostile_text_in_any_field_is_422_naming_it_and_stores_nothing(
+        client, world, database, field, bad, before, national) -> None:
+    document = prescription()
+    _put(document, field, before + bad + "x")
+    raw = json.dumps(document, ensure_ascii=True)  # \\ud800 travels as a JSON escape, as attackers send it
+    path = "/api/v1/gui-don-thuoc" if national else "/v2/prescriptions"
+    answer = client.post(path, data=raw, content_type="application/json", headers=world["h"]["doctor_a"])
+    body = assert_problem(answer, 422, "validation")
+    assert [(e["pointer"], e["code"]) for e in body["errors"]] == [(field, "request.text")]
+    assert database["prescriptions"].count_documents({}) == 0
+
+
+@pytest.mark.parametrize("bad", HOSTILE)
+def test_hostile_text_in_logins_cancels_and_dispenses_is_422_not_500(client, world, bad) -> None:
+    token = client.post(TOKEN, data=json.dumps({"grant_type": "client_credentials", "client_id": bad,
+                                                 "client_secret": "x"}), content_type="application/json")
+    assert [e["pointer"] for e in assert_problem(token, 422, "validation")["errors"]] == ["/client_id"]
+    code = client.post("/v2/prescriptions", json=prescription(), headers=world["h"]["doctor_a"]).get_json()[
+        "ma_don_thuoc"]
+    cancel = client.post(f"/v2/prescriptions/{code}/cancel", data=json.dumps({"ly_do": "x" + bad}),
+                         content_type="application/json", headers=world["h"]["doctor_a"])
+    assert [e["pointer"] for e in assert_problem(cancel, 422, "validation")["errors"]] == ["/ly_do"]
+    dispense = client.post(f"/v2/prescriptions/{code}/dispenses", headers=world["h"]["pharmacy_1"],
+                           data=json.dumps({"ma_hoa_don": bad, "items": [{"line": 0, "so_luong_ban": 1}]}),
+                           content_type="application/json")
+    assert [e["pointer"] for e in assert_problem(dispense, 422, "validation")["errors"]] == ["/ma_hoa_don"]
+    national = client.post("/api/v1/cap-nhat-don-thuoc", headers=world["h"]["pharmacy_1"],
+                           data=json.dumps({"ma_don_thuoc": code, "ma_hoa_don": "HD" + bad,
+                                            "thong_tin_thuoc": []}), content_type="application/json")
+    assert national.status_code == 422
+    stored = client.get(f"/v2/prescriptions/{code}", headers=world["h"]["regulator"]).get_json()
+    assert stored["status"] == "issued" and stored["dispenses"] == []
+
+
+def test_tabs_and_line_breaks_stay_allowed(client, world) -> None:
+    answer = client.post("/v2/prescriptions", json=prescription(loi_dan="Uống nhiều nước.\nTái khám\tsau 7 ngày"),
+                         headers=world["h"]["doctor_a"])
+    assert answer.status_code == 201, answer.get_json()
