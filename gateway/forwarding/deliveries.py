@@ -115,13 +115,24 @@ def retry_delivery(outbox: OutboxStore, delivery_id: str, *, by: str,
     return public_delivery(deliveries, index)
 
 
+def _kind(row: Mapping[str, Any]) -> str:
+    return "registry" if row["_id"]["registry"] else "pharmacy"
+
+
+def count_table(rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Deliveries by (state, target kind), every counted state and kind present, from the rows
+    of :meth:`OutboxStore.count_by_state`."""
+    table = {(state, kind): 0 for state in COUNTED_STATES for kind in TARGET_KINDS}
+    for row in rows:
+        key = (row["_id"]["state"], _kind(row))
+        table[key] = table.get(key, 0) + row["count"]
+    return table
+
+
 def delivery_report(outbox: OutboxStore, *, limit: int) -> dict[str, Any]:
     """For regulators: open and failed deliveries counted by state and target, and the refused
     ones (oldest first, at most ``limit``) with the receiver's error map."""
-    counts = {(state, kind): 0 for state in COUNTED_STATES for kind in TARGET_KINDS}
-    for row in outbox.count_by_state(COUNTED_STATES):
-        kind = "registry" if row["_id"]["registry"] else "pharmacy"
-        counts[(row["_id"]["state"], kind)] += row["count"]
+    counts = count_table(outbox.count_by_state(COUNTED_STATES))
     refused = []
     for row in outbox.refused(limit):
         entry = row["delivery"]
@@ -167,16 +178,12 @@ class DeliveryMetrics:
         ages = GaugeMetricFamily("erx_delivery_oldest_pending_age_seconds",
                                  "Age of the oldest pending or in-flight delivery",
                                  labels=["target"])
-        table = {(state, kind): 0 for state in COUNTED_STATES for kind in TARGET_KINDS}
         oldest: dict[str, datetime] = {}
         for row in rows:
-            kind = "registry" if row["_id"]["registry"] else "pharmacy"
-            state = row["_id"]["state"]
-            table[(state, kind)] = table.get((state, kind), 0) + row["count"]
-            if state in (PENDING, IN_FLIGHT) and row.get("oldest") is not None:
+            if row["_id"]["state"] in (PENDING, IN_FLIGHT) and row.get("oldest") is not None:
                 created = _utc(row["oldest"])
-                oldest[kind] = min(created, oldest.get(kind, created))
-        for (state, kind), count in table.items():
+                oldest[_kind(row)] = min(created, oldest.get(_kind(row), created))
+        for (state, kind), count in count_table(rows).items():
             counts.add_metric([state, kind], count)
             if state == FAILED_PERMANENT:
                 refused.add_metric([kind], count)
