@@ -33,12 +33,16 @@ def mongodb_uri(config: Mapping[str, Any]) -> str:
                                                  config["EMBEDDED_DB_PORT"])
 
 
-def connect(config: Mapping[str, Any]) -> pymongo.MongoClient:
+def connect(config: Mapping[str, Any], **options: Any) -> pymongo.MongoClient:
+    """A client of the configured database; ``options`` add to or override pymongo's
+    (``event_listeners`` for command monitoring, ``appname``)."""
     timeout = config["MONGODB_TIMEOUT_MS"]
-    return pymongo.MongoClient(
-        mongodb_uri(config), connect=False, tz_aware=True,
-        serverSelectionTimeoutMS=timeout, connectTimeoutMS=timeout,
-        w=_write_concern_w(config["WRITE_CONCERN"]), appname="erx-gateway")
+    settings: dict[str, Any] = {
+        "connect": False, "tz_aware": True, "serverSelectionTimeoutMS": timeout,
+        "connectTimeoutMS": timeout, "w": _write_concern_w(config["WRITE_CONCERN"]),
+        "appname": "erx-gateway"}
+    settings.update(options)
+    return pymongo.MongoClient(mongodb_uri(config), **settings)
 
 
 def _write_concern_w(value: str) -> int | str:
@@ -61,8 +65,9 @@ class Storage:
     """The process's client and database, and the indexes its stores declared."""
 
     def __init__(self, config: Mapping[str, Any],
-                 indexes: Sequence[IndexDeclaration] = ()) -> None:
-        self.client = connect(config)
+                 indexes: Sequence[IndexDeclaration] = (), *,
+                 listeners: Sequence[Any] = ()) -> None:
+        self.client = connect(config, event_listeners=list(listeners))
         self.indexes = list(indexes)
         self.database: Database = self.client.get_database(
             config["DB_NAME"], write_concern=WriteConcern(w=_write_concern_w(config["WRITE_CONCERN"])))

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import requests
 from pymongo.database import Database
 
+from gateway.core.changes import DocumentCache
 from gateway.core.errors import Invalid
 from gateway.prescriptions.outbox import PHARMACY_EVENTS, Outcome
 
@@ -51,21 +52,31 @@ COLLECTION = "webhooks"
 
 
 class WebhookStore:
-    """One webhook per pharmacy code in ``webhooks`` (``_id`` = pharmacy code)."""
+    """One webhook per pharmacy code in ``webhooks`` (``_id`` = pharmacy code); ``cache``
+    (None: none) keeps them while the change feed says they are current."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, cache: DocumentCache | None = None) -> None:
         self.collection = database[COLLECTION]
+        self.cache = cache
+
+    def _load(self, pharmacy: Any) -> dict[str, Any] | None:
+        return self.collection.find_one({"_id": pharmacy})
 
     def get(self, pharmacy: str) -> dict[str, Any] | None:
-        return self.collection.find_one({"_id": pharmacy})
+        if self.cache is None:
+            return self._load(pharmacy)
+        return self.cache.get(pharmacy, self._load)
 
     def put(self, pharmacy: str, *, url: str, events: list[str]) -> dict[str, Any]:
         now = datetime.now(UTC)
-        return self.collection.find_one_and_update(
+        stored = self.collection.find_one_and_update(
             {"_id": pharmacy},
             {"$set": {"url": url, "events": events, "updated_at": now},
              "$setOnInsert": {"created_at": now}},
             upsert=True, return_document=True)
+        if self.cache is not None:
+            self.cache.invalidate(pharmacy)
+        return stored
 
 
 def _internal_host(host: str) -> bool:

@@ -1,7 +1,9 @@
 """Operations endpoints: liveness, readiness, metrics, and the rendered API docs.
 
 Readiness is the list of named checks the composition root gave the services (the database,
-the signing key); ``/metrics`` adds the collectors that read figures from the database.
+the signing key, the drug catalog loaded in memory), and says how the process's caches are
+kept current (``change_streams``, or ``polling`` where the database has no change streams);
+``/metrics`` adds the collectors that read figures from the database.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ blp = Blueprint("ops", __name__, description="Health, readiness and metrics")
 class HealthSchema(Schema):
     status = fields.String(metadata={"example": "ok"})
     checks = fields.Dict(keys=fields.String(), values=fields.String())
+    caches = fields.String(metadata={
+        "description": "how parties, keys, webhooks and the drug catalog are kept current: "
+                       "change_streams, polling (no change streams), starting or reconnecting",
+        "example": "change_streams"})
 
 
 @blp.route("/healthz")
@@ -36,11 +42,13 @@ def healthz() -> Any:
 @blp.doc(security=[], responses={"503": {"description": "a dependency is not ready"}})
 @blp.response(200, HealthSchema)
 def readyz() -> Any:
-    """The database answers and every service is ready (503 otherwise)."""
-    checks = {name: "ok" if check() else "failing"
-              for name, check in services().readiness.items()}
+    """The database answers, the drug catalog is loaded and every service is ready (503
+    otherwise); ``caches`` says whether caches follow change streams or poll."""
+    found = services()
+    checks = {name: "ok" if check() else "failing" for name, check in found.readiness.items()}
     ready = all(state == "ok" for state in checks.values())
-    return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+    return ({"status": "ok" if ready else "unavailable", "checks": checks,
+             "caches": found.feed.mode}, 200 if ready else 503)
 
 
 @blp.route("/metrics")
