@@ -2,7 +2,9 @@
 
 Events, exports and patients' access logs are the regulator's; tree heads and proofs (hashes
 only, nothing personal) are open to every authenticated party so that anyone may monitor that
-the log only grows.
+the log only grows. Reads of events first number every event still waiting for its sequence
+number (:meth:`gateway.audit.tree.Sealer.sequence`), so they show everything recorded before
+the request.
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ def list_events(args: dict[str, Any]) -> Any:
     """Audit events, oldest first: filter, page, or export as CSV / NDJSON."""
     wanted = export_type()
     query = _event_filter(args)
+    services().sealer.sequence()
     if wanted != "application/json":
         return _export(query, wanted)
     config = current_app.config
@@ -305,6 +308,7 @@ def access_log(args: dict[str, Any], cccd: str) -> Any:
     if not (len(cccd) == 12 and cccd.isascii() and cccd.isdigit()):
         raise _parameter_error("cccd", "a CCCD is 12 digits")
     audit = services().audit
+    services().sealer.sequence()
     hashed = audit.patient_hash(cccd)
     query: dict[str, Any] = {"patient_hash": hashed, "action": {"$in": list(ACCESS_ACTIONS)}}
     if "cursor" in args:

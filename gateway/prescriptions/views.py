@@ -17,9 +17,9 @@ from gateway.prescriptions.answers import (
     dispense_answer,
     idempotent,
     looked_up,
-    record,
     submit_answer,
     view_of,
+    viewed,
 )
 from gateway.web.security import current_party, requires
 from schemas.document import PrescriptionSchema
@@ -141,8 +141,7 @@ def get_prescription(code: str) -> Any:
     service = services().lifecycle
     stored, details = looked_up(code)
     service.authorize_read(stored, party)
-    service.note_pharmacy_view(stored, party)
-    record("prescription.viewed", stored, details=details)
+    viewed(stored, party, details)
     return view_of(stored, party)
 
 
@@ -217,8 +216,7 @@ def cancel_prescription(code: str) -> Any:
                        "message": f"Trường không được hỗ trợ: {name}"})
     if errors:
         raise ApiError(422, errors=errors)
-    stored = services().lifecycle.cancel(code, party, reason.strip())
-    record("prescription.cancelled", stored)
+    stored = services().lifecycle.cancel(code, party, reason.strip())  # audited with it
     return view_of(stored, party)
 
 
