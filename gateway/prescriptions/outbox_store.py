@@ -14,18 +14,22 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.database import Database
 
+from gateway.prescriptions.audit_outbox import audit_stage, audit_update
 from gateway.prescriptions.outbox import (
     DELIVERED,
     FAILED_PERMANENT,
     OPEN,
     PENDING,
+    QUEUED,
     REGISTRY,
     RETRYABLE_BY_ADMIN,
 )
 from gateway.prescriptions.store import PRESCRIPTIONS
 
 # forward_due_at recomputed in the database: the earliest next_attempt_at of an open delivery
-# not held back by an earlier undelivered delivery to the same target.
+# not held back by an earlier undelivered delivery to the same target. A parked delivery (its
+# next_attempt_at is null: the registry is not configured) counts for nothing ($min skips
+# nulls), so a prescription with only parked deliveries is not open.
 _SENDABLE = {"$filter": {"input": {"$ifNull": ["$deliveries", []]}, "as": "d", "cond": {"$and": [
     {"$in": ["$$d.state", list(OPEN)]},
     {"$eq": [{"$size": {"$filter": {"input": "$deliveries", "as": "e", "cond": {"$and": [
@@ -59,12 +63,33 @@ class OutboxStore:
              "forward_lease_until": {"$not": {"$gt": now}}},
             sort=[("forward_open", ASCENDING), ("forward_due_at", ASCENDING)], limit=limit))
 
+    def upcoming(self, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` open prescriptions, earliest due first, leased or not (snapshots:
+        the forwarder takes those due and sleeps until the next)."""
+        return list(self.prescriptions.find(
+            {"forward_open": True},
+            sort=[("forward_open", ASCENDING), ("forward_due_at", ASCENDING)], limit=limit))
+
+    def unpark(self, now: datetime) -> int:
+        """Make every parked delivery (waiting for the registry to be configured) due now;
+        how many prescriptions had some. One read when there are none."""
+        parked = {"deliveries": {"$elemMatch": {"state": PENDING, "next_attempt_at": None}}}
+        if self.prescriptions.find_one(parked, {"_id": 1}) is None:
+            return 0
+        return self.prescriptions.update_many(
+            parked,
+            {"$set": {"deliveries.$[d].next_attempt_at": now, "forward_due_at": now,
+                      "forward_open": True, QUEUED: now}},
+            array_filters=[{"d.state": PENDING, "d.next_attempt_at": None}]).modified_count
+
     def write(self, code: str, *, owner: str, lease_until: datetime, sets: Mapping[str, Any],
-              inc: Mapping[str, int], claim: Mapping[str, Any] | None, now: datetime) -> bool:
+              inc: Mapping[str, int], claim: Mapping[str, Any] | None, now: datetime,
+              audit_events: list[dict[str, Any]] | None = None) -> bool:
         """One write of the forwarder, renewing its lease. ``claim`` (``{index, id, state,
         attempts}`` of the delivery as the snapshot shows it) makes it the claim: the lease
         must be free and the delivery unchanged; without it the lease must be ``owner``'s.
-        False when the condition does not hold (the lease is lost)."""
+        ``audit_events`` (of the outcomes it records) are written with it. False when the
+        condition does not hold (the lease is lost)."""
         fields = {**sets, "forward_lease_until": lease_until}
         if claim is None:
             query: dict[str, Any] = {"_id": code, "forward_lease_owner": owner}
@@ -78,15 +103,21 @@ class OutboxStore:
         update: dict[str, Any] = {"$set": fields}
         if inc:
             update["$inc"] = dict(inc)
+        audit = audit_update(audit_events or [])
+        if audit:
+            update["$push"] = audit["$push"]
+            update["$set"].update(audit["$set"])
         return self.prescriptions.update_one(query, update).matched_count == 1
 
-    def release(self, code: str, *, owner: str,
-                outcomes: Mapping[int, Mapping[str, Any]]) -> None:
-        """Record the last outcomes (fields by delivery index), recompute ``forward_due_at``
-        inside the database from the array as it is then, and clear the lease."""
+    def release(self, code: str, *, owner: str, outcomes: Mapping[int, Mapping[str, Any]],
+                audit_events: list[dict[str, Any]] | None = None) -> bool:
+        """Record the last outcomes (fields by delivery index) and their ``audit_events``,
+        recompute ``forward_due_at`` inside the database from the array as it is then, and
+        clear the lease: ONE update. False when the lease was not ``owner``'s any more."""
         stages = [_apply_to_element(index, values) for index, values in outcomes.items()]
-        self.prescriptions.update_one({"_id": code, "forward_lease_owner": owner},
-                                      stages + RELEASE)
+        return self.prescriptions.update_one(
+            {"_id": code, "forward_lease_owner": owner},
+            stages + audit_stage(audit_events or []) + RELEASE).matched_count == 1
 
     def claim_to_recompute(self, code: str, *, owner: str, now: datetime,
                            lease_until: datetime) -> bool:
@@ -115,7 +146,7 @@ class OutboxStore:
             {"$set": {"deliveries.$[d].state": PENDING, "deliveries.$[d].next_attempt_at": now,
                       "deliveries.$[d].attempts": 0, "deliveries.$[d].first_attempt_at": None,
                       "deliveries.$[d].retried_at": now, "deliveries.$[d].retried_by": by,
-                      "forward_due_at": now, "forward_open": True}},
+                      "forward_due_at": now, "forward_open": True, QUEUED: now}},
             # The state condition is in the query (on the embedded database an array filter
             # on a field this update changes stops matching halfway through the $set).
             array_filters=[{"d.id": delivery_id}])

@@ -63,7 +63,7 @@ def test_the_update_fragment_merges_into_the_lifecycle_update() -> None:
     merged = outbox.merge_updates({"$set": {"status": "cancelled"}, "$inc": {"version": 1}},
                                   outbox.outbox_update(entries, NOW))
     assert merged == {"$set": {"status": "cancelled", "forward_due_at": NOW,
-                               "forward_open": True},
+                               "forward_open": True, "forward_queued_at": NOW},
                       "$inc": {"version": 1},
                       "$push": {"deliveries": {"$each": entries}}}
     assert outbox.outbox_update([], NOW) == {}

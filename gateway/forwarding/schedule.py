@@ -1,0 +1,219 @@
+"""When a forwarder looks for work, and which prescriptions it takes: no polling.
+
+- **New work is pushed.** A forwarder subscribes to the process's change feed
+  (gateway/core/changes.py) for prescriptions that were inserted or got new deliveries
+  (``forward_queued_at`` is set by those changes and never by a forwarder, so a forwarder's
+  own writes do not wake it). The event carries the whole document, which is the snapshot the
+  forwarder claims with: no query to find it.
+- **Later work is scheduled.** One query (:meth:`OutboxStore.upcoming`) returns the open
+  prescriptions earliest due first; those due now are taken, and the forwarder sleeps until the
+  next one is due (a retry in backoff, a lease of a forwarder that may have died) or until the
+  feed wakes it. With nothing open it sleeps until woken: an idle forwarder, or one whose
+  registry deliveries wait for ``ERX_REGISTRY_BASE_URL`` (they are parked, not due), costs no
+  database operation.
+- **Without a live feed** (polling mode, or while the stream reconnects) it looks every
+  ``ERX_FORWARDER_POLL_SECONDS``, as forwarders did before.
+- **Several forwarders** may split the prescriptions with ``ERX_FORWARDER_PARTITION`` (``k/n``:
+  this one takes the codes whose CRC-32 is k-1 modulo n). Each still takes another
+  partition's prescription once it is overdue by a lease period (its forwarder may be down),
+  so a partition without a forwarder is served late, never lost. Without partitions every
+  forwarder races for each new prescription and all but one lose a claim (one wasted write
+  each).
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import random
+import threading
+import zlib
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from gateway.prescriptions.outbox import QUEUED
+from gateway.prescriptions.outbox_store import OutboxStore
+
+# The change events that mean work for a forwarder (a $match on the feed's stream).
+WORK_EVENTS: dict[str, Any] = {"$or": [
+    {"operationType": {"$in": ["insert", "replace"]}},
+    {f"updateDescription.updatedFields.{QUEUED}": {"$exists": True}}]}
+
+
+def parse_partition(value: str) -> tuple[int, int]:
+    """``"k/n"`` (1 <= k <= n) as ``(k, n)``.
+
+    Raises:
+        ValueError: not of that form.
+    """
+    try:
+        k, n = (int(part) for part in value.strip().split("/"))
+    except (ValueError, AttributeError):
+        raise ValueError(f"expected k/n such as 1/2, got {value!r}") from None
+    if not 1 <= k <= n:
+        raise ValueError(f"expected 1 <= k <= n, got {value!r}")
+    return k, n
+
+
+class Schedule:
+    """The work queue of one forwarder (see the module docstring)."""
+
+    def __init__(self, outbox: OutboxStore, *, owner: str, lease: timedelta, batch: int,
+                 poll_seconds: float, partition: tuple[int, int] = (1, 1),
+                 live: Callable[[], bool] = lambda: False,
+                 clock: Callable[[], datetime], rng: random.Random) -> None:
+        self.outbox = outbox
+        self.owner = owner
+        self.lease = lease
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+        self.partition = partition
+        self.live = live
+        self.clock = clock
+        self.rng = rng
+        self._fresh: collections.deque[dict[str, Any]] = collections.deque()
+        self._due: list[dict[str, Any]] = []
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._look = True  # look for due work at the next chance
+        self._next_wake: datetime | None = None  # from the last look
+        self._timers: list[datetime] = []  # retries and leases noted since (a heap)
+        self._held_changed: set[str] = set()  # changed while this forwarder held them
+        self.looks = 0  # upcoming() queries made (tests and benchmarks read it)
+
+    # --- what is whose ---------------------------------------------------------------------
+    def mine(self, code: str) -> bool:
+        k, n = self.partition
+        return n == 1 or zlib.crc32(code.encode()) % n == k - 1
+
+    def _when(self, doc: Mapping[str, Any]) -> datetime | None:
+        """When this forwarder should take ``doc`` (None: never, nothing open)."""
+        due = doc.get("forward_due_at")
+        if due is None or not doc.get("forward_open"):
+            return None
+        leased = doc.get("forward_lease_until")
+        if leased is not None and leased > due:
+            due = leased
+        return due if self.mine(doc["_id"]) else due + self.lease
+
+    def _wake_at(self, when: datetime) -> None:
+        with self._lock:
+            heapq.heappush(self._timers, when)
+        self._wake.set()
+
+    def _earliest(self) -> datetime | None:
+        with self._lock:
+            times = [t for t in (self._next_wake, self._timers[0] if self._timers else None)
+                     if t is not None]
+        return min(times) if times else None
+
+    # --- the feed's subscriber protocol -------------------------------------------------------
+    def feed_event(self, change: Mapping[str, Any]) -> None:
+        doc = change.get("fullDocument")
+        if not isinstance(doc, Mapping) or not doc.get("forward_open"):
+            return
+        code = doc.get("_id")
+        now = self.clock()
+        leased = doc.get("forward_lease_until")
+        if leased is not None and leased > now:
+            if doc.get("forward_lease_owner") == self.owner:
+                with self._lock:  # look at it again once this forwarder releases it
+                    self._held_changed.add(code)
+            else:
+                self._wake_at(leased)  # in case its holder dies
+            return
+        if not isinstance(code, str) or not self.mine(code):
+            self._wake_at(now + self.lease)  # its partition's forwarder may be down
+            return
+        with self._lock:
+            self._fresh.append(dict(doc))
+        self._wake.set()
+
+    def feed_reset(self) -> None:
+        """Events may have been missed: look for due work now."""
+        self._look = True
+        self._wake.set()
+
+    # --- taking work --------------------------------------------------------------------------
+    def next(self) -> tuple[dict[str, Any], bool] | None:
+        """The next snapshot to process and whether it came from the feed; None when nothing
+        is due now (then :meth:`sleep`)."""
+        with self._lock:
+            if self._fresh:
+                return self._fresh.popleft(), True
+        if not self._due and self._look:
+            self._lookup()
+        if self._due:
+            return self._due.pop(), False
+        return None
+
+    def _lookup(self) -> None:
+        now = self.clock()
+        self._look = False
+        self.looks += 1
+        docs = self.outbox.upcoming(self.batch)
+        due: list[dict[str, Any]] = []
+        later: list[datetime] = []
+        for doc in docs:
+            when = self._when(doc)
+            if when is None:
+                continue
+            if when <= now:
+                due.append(doc)
+            else:
+                later.append(when)
+        if len(docs) >= self.batch and not later:
+            self._look = True  # a full batch, all due: more may be
+        self.rng.shuffle(due)
+        self._due = due
+        with self._lock:
+            self._next_wake = min(later) if later else None
+
+    def sleep(self, stopping: threading.Event) -> None:
+        """Wait until the next due time, a feed event, or :meth:`wake`; without a live feed
+        at most ``poll_seconds``."""
+        now = self.clock()
+        wake = self._earliest()
+        timeout = None if wake is None else max(0.0, (wake - now).total_seconds())
+        live = self.live()
+        if not live:
+            timeout = self.poll_seconds if timeout is None else min(timeout, self.poll_seconds)
+        if stopping.is_set():
+            return
+        woken = self._wake.wait(timeout)
+        self._wake.clear()
+        now = self.clock()
+        due = False
+        with self._lock:
+            while self._timers and self._timers[0] <= now:
+                heapq.heappop(self._timers)
+                due = True
+            if self._next_wake is not None and self._next_wake <= now:
+                self._next_wake = None
+                due = True
+        if not live or due or not woken:
+            self._look = True
+
+    def sleeping_forever(self) -> bool:
+        """True when the next :meth:`sleep` would wait for an event with no time limit."""
+        with self._lock:
+            return (self._next_wake is None and not self._timers and not self._fresh
+                    and not self._due and not self._look and self.live())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- after processing ------------------------------------------------------------------
+    def retry_at(self, when: datetime) -> None:
+        """A delivery of a prescription this forwarder released is due again at ``when``."""
+        self._wake_at(when)
+
+    def released(self, code: str) -> None:
+        """This forwarder released ``code``: if work was queued on it meanwhile, look again."""
+        with self._lock:
+            changed = code in self._held_changed
+            self._held_changed.discard(code)
+        if changed:
+            self._look = True
+            self._wake.set()
