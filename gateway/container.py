@@ -139,7 +139,8 @@ def change_feed(config: Mapping[str, Any], listeners: Sequence[Any] = ()) -> Cha
     for up to ``CHANGE_STREAM_AWAIT_MS`` and must not hold a connection of the request pool)."""
     client = connect(config, event_listeners=list(listeners), appname="erx-gateway-feed")
     return ChangeFeed(client[config["DB_NAME"]], enabled=config["CHANGE_STREAMS"] == "auto",
-                      max_await_ms=config["CHANGE_STREAM_AWAIT_MS"])
+                      max_await_ms=config["CHANGE_STREAM_AWAIT_MS"],
+                      min_interval_ms=config["CHANGE_STREAM_MIN_INTERVAL_MS"])
 
 
 def request_context() -> EventContext:

@@ -133,9 +133,10 @@ def next_number(database: Database) -> int:
 
 
 def sequence(database: Database, sources: Sequence[UnsequencedSource], *,
-             limit: int = 10_000) -> list[dict[str, Any]]:
+             limit: int = 10_000, start: int | None = None) -> list[dict[str, Any]]:
     """Give up to ``limit`` waiting events of ``sources`` the next sequence numbers (in time
     order) and remove them from their sources; the stored documents, in number order.
+    ``start``: the log's size when the caller knows it (the sealer does), else it is read.
 
     Safe to run in several processes at once (see the module docstring): a sequencer that
     finds its first number taken returns what it stored, and the rest waits for the next run.
@@ -164,7 +165,8 @@ def sequence(database: Database, sources: Sequence[UnsequencedSource], *,
             source.acknowledge(acknowledged)
 
     stored: list[dict[str, Any]] = []
-    start = next_number(database)
+    if start is None:
+        start = next_number(database)
     while pending:
         docs = [{**event, "_id": start + offset} for offset, event in enumerate(pending)]
         try:

@@ -146,18 +146,23 @@ def seal(database: Database, signer: TreeHeadSigner, *, batch_size: int = 10_000
         signing.merkle.MissingNode: the node store was damaged.
         pymongo.errors.PyMongoError: the database does not answer.
     """
-    if sources:
-        sequence_all(database, sources, batch_size=batch_size)
     grace = timedelta(seconds=gap_grace_seconds)
     merkle = tree(database)
     while True:
         run = next_run(database, merkle.size, batch_size, grace)
+        if len(run) < batch_size and sources:
+            # At the end of what is numbered: number what waits right after it (the size is
+            # known, so no read of the end), and seal it in the same round.
+            run += sequence(database, sources, limit=batch_size - len(run),
+                            start=merkle.size + len(run))
         if not run:
             break
         before = merkle.size
         merkle.append(event_leaf(event_from_document(doc)) for doc in run)
         if not _commit_size(database, before, merkle.size):
             merkle = tree(database)  # another sealer got there first: go on from its size
+        elif len(run) < batch_size:
+            break  # everything numbered is sealed, and nothing more was waiting
     latest = latest_tree_head(database)
     if latest is not None and latest.tree_size >= merkle.size:
         return latest

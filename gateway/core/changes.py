@@ -20,6 +20,11 @@ latency, with no request needed to trigger it and no polling.
 - **Idle cost.** The stream waits on the server (``maxAwaitTimeMS``,
   ``ERX_CHANGE_STREAM_AWAIT_MS``): an idle process costs one ``getMore`` per wait, and a
   change is answered at once, not at the end of the wait.
+- **Busy cost.** The embedded database (SecantusDB 0.7) ends a waiting ``getMore`` at every
+  write to any collection, then applies the ``$match`` and answers an empty batch (mongod keeps
+  waiting for a matching change). So after an empty answer that came early the feed waits
+  ``ERX_CHANGE_STREAM_MIN_INTERVAL_MS`` before asking again: under load a process's feed costs
+  at most one ``getMore`` per interval, and a change waits at most that long.
 
 Subscribers are called in the feed's thread and must return quickly (the catalog hands its
 events to its own applier thread).
@@ -27,6 +32,7 @@ events to its own applier thread).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -69,6 +75,7 @@ class _Subscription:
     collection: str
     subscriber: Subscriber
     match: Mapping[str, Any] | None
+    since: Any = None  # a subscription made while running sees changes after this time only
 
 
 class ChangeFeed:
@@ -76,10 +83,11 @@ class ChangeFeed:
     docstring). ``enabled=False`` gives the polling mode from the start."""
 
     def __init__(self, database: Database, *, enabled: bool = True, max_await_ms: int = 5000,
-                 retry_seconds: float = 1.0) -> None:
+                 min_interval_ms: int = 0, retry_seconds: float = 1.0) -> None:
         self.database = database
         self.enabled = enabled
         self.max_await_ms = max_await_ms
+        self.min_interval = min_interval_ms / 1000.0
         self.retry_seconds = retry_seconds
         self._subscriptions: list[_Subscription] = []
         self._lock = threading.Lock()
@@ -92,6 +100,7 @@ class ChangeFeed:
         self._reopen = threading.Event()
         self._thread: threading.Thread | None = None
         self._token: Mapping[str, Any] | None = None
+        self._replay_from: Mapping[str, Any] | None = None
         self.events = 0  # changes dispatched (tests and /metrics read it)
         self.resets = 0
         self._dispatched = threading.Condition()
@@ -104,18 +113,37 @@ class ChangeFeed:
                   match: Mapping[str, Any] | None = None) -> None:
         """Deliver changes of ``collection`` (those matching ``match``, a ``$match`` on the
         change events, when given) to ``subscriber``. A running stream is reopened after its
-        resume token with the new filter, so nothing is missed meanwhile."""
-        with self._lock:
-            self._subscriptions.append(_Subscription(collection, subscriber, match))
+        resume token with the new filter, so nothing is missed meanwhile; a subscriber added
+        while it runs gets the changes made after it subscribed (one ``ping`` reads the
+        time)."""
+        since = None
         if self._thread is not None:
-            self._reopen.set()
+            # Changes before now are in the database already (the subscriber reads them
+            # itself); the stream may still have some of them to deliver. Unknown time: they
+            # are delivered (twice does no harm).
+            with contextlib.suppress(PyMongoError):
+                since = self.database.command("ping").get("operationTime")
+        with self._lock:
+            self._subscriptions.append(_Subscription(collection, subscriber, match, since))
+        self._reopen_from_here()
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Stop delivering to ``subscriber`` (the stream is reopened without its filter)."""
         with self._lock:
             self._subscriptions = [s for s in self._subscriptions if s.subscriber is not subscriber]
-        if self._thread is not None:
-            self._reopen.set()
+        self._reopen_from_here()
+
+    def _reopen_from_here(self) -> None:
+        """Reopen the stream with the new filter from where it stood when the subscriptions
+        changed: the stream in use may already be past a change the new filter wants (it
+        read and dropped it), so those are delivered again (subscribers take a change
+        twice without harm)."""
+        if self._thread is None:
+            return
+        with self._lock:
+            if self._replay_from is None:
+                self._replay_from = self._token
+        self._reopen.set()
 
     def _pipeline(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -208,28 +236,39 @@ class ChangeFeed:
         self._reset_all()
 
     def _follow(self) -> None:
-        self._reopen.clear()
+        with self._lock:
+            self._reopen.clear()
+            if self._replay_from is not None:
+                self._token, self._replay_from = self._replay_from, None
         resuming = self._token is not None
         with self.database.watch(self._pipeline(), full_document="updateLookup",
                                  max_await_time_ms=self.max_await_ms,
                                  resume_after=self._token) as stream:
             self._token = stream.resume_token
-            self.session += 1
             if not resuming:
                 self._reset_all()
             self._mode = LIVE
             self._live.set()
             self._settled.set()
+            with self._dispatched:
+                self.session += 1
+                self._dispatched.notify_all()
             while not self._stopping.is_set() and not self._reopen.is_set():
+                asked = time.monotonic()
                 change = stream.try_next()
                 self._token = stream.resume_token
                 if change is not None:
                     self._dispatch(change)
                     self._token = stream.resume_token
+                    continue
+                waited = time.monotonic() - asked
+                if waited < self.min_interval and waited < 0.9 * self.max_await_ms / 1000:
+                    self._stopping.wait(self.min_interval - waited)  # woken by another write
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
         """Wait until ``predicate()`` holds, checking it after each change the feed dispatches
-        (tests synchronise on the feed's deliveries this way, not on time)."""
+        and each time its stream (re)opens (tests synchronise on the feed this way, not on
+        time)."""
         with self._dispatched:
             return self._dispatched.wait_for(predicate, timeout)
 
@@ -249,9 +288,11 @@ class ChangeFeed:
             self._reset_all()
             return
         collection = (change.get("ns") or {}).get("coll")
+        at = change.get("clusterTime")
         with self._lock:
             subscribers = [s.subscriber for s in self._subscriptions
-                           if s.collection == collection]
+                           if s.collection == collection
+                           and (s.since is None or at is None or at > s.since)]
         for subscriber in dict.fromkeys(subscribers):
             if operation in _COLLECTION_RESET_EVENTS:
                 subscriber.feed_reset()
