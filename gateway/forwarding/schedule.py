@@ -79,7 +79,8 @@ class Schedule:
         self._look = True  # look for due work at the next chance
         self._next_wake: datetime | None = None  # from the last look
         self._timers: list[datetime] = []  # retries and leases noted since (a heap)
-        self._held_changed: set[str] = set()  # changed while this forwarder held them
+        self._active: set[str] = set()  # taken by this forwarder, not yet released
+        self._held_changed: set[str] = set()  # changed while this forwarder had them
         self.looks = 0  # upcoming() queries made (tests and benchmarks read it)
 
     # --- what is whose ---------------------------------------------------------------------
@@ -117,11 +118,16 @@ class Schedule:
         now = self.clock()
         leased = doc.get("forward_lease_until")
         if leased is not None and leased > now:
-            if doc.get("forward_lease_owner") == self.owner:
-                with self._lock:  # look at it again once this forwarder releases it
-                    self._held_changed.add(code)
-            else:
+            if doc.get("forward_lease_owner") != self.owner:
                 self._wake_at(leased)  # in case its holder dies
+                return
+            with self._lock:
+                if code in self._active:  # look at it again once this forwarder releases it
+                    self._held_changed.add(code)
+                    return
+            # Released since the event's document was read: what it shows is stale.
+            self._look = True
+            self._wake.set()
             return
         if not isinstance(code, str) or not self.mine(code):
             self._wake_at(now + self.lease)  # its partition's forwarder may be down
@@ -140,13 +146,27 @@ class Schedule:
         """The next snapshot to process and whether it came from the feed; None when nothing
         is due now (then :meth:`sleep`)."""
         with self._lock:
-            if self._fresh:
-                return self._fresh.popleft(), True
+            while self._fresh:
+                doc = self._fresh.popleft()
+                if self._take(doc["_id"]):
+                    return doc, True
         if not self._due and self._look:
             self._lookup()
-        if self._due:
-            return self._due.pop(), False
+        with self._lock:
+            while self._due:
+                doc = self._due.pop()
+                if self._take(doc["_id"]):
+                    return doc, False
         return None
+
+    def _take(self, code: str) -> bool:
+        """Mark ``code`` taken (the lock is held); a prescription this forwarder is already
+        working on is looked at again once it is released, not processed twice at once."""
+        if code in self._active:
+            self._held_changed.add(code)
+            return False
+        self._active.add(code)
+        return True
 
     def _lookup(self) -> None:
         now = self.clock()
@@ -210,8 +230,10 @@ class Schedule:
         self._wake_at(when)
 
     def released(self, code: str) -> None:
-        """This forwarder released ``code``: if work was queued on it meanwhile, look again."""
+        """This forwarder is done with ``code``: if work was queued on it meanwhile, look
+        again."""
         with self._lock:
+            self._active.discard(code)
             changed = code in self._held_changed
             self._held_changed.discard(code)
         if changed:

@@ -7,8 +7,10 @@ the forwarder's and the feed's own events, never on the clock."""
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from tests.gateway.forwarding.helpers import (
     FAST_FORWARDING,
     REGISTRY_PASSWORD,
     deliveries_of,
+    dispense,
     insert_prescriptions,
     registry,
     running,
@@ -136,6 +139,27 @@ def test_new_work_is_pushed_by_the_feed_without_a_query(configured: Flask, regis
     assert code in registry.prescriptions
 
 
+def test_work_queued_while_the_forwarder_holds_a_prescription_is_sent_after_it(
+        configured: Flask, registry, demo_catalog_into) -> None:
+    """A dispense recorded while the forwarder is sending the prescription is announced with
+    the forwarder's own lease in the document: it is sent once the forwarder lets go."""
+    demo_catalog_into(configured)
+    database = services(configured).storage.database
+    forwarder = build_forwarder(services(configured), configured.config)
+    hold = registry.hold_sends()
+    try:
+        with running(forwarder):
+            [code] = insert_prescriptions(database, 1)
+            assert hold.arrived.wait(WAIT)  # the forwarder holds it, mid-send
+            dispense(configured, code, pharmacy="NT0001", ma_hoa_don="HD1")
+            hold.release()
+            wait_until(lambda: states(database) == {"delivered": 2}, timeout=WAIT,
+                       message="the dispense report sent after the prescription")
+    finally:
+        hold.release()
+    assert len(registry.dispenses) == 1
+
+
 def test_a_retry_is_slept_until_not_polled(configured: Flask, registry) -> None:
     database = services(configured).storage.database
     registry.status = 503
@@ -171,3 +195,52 @@ def test_partitions_split_the_codes_and_are_checked() -> None:
     for bad in ("0/2", "3/2", "1", "a/b", "1/0"):
         with pytest.raises(ValueError):
             parse_partition(bad)
+
+
+class NoOutbox:
+    def __init__(self) -> None:
+        self.looks = 0
+
+    def upcoming(self, limit: int) -> list:
+        self.looks += 1
+        return []
+
+
+def schedule_for_units() -> Schedule:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    return Schedule(NoOutbox(), owner="me", lease=timedelta(seconds=60), batch=10,  # type: ignore[arg-type]
+                    poll_seconds=1.0, live=lambda: True, clock=lambda: now,
+                    rng=random.Random(1))
+
+
+def change_of(code: str, *, owner: str | None = None) -> dict:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    return {"fullDocument": {"_id": code, "forward_open": True, "forward_due_at": now,
+                             "forward_lease_owner": owner,
+                             "forward_lease_until": now + timedelta(seconds=30) if owner else None}}
+
+
+def test_news_of_a_prescription_being_worked_on_is_kept_for_after_it() -> None:
+    """Regressions (found by `make demo`, a dispense report or a cancellation never sent): a
+    change announced while this forwarder works on the prescription, either as a document
+    showing its own lease or as one taken before its claim, made it look once it let go of
+    the prescription, or never."""
+    schedule = schedule_for_units()
+    assert schedule.next() is None and schedule.sleeping_forever()  # one look, nothing due
+    schedule.feed_event(change_of("A"))
+    doc, fresh = schedule.next()
+    assert doc["_id"] == "A" and fresh
+    schedule.feed_event(change_of("A"))  # a dispense, read before the claim: same code
+    schedule.feed_event(change_of("A", owner="me"))  # another, read while it is claimed
+    assert schedule.next() is None  # not worked on twice at once
+    schedule.released("A")
+    assert not schedule.sleeping_forever()  # it looks again now
+    assert schedule.next() is None and schedule.outbox.looks == 2
+
+
+def test_news_read_under_a_lease_already_released_makes_it_look_at_once() -> None:
+    schedule = schedule_for_units()
+    assert schedule.next() is None and schedule.sleeping_forever()
+    schedule.feed_event(change_of("B", owner="me"))  # shows our lease, but we let go since
+    assert not schedule.sleeping_forever()
+    assert schedule.next() is None and schedule.outbox.looks == 2
