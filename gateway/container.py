@@ -18,9 +18,9 @@ from flask import g, has_request_context, request
 from gateway.audit import store as audit_store
 from gateway.audit.log import AuditLog, EventContext
 from gateway.audit.tree import Sealer, SealPolicy
-from gateway.auth.limiter import LoginLimiter, parse_limit
 from gateway.auth import sessions as sessions_store
 from gateway.auth import users as users_store
+from gateway.auth.limiter import LoginLimiter, parse_limit
 from gateway.auth.service import Authenticator
 from gateway.auth.sessions import ConsoleLogin, SessionPolicy, SessionStore
 from gateway.auth.tokens import TokenService, VerifiedKeys

@@ -17,6 +17,8 @@ from gateway.core.context import services
 from gateway.core.errors import Invalid, RateLimited
 from gateway.core.http import client_address
 
+PASSWORD_FIELDS = ("current_password", "new_password", "confirm_password")
+
 blp = pages.attach(Blueprint("console", __name__, url_prefix="/console",
                              template_folder="templates", static_folder="static"))
 
@@ -101,7 +103,7 @@ def password_post() -> Any:
             new=form.get("new_password", ""), confirm=form.get("confirm_password", ""),
             address=client_address())
     except Invalid as exc:
-        return page("console/password.html", 422, errors=field_errors(exc.errors))
+        return page("console/password.html", 422, errors=field_errors(exc.errors, fields=PASSWORD_FIELDS))
     except RateLimited as exc:
         return page("console/password.html", 429, headers={"Retry-After": str(exc.retry_after)},
                     errors={"": ["Nhập sai mật khẩu quá nhiều lần. Vui lòng thử lại sau "

@@ -121,7 +121,8 @@ def cancel(code: str) -> Any:
         cancel_answer(code, g.party, {"ly_do": reason})
     except (Invalid, Conflict, Forbidden) as exc:
         status = to_problem(exc).status  # type: ignore[union-attr]
-        return _show(code, status, errors=field_errors(exc.errors), reason=reason)
+        return _show(code, status, errors=field_errors(exc.errors, fields=("ly_do",)),
+                     reason=reason)
     flash(f"Đã hủy đơn thuốc {code}.", "success")
     return redirect(url_for(".prescription", code=code), 303)
 

@@ -18,7 +18,7 @@ The dispense form (one block per line of the prescription, ``i`` = the API's ``l
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -99,11 +99,12 @@ def dispense_body(form: Mapping[str, str], line_count: int) -> DispenseForm:
     return DispenseForm(body=body, lines=lines, errors=errors)
 
 
-def field_errors(errors: Iterable[Mapping[str, Any]], lines: list[int] | None = None
-                 ) -> dict[str, list[str]]:
+def field_errors(errors: Iterable[Mapping[str, Any]], lines: list[int] | None = None, *,
+                 fields: Collection[str] = ()) -> dict[str, list[str]]:
     """The errors of an answer by form field: ``/items/<n>/...`` goes to the field of the
-    line item ``n`` came from (``lines``), ``/<name>`` to the field ``name``, anything else to
-    :data:`FORM`. A pack's message says which scanned line it is about."""
+    line item ``n`` came from (``lines``), ``/<name>`` to the field ``name`` when the form has
+    it (``fields``), anything else to :data:`FORM`. A pack's message says which scanned line
+    it is about."""
     shown: dict[str, list[str]] = {}
     for error in errors:
         pointer = str(error.get("pointer") or "")
@@ -115,7 +116,7 @@ def field_errors(errors: Iterable[Mapping[str, Any]], lines: list[int] | None = 
             name = f"{_ITEM_FIELDS.get(match.group(2) or '', 'qty')}-{line}"
             if match.group(2) == "packs" and match.group(3) is not None:
                 message = f"Hộp thứ {int(match.group(3)) + 1}: {message}"
-        elif re.fullmatch(r"/[a-z_]+", pointer):
+        elif pointer[1:] in fields:
             name = pointer[1:]
         shown.setdefault(name, []).append(message)
     return shown

@@ -100,7 +100,7 @@ def dispense(code: str) -> Any:
                                  idempotency_key=f"console:{nonce}" if nonce else None)
     except (Invalid, Conflict, Forbidden) as exc:
         status = to_problem(exc).status  # type: ignore[union-attr]
-        errors = field_errors(exc.errors, filled.lines)
+        errors = field_errors(exc.errors, filled.lines, fields=("ma_hoa_don",))
         if not exc.errors:
             errors.setdefault(FORM, []).append(pages.MESSAGES.get(status, pages.MESSAGES[400]))
         return _show(code, status, errors=errors, form=form)
