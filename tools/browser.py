@@ -53,14 +53,23 @@ def chromium(width: int = 1366, height: int = 768) -> Iterator[Any]:
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
+    options.add_experimental_option("prefs", {"intl.accept_languages": "vi-VN,vi"})
     options.add_argument(f"--window-size={width},{height}")
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     try:
-        driver.set_window_size(width, height)
+        viewport(driver, width, height)
         yield driver
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def viewport(driver: Any, width: int, height: int) -> None:
+    """Size the window so that the page itself (the viewport) is ``width`` x ``height``: the
+    window's frame takes room even headless."""
+    driver.set_window_size(width, height)
+    inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+    driver.set_window_size(2 * width - inner[0], 2 * height - inner[1])
 
 
 class Served:

@@ -80,6 +80,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(labels.number, "vnnum")
     app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y %H:%M"), "vntime")
     app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y"), "vndate")
+    app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y %H:%M:%S"), "vnsecond")
 
 
 def _when(value: Any, zone: Any, fmt: str) -> str:

@@ -22,7 +22,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from gateway.core.context import services
 from tests.gateway.prescriptions.test_prescriptions import issued, world
-from tools.browser import Served, browser_missing, chromium, skip_requested
+from tools.browser import Served, browser_missing, chromium, skip_requested, viewport
 
 WAIT = 30
 
@@ -49,7 +49,7 @@ def served() -> Iterator[Served]:
 def live(app: Flask, served: Served, driver: WebDriver) -> Iterator[str]:
     """The test's app at a real address, and a browser with no cookies from earlier tests."""
     served.app = app
-    driver.set_window_size(1366, 768)
+    viewport(driver, 1366, 768)
     driver.get(served.url + "/console/login")
     driver.delete_all_cookies()
     yield served.url
@@ -194,7 +194,7 @@ def test_the_inspector_dashboard(live: str, driver: WebDriver, app: Flask,
         lambda d: d.find_element(By.CSS_SELECTOR, "#chart-per-type table").is_displayed())
     assert "Thuốc thường (c)" in driver.find_element(By.CSS_SELECTOR, "#chart-per-type table").text
     assert no_sideways_scroll(driver)
-    driver.set_window_size(768, 1024)  # a tablet
+    viewport(driver, 768, 1024)  # a tablet
     driver.refresh()
     wait_text(driver, "h1", "Tổng quan")
     assert no_sideways_scroll(driver)
