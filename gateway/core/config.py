@@ -139,6 +139,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PACK_RESERVATION_GRACE_SECONDS", 60, parse_positive_int,
             "after this, a scanned pack held by a dispense that never completed (crash) may be "
             "dispensed again"),
+    Setting("NOMINATION", "advisory", parse_choice("advisory", "binding"),
+            "a prescription's nominated pharmacy (ma_co_so_cung_ung_thuoc_chi_dinh): advisory "
+            "lets another pharmacy dispense with the warning dispense.not_nominated in its "
+            "answer and audit event; binding answers it 403"),
     # --- signatures ----------------------------------------------------------------------
     Setting("SIGNING_ALG", "EdDSA", parse_choice("eddsa", "es256"),
             "JWS alg of newly generated gateway keys: EdDSA (Ed25519) or ES256 (P-256)"),
@@ -246,6 +250,14 @@ SETTINGS: tuple[Setting, ...] = (
             "UTC offset of the national document's local times (ngay_gio_ke_don without an "
             "offset); Vietnam: 420 (UTC+7)"),
     Setting("RX_QUANTITY_MAX", 10_000, parse_positive_int, "largest so_luong of a line (drug.quantity)"),
+    Setting("RX_QUANTITY_DECIMALS", 3, parse_non_negative_int,
+            "most decimal places of a measured quantity (so_luong, so_luong_ban); counted units "
+            "take whole numbers only (drug.quantity, dispense.quantity)"),
+    Setting("RX_MAX_DISPENSES", 50, parse_positive_int,
+            "most dispenses recorded against one prescription (dispense.limit, 409): bounds the "
+            "stored document"),
+    Setting("RX_MAX_PACKS_PER_DISPENSE", 200, parse_positive_int,
+            "most scanned packs in one dispense (dispense.packs_limit, 422)"),
     Setting("RX_MEASURED_UNITS", ("ml", "l", "lít", "g", "gam", "mg", "mcg", "kg", "cc"), parse_list,
             "units measured rather than counted: only these allow a fractional so_luong "
             "(case- and diacritics-insensitive)"),
