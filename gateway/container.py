@@ -30,6 +30,7 @@ from gateway.forwarding.webhooks import PharmacyWebhookClient, WebhookStore
 from gateway.forwarding.worker import Forwarder, ForwardingPolicy, registry_client
 from gateway.parties import store as parties_store
 from gateway.parties.model import Party, client_id_for
+from gateway.parties.secrets import SecretHasher
 from gateway.parties.store import PartyStore
 from gateway.prescriptions import idempotency, overlap_store
 from gateway.prescriptions import store as prescriptions_store
@@ -113,20 +114,24 @@ def build_services(config: Mapping[str, Any]) -> Services:
         production_hint="keep it: changing it makes old events unsearchable by patient")
     check_utc_offset(config["REPORT_UTC_OFFSET"])
     login_limit = parse_limit(config["LOGIN_FAILURE_LIMIT"])
+    address_limit = parse_limit(config["LOGIN_ADDRESS_FAILURE_LIMIT"], "LOGIN_ADDRESS_FAILURE_LIMIT")
     policy = validation_policy(config)
     zone = ZoneInfo(config["TIMEZONE"])
 
     storage = Storage(config, INDEXES)
     try:
         database = storage.database
-        parties = PartyStore(database, hasher=PasswordHasher(
-            time_cost=config["SECRET_HASH_TIME_COST"],
-            memory_cost=config["SECRET_HASH_MEMORY_KIB"], parallelism=1))
+        hasher = SecretHasher(PasswordHasher(time_cost=config["SECRET_HASH_TIME_COST"],
+                                             memory_cost=config["SECRET_HASH_MEMORY_KIB"],
+                                             parallelism=1),
+                              concurrency=config["PASSWORD_HASH_CONCURRENCY"],
+                              wait_seconds=config["PASSWORD_HASH_WAIT_SECONDS"])
+        parties = PartyStore(database, hasher=hasher)
         tokens = TokenService(secret=token_secret, ttl_seconds=config["TOKEN_TTL_SECONDS"])
         authenticator = Authenticator(
             parties=parties, tokens=tokens,
             limiter=LoginLimiter(client=storage.client, database=config["DB_NAME"],
-                                 limit=login_limit),
+                                 limit=login_limit, address_limit=address_limit),
             app_keys=VerifiedKeys(config["APP_KEY_CACHE_SECONDS"]))
         audit = AuditLog(database, patient_key=patient_key, context=request_context)
         signatures = build_signatures(database, config)

@@ -122,15 +122,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TOKEN_TTL_SECONDS", 604_800, parse_positive_int,
             "access-token lifetime (the national system's 7 days)"),
     Setting("SECRET_HASH_TIME_COST", 3, parse_positive_int,
-            "Argon2id passes for client secrets (RFC 9106 low-memory profile)"),
+            "Argon2id passes for passwords people choose and legacy client-secret hashes "
+            "(RFC 9106 low-memory profile); generated client secrets use a fast keyed hash"),
     Setting("SECRET_HASH_MEMORY_KIB", 65_536, parse_positive_int,
-            "Argon2id memory for client secrets, KiB"),
+            "Argon2id memory, KiB (see SECRET_HASH_TIME_COST)"),
+    Setting("PASSWORD_HASH_CONCURRENCY", 2, parse_positive_int,
+            "Argon2id checks running at once per process; the rest wait (see "
+            "PASSWORD_HASH_WAIT_SECONDS)"),
+    Setting("PASSWORD_HASH_WAIT_SECONDS", 0.5, parse_non_negative_float,
+            "how long a login waits for an Argon2id slot before it is answered 429 "
+            "(login-busy) with Retry-After"),
     Setting("LOGIN_FAILURE_LIMIT", "10/minute", str,
             "failed logins allowed per client id and address before 429 (limits notation, "
             "e.g. 10/minute, 50/hour; empty: no limit)"),
+    Setting("LOGIN_ADDRESS_FAILURE_LIMIT", "60/minute", str,
+            "failed logins allowed per client address, whatever client id they name, before "
+            "429 (limits notation; empty: no limit)"),
     Setting("APP_KEY_CACHE_SECONDS", 300.0, parse_non_negative_float,
             "how long a verified pharmacy app-key is remembered in-process (0: verify every "
-            "request); disabling a party still takes effect at once"),
+            "request); rotating its secret or disabling the party still ends it at once"),
     # --- prescriptions ---------------------------------------------------------------------
     Setting("TIMEZONE", "Asia/Ho_Chi_Minh", str,
             "time zone of answers' times and of date-only query bounds (IANA name)"),

@@ -16,7 +16,7 @@ from tests.gateway.prescriptions.test_prescriptions import (
     issued,
     prescription,
     submit,
-    world,  # noqa: F401 - fixture
+    world,
 )
 from tests.gateway.web.test_app import assert_problem
 
