@@ -195,7 +195,8 @@ def build_forwarder(services: Services, config: Mapping[str, Any], *,
     pharmacies = PharmacyWebhookClient(
         store=services.webhooks, signer=services.signatures.signer,
         connect_timeout=config["FORWARD_CONNECT_TIMEOUT_SECONDS"],
-        read_timeout=config["FORWARD_TIMEOUT_SECONDS"])
+        read_timeout=config["FORWARD_TIMEOUT_SECONDS"],
+        allow_internal=config["ENV"] == "development")
     return Forwarder(outbox=services.outbox, parties=services.parties, audit=services.audit,
                      registry=registry or registry_client(config), pharmacies=pharmacies,
                      pharmacy_view=pharmacy_view(services), policy=policy, owner=owner)
