@@ -110,11 +110,20 @@ SETTINGS: tuple[Setting, ...] = (
             "empty: the embedded SecantusDB on EMBEDDED_DB_PORT", secret=True),
     Setting("DB_NAME", "erx", str, "database name"),
     Setting("MONGODB_TIMEOUT_MS", 2000, parse_positive_int,
-            "server selection and connect timeout; /readyz answers 503 after it"),
+            "server selection and connect timeout; /readyz answers 503 after it, and a request "
+            "that cannot reach the database answers 503 with Retry-After"),
+    Setting("MONGODB_SOCKET_TIMEOUT_MS", 30_000, parse_positive_int,
+            "longest wait for one database answer: a database that stops answering fails the "
+            "request (503) instead of holding its thread"),
     Setting("WRITE_CONCERN", "majority", str, "write concern `w` for every write"),
     Setting("EMBEDDED_DB_HOST", "127.0.0.1", str, "loopback address of the embedded database"),
     Setting("EMBEDDED_DB_PORT", 27027, parse_positive_int, "port of the embedded database"),
     Setting("EMBEDDED_DB_CACHE", "512M", str, "WiredTiger cache size of the embedded database"),
+    Setting("EMBEDDED_DB_MAX_RESTARTS", 5, parse_non_negative_int,
+            "times `erx-gateway run` restarts a dead embedded database within "
+            "EMBEDDED_DB_RESTART_WINDOW_SECONDS before it stops everything (exit status 1)"),
+    Setting("EMBEDDED_DB_RESTART_WINDOW_SECONDS", 300.0, parse_positive_float,
+            "window of EMBEDDED_DB_MAX_RESTARTS"),
     # --- parties and tokens ----------------------------------------------------------------
     Setting("TOKEN_SECRET", "", str,
             "HMAC key for access tokens (required in production; development keeps a "
