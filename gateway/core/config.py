@@ -124,6 +124,11 @@ SETTINGS: tuple[Setting, ...] = (
             "EMBEDDED_DB_RESTART_WINDOW_SECONDS before it stops everything (exit status 1)"),
     Setting("EMBEDDED_DB_RESTART_WINDOW_SECONDS", 300.0, parse_positive_float,
             "window of EMBEDDED_DB_MAX_RESTARTS"),
+    # --- patient data at rest ----------------------------------------------------------------
+    Setting("DATA_KEY_FILE", "", str,
+            "local 96-byte master key that wraps the data key encrypting patient fields (written "
+            "by `erx-gateway data-key generate FILE`; required in production; development keeps "
+            "a generated one in VAR_DIR/data-key). README \"Security\" names the KMS options"),
     # --- parties and tokens ----------------------------------------------------------------
     Setting("TOKEN_SECRET", "", str,
             "HMAC key for access tokens (required in production; development keeps a "
@@ -384,6 +389,18 @@ def secret_setting(values: Mapping[str, Any], name: str, *, keep_as: str,
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip().encode()
+
+
+def check_registry_url(values: Mapping[str, Any]) -> None:
+    """Production sends the facility's registry password only over TLS.
+
+    Raises:
+        ConfigError: in production, a ``REGISTRY_BASE_URL`` that is not https.
+    """
+    url = values["REGISTRY_BASE_URL"]
+    if values["ENV"] == "production" and url and not url.lower().startswith("https://"):
+        raise ConfigError("ERX_REGISTRY_BASE_URL must be an https:// URL in production: the "
+                          "facility password is sent to it")
 
 
 def describe(values: Mapping[str, Any]) -> list[dict[str, str]]:
