@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.prescriptions.reports import _quantity as report_quantity
 from schemas.quantities import as_number, decimal_places, exact, quantity_problem
 from tests.gateway.conftest import load_demo_catalog
 from tests.gateway.prescriptions.test_prescriptions import (
@@ -154,3 +155,12 @@ def test_scanned_packs_and_items_per_dispense_are_bounded(client: FlaskClient, w
     problem = assert_problem(dispense(client, world["h"]["pharmacy_1"], code, items), 422, "validation")
     assert problem["errors"][0]["code"] == "dispense.items_limit"
     assert database["dispensed_packs"].count_documents({}) == 0
+
+
+@given(st.lists(st.decimals(min_value=Decimal("0.001"), max_value=Decimal(10_000), places=3),
+                min_size=1, max_size=50))
+def test_report_sums_are_the_exact_decimal_sums(amounts: list[Decimal]) -> None:
+    float_sum = 0.0
+    for amount in amounts:  # as the database's $sum adds the stored floats
+        float_sum += float(amount)
+    assert exact(report_quantity(float_sum)) == sum(amounts, Decimal(0))
