@@ -62,10 +62,21 @@ def generate_master_key(path: str | Path) -> Path:
         FileExistsError: ``path`` exists.
     """
     target = Path(path)
+    if target.exists():
+        raise FileExistsError(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(secrets.token_bytes(MASTER_KEY_BYTES))
+    # Written whole under a temporary name, then linked into place: another process starting
+    # at the same moment sees either no file or the complete key, never a partial one.
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secrets.token_bytes(MASTER_KEY_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, target)  # FileExistsError when another process won
+    finally:
+        temporary.unlink(missing_ok=True)
     return target
 
 
