@@ -3,8 +3,8 @@
 A user is a person who acts as one party (a pharmacy's pharmacist, a clinic's staff, a
 regulator's inspector) with that party's role and rights; the party's machines keep their
 client secret, its people each have a username and a password. Passwords are generated here,
-shown once, and stored only as Argon2id hashes (the party store's hasher: same cost, same
-verification path). A disabled party disables its users: :meth:`UserStore.authenticate`
+shown once, and stored only as Argon2id hashes (the party store's hasher, in its bounded pool:
+a person may change theirs to something guessable). A disabled party disables its users: :meth:`UserStore.authenticate`
 answers the user, and the caller refuses it unless the party is active too.
 
 One document per user: ``{_id: username (lower case), party_id, status, password_hash,
@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from pymongo import ASCENDING, IndexModel
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from gateway.core.errors import Conflict, Invalid, NotFound, error_item
+from gateway.parties.secrets import SecretHasher
 
 COLLECTION = "users"
 INDEXES = {COLLECTION: [IndexModel([("party_id", ASCENDING), ("_id", ASCENDING)], name="party")]}
@@ -107,12 +106,12 @@ def new_password() -> str:
 
 
 class UserStore:
-    """Users in MongoDB; ``hasher`` is the party store's Argon2id hasher."""
+    """Users in MongoDB; ``hasher`` is the party store's: passwords are Argon2id in its
+    bounded pool (a person may choose one), never its fast form for generated secrets."""
 
-    def __init__(self, database: Database, *, hasher: PasswordHasher) -> None:
+    def __init__(self, database: Database, *, hasher: SecretHasher) -> None:
         self.collection = database[COLLECTION]
         self.hasher = hasher
-        self._dummy: str | None = None
 
     def create(self, *, party_id: str, role: str, username: str) -> tuple[User, str]:
         """Create a user of the party ``party_id`` (whose role is ``role``); returns it with its
@@ -121,6 +120,7 @@ class UserStore:
         Raises:
             UserError: a bad username, or a party whose people do not use the console.
             UserExists: the username is taken.
+            gateway.core.errors.RateLimited: the Argon2id pool is busy.
         """
         name = normalise_username(username)
         if role not in CONSOLE_ROLES:
@@ -129,7 +129,7 @@ class UserStore:
         password = new_password()
         now = datetime.now(UTC)
         document = {"_id": name, "party_id": party_id, "status": "active",
-                    "password_hash": self.hasher.hash(password), "created_at": now,
+                    "password_hash": self.hasher.hash_password(password), "created_at": now,
                     "updated_at": now, "password_changed_at": now, "last_login_at": None}
         try:
             self.collection.insert_one(document)
@@ -147,27 +147,24 @@ class UserStore:
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The active user whose password this is, or None; the same Argon2 work either way
-        (an unknown username costs what a wrong password does)."""
+        (an unknown username costs what a wrong password does).
+
+        Raises:
+            gateway.core.errors.RateLimited: the Argon2id pool is busy.
+        """
         name = username.strip().lower() if isinstance(username, str) else ""
         doc = (self.collection.find_one({"_id": name})
                if USERNAME.match(name) else None)
-        stored = doc["password_hash"] if doc else self._dummy_hash()
-        try:
-            self.hasher.verify(stored, password[:PASSWORD_MAX_CHARS])
-        except (VerificationError, InvalidHashError):
+        if not self.hasher.verify_password(doc["password_hash"] if doc else None,
+                                           password[:PASSWORD_MAX_CHARS]):
             return None
         if doc is None or doc["status"] != "active":
             return None
         changes: dict[str, Any] = {"last_login_at": datetime.now(UTC)}
-        if self.hasher.check_needs_rehash(stored):
-            changes["password_hash"] = self.hasher.hash(password)
+        if self.hasher.needs_rehash(doc["password_hash"]):
+            changes["password_hash"] = self.hasher.hash_password(password)
         self.collection.update_one({"_id": name}, {"$set": changes})
         return User.from_document({**doc, **changes})
-
-    def _dummy_hash(self) -> str:
-        if self._dummy is None:
-            self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
-        return self._dummy
 
     def set_password(self, username: str, password: str) -> None:
         """Store a new password for the user.
@@ -177,7 +174,7 @@ class UserStore:
         """
         now = datetime.now(UTC)
         result = self.collection.update_one(
-            {"_id": username}, {"$set": {"password_hash": self.hasher.hash(password),
+            {"_id": username}, {"$set": {"password_hash": self.hasher.hash_password(password),
                                          "password_changed_at": now, "updated_at": now}})
         if result.matched_count == 0:
             raise UnknownUser(f"no user {username}")

@@ -129,6 +129,10 @@ class EmbeddedDatabase:
         raise EmbeddedDatabaseError(f"the embedded database did not answer on {self.uri} "
                                     f"within {timeout:.0f} s")
 
+    def exit_status(self) -> int | None:
+        """The status the server exited with, or None while it runs (or was never started)."""
+        return self._process.poll() if self._process is not None else None
+
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the server: SIGTERM (WiredTiger closes cleanly), then SIGKILL after ``timeout``."""
         process, self._process = self._process, None

@@ -12,9 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway import create_app
-from gateway.core.config import SETTINGS
 from gateway.core.context import services
 from tests.gateway.console.conftest import Browser, Person
+from tests.gateway.security.test_production_startup import production
 
 LOGIN = "/console/login"
 
@@ -58,10 +58,7 @@ def test_login_opens_a_session_in_an_httponly_samesite_cookie(
 
 
 def test_outside_development_the_cookie_is_secure_and_host_only(app_config: dict) -> None:
-    secrets = {setting.name: "s" * 48 for setting in SETTINGS
-               if setting.secret and not app_config.get(setting.name, setting.default)}
-    app = create_app({**app_config, **secrets, "ENV": "production",
-                      "SIGNING_KEY_PASSPHRASE": "p" * 40})
+    app = create_app(production(app_config))
     try:
         assert app.config["SESSION_COOKIE_SECURE"] is True
         assert app.config["SESSION_COOKIE_NAME"] == "__Host-erx-console"
