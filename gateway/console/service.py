@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ TYPES = ("c", "n", "h", "y")
 #: Products offered as a line's substitute (the dispense itself decides what is allowed).
 SUBSTITUTES_MAX = 20
 _SEARCHED = 100
+_KEPT_WINDOWS = 32
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,14 @@ class ConsolePolicy:
     dashboard_days: int
     top: int
     utc_offset: str
+    dashboard_cache_seconds: float = 0.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ConsolePolicy:
         return cls(page_size=config["CONSOLE_PAGE_SIZE"],
                    dashboard_days=config["CONSOLE_DASHBOARD_DAYS"], top=config["CONSOLE_TOP"],
-                   utc_offset=config["REPORT_UTC_OFFSET"])
+                   utc_offset=config["REPORT_UTC_OFFSET"],
+                   dashboard_cache_seconds=config["CONSOLE_DASHBOARD_CACHE_SECONDS"])
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,8 @@ class Console:
         self.zone = zone
         self.policy = policy
         self.clock = clock
+        self._figures: dict[tuple[datetime, datetime], tuple[float, Dashboard]] = {}
+        self._figures_lock = threading.Lock()
 
     # --- drugs -------------------------------------------------------------------------
     def drug(self, national_code: str) -> Drug | None:
@@ -160,6 +167,22 @@ class Console:
                 datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=self.zone))
 
     def dashboard(self, start: datetime, end: datetime) -> Dashboard:
+        """The figures of ``[start, end)``, reused for ``CONSOLE_DASHBOARD_CACHE_SECONDS``
+        (each of the four summaries reads every prescription of the window)."""
+        keep = self.policy.dashboard_cache_seconds
+        with self._figures_lock:
+            kept = self._figures.get((start, end))
+        if kept is not None and time.monotonic() - kept[0] < keep:
+            return kept[1]
+        figures = self._dashboard(start, end)
+        if keep > 0:
+            with self._figures_lock:
+                if len(self._figures) >= _KEPT_WINDOWS:
+                    self._figures.clear()
+                self._figures[(start, end)] = (time.monotonic(), figures)
+        return figures
+
+    def _dashboard(self, start: datetime, end: datetime) -> Dashboard:
         store = self.lifecycle.store
         offset = self.policy.utc_offset
         days = {row["key"]: row for row in summary(store, group_by="day", start=start, end=end,

@@ -341,6 +341,9 @@ SETTINGS: tuple[Setting, ...] = (
             "days the inspector's dashboard and overlap page show by default"),
     Setting("CONSOLE_TOP", 10, parse_positive_int,
             "facilities, drugs and prescribers the inspector's charts and tables rank"),
+    Setting("CONSOLE_DASHBOARD_CACHE_SECONDS", 60.0, parse_non_negative_float,
+            "how long a process reuses the dashboard's figures for the same days (four summary "
+            "aggregations; 0: compute at every view)"),
     # --- drug catalog ------------------------------------------------------------------------
     Setting("CATALOG_REFRESH_SECONDS", 5.0, parse_non_negative_float,
             "how long a process answers from its in-memory catalog before re-reading the "

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -31,6 +32,8 @@ def inspector(world: dict[str, Any], app: Flask, browser: Browser) -> Browser:
     party = world["parties"]["regulator"]
     user, password = services(app).users.create(party_id=party.client_id, role="regulator",
                                                 username="thanh.tra")
+    console = services(app).console
+    console.policy = replace(console.policy, dashboard_cache_seconds=0)  # see the last test
     browser.login(Person(user.username, password, party.client_id))
     return browser
 
@@ -170,3 +173,20 @@ def test_a_prescription_read_only_with_its_deliveries(inspector: Browser, client
     html = inspector.get(f"/console/inspector/rx/{code}").get_data(as_text=True)
     assert "Nguyễn Văn An" in html and "Chuyển giao" in html
     assert "<form" not in html.split('<main id="main"')[1].split("</main>")[0]
+
+
+def test_the_dashboard_reuses_its_figures_for_a_while(inspector: Browser, app: Flask,
+                                                      client: FlaskClient, world: dict) -> None:
+    def total() -> str:
+        html = inspector.get("/console/inspector/").get_data(as_text=True)
+        return re.search(r'id="total-prescriptions">([^<]*)<', html).group(1)
+
+    console = services(app).console
+    console.policy = replace(console.policy,
+                             dashboard_cache_seconds=app.config["CONSOLE_DASHBOARD_CACHE_SECONDS"])
+    issued(client, world)
+    assert total() == "1"
+    issued(client, world)
+    assert total() == "1"  # within CONSOLE_DASHBOARD_CACHE_SECONDS
+    console.policy = replace(console.policy, dashboard_cache_seconds=0)
+    assert total() == "2"
