@@ -44,7 +44,8 @@ def _everything(database) -> bytes:
 
 def test_patient_fields_are_ciphertext_in_the_database_and_plain_to_entitled_readers(
         client: FlaskClient, world: dict, database) -> None:
-    first = submit(client, world["h"]["doctor_a"], _patient(), **{"Idempotency-Key": "rx-1"})
+    body = _patient()  # built once: the replay must send the very same bytes
+    first = submit(client, world["h"]["doctor_a"], body, **{"Idempotency-Key": "rx-1"})
     second = submit(client, world["h"]["doctor_a"], _patient())
     assert first.status_code == second.status_code == 201, first.get_json()
     codes = [answer.get_json()["ma_don_thuoc"] for answer in (first, second)]
@@ -65,7 +66,7 @@ def test_patient_fields_are_ciphertext_in_the_database_and_plain_to_entitled_rea
     read = client.get(f"/v2/prescriptions/{codes[0]}", headers=world["h"]["pharmacy_1"]).get_json()
     assert read["prescription"]["ho_ten_benh_nhan"] == NAME
     assert read["prescription"]["ma_dinh_danh_cong_dan"] == CCCD
-    replay = submit(client, world["h"]["doctor_a"], _patient(), **{"Idempotency-Key": "rx-1"})
+    replay = submit(client, world["h"]["doctor_a"], body, **{"Idempotency-Key": "rx-1"})
     assert replay.headers.get("Idempotent-Replayed") == "true"
     assert replay.get_json()["prescription"]["ho_ten_benh_nhan"] == NAME
 
