@@ -44,7 +44,7 @@ def _everything(database) -> bytes:
 
 def test_patient_fields_are_ciphertext_in_the_database_and_plain_to_entitled_readers(
         client: FlaskClient, world: dict, database) -> None:
-    body = _patient()  # one body: a replay must send the same bytes (prescribed "now" moves)
+    body = _patient()  # built once: the replay must send the very same bytes
     first = submit(client, world["h"]["doctor_a"], body, **{"Idempotency-Key": "rx-1"})
     second = submit(client, world["h"]["doctor_a"], _patient())
     assert first.status_code == second.status_code == 201, first.get_json()
@@ -93,6 +93,10 @@ def test_the_database_files_never_hold_the_patient_in_plain_text(make_app, make_
         services(app).close()
     finally:
         server.stop()  # a clean shutdown: everything is in the files
+    assert stat.S_IMODE(storage.stat().st_mode) == 0o700
+    for path in storage.rglob("*"):
+        if path.is_file():  # written by the server under umask 077: the gateway's user only
+            assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
     files = b"".join(path.read_bytes() for path in storage.rglob("*") if path.is_file())
     assert control.encode() in files
     for secret_text in (NAME, CCCD, CARD):
