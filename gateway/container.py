@@ -7,6 +7,7 @@ arguments; views reach the container through :func:`gateway.core.context.service
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,18 +16,26 @@ from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from flask import g, has_request_context, request
+from pymongo.errors import PyMongoError
 
 from gateway.audit import store as audit_store
 from gateway.audit.log import AuditLog, EventContext
 from gateway.audit.store import QueueSource
 from gateway.audit.tree import Sealer, SealPolicy
+from gateway.auth import sessions as sessions_store
+from gateway.auth import users as users_store
 from gateway.auth.limiter import LoginLimiter, parse_limit
 from gateway.auth.service import Authenticator
+from gateway.auth.sessions import ConsoleLogin, SessionPolicy, SessionStore
 from gateway.auth.tokens import TokenService, VerifiedKeys
+from gateway.auth.users import UserStore
 from gateway.catalog.service import CatalogService
+from gateway.console.service import Console, ConsolePolicy
+from gateway.core import encryption
 from gateway.core.changes import ChangeFeed, DocumentCache
-from gateway.core.config import secret_setting
+from gateway.core.config import check_registry_url, secret_setting
 from gateway.core.db import IndexDeclaration, Storage, connect
+from gateway.core.encryption import FieldCipher, master_key
 from gateway.forwarding.deliveries import DeliveryMetrics
 from gateway.forwarding.registry import RegistryClient
 from gateway.forwarding.webhooks import COLLECTION as WEBHOOKS
@@ -34,6 +43,7 @@ from gateway.forwarding.webhooks import PharmacyWebhookClient, WebhookStore
 from gateway.forwarding.worker import Forwarder, ForwardingPolicy, registry_client
 from gateway.parties import store as parties_store
 from gateway.parties.model import Party, client_id_for
+from gateway.parties.secrets import SecretHasher
 from gateway.parties.store import PartyStore
 from gateway.prescriptions import audit_outbox, idempotency, overlap_store
 from gateway.prescriptions import store as prescriptions_store
@@ -58,12 +68,15 @@ from signing.keys import KeyStore
 # the login limiter's collections belong to the limits library).
 INDEXES: tuple[IndexDeclaration, ...] = (
     parties_store.INDEXES,
+    users_store.INDEXES,
+    sessions_store.INDEXES,
     audit_store.INDEXES,
     signatures_service.INDEXES,
     prescriptions_store.INDEXES,
     audit_outbox.INDEXES,
     overlap_store.INDEXES,
     idempotency.INDEXES,
+    encryption.INDEXES,
 )
 
 
@@ -73,10 +86,13 @@ class Services:
 
     storage: Storage
     feed: ChangeFeed
+    cipher: FieldCipher
     timezone: ZoneInfo
     parties: PartyStore
     tokens: TokenService
     authenticator: Authenticator
+    users: UserStore
+    console_login: ConsoleLogin
     audit: AuditLog
     sealer: Sealer
     signatures: Signatures
@@ -90,9 +106,11 @@ class Services:
     idempotency: IdempotencyStore
     webhooks: WebhookStore
     delivery_metrics: DeliveryMetrics
+    console: Console
     # /readyz: name -> check; /metrics: collectors read from the database at each scrape.
     readiness: dict[str, Callable[[], bool]] = field(default_factory=dict)
     scrape_collectors: list[Any] = field(default_factory=list)
+    _closed: bool = False
 
     def start(self, *, catalog: bool = True) -> None:
         """Start what a serving process runs in the background: the change feed keeping the
@@ -115,9 +133,15 @@ class Services:
         return True
 
     def close(self) -> None:
+        """Stop the background work and close the clients (a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         self.feed.stop()
         self.catalog.stop()
-        self.feed.database.client.close()
+        with contextlib.suppress(PyMongoError):  # its stream may be mid-getMore
+            self.feed.database.client.close()
+        self.cipher.close()
         self.storage.client.close()
 
 
@@ -137,7 +161,9 @@ class _KeysFollowFeed:
 def change_feed(config: Mapping[str, Any], listeners: Sequence[Any] = ()) -> ChangeFeed:
     """The process's change feed, on a client of its own (its ``getMore`` waits on the server
     for up to ``CHANGE_STREAM_AWAIT_MS`` and must not hold a connection of the request pool)."""
-    client = connect(config, event_listeners=list(listeners), appname="erx-gateway-feed")
+    client = connect(config, event_listeners=list(listeners), appname="erx-gateway-feed",
+                     socketTimeoutMS=config["MONGODB_SOCKET_TIMEOUT_MS"]
+                     + config["CHANGE_STREAM_AWAIT_MS"])
     return ChangeFeed(client[config["DB_NAME"]], enabled=config["CHANGE_STREAMS"] == "auto",
                       max_await_ms=config["CHANGE_STREAM_AWAIT_MS"],
                       min_interval_ms=config["CHANGE_STREAM_MIN_INTERVAL_MS"])
@@ -150,6 +176,9 @@ def request_context() -> EventContext:
     party = g.get("party")
     actor = ({"party_id": party.client_id, "role": party.role} if party is not None
              else {"party_id": None, "role": "anonymous"})
+    user = g.get("console_user")  # a person signed in to the console (gateway/console)
+    if user is not None and party is not None:
+        actor["user"] = user
     return EventContext(actor=actor, request_id=g.get("request_id"),
                         client_address=request.remote_addr or None)
 
@@ -168,7 +197,10 @@ def build_services(config: Mapping[str, Any], *, listeners: Sequence[Any] = ()) 
         config, "AUDIT_PATIENT_KEY", keep_as="audit-patient-key",
         production_hint="keep it: changing it makes old events unsearchable by patient")
     check_utc_offset(config["REPORT_UTC_OFFSET"])
+    check_registry_url(config)
+    data_key = master_key(config)
     login_limit = parse_limit(config["LOGIN_FAILURE_LIMIT"])
+    address_limit = parse_limit(config["LOGIN_ADDRESS_FAILURE_LIMIT"], "LOGIN_ADDRESS_FAILURE_LIMIT")
     policy = validation_policy(config)
     zone = ZoneInfo(config["TIMEZONE"])
 
@@ -176,18 +208,26 @@ def build_services(config: Mapping[str, Any], *, listeners: Sequence[Any] = ()) 
     feed = change_feed(config, listeners)
     try:
         database = storage.database
+        cipher = FieldCipher(database, data_key)
+        hasher = SecretHasher(PasswordHasher(time_cost=config["SECRET_HASH_TIME_COST"],
+                                             memory_cost=config["SECRET_HASH_MEMORY_KIB"],
+                                             parallelism=1),
+                              concurrency=config["PASSWORD_HASH_CONCURRENCY"],
+                              wait_seconds=config["PASSWORD_HASH_WAIT_SECONDS"])
         poll = config["CACHE_POLL_SECONDS"]
         party_cache = DocumentCache(feed, ttl_seconds=poll)
         feed.subscribe(parties_store.COLLECTION, party_cache)
-        parties = PartyStore(database, hasher=PasswordHasher(
-            time_cost=config["SECRET_HASH_TIME_COST"],
-            memory_cost=config["SECRET_HASH_MEMORY_KIB"], parallelism=1), cache=party_cache)
+        parties = PartyStore(database, hasher=hasher, cache=party_cache)
         tokens = TokenService(secret=token_secret, ttl_seconds=config["TOKEN_TTL_SECONDS"])
+        limiter = LoginLimiter(client=storage.client, database=config["DB_NAME"],
+                               limit=login_limit, address_limit=address_limit)
         authenticator = Authenticator(
-            parties=parties, tokens=tokens,
-            limiter=LoginLimiter(client=storage.client, database=config["DB_NAME"],
-                                 limit=login_limit),
+            parties=parties, tokens=tokens, limiter=limiter,
             app_keys=VerifiedKeys(config["APP_KEY_CACHE_SECONDS"]))
+        users = UserStore(database, hasher=hasher)
+        console_login = ConsoleLogin(users=users, parties=parties,
+                                     sessions=SessionStore(database), limiter=limiter,
+                                     policy=SessionPolicy.from_config(config))
         audit = AuditLog(database, patient_key=patient_key, context=request_context)
         signatures = build_signatures(database, config)
         signatures.key_store.trust_cache = feed.live
@@ -195,9 +235,10 @@ def build_services(config: Mapping[str, Any], *, listeners: Sequence[Any] = ()) 
         prescription_audit = PrescriptionAuditOutbox(database)
         sealer = Sealer(database, signer=signatures.signer, policy=SealPolicy.from_config(config),
                         sources=(QueueSource(database), prescription_audit))
+        audit.sequencer = sealer.sequence  # readers of the log number what waits first
         catalog = CatalogService.from_config(database, config)
-        prescription_store = PrescriptionStore(database)
-        outbox = OutboxStore(database)
+        prescription_store = PrescriptionStore(database, cipher=cipher)
+        outbox = OutboxStore(database, cipher=cipher)
         overlaps = OverlapStore(database)
         qr = PrescriptionQr(signatures)
         lifecycle = build_lifecycle(prescription_store, catalog=catalog.catalog,
@@ -210,17 +251,23 @@ def build_services(config: Mapping[str, Any], *, listeners: Sequence[Any] = ()) 
         delivery_metrics = DeliveryMetrics(
             outbox, cache_seconds=config["DELIVERY_METRICS_CACHE_SECONDS"])
         services = Services(
-            storage=storage, feed=feed, timezone=zone, parties=parties, tokens=tokens,
-            authenticator=authenticator, audit=audit, sealer=sealer, signatures=signatures,
+            storage=storage, feed=feed, cipher=cipher, timezone=zone, parties=parties, tokens=tokens,
+            authenticator=authenticator, users=users, console_login=console_login,
+            audit=audit, sealer=sealer, signatures=signatures,
             qr=qr, catalog=catalog, prescription_store=prescription_store, outbox=outbox,
             overlaps=overlaps, lifecycle=lifecycle,
             printing=Printing(lifecycle, parties=parties, qr=qr, catalog=catalog.catalog,
                               zone=zone, child_months=policy.child_age_months,
                               render_pdf=render_pdf),
             idempotency=IdempotencyStore(database[idempotency.COLLECTION],
-                                         ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"]),
+                                         ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"],
+                                         cipher=cipher),
             webhooks=WebhookStore(database, cache=webhook_cache),
             delivery_metrics=delivery_metrics,
+            console=Console(lifecycle=lifecycle, catalog=catalog.catalog, parties=parties,
+                            outbox=outbox, overlaps=overlaps, audit=audit,
+                            signatures=signatures, zone=zone,
+                            policy=ConsolePolicy.from_config(config)),
             readiness={"database": storage.ping, "signing_key": signatures.ready},
             scrape_collectors=[delivery_metrics])
     except BaseException:
@@ -259,7 +306,8 @@ def build_forwarder(services: Services, config: Mapping[str, Any], *,
     pharmacies = PharmacyWebhookClient(
         store=services.webhooks, signer=services.signatures.signer,
         connect_timeout=config["FORWARD_CONNECT_TIMEOUT_SECONDS"],
-        read_timeout=config["FORWARD_TIMEOUT_SECONDS"])
+        read_timeout=config["FORWARD_TIMEOUT_SECONDS"],
+        allow_internal=config["ENV"] == "development")
     return Forwarder(outbox=services.outbox, parties=services.parties, audit=services.audit,
                      registry=registry or registry_client(config), pharmacies=pharmacies,
                      pharmacy_view=pharmacy_view(services), policy=policy, owner=owner,

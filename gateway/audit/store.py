@@ -68,11 +68,16 @@ def format_time(value: datetime) -> str:
 
 def event_from_document(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The public form of a stored event: what the API answers, exports carry, and the Merkle
-    leaf commits to (its RFC 8785 bytes). Every key is always present."""
+    leaf commits to (its RFC 8785 bytes). Every key is always present, but the actor's
+    ``user``: only an event of a person in the console names one (so every event recorded
+    before the console hashes as it always did)."""
+    actor = {"party_id": doc["actor"].get("party_id"), "role": doc["actor"].get("role")}
+    if doc["actor"].get("user") is not None:
+        actor["user"] = doc["actor"]["user"]
     return {
         "seq": doc["_id"],
         "time": format_time(doc["time"]),
-        "actor": {"party_id": doc["actor"].get("party_id"), "role": doc["actor"].get("role")},
+        "actor": actor,
         "action": doc["action"],
         "object": ({"type": doc["object"]["type"], "id": doc["object"]["id"]}
                    if doc.get("object") else None),
@@ -130,6 +135,12 @@ def next_number(database: Database) -> int:
     """The number the next sequenced event gets (the log's size, holes included)."""
     last = database[EVENTS].find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)])
     return int(last["_id"]) + 1 if last else 0
+
+
+def allocated(database: Database) -> int:
+    """How many sequence numbers are taken: the events numbered so far (events still waiting
+    for the sequencer have none yet)."""
+    return next_number(database)
 
 
 def sequence(database: Database, sources: Sequence[UnsequencedSource], *,
@@ -195,6 +206,8 @@ INDEXES = {EVENTS: [
                partialFilterExpression={"event_id": {"$type": "string"}}),
     IndexModel([("time", ASCENDING)], name="time"),
     IndexModel([("actor.party_id", ASCENDING), ("_id", ASCENDING)], name="actor"),
+    IndexModel([("actor.user", ASCENDING), ("_id", ASCENDING)], name="actor_user",
+               partialFilterExpression={"actor.user": {"$type": "string"}}),
     IndexModel([("action", ASCENDING), ("_id", ASCENDING)], name="action"),
     IndexModel([("object.type", ASCENDING), ("object.id", ASCENDING), ("_id", ASCENDING)],
                name="object"),

@@ -39,8 +39,8 @@ def connect(config: Mapping[str, Any], **options: Any) -> pymongo.MongoClient:
     timeout = config["MONGODB_TIMEOUT_MS"]
     settings: dict[str, Any] = {
         "connect": False, "tz_aware": True, "serverSelectionTimeoutMS": timeout,
-        "connectTimeoutMS": timeout, "w": _write_concern_w(config["WRITE_CONCERN"]),
-        "appname": "erx-gateway"}
+        "connectTimeoutMS": timeout, "socketTimeoutMS": config["MONGODB_SOCKET_TIMEOUT_MS"],
+        "w": _write_concern_w(config["WRITE_CONCERN"]), "appname": "erx-gateway"}
     settings.update(options)
     return pymongo.MongoClient(mongodb_uri(config), **settings)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import Flask, Response, g, json
 from marshmallow import Schema, fields
+from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from drug_catalog.errors import AmbiguousIdentifier, BadCheckDigit, InvalidGs1, InvalidIdentifier, UnknownDrug
@@ -176,6 +177,9 @@ def handle_exception(exc: Exception) -> Response:
         return problem.response()
     if isinstance(exc, InternalServerError):
         original = exc.original_exception or exc
+        problem = to_problem(original) if original is not exc else None
+        if problem is not None:
+            return problem.response()
         log.error("unhandled exception", exc_info=(type(original), original, original.__traceback__))
         return ApiError(500).response()
     if isinstance(exc, HTTPException):
@@ -273,6 +277,21 @@ def _catalog_unavailable(exc: CatalogUnavailable) -> ApiError:
     return ApiError(503, detail="the drug catalog is unavailable")
 
 
+#: seconds a client is told to wait when the database cannot be reached
+DATABASE_RETRY_AFTER = 5
+
+
+def _database_unavailable(exc: ConnectionFailure) -> ApiError:
+    log.error("database unavailable: %s", type(exc).__name__)
+    return ApiError(503, slug="database-unavailable", title="The database is unavailable",
+                    detail="the gateway cannot reach its database; nothing was changed that is "
+                           "not reported, retry shortly (an Idempotency-Key makes the retry safe)",
+                    headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+                    errors=[error_item("", "service.database_unavailable",
+                                       "Cơ sở dữ liệu tạm thời không truy cập được, vui lòng thử "
+                                       "lại sau")])
+
+
 # The one table from domain errors to answers. A subclass not listed takes its nearest
 # listed base class's entry (the lookup walks the MRO).
 PROBLEMS: dict[type[BaseException], Callable[[Any], ApiError]] = {
@@ -293,4 +312,5 @@ PROBLEMS: dict[type[BaseException], Callable[[Any], ApiError]] = {
     AmbiguousIdentifier: _ambiguous_identifier,
     InvalidGs1: _invalid_gs1,
     CatalogUnavailable: _catalog_unavailable,
+    ConnectionFailure: _database_unavailable,
 }

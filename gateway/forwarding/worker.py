@@ -55,7 +55,7 @@ from pymongo.errors import PyMongoError
 
 from gateway.audit.log import AuditLog
 from gateway.core.changes import ChangeFeed
-from gateway.core.config import ConfigError
+from gateway.core.config import ConfigError, check_registry_url
 from gateway.forwarding.registry import (
     HttpRegistryClient,
     RegistryClient,
@@ -499,8 +499,9 @@ def registry_client(config: Mapping[str, Any]) -> RegistryClient:
     """The registry client the settings describe.
 
     Raises:
-        ConfigError: in production, ``REGISTRY_BASE_URL`` is empty.
+        ConfigError: in production, ``REGISTRY_BASE_URL`` is empty or not https.
     """
+    check_registry_url(config)
     if not config["REGISTRY_BASE_URL"]:
         if config["ENV"] == "production":
             raise ConfigError("ERX_REGISTRY_BASE_URL is required in production "

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, json, request, url_for
 
 from gateway.core.context import services
-from gateway.core.errors import Conflict, Invalid
+from gateway.core.errors import Conflict, Forbidden, Invalid
 from gateway.core.problems import PROBLEM_MEDIA_TYPE, ApiError, to_problem
 from gateway.parties.model import Party
 from gateway.prescriptions.dispensing import dispense_id_for
@@ -72,15 +72,15 @@ def submit_answer(raw: dict[str, Any], party: Party) -> Answer:
     return Answer(201, view_of(stored, party), {"Location": location})
 
 
-def dispense_answer(code: str, party: Party, body: dict[str, Any],
-                    pharmacy_details: dict[str, Any] | None = None) -> Answer:
-    """Dispense and build the 201 answer (shared by the native and national endpoints)."""
-    key = request.headers.get("Idempotency-Key")
-    dispense_id = dispense_id_for(party, key) if key else None
+def dispense_answer(code: str, party: Party, body: dict[str, Any], *,
+                    idempotency_key: str | None = None) -> Answer:
+    """Dispense and build the 201 answer (shared by the native and national endpoints, and
+    the console, whose form carries its key as ``idempotency_key``)."""
+    key = idempotency_key or request.headers.get("Idempotency-Key")
+    dispense_id = dispense_id_for(party, code, key) if key else None
     try:
-        stored, dispense = services().lifecycle.dispense(
-            code, party, body, dispense_id=dispense_id, pharmacy_details=pharmacy_details)
-    except (Conflict, Invalid) as exc:
+        stored, dispense = services().lifecycle.dispense(code, party, body, dispense_id=dispense_id)
+    except (Conflict, Forbidden, Invalid) as exc:
         services().audit.record("prescription.dispensed", outcome="failure",
                                 object_type="prescription", object_id=code,
                                 details={"codes": exc.codes()})
@@ -111,10 +111,17 @@ def looked_up(code_or_qr: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     return stored, ({"via": "qr", "kid": claim.kid} if claim is not None else None)
 
 
-def viewed(stored: dict[str, Any], party: Party, details: dict[str, Any] | None) -> None:
+def viewed(stored: dict[str, Any], party: Party, details: dict[str, Any] | None = None) -> None:
     """``prescription.viewed`` (and a pharmacy's first look) in one update of the
     prescription."""
     services().lifecycle.note_view(stored, party, details)
+
+
+def record(action: str, stored: dict[str, Any], *,
+           details: dict[str, Any] | None = None) -> None:
+    """An audit event about a prescription that changes nothing else in it (a read, a
+    print), written into the prescription's own audit outbox: one update."""
+    services().lifecycle.note_event(stored, action, details)
 
 
 def record_refusal(raw: dict[str, Any], refused: Refused) -> None:
@@ -126,3 +133,26 @@ def record_refusal(raw: dict[str, Any], refused: Refused) -> None:
                             object_id=code if known else None,
                             details={"codes": sorted({e["code"] for e in refused.errors})})
 
+
+def cancel_answer(code: str, party: Party, body: dict[str, Any]) -> dict[str, Any]:
+    """Cancel with the reason ``body["ly_do"]``, audited in the same update (shared by the native endpoint
+    and the console); the stored prescription after it.
+
+    Raises:
+        Invalid: no reason, a reason over 2,000 characters, or another field.
+        NotFound, Forbidden, Conflict: see :meth:`Lifecycle.cancel`.
+    """
+    reason = body.get("ly_do")
+    errors = []
+    if not isinstance(reason, str) or not reason.strip():
+        errors.append({"pointer": "/ly_do", "code": "cancel.reason_required",
+                       "message": "Cần nêu lý do hủy đơn"})
+    elif len(reason) > 2000:
+        errors.append({"pointer": "/ly_do", "code": "rx.text_length",
+                       "message": "Lý do tối đa 2.000 ký tự"})
+    for name in sorted(set(body) - {"ly_do"}):
+        errors.append({"pointer": f"/{name}", "code": "request.unknown_field",
+                       "message": f"Trường không được hỗ trợ: {name}"})
+    if errors:
+        raise Invalid("the cancellation is invalid", errors=errors)
+    return services().lifecycle.cancel(code, party, reason.strip())  # audited with it

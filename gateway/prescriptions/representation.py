@@ -10,6 +10,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from gateway.parties.model import Party
+from schemas.quantities import as_number, exact
 
 
 def _iso(value: datetime | None, zone: tzinfo) -> str | None:
@@ -27,6 +28,7 @@ def resource(stored: dict[str, Any], party: Party, *, status: str,
                  "at": _iso(dispense["at"], zone), "items": dispense["items"]}
         if own:  # a pharmacy never sees another pharmacy's invoice numbers
             shown["ma_hoa_don"] = dispense.get("ma_hoa_don")
+            shown["warnings"] = dispense.get("warnings", [])
         dispenses.append(shown)
     cancellation = stored.get("cancellation")
     return {
@@ -34,7 +36,7 @@ def resource(stored: dict[str, Any], party: Party, *, status: str,
         "prescription": stored["document"],
         "lines": [{"index": line["index"], "ma_thuoc": line["ma_thuoc"],
                    "prescribed": line["prescribed"], "dispensed": line["dispensed"],
-                   "remaining": line["prescribed"] - line["dispensed"]}
+                   "remaining": as_number(exact(line["prescribed"]) - exact(line["dispensed"]))}
                   for line in stored["lines"]],
         "signature": stored["signature"], "warnings": stored.get("warnings", []),
         "dispenses": dispenses,
