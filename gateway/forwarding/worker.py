@@ -237,6 +237,7 @@ class Forwarder:
         index = self._next_index(deliveries, tried, self.clock())
         if index is None:
             return False if fresh else self._recompute(code)
+        doc = self.outbox.opened(doc)  # patient fields in plain text for the receivers
         unwritten: dict[str, Any] = {}  # the previous delivery's outcome, in dotted paths
         events: list[dict[str, Any]] = []  # the audit events of the unwritten outcome
         claimed = False

@@ -69,9 +69,17 @@ class OutboxStore:
             doc["document"] = self.cipher.open_document(doc["document"])
         return found
 
+    def opened(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A snapshot from elsewhere (the change feed, :meth:`upcoming`) with its patient fields
+        decrypted, as :meth:`due` gives them (decrypting plain values changes nothing)."""
+        if isinstance(doc.get("document"), dict):
+            doc = {**doc, "document": self.cipher.open_document(doc["document"])}
+        return doc
+
     def upcoming(self, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` open prescriptions, earliest due first, leased or not (snapshots:
-        the forwarder takes those due and sleeps until the next)."""
+        the forwarder takes those due and sleeps until the next; their patient fields are still
+        encrypted: :meth:`opened` decrypts the ones it takes)."""
         return list(self.prescriptions.find(
             {"forward_open": True},
             sort=[("forward_open", ASCENDING), ("forward_due_at", ASCENDING)], limit=limit))

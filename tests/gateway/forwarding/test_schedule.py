@@ -139,6 +139,27 @@ def test_new_work_is_pushed_by_the_feed_without_a_query(configured: Flask, regis
     assert code in registry.prescriptions
 
 
+def test_a_submitted_prescription_reaches_the_registry_through_the_feed(
+        configured: Flask, registry, demo_catalog_into, make_party) -> None:
+    """Regression: the document of a change event has its patient fields encrypted (patient
+    data at rest); the forwarder sent it as it was and every registry send failed."""
+    from tests.gateway.prescriptions.test_prescriptions import prescription
+
+    demo_catalog_into(configured)
+    client = configured.test_client()
+    headers = make_party("doctor", "BS1", "79001").headers(client)
+    forwarder = build_forwarder(services(configured), configured.config)
+    with running(forwarder):
+        wait_until(forwarder.schedule.sleeping_forever, message="the forwarder asleep")
+        looks = forwarder.schedule.looks
+        answer = client.post("/v2/prescriptions", json=prescription(), headers=headers)
+        assert answer.status_code == 201, answer.get_json()
+        code = answer.get_json()["ma_don_thuoc"]
+        wait_until(lambda: code in registry.prescriptions, timeout=WAIT, message="delivered")
+        assert forwarder.schedule.looks == looks  # through the feed
+    assert registry.prescriptions[code]["ho_ten_benh_nhan"] == "Nguyễn Văn An"
+
+
 def test_work_queued_while_the_forwarder_holds_a_prescription_is_sent_after_it(
         configured: Flask, registry, demo_catalog_into) -> None:
     """A dispense recorded while the forwarder is sending the prescription is announced with
