@@ -13,12 +13,12 @@
   database operation.
 - **Without a live feed** (polling mode, or while the stream reconnects) it looks every
   ``ERX_FORWARDER_POLL_SECONDS``, as forwarders did before.
-- **Several forwarders** may split the prescriptions with ``ERX_FORWARDER_PARTITION`` (``k/n``:
-  this one takes the codes whose CRC-32 is k-1 modulo n). Each still takes another
-  partition's prescription once it is overdue by a lease period (its forwarder may be down),
-  so a partition without a forwarder is served late, never lost. Without partitions every
-  forwarder races for each new prescription and all but one lose a claim (one wasted write
-  each).
+- **Several forwarders** may split the work pushed by the feed with ``ERX_FORWARDER_PARTITION``
+  (``k/n``: this one takes the codes whose CRC-32 is k-1 modulo n, and looks a lease later
+  whether another's were taken). Without partitions every forwarder races for each new
+  prescription and all but one lose a claim (one wasted write each). What a look finds due is
+  taken whatever its partition (shuffled, so forwarders seldom race), so a partition without
+  a forwarder is served late, never lost.
 """
 
 from __future__ import annotations
@@ -88,15 +88,17 @@ class Schedule:
         k, n = self.partition
         return n == 1 or zlib.crc32(code.encode()) % n == k - 1
 
-    def _when(self, doc: Mapping[str, Any]) -> datetime | None:
-        """When this forwarder should take ``doc`` (None: never, nothing open)."""
+    @staticmethod
+    def _when(doc: Mapping[str, Any]) -> datetime | None:
+        """When ``doc`` can be taken (None: never, nothing open): when it is due, or when the
+        lease on it runs out."""
         due = doc.get("forward_due_at")
         if due is None or not doc.get("forward_open"):
             return None
         leased = doc.get("forward_lease_until")
         if leased is not None and leased > due:
             due = leased
-        return due if self.mine(doc["_id"]) else due + self.lease
+        return due
 
     def _wake_at(self, when: datetime) -> None:
         with self._lock:
@@ -183,8 +185,12 @@ class Schedule:
                 due.append(doc)
             else:
                 later.append(when)
-        if len(docs) >= self.batch and not later:
-            self._look = True  # a full batch, all due: more may be
+        # A full batch whose last one is due: more may be due behind it. Look again after
+        # this batch, if it gave work (else a batch of leased ones would be read in a loop:
+        # their leases' ends are among the wake-up times).
+        last = docs[-1].get("forward_due_at") if docs else None
+        if len(docs) >= self.batch and due and last is not None and last <= now:
+            self._look = True
         self.rng.shuffle(due)
         self._due = due
         with self._lock:

@@ -265,3 +265,40 @@ def test_news_read_under_a_lease_already_released_makes_it_look_at_once() -> Non
     schedule.feed_event(change_of("B", owner="me"))  # shows our lease, but we let go since
     assert not schedule.sleeping_forever()
     assert schedule.next() is None and schedule.outbox.looks == 2
+
+
+class ListOutbox:
+    """Open prescriptions in due order; ``take`` closes one (what processing does)."""
+
+    def __init__(self, docs: list[dict]) -> None:
+        self.docs = docs
+        self.looks = 0
+
+    def upcoming(self, limit: int) -> list[dict]:
+        self.looks += 1
+        return [dict(doc) for doc in self.docs[:limit]]
+
+    def take(self, code: str) -> None:
+        self.docs = [doc for doc in self.docs if doc["_id"] != code]
+
+
+def test_a_backlog_bigger_than_a_batch_is_taken_whatever_its_partition() -> None:
+    """Regression (found by the benchmark with two forwarders): a look that met another
+    partition's due prescriptions in a full batch slept a lease before looking again, so each
+    forwarder drained a backlog of thousands a batch a minute."""
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    docs = [{"_id": f"79001{n:07d}-c", "forward_open": True, "forward_due_at": now,
+             "forward_lease_owner": None, "forward_lease_until": None} for n in range(50)]
+    outbox = ListOutbox(docs)
+    schedule = Schedule(outbox, owner="me", lease=timedelta(seconds=60), batch=8,  # type: ignore[arg-type]
+                        poll_seconds=1.0, partition=(1, 2), live=lambda: True,
+                        clock=lambda: now, rng=random.Random(3))
+    taken = []
+    while (found := schedule.next()) is not None:
+        doc, fresh = found
+        assert not fresh
+        outbox.take(doc["_id"])
+        schedule.released(doc["_id"])
+        taken.append(doc["_id"])
+    assert sorted(taken) == sorted(doc["_id"] for doc in docs)
+    assert outbox.looks == -(-50 // 8)  # a look per batch, none once nothing more is due
