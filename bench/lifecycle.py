@@ -113,6 +113,36 @@ def _total(delta: dict[str, int]) -> int:
     return sum(delta.values())
 
 
+def _cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) used so far by these processes."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _workers(master: subprocess.Popen[bytes]) -> list[int]:
+    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+class Cpu:
+    """CPU used by the gateway's workers, the forwarder and the database over a phase."""
+
+    def __init__(self, workers: list[int], forwarder: int, database: int) -> None:
+        self.groups = {"workers": workers, "forwarder": [forwarder], "database": [database]}
+        self.start = {name: _cpu(pids) for name, pids in self.groups.items()}
+
+    def per(self, count: int) -> dict[str, float]:
+        """Milliseconds of CPU per request, by process group."""
+        return {name: (_cpu(pids) - self.start[name]) * 1000 / max(count, 1)
+                for name, pids in self.groups.items()}
+
+
 # --- processes -----------------------------------------------------------------------------------
 
 def _gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -236,58 +266,86 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
     raw = loadgen.raw_inserts(database.uri, "bench", body, CONCURRENCY, SECONDS)
     figures["raw_ops"] = _total(ops.since(before, own)) / max(raw.ok, 1)
 
-    # B. the gateway: 2 workers and a forwarder
+    # B. the gateway: 2 workers. The request paths are loaded with the forwarder stopped
+    # (deliveries wait in the outboxes); then a forwarder delivers them, and the log is sealed:
+    # end to end.
     port = _free_port()
-    server, forwarder = _gunicorn(env, port, 2), _forwarder(env)
+    server = _gunicorn(env, port, 2)
+
+    def deliver_and_seal() -> float:
+        """Start a forwarder, wait until everything is delivered, stop it, seal; its CPU."""
+        forwarder = _forwarder(env)
+        try:
+            _drain(ops, bench)
+            used = _cpu([forwarder.pid])
+        finally:
+            _stop(forwarder)
+        _seal(env)
+        return used
+
     try:
         _ready(port)
         tokens = _tokens(port, credentials)
         check = requests.post(f"http://127.0.0.1:{port}/v2/prescriptions", data=body,
                               headers=tokens["doctor"], timeout=30)
         assert check.status_code == 201, check.text
-        _drain(ops, bench)
+        deliver_and_seal()
         bodies = [json.dumps(_prescription(person)).encode() for person in range(PEOPLE)]
         submit = Request("POST", ["/v2/prescriptions"], None, tokens["doctor"], bodies=bodies)
 
         before, own = ops.read(), ops.own
+        cpu = Cpu(_workers(server), 0, database.pid or 0)
         submits = loadgen.run("closed", "127.0.0.1", port, submit, CONCURRENCY, SECONDS)
         during = ops.since(before, own)
-        _drain(ops, bench)
-        _seal(env)
+        figures["submit_cpu"] = cpu.per(submits.ok)
+        forwarder_cpu = deliver_and_seal()
+        figures["submit_cpu_e2e"] = cpu.per(submits.ok)
+        figures["submit_cpu_e2e"]["forwarder"] = forwarder_cpu * 1000 / max(submits.ok, 1)
         end_to_end = ops.since(before, own)
         figures["submit_ops"] = _total(during) / max(submits.ok, 1)
         figures["submit_e2e"] = _total(end_to_end) / max(submits.ok, 1)
         figures["submit_e2e_detail"] = end_to_end
 
         paced = loadgen.run("open", "127.0.0.1", port, submit, OPEN_RATE, SECONDS)
-        _drain(ops, bench)
+        deliver_and_seal()
+        forwarder = _forwarder(env)
+        try:
+            paced_forwarding = loadgen.run("open", "127.0.0.1", port, submit, OPEN_RATE, SECONDS)
+            _drain(ops, bench)
+        finally:
+            _stop(forwarder)
         one_person = Request("POST", ["/v2/prescriptions"], body, tokens["doctor"])
         same_person = loadgen.run("closed", "127.0.0.1", port, one_person, CONCURRENCY, SECONDS)
-        _drain(ops, bench)
+        deliver_and_seal()
 
         codes = [doc["_id"] for doc in ops.query(
             lambda: list(bench["prescriptions"].find({}, {"_id": 1})))]
         lookup = Request("GET", [f"/v2/prescriptions/{code}" for code in codes], None,
                          tokens["pharmacy"])
         before, own = ops.read(), ops.own
+        cpu = Cpu(_workers(server), 0, database.pid or 0)
         lookups = loadgen.run("closed", "127.0.0.1", port, lookup, CONCURRENCY, SECONDS)
         figures["lookup_ops"] = _total(ops.since(before, own)) / max(lookups.ok, 1)
+        figures["lookup_cpu"] = cpu.per(lookups.ok)
 
         dispense = Request("POST", [f"/v2/prescriptions/{code}/dispenses" for code in codes],
                            json.dumps({"items": [{"line": 0, "so_luong_ban": 1}]}).encode(),
                            tokens["pharmacy"])
         before, own = ops.read(), ops.own
+        cpu = Cpu(_workers(server), 0, database.pid or 0)
         dispenses = loadgen.run("closed", "127.0.0.1", port, dispense, CONCURRENCY, SECONDS)
         during = ops.since(before, own)
-        _drain(ops, bench)
-        _seal(env)
+        figures["dispense_cpu"] = cpu.per(dispenses.ok)
+        forwarder_cpu = deliver_and_seal()
+        figures["dispense_cpu_e2e"] = cpu.per(dispenses.ok)
+        figures["dispense_cpu_e2e"]["forwarder"] = forwarder_cpu * 1000 / max(dispenses.ok, 1)
         figures["dispense_ops"] = _total(during) / max(dispenses.ok, 1)
         figures["dispense_e2e"] = _total(ops.since(before, own)) / max(dispenses.ok, 1)
         total = ops.query(lambda: bench["prescriptions"].count_documents({}))
     finally:
         _stop(server)
 
-    # C. one gunicorn worker (the forwarder still runs)
+    # C. one gunicorn worker
     port = _free_port()
     server = _gunicorn(env, port, 1)
     try:
@@ -295,9 +353,9 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
         tokens = _tokens(port, credentials)
         submit = Request("POST", ["/v2/prescriptions"], None, tokens["doctor"], bodies=bodies)
         one_worker = loadgen.run("closed", "127.0.0.1", port, submit, CONCURRENCY, SECONDS)
-        _drain(ops, bench)
+        deliver_and_seal()
     finally:
-        _stop(server, forwarder)
+        _stop(server)
 
     # D. forwarders: 1, then 2 with partitions, each sending FORWARD_N waiting prescriptions
     forwarding = {count: _forward(env, ops, bench, count) for count in (1, 2)}
@@ -324,6 +382,8 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
             f"**{ratio:.2f}×** the baseline; {figures['submit_ops']:.2f} operations each while "
             f"running, {figures['submit_e2e']:.2f} end to end (delivered, sealed)"),
         row(f"submit at {OPEN_RATE}/s", paced),
+        row(f"submit at {OPEN_RATE}/s, the forwarder delivering at the same time",
+            paced_forwarding),
         row("submit, every one for the same person", same_person,
             "the cross-facility check reads all that person's overlapping prescriptions"),
         row("pharmacy lookup by code", lookups,
@@ -341,20 +401,36 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
         "### Lifecycle, round trips and scale-out (issue 14)",
         "",
         f"One run on one embedded SecantusDB (on disk); {total} prescriptions stored by the end. "
-        f"Closed loops: {CONCURRENCY} keep-alive connections for {SECONDS} s each; gunicorn "
-        "`--workers 2 --threads 4` and one `erx-gateway forwarder` delivering to the registry "
-        "simulator (answering at once) throughout. Submits are spread over "
-        f"{PEOPLE} people.",
+        f"Closed loops: {CONCURRENCY} keep-alive connections for {SECONDS} s each against "
+        "gunicorn `--workers 2 --threads 4`. The request paths are loaded with no forwarder "
+        "running (their deliveries wait); then one `erx-gateway forwarder` delivers everything "
+        "to the registry simulator (answering at once) and `erx-gateway audit seal` seals the "
+        "log: *end to end* counts up to there. One paced row runs with the forwarder "
+        f"delivering at the same time. Submits are spread over {PEOPLE} people.",
         "",
         "| load | throughput | p50 | p99 | answered 2xx | other answers | note |",
         "|---|---|---|---|---|---|---|",
         *rows,
         "",
         "Operations are the server's opcounters over the phase divided by the requests "
-        "answered, so they include the forwarder's work and every process's change-feed "
-        "getMores at the same time. End to end, the submit phase's "
+        "answered (every process's change-feed getMores included; end to end also the "
+        "forwarder's and the sealer's work, and their start-up). End to end, the submit phase's "
         f"{_total(detail)} operations split as: "
         + ", ".join(f"{name} {detail[name]}" for name in COUNTED) + ".",
+        "",
+        "**CPU per request** (milliseconds, from /proc: gunicorn's workers, the forwarder, "
+        "the embedded database; *request path* while the load ran, *end to end* until "
+        "delivered and sealed):",
+        "",
+        "| request | gateway workers | forwarder | database |",
+        "|---|---|---|---|",
+        *[f"| {name} | {figures[key]['workers']:.1f} | {figures[key]['forwarder']:.1f} | "
+          f"{figures[key]['database']:.1f} |"
+          for name, key in (("submit, request path", "submit_cpu"),
+                            ("submit, end to end", "submit_cpu_e2e"),
+                            ("pharmacy lookup, request path", "lookup_cpu"),
+                            ("dispense, request path", "dispense_cpu"),
+                            ("dispense, end to end", "dispense_cpu_e2e"))],
         "",
         "**Operations per request, from pymongo's command monitoring** (this process, Flask "
         "test client, caches warm; every command of the request's thread):",

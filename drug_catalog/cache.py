@@ -255,7 +255,7 @@ class CachedCatalog:
     def _poll(self) -> None:
         while not self._stopping.is_set():
             try:
-                self.refresh()
+                self._refresh(force=False, if_due=False)
             except CatalogUnavailable:
                 log.warning("drug catalog: database unavailable at the first load")
             self._stopping.wait(max(self.refresh_seconds, 0.1))
@@ -283,7 +283,7 @@ class CachedCatalog:
         if index is not None and self._clock() - self._checked_at < self.refresh_seconds:
             return index
         if index is None or not self.background or self.refresh_seconds == 0:
-            return self.refresh()
+            return self._refresh(force=False, if_due=True)
         self._refresh_in_background()
         return index
 
@@ -291,8 +291,9 @@ class CachedCatalog:
         with self._refresher_lock:
             if self._refresher is not None and self._refresher.is_alive():
                 return
-            self._refresher = threading.Thread(target=self.refresh, name="catalog-refresh",
-                                               daemon=True)
+            self._refresher = threading.Thread(
+                target=lambda: self._refresh(force=False, if_due=True), name="catalog-refresh",
+                daemon=True)
             self._refresher.start()
 
     def wait_for_refresh(self, timeout: float | None = None) -> None:
@@ -305,7 +306,7 @@ class CachedCatalog:
         """Make the snapshot reflect every change written before this call, and return it.
 
         Following changes: read the change counter and wait until the applier has applied
-        that far (``force``: reload everything first). Polling: check the counter now and
+        that far (``force``: reload everything first). Polling: read the counter now and
         reload if it moved (or if ``force``).
 
         Raises:
@@ -324,9 +325,15 @@ class CachedCatalog:
             if not self.wait_for_version(version, self.load_timeout) or self._index is None:
                 raise CatalogUnavailable(f"the drug catalog did not reach version {version}")
             return self._index
+        return self._refresh(force=force, if_due=False)
+
+    def _refresh(self, *, force: bool, if_due: bool) -> CatalogIndex:
+        """Polling: check the counter (``if_due``: only when ``refresh_seconds`` have passed
+        since the last check, which another thread may have made meanwhile) and reload if it
+        moved."""
         with self._lock:
             now = self._clock()
-            if (not force and self._index is not None
+            if (if_due and not force and self._index is not None
                     and now - self._checked_at < self.refresh_seconds):
                 return self._index  # another thread refreshed while this one waited
             try:

@@ -62,8 +62,9 @@ class Lifecycle(Dispensing):
     ``read_qr(text)`` the claim of a printed QR code
     (:meth:`gateway.signatures.qr.PrescriptionQr.read`; None: QR text is looked up as a code);
     ``audit_event(action, stored, details=...)`` a prepared audit event about a prescription
-    (:meth:`gateway.audit.log.AuditLog.prepare`), which each operation writes inside its own
-    update of the prescription (gateway/prescriptions/audit_outbox.py); None: no events.
+    (:meth:`gateway.audit.log.AuditLog.prepare`), which each operation that changes the
+    prescription writes inside its own update (gateway/prescriptions/audit_outbox.py), and a
+    read or a print queues with ``audit_queue(event)`` (:meth:`AuditLog.store`); None: none.
     """
 
     def __init__(self, store: PrescriptionStore, *, catalog: Catalog,
@@ -75,6 +76,7 @@ class Lifecycle(Dispensing):
                  read_qr: Callable[[str], QrClaim] | None = None,
                  audit_event: AuditEvent | None = None,
                  audit_outbox: PrescriptionAuditOutbox | None = None,
+                 audit_queue: Callable[[dict[str, Any]], Any] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
         self.catalog = catalog
@@ -87,6 +89,7 @@ class Lifecycle(Dispensing):
         self.overlaps = overlaps
         self.audit_event = audit_event
         self.audit_outbox = audit_outbox
+        self.audit_queue = audit_queue
         self.clock = clock
 
     # --- submit ------------------------------------------------------------------------
@@ -229,25 +232,31 @@ class Lifecycle(Dispensing):
 
     def note_view(self, stored: Mapping[str, Any], party: Party,
                   details: Mapping[str, Any] | None = None) -> None:
-        """``prescription.viewed`` by ``party``, and, for a pharmacy's first look, that it
-        looked the prescription up (it is told of a cancellation): ONE update."""
+        """``prescription.viewed`` by ``party``: ONE write. A pharmacy's first look is
+        remembered in the prescription (it is told of a cancellation) by an update that also
+        carries the event; any other read queues the event (an insert into a small collection
+        costs the database far less than rewriting the prescription)."""
         first_look = (party.role == "pharmacy"
                       and party.code not in stored.get("viewed_by_pharmacies", []))
         events = self._audit_events("prescription.viewed", stored, details=details)
-        if self.audit_outbox is None:
-            if first_look:
+        if first_look:
+            if self.audit_outbox is None:
                 self.store.note_viewer(stored["_id"], party.code)
+            else:
+                self.audit_outbox.record(stored["_id"], events, viewer=party.code)
             return
-        self.audit_outbox.record(stored["_id"], events,
-                                 viewer=party.code if first_look else None)
+        self._queue(events)
 
     def note_event(self, stored: Mapping[str, Any], action: str,
                    details: Mapping[str, Any] | None = None) -> None:
-        """Record an audit event about the prescription that changes nothing else in it
-        (``prescription.printed``): one update of its outbox."""
-        if self.audit_outbox is not None:
-            self.audit_outbox.record(stored["_id"], self._audit_events(action, stored,
-                                                                       details=details))
+        """Record an audit event about the prescription that changes nothing in it
+        (``prescription.printed``): one insert into the audit queue."""
+        self._queue(self._audit_events(action, stored, details=details))
+
+    def _queue(self, events: list[dict[str, Any]]) -> None:
+        if self.audit_queue is not None:
+            for event in events:
+                self.audit_queue(event)
 
     # --- list --------------------------------------------------------------------------
     def list(self, party: Party, *, facility: str | None, status: str | None,

@@ -87,7 +87,7 @@ def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: S
 
     return Lifecycle(
         store, catalog=catalog, validate=validate, sign=sign,
-        audit_event=audit_event, audit_outbox=audit_outbox,
+        audit_event=audit_event, audit_outbox=audit_outbox, audit_queue=audit.store,
         dispensable_until=lambda document, now: dispensable_until(document, policy)
         .astimezone(UTC),
         patient_key=audit.patient_hash, overlaps=overlaps, read_qr=qr.read,
