@@ -215,8 +215,9 @@ class CatalogStore:
         state = self._state()
         version = int(state.get("version", 0))
         now = datetime.now(UTC)
-        writing = any(until > now for until in (state.get("writers") or {}).values()
-                      if isinstance(until, datetime))
+        writing = any((until if until.tzinfo else until.replace(tzinfo=UTC)) > now
+                      for until in (state.get("writers") or {}).values()
+                      if isinstance(until, datetime))  # a client without tz_aware: naive UTC
         snapshot = state.get("snapshot") or {}
         if (self.snapshots is not None and not writing and snapshot.get("version") == version
                 and snapshot.get("format") == SNAPSHOT_FORMAT):

@@ -20,11 +20,12 @@ latency, with no request needed to trigger it and no polling.
 - **Idle cost.** The stream waits on the server (``maxAwaitTimeMS``,
   ``ERX_CHANGE_STREAM_AWAIT_MS``): an idle process costs one ``getMore`` per wait, and a
   change is answered at once, not at the end of the wait.
-- **Busy cost.** The embedded database (SecantusDB 0.7) ends a waiting ``getMore`` at every
-  write to any collection, then applies the ``$match`` and answers an empty batch (mongod keeps
-  waiting for a matching change). So after an empty answer that came early the feed waits
-  ``ERX_CHANGE_STREAM_MIN_INTERVAL_MS`` before asking again: under load a process's feed costs
-  at most one ``getMore`` per interval, and a change waits at most that long.
+- **Busy cost.** Two ``getMore`` of the stream are at least
+  ``ERX_CHANGE_STREAM_MIN_INTERVAL_MS`` apart: under load a process's feed costs at most one
+  operation per interval whatever the rate of changes (they arrive in batches), and a change
+  waits at most that long. It matters twice over on the embedded database (SecantusDB 0.7),
+  which ends a waiting ``getMore`` at every write to any collection and answers an empty batch
+  after its ``$match`` (mongod keeps waiting for a matching change).
 
 Subscribers are called in the feed's thread and must return quickly (the catalog hands its
 events to its own applier thread).
@@ -253,17 +254,18 @@ class ChangeFeed:
             with self._dispatched:
                 self.session += 1
                 self._dispatched.notify_all()
+            fetched = float("-inf")
             while not self._stopping.is_set() and not self._reopen.is_set():
-                asked = time.monotonic()
+                if not _buffered(stream):  # the next try_next asks the server
+                    wait = self.min_interval - (time.monotonic() - fetched)
+                    if wait > 0 and self._stopping.wait(wait):
+                        break
+                    fetched = time.monotonic()
                 change = stream.try_next()
                 self._token = stream.resume_token
                 if change is not None:
                     self._dispatch(change)
                     self._token = stream.resume_token
-                    continue
-                waited = time.monotonic() - asked
-                if waited < self.min_interval and waited < 0.9 * self.max_await_ms / 1000:
-                    self._stopping.wait(self.min_interval - waited)  # woken by another write
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
         """Wait until ``predicate()`` holds, checking it after each change the feed dispatches
@@ -391,3 +393,14 @@ class DocumentCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _buffered(stream: Any) -> int:
+    """Changes the stream holds already (0: its next ``try_next`` asks the server). pymongo
+    has no public call for it; an unknown layout counts as empty (then every call is
+    spaced)."""
+    data = getattr(getattr(stream, "_cursor", None), "_data", None)
+    try:
+        return len(data) if data is not None else 0
+    except TypeError:
+        return 0

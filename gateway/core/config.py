@@ -138,10 +138,9 @@ SETTINGS: tuple[Setting, ...] = (
             "how long the change stream's getMore waits on the server when nothing changes (an "
             "idle process costs one operation per wait; a change is delivered at once)"),
     Setting("CHANGE_STREAM_MIN_INTERVAL_MS", 250, parse_non_negative_int,
-            "least time between two getMores of the change stream after an empty answer that "
-            "came early (the embedded database answers one at every write anywhere): bounds a "
-            "busy process's stream to one operation per interval, and delays a change at most "
-            "that long"),
+            "least time between two getMores of the change stream: a busy process's stream "
+            "costs at most one operation per interval however many changes come (they arrive "
+            "in batches), and a change waits at most that long"),
     Setting("CACHE_POLL_SECONDS", 1.0, parse_non_negative_float,
             "without change streams: how long a cached party or webhook is used before it is "
             "read again"),

@@ -143,3 +143,21 @@ def test_a_following_cache_applies_changes_in_order_without_reloading(
         assert catalog.reloads == 1 and catalog.applied_changes == 2
     finally:
         catalog.stop()
+
+
+def test_a_client_without_time_zones_reads_the_writers_marks(store: CatalogStore,
+                                                             mongo_server) -> None:
+    """Regression (the catalog benchmark): a client that is not tz_aware gets naive times
+    back, and comparing a writer's mark with now failed."""
+    import pymongo
+
+    import_file(store, demo_catalog_path())
+    naive = pymongo.MongoClient(mongo_server.uri)  # tz_aware=False, as a tool might open it
+    try:
+        other = CatalogStore.from_database(naive[store.drugs.database.name])
+        writer = other.begin_write()
+        assert other.load().source == "documents"
+        other.end_write(writer)
+        assert other.load().source == "snapshot"
+    finally:
+        naive.close()
