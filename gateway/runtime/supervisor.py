@@ -63,6 +63,17 @@ def running_gateway(values: Mapping[str, Any]) -> dict[str, Any]:
                                                                    "production") else {}
 
 
+def gunicorn_limits(values: Mapping[str, Any]) -> list[str]:
+    """gunicorn's request-line and header limits, set above the gateway's own
+    (``MAX_URL_BYTES``, ``MAX_HEADER_BYTES``, ``MAX_HEADER_FIELDS``) so that an oversized
+    request reaches the gateway, which answers 414 or 431 in problem+json rather than
+    gunicorn's HTML page. gunicorn reads at most 8,190 bytes of request line; 0 lifts it."""
+    line = values["MAX_URL_BYTES"] + 64  # method, version and spaces around the URL
+    return ["--limit-request-line", str(line if line <= 8190 else 0),
+            "--limit-request-field_size", str(values["MAX_HEADER_BYTES"] * 2),
+            "--limit-request-fields", str(values["MAX_HEADER_FIELDS"] * 2)]
+
+
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -115,7 +126,7 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
         bind = f"{values['HTTP_HOST']}:{values['HTTP_PORT']}"
         gunicorn = [sys.executable, "-m", "gunicorn", "--workers", str(values["WORKERS"]),
                     "--threads", str(values["THREADS"]), "--bind", bind,
-                    "--graceful-timeout", "10",
+                    "--graceful-timeout", "10", *gunicorn_limits(values),
                     "gateway:create_app()"]
         children.append(("gunicorn", _spawn(gunicorn, env)))
         for argv in workers:
