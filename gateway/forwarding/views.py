@@ -16,6 +16,7 @@ from gateway.core.problems import ApiError
 from gateway.forwarding.deliveries import deliveries_for, delivery_report, retry_delivery
 from gateway.forwarding.webhooks import validate_webhook
 from gateway.prescriptions.outbox import PHARMACY_EVENTS
+from gateway.web.openapi import errors
 from gateway.web.security import current_party, requires
 
 blp = Blueprint("deliveries", __name__, description="Where each prescription was forwarded, "
@@ -58,8 +59,7 @@ class DeliveriesSchema(Schema):
 
 
 @blp.route("/v2/prescriptions/<string:code>/deliveries")
-@blp.doc(responses={"403": {"description": "a pharmacy, or another facility"},
-                    "404": {"description": "no such prescription"}})
+@blp.doc(responses=errors({403: "a pharmacy, or another facility", 404: "no such prescription"}))
 @blp.response(200, DeliveriesSchema)
 @requires("clinic", "doctor", "regulator", "admin")
 def list_deliveries(code: str) -> Any:
@@ -69,8 +69,8 @@ def list_deliveries(code: str) -> Any:
 
 
 @blp.route("/v2/deliveries/<string:delivery_id>/retry", methods=["POST"])
-@blp.doc(responses={"404": {"description": "no such delivery"},
-                    "409": {"description": "the delivery is neither dead nor failed_permanent"}})
+@blp.doc(responses=errors({404: "no such delivery",
+                           409: "the delivery is neither dead nor failed_permanent"}))
 @blp.response(200, DeliverySchema)
 @requires("admin")
 def retry(delivery_id: str) -> Any:
@@ -109,7 +109,7 @@ class DeliveryReportQuerySchema(Schema):
 @blp.route("/v2/reports/deliveries")
 @requires("regulator")
 @blp.arguments(DeliveryReportQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
-@blp.doc(responses={"403": {"description": "not a regulator"}})
+@blp.doc(responses=errors({403: "not a regulator"}))
 @blp.response(200, DeliveryReportSchema)
 def report_deliveries(args: dict[str, Any]) -> Any:
     """Delivery health: open and failed deliveries by state and target, and every refusal."""
@@ -117,8 +117,11 @@ def report_deliveries(args: dict[str, Any]) -> Any:
 
 
 class WebhookSchema(Schema):
-    url = fields.String(required=True, metadata={"example": "https://pharmacy.example/erx"})
-    events = fields.List(fields.String(), metadata={"example": list(PHARMACY_EVENTS)})
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2048), metadata={
+        "description": "https (http only with ERX_ENV=development); no loopback or private "
+                       "address literal", "example": "https://pharmacy.example/erx"})
+    events = fields.List(fields.String(validate=validate.OneOf(PHARMACY_EVENTS)), metadata={
+        "description": "default: every event", "example": list(PHARMACY_EVENTS)})
 
 
 class WebhookAnswerSchema(WebhookSchema):
@@ -132,8 +135,7 @@ def _answer(webhook: Mapping[str, Any]) -> dict[str, Any]:
 
 @webhooks_blp.route("/v2/pharmacies/me/webhook", methods=["PUT"])
 @webhooks_blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": WebhookSchema}}},
-         responses={"422": {"description": "bad URL (https required outside development) or "
-                                           "unknown event"}})
+         responses=errors({422: "bad URL (https required outside development) or unknown event"}))
 @webhooks_blp.response(200, WebhookAnswerSchema)
 @requires("pharmacy")
 def put_webhook() -> Any:
@@ -144,7 +146,7 @@ def put_webhook() -> Any:
 
 
 @webhooks_blp.route("/v2/pharmacies/me/webhook", methods=["GET"])
-@webhooks_blp.doc(responses={"404": {"description": "no webhook is registered"}})
+@webhooks_blp.doc(responses=errors({404: "no webhook is registered"}))
 @webhooks_blp.response(200, WebhookAnswerSchema)
 @requires("pharmacy")
 def get_webhook() -> Any:
