@@ -17,7 +17,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from gateway.audit import store
 from gateway.audit.log import ACCESS_ACTIONS, ACTIONS, NDJSON
-from gateway.audit.store import event_from_document, format_time, utc
+from gateway.audit.store import event_from_document, utc
 from gateway.audit.tree import latest_tree_head, tree, tree_head_at
 from gateway.core.context import services
 from gateway.core.http import export_response, export_type
@@ -329,7 +329,9 @@ def access_log(args: dict[str, Any], cccd: str) -> Any:
     page = docs[:limit]
     names = services().parties.names(d["actor"]["party_id"] for d in page
                                      if d["actor"].get("party_id"))
-    items = [{"seq": doc["_id"], "time": format_time(doc["time"]),
+    zone = services().timezone  # a derived view, not the signed log: the gateway's zone
+    items = [{"seq": doc["_id"], "time": utc(doc["time"]).astimezone(zone).isoformat(
+                  timespec="milliseconds"),
               "party_id": doc["actor"].get("party_id"),
               "party_name": names.get(doc["actor"].get("party_id")),
               "role": doc["actor"].get("role"), "action": doc["action"],

@@ -4,6 +4,7 @@ pharmacies' webhook registration."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -64,8 +65,16 @@ class DeliveriesSchema(Schema):
 @requires("clinic", "doctor", "regulator", "admin")
 def list_deliveries(code: str) -> Any:
     """Where this prescription, its cancellation and its dispenses were sent, and how it went."""
-    return {"ma_don_thuoc": code,
-            "deliveries": deliveries_for(services().outbox, code, current_party())}
+    return {"ma_don_thuoc": code, "deliveries": [
+        _local(entry) for entry in deliveries_for(services().outbox, code, current_party())]}
+
+
+def _local(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Times in the gateway's time zone, as every answer but the signed audit log shows them
+    (README "Conventions")."""
+    zone = services().timezone
+    return {name: value.astimezone(zone) if isinstance(value, datetime) and value.tzinfo
+            else value for name, value in entry.items()}
 
 
 @blp.route("/v2/deliveries/<string:delivery_id>/retry", methods=["POST"])
@@ -75,7 +84,7 @@ def list_deliveries(code: str) -> Any:
 @requires("admin")
 def retry(delivery_id: str) -> Any:
     """Send a dead or permanently failed delivery again (409 in any other state)."""
-    return retry_delivery(services().outbox, delivery_id, by=current_party().client_id)
+    return _local(retry_delivery(services().outbox, delivery_id, by=current_party().client_id))
 
 
 class DeliveryCountSchema(Schema):
@@ -113,7 +122,8 @@ class DeliveryReportQuerySchema(Schema):
 @blp.response(200, DeliveryReportSchema)
 def report_deliveries(args: dict[str, Any]) -> Any:
     """Delivery health: open and failed deliveries by state and target, and every refusal."""
-    return delivery_report(services().outbox, limit=args["limit"])
+    report = delivery_report(services().outbox, limit=args["limit"])
+    return {**report, "refused": [_local(entry) for entry in report["refused"]]}
 
 
 class WebhookSchema(Schema):
@@ -129,8 +139,8 @@ class WebhookAnswerSchema(WebhookSchema):
 
 
 def _answer(webhook: Mapping[str, Any]) -> dict[str, Any]:
-    return {"url": webhook["url"], "events": webhook["events"],
-            "updated_at": webhook.get("updated_at")}
+    return _local({"url": webhook["url"], "events": webhook["events"],
+                   "updated_at": webhook.get("updated_at")})
 
 
 @webhooks_blp.route("/v2/pharmacies/me/webhook", methods=["PUT"])

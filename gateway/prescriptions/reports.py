@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from gateway.core.config import ConfigError
 from gateway.prescriptions.store import PrescriptionStore
+from schemas.national import whole
 
 GROUPINGS = ("facility", "drug", "type", "day")
 _OFFSET = re.compile(r"^[+-](0\d|1[0-4]):[0-5]\d$")
@@ -98,7 +99,8 @@ def summary(store: PrescriptionStore, *, group_by: str, start: datetime | None =
                     "c_dispensed": {"$sum": "$c_dispensed"}}},
     ] + rollup(None)
     totals = next(iter(store.aggregate(total_pipeline)), None)
-    return {"group_by": group_by, "from": _iso(start), "to": _iso(end), "groups": groups,
+    return {"group_by": group_by, "from": _iso(start, utc_offset), "to": _iso(end, utc_offset),
+            "groups": groups,
             "totals": _shape(totals, with_key=False) if totals else _shape({}, with_key=False)}
 
 
@@ -106,18 +108,23 @@ def _shape(row: Mapping[str, Any], *, with_key: bool) -> dict[str, Any]:
     shaped: dict[str, Any] = {"key": row.get("_id")} if with_key else {}
     shaped.update({
         "prescriptions": row.get("prescriptions", 0), "cancelled": row.get("cancelled", 0),
-        "lines": row.get("lines", 0), "prescribed": row.get("prescribed", 0),
-        "dispensed": row.get("dispensed", 0),
+        "lines": row.get("lines", 0), "prescribed": whole(row.get("prescribed", 0)),
+        "dispensed": whole(row.get("dispensed", 0)),
         "controlled": {"prescriptions": row.get("c_prescriptions", 0),
                        "lines": row.get("c_lines", 0),
-                       "prescribed": row.get("c_prescribed", 0),
-                       "dispensed": row.get("c_dispensed", 0)},
+                       "prescribed": whole(row.get("c_prescribed", 0)),
+                       "dispensed": whole(row.get("c_dispensed", 0))},
     })
     return shaped
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
+def _iso(value: datetime | None, utc_offset: str) -> str | None:
+    """A bound as answered: in the report's offset (README "Conventions")."""
+    if value is None:
+        return None
+    sign = -1 if utc_offset.startswith("-") else 1
+    hours, minutes = (int(part) for part in utc_offset.lstrip("+-").split(":"))
+    return value.astimezone(timezone(sign * timedelta(hours=hours, minutes=minutes))).isoformat()
 
 
 def check_utc_offset(offset: str) -> str:
