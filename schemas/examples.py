@@ -59,13 +59,15 @@ def basic_prescription(now: datetime) -> dict[str, Any]:
 
 
 def narcotic_prescription(now: datetime) -> dict[str, Any]:
-    """A narcotic (``n``) prescription: seven days of morphine for a cancer patient. No CCCD,
-    so that sending it again is not refused as an overlapping narcotic prescription of the
-    same person (``control.overlap``)."""
+    """A narcotic (``n``) prescription: seven days of morphine for a cancer patient. It names
+    the patient by health identifier, not CCCD, so that sending it again is not refused as an
+    overlapping narcotic prescription of the same person (``control.overlap`` matches CCCDs);
+    a real one should carry the CCCD."""
     today = now.date()
     body = basic_prescription(now)
     del body["ma_dinh_danh_cong_dan"]
     body.update({
+        "ma_dinh_danh_y_te": "YT79058090201",
         "loai_don_thuoc": "n",
         "ho_ten_benh_nhan": "Trần Thị Bình",
         "ngay_sinh_benh_nhan": "02/09/1958",
