@@ -142,7 +142,6 @@ class Demo:
         }
 
     def run(self) -> None:
-        print(f"erx-gateway demo against {self.base}")
         facility = "79001"
         self.party("clinic", facility, "Phòng khám Đa khoa Demo")
         doctor = self.party("doctor", "BS0001", "BS. Trần Thị Bình", facility)
@@ -263,6 +262,7 @@ def main() -> int:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("the demo gateway did not start")
                 time.sleep(0.5)
+            print(f"erx-gateway demo against {new_base}: its own gateway")
             Demo(new_base, env, registry).run()
         finally:
             server.send_signal(signal.SIGINT)
