@@ -26,7 +26,7 @@ from gateway.core.http import json_object
 from gateway.core.problems import PROBLEMS, ApiError, from_http_exception, handle_exception, to_problem
 from gateway.prescriptions.answers import dispense_answer, idempotent, looked_up, record, submit_answer
 from gateway.prescriptions.model import STATUSES
-from gateway.web.openapi import national_errors
+from gateway.web.openapi import EDGE_STATUSES, national_errors
 from gateway.web.security import current_party, requires
 from schemas.document import PrescriptionSchema
 from schemas.national import to_national, whole
@@ -270,7 +270,7 @@ def thong_tin_don_thuoc(code: str) -> Any:
 def _national_error(exc: Exception) -> Any:
     """Every 4xx of a national endpoint in the national shape (docs/national-api.md): the
     submit answer with its error map for ``gui-don-thuoc``, ``danh_sach_cac_loi`` for the
-    pharmacy calls. 5xx stay problem+json."""
+    pharmacy calls. 5xx and the request edge's 414 and 431 stay problem+json."""
     if isinstance(exc, ApiError):
         problem = exc
     elif isinstance(exc, HTTPException):
@@ -282,8 +282,8 @@ def _national_error(exc: Exception) -> Any:
         if found is None:
             raise exc
         problem = found
-    if problem.status >= 500:
-        return problem.response()
+    if problem.status >= 500 or problem.status in EDGE_STATUSES:
+        return problem.response()  # the request edge's (URL, headers) and server errors
     if request.endpoint == "national.gui_don_thuoc":
         answer: Any = jsonify({"success": False, "checksum": None,
                                "error": national_error_map(problem.errors) or

@@ -46,7 +46,11 @@ STATUS_MEANING = {
     500: "unexpected error (logged with its request id)",
     503: "a dependency (database, signing key) cannot serve now; retry later",
 }
-_EDGE = (414, 431, 500, 503)
+EDGE_STATUSES = (414, 431)
+_EDGE = (*EDGE_STATUSES, 500, 503)
+#: Text in a request body: no C0/C1 control character but tab, line feed and carriage
+#: return, no bidi embedding, override or isolate (gateway.core.http refuses them: 422).
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]*$"
 _BODY = (400, 413, 415, 422)
 
 
@@ -85,7 +89,37 @@ def finish(document: Mapping[str, Any]) -> dict[str, Any]:
             _complete(operation, national=path.startswith("/api/"))
     for response in spec.get("components", {}).get("responses", {}).values():
         _problem_media_type(response)  # flask-smorest's shared ones (UNPROCESSABLE_ENTITY...)
+    _text_policy(spec)
     return spec
+
+
+def _text_policy(spec: dict[str, Any]) -> None:
+    """Every free string of a request-body schema gets :data:`TEXT_PATTERN`: the request edge
+    refuses control and bidi characters in any body text."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    pending = [media.get("schema", {}) for item in spec.get("paths", {}).values()
+               for operation in item.values() if isinstance(operation, dict)
+               for media in operation.get("requestBody", {}).get("content", {}).values()]
+    seen: set[str] = set()
+    while pending:
+        node = pending.pop()
+        if not isinstance(node, dict):
+            continue
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            name = ref.rsplit("/", 1)[-1]
+            if name not in seen and name in schemas:
+                seen.add(name)
+                pending.append(schemas[name])
+            continue
+        if node.get("type") == "string" and "pattern" not in node and "enum" not in node:
+            node["pattern"] = TEXT_PATTERN
+        for key in ("properties", "items", "oneOf", "anyOf", "allOf", "additionalProperties"):
+            value = node.get(key)
+            if isinstance(value, dict):
+                pending.extend(value.values() if key == "properties" else [value])
+            elif isinstance(value, list):
+                pending.extend(value)
 
 
 def _complete(operation: dict[str, Any], *, national: bool) -> None:
