@@ -22,14 +22,17 @@ from gateway.auth.limiter import LoginLimiter, parse_limit
 from gateway.auth.service import Authenticator
 from gateway.auth.tokens import TokenService, VerifiedKeys
 from gateway.catalog.service import CatalogService
-from gateway.core.config import secret_setting
+from gateway.core import encryption
+from gateway.core.config import check_registry_url, secret_setting
 from gateway.core.db import IndexDeclaration, Storage
+from gateway.core.encryption import FieldCipher, master_key
 from gateway.forwarding.deliveries import DeliveryMetrics
 from gateway.forwarding.registry import RegistryClient
 from gateway.forwarding.webhooks import PharmacyWebhookClient, WebhookStore
 from gateway.forwarding.worker import Forwarder, ForwardingPolicy, registry_client
 from gateway.parties import store as parties_store
 from gateway.parties.model import Party, client_id_for
+from gateway.parties.secrets import SecretHasher
 from gateway.parties.store import PartyStore
 from gateway.prescriptions import idempotency, overlap_store
 from gateway.prescriptions import store as prescriptions_store
@@ -56,6 +59,7 @@ INDEXES: tuple[IndexDeclaration, ...] = (
     prescriptions_store.INDEXES,
     overlap_store.INDEXES,
     idempotency.INDEXES,
+    encryption.INDEXES,
 )
 
 
@@ -64,6 +68,7 @@ class Services:
     """Everything one process uses, built once per app."""
 
     storage: Storage
+    cipher: FieldCipher
     timezone: ZoneInfo
     parties: PartyStore
     tokens: TokenService
@@ -86,6 +91,7 @@ class Services:
     scrape_collectors: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
+        self.cipher.close()
         self.storage.client.close()
 
 
@@ -112,28 +118,35 @@ def build_services(config: Mapping[str, Any]) -> Services:
         config, "AUDIT_PATIENT_KEY", keep_as="audit-patient-key",
         production_hint="keep it: changing it makes old events unsearchable by patient")
     check_utc_offset(config["REPORT_UTC_OFFSET"])
+    check_registry_url(config)
+    data_key = master_key(config)
     login_limit = parse_limit(config["LOGIN_FAILURE_LIMIT"])
+    address_limit = parse_limit(config["LOGIN_ADDRESS_FAILURE_LIMIT"], "LOGIN_ADDRESS_FAILURE_LIMIT")
     policy = validation_policy(config)
     zone = ZoneInfo(config["TIMEZONE"])
 
     storage = Storage(config, INDEXES)
     try:
         database = storage.database
-        parties = PartyStore(database, hasher=PasswordHasher(
-            time_cost=config["SECRET_HASH_TIME_COST"],
-            memory_cost=config["SECRET_HASH_MEMORY_KIB"], parallelism=1))
+        cipher = FieldCipher(database, data_key)
+        hasher = SecretHasher(PasswordHasher(time_cost=config["SECRET_HASH_TIME_COST"],
+                                             memory_cost=config["SECRET_HASH_MEMORY_KIB"],
+                                             parallelism=1),
+                              concurrency=config["PASSWORD_HASH_CONCURRENCY"],
+                              wait_seconds=config["PASSWORD_HASH_WAIT_SECONDS"])
+        parties = PartyStore(database, hasher=hasher)
         tokens = TokenService(secret=token_secret, ttl_seconds=config["TOKEN_TTL_SECONDS"])
         authenticator = Authenticator(
             parties=parties, tokens=tokens,
             limiter=LoginLimiter(client=storage.client, database=config["DB_NAME"],
-                                 limit=login_limit),
+                                 limit=login_limit, address_limit=address_limit),
             app_keys=VerifiedKeys(config["APP_KEY_CACHE_SECONDS"]))
         audit = AuditLog(database, patient_key=patient_key, context=request_context)
         signatures = build_signatures(database, config)
         sealer = Sealer(database, signer=signatures.signer, policy=SealPolicy.from_config(config))
         catalog = CatalogService.from_config(database, config)
-        prescription_store = PrescriptionStore(database)
-        outbox = OutboxStore(database)
+        prescription_store = PrescriptionStore(database, cipher=cipher)
+        outbox = OutboxStore(database, cipher=cipher)
         overlaps = OverlapStore(database)
         qr = PrescriptionQr(signatures)
         lifecycle = build_lifecycle(prescription_store, catalog=catalog.catalog,
@@ -143,7 +156,7 @@ def build_services(config: Mapping[str, Any]) -> Services:
         delivery_metrics = DeliveryMetrics(
             outbox, cache_seconds=config["DELIVERY_METRICS_CACHE_SECONDS"])
         services = Services(
-            storage=storage, timezone=zone, parties=parties, tokens=tokens,
+            storage=storage, cipher=cipher, timezone=zone, parties=parties, tokens=tokens,
             authenticator=authenticator, audit=audit, sealer=sealer, signatures=signatures,
             qr=qr, catalog=catalog, prescription_store=prescription_store, outbox=outbox,
             overlaps=overlaps, lifecycle=lifecycle,
@@ -151,7 +164,8 @@ def build_services(config: Mapping[str, Any]) -> Services:
                               zone=zone, child_months=policy.child_age_months,
                               render_pdf=render_pdf),
             idempotency=IdempotencyStore(database[idempotency.COLLECTION],
-                                         ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"]),
+                                         ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"],
+                                         cipher=cipher),
             webhooks=WebhookStore(database), delivery_metrics=delivery_metrics,
             readiness={"database": storage.ping, "signing_key": signatures.ready},
             scrape_collectors=[delivery_metrics])
@@ -190,7 +204,8 @@ def build_forwarder(services: Services, config: Mapping[str, Any], *,
     pharmacies = PharmacyWebhookClient(
         store=services.webhooks, signer=services.signatures.signer,
         connect_timeout=config["FORWARD_CONNECT_TIMEOUT_SECONDS"],
-        read_timeout=config["FORWARD_TIMEOUT_SECONDS"])
+        read_timeout=config["FORWARD_TIMEOUT_SECONDS"],
+        allow_internal=config["ENV"] == "development")
     return Forwarder(outbox=services.outbox, parties=services.parties, audit=services.audit,
                      registry=registry or registry_client(config), pharmacies=pharmacies,
                      pharmacy_view=pharmacy_view(services), policy=policy, owner=owner)

@@ -64,6 +64,8 @@ class Policy:
     utc_offset_minutes: int = 420
     # drug lines
     quantity_max: int = 10_000
+    #: most decimal places of a measured quantity (counted units take whole numbers only).
+    quantity_decimals: int = 3
     #: units measured rather than counted: a fractional quantity is allowed only for these
     #: (compared case- and diacritics-insensitively).
     measured_units: tuple[str, ...] = ("ml", "l", "lít", "g", "gam", "mg", "mcg", "kg", "cc")

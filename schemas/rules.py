@@ -21,6 +21,7 @@ from drug_catalog.text import tokens
 from schemas.icd10 import normalize_icd10
 from schemas.identifiers import PRESCRIPTION_CODE, cccd_disagreement, is_bhyt_number, is_cccd
 from schemas.policy import Policy
+from schemas.quantities import quantity_problem
 from schemas.text import fold, words
 
 Path = tuple[str | int, ...]
@@ -374,13 +375,17 @@ def check_lines(ctx: Context) -> None:
         quantity = line.get("so_luong")
         if quantity is not None:
             counted_unit = drug.unit if drug is not None and drug.unit else (unit or "")
+            measured = (len(counted_unit) <= policy.drug_text_max_chars
+                        and policy.is_measured_unit(fold(counted_unit)))
             if quantity <= 0 or quantity > policy.quantity_max:
                 ctx.error((*path, "so_luong"), "drug.quantity",
                           f"Số lượng phải lớn hơn 0 và không quá {policy.quantity_max}")
-            elif (isinstance(quantity, float) and len(counted_unit) <= policy.drug_text_max_chars
-                  and not policy.is_measured_unit(fold(counted_unit))):
+            elif isinstance(quantity, float) and not measured:
                 ctx.error((*path, "so_luong"), "drug.quantity",
                           f"Số lượng phải là số nguyên với đơn vị đếm được ({counted_unit})")
+            elif problem := quantity_problem(quantity, measured=measured, decimals=policy.quantity_decimals,
+                                             maximum=policy.quantity_max):
+                ctx.error((*path, "so_luong"), "drug.quantity", problem)
         directions = line.get("cach_dung")
         if directions is not None and not directions:
             ctx.error((*path, "cach_dung"), "drug.directions", "Cách dùng không được để trống")

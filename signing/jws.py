@@ -208,7 +208,10 @@ def verify_detached(payload: bytes, jws: str, jwks: Mapping[str, Any]) -> str:
         raise VerificationError("content_changed", "the payload differs from the one signed", kid=kid)
     signed_payload = b64url_encode(payload).encode("ascii") if b64 else payload
     signing_input = encoded_header.encode("ascii") + b"." + signed_payload
-    if not _signature_holds(key, signature, signing_input):
+    # As in verify_compact: a signature spelled non-canonically (other unused bits in its last
+    # base64url character) is refused, so no changed character of a signature verifies.
+    if b64url_encode(signature) != encoded_signature \
+            or not _signature_holds(key, signature, signing_input):
         raise VerificationError("bad_signature", "the signature does not verify with key " + kid,
                                 kid=kid)
     return kid

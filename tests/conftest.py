@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from gateway import create_app
 from gateway.core.context import services
+from gateway.core.encryption import generate_master_key
 from gateway.runtime.embedded import EmbeddedDatabase
 
 #: 40 real records of the Drug Administration's registry, in its published column layout.
@@ -67,10 +68,17 @@ def database(mongo_client: pymongo.MongoClient, db_name: str) -> pymongo.databas
     return mongo_client[db_name]
 
 
+@pytest.fixture(scope="session")
+def data_key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One master key for the session, so production-mode tests have one too."""
+    return str(generate_master_key(tmp_path_factory.mktemp("data-key") / "master.key"))
+
+
 @pytest.fixture
-def app_config(mongo_server: EmbeddedDatabase, db_name: str, tmp_path: Path) -> dict[str, Any]:
+def app_config(mongo_server: EmbeddedDatabase, db_name: str, tmp_path: Path,
+               data_key_file: str) -> dict[str, Any]:
     return {**TEST_CONFIG, "MONGODB_URI": mongo_server.uri, "DB_NAME": db_name,
-            "VAR_DIR": str(tmp_path / "var")}
+            "VAR_DIR": str(tmp_path / "var"), "DATA_KEY_FILE": data_key_file}
 
 
 @pytest.fixture

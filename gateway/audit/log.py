@@ -53,6 +53,8 @@ ACTIONS: dict[str, str] = {
     "delivery.delivered": "a prescription was delivered to the national registry or a pharmacy",
     "delivery.failed": "a delivery failed for good",
     "patient.access_log_viewed": "a regulator read a patient's access log",
+    "data.encrypted": "stored documents were encrypted by `erx-gateway data-key migrate` "
+                      "(counts in details)",
     "audit.sequence_lost": "the writer of this sequence number died before storing its event",
 }
 OBJECT_TYPES = ("prescription", "drug", "party", "key", "catalog")

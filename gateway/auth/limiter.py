@@ -1,7 +1,8 @@
 """Brute-force protection for every way of presenting a secret (token endpoint, national
-logins, pharmacy ``app-key``): failed attempts per client id and address are counted, and
-past ``LOGIN_FAILURE_LIMIT`` the answer is 429 with ``Retry-After`` until the window passes.
-Successful logins are not counted.
+logins, pharmacy ``app-key``): failed attempts are counted per client id and address
+(``LOGIN_FAILURE_LIMIT``) and per address alone (``LOGIN_ADDRESS_FAILURE_LIMIT``, so fresh
+client ids from one address do not escape), and past either the answer is 429 with
+``Retry-After`` until the window passes. Successful logins are not counted.
 
 Counters live in MongoDB (collections ``ratelimit_counters`` / ``ratelimit_windows`` of the
 gateway's database, through the ``limits`` library, on the process's one client) so the limit
@@ -43,35 +44,39 @@ class SharedClientStorage(MongoDBStorage):
 
 
 class LoginLimiter:
-    def __init__(self, *, client: pymongo.MongoClient, database: str, limit: str) -> None:
+    def __init__(self, *, client: pymongo.MongoClient, database: str, limit: str,
+                 address_limit: str = "") -> None:
         self.item: RateLimitItem | None = parse(limit) if limit else None
+        self.address_item: RateLimitItem | None = parse(address_limit) if address_limit else None
         self.limiter = FixedWindowRateLimiter(SharedClientStorage(client, database))
 
-    @staticmethod
-    def _key(client_id: str, address: str) -> str:
-        return f"login\x1f{address}\x1f{client_id[:200]}"
+    def _counters(self, client_id: str, address: str) -> list[tuple[RateLimitItem, str]]:
+        counters = []
+        if self.address_item is not None:
+            counters.append((self.address_item, f"login-address\x1f{address}"))
+        if self.item is not None:
+            counters.append((self.item, f"login\x1f{address}\x1f{client_id[:200]}"))
+        return counters
 
     def check(self, client_id: str, address: str) -> None:
-        """Refuse the attempt if this client id and address failed too often.
+        """Refuse the attempt if this address, or this client id from it, failed too often.
 
         Raises:
             gateway.core.errors.RateLimited: with the seconds until the window passes.
         """
-        if self.item is None:
-            return
-        key = self._key(client_id, address)
-        if not self.limiter.test(self.item, key):
-            reset = self.limiter.get_window_stats(self.item, key).reset_time
-            wait = max(1, math.ceil(reset - time.time()))
-            raise RateLimited("too many failed logins; try again later", retry_after=wait)
+        for item, key in self._counters(client_id, address):
+            if not self.limiter.test(item, key):
+                reset = self.limiter.get_window_stats(item, key).reset_time
+                wait = max(1, math.ceil(reset - time.time()))
+                raise RateLimited("too many failed logins; try again later", retry_after=wait)
 
     def failed(self, client_id: str, address: str) -> None:
-        if self.item is not None:
-            self.limiter.hit(self.item, self._key(client_id, address))
+        for item, key in self._counters(client_id, address):
+            self.limiter.hit(item, key)
 
 
-def parse_limit(limit: str) -> str:
-    """Check a ``LOGIN_FAILURE_LIMIT`` setting at start-up, not at the first login.
+def parse_limit(limit: str, name: str = "LOGIN_FAILURE_LIMIT") -> str:
+    """Check a login-limit setting at start-up, not at the first login.
 
     Raises:
         ConfigError: not in the ``limits`` notation.
@@ -80,5 +85,5 @@ def parse_limit(limit: str) -> str:
         try:
             parse(limit)
         except ValueError as exc:
-            raise ConfigError(f"ERX_LOGIN_FAILURE_LIMIT: {exc}") from None
+            raise ConfigError(f"ERX_{name}: {exc}") from None
     return limit

@@ -51,18 +51,22 @@ class Authenticator:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthenticated("use Authorization: Bearer <token>")
-            client_id = self.tokens.client_id(token.strip())
-            if client_id is None:
+            subject = self.tokens.subject(token.strip())
+            if subject is None:
                 raise Unauthenticated("the token is invalid or expired")
+            client_id, generation = subject
             party = self.parties.get(client_id)
+            if party is not None and party.generation != generation:
+                raise Unauthenticated("the token was issued before the party's credentials "
+                                      "changed (secret rotated, party disabled or enabled)")
         elif "app-name" in headers and "app-key" in headers:
             client_id, secret = headers["app-name"], headers["app-key"]
-            if self.app_keys.hit(client_id, secret):
-                party = self.parties.get(client_id)
-            else:
+            remembered = self.app_keys.hit(client_id, secret)
+            party = self.parties.get(client_id) if remembered is not None else None
+            if party is None or party.generation != remembered:
                 party = self.authenticate_secret(client_id, secret, address)
                 if party is not None:
-                    self.app_keys.remember(client_id, secret)
+                    self.app_keys.remember(client_id, secret, party.generation)
         else:
             raise Unauthenticated("no credentials: send a bearer token")
         if party is None or not party.active:

@@ -1,6 +1,7 @@
 """Access tokens and the short memory of verified pharmacy app-keys.
 
-Tokens are JWTs (HS256 with ``TOKEN_SECRET``) carrying the client id and role, expiring after
+Tokens are JWTs (HS256 with ``TOKEN_SECRET``) carrying the client id, role and the party's
+credential generation (``gen``, see :mod:`gateway.parties.store`), expiring after
 ``TOKEN_TTL_SECONDS``.
 """
 
@@ -29,46 +30,52 @@ class TokenService:
         now = int(time.time())
         claims = {"iss": TOKEN_ISSUER, "sub": party.client_id, "role": party.role,
                   "fac": party.facility, "iat": now, "exp": now + self.ttl_seconds,
-                  "jti": uuid.uuid4().hex}
+                  "jti": uuid.uuid4().hex, "gen": party.generation}
         token = jwt.encode(claims, self.secret, algorithm=TOKEN_ALGORITHM)
         return {"access_token": token, "token_type": "Bearer", "expires_in": self.ttl_seconds}
 
-    def client_id(self, token: str) -> str | None:
-        """The client id a valid, unexpired token names, or None."""
+    def subject(self, token: str) -> tuple[str, int] | None:
+        """The client id and credential generation a valid, unexpired token names, or None
+        (a token from before generations counts as generation 0)."""
         try:
             claims = jwt.decode(token, self.secret, algorithms=[TOKEN_ALGORITHM],
                                 issuer=TOKEN_ISSUER, options={"require": ["exp", "sub", "iat"]})
         except jwt.PyJWTError:
             return None
-        subject = claims.get("sub")
-        return subject if isinstance(subject, str) else None
+        subject, generation = claims.get("sub"), claims.get("gen", 0)
+        if not isinstance(subject, str) or not isinstance(generation, int) or isinstance(generation, bool):
+            return None
+        return subject, generation
 
 
 class VerifiedKeys:
-    """Recently verified ``app-key`` secrets, so a pharmacy does not pay Argon2 per request.
+    """Recently verified ``app-key`` secrets, so a pharmacy does not pay a hash per request.
 
-    Holds SHA-256 digests only; party status is still read on every request.
+    Holds SHA-256 digests only, each with the party's credential generation when it was
+    verified; party status and generation are still read on every request, so a rotated
+    secret or a disabled party ends a remembered key at once.
     """
 
     def __init__(self, ttl_seconds: float) -> None:
         self.ttl = ttl_seconds
-        self._seen: dict[tuple[str, bytes], float] = {}
+        self._seen: dict[tuple[str, bytes], tuple[float, int]] = {}
         self._lock = threading.Lock()
 
-    def hit(self, client_id: str, secret: str) -> bool:
-        key = (client_id, hashlib.sha256(secret.encode()).digest())
+    def hit(self, client_id: str, secret: str) -> int | None:
+        """The generation under which this key was verified, while remembered; else None."""
+        key = (client_id, hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest())
         with self._lock:
-            expiry = self._seen.get(key)
-            if expiry is not None and expiry > time.monotonic():
-                return True
+            found = self._seen.get(key)
+            if found is not None and found[0] > time.monotonic():
+                return found[1]
             self._seen.pop(key, None)
-            return False
+            return None
 
-    def remember(self, client_id: str, secret: str) -> None:
+    def remember(self, client_id: str, secret: str, generation: int) -> None:
         if self.ttl <= 0:
             return
-        key = (client_id, hashlib.sha256(secret.encode()).digest())
+        key = (client_id, hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest())
         with self._lock:
             if len(self._seen) > 10_000:
                 self._seen.clear()
-            self._seen[key] = time.monotonic() + self.ttl
+            self._seen[key] = (time.monotonic() + self.ttl, generation)

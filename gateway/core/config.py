@@ -117,11 +117,25 @@ SETTINGS: tuple[Setting, ...] = (
             "empty: the embedded SecantusDB on EMBEDDED_DB_PORT", secret=True),
     Setting("DB_NAME", "erx", str, "database name"),
     Setting("MONGODB_TIMEOUT_MS", 2000, parse_positive_int,
-            "server selection and connect timeout; /readyz answers 503 after it"),
+            "server selection and connect timeout; /readyz answers 503 after it, and a request "
+            "that cannot reach the database answers 503 with Retry-After"),
+    Setting("MONGODB_SOCKET_TIMEOUT_MS", 30_000, parse_positive_int,
+            "longest wait for one database answer: a database that stops answering fails the "
+            "request (503) instead of holding its thread"),
     Setting("WRITE_CONCERN", "majority", str, "write concern `w` for every write"),
     Setting("EMBEDDED_DB_HOST", "127.0.0.1", str, "loopback address of the embedded database"),
     Setting("EMBEDDED_DB_PORT", 27027, parse_positive_int, "port of the embedded database"),
     Setting("EMBEDDED_DB_CACHE", "512M", str, "WiredTiger cache size of the embedded database"),
+    Setting("EMBEDDED_DB_MAX_RESTARTS", 5, parse_non_negative_int,
+            "times `erx-gateway run` restarts a dead embedded database within "
+            "EMBEDDED_DB_RESTART_WINDOW_SECONDS before it stops everything (exit status 1)"),
+    Setting("EMBEDDED_DB_RESTART_WINDOW_SECONDS", 300.0, parse_positive_float,
+            "window of EMBEDDED_DB_MAX_RESTARTS"),
+    # --- patient data at rest ----------------------------------------------------------------
+    Setting("DATA_KEY_FILE", "", str,
+            "local 96-byte master key that wraps the data key encrypting patient fields (written "
+            "by `erx-gateway data-key generate FILE`; required in production; development keeps "
+            "a generated one in VAR_DIR/data-key). README \"Security\" names the KMS options"),
     # --- parties and tokens ----------------------------------------------------------------
     Setting("TOKEN_SECRET", "", str,
             "HMAC key for access tokens (required in production; development keeps a "
@@ -129,15 +143,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TOKEN_TTL_SECONDS", 604_800, parse_positive_int,
             "access-token lifetime (the national system's 7 days)"),
     Setting("SECRET_HASH_TIME_COST", 3, parse_positive_int,
-            "Argon2id passes for client secrets (RFC 9106 low-memory profile)"),
+            "Argon2id passes for passwords people choose and legacy client-secret hashes "
+            "(RFC 9106 low-memory profile); generated client secrets use a fast keyed hash"),
     Setting("SECRET_HASH_MEMORY_KIB", 65_536, parse_positive_int,
-            "Argon2id memory for client secrets, KiB"),
+            "Argon2id memory, KiB (see SECRET_HASH_TIME_COST)"),
+    Setting("PASSWORD_HASH_CONCURRENCY", 2, parse_positive_int,
+            "Argon2id checks running at once per process; the rest wait (see "
+            "PASSWORD_HASH_WAIT_SECONDS)"),
+    Setting("PASSWORD_HASH_WAIT_SECONDS", 0.5, parse_non_negative_float,
+            "how long a login waits for an Argon2id slot before it is answered 429 "
+            "(login-busy) with Retry-After"),
     Setting("LOGIN_FAILURE_LIMIT", "10/minute", str,
             "failed logins allowed per client id and address before 429 (limits notation, "
             "e.g. 10/minute, 50/hour; empty: no limit)"),
+    Setting("LOGIN_ADDRESS_FAILURE_LIMIT", "60/minute", str,
+            "failed logins allowed per client address, whatever client id they name, before "
+            "429 (limits notation; empty: no limit)"),
     Setting("APP_KEY_CACHE_SECONDS", 300.0, parse_non_negative_float,
             "how long a verified pharmacy app-key is remembered in-process (0: verify every "
-            "request); disabling a party still takes effect at once"),
+            "request); rotating its secret or disabling the party still ends it at once"),
     # --- prescriptions ---------------------------------------------------------------------
     Setting("TIMEZONE", "Asia/Ho_Chi_Minh", str,
             "time zone of answers' times and of date-only query bounds (IANA name)"),
@@ -146,6 +170,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PACK_RESERVATION_GRACE_SECONDS", 60, parse_positive_int,
             "after this, a scanned pack held by a dispense that never completed (crash) may be "
             "dispensed again"),
+    Setting("NOMINATION", "advisory", parse_choice("advisory", "binding"),
+            "a prescription's nominated pharmacy (ma_co_so_cung_ung_thuoc_chi_dinh): advisory "
+            "lets another pharmacy dispense with the warning dispense.not_nominated in its "
+            "answer and audit event; binding answers it 403"),
     # --- signatures ----------------------------------------------------------------------
     Setting("SIGNING_ALG", "EdDSA", parse_choice("eddsa", "es256"),
             "JWS alg of newly generated gateway keys: EdDSA (Ed25519) or ES256 (P-256)"),
@@ -253,6 +281,14 @@ SETTINGS: tuple[Setting, ...] = (
             "UTC offset of the national document's local times (ngay_gio_ke_don without an "
             "offset); Vietnam: 420 (UTC+7)"),
     Setting("RX_QUANTITY_MAX", 10_000, parse_positive_int, "largest so_luong of a line (drug.quantity)"),
+    Setting("RX_QUANTITY_DECIMALS", 3, parse_non_negative_int,
+            "most decimal places of a measured quantity (so_luong, so_luong_ban); counted units "
+            "take whole numbers only (drug.quantity, dispense.quantity)"),
+    Setting("RX_MAX_DISPENSES", 50, parse_positive_int,
+            "most dispenses recorded against one prescription (dispense.limit, 409): bounds the "
+            "stored document"),
+    Setting("RX_MAX_PACKS_PER_DISPENSE", 200, parse_positive_int,
+            "most scanned packs in one dispense (dispense.packs_limit, 422)"),
     Setting("RX_MEASURED_UNITS", ("ml", "l", "lít", "g", "gam", "mg", "mcg", "kg", "cc"), parse_list,
             "units measured rather than counted: only these allow a fractional so_luong "
             "(case- and diacritics-insensitive)"),
@@ -360,6 +396,18 @@ def secret_setting(values: Mapping[str, Any], name: str, *, keep_as: str,
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip().encode()
+
+
+def check_registry_url(values: Mapping[str, Any]) -> None:
+    """Production sends the facility's registry password only over TLS.
+
+    Raises:
+        ConfigError: in production, a ``REGISTRY_BASE_URL`` that is not https.
+    """
+    url = values["REGISTRY_BASE_URL"]
+    if values["ENV"] == "production" and url and not url.lower().startswith("https://"):
+        raise ConfigError("ERX_REGISTRY_BASE_URL must be an https:// URL in production: the "
+                          "facility password is sent to it")
 
 
 def describe(values: Mapping[str, Any]) -> list[dict[str, str]]:

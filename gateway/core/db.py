@@ -38,6 +38,7 @@ def connect(config: Mapping[str, Any]) -> pymongo.MongoClient:
     return pymongo.MongoClient(
         mongodb_uri(config), connect=False, tz_aware=True,
         serverSelectionTimeoutMS=timeout, connectTimeoutMS=timeout,
+        socketTimeoutMS=config["MONGODB_SOCKET_TIMEOUT_MS"],
         w=_write_concern_w(config["WRITE_CONCERN"]), appname="erx-gateway")
 
 

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Request, Response, current_app, g, request
 from pythonjsonlogger.json import JsonFormatter
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.core.problems import ApiError
@@ -198,8 +199,40 @@ def export_response(items: Iterable[Mapping[str, Any]], mimetype: str, *,
     return response
 
 
+#: path variables that hold a patient's identifier: never written to a log
+PATIENT_PATH_VARIABLES = frozenset({"cccd"})
+_DIGIT_RUN = re.compile(r"\d{6,}")
+
+
+def logged_path() -> str:
+    """The request path as the access log may keep it: a patient identifier in a matched route
+    becomes ``<cccd>``; in a path no route matched, every run of six or more digits becomes
+    ``<digits>`` (a CCCD, an insurance number, a phone number)."""
+    rule, values = request.url_rule, request.view_args or {}
+    if rule is None:
+        return _DIGIT_RUN.sub("<digits>", request.path)[:512]
+    path = request.path
+    for name in PATIENT_PATH_VARIABLES & set(values):
+        path = path.replace(str(values[name]), f"<{name}>")
+    return path[:512]
+
+
 def client_address() -> str:
     return request.remote_addr or ""
+
+
+def _bound_chunked_body() -> None:
+    """Hold a chunked body to ``MAX_BODY_BYTES`` exactly as a Content-Length one: 413 when it
+    is longer (Werkzeug alone would cut it at the limit and go on with the truncated body)."""
+    environ = request.environ
+    if environ.get("CONTENT_LENGTH") or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return
+    limit = current_app.config["MAX_BODY_BYTES"]
+    raw = environ["wsgi.input"].read(limit + 1)
+    if len(raw) > limit:
+        raise RequestEntityTooLarge(f"the body is over {limit} bytes")
+    environ["wsgi.input"] = io.BytesIO(raw)
+    environ["CONTENT_LENGTH"] = str(len(raw))
 
 
 def _begin() -> None:
@@ -237,9 +270,9 @@ def _finish(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     endpoint = request.url_rule.rule if request.url_rule else "<unmatched>"
     party = g.get("party")
-    # Only the path (no query string: it may carry identifiers), never headers or bodies.
+    # Only the redacted path (no query string: it may carry identifiers), never headers or bodies.
     access_log.info("request", extra={
-        "request_id": g.get("request_id"), "method": request.method, "path": request.path,
+        "request_id": g.get("request_id"), "method": request.method, "path": logged_path(),
         "endpoint": endpoint, "status": response.status_code,
         "duration_ms": round(elapsed * 1000, 2), "client": client_address(),
         "party": party.client_id if party is not None else None,
@@ -266,4 +299,5 @@ def init_app(app: Flask) -> None:
     app.request_class = GatewayRequest
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.before_request(_begin)
+    app.before_request(_bound_chunked_body)
     app.after_request(_finish)

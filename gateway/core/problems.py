@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, json, request
 from marshmallow import Schema, fields
+from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from drug_catalog.errors import AmbiguousIdentifier, BadCheckDigit, InvalidGs1, InvalidIdentifier, UnknownDrug
@@ -97,6 +98,12 @@ TITLES: dict[str, tuple[str, str]] = {
                                "The Idempotency-Key was used for another request"),
     "idempotency-in-progress": ("Yêu cầu cùng Idempotency-Key đang được xử lý",
                                 "A request with this Idempotency-Key is in progress"),
+    "database-unavailable": ("Cơ sở dữ liệu tạm thời không truy cập được",
+                             "The database is unavailable"),
+    "dispense-limit": ("Đơn thuốc đã bán quá số lần cho phép", "Too many dispenses"),
+    "login-busy": ("Quá nhiều lượt đăng nhập cùng lúc", "Too many logins at once"),
+    "not-nominated": ("Đơn thuốc chỉ định nhà thuốc khác", "Another pharmacy is nominated"),
+    "pharmacy-identity": ("Báo cáo ghi tên nhà thuốc khác", "The report names another pharmacy"),
 }
 LANGUAGES = ("vi", "en")
 
@@ -272,6 +279,9 @@ def handle_exception(exc: Exception) -> Response:
         return problem.response()
     if isinstance(exc, InternalServerError):
         original = exc.original_exception or exc
+        problem = to_problem(original) if original is not exc else None
+        if problem is not None:
+            return problem.response()
         log.error("unhandled exception", exc_info=(type(original), original, original.__traceback__))
         return ApiError(500).response()
     if isinstance(exc, HTTPException):
@@ -369,6 +379,21 @@ def _catalog_unavailable(exc: CatalogUnavailable) -> ApiError:
     return ApiError(503, detail="the drug catalog is unavailable")
 
 
+#: seconds a client is told to wait when the database cannot be reached
+DATABASE_RETRY_AFTER = 5
+
+
+def _database_unavailable(exc: ConnectionFailure) -> ApiError:
+    log.error("database unavailable: %s", type(exc).__name__)
+    return ApiError(503, slug="database-unavailable", title="The database is unavailable",
+                    detail="the gateway cannot reach its database; nothing was changed that is "
+                           "not reported, retry shortly (an Idempotency-Key makes the retry safe)",
+                    headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+                    errors=[error_item("", "service.database_unavailable",
+                                       "Cơ sở dữ liệu tạm thời không truy cập được, vui lòng thử "
+                                       "lại sau")])
+
+
 # The one table from domain errors to answers. A subclass not listed takes its nearest
 # listed base class's entry (the lookup walks the MRO).
 PROBLEMS: dict[type[BaseException], Callable[[Any], ApiError]] = {
@@ -389,4 +414,5 @@ PROBLEMS: dict[type[BaseException], Callable[[Any], ApiError]] = {
     AmbiguousIdentifier: _ambiguous_identifier,
     InvalidGs1: _invalid_gs1,
     CatalogUnavailable: _catalog_unavailable,
+    ConnectionFailure: _database_unavailable,
 }

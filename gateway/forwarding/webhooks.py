@@ -17,22 +17,25 @@ prescriptions it received or looked up). The forwarder POSTs the prescription re
 A 2xx answer means delivered; 408, 425, 429, 5xx, timeouts and connection errors are retried
 with backoff; any other 4xx is ``failed_permanent`` (kept with the answer). A pharmacy without
 a webhook for the event gets ``failed_permanent`` ("no webhook"), which an admin can retry.
+
+Where a webhook may point is :mod:`gateway.forwarding.egress` (public addresses only, checked
+at registration and at every send). A delivery's ``last_error`` is a category
+(:data:`ERRORS`), never a network detail that would tell which ports answer.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import threading
+import socket
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import requests
 from pymongo.database import Database
 
 from gateway.core.errors import Invalid
+from gateway.forwarding.egress import EgressRefused, PinnedPoster, Unreachable, check_host
 from gateway.prescriptions.outbox import PHARMACY_EVENTS, Outcome
 
 SIGNATURE_HEADER = "Erx-Signature"
@@ -42,6 +45,15 @@ ATTEMPT_HEADER = "Erx-Delivery-Attempt"
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
 MAX_URL_LENGTH = 2000
 KEPT_TEXT = 2000
+#: ``last_error`` of a pharmacy delivery: a category only
+ERRORS = {
+    "no_webhook": "webhook.none: the pharmacy has no webhook for this event",
+    "forbidden": "webhook.address_forbidden: the webhook's host is or resolves to an internal address",
+    "unreachable": "webhook.unreachable: the webhook could not be reached (name, connection, TLS or timeout)",
+    "server_error": "webhook.server_error: the webhook answered a server error",
+    "busy": "webhook.busy: the webhook asked to retry later",
+    "refused": "webhook.refused: the webhook refused the delivery",
+}
 
 class BodySigner(Protocol):
     def sign_detached(self, payload: bytes, *, header: Mapping[str, Any] | None = None) -> str: ...
@@ -68,17 +80,24 @@ class WebhookStore:
             upsert=True, return_document=True)
 
 
-def _internal_host(host: str) -> bool:
-    """A loopback, private or link-local address written in the URL (outside development the
-    gateway must not be made to POST into its own network). Names are not resolved here."""
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-        return True
+def _registration_resolver(host: str, port: int) -> list[str]:
+    """The addresses a name has now; none when it does not resolve yet (it is checked again,
+    resolved, at every send)."""
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
+        return [item[4][0] for item in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    except (socket.gaierror, UnicodeError):
+        return []
+
+
+def _internal_host(host: str) -> bool:
+    """Whether a URL's host is, or now resolves to, an address the gateway must not call."""
+    try:
+        check_host(host, resolver=_registration_resolver)
+    except EgressRefused:
+        return True
+    except Unreachable:
         return False
-    return (address.is_private or address.is_loopback or address.is_link_local
-            or address.is_reserved or address.is_unspecified or address.is_multicast)
+    return False
 
 
 def validate_webhook(body: Mapping[str, Any], *, allow_http: bool) -> tuple[str, list[str]]:
@@ -136,17 +155,13 @@ class PharmacyWebhookClient:
     """
 
     def __init__(self, *, store: WebhookStore, signer: Callable[[], BodySigner],
-                 connect_timeout: float = 3.0, read_timeout: float = 10.0) -> None:
+                 connect_timeout: float = 3.0, read_timeout: float = 10.0,
+                 allow_internal: bool = False, poster: PinnedPoster | None = None) -> None:
         self.store = store
         self._signer = signer
-        self.timeout = (connect_timeout, read_timeout)
-        self._local = threading.local()
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
+        self.poster = poster or PinnedPoster(connect_timeout=connect_timeout,
+                                             read_timeout=read_timeout,
+                                             allow_internal=allow_internal)
 
     def _sign(self, body: bytes) -> str:
         # Asked every time: the key store hands out the active key, so a rotation applies.
@@ -156,7 +171,7 @@ class PharmacyWebhookClient:
              delivery_id: str, attempt: int) -> Outcome:
         webhook = self.store.get(pharmacy)
         if webhook is None or event not in webhook.get("events", []):
-            return Outcome.permanent(f"pharmacy {pharmacy} has no webhook for {event}")
+            return Outcome.permanent(ERRORS["no_webhook"])
         body = json.dumps(resource, ensure_ascii=False, separators=(",", ":"),
                           default=str).encode()
         headers = {"Content-Type": "application/json; charset=utf-8",
@@ -164,16 +179,17 @@ class PharmacyWebhookClient:
                    EVENT_HEADER: event, ATTEMPT_HEADER: str(attempt),
                    "User-Agent": "erx-gateway-forwarder"}
         try:
-            response = self._session().post(webhook["url"], data=body, headers=headers,
-                                            timeout=self.timeout, allow_redirects=False)
-        except requests.Timeout:
-            return Outcome.retry(f"timeout after {self.timeout[1]:g} s calling the webhook")
-        except requests.RequestException as exc:
-            return Outcome.retry(f"{type(exc).__name__} calling the webhook")
-        kept = {"status": response.status_code, "body": response.text[:KEPT_TEXT]}
-        status = response.status_code
+            answer = self.poster.post(webhook["url"], body, headers, max_text=KEPT_TEXT)
+        except EgressRefused:
+            return Outcome.permanent(ERRORS["forbidden"])
+        except Unreachable:
+            return Outcome.retry(ERRORS["unreachable"])
+        kept = {"status": answer.status, "body": answer.text}
+        status = answer.status
         if 200 <= status < 300:
             return Outcome.delivered(kept)
-        if status >= 500 or status in TRANSIENT_STATUSES:
-            return Outcome.retry(f"the webhook answered {status}", kept)
-        return Outcome.permanent(f"the webhook refused the delivery ({status})", kept)
+        if status >= 500:
+            return Outcome.retry(ERRORS["server_error"], kept)
+        if status in TRANSIENT_STATUSES:
+            return Outcome.retry(ERRORS["busy"], kept)
+        return Outcome.permanent(ERRORS["refused"], kept)

@@ -49,7 +49,7 @@ from prometheus_client import Counter, Histogram
 from pymongo.errors import PyMongoError
 
 from gateway.audit.log import AuditLog
-from gateway.core.config import ConfigError
+from gateway.core.config import ConfigError, check_registry_url
 from gateway.forwarding.registry import (
     HttpRegistryClient,
     RegistryClient,
@@ -434,8 +434,9 @@ def registry_client(config: Mapping[str, Any]) -> RegistryClient:
     """The registry client the settings describe.
 
     Raises:
-        ConfigError: in production, ``REGISTRY_BASE_URL`` is empty.
+        ConfigError: in production, ``REGISTRY_BASE_URL`` is empty or not https.
     """
+    check_registry_url(config)
     if not config["REGISTRY_BASE_URL"]:
         if config["ENV"] == "production":
             raise ConfigError("ERX_REGISTRY_BASE_URL is required in production "

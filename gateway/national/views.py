@@ -21,9 +21,10 @@ from werkzeug.exceptions import HTTPException
 
 from drug_catalog.errors import CatalogError
 from gateway.core.context import services
-from gateway.core.errors import Conflict, DomainError, Invalid, NotFound
+from gateway.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from gateway.core.http import json_object
 from gateway.core.problems import PROBLEMS, ApiError, from_http_exception, handle_exception, to_problem
+from gateway.parties.model import Party
 from gateway.prescriptions.answers import dispense_answer, idempotent, looked_up, record, submit_answer
 from gateway.prescriptions.model import STATUSES
 from gateway.web.openapi import EDGE_STATUSES, national_errors
@@ -33,6 +34,9 @@ from schemas.national import to_national, whole
 
 blp = Blueprint("national", __name__, description="National-compatible endpoints")
 
+PHARMACY_FIELDS = ("ma_dinh_danh_co_so_cung_ung_thuoc", "ten_co_so_cung_ung_thuoc",
+                   "so_dien_thoai_co_so_cung_ung_thuoc", "dia_chi_co_so_cung_ung_thuoc")
+PHARMACY_FIELD_MAX = 500
 DISPENSE_FIELDS = {"ma_don_thuoc", "thong_tin_thuoc", "ma_dinh_danh_co_so_cung_ung_thuoc",
                    "ten_co_so_cung_ung_thuoc", "so_dien_thoai_co_so_cung_ung_thuoc",
                    "dia_chi_co_so_cung_ung_thuoc", "ma_hoa_don"}
@@ -89,12 +93,14 @@ class NationalDispenseReportSchema(Schema):
     ma_don_thuoc = fields.String(required=True, validate=validate.Length(min=1, max=64))
     ma_hoa_don = fields.String(validate=validate.Length(max=20), metadata={
         "description": "invoice number, at most 20 characters"})
-    ma_dinh_danh_co_so_cung_ung_thuoc = fields.String(metadata={
-        "description": "accepted; the report forwarded to the registry names the pharmacy from "
-                       "its party record"})
-    ten_co_so_cung_ung_thuoc = fields.String(metadata={"description": "as above"})
-    so_dien_thoai_co_so_cung_ung_thuoc = fields.String(metadata={"description": "as above"})
-    dia_chi_co_so_cung_ung_thuoc = fields.String(metadata={"description": "as above"})
+    ma_dinh_danh_co_so_cung_ung_thuoc = fields.String(validate=validate.Length(max=500), metadata={
+        "description": "when sent, the caller's own pharmacy code (another is 403 "
+                       "`dispense.pharmacy_identity`); the report forwarded to the registry "
+                       "names the pharmacy from its party record"})
+    ten_co_so_cung_ung_thuoc = fields.String(validate=validate.Length(max=500), metadata={
+        "description": "checked, not kept (the party record is reported)"})
+    so_dien_thoai_co_so_cung_ung_thuoc = fields.String(validate=validate.Length(max=500))
+    dia_chi_co_so_cung_ung_thuoc = fields.String(validate=validate.Length(max=500))
     thong_tin_thuoc = fields.List(fields.Nested(NationalDispenseItemSchema), required=True,
                                   validate=validate.Length(min=1))
 
@@ -172,6 +178,8 @@ _LOOKUP_ERRORS = {**_PHARMACY_ERRORS, **national_errors(PharmacyErrorSchema, {
     422: "[qr.unreadable], [qr.forged] or [qr.not_prescription]: QR text that is not a "
          "genuine prescription QR"})}
 _REPORT_ERRORS = {**_PHARMACY_ERRORS, **national_errors(PharmacyErrorSchema, 400, 413, 415, {
+    403: "not a pharmacy; `dispense.pharmacy_identity` (the report names another pharmacy) or "
+         "`dispense.not_nominated` (the prescription nominates another pharmacy)",
     409: "not dispensable (cancelled, expired, fully dispensed), over quantity, or the "
          "Idempotency-Key was used for another body",
     422: "the report breaks rules (unknown line, quantity, substitution, invoice)"})}
@@ -326,9 +334,8 @@ def cap_nhat_don_thuoc() -> Any:
     party = current_party()
     body = json_object()
     try:
-        code, native, details = _native_dispense(body)
-        response = idempotent(f"dispense\x1f{code}",
-                               lambda: dispense_answer(code, party, native, details))
+        code, native = _native_dispense(body, party)
+        response = idempotent(f"dispense\x1f{code}", lambda: dispense_answer(code, party, native))
     except (ApiError, DomainError) as exc:
         return _pharmacy_errors(exc)
     if response.status_code >= 400:
@@ -338,14 +345,18 @@ def cap_nhat_don_thuoc() -> Any:
     return jsonify({"success": True, "danh_sach_cac_loi": []})
 
 
-def _native_dispense(body: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+def _native_dispense(body: dict[str, Any], party: Party) -> tuple[str, dict[str, Any]]:
     """The national dispense report as a native dispense body (lines matched by drug code).
+
+    The pharmacy's own fields are checked, never kept: the gateway reports the pharmacy from
+    its party record (docs/national-api.md, "cap-nhat-don-thuoc").
 
     Raises:
         gateway.core.errors.Invalid: naming the national field.
+        gateway.core.errors.Forbidden: the report names another pharmacy.
         gateway.core.errors.NotFound: no such prescription.
     """
-    errors = []
+    errors = _pharmacy_fields(body, party)
     code = body.get("ma_don_thuoc")
     if not isinstance(code, str) or not code:
         raise Invalid(errors=[{"pointer": "/ma_don_thuoc", "code": "request.required",
@@ -379,14 +390,30 @@ def _native_dispense(body: dict[str, Any]) -> tuple[str, dict[str, Any], dict[st
                              "so_luong_ban": item.get("so_luong_ban")})
     if errors:
         raise Invalid(errors=errors)
-    details = {name: body[name] for name in ("ma_dinh_danh_co_so_cung_ung_thuoc",
-                                             "ten_co_so_cung_ung_thuoc",
-                                             "so_dien_thoai_co_so_cung_ung_thuoc",
-                                             "dia_chi_co_so_cung_ung_thuoc") if name in body}
     native: dict[str, Any] = {"items": native_items}
     if "ma_hoa_don" in body:
         native["ma_hoa_don"] = body["ma_hoa_don"]
-    return code, native, details
+    return code, native
+
+
+def _pharmacy_fields(body: dict[str, Any], party: Party) -> list[dict[str, str]]:
+    """The problems of the report's pharmacy fields: each is a short text, and the
+    identifier, when sent, is the caller's own facility code."""
+    errors = []
+    for name in PHARMACY_FIELDS:
+        value = body.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > PHARMACY_FIELD_MAX):
+            errors.append({"pointer": f"/{name}", "code": "dispense.pharmacy_field",
+                           "message": f"{name} là chuỗi tối đa {PHARMACY_FIELD_MAX} ký tự"})
+    named = body.get("ma_dinh_danh_co_so_cung_ung_thuoc")
+    if isinstance(named, str) and named and named != party.code:
+        raise Forbidden(f"the report names pharmacy {named}, but the caller is {party.code}",
+                        slug="pharmacy-identity", title="The report names another pharmacy",
+                        errors=[{"pointer": "/ma_dinh_danh_co_so_cung_ung_thuoc",
+                                 "code": "dispense.pharmacy_identity",
+                                 "message": "Mã cơ sở cung ứng thuốc khác với nhà thuốc đang đăng "
+                                            "nhập"}])
+    return errors
 
 
 def _line_of(stored: dict[str, Any], identifier: Any) -> int | None:

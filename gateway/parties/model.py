@@ -40,6 +40,9 @@ class Party:
     status: str
     address: str | None = None
     phone: str | None = None
+    #: changes of credentials so far (see gateway.parties.store): a token of another
+    #: generation is no longer valid
+    generation: int = 0
 
     @property
     def active(self) -> bool:
@@ -54,7 +57,8 @@ class Party:
     def from_document(cls, doc: dict[str, Any]) -> Party:
         return cls(client_id=doc["_id"], role=doc["role"], code=doc["code"], name=doc["name"],
                    facility=doc.get("facility"), status=doc["status"],
-                   address=doc.get("address"), phone=doc.get("phone"))
+                   address=doc.get("address"), phone=doc.get("phone"),
+                   generation=doc.get("generation", 0))
 
     def public(self) -> dict[str, Any]:
         return {"client_id": self.client_id, "role": self.role, "code": self.code,

@@ -1,7 +1,14 @@
 """The ``parties`` collection (its only owner): parties and their client secrets.
 
 A party is one document in ``parties``; its ``_id`` is the OAuth client id. Secrets are
-generated here, shown once, and stored only as Argon2id hashes (salted, slow).
+generated here, shown once, and stored only hashed (:mod:`gateway.parties.secrets`: a fast
+keyed hash, since a generated secret has 256 bits; older Argon2id hashes are replaced at the
+next login).
+
+``generation`` counts changes of a party's credentials: rotating its secret, disabling it and
+enabling it each add one. Tokens and remembered app-keys carry the generation they were issued
+under, and every request compares it with the stored one, so all of them end at once, in every
+process.
 """
 
 from __future__ import annotations
@@ -11,8 +18,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from pymongo import ASCENDING, IndexModel
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -28,6 +33,7 @@ from gateway.parties.model import (
     checked_contact,
     client_id_for,
 )
+from gateway.parties.secrets import SecretHasher
 
 COLLECTION = "parties"
 INDEXES = {COLLECTION: [
@@ -36,22 +42,10 @@ INDEXES = {COLLECTION: [
 ]}
 
 
-_DUMMY_HASHES: dict[tuple[int, int], str] = {}
-
-
-def _dummy_hash(hasher: PasswordHasher) -> str:
-    """A hash to verify against when the client id is unknown, so that a miss costs the
-    same time as a wrong secret (no enumeration of client ids by timing)."""
-    key = (hasher.time_cost, hasher.memory_cost)
-    if key not in _DUMMY_HASHES:
-        _DUMMY_HASHES[key] = hasher.hash(secrets.token_urlsafe(16))
-    return _DUMMY_HASHES[key]
-
-
 class PartyStore:
-    """Parties in MongoDB; ``hasher`` sets the Argon2id cost."""
+    """Parties in MongoDB; ``hasher`` stores and checks their secrets."""
 
-    def __init__(self, database: Database, *, hasher: PasswordHasher) -> None:
+    def __init__(self, database: Database, *, hasher: SecretHasher) -> None:
         self.collection = database[COLLECTION]
         self.hasher = hasher
 
@@ -88,7 +82,8 @@ class PartyStore:
         document = {"_id": party.client_id, "role": role, "code": code, "name": party.name,
                     "facility": facility, "status": "active",
                     **{key: value for key, value in contact.items() if key != "name"},
-                    "secret_hash": self.hasher.hash(secret), "created_at": now, "updated_at": now}
+                    "secret_hash": self.hasher.hash_generated(secret), "generation": 0,
+                    "created_at": now, "updated_at": now}
         try:
             self.collection.insert_one(document)
         except DuplicateKeyError:
@@ -109,18 +104,19 @@ class PartyStore:
         return Party.from_document(doc) if doc else None
 
     def authenticate(self, client_id: str, secret: str) -> Party | None:
-        """The active party whose secret this is, or None (same cost either way)."""
+        """The active party whose secret this is, or None (an unknown client id costs what a
+        wrong secret costs).
+
+        Raises:
+            gateway.core.errors.RateLimited: a legacy Argon2id check found the pool busy.
+        """
         doc = self.collection.find_one({"_id": client_id}) if isinstance(client_id, str) else None
-        stored = doc["secret_hash"] if doc else _dummy_hash(self.hasher)
-        try:
-            self.hasher.verify(stored, secret)
-        except (VerificationError, InvalidHashError):
+        stored = doc["secret_hash"] if doc else None
+        if not self.hasher.verify(stored, secret) or doc is None or doc["status"] != "active":
             return None
-        if doc is None or doc["status"] != "active":
-            return None
-        if self.hasher.check_needs_rehash(stored):
-            self.collection.update_one({"_id": client_id},
-                                       {"$set": {"secret_hash": self.hasher.hash(secret)}})
+        if not self.hasher.is_fast(doc["secret_hash"]):  # a legacy Argon2id hash
+            self.collection.update_one({"_id": client_id, "secret_hash": doc["secret_hash"]},
+                                       {"$set": {"secret_hash": self.hasher.hash_generated(secret)}})
         return Party.from_document(doc)
 
     def set_status(self, client_id: str, status: str) -> Party:
@@ -134,7 +130,8 @@ class PartyStore:
         # update_one, then read: findAndModify scans the collection on the embedded database.
         result = self.collection.update_one(
             {"_id": client_id},
-            {"$set": {"status": status, "updated_at": datetime.now(UTC)}})
+            {"$set": {"status": status, "updated_at": datetime.now(UTC)},
+             "$inc": {"generation": 1}})
         party = self.get(client_id) if result.matched_count else None
         if party is None:
             raise UnknownParty(f"no party {client_id}")
@@ -158,11 +155,17 @@ class PartyStore:
         return party
 
     def rotate_secret(self, client_id: str) -> str:
+        """A new secret for the party; every earlier token and app-key ends (generation + 1).
+
+        Raises:
+            UnknownParty.
+        """
         secret = secrets.token_urlsafe(32)
         result = self.collection.update_one(
             {"_id": client_id},
-            {"$set": {"secret_hash": self.hasher.hash(secret),
-                      "updated_at": datetime.now(UTC)}})
+            {"$set": {"secret_hash": self.hasher.hash_generated(secret),
+                      "updated_at": datetime.now(UTC)},
+             "$inc": {"generation": 1}})
         if result.matched_count == 0:
             raise UnknownParty(f"no party {client_id}")
         return secret

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response, json, request, url_for
 
 from gateway.core.context import services
-from gateway.core.errors import Conflict, Invalid
+from gateway.core.errors import Conflict, Forbidden, Invalid
 from gateway.core.problems import PROBLEM_MEDIA_TYPE, ApiError, to_problem
 from gateway.parties.model import Party
 from gateway.prescriptions.dispensing import dispense_id_for
@@ -73,20 +73,21 @@ def submit_answer(raw: dict[str, Any], party: Party) -> Answer:
     return Answer(201, view_of(stored, party), {"Location": location})
 
 
-def dispense_answer(code: str, party: Party, body: dict[str, Any],
-                    pharmacy_details: dict[str, Any] | None = None) -> Answer:
+def dispense_answer(code: str, party: Party, body: dict[str, Any]) -> Answer:
     """Dispense and build the 201 answer (shared by the native and national endpoints)."""
     key = request.headers.get("Idempotency-Key")
-    dispense_id = dispense_id_for(party, key) if key else None
+    dispense_id = dispense_id_for(party, code, key) if key else None
     try:
-        stored, dispense = services().lifecycle.dispense(
-            code, party, body, dispense_id=dispense_id, pharmacy_details=pharmacy_details)
-    except (Conflict, Invalid) as exc:
+        stored, dispense = services().lifecycle.dispense(code, party, body, dispense_id=dispense_id)
+    except (Conflict, Forbidden, Invalid) as exc:
         services().audit.record("prescription.dispensed", outcome="failure",
                                 object_type="prescription", object_id=code,
                                 details={"codes": exc.codes()})
         raise
-    record("prescription.dispensed", stored, details={"dispense": dispense["id"]})
+    details: dict[str, Any] = {"dispense": dispense["id"]}
+    if dispense.get("warnings"):
+        details["warnings"] = sorted({item["code"] for item in dispense["warnings"]})
+    record("prescription.dispensed", stored, details=details)
     shown = view_of(stored, party)
     return Answer(201, {"dispense": next(d for d in shown["dispenses"]
                                          if d["id"] == dispense["id"]),

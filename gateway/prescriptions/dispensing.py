@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from drug_catalog.catalog import Catalog
@@ -29,6 +30,8 @@ from gateway.prescriptions.model import (
     state_message,
 )
 from gateway.prescriptions.store import PrescriptionStore
+from schemas.quantities import as_number, exact, quantity_problem
+from schemas.text import fold
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +58,20 @@ class Dispensing:
         return stored["status"]
 
     def dispense(self, code: str, party: Party, body: Mapping[str, Any], *,
-                 dispense_id: str | None = None,
-                 pharmacy_details: Mapping[str, Any] | None = None) -> tuple[dict, dict]:
+                 dispense_id: str | None = None) -> tuple[dict, dict]:
         """Record a (partial) dispense by ``party``; returns ``(stored, dispense)``.
 
-        ``dispense_id`` (derived from an Idempotency-Key) makes a retry complete or return
-        the same dispense instead of adding a second one.
+        ``dispense_id`` (derived from an Idempotency-Key and the prescription, see
+        :func:`dispense_id_for`) makes a retry complete or return the same dispense instead of
+        adding a second one. The pharmacy is ``party`` alone: its name, address and phone in
+        the national report come from its party record, never from a request.
 
         Raises:
-            NotFound. Forbidden: a non-pharmacy. Conflict: ``dispense.state`` when not
-                dispensable, ``dispense.over_quantity`` when a line would exceed what was
-                prescribed, ``dispense.serial_reused``. Invalid: every content problem.
+            NotFound. Forbidden: a non-pharmacy; ``dispense.not_nominated`` under binding
+                nomination. Conflict: ``dispense.state`` when not dispensable,
+                ``dispense.over_quantity`` when a line would exceed what was prescribed,
+                ``dispense.serial_reused``, ``dispense.limit`` past ``RX_MAX_DISPENSES``.
+                Invalid: every content problem.
         """
         if party.role != "pharmacy":
             raise Forbidden("only a pharmacy dispenses")
@@ -85,13 +91,14 @@ class Dispensing:
         for existing in stored["dispenses"]:
             if existing["id"] == dispense_id:
                 return stored, existing
+        warnings = self._check_nomination(stored, party)
         now = self.clock()
         items, packs = self._check_dispense_body(stored, body, now)
         dispense = {"id": dispense_id, "pharmacy": party.code, "by": party.client_id,
                     "ma_hoa_don": body.get("ma_hoa_don"), "at": now, "items": items,
                     "packs": [pack["_id"] for pack in packs]}
-        if pharmacy_details:
-            dispense["pharmacy_details"] = dict(pharmacy_details)
+        if warnings:
+            dispense["warnings"] = warnings
         self._reserve_packs(packs, code, dispense_id, now)
         try:
             return self._apply_dispense(code, dispense, stored), dispense
@@ -109,35 +116,61 @@ class Dispensing:
             if any(existing["id"] == dispense["id"] for existing in stored["dispenses"]):
                 return stored
             self._check_dispensable(stored)
-            totals = {line["index"]: line["dispensed"] for line in stored["lines"]}
-            wanted: dict[int, float] = {}
+            self._check_dispense_count(stored)
+            totals = {line["index"]: exact(line["dispensed"]) for line in stored["lines"]}
+            wanted: dict[int, Decimal] = {}
             for item in dispense["items"]:
-                wanted[item["line"]] = wanted.get(item["line"], 0) + item["so_luong_ban"]
+                wanted[item["line"]] = wanted.get(item["line"], Decimal(0)) + exact(item["so_luong_ban"])
             over = []
             for position, item in enumerate(dispense["items"]):
                 line = stored["lines"][item["line"]]
-                if totals[item["line"]] + wanted[item["line"]] > line["prescribed"]:
-                    remaining = line["prescribed"] - totals[item["line"]]
+                if totals[item["line"]] + wanted[item["line"]] > exact(line["prescribed"]):
+                    remaining = exact(line["prescribed"]) - totals[item["line"]]
                     over.append(error_item(
                         f"/items/{position}/so_luong_ban", "dispense.over_quantity",
-                        f"Vượt số lượng kê đơn: còn lại {_number(remaining)}"))
+                        f"Vượt số lượng kê đơn: còn lại {as_number(remaining)}"))
             if over:
                 raise Conflict(slug="over-quantity", title="More than was prescribed",
                                errors=over)
-            new_totals = {index: totals[index] + wanted.get(index, 0) for index in totals}
-            complete = all(new_totals[line["index"]] >= line["prescribed"]
+            # exact sums, set under the version check (never a float $inc that drifts)
+            new_totals = {index: totals[index] + wanted.get(index, Decimal(0)) for index in totals}
+            complete = all(new_totals[line["index"]] >= exact(line["prescribed"])
                            for line in stored["lines"])
             now = dispense["at"]
             entries = outbox.deliveries_for_dispense(stored, dispense, now)
             update = outbox.merge_updates(
-                {"$inc": {"version": 1,
-                          **{f"lines.{index}.dispensed": amount for index, amount in wanted.items()}},
-                 "$set": {"status": DISPENSED if complete else PARTIALLY_DISPENSED},
+                {"$inc": {"version": 1},
+                 "$set": {"status": DISPENSED if complete else PARTIALLY_DISPENSED,
+                          **{f"lines.{index}.dispensed": as_number(new_totals[index])
+                             for index in wanted}},
                  "$push": {"dispenses": dispense}},
                 outbox.outbox_update(entries, now))
             if self.store.compare_and_set(code, stored["version"], update):
                 return self.get(code)
         raise Unavailable("the prescription is changing too fast; retry")
+
+    def _check_nomination(self, stored: Mapping[str, Any], party: Party) -> list[dict[str, str]]:
+        """The warnings of a dispense by another pharmacy than the nominated one (advisory),
+        or Forbidden (binding)."""
+        nominated = stored.get("nominated_pharmacy")
+        if not nominated or nominated == party.code:
+            return []
+        if self.settings.nomination == "binding":
+            raise Forbidden(f"{stored['_id']} nominates pharmacy {nominated}",
+                            slug="not-nominated", title="Another pharmacy is nominated",
+                            errors=[error_item("/ma_don_thuoc", "dispense.not_nominated",
+                                               f"Đơn thuốc chỉ định nhà thuốc {nominated}: nhà "
+                                               "thuốc khác không được bán")])
+        return [error_item("/ma_don_thuoc", "dispense.not_nominated",
+                           f"Đơn thuốc chỉ định nhà thuốc {nominated}, không phải nhà thuốc này")]
+
+    def _check_dispense_count(self, stored: Mapping[str, Any]) -> None:
+        if len(stored["dispenses"]) >= self.settings.max_dispenses:
+            raise Conflict(f"{stored['_id']} already has {len(stored['dispenses'])} dispenses",
+                           slug="dispense-limit", title="Too many dispenses",
+                           errors=[error_item("/ma_don_thuoc", "dispense.limit",
+                                              f"Đơn thuốc đã có {self.settings.max_dispenses} lần "
+                                              "bán: không ghi nhận thêm")])
 
     def _check_dispensable(self, stored: Mapping[str, Any]) -> None:
         status = self.effective_status(stored)
@@ -150,6 +183,7 @@ class Dispensing:
     def _check_dispense_body(self, stored: Mapping[str, Any], body: Mapping[str, Any],
                              now: datetime) -> tuple[list[dict], list[dict]]:
         self._check_dispensable(stored)
+        self._check_dispense_count(stored)
         errors: list[dict[str, str]] = []
         invoice = body.get("ma_hoa_don")
         if invoice is not None and (not isinstance(invoice, str) or len(invoice) > 20):
@@ -159,6 +193,18 @@ class Dispensing:
         if not isinstance(raw_items, list) or not raw_items:
             errors.append(error_item("/items", "dispense.items_required",
                                      "Cần ít nhất một dòng thuốc bán"))
+            raise Invalid(title="The dispense is invalid", errors=errors)
+        if len(raw_items) > len(stored["lines"]):
+            errors.append(error_item("/items", "dispense.items_limit",
+                                     f"Tối đa {len(stored['lines'])} dòng thuốc bán (một dòng cho "
+                                     "mỗi thuốc của đơn)"))
+            raise Invalid(title="The dispense is invalid", errors=errors)
+        scanned = sum(len(raw["packs"]) for raw in raw_items
+                      if isinstance(raw, dict) and isinstance(raw.get("packs"), list))
+        if scanned > self.settings.max_packs_per_dispense:
+            errors.append(error_item("/items", "dispense.packs_limit",
+                                     f"Tối đa {self.settings.max_packs_per_dispense} hộp thuốc được "
+                                     f"quét trong một lần bán (nhận {scanned})"))
             raise Invalid(title="The dispense is invalid", errors=errors)
         unknown = sorted(set(body) - {"ma_hoa_don", "items"})
         for name in unknown:
@@ -192,16 +238,17 @@ class Dispensing:
                                "_en": f"must be from 0 to {last} (the first line is 0)"})
                 continue
             line = stored["lines"][line_index]
-            quantity = raw.get("so_luong_ban")
-            if not isinstance(quantity, (int, float)) or isinstance(quantity, bool):
-                errors.append({**error_item(f"{pointer}/so_luong_ban", "dispense.quantity",
-                                            "Số lượng bán phải là số"),
-                               "_en": "must be a number"})
-            elif quantity <= 0 or quantity != quantity:
-                errors.append({**error_item(f"{pointer}/so_luong_ban", "dispense.quantity",
-                                            "Số lượng bán phải là số dương"),
-                               "_en": "must be a positive number"})
             prescribed = self.catalog.resolve(line["ma_thuoc"])
+            quantity = raw.get("so_luong_ban")
+            unit = prescribed.unit or line.get("unit") or ""
+            problem = quantity_problem(quantity, measured=fold(unit) in self.settings.measured_units,
+                                       decimals=self.settings.quantity_decimals,
+                                       maximum=self.settings.quantity_max)
+            if problem:
+                errors.append(error_item(f"{pointer}/so_luong_ban", "dispense.quantity",
+                                         f"{problem} ({unit})" if unit else problem))
+            else:
+                quantity = as_number(exact(quantity))
             product = prescribed
             identifier = raw.get("ma_thuoc")
             if identifier is not None:
@@ -286,7 +333,8 @@ class Dispensing:
                 reserved.append(pack["_id"])
                 continue
             holder = self.store.pack_holder(pack["_id"])
-            if holder is not None and holder["dispense"] == dispense_id:
+            if (holder is not None and holder["dispense"] == dispense_id
+                    and holder["prescription"] == code):
                 reserved.append(pack["_id"])  # our own earlier attempt
                 continue
             if (holder is not None and self._orphaned(holder, now)
@@ -307,10 +355,9 @@ class Dispensing:
         return not self.store.has_dispense(holder["prescription"], holder["dispense"])
 
 
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def dispense_id_for(party: Party, idempotency_key: str) -> str:
-    """A dispense id that is the same for every retry of one idempotent request."""
-    return hashlib.sha256(f"{party.client_id}\x1f{idempotency_key}".encode()).hexdigest()[:24]
+def dispense_id_for(party: Party, code: str, idempotency_key: str) -> str:
+    """A dispense id that is the same for every retry of one idempotent request: the party,
+    the prescription and the key, so one key reused on another prescription is another
+    dispense (and cannot claim the first one's packs)."""
+    material = "\x1f".join((party.client_id, code, idempotency_key))
+    return hashlib.sha256(material.encode()).hexdigest()[:24]

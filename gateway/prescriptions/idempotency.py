@@ -8,7 +8,9 @@ owner died mid-request its lease runs out and the retry takes over. Re-running i
 the operations themselves are conditioned on state (a prescription code, a dispense id), so a
 half-finished first attempt is completed, never doubled.
 
-Answers of unexpected failures (5xx) are not kept: the client may retry them.
+Answers of unexpected failures (5xx) are not kept: the client may retry them. A kept answer
+holds patient data (the prescription resource): it is stored encrypted
+(:mod:`gateway.core.encryption`) and decrypted only to replay it to the party that sent the key.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
+from gateway.core.encryption import FieldCipher
 from gateway.core.errors import Conflict, Malformed
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -55,9 +58,10 @@ def request_fingerprint(*parts: bytes | str) -> str:
 
 
 class IdempotencyStore:
-    def __init__(self, collection: Collection, *, ttl_seconds: int) -> None:
+    def __init__(self, collection: Collection, *, ttl_seconds: int, cipher: FieldCipher) -> None:
         self.collection = collection
         self.ttl = timedelta(seconds=ttl_seconds)
+        self.cipher = cipher
 
     def run(self, *, scope: str, key: str | None, fingerprint: str,
             operation: Callable[[], Answer],
@@ -96,6 +100,19 @@ class IdempotencyStore:
         self._finish(record_id, answer)
         return answer
 
+    def encrypt_existing(self, batch: int) -> int:
+        """Encrypt kept answers stored in plain text; how many were."""
+        done = 0
+        while True:
+            plain = list(self.collection.find({"answer": {"$type": "object"}}, {"answer": 1},
+                                              limit=batch))
+            for doc in plain:
+                done += self.collection.update_one(
+                    {"_id": doc["_id"], "answer": doc["answer"]},
+                    {"$set": {"answer": self.cipher.seal_value(doc["answer"])}}).modified_count
+            if len(plain) < batch:
+                return done
+
     def _claim(self, record_id: str, fingerprint: str) -> None:
         for _ in range(3):
             now = datetime.now(UTC)
@@ -113,7 +130,7 @@ class IdempotencyStore:
                                slug="idempotency-key-reused",
                                title="Idempotency-Key reused with a different request")
             if existing["state"] == "done":
-                raise _Replay(existing["answer"])
+                raise _Replay(self.cipher.open_value(existing["answer"]))
             if existing["lease_until"] > now:
                 raise Conflict(slug="idempotency-in-progress",
                                title="A request with this Idempotency-Key is in progress",
@@ -130,8 +147,8 @@ class IdempotencyStore:
     def _finish(self, record_id: str, answer: Answer) -> None:
         self.collection.update_one(
             {"_id": record_id},
-            {"$set": {"state": "done", "answer": {"status": answer.status, "body": answer.body,
-                                                  "headers": answer.headers}}})
+            {"$set": {"state": "done", "answer": self.cipher.seal_value(
+                {"status": answer.status, "body": answer.body, "headers": answer.headers})}})
 
 
 class _Replay(Exception):

@@ -25,6 +25,15 @@ class Settings:
     #: a pharmacy without an address or phone may not dispense (its national report could not
     #: be filed): production; development only logs a warning
     require_pharmacy_contact: bool = False
+    #: folded names (schemas.text.fold) of the units that take fractional quantities
+    measured_units: frozenset[str] = frozenset()
+    quantity_decimals: int = 3
+    quantity_max: int = 10_000
+    max_dispenses: int = 50
+    max_packs_per_dispense: int = 200
+    #: ``advisory``: another pharmacy than the nominated one may dispense, with a warning;
+    #: ``binding``: it gets 403
+    nomination: str = "advisory"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.database import Database
 
+from gateway.core.encryption import FieldCipher
 from gateway.prescriptions.outbox import (
     DELIVERED,
     FAILED_PERMANENT,
@@ -48,16 +49,21 @@ def _apply_to_element(index: int, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class OutboxStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, cipher: FieldCipher) -> None:
         self.prescriptions = database[PRESCRIPTIONS]
+        self.cipher = cipher
 
     # --- the forwarder ---------------------------------------------------------------------
     def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
-        """Up to ``limit`` due, unleased prescriptions, most overdue first (snapshots)."""
-        return list(self.prescriptions.find(
+        """Up to ``limit`` due, unleased prescriptions, most overdue first (snapshots, their
+        patient fields decrypted: the registry and pharmacies receive plain values over TLS)."""
+        found = list(self.prescriptions.find(
             {"forward_open": True, "forward_due_at": {"$lte": now},
              "forward_lease_until": {"$not": {"$gt": now}}},
             sort=[("forward_open", ASCENDING), ("forward_due_at", ASCENDING)], limit=limit))
+        for doc in found:
+            doc["document"] = self.cipher.open_document(doc["document"])
+        return found
 
     def write(self, code: str, *, owner: str, lease_until: datetime, sets: Mapping[str, Any],
               inc: Mapping[str, int], claim: Mapping[str, Any] | None, now: datetime) -> bool:

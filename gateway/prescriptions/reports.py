@@ -22,8 +22,11 @@ from typing import Any
 
 from gateway.core.config import ConfigError
 from gateway.prescriptions.store import PrescriptionStore
-from schemas.national import whole
+from schemas.quantities import as_number, exact
 
+#: decimals a sum of quantities is rounded back to (well above ERX_RX_QUANTITY_DECIMALS, well
+#: below where float sums drift)
+SUM_DECIMALS = 6
 GROUPINGS = ("facility", "drug", "type", "day")
 _OFFSET = re.compile(r"^[+-](0\d|1[0-4]):[0-5]\d$")
 
@@ -108,14 +111,21 @@ def _shape(row: Mapping[str, Any], *, with_key: bool) -> dict[str, Any]:
     shaped: dict[str, Any] = {"key": row.get("_id")} if with_key else {}
     shaped.update({
         "prescriptions": row.get("prescriptions", 0), "cancelled": row.get("cancelled", 0),
-        "lines": row.get("lines", 0), "prescribed": whole(row.get("prescribed", 0)),
-        "dispensed": whole(row.get("dispensed", 0)),
+        "lines": row.get("lines", 0), "prescribed": _quantity(row.get("prescribed", 0)),
+        "dispensed": _quantity(row.get("dispensed", 0)),
         "controlled": {"prescriptions": row.get("c_prescriptions", 0),
                        "lines": row.get("c_lines", 0),
-                       "prescribed": whole(row.get("c_prescribed", 0)),
-                       "dispensed": whole(row.get("c_dispensed", 0))},
+                       "prescribed": _quantity(row.get("c_prescribed", 0)),
+                       "dispensed": _quantity(row.get("c_dispensed", 0))},
     })
     return shaped
+
+
+def _quantity(total: float) -> int | float:
+    """A sum of quantities as the exact decimal it is: each quantity has at most a few decimals
+    (docs/rules.md, "Quantities"), so the database's float sum is rounded back to them
+    (0.1 + 0.2 is answered 0.3, never 0.30000000000000004)."""
+    return as_number(exact(round(total, SUM_DECIMALS)))
 
 
 def _iso(value: datetime | None, utc_offset: str) -> str | None:

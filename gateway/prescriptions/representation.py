@@ -13,7 +13,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from gateway.parties.model import Party
-from schemas.national import whole
+from schemas.quantities import as_number, exact
 
 
 def _iso(value: datetime | None, zone: tzinfo) -> str | None:
@@ -29,18 +29,20 @@ def resource(stored: dict[str, Any], party: Party, *, status: str,
         own = party.role != "pharmacy" or dispense["pharmacy"] == party.code
         shown = {"id": dispense["id"], "pharmacy": dispense["pharmacy"],
                  "at": _iso(dispense["at"], zone),
-                 "items": [{**item, "so_luong_ban": whole(item["so_luong_ban"])}
+                 "items": [{**item, "so_luong_ban": as_number(exact(item["so_luong_ban"]))}
                            if "so_luong_ban" in item else item for item in dispense["items"]]}
         if own:  # a pharmacy never sees another pharmacy's invoice numbers
             shown["ma_hoa_don"] = dispense.get("ma_hoa_don")
+            shown["warnings"] = dispense.get("warnings", [])
         dispenses.append(shown)
     cancellation = stored.get("cancellation")
     return {
         "ma_don_thuoc": stored["_id"], "status": status,
         "prescription": stored["document"],
         "lines": [{"index": line["index"], "ma_thuoc": line["ma_thuoc"],
-                   "prescribed": whole(line["prescribed"]), "dispensed": whole(line["dispensed"]),
-                   "remaining": whole(line["prescribed"] - line["dispensed"])}
+                   "prescribed": as_number(exact(line["prescribed"])),
+                   "dispensed": as_number(exact(line["dispensed"])),
+                   "remaining": as_number(exact(line["prescribed"]) - exact(line["dispensed"]))}
                   for line in stored["lines"]],
         "signature": stored["signature"], "warnings": stored.get("warnings", []),
         "dispenses": dispenses,

@@ -29,6 +29,8 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from gateway.core.encryption import FieldCipher
+
 PRESCRIPTIONS = "prescriptions"
 PACKS = "dispensed_packs"
 
@@ -68,15 +70,24 @@ OVERLAP_FIELDS = {"facility": 1, "issuer": 1, "issuer_role": 1, "status": 1, "li
 
 
 class PrescriptionStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, cipher: FieldCipher) -> None:
         self.prescriptions = database[PRESCRIPTIONS]
         self.packs = database[PACKS]
+        self.cipher = cipher
+
+    def _opened(self, stored: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A stored prescription with its patient fields decrypted (gateway.core.encryption)."""
+        if stored is not None and "document" in stored:
+            stored["document"] = self.cipher.open_document(stored["document"])
+        return stored
 
     # --- prescriptions -----------------------------------------------------------------
     def insert(self, stored: Mapping[str, Any]) -> bool:
         """Store a new prescription; False when its code exists already."""
+        sealed = dict(stored)
+        sealed["document"] = self.cipher.seal_document(stored["document"])
         try:
-            self.prescriptions.insert_one(dict(stored))
+            self.prescriptions.insert_one(sealed)
         except DuplicateKeyError:
             return False
         return True
@@ -86,13 +97,14 @@ class PrescriptionStore:
         if not isinstance(code, str):
             return None
         projection = dict.fromkeys(without, 0) or None
-        return self.prescriptions.find_one({"_id": code}, projection)
+        return self._opened(self.prescriptions.find_one({"_id": code}, projection))
 
     def find_page(self, query: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` prescriptions matching ``query``, newest first, without their
         outboxes."""
-        return list(self.prescriptions.find(dict(query), {"deliveries": 0})
-                    .sort([("issued_at", DESCENDING), ("_id", DESCENDING)]).limit(limit))
+        return [self._opened(doc) for doc in  # type: ignore[misc]
+                self.prescriptions.find(dict(query), {"deliveries": 0})
+                .sort([("issued_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)]
 
     def overlap_candidates(self, patient: str, first_day: str) -> list[dict[str, Any]]:
         """The prescriptions of ``patient`` (the keyed hash) with a treatment period ending on
@@ -105,6 +117,26 @@ class PrescriptionStore:
         return list(self.prescriptions.find(
             {"patient": patient, "document.dot_dung_thuoc.den_ngay": {"$gte": first_day}},
             OVERLAP_FIELDS))
+
+    def encrypt_existing(self, batch: int) -> int:
+        """Encrypt the patient fields of prescriptions stored in plain text; how many were.
+
+        Each document is rewritten only if its version is unchanged (a concurrent dispense or
+        cancel wins; the next run encrypts it)."""
+        done = 0
+        while True:
+            plain = list(self.prescriptions.find(
+                {"document.ho_ten_benh_nhan": {"$type": "string"}}, {"document": 1, "version": 1},
+                limit=batch))
+            if not plain:
+                return done
+            for doc in plain:
+                sealed = self.cipher.seal_document(doc["document"])
+                done += self.prescriptions.update_one(
+                    {"_id": doc["_id"], "version": doc["version"]},
+                    {"$set": {"document": sealed}}).modified_count
+            if len(plain) < batch:
+                return done
 
     def compare_and_set(self, code: str, version: int, update: Mapping[str, Any]) -> bool:
         """Apply ``update`` if the document is still at ``version`` (the update increments it).

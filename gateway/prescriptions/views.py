@@ -299,8 +299,11 @@ def cancel_prescription(code: str) -> Any:
                       "content": {"application/json": {"schema": DispenseRequestSchema}}},
          parameters=[CODE, IDEMPOTENCY_KEY],
          responses={**PRESCRIPTION_RESPONSES, **errors({
+             403: "not a pharmacy, or `dispense.not_nominated`: the prescription nominates "
+                  "another pharmacy",
              409: "`rx.state` (cancelled, expired, dispensed), `dispense.over_quantity`, "
-                  "`dispense.serial_reused`, or the Idempotency-Key was used for another body",
+                  "`dispense.serial_reused`, `dispense.limit` (too many dispenses), or the "
+                  "Idempotency-Key was used for another body",
              422: "invalid dispense: every problem listed (`dispense.line`, "
                   "`dispense.quantity`, `dispense.substitution`, `dispense.pack_*`...)"})})
 @blp.response(201, DispenseAnswerSchema)

@@ -20,6 +20,7 @@ from gateway.signatures.qr import PrescriptionQr
 from gateway.signatures.service import Signatures
 from schemas.errors import PolicyError
 from schemas.policy import Policy
+from schemas.text import fold
 from schemas.validation import dispensable_until, validate_prescription
 from signing.canonical import canonicalize
 from signing.errors import PrescriberSignatureError
@@ -80,4 +81,9 @@ def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: S
         patient_key=audit.patient_hash, overlaps=overlaps, read_qr=qr.read,
         settings=Settings(timezone=zone, pack_reservation_grace=timedelta(
             seconds=config["PACK_RESERVATION_GRACE_SECONDS"]),
-            require_pharmacy_contact=config["ENV"] == "production"))
+            require_pharmacy_contact=config["ENV"] == "production",
+            measured_units=frozenset(fold(unit) for unit in policy.measured_units),
+            quantity_decimals=policy.quantity_decimals, quantity_max=policy.quantity_max,
+            max_dispenses=config["RX_MAX_DISPENSES"],
+            max_packs_per_dispense=config["RX_MAX_PACKS_PER_DISPENSE"],
+            nomination=config["NOMINATION"]))

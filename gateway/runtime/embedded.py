@@ -104,7 +104,9 @@ class EmbeddedDatabase:
                 "the embedded database is not installed: pip install 'erx-gateway[embedded]' "
                 "or set ERX_MONGODB_URI")
         if self.storage_path != ":memory:":
+            # Only the gateway's user may read the data files (and the journal) at all.
             Path(self.storage_path).mkdir(parents=True, exist_ok=True)
+            os.chmod(self.storage_path, 0o700)
         if self.log_path:
             Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
             log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
@@ -113,7 +115,8 @@ class EmbeddedDatabase:
         # A new session so that Ctrl-C in a terminal reaches only our supervisor, which then
         # stops this process in order (the database last).
         self._process = subprocess.Popen(self.command(), stdout=log, stderr=log,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         umask=0o077)
         if self.log_path:
             log.close()
         deadline = time.monotonic() + timeout
@@ -128,6 +131,10 @@ class EmbeddedDatabase:
         self.stop()
         raise EmbeddedDatabaseError(f"the embedded database did not answer on {self.uri} "
                                     f"within {timeout:.0f} s")
+
+    def exit_status(self) -> int | None:
+        """The status the server exited with, or None while it runs (or was never started)."""
+        return self._process.poll() if self._process is not None else None
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the server: SIGTERM (WiredTiger closes cleanly), then SIGKILL after ``timeout``."""

@@ -6,6 +6,11 @@ line gives), gunicorn, then the background workers it names (the forwarder). Thi
 imports no capability: what to prepare and which workers to start are its arguments.
 Children run in their own sessions, with a parent-death signal on Linux, so Ctrl-C reaches only
 this process, which stops them in reverse order (database last) and never leaves an orphan.
+
+A dead embedded database is started again on the same data (WiredTiger recovers from its
+journal); meanwhile requests answer 503 with ``Retry-After`` and ``/readyz`` recovers by itself
+once it answers. Past ``EMBEDDED_DB_MAX_RESTARTS`` restarts in ``EMBEDDED_DB_RESTART_WINDOW_SECONDS``,
+or when a restart fails, everything stops with a non-zero status, for a service manager to act.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.core.db import mongodb_uri
-from gateway.runtime.embedded import EmbeddedDatabase, answers, terminate
+from gateway.runtime.embedded import EmbeddedDatabase, EmbeddedDatabaseError, answers, terminate
 
 _PR_SET_PDEATHSIG = 1
 
@@ -101,6 +106,26 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _restart(database: EmbeddedDatabase, restarts: list[float], values: Mapping[str, Any]) -> bool:
+    """Start a dead embedded database again; False when it may not or could not be."""
+    now = time.monotonic()
+    window = values["EMBEDDED_DB_RESTART_WINDOW_SECONDS"]
+    restarts[:] = [at for at in restarts if now - at < window]
+    say(f"the embedded database exited with status {database.exit_status()}")
+    if len(restarts) >= values["EMBEDDED_DB_MAX_RESTARTS"]:
+        say(f"it died {len(restarts) + 1} times within {window:g} s: stopping everything")
+        return False
+    restarts.append(now)
+    say("restarting the embedded database ...")
+    try:
+        database.start()
+    except EmbeddedDatabaseError as exc:
+        say(f"the embedded database did not restart: {exc}; stopping everything")
+        return False
+    say("the embedded database is back")
+    return True
+
+
 def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
         workers: Sequence[list[str]]) -> int:
     """Run until interrupted; the exit status is non-zero when a child failed.
@@ -161,7 +186,12 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
              f"  .venv/bin/erx-gateway parties create --role clinic --code 79001 "
              f"--name \"Phòng khám Demo\"\n"
              f"Press Ctrl-C to stop.\n")
+        restarts: list[float] = []
         while not stopping:
+            dead = database is not None and database.exit_status() is not None
+            if dead and not _restart(database, restarts, values):  # type: ignore[arg-type]
+                status = 1
+                break
             for name, process in children:
                 if process.poll() is not None:
                     say(f"{name} exited with status {process.returncode}; stopping")

@@ -44,7 +44,8 @@ STATUS_MEANING = {
     429: "too many attempts; `Retry-After` says when to try again",
     431: "a header field, or all of them together, is larger than the gateway reads",
     500: "unexpected error (logged with its request id)",
-    503: "a dependency (database, signing key) cannot serve now; retry later",
+    503: "a dependency (database, catalog, signing key) cannot serve now; `Retry-After` says "
+         "when to retry (with the same Idempotency-Key, a retry is safe)",
 }
 EDGE_STATUSES = (414, 431)
 _EDGE = (*EDGE_STATUSES, 500, 503)
@@ -141,6 +142,11 @@ def _complete(operation: dict[str, Any], *, national: bool) -> None:
         wanted.append(400)
     for status in wanted:
         responses.setdefault(str(status), problem(STATUS_MEANING[status]))
+    for status in ("429", "503"):
+        if status in responses:
+            responses[status].setdefault("headers", {})["Retry-After"] = {
+                "schema": {"type": "integer", "minimum": 0},
+                "description": "seconds until a retry may succeed (when known)"}
     for status, response in responses.items():
         if status.isdigit() and int(status) >= 400:
             _problem_media_type(response)

@@ -376,3 +376,12 @@ def test_a_signature_spelled_with_other_unused_bits_is_refused(ed25519_signer):
     altered = jws[:-1] + twin
     assert b64url_decode(altered.split(".")[2]) == b64url_decode(jws.split(".")[2])
     assert compact_reason(altered, key_set(ed25519_signer)) == "bad_signature"
+
+
+def test_a_detached_signature_spelled_with_other_unused_bits_is_refused(ed25519_signer):
+    jws = ed25519_signer.sign_detached(b"payload")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    altered = jws[:-1] + alphabet[alphabet.index(jws[-1]) ^ 1]
+    assert b64url_decode(altered.split(".")[2]) == b64url_decode(jws.split(".")[2])
+    assert verify_detached(b"payload", jws, key_set(ed25519_signer)) == ed25519_signer.kid
+    assert reason_of(b"payload", altered, key_set(ed25519_signer)) == "bad_signature"

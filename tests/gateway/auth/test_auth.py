@@ -144,7 +144,9 @@ def test_disabled_party_tokens_stop_at_once(guarded: Flask, make_party) -> None:
                    "unauthenticated")
     with guarded.app_context():
         services().parties.set_status(clinic.client_id, "active")
-    assert client.get("/test/anyone", headers=headers).status_code == 200
+    # enabling again does not revive the tokens issued before the party was disabled
+    assert_problem(client.get("/test/anyone", headers=headers), 401, "unauthenticated")
+    assert client.get("/test/anyone", headers=clinic.headers(client)).status_code == 200
 
 
 @pytest.mark.parametrize("secret_field", ["password", "mat_khau"])
@@ -194,11 +196,23 @@ def test_pharmacy_app_key_headers_authenticate(guarded: Flask, make_party) -> No
     assert_problem(client.get("/test/anyone", headers=headers), 401, "unauthenticated")
 
 
-def test_secrets_are_stored_only_as_argon2_hashes(app: Flask, make_party, database) -> None:
+def test_generated_secrets_are_stored_only_as_keyed_hashes(app: Flask, make_party, database) -> None:
     clinic = make_party("clinic", "79001")
     stored = database["parties"].find_one({"_id": clinic.client_id})
     assert clinic.client_secret not in str(stored)
-    assert stored["secret_hash"].startswith("$argon2id$")
+    assert stored["secret_hash"].startswith("$erx-hmac-sha256$")
+
+
+def test_a_legacy_argon2_hash_still_logs_in_and_is_replaced(app: Flask, make_party, database) -> None:
+    client = app.test_client()
+    clinic = make_party("clinic", "79001")
+    with app.app_context():
+        legacy = services().parties.hasher.hash_password(clinic.client_secret)
+    database["parties"].update_one({"_id": clinic.client_id}, {"$set": {"secret_hash": legacy}})
+    assert token_request(client, clinic.client_id, clinic.client_secret).status_code == 200
+    assert database["parties"].find_one({"_id": clinic.client_id})["secret_hash"].startswith(
+        "$erx-hmac-sha256$")
+    assert token_request(client, clinic.client_id, clinic.client_secret).status_code == 200
 
 
 def test_party_rules(app: Flask) -> None:

@@ -267,7 +267,8 @@ def production(app_config: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 def production_env(app_config: dict[str, Any]) -> dict[str, str]:
     return {f"ERX_{name}": str(value) for name, value in production(app_config).items()
-            if name in {setting.name for setting in SETTINGS if setting.secret} or name == "ENV"}
+            if name in {setting.name for setting in SETTINGS if setting.secret}
+            or name in ("ENV", "DATA_KEY_FILE")}
 
 
 def test_production_refuses_to_start_without_a_passphrase(app_config: dict[str, Any]):

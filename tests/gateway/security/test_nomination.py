@@ -1,0 +1,57 @@
+"""Attack class: a pharmacy dispenses a prescription that nominates another pharmacy.
+
+ERX_NOMINATION=advisory (default) lets it, with the warning dispense.not_nominated in its answer
+and in the audit event; binding answers 403 and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.gateway.conftest import load_demo_catalog
+from tests.gateway.prescriptions.test_prescriptions import (
+    dispense,
+    issued,
+    prescription,
+    submit,
+    world,
+)
+from tests.gateway.web.test_app import assert_problem
+
+NOMINATED = {"ma_co_so_cung_ung_thuoc_chi_dinh": "NT0001"}
+
+
+def test_advisory_nomination_warns_the_other_pharmacy_and_the_audit(
+        client: FlaskClient, world: dict[str, Any], database) -> None:
+    code = issued(client, world, **NOMINATED)
+    other = dispense(client, world["h"]["pharmacy_2"], code, [{"line": 0, "so_luong_ban": 1}])
+    assert other.status_code == 201, other.get_json()
+    warnings = other.get_json()["dispense"]["warnings"]
+    assert [w["code"] for w in warnings] == ["dispense.not_nominated"]
+    event = database["audit_events"].find_one({"action": "prescription.dispensed", "object.id": code})
+    assert event["details"]["warnings"] == ["dispense.not_nominated"]
+    nominated = dispense(client, world["h"]["pharmacy_1"], code, [{"line": 0, "so_luong_ban": 1}])
+    assert nominated.status_code == 201
+    assert nominated.get_json()["dispense"]["warnings"] == []
+
+
+def test_binding_nomination_refuses_another_pharmacy(make_app, make_party, demo_catalog, database) -> None:
+    app = make_app(NOMINATION="binding")
+    load_demo_catalog(app)
+    client = app.test_client()
+    doctor = make_party("doctor", "BS021", facility="79021").headers(client)
+    nominated = make_party("pharmacy", "NT0001").headers(client)
+    other = make_party("pharmacy", "NT0002").headers(client)
+    created = submit(client, doctor, prescription(**NOMINATED))
+    assert created.status_code == 201, created.get_json()
+    code = created.get_json()["ma_don_thuoc"]
+    problem = assert_problem(dispense(client, other, code, [{"line": 0, "so_luong_ban": 1}]),
+                             403, "not-nominated")
+    assert problem["errors"][0]["code"] == "dispense.not_nominated"
+    assert database["prescriptions"].find_one({"_id": code})["dispenses"] == []
+    failed = database["audit_events"].find_one({"action": "prescription.dispensed", "outcome": "failure",
+                                                "object.id": code})
+    assert failed["details"]["codes"] == ["dispense.not_nominated"]
+    assert dispense(client, nominated, code, [{"line": 0, "so_luong_ban": 1}]).status_code == 201
