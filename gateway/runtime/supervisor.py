@@ -96,7 +96,7 @@ def gunicorn_limits(values: Mapping[str, Any]) -> list[str]:
     (``MAX_URL_BYTES``, ``MAX_HEADER_BYTES``, ``MAX_HEADER_FIELDS``) so that an oversized
     request reaches the gateway, which answers 414 or 431 in problem+json rather than
     gunicorn's HTML page. gunicorn reads at most 8,190 bytes of request line; 0 lifts it."""
-    line = values["MAX_URL_BYTES"] + 64  # method, version and spaces around the URL
+    line = max(values["MAX_URL_BYTES"] + 64, 8190)  # method, version and spaces around the URL
     return ["--limit-request-line", str(line if line <= 8190 else 0),
             "--limit-request-field_size", str(values["MAX_HEADER_BYTES"] * 2),
             "--limit-request-fields", str(values["MAX_HEADER_FIELDS"] * 2)]
