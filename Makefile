@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench demo lock clean readme-config
+.PHONY: install run test lint bench demo lock clean readme-config screenshots
 
 # Reinstall only when the dependency declarations change.
 $(STAMP): setup.cfg constraints.txt pyproject.toml
@@ -33,6 +33,10 @@ bench: install
 
 demo: install
 	$(BIN)/python -m tools.demo
+
+# docs/screenshots/*.png of every console page (needs chromium and chromedriver).
+screenshots: install
+	$(BIN)/python -m tools.screenshots
 
 # Re-pin every installed version after changing setup.cfg.
 lock:

@@ -14,11 +14,14 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask_smorest import Api
+from flask_smorest import Blueprint as ApiBlueprint
 
 from gateway.audit import views as audit_views
 from gateway.auth import party_views
 from gateway.auth import views as auth_views
 from gateway.catalog import views as catalog_views
+from gateway.console import account_views, clinic_views, inspector_views, pharmacy_views
+from gateway.console import pages as console_pages
 from gateway.container import build_services
 from gateway.core import config as settings
 from gateway.core import http, metrics, problems
@@ -47,10 +50,12 @@ API_SPEC_OPTIONS: dict[str, Any] = {
 }
 
 
-# Every blueprint, in the order the OpenAPI document lists them.
+# Every blueprint: the API's in the order the OpenAPI document lists them, then the console's
+# pages (plain Flask blueprints: HTML for people, not part of the API's description).
 BLUEPRINTS = (ops.blp, auth_views.blp, party_views.blp, signature_views.blp, forwarding_views.blp,
               forwarding_views.webhooks_blp, audit_views.blp, report_views.blp,
-              catalog_views.blp, prescription_views.blp, print_views.blp, national_views.blp)
+              catalog_views.blp, prescription_views.blp, print_views.blp, national_views.blp,
+              account_views.blp, pharmacy_views.blp, clinic_views.blp, inspector_views.blp)
 
 
 class GatewayApi(Api):
@@ -99,9 +104,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     app.extensions[EXTENSION_KEY] = build_services(app.config)
     ops.init_app(app)
+    console_pages.init_app(app)
     api = GatewayApi(app)
     for blueprint in BLUEPRINTS:
-        api.register_blueprint(blueprint)
+        if isinstance(blueprint, ApiBlueprint):
+            api.register_blueprint(blueprint)
+        else:
+            app.register_blueprint(blueprint)
     problems.init_app(app)
     return app
 

@@ -18,10 +18,15 @@ from flask import g, has_request_context, request
 from gateway.audit import store as audit_store
 from gateway.audit.log import AuditLog, EventContext
 from gateway.audit.tree import Sealer, SealPolicy
+from gateway.auth import sessions as sessions_store
+from gateway.auth import users as users_store
 from gateway.auth.limiter import LoginLimiter, parse_limit
 from gateway.auth.service import Authenticator
+from gateway.auth.sessions import ConsoleLogin, SessionPolicy, SessionStore
 from gateway.auth.tokens import TokenService, VerifiedKeys
+from gateway.auth.users import UserStore
 from gateway.catalog.service import CatalogService
+from gateway.console.service import Console, ConsolePolicy
 from gateway.core import encryption
 from gateway.core.config import check_registry_url, secret_setting
 from gateway.core.db import IndexDeclaration, Storage
@@ -54,6 +59,8 @@ from gateway.signatures.service import Signatures, build_signatures
 # the login limiter's collections belong to the limits library).
 INDEXES: tuple[IndexDeclaration, ...] = (
     parties_store.INDEXES,
+    users_store.INDEXES,
+    sessions_store.INDEXES,
     audit_store.INDEXES,
     signatures_service.INDEXES,
     prescriptions_store.INDEXES,
@@ -73,6 +80,8 @@ class Services:
     parties: PartyStore
     tokens: TokenService
     authenticator: Authenticator
+    users: UserStore
+    console_login: ConsoleLogin
     audit: AuditLog
     sealer: Sealer
     signatures: Signatures
@@ -86,6 +95,7 @@ class Services:
     idempotency: IdempotencyStore
     webhooks: WebhookStore
     delivery_metrics: DeliveryMetrics
+    console: Console
     # /readyz: name -> check; /metrics: collectors read from the database at each scrape.
     readiness: dict[str, Callable[[], bool]] = field(default_factory=dict)
     scrape_collectors: list[Any] = field(default_factory=list)
@@ -102,6 +112,9 @@ def request_context() -> EventContext:
     party = g.get("party")
     actor = ({"party_id": party.client_id, "role": party.role} if party is not None
              else {"party_id": None, "role": "anonymous"})
+    user = g.get("console_user")  # a person signed in to the console (gateway/console)
+    if user is not None and party is not None:
+        actor["user"] = user
     return EventContext(actor=actor, request_id=g.get("request_id"),
                         client_address=request.remote_addr or None)
 
@@ -136,11 +149,15 @@ def build_services(config: Mapping[str, Any]) -> Services:
                               wait_seconds=config["PASSWORD_HASH_WAIT_SECONDS"])
         parties = PartyStore(database, hasher=hasher)
         tokens = TokenService(secret=token_secret, ttl_seconds=config["TOKEN_TTL_SECONDS"])
+        limiter = LoginLimiter(client=storage.client, database=config["DB_NAME"],
+                               limit=login_limit, address_limit=address_limit)
         authenticator = Authenticator(
-            parties=parties, tokens=tokens,
-            limiter=LoginLimiter(client=storage.client, database=config["DB_NAME"],
-                                 limit=login_limit, address_limit=address_limit),
+            parties=parties, tokens=tokens, limiter=limiter,
             app_keys=VerifiedKeys(config["APP_KEY_CACHE_SECONDS"]))
+        users = UserStore(database, hasher=hasher)
+        console_login = ConsoleLogin(users=users, parties=parties,
+                                     sessions=SessionStore(database), limiter=limiter,
+                                     policy=SessionPolicy.from_config(config))
         audit = AuditLog(database, patient_key=patient_key, context=request_context)
         signatures = build_signatures(database, config)
         sealer = Sealer(database, signer=signatures.signer, policy=SealPolicy.from_config(config))
@@ -157,7 +174,8 @@ def build_services(config: Mapping[str, Any]) -> Services:
             outbox, cache_seconds=config["DELIVERY_METRICS_CACHE_SECONDS"])
         services = Services(
             storage=storage, cipher=cipher, timezone=zone, parties=parties, tokens=tokens,
-            authenticator=authenticator, audit=audit, sealer=sealer, signatures=signatures,
+            authenticator=authenticator, users=users, console_login=console_login,
+            audit=audit, sealer=sealer, signatures=signatures,
             qr=qr, catalog=catalog, prescription_store=prescription_store, outbox=outbox,
             overlaps=overlaps, lifecycle=lifecycle,
             printing=Printing(lifecycle, parties=parties, qr=qr, catalog=catalog.catalog,
@@ -167,6 +185,10 @@ def build_services(config: Mapping[str, Any]) -> Services:
                                          ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"],
                                          cipher=cipher),
             webhooks=WebhookStore(database), delivery_metrics=delivery_metrics,
+            console=Console(lifecycle=lifecycle, catalog=catalog.catalog, parties=parties,
+                            outbox=outbox, overlaps=overlaps, audit=audit,
+                            signatures=signatures, zone=zone,
+                            policy=ConsolePolicy.from_config(config)),
             readiness={"database": storage.ping, "signing_key": signatures.ready},
             scrape_collectors=[delivery_metrics])
     except BaseException:

@@ -28,12 +28,19 @@ NDJSON = "application/x-ndjson"
 
 # Every action the log knows, with what it means. record() refuses any other name.
 ACTIONS: dict[str, str] = {
-    "auth.login": "a party obtained a token (outcome failure: wrong or unknown credentials)",
+    "auth.login": "a party obtained a token, or a person signed in to the console (details "
+                  "method: console; outcome failure: wrong or unknown credentials)",
+    "auth.logout": "a person signed out of the console",
     "party.created": "a party was created (command line or admin API)",
     "party.updated": "a party's name, address or phone was changed",
     "party.disabled": "a party was disabled",
     "party.enabled": "a party was enabled again",
     "party.secret_rotated": "a party was given a new secret",
+    "user.created": "a console user (a person acting as a party) was created",
+    "user.disabled": "a console user was disabled: their sessions ended",
+    "user.enabled": "a console user was enabled again",
+    "user.password_changed": "a console user changed their password, or an operator reset it "
+                             "(details by: cli); their other sessions ended",
     "key.generated": "the gateway's first signing key was generated",
     "key.rotated": "the gateway's signing key was rotated",
     "catalog.imported": "a drug catalog file was imported (counts in details)",
@@ -57,7 +64,7 @@ ACTIONS: dict[str, str] = {
                       "(counts in details)",
     "audit.sequence_lost": "the writer of this sequence number died before storing its event",
 }
-OBJECT_TYPES = ("prescription", "drug", "party", "key", "catalog")
+OBJECT_TYPES = ("prescription", "drug", "party", "key", "catalog", "user")
 OUTCOMES = ("success", "failure")
 # The actions a patient's access log lists: reading, printing or dispensing their prescriptions.
 ACCESS_ACTIONS = ("prescription.viewed", "prescription.printed", "prescription.dispensed")
@@ -66,8 +73,9 @@ _HEX64 = frozenset("0123456789abcdef")
 
 @dataclass(frozen=True)
 class EventContext:
-    """Where an event comes from: the acting party (``{"party_id", "role"}``; None outside a
-    request, i.e. the command line), the request id and the client's address."""
+    """Where an event comes from: the acting party (``{"party_id", "role"}``, with ``"user"``
+    when a person acts in the console; None outside a request, i.e. the command line), the
+    request id and the client's address."""
 
     actor: dict[str, Any] | None = None
     request_id: str | None = None

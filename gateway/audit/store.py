@@ -50,11 +50,16 @@ def format_time(value: datetime) -> str:
 
 def event_from_document(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The public form of a stored event: what the API answers, exports carry, and the Merkle
-    leaf commits to (its RFC 8785 bytes). Every key is always present."""
+    leaf commits to (its RFC 8785 bytes). Every key is always present, but the actor's
+    ``user``: only an event of a person in the console names one (so every event recorded
+    before the console hashes as it always did)."""
+    actor = {"party_id": doc["actor"].get("party_id"), "role": doc["actor"].get("role")}
+    if doc["actor"].get("user") is not None:
+        actor["user"] = doc["actor"]["user"]
     return {
         "seq": doc["_id"],
         "time": format_time(doc["time"]),
-        "actor": {"party_id": doc["actor"].get("party_id"), "role": doc["actor"].get("role")},
+        "actor": actor,
         "action": doc["action"],
         "object": ({"type": doc["object"]["type"], "id": doc["object"]["id"]}
                    if doc.get("object") else None),
@@ -86,6 +91,12 @@ def insert_event(database: Database, document: Mapping[str, Any]) -> int:
     raise AuditError("could not obtain a free audit sequence number")
 
 
+def allocated(database: Database) -> int:
+    """How many sequence numbers were taken: the events recorded, or about to be."""
+    counter = database[COUNTERS].find_one({"_id": "events"})
+    return int(counter["next"]) if counter else 0
+
+
 def allocate(database: Database) -> int:
     """The next sequence number (0 first: the Merkle leaf index).
 
@@ -112,6 +123,8 @@ def allocate(database: Database) -> int:
 INDEXES = {EVENTS: [
     IndexModel([("time", ASCENDING)], name="time"),
     IndexModel([("actor.party_id", ASCENDING), ("_id", ASCENDING)], name="actor"),
+    IndexModel([("actor.user", ASCENDING), ("_id", ASCENDING)], name="actor_user",
+               partialFilterExpression={"actor.user": {"$type": "string"}}),
     IndexModel([("action", ASCENDING), ("_id", ASCENDING)], name="action"),
     IndexModel([("object.type", ASCENDING), ("object.id", ASCENDING), ("_id", ASCENDING)],
                name="object"),

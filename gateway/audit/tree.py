@@ -92,6 +92,12 @@ def latest_tree_head(database: Database) -> TreeHead | None:
     return TreeHead.from_document(doc) if doc else None
 
 
+def tree_heads_before(database: Database, tree_size: int, limit: int) -> list[TreeHead]:
+    """Up to ``limit`` tree heads published at smaller sizes than ``tree_size``, latest first."""
+    docs = database[TREE_HEADS].find({"_id": {"$lt": tree_size}}).sort("_id", DESCENDING)
+    return [TreeHead.from_document(doc) for doc in docs.limit(limit)]
+
+
 def tree_head_at(database: Database, tree_size: int) -> TreeHead | None:
     doc = database[TREE_HEADS].find_one({"_id": tree_size})
     return TreeHead.from_document(doc) if doc else None

@@ -100,11 +100,7 @@ def verify_log(events: Iterable[Mapping[str, Any]], source: Source, jwks: Mappin
     merkle.append_leaf_hashes(leaves)
     for known in known_heads:
         try:
-            older = TreeHead.from_json(known)
-            verify_signature(older.payload(), older.signature, jwks)
-            if older.tree_size > head.tree_size:
-                raise ValueError(f"it is larger than the current one ({head.tree_size})")
-            _check_prefix(source, older.tree_size, older.root_hash, head)
+            check_older_head(known, head, source, jwks, verify_signature=verify_signature)
         except (VerificationError, InvalidProof, ValueError, KeyError) as exc:
             return VerifyReport(False, head.tree_size, expected,
                                 f"a saved tree head is not consistent with the current "
@@ -133,6 +129,24 @@ def verify_log(events: Iterable[Mapping[str, Any]], source: Source, jwks: Mappin
     return VerifyReport(False, head.tree_size, expected,
                         f"event {bad} does not match the sealed log (edited, replaced or moved)",
                         first_bad_seq=bad)
+
+
+def check_older_head(older_json: Mapping[str, Any], head: TreeHead, source: Source,
+                     jwks: Mapping[str, Any], *, verify_signature: SignatureCheck) -> None:
+    """Check that an older tree head (as ``GET /v2/audit/tree-head`` gave it) is signed by a
+    key of ``jwks`` and that the log of ``head`` extends it: the consistency proof ``source``
+    gives from its size to ``head``'s verifies (RFC 9162 §2.1.4.2).
+
+    Raises:
+        signing.errors.VerificationError: the older head's signature does not verify.
+        signing.merkle.InvalidProof: the log was rewritten since.
+        ValueError, KeyError: not a tree head, or larger than ``head``.
+    """
+    older = TreeHead.from_json(older_json)
+    verify_signature(older.payload(), older.signature, jwks)
+    if older.tree_size > head.tree_size:
+        raise ValueError(f"it is larger than the current one ({head.tree_size})")
+    _check_prefix(source, older.tree_size, older.root_hash, head)
 
 
 def _check_prefix(source: Source, size: int, root: bytes, head: TreeHead) -> None:

@@ -7,17 +7,16 @@ the log only grows.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from gateway.audit import store
-from gateway.audit.log import ACCESS_ACTIONS, ACTIONS, NDJSON
-from gateway.audit.store import event_from_document, utc
+from gateway.audit import search
+from gateway.audit.log import NDJSON
+from gateway.audit.store import utc
 from gateway.audit.tree import latest_tree_head, tree, tree_head_at
 from gateway.core.context import services
 from gateway.core.http import export_response, export_type
@@ -26,10 +25,6 @@ from gateway.web.openapi import errors
 from gateway.web.security import requires
 
 blp = Blueprint("audit", __name__, description="Regulators' audit trail, proofs and reports")
-
-CSV_COLUMNS = ("seq", "time", "actor_party_id", "actor_role", "action", "object_type",
-               "object_id", "outcome", "request_id", "client_address", "content_sha256",
-               "patient_hash", "details")
 
 
 #: Largest whole number a query parameter may hold (MongoDB's 64-bit integers); a larger one is
@@ -45,6 +40,9 @@ def _parameter_error(name: str, message_vi: str, message_en: str) -> ApiError:
 class EventQuerySchema(Schema):
     actor = fields.String(validate=validate.Length(min=1, max=128),
                           metadata={"description": "the acting party's client id"})
+    user = fields.String(validate=validate.Length(min=1, max=128),
+                         metadata={"description": "the person who acted in the console "
+                                                  "(username)"})
     action = fields.String(validate=validate.Length(min=1, max=64), metadata={
         "description": "an action name, or a family such as `prescription.*`"})
     prescription = fields.String(validate=validate.Length(min=1, max=64),
@@ -64,14 +62,15 @@ class EventQuerySchema(Schema):
         if "from_" in data and "to" in data and data["from_"] >= data["to"]:
             raise ValidationError("must be after from", field_name="to")
         action = data.get("action")
-        if action is not None and action not in ACTIONS and not (
-                action.endswith(".*") and any(name.startswith(action[:-1]) for name in ACTIONS)):
+        if action is not None and not search.known_action(action):
             raise ValidationError("unknown action", field_name="action")
 
 
 class ActorSchema(Schema):
     party_id = fields.String(allow_none=True)
     role = fields.String(allow_none=True)
+    user = fields.String(metadata={"description": "the person, when one acted in the console "
+                                                 "(absent otherwise)"})
 
 
 class ObjectSchema(Schema):
@@ -98,33 +97,6 @@ class EventPageSchema(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
-def _event_filter(args: Mapping[str, Any]) -> dict[str, Any]:
-    query: dict[str, Any] = {}
-    if "actor" in args:
-        query["actor.party_id"] = args["actor"]
-    if "action" in args:
-        action = args["action"]
-        if action.endswith(".*"):
-            query["action"] = {"$in": [name for name in ACTIONS if name.startswith(action[:-1])]}
-        else:
-            query["action"] = action
-    if "prescription" in args:
-        query["object.type"] = "prescription"
-        query["object.id"] = args["prescription"]
-    if "patient" in args:
-        query["patient_hash"] = services().audit.patient_hash(args["patient"])
-    if "from_" in args or "to" in args:
-        span = {}
-        if "from_" in args:
-            span["$gte"] = utc(args["from_"])
-        if "to" in args:
-            span["$lt"] = utc(args["to"])
-        query["time"] = span
-    if "cursor" in args:
-        query["_id"] = {"$gt": int(args["cursor"])}
-    return query
-
-
 EXPORT_RESPONSES = {
     "200": {"description": "a page of events; with `Accept: text/csv` or "
                            "`application/x-ndjson`, every matching event",
@@ -141,21 +113,9 @@ NOT_SEALED = {"404": {"description": "the log has not been sealed yet (or no tre
                                      "published at that size)"}}
 
 
-def _csv_row(event: Mapping[str, Any]) -> list[Any]:
-    obj = event["object"] or {}
-    return [event["seq"], event["time"], event["actor"]["party_id"] or "",
-            event["actor"]["role"] or "", event["action"], obj.get("type", ""),
-            obj.get("id", ""), event["outcome"], event["request_id"] or "",
-            event["client_address"] or "", event["content_sha256"] or "",
-            event["patient_hash"] or "",
-            json.dumps(event["details"], ensure_ascii=False, sort_keys=True)
-            if event["details"] is not None else ""]
-
-
 def _export(query: dict[str, Any], mimetype: str) -> Response:
-    events = (event_from_document(doc)
-              for doc in store.iterate(services().storage.database, query))
-    return export_response(events, mimetype, columns=CSV_COLUMNS, row=_csv_row,
+    return export_response(search.every_event(services().audit, query), mimetype,
+                           columns=search.CSV_COLUMNS, row=search.csv_row,
                            filename="audit-events.csv")
 
 
@@ -167,15 +127,13 @@ def _export(query: dict[str, Any], mimetype: str) -> Response:
 def list_events(args: dict[str, Any]) -> Any:
     """Audit events, oldest first: filter, page, or export as CSV / NDJSON."""
     wanted = export_type()
-    query = _event_filter(args)
+    query = search.event_query(args, services().audit)
     if wanted != "application/json":
         return _export(query, wanted)
     config = current_app.config
     limit = min(args.get("limit", config["AUDIT_PAGE_SIZE"]), config["AUDIT_PAGE_MAX"])
-    docs = store.find_page(services().storage.database, query, limit + 1)
-    items = [event_from_document(doc) for doc in docs[:limit]]
-    more = len(docs) > limit
-    return {"items": items, "next_cursor": str(items[-1]["seq"]) if more else None}
+    items, next_cursor = search.events_page(services().audit, query, limit)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 class TreeHeadQuerySchema(Schema):
@@ -296,6 +254,8 @@ class AccessSchema(Schema):
     party_id = fields.String(allow_none=True)
     party_name = fields.String(allow_none=True)
     role = fields.String(allow_none=True)
+    user = fields.String(allow_none=True, metadata={"description": "the person, when one "
+                                                                   "read it in the console"})
     action = fields.String()
     ma_don_thuoc = fields.String(allow_none=True)
     outcome = fields.String()
@@ -316,27 +276,14 @@ class AccessLogSchema(Schema):
 @blp.response(200, AccessLogSchema)
 def access_log(args: dict[str, Any], cccd: str) -> Any:
     """Which parties read or dispensed a person's prescriptions, oldest first."""
-    if not (len(cccd) == 12 and cccd.isascii() and cccd.isdigit()):
+    if not search.valid_cccd(cccd):
         raise _parameter_error("cccd", "CCCD gồm 12 chữ số", "a CCCD is 12 digits")
-    audit = services().audit
-    hashed = audit.patient_hash(cccd)
-    query: dict[str, Any] = {"patient_hash": hashed, "action": {"$in": list(ACCESS_ACTIONS)}}
-    if "cursor" in args:
-        query["_id"] = {"$gt": int(args["cursor"])}
     config = current_app.config
     limit = min(args.get("limit", config["AUDIT_PAGE_SIZE"]), config["AUDIT_PAGE_MAX"])
-    docs = store.find_page(audit.database, query, limit + 1)
-    page = docs[:limit]
-    names = services().parties.names(d["actor"]["party_id"] for d in page
-                                     if d["actor"].get("party_id"))
-    zone = services().timezone  # a derived view, not the signed log: the gateway's zone
-    items = [{"seq": doc["_id"], "time": utc(doc["time"]).astimezone(zone).isoformat(
-                  timespec="milliseconds"),
-              "party_id": doc["actor"].get("party_id"),
-              "party_name": names.get(doc["actor"].get("party_id")),
-              "role": doc["actor"].get("role"), "action": doc["action"],
-              "ma_don_thuoc": (doc.get("object") or {}).get("id"), "outcome": doc["outcome"]}
-             for doc in page]
-    audit.record("patient.access_log_viewed", patient_id=cccd)
-    return {"items": items,
-            "next_cursor": str(page[-1]["_id"]) if len(docs) > limit else None}
+    found = services()
+    page = search.access_log(found.audit, found.parties, cccd, cursor=args.get("cursor"),
+                             limit=limit)
+    zone = found.timezone  # a derived view, not the signed log: the gateway's zone
+    page["items"] = [{**item, "time": utc(datetime.fromisoformat(item["time"])).astimezone(
+        zone).isoformat(timespec="milliseconds")} for item in page["items"]]
+    return page

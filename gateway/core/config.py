@@ -333,6 +333,24 @@ SETTINGS: tuple[Setting, ...] = (
             "overlaps per page of /v2/reports/controlled-overlaps by default"),
     Setting("OVERLAP_REPORT_PAGE_MAX", 1000, parse_positive_int,
             "largest page of /v2/reports/controlled-overlaps a client may ask"),
+    # --- console (people in browsers: README "Console") ----------------------------------------
+    Setting("CONSOLE_SESSION_IDLE_SECONDS", 900, parse_positive_int,
+            "a console session ends after this long without a request (15 minutes)"),
+    Setting("CONSOLE_SESSION_ABSOLUTE_SECONDS", 28_800, parse_positive_int,
+            "a console session ends this long after its login, however busy (8 hours: a "
+            "working day)"),
+    Setting("CONSOLE_PASSWORD_MIN_CHARS", 12, parse_positive_int,
+            "shortest password a person may choose in the console (generated ones are 20 "
+            "characters)"),
+    Setting("CONSOLE_PAGE_SIZE", 50, parse_positive_int,
+            "rows per page of the console's lists (prescriptions, dispenses, audit events)"),
+    Setting("CONSOLE_DASHBOARD_DAYS", 30, parse_positive_int,
+            "days the inspector's dashboard and overlap page show by default"),
+    Setting("CONSOLE_TOP", 10, parse_positive_int,
+            "facilities, drugs and prescribers the inspector's charts and tables rank"),
+    Setting("CONSOLE_DASHBOARD_CACHE_SECONDS", 60.0, parse_non_negative_float,
+            "how long a process reuses the dashboard's figures for the same days (four summary "
+            "aggregations; 0: compute at every view)"),
     # --- drug catalog ------------------------------------------------------------------------
     Setting("CATALOG_REFRESH_SECONDS", 5.0, parse_non_negative_float,
             "how long a process answers from its in-memory catalog before re-reading the "

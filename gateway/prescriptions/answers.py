@@ -73,9 +73,11 @@ def submit_answer(raw: dict[str, Any], party: Party) -> Answer:
     return Answer(201, view_of(stored, party), {"Location": location})
 
 
-def dispense_answer(code: str, party: Party, body: dict[str, Any]) -> Answer:
-    """Dispense and build the 201 answer (shared by the native and national endpoints)."""
-    key = request.headers.get("Idempotency-Key")
+def dispense_answer(code: str, party: Party, body: dict[str, Any], *,
+                    idempotency_key: str | None = None) -> Answer:
+    """Dispense and build the 201 answer (shared by the native and national endpoints, and
+    the console, whose form carries its key as ``idempotency_key``)."""
+    key = idempotency_key or request.headers.get("Idempotency-Key")
     dispense_id = dispense_id_for(party, code, key) if key else None
     try:
         stored, dispense = services().lifecycle.dispense(code, party, body, dispense_id=dispense_id)
@@ -132,3 +134,28 @@ def record_refusal(raw: dict[str, Any], refused: Refused) -> None:
                             object_id=code if known else None,
                             details={"codes": sorted({e["code"] for e in refused.errors})})
 
+
+def cancel_answer(code: str, party: Party, body: dict[str, Any]) -> dict[str, Any]:
+    """Cancel with the reason ``body["ly_do"]`` and record it (shared by the native endpoint
+    and the console); the stored prescription after it.
+
+    Raises:
+        Invalid: no reason, a reason over 2,000 characters, or another field.
+        NotFound, Forbidden, Conflict: see :meth:`Lifecycle.cancel`.
+    """
+    reason = body.get("ly_do")
+    errors = []
+    if not isinstance(reason, str) or not reason.strip():
+        errors.append({"pointer": "/ly_do", "code": "cancel.reason_required",
+                       "message": "Cần nêu lý do hủy đơn"})
+    elif len(reason) > 2000:
+        errors.append({"pointer": "/ly_do", "code": "rx.text_length",
+                       "message": "Lý do tối đa 2.000 ký tự"})
+    for name in sorted(set(body) - {"ly_do"}):
+        errors.append({"pointer": f"/{name}", "code": "request.unknown_field",
+                       "message": f"Trường không được hỗ trợ: {name}"})
+    if errors:
+        raise Invalid("the cancellation is invalid", errors=errors)
+    stored = services().lifecycle.cancel(code, party, reason.strip())
+    record("prescription.cancelled", stored)
+    return stored

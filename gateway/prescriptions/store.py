@@ -55,6 +55,9 @@ INDEXES = {
         # gateway/prescriptions/outbox.py).
         IndexModel([("forward_open", ASCENDING), ("forward_due_at", ASCENDING)],
                    name="forward_due"),
+        # A pharmacy's own dispense history in the console, newest prescriptions first.
+        IndexModel([("dispenses.pharmacy", ASCENDING), ("issued_at", DESCENDING),
+                    ("_id", DESCENDING)], name="pharmacy_dispenses"),
         # POST /v2/deliveries/{id}/retry and the delivery metrics.
         IndexModel([("deliveries.id", ASCENDING)], name="delivery_id"),
         IndexModel([("deliveries.state", ASCENDING)], name="delivery_state"),

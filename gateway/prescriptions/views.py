@@ -11,8 +11,8 @@ from marshmallow import RAISE, Schema, fields, validate
 from gateway.core.context import services
 from gateway.core.errors import bad_parameter
 from gateway.core.http import json_object
-from gateway.core.problems import ApiError
 from gateway.prescriptions.answers import (
+    cancel_answer,
     dispense_answer,
     idempotent,
     looked_up,
@@ -275,23 +275,7 @@ def list_prescriptions(args: dict[str, Any]) -> Any:
 def cancel_prescription(code: str) -> Any:
     """Cancel what remains undispensed of a prescription (issuing facility)."""
     party = current_party()
-    body = json_object()
-    reason = body.get("ly_do")
-    errors = []
-    if not isinstance(reason, str) or not reason.strip():
-        errors.append({"pointer": "/ly_do", "code": "cancel.reason_required",
-                       "message": "Cần nêu lý do hủy đơn"})
-    elif len(reason) > 2000:
-        errors.append({"pointer": "/ly_do", "code": "rx.text_length",
-                       "message": "Lý do tối đa 2.000 ký tự"})
-    for name in sorted(set(body) - {"ly_do"}):
-        errors.append({"pointer": f"/{name}", "code": "request.unknown_field",
-                       "message": f"Trường không được hỗ trợ: {name}"})
-    if errors:
-        raise ApiError(422, errors=errors)
-    stored = services().lifecycle.cancel(code, party, reason.strip())
-    record("prescription.cancelled", stored)
-    return view_of(stored, party)
+    return view_of(cancel_answer(code, party, json_object()), party)
 
 
 @blp.route("/v2/prescriptions/<code>/dispenses", methods=["POST"])

@@ -1,0 +1,197 @@
+"""What every console page shares (edge code, no endpoint): the session cookie, CSRF, who is
+signed in, rendering with the console's headers, and error pages.
+
+- **Session cookie**: Flask's signed session cookie holds only the session id (see
+  :mod:`gateway.auth.sessions`) and the CSRF secret. HttpOnly, SameSite=Lax, Secure and named
+  ``__Host-erx-console`` outside development (plain ``erx-console`` over development's
+  http). Its signing key is derived from ``TOKEN_SECRET`` (one secret to keep, none to add).
+- **CSRF**: Flask-WTF's ``CSRFProtect`` checks every POST to a console blueprint (a hidden
+  ``csrf_token`` field in every form); nothing else is checked by default
+  (``WTF_CSRF_CHECK_DEFAULT`` off), so the JSON API stays exempt. A POST without a valid token
+  changes nothing and is answered 400 with a page saying so.
+- **Headers**: ``Content-Security-Policy`` (no script at all, styles and images from the
+  gateway only), ``Cache-Control: no-store`` (pages carry patient data), no framing, no
+  referrer beyond the gateway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, Response, g, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from gateway.auth.sessions import Signed
+from gateway.console import labels
+from gateway.core.context import services
+from gateway.core.problems import ApiError, from_http_exception, to_problem
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+csrf = CSRFProtect()
+SESSION_ID = "sid"
+#: The page each role lands on.
+HOMES = {"pharmacy": "console_pharmacy.home", "clinic": "console_clinic.home",
+         "doctor": "console_clinic.home", "regulator": "console_inspector.home"}
+POLICY = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+          "base-uri 'none'; frame-ancestors 'none'")
+HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+           "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY"}
+MESSAGES = {
+    400: "Yêu cầu không hợp lệ.",
+    403: "Bạn không có quyền thực hiện thao tác này.",
+    404: "Không tìm thấy trang hoặc đơn thuốc này.",
+    405: "Thao tác này không được hỗ trợ ở đây.",
+    409: "Thao tác không thực hiện được với trạng thái hiện tại.",
+    413: "Dữ liệu gửi lên quá lớn.",
+    422: "Dữ liệu nhập chưa hợp lệ.",
+    429: "Bạn đã thử quá nhiều lần. Vui lòng thử lại sau.",
+    500: "Đã có lỗi hệ thống. Vui lòng thử lại sau.",
+    503: "Hệ thống tạm thời không phục vụ được. Vui lòng thử lại sau.",
+}
+CSRF_MESSAGE = ("Biểu mẫu đã hết hạn hoặc thiếu mã bảo vệ (CSRF), nên không có gì được thay "
+                "đổi. Hãy tải lại trang rồi gửi lại.")
+
+
+def init_app(app: Flask) -> None:
+    """Configure the session cookie and CSRF for the console (composition root)."""
+    config = app.config
+    development = config["ENV"] == "development"
+    secret = services(app).tokens.secret
+    app.config.update(
+        SECRET_KEY=hmac.new(secret, b"erx-console-session", hashlib.sha256).hexdigest(),
+        SESSION_COOKIE_NAME="erx-console" if development else "__Host-erx-console",
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SECURE=not development,
+        SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_PATH="/",
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=config["CONSOLE_SESSION_ABSOLUTE_SECONDS"])
+    csrf.init_app(app)
+    zone = services(app).timezone
+    app.add_template_filter(labels.number, "vnnum")
+    app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y %H:%M"), "vntime")
+    app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y"), "vndate")
+    app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y %H:%M:%S"), "vnsecond")
+
+
+def _when(value: Any, zone: Any, fmt: str) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(zone)
+    return value.strftime(fmt)
+
+
+def attach(blueprint: Blueprint) -> Blueprint:
+    """Give a console blueprint CSRF checks, the console's headers, HTML error pages and the
+    templates' common values."""
+    blueprint.before_request(_protect)
+    blueprint.after_request(_headers)
+    blueprint.register_error_handler(Exception, error_page)
+    blueprint.context_processor(_context)
+    return blueprint
+
+
+def _protect() -> None:
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()
+
+
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", POLICY)
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _context() -> dict[str, Any]:
+    signed = g.get("signed")
+    return {"signed": signed, "labels": labels,
+            "home": url_for(HOMES[signed.party.role]) if signed is not None else None}
+
+
+def signed_in(*roles: str) -> Callable[[F], F]:
+    """View decorator: a live console session (else the login page, then back here) of a
+    person whose party has one of ``roles`` (else 403)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            signed = services().console_login.resume(session.get(SESSION_ID))
+            if signed is None:
+                session.pop(SESSION_ID, None)
+                target = request.path if request.method == "GET" else None
+                return redirect(url_for("console.login", next=target), 303)
+            act_as(signed)
+            if roles and signed.party.role not in roles:
+                return page("console/error.html", 403, title="Không có quyền",
+                            messages=[MESSAGES[403]])
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def act_as(signed: Signed) -> None:
+    """Make the person's party the request's party (``current_party()``, the audit actor)."""
+    g.signed = signed
+    g.party = signed.party
+    g.console_user = signed.user.username
+
+
+def home_of(signed: Signed) -> str:
+    return url_for(HOMES[signed.party.role])
+
+
+def safe_next(target: str | None) -> str | None:
+    """A ``next`` page to go back to after login: a console path of this gateway only."""
+    if not target or not target.startswith("/console/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc and "\\" not in target else None
+
+
+def page(template: str, status: int = 200, *, headers: dict[str, str] | None = None,
+         **context: Any) -> Response:
+    response = Response(render_template(template, **context), status=status,
+                        mimetype="text/html")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def messages_of(exc: Exception) -> tuple[int, list[str], dict[str, str]]:
+    """The status, the Vietnamese messages and the headers an error is shown with."""
+    problem = exc if isinstance(exc, ApiError) else to_problem(exc)
+    if problem is None and isinstance(exc, HTTPException):
+        problem = from_http_exception(exc)
+    if problem is None:
+        return 500, [MESSAGES[500]], {}
+    found = [str(item["message"]) for item in problem.errors if item.get("message")]
+    return problem.status, found or [MESSAGES.get(problem.status, MESSAGES[400])], problem.headers
+
+
+def error_page(exc: Exception) -> Response:
+    if isinstance(exc, CSRFError):
+        return page("console/error.html", 400, title="Biểu mẫu không hợp lệ",
+                    messages=[CSRF_MESSAGE])
+    status, found, headers = messages_of(exc)
+    if status >= 500:
+        log.error("console error", exc_info=(type(exc), exc, exc.__traceback__))
+    return page("console/error.html", status, headers=headers,
+                title=MESSAGES.get(status, MESSAGES[400]), messages=found)
