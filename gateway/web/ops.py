@@ -20,8 +20,9 @@ blp = Blueprint("ops", __name__, description="Health, readiness and metrics")
 
 
 class HealthSchema(Schema):
-    status = fields.String(metadata={"example": "ok"})
-    checks = fields.Dict(keys=fields.String(), values=fields.String())
+    status = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
+    checks = fields.Dict(keys=fields.String(), values=fields.String(
+        metadata={"enum": ["ok", "failing"]}))
 
 
 @blp.route("/healthz")
@@ -33,7 +34,8 @@ def healthz() -> Any:
 
 
 @blp.route("/readyz")
-@blp.doc(security=[], responses={"503": {"description": "a dependency is not ready"}})
+@blp.doc(security=[], responses={"503": {"description": "a dependency is not ready",
+                                         "content": {"application/json": {"schema": HealthSchema}}}})
 @blp.response(200, HealthSchema)
 def readyz() -> Any:
     """The database answers and every service is ready (503 otherwise)."""
