@@ -8,10 +8,11 @@ section shows the packages and the order in which they may import each other.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_smorest import Api
 from flask_smorest import Blueprint as ApiBlueprint
 
@@ -24,14 +25,14 @@ from gateway.console import pages as console_pages
 from gateway.container import build_services
 from gateway.core import config as settings
 from gateway.core import http, metrics, problems
-from gateway.core.context import EXTENSION_KEY
+from gateway.core.context import EXTENSION_KEY, services
 from gateway.core.problems import ApiError, ProblemSchema, handle_exception
 from gateway.forwarding import views as forwarding_views
 from gateway.national import views as national_views
 from gateway.prescriptions import print_views, report_views
 from gateway.prescriptions import views as prescription_views
 from gateway.signatures import views as signature_views
-from gateway.web import ops
+from gateway.web import examples, openapi, ops
 
 API_SPEC_OPTIONS: dict[str, Any] = {
     "info": {"description": "Interconnection gateway for Vietnam's national electronic "
@@ -39,7 +40,12 @@ API_SPEC_OPTIONS: dict[str, Any] = {
     "security": [{"bearerAuth": []}],
     "components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-        "appKey": {"type": "apiKey", "in": "header", "name": "app-key"},
+        "appKey": {"type": "apiKey", "in": "header", "name": "app-key",
+                   "description": "a pharmacy's secret (national pharmacy calls), sent with "
+                                  "`app-name`"},
+        "appName": {"type": "apiKey", "in": "header", "name": "app-name",
+                    "description": "a pharmacy's client id (`pharmacy-<code>`), sent with "
+                                   "`app-key`"},
     }},
 }
 
@@ -53,12 +59,26 @@ BLUEPRINTS = (ops.blp, auth_views.blp, party_views.blp, signature_views.blp, for
 
 
 class GatewayApi(Api):
-    """flask-smorest's Api with the gateway's one error envelope."""
+    """flask-smorest's Api with the gateway's one error envelope, and an OpenAPI document
+    that states every answer (gateway.web.openapi) with examples made when it is served."""
 
     ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None  # every status is stated, none left to "default"
+    _finished: dict[str, Any] | None = None
 
     def handle_http_exception(self, error: Exception) -> Any:
         return handle_exception(error)
+
+    def document(self) -> dict[str, Any]:
+        """The OpenAPI document as served: completed once, examples made now."""
+        if self._finished is None:
+            self._finished = openapi.finish(self.spec.to_dict())
+        return openapi.with_examples(self._finished, examples.by_schema(
+            services().timezone))
+
+    def _openapi_json(self) -> Any:
+        return current_app.response_class(json.dumps(self.document(), ensure_ascii=False),
+                                          mimetype="application/json")
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,

@@ -224,77 +224,134 @@ class _NationalSchema(Schema):
     error_messages = {"unknown": UNKNOWN_FIELD_MESSAGE, "type": NOT_AN_OBJECT_MESSAGE}
 
 
-def _code(code: str, description: str | None = None, **kwargs: Any) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"code": code}
+def _code(code: str, description: str | None = None, *, doc: dict[str, Any] | None = None,
+          **kwargs: Any) -> dict[str, Any]:
+    """A field's keyword arguments: its docs/rules.md ``code``, and for the OpenAPI document a
+    ``description`` and ``doc`` (JSON Schema keywords: the defaults of the limits the rules
+    check, so a generated client knows them; the rules themselves are the authority)."""
+    metadata: dict[str, Any] = {"code": code, **(doc or {})}
     if description:
         metadata["description"] = description
     return {"metadata": metadata, **kwargs}
 
 
+_TEXT = {"maxLength": 2000}  # ERX_RX_FREE_TEXT_MAX_CHARS
+_DRUG_TEXT = {"maxLength": 200}  # ERX_RX_DRUG_TEXT_MAX_CHARS
+_DATE = {"pattern": r"^([0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{4}-[0-9]{2}-[0-9]{2})$",
+         "example": "15/03/1990"}
+
+
 class DiagnosisSchema(_NationalSchema):
     """One diagnosis (``chan_doan`` item)."""
 
-    ma_chan_doan = Text(required=True, **_code("rx.icd10"))
-    ten_chan_doan = Text(**_code("rx.field_type"))
-    ket_luan = Text(**_code("rx.field_type"))
+    ma_chan_doan = Text(required=True, **_code(
+        "rx.icd10", "ICD-10 (WHO 2019) category or subcategory, with or without the dot",
+        doc={"pattern": r"^[A-Za-z][0-9]{2}(\.?[0-9A-Za-z]{1,4})?$", "example": "J06.9"}))
+    ten_chan_doan = Text(**_code("rx.field_type", "diagnosis name", doc=_TEXT))
+    ket_luan = Text(**_code("rx.field_type", "conclusion", doc=_TEXT))
 
 
 class TreatmentPeriodSchema(_NationalSchema):
     """One treatment period (``dot_dung_thuoc`` item)."""
 
-    dot = WholeNumber(**_code("rx.period"))
-    tu_ngay = NationalDate(required=True, **_code("rx.period"))
-    den_ngay = NationalDate(required=True, **_code("rx.period"))
+    dot = WholeNumber(**_code("rx.period", "period number, 1, 2, ... (default: its position)",
+                              doc={"minimum": 1}))
+    tu_ngay = NationalDate(required=True, **_code("rx.period", "first day, dd/mm/yyyy or "
+                                                                "yyyy-mm-dd", doc=_DATE))
+    den_ngay = NationalDate(required=True, **_code("rx.period", "last day (inclusive)", doc=_DATE))
 
 
 class DrugLineSchema(_NationalSchema):
     """One drug line (``thong_tin_don_thuoc`` item)."""
 
-    ma_thuoc = Text(required=True, **_code("drug.unknown"))
-    biet_duoc = Text(**_code("rx.field_type"))
-    ten_thuoc = Text(**_code("rx.field_type"))
-    don_vi_tinh = Text(required=True, **_code("drug.unit"))
-    so_luong = Quantity(required=True, **_code("drug.quantity"))
-    cach_dung = Text(required=True, **_code("drug.directions"))
+    ma_thuoc = Text(required=True, **_code(
+        "drug.unknown", "the product: national drug code, registration number or GTIN "
+                        "(docs/identifiers.md)", doc={"minLength": 1, **_DRUG_TEXT,
+                                                     "example": "MT100039"}))
+    biet_duoc = Text(**_code("rx.field_type", "brand name", doc=_DRUG_TEXT))
+    ten_thuoc = Text(**_code("rx.field_type", "active ingredient and strength", doc=_DRUG_TEXT))
+    don_vi_tinh = Text(required=True, **_code("drug.unit", "unit, the catalog's (Viên, Ống, ml...)",
+                                              doc={"minLength": 1, **_DRUG_TEXT}))
+    so_luong = Quantity(required=True, **_code(
+        "drug.quantity", "quantity in that unit; fractional only for measured units (ml, g...); "
+                         "at most ERX_RX_QUANTITY_MAX", doc={"exclusiveMinimum": True,
+                                                             "minimum": 0, "maximum": 10000}))
+    cach_dung = Text(required=True, **_code("drug.directions", "directions",
+                                            doc={"minLength": 1, **_DRUG_TEXT}))
 
 
 class PrescriptionSchema(_NationalSchema):
     """The prescription document of ``gui-don-thuoc``, plus the gateway extension
     ``ma_co_so_cung_ung_thuoc_chi_dinh`` (nominated pharmacy)."""
 
-    loai_don_thuoc = Text(required=True, **_code("rx.type"))
-    ma_don_thuoc = Text(**_code("rx.code_format"))
-    ho_ten_benh_nhan = Text(required=True, **_code("patient.name_required"))
-    ma_dinh_danh_y_te = Text(**_code("rx.field_type"))
-    ma_dinh_danh_cong_dan = Text(**_code("patient.cccd_format"))
+    loai_don_thuoc = Text(required=True, **_code(
+        "rx.type", "prescription type: `c` basic, `n` narcotic (gây nghiện), `h` psychotropic "
+                   "or precursor (hướng thần, tiền chất), `y` traditional medicine (y học cổ "
+                   "truyền)", doc={"enum": ["c", "n", "h", "y"]}))
+    ma_don_thuoc = Text(**_code(
+        "rx.code_format", "14 characters: the facility code (5), 7 characters, `-`, the type "
+                          "letter (docs/identifiers.md); leave it out and the gateway makes one",
+        doc={"pattern": "^([0-9A-Za-z]{5}[0-9A-Za-z]{7}-[cnhy])?$", "example": "79001AB12345-c"}))
+    ho_ten_benh_nhan = Text(required=True, **_code(
+        "patient.name_required", "patient's full name (at most ERX_RX_NAME_MAX_CHARS)",
+        doc={"minLength": 1, "maxLength": 255}))
+    ma_dinh_danh_y_te = Text(**_code("rx.field_type", "health identifier", doc={"maxLength": 64}))
+    ma_dinh_danh_cong_dan = Text(**_code(
+        "patient.cccd_format", "CCCD, 12 digits; must agree with the birth date and sex "
+                               "(`patient.cccd_mismatch`)", doc={"pattern": "^[0-9]{12}$"}))
     ngay_sinh_benh_nhan = NationalDate(required=True, **_code(
-        "patient.birth_date", description="dd/mm/yyyy or yyyy-mm-dd"))
-    can_nang = Quantity(**_code("patient.weight_required"))
-    gioi_tinh = WholeNumber(required=True, **_code("patient.sex"))
-    ma_so_the_bao_hiem_y_te = Text(**_code("patient.bhyt_format"))
+        "patient.birth_date", description="dd/mm/yyyy or yyyy-mm-dd", doc=_DATE))
+    can_nang = Quantity(**_code(
+        "patient.weight_required", "weight in kg; required under ERX_RX_CHILD_AGE_MONTHS (72)",
+        doc={"exclusiveMinimum": True, "minimum": 0, "maximum": 500}))
+    gioi_tinh = WholeNumber(required=True, **_code(
+        "patient.sex", "sex: `2` male, `3` female, `1` unknown (the meaning of 1 is "
+                       "unconfirmed: send 2 or 3 when known)", doc={"enum": [1, 2, 3]}))
+    ma_so_the_bao_hiem_y_te = Text(**_code("patient.bhyt_format", "health-insurance number "
+                                                                 "(docs/identifiers.md)"))
     #: the spelling some clients use for ma_so_the_bao_hiem_y_te.
     ma_so_bao_hiem_y_te = Text(**_code(
         "patient.bhyt_format", description="alternative spelling of ma_so_the_bao_hiem_y_te "
                                            "(send one of the two)"))
-    thong_tin_nguoi_giam_ho = Text(**_code("patient.guardian_required"))
-    dia_chi = Text(**_code("rx.field_type"))
-    chan_doan = ItemList(Item(DiagnosisSchema), required=True,
-                         **_code("rx.diagnosis_required"))
-    luu_y = Text(**_code("rx.field_type"))
-    hinh_thuc_dieu_tri = WholeNumber(**_code("rx.field_type"))
+    thong_tin_nguoi_giam_ho = Text(**_code(
+        "patient.guardian_required", "guardian (name, relation, identifier); required under "
+                                     "ERX_RX_CHILD_AGE_MONTHS (72)", doc=_TEXT))
+    dia_chi = Text(**_code("rx.field_type", "address", doc=_TEXT))
+    chan_doan = ItemList(Item(DiagnosisSchema), required=True, **_code(
+        "rx.diagnosis_required", "diagnoses, at least one (at most ERX_RX_MAX_DIAGNOSES)",
+        doc={"minItems": 1, "maxItems": 50}))
+    luu_y = Text(**_code("rx.field_type", "cautions", doc=_TEXT))
+    hinh_thuc_dieu_tri = WholeNumber(**_code(
+        "rx.field_type", "treatment setting: `1` visit (khám bệnh), `2` outpatient treatment "
+                         "(điều trị ngoại trú), `3` inpatient (điều trị nội trú) (codes "
+                         "unconfirmed: the social-insurance convention)", doc={"enum": [1, 2, 3]}))
     dot_dung_thuoc = OneOrMany(Item(TreatmentPeriodSchema), required=True, **_code(
-        "rx.period", description="a list of periods, or a single period object"))
-    thong_tin_don_thuoc = ItemList(Item(DrugLineSchema), required=True,
-                                   **_code("rx.lines_required"))
-    loi_dan = Text(**_code("rx.field_type"))
-    so_dien_thoai_nguoi_kham_benh = Text(**_code("rx.field_type"))
+        "rx.period", description="treatment periods: a list, or a single period object",
+        doc={"minItems": 1, "maxItems": 50}))
+    thong_tin_don_thuoc = ItemList(Item(DrugLineSchema), required=True, **_code(
+        "rx.lines_required", "drug lines, at least one (at most ERX_RX_MAX_LINES); a dispense "
+                             "names a line by its 0-based position here",
+        doc={"minItems": 1, "maxItems": 50}))
+    loi_dan = Text(**_code("rx.field_type", "advice to the patient", doc=_TEXT))
+    so_dien_thoai_nguoi_kham_benh = Text(**_code("rx.field_type", "prescriber's phone",
+                                                 doc={"maxLength": 20}))
     ngay_tai_kham = FollowUp(**_code(
-        "rx.follow_up", description="days after prescribing (integer), or a date dd/mm/yyyy"))
+        "rx.follow_up", description="follow-up: days after prescribing (integer, 0 to "
+                                    "ERX_RX_FOLLOW_UP_MAX_DAYS), or a date dd/mm/yyyy",
+        doc={"oneOf": [{"type": "integer", "minimum": 0, "maximum": 365},
+                       {"type": "string", **_DATE}]}))
     ngay_gio_ke_don = PrescribedAt(required=True, **_code(
-        "rx.prescribed_at", description="yyyy-mm-dd HH:MM:SS (Vietnam time) or ISO 8601"))
-    signature = Text(**_code("rx.field_type", description="prescriber's signature; may be empty"))
+        "rx.prescribed_at", description="time of prescribing: yyyy-mm-dd HH:MM:SS in Vietnam "
+                                        "time (UTC+07:00), or ISO 8601 with an offset; not in "
+                                        "the future, at most ERX_RX_MAX_AGE_DAYS (30) old",
+        doc={"pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+                        r"(Z|[+-][0-9]{2}:?[0-9]{2})?$", "example": "2026-03-01 09:30:00"}))
+    signature = Text(**_code("rx.field_type", description="prescriber's signature (README "
+                                                          "\"Signatures\"); may be empty",
+                             doc={"maxLength": 16384}))
     ma_co_so_cung_ung_thuoc_chi_dinh = Text(**_code(
-        "rx.field_type", description="gateway extension: the nominated pharmacy's code"))
+        "rx.field_type", description="gateway extension: the nominated pharmacy's code",
+        doc={"maxLength": 64}))
 
 
 PRESCRIPTION_SCHEMA = PrescriptionSchema()

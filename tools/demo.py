@@ -2,7 +2,8 @@
 scanned packs, an over-dispense is refused, another prescription is cancelled, and the clinic
 sees where its prescription was forwarded.
 
-Against a running ``make run`` (``ERX_DEMO_URL``, default http://127.0.0.1:8000, if it answers),
+Against the running ``make run`` of this checkout (the address its run file,
+``$ERX_VAR_DIR/run/gateway.json``, publishes; ``ERX_DEMO_URL`` names another), if it answers,
 or else a gateway of its own started with ``erx-gateway run`` in a temporary directory, whose
 forwarder then delivers to the strict national-registry simulator (gateway/forwarding/simulator.py)
 on loopback. Parties are made with the command line, exactly as an operator would. Every step
@@ -28,6 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from gateway.core import config as settings
+from gateway.forwarding.simulator import RegistrySimulator as RegistryDouble
+from gateway.runtime import supervisor
 
 BIN = Path(sys.executable).parent
 VIETNAM = timezone(timedelta(hours=7))
@@ -137,7 +142,6 @@ class Demo:
         }
 
     def run(self) -> None:
-        print(f"erx-gateway demo against {self.base}")
         facility = "79001"
         self.party("clinic", facility, "Phòng khám Đa khoa Demo")
         doctor = self.party("doctor", "BS0001", "BS. Trần Thị Bình", facility)
@@ -216,15 +220,28 @@ def _answers(base: str) -> bool:
         return False
 
 
+def target() -> tuple[str | None, str]:
+    """The gateway to talk to and how it was found: ``ERX_DEMO_URL``, else the one the run
+    file of this checkout's ``make run`` publishes (never a fixed port: on a shared host that
+    may be someone else's instance); ``None`` when neither names one."""
+    named = os.environ.get("ERX_DEMO_URL")
+    if named:
+        return named.rstrip("/"), "ERX_DEMO_URL"
+    values = settings.load()
+    running = supervisor.running_gateway(values)
+    if running.get("url"):
+        return running["url"], f"the make run of {values['VAR_DIR']} (pid {running['pid']})"
+    return None, f"no make run of {values['VAR_DIR']} is running"
+
+
 def main() -> int:
-    base = os.environ.get("ERX_DEMO_URL", "http://127.0.0.1:8000").rstrip("/")
+    base, found = target()
     env = dict(os.environ)
     env.setdefault("ERX_ENV", "development")
-    if _answers(base):
+    if base is not None and _answers(base):
+        print(f"erx-gateway demo against {base}: {found}")
         Demo(base, env).run()
         return 0
-    from gateway.forwarding.simulator import RegistrySimulator as RegistryDouble
-
     registry = RegistryDouble(facility_code="79001", password="demo-registry-password").start()
     with tempfile.TemporaryDirectory(prefix="erx-demo-") as var:
         port = _free_port()
@@ -234,18 +251,19 @@ def main() -> int:
                     "ERX_REGISTRY_FACILITY_CODE": "79001",
                     "ERX_REGISTRY_PASSWORD": "demo-registry-password"})
         env.pop("ERX_MONGODB_URI", None)
-        base = f"http://127.0.0.1:{port}"
-        print(f"no gateway answers at {os.environ.get('ERX_DEMO_URL', 'http://127.0.0.1:8000')}; "
-              f"starting one in {var}")
+        new_base = f"http://127.0.0.1:{port}"
+        print(f"{'no gateway answers at ' + base if base else found}; starting one in {var} "
+              f"on {new_base}")
         server = subprocess.Popen([str(BIN / "erx-gateway"), "run"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 120
-            while not _answers(base):
+            while not _answers(new_base):
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("the demo gateway did not start")
                 time.sleep(0.5)
-            Demo(base, env, registry).run()
+            print(f"erx-gateway demo against {new_base}: its own gateway")
+            Demo(new_base, env, registry).run()
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(60)

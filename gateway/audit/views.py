@@ -8,6 +8,7 @@ number (gateway/audit/search.py), so they show everything recorded before the re
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app
@@ -16,18 +17,25 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from gateway.audit import search
 from gateway.audit.log import NDJSON
+from gateway.audit.store import utc
 from gateway.audit.tree import latest_tree_head, tree, tree_head_at
 from gateway.core.context import services
 from gateway.core.http import export_response, export_type
 from gateway.core.problems import ApiError
+from gateway.web.openapi import errors
 from gateway.web.security import requires
 
 blp = Blueprint("audit", __name__, description="Regulators' audit trail, proofs and reports")
 
 
-def _parameter_error(name: str, message: str) -> ApiError:
+#: Largest whole number a query parameter may hold (MongoDB's 64-bit integers); a larger one is
+#: a 422, never an overflow.
+INT64_MAX = 2**63 - 1
+
+
+def _parameter_error(name: str, message_vi: str, message_en: str) -> ApiError:
     return ApiError(422, errors=[{"pointer": f"/{name}", "code": "request.invalid",
-                                  "message": message, "parameter": name}])
+                                  "message": message_vi, "_en": message_en, "parameter": name}])
 
 
 class EventQuerySchema(Schema):
@@ -46,7 +54,7 @@ class EventQuerySchema(Schema):
     to = fields.AwareDateTime(metadata={"description": "exclusive"})
     cursor = fields.String(validate=validate.Regexp(r"^[0-9]{1,18}$"),
                            metadata={"description": "next_cursor of the previous page"})
-    limit = fields.Integer(validate=validate.Range(min=1),
+    limit = fields.Integer(validate=validate.Range(min=1, max=INT64_MAX),
                            metadata={"description": "page size (default and maximum are "
                                                     "settings); exports ignore it"})
 
@@ -130,7 +138,7 @@ def list_events(args: dict[str, Any]) -> Any:
 
 
 class TreeHeadQuerySchema(Schema):
-    tree_size = fields.Integer(validate=validate.Range(min=0), metadata={
+    tree_size = fields.Integer(validate=validate.Range(min=0, max=INT64_MAX), metadata={
         "description": "a tree head published earlier (default: the latest)"})
 
 
@@ -160,9 +168,9 @@ def get_tree_head(args: dict[str, Any]) -> Any:
 
 
 class InclusionQuerySchema(Schema):
-    index = fields.Integer(required=True, validate=validate.Range(min=0),
+    index = fields.Integer(required=True, validate=validate.Range(min=0, max=INT64_MAX),
                            metadata={"description": "leaf index = the event's seq"})
-    tree_size = fields.Integer(validate=validate.Range(min=1),
+    tree_size = fields.Integer(validate=validate.Range(min=1, max=INT64_MAX),
                                metadata={"description": "default: the latest tree head's"})
 
 
@@ -175,8 +183,8 @@ class InclusionProofSchema(Schema):
 
 
 class ConsistencyQuerySchema(Schema):
-    first = fields.Integer(required=True, validate=validate.Range(min=1))
-    second = fields.Integer(validate=validate.Range(min=1),
+    first = fields.Integer(required=True, validate=validate.Range(min=1, max=INT64_MAX))
+    second = fields.Integer(validate=validate.Range(min=1, max=INT64_MAX),
                             metadata={"description": "default: the latest tree head's"})
 
 
@@ -204,9 +212,11 @@ def inclusion_proof(args: dict[str, Any]) -> Any:
     published = _published_size()
     size = args.get("tree_size", published)
     if size > published:
-        raise _parameter_error("tree_size", f"the latest tree head has {published} events")
+        raise _parameter_error("tree_size", f"Cây mới nhất có {published} sự kiện",
+                               f"the latest tree head has {published} events")
     if args["index"] >= size:
-        raise _parameter_error("index", f"must be below tree_size ({size})")
+        raise _parameter_error("index", f"Phải nhỏ hơn tree_size ({size})",
+                               f"must be below tree_size ({size})")
     merkle = tree(services().storage.database, published)
     path = merkle.inclusion_proof(args["index"], size)
     return {"index": args["index"], "tree_size": size,
@@ -224,9 +234,11 @@ def consistency_proof(args: dict[str, Any]) -> Any:
     published = _published_size()
     second = args.get("second", published)
     if second > published:
-        raise _parameter_error("second", f"the latest tree head has {published} events")
+        raise _parameter_error("second", f"Cây mới nhất có {published} sự kiện",
+                               f"the latest tree head has {published} events")
     if args["first"] > second:
-        raise _parameter_error("first", f"must not exceed second ({second})")
+        raise _parameter_error("first", f"Không được lớn hơn second ({second})",
+                               f"must not exceed second ({second})")
     path = tree(services().storage.database, published).consistency_proof(args["first"], second)
     return {"first": args["first"], "second": second,
             "consistency_path": [node.hex() for node in path]}
@@ -234,7 +246,7 @@ def consistency_proof(args: dict[str, Any]) -> Any:
 
 class AccessLogQuerySchema(Schema):
     cursor = fields.String(validate=validate.Regexp(r"^[0-9]{1,18}$"))
-    limit = fields.Integer(validate=validate.Range(min=1))
+    limit = fields.Integer(validate=validate.Range(min=1, max=INT64_MAX))
 
 
 class AccessSchema(Schema):
@@ -256,15 +268,23 @@ class AccessLogSchema(Schema):
 
 
 @blp.route("/v2/patients/<cccd>/access-log", methods=["GET"])
+@blp.doc(parameters=[{"in": "path", "name": "cccd", "required": True,
+                      "schema": {"type": "string", "pattern": "^[0-9]{12}$"},
+                      "description": "the person's CCCD (12 digits); hashed before matching"}],
+         responses=errors({422: "`cccd` is not 12 digits, or a query parameter is invalid"}))
 @requires("regulator")
 @blp.arguments(AccessLogQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
 @blp.response(200, AccessLogSchema)
 def access_log(args: dict[str, Any], cccd: str) -> Any:
     """Which parties read or dispensed a person's prescriptions, oldest first."""
     if not search.valid_cccd(cccd):
-        raise _parameter_error("cccd", "a CCCD is 12 digits")
+        raise _parameter_error("cccd", "CCCD gồm 12 chữ số", "a CCCD is 12 digits")
     config = current_app.config
     limit = min(args.get("limit", config["AUDIT_PAGE_SIZE"]), config["AUDIT_PAGE_MAX"])
     found = services()
-    return search.access_log(found.audit, found.parties, cccd, cursor=args.get("cursor"),
+    page = search.access_log(found.audit, found.parties, cccd, cursor=args.get("cursor"),
                              limit=limit)
+    zone = found.timezone  # a derived view, not the signed log: the gateway's zone
+    page["items"] = [{**item, "time": utc(datetime.fromisoformat(item["time"])).astimezone(
+        zone).isoformat(timespec="milliseconds")} for item in page["items"]]
+    return page

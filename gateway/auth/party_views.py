@@ -17,6 +17,7 @@ from gateway.core.context import services
 from gateway.core.errors import Invalid, error_item
 from gateway.core.http import json_object
 from gateway.parties.model import ROLES, Party, UnknownParty
+from gateway.web.openapi import errors
 from gateway.web.security import requires
 
 blp = Blueprint("parties", __name__, description="Administrators manage parties (clinics, "
@@ -24,8 +25,8 @@ blp = Blueprint("parties", __name__, description="Administrators manage parties 
 
 CREATE_FIELDS = ("role", "code", "name", "facility", "address", "phone")
 UPDATE_FIELDS = ("name", "address", "phone")
-ADMIN_ERRORS = {"401": {"description": "no or invalid token"},
-                "403": {"description": "not an administrator"}}
+ADMIN_ERRORS = errors({403: "not an administrator"})
+NO_PARTY = errors({404: "no such party"})
 
 
 class PartySchema(Schema):
@@ -84,8 +85,8 @@ def _audit(action: str, party: Party | str, details: dict[str, Any] | None = Non
 
 @blp.route("/v2/parties", methods=["POST"])
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PartyCreateSchema}}},
-         responses={**ADMIN_ERRORS, "409": {"description": "the role and code are taken"},
-                    "422": {"description": "a field is missing or not acceptable"}})
+         responses={**ADMIN_ERRORS, **errors({409: "the role and code are taken",
+                                               422: "a field is missing or not acceptable"})})
 @blp.response(201, PartySecretSchema)
 @requires("admin")
 def create_party() -> Any:
@@ -102,7 +103,7 @@ def create_party() -> Any:
 
 @blp.route("/v2/parties", methods=["GET"])
 @blp.doc(parameters=[{"in": "query", "name": "role", "schema": {"type": "string", "enum": list(ROLES)}}],
-         responses=ADMIN_ERRORS)
+         responses={**ADMIN_ERRORS, **errors({422: "`role` is not a role"})})
 @blp.response(200, PartyListSchema)
 @requires("admin")
 def list_parties() -> Any:
@@ -116,7 +117,7 @@ def list_parties() -> Any:
 
 
 @blp.route("/v2/parties/<client_id>", methods=["GET"])
-@blp.doc(responses={**ADMIN_ERRORS, "404": {"description": "no such party"}})
+@blp.doc(responses={**ADMIN_ERRORS, **NO_PARTY})
 @blp.response(200, PartySchema)
 @requires("admin")
 def get_party(client_id: str) -> Any:
@@ -129,8 +130,7 @@ def get_party(client_id: str) -> Any:
 
 @blp.route("/v2/parties/<client_id>", methods=["PATCH"])
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PartyUpdateSchema}}},
-         responses={**ADMIN_ERRORS, "404": {"description": "no such party"},
-                    "422": {"description": "a value is not acceptable"}})
+         responses={**ADMIN_ERRORS, **NO_PARTY, **errors({422: "a value is not acceptable"})})
 @blp.response(200, PartySchema)
 @requires("admin")
 def update_party(client_id: str) -> Any:
@@ -142,7 +142,7 @@ def update_party(client_id: str) -> Any:
 
 
 @blp.route("/v2/parties/<client_id>/disable", methods=["POST"])
-@blp.doc(responses={**ADMIN_ERRORS, "404": {"description": "no such party"}})
+@blp.doc(responses={**ADMIN_ERRORS, **NO_PARTY})
 @blp.response(200, PartySchema)
 @requires("admin")
 def disable_party(client_id: str) -> Any:
@@ -153,7 +153,7 @@ def disable_party(client_id: str) -> Any:
 
 
 @blp.route("/v2/parties/<client_id>/enable", methods=["POST"])
-@blp.doc(responses={**ADMIN_ERRORS, "404": {"description": "no such party"}})
+@blp.doc(responses={**ADMIN_ERRORS, **NO_PARTY})
 @blp.response(200, PartySchema)
 @requires("admin")
 def enable_party(client_id: str) -> Any:
@@ -164,7 +164,7 @@ def enable_party(client_id: str) -> Any:
 
 
 @blp.route("/v2/parties/<client_id>/rotate-secret", methods=["POST"])
-@blp.doc(responses={**ADMIN_ERRORS, "404": {"description": "no such party"}})
+@blp.doc(responses={**ADMIN_ERRORS, **NO_PARTY})
 @blp.response(200, PartySecretSchema)
 @requires("admin")
 def rotate_party_secret(client_id: str) -> Any:

@@ -6,13 +6,15 @@ from typing import Any
 
 from flask import g, jsonify
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
+from werkzeug.exceptions import HTTPException
 
 from gateway.core.context import services
 from gateway.core.errors import RateLimited, Unauthenticated
 from gateway.core.http import client_address, json_object
-from gateway.core.problems import ApiError
+from gateway.core.problems import ApiError, from_http_exception
 from gateway.parties.model import Party
+from gateway.web.openapi import errors, national_errors
 
 blp = Blueprint("auth", __name__, description="Parties obtain access tokens")
 
@@ -22,9 +24,12 @@ def authenticate_secret(client_id: str, secret: str) -> Party | None:
 
 
 class TokenRequestSchema(Schema):
-    grant_type = fields.String(required=True, metadata={"example": "client_credentials"})
-    client_id = fields.String(required=True)
-    client_secret = fields.String(required=True)
+    grant_type = fields.String(required=True, validate=validate.OneOf(["client_credentials"]))
+    client_id = fields.String(required=True, validate=validate.Length(min=1), metadata={
+        "description": "`<role>-<code>` (`doctor-<facility>-<code>` for a doctor)",
+        "example": "clinic-79001"})
+    client_secret = fields.String(required=True, validate=validate.Length(min=1), metadata={
+        "description": "shown once when the party was created or its secret rotated"})
 
 
 class TokenSchema(Schema):
@@ -50,7 +55,10 @@ def _require_strings(body: dict[str, Any], *names: str) -> list[str]:
 @blp.route("/v2/auth/token", methods=["POST"])
 @blp.doc(security=[], requestBody={"required": True, "content": {
     "application/json": {"schema": TokenRequestSchema},
-    "application/x-www-form-urlencoded": {"schema": TokenRequestSchema}}})
+    "application/x-www-form-urlencoded": {"schema": TokenRequestSchema}}},
+    responses=errors({400: "unsupported grant_type, or a body that cannot be read",
+                      401: "unknown client or wrong secret",
+                      429: "too many failed logins (`Retry-After`)"}))
 @blp.response(200, TokenSchema)
 def issue_token() -> Any:
     """Exchange client credentials for an access token (OAuth 2 client credentials)."""
@@ -74,21 +82,45 @@ def _audit_login(method: str, party: Party | None, claimed_id: str) -> None:
 
 
 class NationalFacilityLoginSchema(Schema):
-    ma_lien_thong_co_so_kham_chua_benh = fields.String(required=True)
-    password = fields.String(metadata={"description": "or mat_khau"})
+    ma_lien_thong_co_so_kham_chua_benh = fields.String(required=True, validate=validate.Length(min=1),
+                                                       metadata={"description": "the facility code"})
+    password = fields.String(required=True, validate=validate.Length(min=1), metadata={
+        "description": "the party's secret (`mat_khau` is accepted in its place)"})
 
 
 class NationalDoctorLoginSchema(NationalFacilityLoginSchema):
-    ma_lien_thong_bac_si = fields.String(required=True)
+    ma_lien_thong_bac_si = fields.String(required=True, validate=validate.Length(min=1),
+                                         metadata={"description": "the doctor's code"})
 
 
 class NationalTokenSchema(Schema):
-    token = fields.String()
-    token_type = fields.String(metadata={"example": "bearer"})
+    token = fields.String(required=True, metadata={"description": "send as `Authorization: "
+                                                                  "Bearer <token>`"})
+    token_type = fields.String(required=True, metadata={"enum": ["bearer"]})
+
+
+class NationalLoginErrorSchema(Schema):
+    success = fields.Boolean(required=True, metadata={"enum": [False]})
+    error = fields.Dict(required=True, keys=fields.String(), values=fields.List(fields.String()),
+                        metadata={"description": "field -> messages (`body` for the request "
+                                                 "as a whole)"})
+
+
+_LOGIN_ERRORS = national_errors(NationalLoginErrorSchema, 413, 415, {
+    400: "a field is missing, or the body cannot be read",
+    401: "wrong code or secret",
+    429: "too many failed logins (`Retry-After`)"})
 
 
 def _national_login(doctor_field: str | None) -> Any:
-    body = json_object(allow_form=True)
+    try:
+        body = json_object(allow_form=True)
+    except (ApiError, HTTPException) as exc:  # the national shape, as for a missing field
+        problem = exc if isinstance(exc, ApiError) else from_http_exception(exc)
+        messages = [f"[{item['code']}] {item['message']}" for item in problem.errors]
+        status = 400 if problem.status == 422 else problem.status
+        return jsonify({"success": False, "error": {"body": messages or [
+            problem.body()["title"] + (f": {problem.detail}" if problem.detail else "")]}}), status
     facility = body.get("ma_lien_thong_co_so_kham_chua_benh")
     doctor = body.get(doctor_field) if doctor_field else None
     secret = body.get("password", body.get("mat_khau"))
@@ -122,7 +154,9 @@ def _national_login(doctor_field: str | None) -> Any:
 
 @blp.route("/api/auth/dang-nhap-co-so-kham-chua-benh", methods=["POST"])
 @blp.doc(security=[], requestBody={"required": True, "content": {
-    "application/json": {"schema": NationalFacilityLoginSchema}}})
+    "application/json": {"schema": NationalFacilityLoginSchema},
+    "application/x-www-form-urlencoded": {"schema": NationalFacilityLoginSchema}}},
+    responses=_LOGIN_ERRORS)
 @blp.response(200, NationalTokenSchema)
 def national_facility_login() -> Any:
     """National facility login (accepts `password` or `mat_khau`)."""
@@ -131,7 +165,9 @@ def national_facility_login() -> Any:
 
 @blp.route("/api/auth/dang-nhap-bac-si", methods=["POST"])
 @blp.doc(security=[], requestBody={"required": True, "content": {
-    "application/json": {"schema": NationalDoctorLoginSchema}}})
+    "application/json": {"schema": NationalDoctorLoginSchema},
+    "application/x-www-form-urlencoded": {"schema": NationalDoctorLoginSchema}}},
+    responses=_LOGIN_ERRORS)
 @blp.response(200, NationalTokenSchema)
 def national_doctor_login() -> Any:
     """National doctor login (accepts `password` or `mat_khau`)."""

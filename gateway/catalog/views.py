@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from drug_catalog.catalog import MAX_SEARCH_LIMIT
 from drug_catalog.model import CONTROL_CLASSES, KINDS, STATUSES
 from gateway.core.context import services
+from gateway.web.openapi import errors
 from gateway.web.security import requires
 
 blp = Blueprint("drugs", __name__, description="The drug catalog: products by national code, "
@@ -58,10 +59,11 @@ class DrugSearchSchema(Schema):
 @blp.route("/v2/drugs/<identifier>")
 @blp.doc(parameters=[{"in": "path", "name": "identifier", "required": True,
                       "description": "national drug code, registration number, or GTIN of 8, "
-                                     "12, 13 or 14 digits", "schema": {"type": "string"}}],
-         responses={"404": {"description": "no product has this identifier"},
-                    "422": {"description": "a GTIN with a wrong check digit (the problem names "
-                                           "the expected digit), or an ambiguous identifier"}})
+                                     "12, 13 or 14 digits",
+                      "schema": {"type": "string", "minLength": 1, "maxLength": 200}}],
+         responses=errors({404: "no product has this identifier",
+                           422: "`drug.gtin_check_digit` (the problem names the expected digit), "
+                                "`drug.ambiguous` or `drug.identifier`"}))
 @blp.response(200, DrugSchema)
 @requires()
 def get_drug(identifier: str) -> Any:
@@ -70,9 +72,9 @@ def get_drug(identifier: str) -> Any:
 
 
 @blp.route("/v2/drugs")
-@blp.response(200, DrugSearchSchema)
 @requires()
-@blp.arguments(DrugSearchArgsSchema, location="query")
+@blp.arguments(DrugSearchArgsSchema, location="query", unknown=RAISE)
+@blp.response(200, DrugSearchSchema)
 def search_drugs(args: dict[str, Any]) -> Any:
     """Search products by name or active ingredient, best first."""
     service = services().catalog

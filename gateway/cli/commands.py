@@ -50,11 +50,13 @@ def _echo_json(value: Any) -> None:
 def command_app(**overrides: Any) -> Iterator[Flask]:
     """An app (with an app context) wired to the database the running gateway uses."""
     values = settings.load()
-    # Run beside `make run` from another terminal, act in the running gateway's mode unless
-    # ERX_ENV says otherwise (make run is development; a bare shell would be production).
-    adopted = {} if "ERX_ENV" in os.environ else supervisor.running_gateway(values)
+    # Run beside `make run` from another terminal, act in the running gateway's mode and on its
+    # database unless ERX_* says otherwise (make run is development; a bare shell would be
+    # production; another instance may use other ports).
+    adopted, running = supervisor.adopted_settings(values, os.environ)
     values.update(adopted)
     with database_for_command(values) as uri:
+        _say_instance(values, uri, running)
         app = create_app({**adopted, "MONGODB_URI": uri, **overrides}, start=False)
         try:
             if not services(app).storage.prepare():
@@ -63,6 +65,18 @@ def command_app(**overrides: Any) -> Iterator[Flask]:
                 yield app
         finally:
             services(app).close()
+
+
+def _say_instance(values: dict[str, Any], uri: str, running: dict[str, Any]) -> None:
+    """Which instance this command acts on, on standard error (standard output stays the
+    command's answer)."""
+    database = "ERX_MONGODB_URI" if values["MONGODB_URI"] else uri  # a URI may hold a password
+    if running:
+        where = (f"the gateway of {values['VAR_DIR']} (pid {running['pid']}, "
+                 f"{running.get('url', '?')}), database {database}")
+    else:
+        where = f"database {database} (no gateway of {values['VAR_DIR']} is running)"
+    click.echo(f"erx-gateway: acting on {where}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

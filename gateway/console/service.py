@@ -162,7 +162,7 @@ class Console:
         last = end or today
         first = start or last - timedelta(days=self.policy.dashboard_days - 1)
         if first > last:
-            raise bad_parameter("to", "a day on or after from")
+            raise bad_parameter("to", "a day on or after from", "Phải là ngày từ `from` trở đi")
         return (datetime.combine(first, datetime.min.time(), tzinfo=self.zone),
                 datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=self.zone))
 
@@ -278,4 +278,5 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         issued_at, code = json.loads(raw)
         return datetime.fromisoformat(issued_at), str(code)
     except (ValueError, TypeError):
-        raise bad_parameter("cursor", "a cursor from the previous page") from None
+        raise bad_parameter("cursor", "a cursor from the previous page",
+                            "Phải là con trỏ của trang trước") from None

@@ -102,6 +102,13 @@ SETTINGS: tuple[Setting, ...] = (
             "the client address used by the audit log and the login limiter (0: none)"),
     Setting("MAX_BODY_BYTES", 1_048_576, parse_positive_int,
             "largest accepted request body; larger ones get 413"),
+    Setting("MAX_URL_BYTES", 4096, parse_positive_int,
+            "longest accepted URL (path and query string); longer ones get 414 (gunicorn is "
+            "started with a request-line limit above it, so the gateway answers)"),
+    Setting("MAX_HEADER_BYTES", 8190, parse_positive_int,
+            "largest accepted header field (name and value); larger ones get 431"),
+    Setting("MAX_HEADER_FIELDS", 100, parse_positive_int,
+            "most header fields in one request; more get 431"),
     Setting("LOG_LEVEL", "INFO", parse_choice("debug", "info", "warning", "error"),
             "log level of the JSON request log"),
     # --- database ------------------------------------------------------------------------

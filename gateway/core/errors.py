@@ -69,8 +69,10 @@ def error_item(pointer: str, code: str, message: str) -> dict[str, str]:
     return {"pointer": pointer, "code": code, "message": message}
 
 
-def bad_parameter(name: str, expected: str) -> Invalid:
-    """A query parameter that is not what it should be."""
+def bad_parameter(name: str, expected: str, expected_vi: str) -> Invalid:
+    """A query or path parameter that is not what it should be: ``expected`` in English,
+    ``expected_vi`` in Vietnamese (the item's message; ``_en`` gives the English one to an
+    ``Accept-Language: en`` answer)."""
     return Invalid(f"{name}: expected {expected}",
                    errors=[{"pointer": "", "parameter": name, "code": "request.invalid",
-                            "message": f"expected {expected}"}])
+                            "message": expected_vi, "_en": expected}])

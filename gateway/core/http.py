@@ -52,7 +52,8 @@ class GatewayRequest(Request):
     """Flask's request with JSON failures that are always a 400, never a 500."""
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
-        raise ApiError(400, detail=f"malformed JSON: {e}" if e else "malformed JSON")
+        raise ApiError(400, detail=f"malformed JSON: {e}" if e else "malformed JSON",
+                       detail_vi="JSON không đúng cú pháp")
 
 
 def json_body(*, allow_form: bool = False) -> Any:
@@ -66,16 +67,20 @@ def json_body(*, allow_form: bool = False) -> Any:
         return _clean_text(request.form.to_dict())
     if not _JSON_TYPE.match(mimetype):
         accepted = "application/json" + (" or application/x-www-form-urlencoded" if allow_form else "")
-        raise ApiError(415, detail=f"expected {accepted}, got {mimetype or 'no content type'}")
+        raise ApiError(415, detail=f"expected {accepted}, got {mimetype or 'no content type'}",
+                       detail_vi=f"Cần Content-Type {accepted}, nhận được {mimetype or 'không có'}")
     raw = request.get_data(cache=True)
     try:
         body = std_json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
-        raise ApiError(400, detail=f"the body is not UTF-8 (byte {exc.start})") from None
+        raise ApiError(400, detail=f"the body is not UTF-8 (byte {exc.start})",
+                       detail_vi=f"Nội dung không phải UTF-8 (byte {exc.start})") from None
     except RecursionError:
-        raise ApiError(400, detail="the JSON is nested too deeply") from None
+        raise ApiError(400, detail="the JSON is nested too deeply",
+                       detail_vi="JSON lồng quá nhiều cấp") from None
     except ValueError as exc:
-        raise ApiError(400, detail=f"malformed JSON: {exc}") from None
+        raise ApiError(400, detail=f"malformed JSON: {exc}",
+                       detail_vi=f"JSON không hợp lệ: {exc}") from None
     return _clean_text(body)
 
 
@@ -108,6 +113,7 @@ def _clean_text(body: Any) -> Any:
     if found:
         raise ApiError(422, detail="text fields hold characters that are not allowed (controls, "
                                    "bidi overrides or lone surrogates)",
+                       detail_vi="Có trường chứa ký tự không được phép",
                        errors=sorted(found, key=lambda item: item["pointer"]))
     return body
 
@@ -141,6 +147,7 @@ def json_object(*, allow_form: bool = False) -> dict[str, Any]:
     body = json_body(allow_form=allow_form)
     if not isinstance(body, dict):
         raise ApiError(422, detail="the body must be a JSON object",
+                       detail_vi="Nội dung phải là một đối tượng JSON",
                        errors=[{"pointer": "", "code": "request.not_object",
                                 "message": "Nội dung phải là một đối tượng JSON"}])
     return body
@@ -158,7 +165,8 @@ def export_type() -> str:
     wanted = request.accept_mimetypes.best_match(["application/json", "text/csv", NDJSON])
     if wanted is None:
         raise ApiError(406, detail="this answers application/json, text/csv or "
-                                   "application/x-ndjson")
+                                   "application/x-ndjson",
+                       detail_vi="Chỉ trả lời application/json, text/csv hoặc application/x-ndjson")
     return wanted
 
 
@@ -231,6 +239,30 @@ def _begin() -> None:
     supplied = request.headers.get("X-Request-ID", "")
     g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
     g.started = time.perf_counter()
+    _check_sizes()
+
+
+def _check_sizes() -> None:
+    """414 for a URL, 431 for header fields, larger than the gateway reads (gunicorn's own
+    limits are set above these, so the answer is problem+json, never gunicorn's HTML page).
+
+    Raises:
+        ApiError: 414 or 431.
+    """
+    config = current_app.config
+    url = request.environ.get("RAW_URI") or request.full_path.rstrip("?")
+    if len(url.encode("utf-8", "surrogateescape")) > config["MAX_URL_BYTES"]:
+        raise ApiError(414, detail=f"the URL is longer than {config['MAX_URL_BYTES']} bytes",
+                       detail_vi=f"Địa chỉ dài hơn {config['MAX_URL_BYTES']} byte")
+    if len(request.headers) > config["MAX_HEADER_FIELDS"]:
+        raise ApiError(431, detail=f"more than {config['MAX_HEADER_FIELDS']} header fields",
+                       detail_vi=f"Nhiều hơn {config['MAX_HEADER_FIELDS']} trường tiêu đề")
+    for name, value in request.headers.items():
+        if len(name) + len(value) + 2 > config["MAX_HEADER_BYTES"]:
+            raise ApiError(431, detail=f"the header field {name[:64]} is larger than "
+                                       f"{config['MAX_HEADER_BYTES']} bytes",
+                           detail_vi=f"Trường tiêu đề {name[:64]} lớn hơn "
+                                     f"{config['MAX_HEADER_BYTES']} byte")
 
 
 def _finish(response: Response) -> Response:

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from flask import Flask, Response, g, json
+from flask import Flask, Response, g, has_request_context, json, request
 from marshmallow import Schema, fields
 from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -39,6 +39,7 @@ from gateway.core.errors import (
     Unavailable,
     error_item,
 )
+from gateway.core.messages import bilingual
 from signing.errors import KeyStoreError, PrescriberSignatureError, VerificationError
 
 log = logging.getLogger(__name__)
@@ -47,20 +48,71 @@ PROBLEM_TYPE_PREFIX = "urn:erx:problem:"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 _TITLES = {
-    400: ("malformed", "The request is malformed"),
-    401: ("unauthenticated", "Authentication is required"),
-    403: ("forbidden", "This party may not do that"),
-    404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"),
-    406: ("not-acceptable", "No acceptable representation"),
-    409: ("conflict", "The request conflicts with the current state"),
-    413: ("too-large", "The request body is too large"),
-    415: ("unsupported-media-type", "The request body must be JSON"),
-    422: ("validation", "The request content is invalid"),
-    429: ("rate-limited", "Too many requests"),
-    500: ("internal", "Internal error"),
-    503: ("unavailable", "Service unavailable"),
+    400: "malformed",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "too-large",
+    414: "uri-too-long",
+    415: "unsupported-media-type",
+    422: "validation",
+    429: "rate-limited",
+    431: "headers-too-large",
+    500: "internal",
+    503: "unavailable",
 }
+#: Every problem type's title, (Vietnamese, English); the language is chosen by Accept-Language.
+TITLES: dict[str, tuple[str, str]] = {
+    "malformed": ("Yêu cầu không đúng định dạng", "The request is malformed"),
+    "unauthenticated": ("Cần xác thực", "Authentication is required"),
+    "forbidden": ("Bên gọi không được phép làm việc này", "This party may not do that"),
+    "not-found": ("Không tìm thấy", "Not found"),
+    "method-not-allowed": ("Phương thức không được hỗ trợ", "Method not allowed"),
+    "not-acceptable": ("Không có định dạng trả lời phù hợp", "No acceptable representation"),
+    "conflict": ("Xung đột với trạng thái hiện tại", "The request conflicts with the current state"),
+    "too-large": ("Nội dung yêu cầu quá lớn", "The request body is too large"),
+    "uri-too-long": ("Địa chỉ (URL) quá dài", "The URL is too long"),
+    "unsupported-media-type": ("Nội dung yêu cầu phải là JSON", "The request body must be JSON"),
+    "validation": ("Nội dung yêu cầu không hợp lệ", "The request content is invalid"),
+    "rate-limited": ("Quá nhiều yêu cầu", "Too many requests"),
+    "headers-too-large": ("Tiêu đề (header) yêu cầu quá lớn", "The request header fields are too large"),
+    "internal": ("Lỗi hệ thống", "Internal error"),
+    "unavailable": ("Dịch vụ tạm thời không phục vụ được", "Service unavailable"),
+    "unsupported-grant-type": ("grant_type không được hỗ trợ", "Unsupported grant type"),
+    "prescription-exists": ("Mã đơn thuốc đã có với nội dung khác",
+                            "The prescription code exists with other content"),
+    "qr-content-changed": ("Đơn thuốc đã thay đổi từ khi được in",
+                           "The prescription changed since it was printed"),
+    "qr-refused": ("Mã QR không phải mã QR đơn thuốc thật",
+                   "The QR code is not a genuine prescription QR"),
+    "not-cancellable": ("Không thể hủy đơn thuốc", "The prescription cannot be cancelled"),
+    "pharmacy-contact-missing": ("Thiếu địa chỉ hoặc số điện thoại của nhà thuốc",
+                                 "The pharmacy's contact details are missing"),
+    "over-quantity": ("Vượt số lượng đã kê", "More than was prescribed"),
+    "not-dispensable": ("Đơn thuốc không thể bán", "The prescription cannot be dispensed"),
+    "serial-reused": ("Hộp thuốc đã được bán trước đó", "A pack was dispensed before"),
+    "idempotency-key-reused": ("Idempotency-Key đã dùng cho yêu cầu khác",
+                               "The Idempotency-Key was used for another request"),
+    "idempotency-in-progress": ("Yêu cầu cùng Idempotency-Key đang được xử lý",
+                                "A request with this Idempotency-Key is in progress"),
+    "database-unavailable": ("Cơ sở dữ liệu tạm thời không truy cập được",
+                             "The database is unavailable"),
+    "dispense-limit": ("Đơn thuốc đã bán quá số lần cho phép", "Too many dispenses"),
+    "login-busy": ("Quá nhiều lượt đăng nhập cùng lúc", "Too many logins at once"),
+    "not-nominated": ("Đơn thuốc chỉ định nhà thuốc khác", "Another pharmacy is nominated"),
+    "pharmacy-identity": ("Báo cáo ghi tên nhà thuốc khác", "The report names another pharmacy"),
+}
+LANGUAGES = ("vi", "en")
+
+
+def language() -> str:
+    """``vi`` or ``en``: the request's ``Accept-Language`` choice, Vietnamese by default."""
+    if not has_request_context():
+        return "vi"
+    return request.accept_languages.best_match(LANGUAGES, default="vi") or "vi"
 
 
 class ApiError(Exception):
@@ -68,53 +120,97 @@ class ApiError(Exception):
 
     def __init__(self, status: int, *, title: str | None = None, slug: str | None = None,
                  detail: str | None = None, errors: Iterable[Mapping[str, Any]] | None = None,
-                 headers: Mapping[str, str] | None = None, **extra: Any) -> None:
-        default_slug, default_title = _TITLES.get(status, ("error", "Error"))
+                 headers: Mapping[str, str] | None = None, detail_vi: str | None = None,
+                 **extra: Any) -> None:
         self.status = status
-        self.title = title or default_title
-        self.slug = slug or default_slug
+        self.slug = slug or _TITLES.get(status, "error")
+        self.title = title or TITLES.get(self.slug, TITLES.get(_TITLES.get(status, ""), ("Lỗi", "Error")))[1]
         self.detail = detail
+        self.detail_vi = detail_vi
         self.errors = [dict(item) for item in errors] if errors else []
         self.headers = dict(headers or {})
         self.extra = extra
         super().__init__(self.detail or self.title)
 
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": PROBLEM_TYPE_PREFIX + self.slug, "title": self.title,
-                                "status": self.status}
-        if self.detail:
-            body["detail"] = self.detail
+    def body(self, lang: str | None = None) -> dict[str, Any]:
+        """The problem in ``lang`` (default: the request's): the title from :data:`TITLES`
+        (the raiser's own English title when the type has none), the Vietnamese detail when
+        there is one, else the English one."""
+        lang = lang or language()
+        vi, en = TITLES.get(self.slug) or TITLES.get(_TITLES.get(self.status, ""), ("Lỗi", "Error"))
+        if self.slug not in TITLES:
+            en = self.title
+        body: dict[str, Any] = {"type": PROBLEM_TYPE_PREFIX + self.slug,
+                                "title": vi if lang == "vi" else en, "status": self.status}
+        detail = self.detail_vi if lang == "vi" and self.detail_vi else self.detail
+        if detail:
+            body["detail"] = detail
         if self.errors:
-            body["errors"] = self.errors
+            body["errors"] = [_localized(item, lang) for item in self.errors]
         body.update(self.extra)
+        if body.get("warnings"):
+            body["warnings"] = [_localized(item, lang) for item in body["warnings"]]
         request_id = g.get("request_id") if g else None
         if request_id:
             body["request_id"] = request_id
         return body
 
     def response(self) -> Response:
-        response = Response(json.dumps(self.body(), ensure_ascii=False), status=self.status,
+        lang = language()
+        response = Response(json.dumps(self.body(lang), ensure_ascii=False), status=self.status,
                             mimetype=PROBLEM_MEDIA_TYPE)
+        response.headers["Content-Language"] = lang
         for name, value in self.headers.items():
             response.headers[name] = value
         return response
 
 
+def _localized(item: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """An item with its message in ``lang`` when it has one in English (``_en``)."""
+    shown = {key: value for key, value in item.items() if key != "_en"}
+    if lang == "en" and item.get("_en"):
+        shown["message"] = item["_en"]
+    return shown
+
+
 class ProblemItemSchema(Schema):
-    pointer = fields.String(metadata={"description": "JSON pointer (RFC 6901) into the request"})
-    code = fields.String(metadata={"description": "stable machine code (docs/rules.md)"})
-    message = fields.String(metadata={"description": "human message, Vietnamese"})
+    pointer = fields.String(required=True, metadata={
+        "description": "JSON pointer (RFC 6901) into the request body; empty for a parameter"})
+    code = fields.String(required=True, metadata={
+        "description": "stable machine code (docs/rules.md, docs/api-guide.md)",
+        "example": "drug.unknown"})
+    message = fields.String(required=True, metadata={
+        "description": "message for a person: Vietnamese; English for request-level codes "
+                       "(`request.*`) when `Accept-Language` prefers English"})
+    parameter = fields.String(metadata={
+        "description": "the query or path parameter at fault, when it is not the body"})
+    reason = fields.String(metadata={
+        "description": "signature problems: why the signature was refused (README "
+                       "\"Signatures\")"})
 
 
 class ProblemSchema(Schema):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details (``application/problem+json``)."""
 
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    request_id = fields.String()
-    errors = fields.List(fields.Nested(ProblemItemSchema))
+    type = fields.String(required=True, metadata={
+        "description": "problem type, a URN: `urn:erx:problem:<slug>`",
+        "example": "urn:erx:problem:validation"})
+    title = fields.String(required=True, metadata={
+        "description": "the type's title in the language `Accept-Language` chose (Vietnamese "
+                       "by default, English on `Accept-Language: en`)"})
+    status = fields.Integer(required=True, metadata={"example": 422})
+    detail = fields.String(metadata={"description": "explanation of this occurrence"})
+    request_id = fields.String(metadata={"description": "the request's X-Request-ID"})
+    errors = fields.List(fields.Nested(ProblemItemSchema), metadata={
+        "description": "every problem found, each with its pointer and stable code"})
+    warnings = fields.List(fields.Nested(ProblemItemSchema), metadata={
+        "description": "a refused prescription: the warnings it would also have had"})
+    expected_check_digit = fields.Integer(metadata={
+        "description": "`drug.gtin_check_digit`: the digit the other digits call for"})
+    national_codes = fields.List(fields.String(), metadata={
+        "description": "`drug.ambiguous`: the products the identifier names"})
+    ma_don_thuoc = fields.String(metadata={
+        "description": "`qr.*`: the prescription code the QR text claims"})
 
 
 def from_http_exception(exc: HTTPException) -> ApiError:
@@ -152,16 +248,22 @@ def _walk(tree: Any, pointer: str, location: str) -> Iterable[dict[str, str]]:
             yield from _walk(sub, f"{pointer}/{_escape(str(key))}", location)
     elif isinstance(tree, list) and tree and all(isinstance(item, str) for item in tree):
         for message in tree:
-            code = "request.unknown_field" if message == "Unknown field." else "request.invalid"
-            item = error_item(pointer or "/", code, message)
-            if location != "json":
-                item["parameter"] = pointer.lstrip("/")
-            yield item
+            yield _item(pointer, location, message)
     elif isinstance(tree, list):
         for index, sub in enumerate(tree):
             yield from _walk(sub, f"{pointer}/{index}", location)
     else:
-        yield error_item(pointer or "/", "request.invalid", str(tree))
+        yield _item(pointer, location, str(tree))
+
+
+def _item(pointer: str, location: str, message: str) -> dict[str, str]:
+    """One webargs message as an item in the request's language (Vietnamese by default)."""
+    code = "request.unknown_field" if message == "Unknown field." else "request.invalid"
+    vi, en = bilingual(message)
+    item: dict[str, str] = {**error_item(pointer or "/", code, vi), "_en": en}
+    if location != "json":
+        item["parameter"] = pointer.lstrip("/")
+    return item
 
 
 def _escape(token: str) -> str:

@@ -4,6 +4,7 @@ pharmacies' webhook registration."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -16,6 +17,7 @@ from gateway.core.problems import ApiError
 from gateway.forwarding.deliveries import deliveries_for, delivery_report, retry_delivery
 from gateway.forwarding.webhooks import validate_webhook
 from gateway.prescriptions.outbox import PHARMACY_EVENTS
+from gateway.web.openapi import errors
 from gateway.web.security import current_party, requires
 
 blp = Blueprint("deliveries", __name__, description="Where each prescription was forwarded, "
@@ -58,24 +60,31 @@ class DeliveriesSchema(Schema):
 
 
 @blp.route("/v2/prescriptions/<string:code>/deliveries")
-@blp.doc(responses={"403": {"description": "a pharmacy, or another facility"},
-                    "404": {"description": "no such prescription"}})
+@blp.doc(responses=errors({403: "a pharmacy, or another facility", 404: "no such prescription"}))
 @blp.response(200, DeliveriesSchema)
 @requires("clinic", "doctor", "regulator", "admin")
 def list_deliveries(code: str) -> Any:
     """Where this prescription, its cancellation and its dispenses were sent, and how it went."""
-    return {"ma_don_thuoc": code,
-            "deliveries": deliveries_for(services().outbox, code, current_party())}
+    return {"ma_don_thuoc": code, "deliveries": [
+        _local(entry) for entry in deliveries_for(services().outbox, code, current_party())]}
+
+
+def _local(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Times in the gateway's time zone, as every answer but the signed audit log shows them
+    (README "Conventions")."""
+    zone = services().timezone
+    return {name: value.astimezone(zone) if isinstance(value, datetime) and value.tzinfo
+            else value for name, value in entry.items()}
 
 
 @blp.route("/v2/deliveries/<string:delivery_id>/retry", methods=["POST"])
-@blp.doc(responses={"404": {"description": "no such delivery"},
-                    "409": {"description": "the delivery is neither dead nor failed_permanent"}})
+@blp.doc(responses=errors({404: "no such delivery",
+                           409: "the delivery is neither dead nor failed_permanent"}))
 @blp.response(200, DeliverySchema)
 @requires("admin")
 def retry(delivery_id: str) -> Any:
     """Send a dead or permanently failed delivery again (409 in any other state)."""
-    return retry_delivery(services().outbox, delivery_id, by=current_party().client_id)
+    return _local(retry_delivery(services().outbox, delivery_id, by=current_party().client_id))
 
 
 class DeliveryCountSchema(Schema):
@@ -109,16 +118,20 @@ class DeliveryReportQuerySchema(Schema):
 @blp.route("/v2/reports/deliveries")
 @requires("regulator")
 @blp.arguments(DeliveryReportQuerySchema, location="query", as_kwargs=False, unknown=RAISE)
-@blp.doc(responses={"403": {"description": "not a regulator"}})
+@blp.doc(responses=errors({403: "not a regulator"}))
 @blp.response(200, DeliveryReportSchema)
 def report_deliveries(args: dict[str, Any]) -> Any:
     """Delivery health: open and failed deliveries by state and target, and every refusal."""
-    return delivery_report(services().outbox, limit=args["limit"])
+    report = delivery_report(services().outbox, limit=args["limit"])
+    return {**report, "refused": [_local(entry) for entry in report["refused"]]}
 
 
 class WebhookSchema(Schema):
-    url = fields.String(required=True, metadata={"example": "https://pharmacy.example/erx"})
-    events = fields.List(fields.String(), metadata={"example": list(PHARMACY_EVENTS)})
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2048), metadata={
+        "description": "https (http only with ERX_ENV=development); no loopback or private "
+                       "address literal", "example": "https://pharmacy.example/erx"})
+    events = fields.List(fields.String(validate=validate.OneOf(PHARMACY_EVENTS)), metadata={
+        "description": "default: every event", "example": list(PHARMACY_EVENTS)})
 
 
 class WebhookAnswerSchema(WebhookSchema):
@@ -126,14 +139,13 @@ class WebhookAnswerSchema(WebhookSchema):
 
 
 def _answer(webhook: Mapping[str, Any]) -> dict[str, Any]:
-    return {"url": webhook["url"], "events": webhook["events"],
-            "updated_at": webhook.get("updated_at")}
+    return _local({"url": webhook["url"], "events": webhook["events"],
+                   "updated_at": webhook.get("updated_at")})
 
 
 @webhooks_blp.route("/v2/pharmacies/me/webhook", methods=["PUT"])
 @webhooks_blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": WebhookSchema}}},
-         responses={"422": {"description": "bad URL (https required outside development) or "
-                                           "unknown event"}})
+         responses=errors({422: "bad URL (https required outside development) or unknown event"}))
 @webhooks_blp.response(200, WebhookAnswerSchema)
 @requires("pharmacy")
 def put_webhook() -> Any:
@@ -144,7 +156,7 @@ def put_webhook() -> Any:
 
 
 @webhooks_blp.route("/v2/pharmacies/me/webhook", methods=["GET"])
-@webhooks_blp.doc(responses={"404": {"description": "no webhook is registered"}})
+@webhooks_blp.doc(responses=errors({404: "no webhook is registered"}))
 @webhooks_blp.response(200, WebhookAnswerSchema)
 @requires("pharmacy")
 def get_webhook() -> Any:

@@ -251,11 +251,18 @@ class Dispensing:
                 errors.append(error_item(f"{pointer}/{name}", "dispense.unknown_field",
                                          f"Trường không được hỗ trợ: {name}"))
             line_index = raw.get("line")
-            if (not isinstance(line_index, int) or isinstance(line_index, bool)
-                    or not 0 <= line_index < len(stored["lines"])):
-                errors.append(error_item(f"{pointer}/line", "dispense.line",
-                                         f"Số thứ tự dòng thuốc phải từ 0 đến "
-                                         f"{len(stored['lines']) - 1}"))
+            if not isinstance(line_index, int) or isinstance(line_index, bool):
+                errors.append({**error_item(f"{pointer}/line", "dispense.line",
+                                            "Số thứ tự dòng thuốc phải là số nguyên (dòng đầu "
+                                            "tiên là 0)"),
+                               "_en": "must be an integer (the first line is 0)"})
+                continue
+            if not 0 <= line_index < len(stored["lines"]):
+                last = len(stored["lines"]) - 1
+                errors.append({**error_item(f"{pointer}/line", "dispense.line",
+                                            f"Số thứ tự dòng thuốc phải từ 0 đến {last} (dòng "
+                                            f"đầu tiên là 0)"),
+                               "_en": f"must be from 0 to {last} (the first line is 0)"})
                 continue
             line = stored["lines"][line_index]
             prescribed = self.catalog.resolve(line["ma_thuoc"])

@@ -80,7 +80,7 @@ class OverlapQuerySchema(Schema):
     cursor = fields.String(validate=validate.Regexp(
         r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z-[0-9a-f]{12}$"),
         metadata={"description": "next_cursor of the previous page"})
-    limit = fields.Integer(validate=validate.Range(min=1), metadata={
+    limit = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1), metadata={
         "description": "page size (default and maximum are settings); exports ignore it"})
 
     @validates_schema

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from gateway.core.config import ConfigError
@@ -102,7 +102,8 @@ def summary(store: PrescriptionStore, *, group_by: str, start: datetime | None =
                     "c_dispensed": {"$sum": "$c_dispensed"}}},
     ] + rollup(None)
     totals = next(iter(store.aggregate(total_pipeline)), None)
-    return {"group_by": group_by, "from": _iso(start), "to": _iso(end), "groups": groups,
+    return {"group_by": group_by, "from": _iso(start, utc_offset), "to": _iso(end, utc_offset),
+            "groups": groups,
             "totals": _shape(totals, with_key=False) if totals else _shape({}, with_key=False)}
 
 
@@ -127,8 +128,13 @@ def _quantity(total: float) -> int | float:
     return as_number(exact(round(total, SUM_DECIMALS)))
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
+def _iso(value: datetime | None, utc_offset: str) -> str | None:
+    """A bound as answered: in the report's offset (README "Conventions")."""
+    if value is None:
+        return None
+    sign = -1 if utc_offset.startswith("-") else 1
+    hours, minutes = (int(part) for part in utc_offset.lstrip("+-").split(":"))
+    return value.astimezone(timezone(sign * timedelta(hours=hours, minutes=minutes))).isoformat()
 
 
 def check_utc_offset(offset: str) -> str:

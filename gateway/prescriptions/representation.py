@@ -1,5 +1,8 @@
 """The prescription resource: a stored prescription as one party may see it (pure).
 
+One time and number convention (README "Conventions"): times in the gateway's time zone with
+their offset; quantities as JSON numbers, integers when whole (``20``, never ``20.0``).
+
 Used by the HTTP answers and by the webhook bodies, so a pharmacy's webhook carries exactly
 what ``GET /v2/prescriptions/{code}`` shows that pharmacy.
 """
@@ -25,7 +28,9 @@ def resource(stored: dict[str, Any], party: Party, *, status: str,
     for dispense in stored.get("dispenses", []):
         own = party.role != "pharmacy" or dispense["pharmacy"] == party.code
         shown = {"id": dispense["id"], "pharmacy": dispense["pharmacy"],
-                 "at": _iso(dispense["at"], zone), "items": dispense["items"]}
+                 "at": _iso(dispense["at"], zone),
+                 "items": [{**item, "so_luong_ban": as_number(exact(item["so_luong_ban"]))}
+                           if "so_luong_ban" in item else item for item in dispense["items"]]}
         if own:  # a pharmacy never sees another pharmacy's invoice numbers
             shown["ma_hoa_don"] = dispense.get("ma_hoa_don")
             shown["warnings"] = dispense.get("warnings", [])
@@ -35,7 +40,8 @@ def resource(stored: dict[str, Any], party: Party, *, status: str,
         "ma_don_thuoc": stored["_id"], "status": status,
         "prescription": stored["document"],
         "lines": [{"index": line["index"], "ma_thuoc": line["ma_thuoc"],
-                   "prescribed": line["prescribed"], "dispensed": line["dispensed"],
+                   "prescribed": as_number(exact(line["prescribed"])),
+                   "dispensed": as_number(exact(line["dispensed"])),
                    "remaining": as_number(exact(line["prescribed"]) - exact(line["dispensed"]))}
                   for line in stored["lines"]],
         "signature": stored["signature"], "warnings": stored.get("warnings", []),

@@ -280,7 +280,8 @@ class Lifecycle(Dispensing):
         now = self.clock()
         if status is not None:
             if status not in STATUSES:
-                raise bad_parameter("status", f"one of {', '.join(STATUSES)}")
+                raise bad_parameter("status", f"one of {', '.join(STATUSES)}",
+                                    f"Phải là một trong: {', '.join(STATUSES)}")
             if status == EXPIRED:
                 query["status"] = {"$in": list(DISPENSABLE)}
                 query["dispensable_until"] = {"$lt": now}
@@ -358,4 +359,5 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         issued_at, code = json.loads(raw)
         return datetime.fromisoformat(issued_at), str(code)
     except (ValueError, TypeError):
-        raise bad_parameter("cursor", "a next_cursor value from a previous page") from None
+        raise bad_parameter("cursor", "a next_cursor value from a previous page",
+                            "Phải là next_cursor của trang trước") from None

@@ -51,21 +51,55 @@ def run_file(values: Mapping[str, Any]) -> Path:
     return Path(values["VAR_DIR"]) / "run" / "gateway.json"
 
 
+#: Settings a running gateway publishes in its run file, which command-line calls and
+#: ``make demo`` adopt unless their own environment sets them (``ERX_<NAME>``).
+PUBLISHED = ("ENV", "HTTP_HOST", "HTTP_PORT", "EMBEDDED_DB_HOST", "EMBEDDED_DB_PORT")
+
+
 def write_run_file(values: Mapping[str, Any], pid: int) -> None:
+    """Publish how this gateway runs: its pid, mode, HTTP address and embedded database port
+    (never the URI of an external database: it may hold a password)."""
     path = run_file(values)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"pid": pid, "ENV": values["ENV"]}))
+    published = {name: values[name] for name in PUBLISHED}
+    published.update(pid=pid, url=f"http://{values['HTTP_HOST']}:{values['HTTP_PORT']}",
+                     external_database=bool(values["MONGODB_URI"]))
+    path.write_text(json.dumps(published, indent=1))
 
 
 def running_gateway(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings of the ``erx-gateway run`` of this ``VAR_DIR`` if it is running, else {}."""
+    """What the ``erx-gateway run`` of this ``VAR_DIR`` published, if it is running, else {}:
+    its :data:`PUBLISHED` settings, and ``pid``, ``url``, ``external_database``."""
     try:
         published = json.loads(run_file(values).read_text())
         os.kill(int(published["pid"]), 0)  # raises if no such process
     except (OSError, ValueError, KeyError, TypeError):
         return {}
-    return {"ENV": published["ENV"]} if published.get("ENV") in ("development",
-                                                                   "production") else {}
+    if published.get("ENV") not in ("development", "production"):
+        return {}
+    return {name: published[name] for name in (*PUBLISHED, "pid", "url", "external_database")
+            if name in published}
+
+
+def adopted_settings(values: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[
+        dict[str, Any], dict[str, Any]]:
+    """The running gateway's published settings a command should take (those its environment
+    does not set itself), and what was published (empty when no gateway of this VAR_DIR runs)."""
+    running = running_gateway(values)
+    adopted = {name: running[name] for name in PUBLISHED
+               if name in running and f"ERX_{name}" not in environ}
+    return adopted, running
+
+
+def gunicorn_limits(values: Mapping[str, Any]) -> list[str]:
+    """gunicorn's request-line and header limits, set above the gateway's own
+    (``MAX_URL_BYTES``, ``MAX_HEADER_BYTES``, ``MAX_HEADER_FIELDS``) so that an oversized
+    request reaches the gateway, which answers 414 or 431 in problem+json rather than
+    gunicorn's HTML page. gunicorn reads at most 8,190 bytes of request line; 0 lifts it."""
+    line = max(values["MAX_URL_BYTES"] + 64, 8190)  # method, version and spaces around the URL
+    return ["--limit-request-line", str(line if line <= 8190 else 0),
+            "--limit-request-field_size", str(values["MAX_HEADER_BYTES"] * 2),
+            "--limit-request-fields", str(values["MAX_HEADER_FIELDS"] * 2)]
 
 
 def say(message: str) -> None:
@@ -140,7 +174,7 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
         bind = f"{values['HTTP_HOST']}:{values['HTTP_PORT']}"
         gunicorn = [sys.executable, "-m", "gunicorn", "--workers", str(values["WORKERS"]),
                     "--threads", str(values["THREADS"]), "--bind", bind,
-                    "--graceful-timeout", "10",
+                    "--graceful-timeout", "10", *gunicorn_limits(values),
                     "gateway:create_app()"]
         children.append(("gunicorn", _spawn(gunicorn, env)))
         for argv in workers:

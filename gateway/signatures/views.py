@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from pymongo.errors import PyMongoError
 
 from gateway.core.context import services
@@ -37,7 +37,7 @@ class JwksSchema(Schema):
 class VerifyRequestSchema(Schema):
     prescription = fields.Dict(required=True, metadata={
         "description": "a prescription resource's `prescription` object"})
-    jws = fields.String(required=True, metadata={
+    jws = fields.String(required=True, validate=validate.Length(min=1), metadata={
         "description": "the resource's `signature.jws` (detached compact JWS)"})
 
 
@@ -80,6 +80,9 @@ def verify_signature() -> Any:
     if not isinstance(jws, str) or not jws:
         errors.append({"pointer": "/jws", "code": "request.required",
                        "message": "Bắt buộc, là chuỗi JWS (signature.jws của đơn thuốc)"})
+    errors += [{"pointer": f"/{name}", "code": "request.unknown_field",
+                "message": f"Trường không được hỗ trợ: {name}", "_en": f"unknown field: {name}"}
+               for name in sorted(set(body) - {"prescription", "jws"})]
     if errors:
         raise ApiError(422, errors=errors)
     try:

@@ -22,11 +22,13 @@ blp = Blueprint("ops", __name__, description="Health, readiness and metrics")
 
 
 class HealthSchema(Schema):
-    status = fields.String(metadata={"example": "ok"})
-    checks = fields.Dict(keys=fields.String(), values=fields.String())
+    status = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
+    checks = fields.Dict(keys=fields.String(), values=fields.String(
+        metadata={"enum": ["ok", "failing"]}))
     caches = fields.String(metadata={
         "description": "how parties, keys, webhooks and the drug catalog are kept current: "
                        "change_streams, polling (no change streams), starting or reconnecting",
+        "enum": ["change_streams", "polling", "starting", "reconnecting", "stopped"],
         "example": "change_streams"})
 
 
@@ -39,7 +41,8 @@ def healthz() -> Any:
 
 
 @blp.route("/readyz")
-@blp.doc(security=[], responses={"503": {"description": "a dependency is not ready"}})
+@blp.doc(security=[], responses={"503": {"description": "a dependency is not ready",
+                                         "content": {"application/json": {"schema": HealthSchema}}}})
 @blp.response(200, HealthSchema)
 def readyz() -> Any:
     """The database answers, the drug catalog is loaded and every service is ready (503

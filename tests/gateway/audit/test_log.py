@@ -292,7 +292,7 @@ def test_the_cli_seals(app: Flask, app_config: dict) -> None:
     record_some(app, 3)
     result = CliRunner().invoke(main, ["audit", "seal"], env=cli_env(app_config))
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["tree_size"] == 3
+    assert json.loads(result.stdout)["tree_size"] == 3
 
 
 # --- events endpoint -----------------------------------------------------------------------------
@@ -529,8 +529,8 @@ def test_key_generation_and_rotation_leave_events(app: Flask, app_config: dict) 
     rotated = CliRunner().invoke(main, ["keys", "rotate"], env=env)
     assert rotated.exit_code == 0, rotated.output
     keys = [(e["action"], e["object"]["id"]) for e in events(app) if e["action"].startswith("key.")]
-    assert keys == [("key.generated", json.loads(generated.output)["kid"]),
-                    ("key.rotated", json.loads(rotated.output)["kid"])]
+    assert keys == [("key.generated", json.loads(generated.stdout)["kid"]),
+                    ("key.rotated", json.loads(rotated.stdout)["kid"])]
 
 
 def test_the_periodic_sealer_seals_new_events(app: Flask) -> None:

@@ -55,7 +55,7 @@ def verify(url: str, token: str, *extra: str) -> tuple[int, dict]:
     result = CliRunner().invoke(main, ["audit", "verify", "--from", url, "--token", token,
                                        *extra])
     try:
-        return result.exit_code, json.loads(result.output)
+        return result.exit_code, json.loads(result.stdout)
     except ValueError:
         return result.exit_code, {"output": result.output}
 

@@ -79,7 +79,7 @@ def test_the_command_line_sets_contact_details(app_config) -> None:
     assert created.exit_code == 0, created.output
     updated = runner.invoke(main, ["parties", "update", "clinic-79009", "--phone", "0909999999"], env=env)
     assert updated.exit_code == 0, updated.output
-    party = json.loads(updated.output)
+    party = json.loads(updated.stdout)
     assert party["phone"] == "0909999999" and party["address"] == "9 Pasteur, Quận 3"
     refused = runner.invoke(main, ["parties", "update", "clinic-79009", "--phone", "not a phone"], env=env)
     assert refused.exit_code != 0 and "phone" in refused.output

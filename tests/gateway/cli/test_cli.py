@@ -23,7 +23,7 @@ def test_party_created_with_the_cli_gets_a_token(app_config: dict, client: Flask
     result = runner.invoke(main, ["parties", "create", "--role", "clinic", "--code", "79001",
                                   "--name", "Phòng khám Đa khoa"], env=cli_env(app_config))
     assert result.exit_code == 0, result.output
-    created = json.loads(result.output)
+    created = json.loads(result.stdout)
     assert created["client_id"] == "clinic-79001"
     answer = client.post("/v2/auth/token", json={"grant_type": "client_credentials",
                                                  "client_id": created["client_id"],
@@ -55,8 +55,8 @@ def test_disable_enable_and_list(app_config: dict) -> None:
     runner.invoke(main, ["parties", "create", "--role", "regulator", "--code", "SYT79",
                          "--name", "Sở Y tế TP.HCM"], env=env)
     disabled = runner.invoke(main, ["parties", "disable", "regulator-SYT79"], env=env)
-    assert json.loads(disabled.output)["status"] == "disabled"
-    listed = json.loads(runner.invoke(main, ["parties", "list"], env=env).output)
+    assert json.loads(disabled.stdout)["status"] == "disabled"
+    listed = json.loads(runner.invoke(main, ["parties", "list"], env=env).stdout)
     assert [p["client_id"] for p in listed] == ["regulator-SYT79"]
     assert "secret" not in json.dumps(listed)
 
@@ -64,7 +64,7 @@ def test_disable_enable_and_list(app_config: dict) -> None:
 def test_config_command_prints_every_setting() -> None:
     result = CliRunner().invoke(main, ["config", "--format", "json"], env={"ERX_WORKERS": "5"})
     assert result.exit_code == 0
-    rows = {row["variable"]: row for row in json.loads(result.output)}
+    rows = {row["variable"]: row for row in json.loads(result.stdout)}
     assert rows["ERX_WORKERS"]["value"] == "5" and rows["ERX_WORKERS"]["default"] == "2"
     bad = CliRunner().invoke(main, ["config"], env={"ERX_WORKERS": "many"})
     assert bad.exit_code != 0 and "ERX_WORKERS" in bad.output

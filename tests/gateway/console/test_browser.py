@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import WebDriverWait as _WebDriverWait
 
 from gateway.core.context import services
 from tests.gateway.audit.audit_ops import audit_log
@@ -26,6 +27,13 @@ from tests.gateway.prescriptions.test_prescriptions import issued, world
 from tools.browser import Served, browser_missing, chromium, skip_requested, viewport
 
 WAIT = 30
+
+
+def WebDriverWait(driver: WebDriver, timeout: float) -> _WebDriverWait:
+    """A wait that keeps polling while the page is being replaced: under load Chromium may
+    answer "Node with given id does not belong to the document" for an element of the page
+    that a submit is replacing. A condition that never holds still ends in TimeoutException."""
+    return _WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,))
 
 
 @pytest.fixture(scope="module")

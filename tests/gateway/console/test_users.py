@@ -29,7 +29,7 @@ def test_create_prints_the_password_once_and_stores_only_an_argon2id_hash(
     result = run(app_config, "users", "create", "--party", pharmacy.client_id,
                  "--username", "Lan.NT")
     assert result.exit_code == 0, result.output
-    created = json.loads(result.output)
+    created = json.loads(result.stdout)
     assert set(created) == {"username", "password"}
     assert created["username"] == "lan.nt" and len(created["password"]) >= 20
     stored = database["users"].find_one({"_id": "lan.nt"})
@@ -77,12 +77,12 @@ def test_disable_enable_list_and_a_disabled_party(
         app: Flask, app_config: dict, make_party, browser_factory) -> None:
     clinic = make_party("clinic", "79001")
     created = json.loads(run(app_config, "users", "create", "--party", clinic.client_id,
-                             "--username", "le.hoa").output)
+                             "--username", "le.hoa").stdout)
     person = Person(created["username"], created["password"], clinic.client_id)
     signed_in = browser_factory()
     signed_in.login(person)
     disabled = run(app_config, "users", "disable", "le.hoa")
-    assert disabled.exit_code == 0 and json.loads(disabled.output)["status"] == "disabled"
+    assert disabled.exit_code == 0 and json.loads(disabled.stdout)["status"] == "disabled"
     # The open session ends at once, and the password no longer opens one.
     assert signed_in.get("/console/clinic/").status_code == 303
     refused = browser_factory()
@@ -91,13 +91,13 @@ def test_disable_enable_list_and_a_disabled_party(
                                            "password": created["password"]}).status_code == 200
     assert run(app_config, "users", "enable", "le.hoa").exit_code == 0
     browser_factory().login(person)
-    listed = json.loads(run(app_config, "users", "list").output)
+    listed = json.loads(run(app_config, "users", "list").stdout)
     assert [(u["username"], u["role"], u["status"], u["active"]) for u in listed] == [
         ("le.hoa", "clinic", "active", True)]
     assert "password_hash" not in json.dumps(listed) and created["password"] not in json.dumps(listed)
     # A disabled party disables its people: listed inactive, sessions refused.
     services(app).parties.set_status(clinic.client_id, "disabled")
-    listed = json.loads(run(app_config, "users", "list", "--party", clinic.client_id).output)
+    listed = json.loads(run(app_config, "users", "list", "--party", clinic.client_id).stdout)
     assert listed[0]["status"] == "active" and listed[0]["active"] is False
     blocked = browser_factory()
     blocked.get("/console/login")
@@ -110,13 +110,13 @@ def test_reset_password_ends_sessions_and_only_the_new_password_works(
         app_config: dict, make_party, browser_factory, database) -> None:
     make_party("regulator", "BYT")
     created = json.loads(run(app_config, "users", "create", "--party", "regulator-BYT",
-                             "--username", "thanh.tra").output)
+                             "--username", "thanh.tra").stdout)
     old = Person("thanh.tra", created["password"], "regulator-BYT")
     session = browser_factory()
     session.login(old)
     reset = run(app_config, "users", "reset-password", "thanh.tra")
     assert reset.exit_code == 0
-    new = json.loads(reset.output)
+    new = json.loads(reset.stdout)
     assert new["password"] != created["password"]
     assert session.get("/console/inspector/").status_code == 303
     browser_factory().login(Person("thanh.tra", new["password"], "regulator-BYT"))

@@ -106,6 +106,14 @@ def test_run_serves_stops_cleanly_and_keeps_data(run_env: dict[str, str]) -> Non
         answer = requests.post(f"{base}/v2/auth/token", timeout=10, json={
             "grant_type": "client_credentials", **credentials})
         assert answer.status_code == 200, answer.text
+        # Oversized requests reach the gateway through gunicorn (its limits are set above the
+        # gateway's): problem+json, never gunicorn's HTML page.
+        long_query = requests.get(f"{base}/v2/audit/tree-head?tree_size={'1' * 4100}", timeout=10)
+        big_header = requests.get(f"{base}/healthz", headers={"X-Big": "x" * 9000}, timeout=10)
+        for refused, status in ((long_query, 414), (big_header, 431)):
+            assert refused.status_code == status, refused.text[:300]
+            assert refused.headers["Content-Type"] == "application/problem+json"
+            assert refused.json()["status"] == status
     finally:
         interrupt(process)
     assert processes_mentioning(marker) == []

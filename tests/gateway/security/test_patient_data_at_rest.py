@@ -119,7 +119,7 @@ def test_documents_stored_before_encryption_are_migrated(client: FlaskClient, wo
         if k in {s.name for s in config.SETTINGS} and v not in (None, "")
         and not isinstance(v, (tuple, list))})
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output.strip().splitlines()[-1]) == {"prescriptions": 1, "idempotency": 1}
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"prescriptions": 1, "idempotency": 1}
     assert NAME.encode() not in _everything(database)
     shown = client.get(f"/v2/prescriptions/{code}", headers=world["h"]["doctor_a"]).get_json()
     assert shown["prescription"]["ho_ten_benh_nhan"] == NAME

@@ -192,7 +192,7 @@ def verify_qr(text: str, jwks: Path | str, **kwargs: Any) -> Any:
 def test_verify_qr_proves_a_genuine_paper_offline(printed: dict, jwks_file: Path) -> None:
     result = verify_qr(printed["token"], jwks_file)
     assert result.exit_code == 0, result.output
-    verdict = json.loads(result.output)
+    verdict = json.loads(result.stdout)
     assert verdict["valid"] is True and verdict["reason"] is None
     assert verdict["ma_don_thuoc"] == printed["code"]
     assert verdict["sha256"] == printed["stored"]["content_sha256"]
@@ -208,19 +208,19 @@ def test_verify_qr_says_why_an_altered_or_foreign_qr_is_invalid(printed: dict,
     altered = with_payload(token, {**payload_of(token), "sha256": "f" * 64})
     result = verify_qr(altered, jwks_file)
     assert result.exit_code == 1
-    verdict = json.loads(result.output)
+    verdict = json.loads(result.stdout)
     assert verdict["valid"] is False and verdict["reason"] == "bad_signature"
     assert verdict["ma_don_thuoc"] == printed["code"]  # what it claims, unproven
     foreign = verify_qr(foreign_token(printed["code"], "a" * 64), jwks_file)
-    assert foreign.exit_code == 1 and json.loads(foreign.output)["reason"] == "unknown_kid"
+    assert foreign.exit_code == 1 and json.loads(foreign.stdout)["reason"] == "unknown_kid"
 
 
 def test_verify_qr_unreadable_text_or_key_set_exits_2(printed: dict, jwks_file: Path,
                                                       tmp_path: Path) -> None:
     for junk in ("79001ABCDEFG-c", "", "a.b.c", "x" * 400):
         result = verify_qr(junk, jwks_file)
-        assert result.exit_code == 2, (junk, result.output)
-        assert json.loads(result.output)["reason"] == "malformed_jws"
+        assert result.exit_code == 2, (junk, result.stdout)
+        assert json.loads(result.stdout)["reason"] == "malformed_jws"
     bad = tmp_path / "bad.json"
     bad.write_text("{")
     result = verify_qr(printed["token"], bad)

@@ -124,17 +124,17 @@ def test_a_prescription_signed_before_rotation_verifies_after_online_and_offline
     try:
         generated = run_cli(app_config, "keys", "generate")
         assert generated.exit_code == 0, generated.output
-        first_kid = json.loads(generated.output)["kid"]
+        first_kid = json.loads(generated.stdout)["kid"]
         before = resource(app, prescription())
         assert before["signature"]["kid"] == first_kid
 
         rotated = run_cli(app_config, "keys", "rotate", "--alg", "ES256")
         assert rotated.exit_code == 0, rotated.output
-        second_kid = json.loads(rotated.output)["kid"]
+        second_kid = json.loads(rotated.stdout)["kid"]
         after = resource(app, prescription(ma_don_thuoc="79001Z9Y8X7W-c"))
         assert after["signature"]["kid"] == second_kid and after["signature"]["alg"] == "ES256"
 
-        listed = json.loads(run_cli(app_config, "keys", "list").output)
+        listed = json.loads(run_cli(app_config, "keys", "list").stdout)
         assert [(key["kid"], key["state"]) for key in listed] == \
             [(first_kid, "retired"), (second_kid, "active")]
 
@@ -154,7 +154,7 @@ def test_a_prescription_signed_before_rotation_verifies_after_online_and_offline
         saved_file.write_text(json.dumps(before, ensure_ascii=False), encoding="utf-8")
         offline = CliRunner().invoke(main, ["verify", str(saved_file), "--jwks", str(jwks_file)])
         assert offline.exit_code == 0, offline.output
-        assert json.loads(offline.output)["kid"] == first_kid
+        assert json.loads(offline.stdout)["kid"] == first_kid
     finally:
         services(app).close()
 
@@ -184,12 +184,12 @@ def test_cli_verify_says_why_and_exits_1(saved, tmp_path: Path):
     tampered.write_text(json.dumps(signed))
     result = CliRunner().invoke(main, ["verify", str(tampered), "--jwks", str(jwks_file)])
     assert result.exit_code == 1
-    assert json.loads(result.output)["reason"] == "content_changed"
+    assert json.loads(result.stdout)["reason"] == "content_changed"
 
     empty_jwks = tmp_path / "empty.json"
     empty_jwks.write_text('{"keys": []}')
     result = CliRunner().invoke(main, ["verify", str(saved_file), "--jwks", str(empty_jwks)])
-    assert result.exit_code == 1 and json.loads(result.output)["reason"] == "unknown_kid"
+    assert result.exit_code == 1 and json.loads(result.stdout)["reason"] == "unknown_kid"
 
 
 def test_cli_verify_accepts_the_verify_endpoint_body_too(saved, tmp_path: Path):
@@ -300,7 +300,7 @@ def test_production_is_not_ready_until_a_key_is_generated(app_config: dict[str, 
         assert no_passphrase.exit_code != 0 and "PASSPHRASE" in no_passphrase.output
         generated = run_cli(app_config, "keys", "generate", **env)
         assert generated.exit_code == 0, generated.output
-        assert json.loads(generated.output)["encrypted"] is True
+        assert json.loads(generated.stdout)["encrypted"] is True
         assert client.get("/readyz").status_code == 200
     finally:
         services(app).close()

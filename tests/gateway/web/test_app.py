@@ -44,9 +44,15 @@ def test_wrong_method_is_405_with_allow(client: FlaskClient) -> None:
 
 
 def test_malformed_json_is_400(client: FlaskClient) -> None:
-    body = assert_problem(client.post(TOKEN, data="{not json", content_type="application/json"),
-                          400, "malformed")
-    assert "malformed JSON" in body["detail"]
+    answer = client.post(TOKEN, data="{not json", content_type="application/json")
+    body = assert_problem(answer, 400, "malformed")
+    assert body["title"] == "Yêu cầu không đúng định dạng" and "JSON không hợp lệ" in body["detail"]
+    assert answer.headers["Content-Language"] == "vi"
+    english = client.post(TOKEN, data="{not json", content_type="application/json",
+                          headers={"Accept-Language": "en-GB,en;q=0.9,vi;q=0.5"})
+    body = assert_problem(english, 400, "malformed")
+    assert body["title"] == "The request is malformed" and "malformed JSON" in body["detail"]
+    assert english.headers["Content-Language"] == "en"
 
 
 def test_wrong_content_type_is_415(client: FlaskClient) -> None:
@@ -76,7 +82,7 @@ def test_deeply_nested_json_is_400_not_500(client: FlaskClient) -> None:
     depth = 50_000
     body = assert_problem(client.post(TOKEN, data=b"[" * depth + b"]" * depth,
                                       content_type="application/json"), 400, "malformed")
-    assert "deeply" in body["detail"]
+    assert "lồng quá nhiều cấp" in body["detail"]
 
 
 def test_non_utf8_body_is_400(client: FlaskClient) -> None:

@@ -100,8 +100,15 @@ def test_hostile_text_in_any_field_is_422_naming_it_and_stores_nothing(
     raw = json.dumps(document, ensure_ascii=True)  # \\ud800 travels as a JSON escape, as attackers send it
     path = "/api/v1/gui-don-thuoc" if national else "/v2/prescriptions"
     answer = client.post(path, data=raw, content_type="application/json", headers=world["h"]["doctor_a"])
-    body = assert_problem(answer, 422, "validation")
-    assert [(e["pointer"], e["code"]) for e in body["errors"]] == [(field, "request.text")]
+    if national:  # the national refusal: field path -> "[code] message"
+        assert answer.status_code == 422 and answer.get_json()["success"] is False
+        error = answer.get_json()["error"]
+        assert list(error) == [field.strip("/").replace("/", ".")]
+        assert [message.split("]")[0] for message in error[field.strip("/").replace("/", ".")]] == [
+            "[request.text"]
+    else:
+        body = assert_problem(answer, 422, "validation")
+        assert [(e["pointer"], e["code"]) for e in body["errors"]] == [(field, "request.text")]
     assert database["prescriptions"].count_documents({}) == 0
 
 
@@ -131,3 +138,46 @@ def test_tabs_and_line_breaks_stay_allowed(client, world) -> None:
     answer = client.post("/v2/prescriptions", json=prescription(loi_dan="Uống nhiều nước.\nTái khám\tsau 7 ngày"),
                          headers=world["h"]["doctor_a"])
     assert answer.status_code == 201, answer.get_json()
+
+
+def test_oversized_urls_and_headers_are_problems_in_both_languages(client) -> None:
+    long_url = client.get("/v2/audit/tree-head?tree_size=" + "1" * 4100)
+    body = assert_problem(long_url, 414, "uri-too-long")
+    assert body["title"] == "Địa chỉ (URL) quá dài"
+    english = client.get("/nowhere?" + "a" * 4100, headers={"Accept-Language": "en"})
+    assert assert_problem(english, 414, "uri-too-long")["title"] == "The URL is too long"
+    assert_problem(client.get("/healthz", headers={"X-Big": "x" * 9000}), 431, "headers-too-large")
+    many = {f"X-Field-{n}": "1" for n in range(120)}
+    assert_problem(client.get("/healthz", headers=many), 431, "headers-too-large")
+    assert client.get("/healthz?" + "a" * 3000).status_code == 200
+
+
+def test_numbers_beyond_range_are_422_not_500(client, auth_headers) -> None:
+    headers = auth_headers("regulator", "BYT")
+    for query in ("tree_size=9223372036854775808", "tree_size=-1", "tree_size=1e3",
+                  "tree_size=abc"):
+        body = assert_problem(client.get(f"/v2/audit/tree-head?{query}", headers=headers),
+                              422, "validation")
+        assert body["errors"][0]["parameter"] == "tree_size"
+    wrong_type = client.get("/v2/audit/tree-head?tree_size=abc", headers=headers)
+    assert assert_problem(wrong_type, 422, "validation")["errors"][0]["message"] == "Phải là số nguyên"
+    english = client.get("/v2/audit/tree-head?tree_size=abc",
+                         headers={**headers, "Accept-Language": "en"})
+    assert assert_problem(english, 422, "validation")["errors"][0]["message"] == "must be an integer"
+    assert client.get("/v2/prescriptions?limit=1000000000000000000000",
+                      headers=headers).status_code == 422
+
+
+def test_a_dispense_line_of_the_wrong_type_says_so(client, world) -> None:
+    code = client.post("/v2/prescriptions", json=prescription(),
+                       headers=world["h"]["doctor_a"]).get_json()["ma_don_thuoc"]
+    answer = client.post(f"/v2/prescriptions/{code}/dispenses", headers=world["h"]["pharmacy_1"],
+                         json={"items": [{"line": "0", "so_luong_ban": 1}]})
+    item = assert_problem(answer, 422, "validation")["errors"][0]
+    assert (item["pointer"], item["code"]) == ("/items/0/line", "dispense.line")
+    assert "phải là số nguyên" in item["message"]
+    english = client.post(f"/v2/prescriptions/{code}/dispenses",
+                          headers={**world["h"]["pharmacy_1"], "Accept-Language": "en"},
+                          json={"items": [{"line": 7, "so_luong_ban": 1}]})
+    assert assert_problem(english, 422, "validation")["errors"][0]["message"] == \
+        "must be from 0 to 1 (the first line is 0)"
