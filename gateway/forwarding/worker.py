@@ -20,11 +20,14 @@ Any number of forwarders may run, on any number of machines, against one databas
   receiver's answer); anything transient → ``pending`` again after exponential backoff with
   full jitter (``random(0, min(cap, base * 2**(attempts-1)))``), or ``dead`` once the first
   attempt is older than the maximum age.
-- **Release.** One pipeline update writes the last outcome (with its audit event), clears the
-  lease and recomputes ``forward_due_at`` inside the database from the array as it is then (so
-  deliveries appended meanwhile are not missed): the earliest ``next_attempt_at`` of an open
-  delivery not held back by an earlier one. A prescription with one delivery costs two
-  writes: the claim, and the outcome with the release.
+- **Release.** One update writes the last outcome (with its audit event), clears the lease and
+  sets ``forward_due_at``: the earliest ``next_attempt_at`` of an open delivery not held back
+  by an earlier one. The forwarder computes it from the outbox it holds, and the update lands
+  only if ``forward_rev`` still has the snapshot's value (nothing was appended or made due
+  again meanwhile: a plain ``$set``); otherwise a pipeline update recomputes it inside the
+  database from the array as it is then, so deliveries appended meanwhile are not missed.
+  A prescription with one delivery costs two writes: the claim, and the outcome with the
+  release.
 - **Parked.** Without ``ERX_REGISTRY_BASE_URL`` (development) a registry delivery is parked
   (``pending`` with no ``next_attempt_at``, its reason in ``last_error``) instead of being
   retried: it waits, costing nothing, until a forwarder with a configured registry starts and
@@ -80,6 +83,7 @@ from gateway.prescriptions.outbox import (
     REGISTRY,
     RESULT_DELIVERED,
     RESULT_PERMANENT,
+    REVISION,
     Outcome,
     pharmacy_code,
     target_kind,
@@ -283,7 +287,8 @@ class Forwarder:
                 log.warning("lease lost while forwarding", extra={"ma_don_thuoc": code})
             self._keep_events(events)
             return False
-        self._finish(code, unwritten, events)
+        self._finish(code, unwritten, events,
+                     known={"revision": doc.get(REVISION), "deliveries": deliveries})
         # Released: wake for the earliest retry (not before: a look while this forwarder
         # still held the prescription would take its lease for the next due time).
         retries = [deliveries[i]["next_attempt_at"] for i in tried
@@ -360,15 +365,18 @@ class Forwarder:
                      "attempts": entry.get("attempts", 0), "state": state})
 
     def _finish(self, code: str, unwritten: Mapping[str, Any],
-                events: list[dict[str, Any]] | None = None) -> None:
-        """Record the last outcome, recompute ``forward_due_at`` in the database, release."""
+                events: list[dict[str, Any]] | None = None,
+                known: Mapping[str, Any] | None = None) -> None:
+        """Record the last outcome, set ``forward_due_at``, release. ``known``: the outbox as
+        this lease holder has kept it (:meth:`OutboxStore.release`); without it the due time
+        is recomputed in the database."""
         by_index: dict[int, dict[str, Any]] = {}
         for path, value in unwritten.items():
             _, index, name = path.split(".", 2)
             by_index.setdefault(int(index), {})[name] = value
         try:
             released = self.outbox.release(code, owner=self.owner, outcomes=by_index,
-                                           audit_events=events)
+                                           audit_events=events, known=known)
         except PyMongoError:
             self._keep_events(events or [])  # it may or may not have been written: keep it
             raise
