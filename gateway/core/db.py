@@ -24,7 +24,14 @@ IndexDeclaration = Mapping[str, Sequence[IndexModel]]
 
 
 def embedded_uri(host: str, port: int) -> str:
-    return f"mongodb://{host}:{port}/?directConnection=true"
+    """The embedded database's address. Retryable writes are off for it: SecantusDB keeps a
+    record of every retryable write for 30 minutes and walks all of them on each write (and
+    sorts them once 10,000 are kept), so a busy embedded database spent more of each write
+    on that table than on the write (BENCHMARKS.md, lifecycle). A single node on loopback
+    has no failover for the driver to retry across, and every write of the gateway is safe
+    to repeat by design (unique keys, conditional updates, idempotency keys). A production
+    ``ERX_MONGODB_URI`` keeps the driver's default (on) unless it says otherwise."""
+    return f"mongodb://{host}:{port}/?directConnection=true&retryWrites=false"
 
 
 def mongodb_uri(config: Mapping[str, Any]) -> str:

@@ -25,6 +25,7 @@ from gateway.prescriptions.store import PRESCRIPTIONS
 
 PENDING = "audit_pending"
 OPEN = "audit_open"
+ACKNOWLEDGE_CHUNK = 50  # prescriptions per removal update (see acknowledge)
 
 INDEXES = {PRESCRIPTIONS: [
     # Only prescriptions with events waiting are in it: the sequencer's query stays small
@@ -80,14 +81,21 @@ class PrescriptionAuditOutbox:
         return events
 
     def acknowledge(self, events: Sequence[Mapping[str, Any]]) -> None:
-        ids = sorted({str(event["event_id"]) for event in events})
-        codes = sorted({str((event.get("object") or {}).get("id")) for event in events})
-        if not ids:
-            return
-        # Two plain updates rather than one pipeline update (which the embedded database
-        # evaluates several times slower): the events go, then the flag of the prescriptions
-        # left without any. An event pushed in between keeps its prescription's flag.
-        self.prescriptions.update_many({"_id": {"$in": codes}},
-                                       {"$pull": {PENDING: {"event_id": {"$in": ids}}}})
-        self.prescriptions.update_many({"_id": {"$in": codes}, PENDING: {"$size": 0}},
-                                       {"$set": {OPEN: False}})
+        by_code: dict[str, set[str]] = {}
+        for event in events:
+            code = str((event.get("object") or {}).get("id"))
+            by_code.setdefault(code, set()).add(str(event["event_id"]))
+        codes = sorted(by_code)
+        # In chunks: the embedded database matches each candidate against the whole $in list,
+        # so one update over a seal's thousands of codes cost ~27 ms a document, against
+        # ~4 ms in chunks of 50 (measured, 2,000 prescriptions). Two plain updates a chunk
+        # rather than one pipeline update (which it evaluates several times slower): the
+        # events go, then the flag of the prescriptions left without any. An event pushed in
+        # between keeps its prescription's flag.
+        for start in range(0, len(codes), ACKNOWLEDGE_CHUNK):
+            chunk = codes[start:start + ACKNOWLEDGE_CHUNK]
+            ids = sorted(set().union(*(by_code[code] for code in chunk)))
+            self.prescriptions.update_many({"_id": {"$in": chunk}},
+                                           {"$pull": {PENDING: {"event_id": {"$in": ids}}}})
+            self.prescriptions.update_many({"_id": {"$in": chunk}, PENDING: {"$size": 0}},
+                                           {"$set": {OPEN: False}})
