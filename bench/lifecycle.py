@@ -450,9 +450,13 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
         "",
         "**Scale-out on this machine** (2 cores shared with the database and the load "
         "generator): two gunicorn workers answered "
-        f"{submits.throughput:.0f} submits/s, one {one_worker.throughput:.0f}/s. Forwarders, "
+        f"{submits.throughput:.0f} submits/s, one {one_worker.throughput:.0f}/s (the database, "
+        "not the workers, sets the pace here). Forwarders, "
         f"each draining {FORWARD_N} waiting prescriptions (registry deliveries) inserted "
-        "beforehand:",
+        "beforehand, timed from the forwarders' start (each also seals the log at its start; "
+        "the log is sealed between rows). One core is the embedded database's at most, and "
+        "the deliveries are its work: a second forwarder adds no database, so it can only "
+        "add what the first left idle:",
         "",
         "| forwarders | deliveries | seconds | deliveries/s | operations per delivery |",
         "|---|---|---|---|---|",
@@ -557,8 +561,10 @@ def _forward(env: dict[str, str], ops: Ops, bench: Any, count: int) -> dict[str,
         seconds = time.monotonic() - began
     finally:
         _stop(*forwarders)
-    return {"n": FORWARD_N, "seconds": seconds, "rate": FORWARD_N / seconds,
-            "ops": _total(ops.since(before, own)) / FORWARD_N}
+    result = {"n": FORWARD_N, "seconds": seconds, "rate": FORWARD_N / seconds,
+              "ops": _total(ops.since(before, own)) / FORWARD_N}
+    _seal(env)  # the next row starts with the log sealed, as this one did
+    return result
 
 
 def _idle(env: dict[str, str], ops: Ops, uri: str) -> dict[str, Any]:
