@@ -132,8 +132,54 @@ def _open(host: str, port: int, request: Request, rate: float, seconds: float) -
     return tally.result(time.perf_counter() - start)
 
 
+def _raw_inserts(uri: str, database: str, body: bytes, concurrency: int,
+                 seconds: float) -> Result:
+    """The baseline: ``concurrency`` threads inserting the parsed JSON with pymongo, each as
+    soon as the previous insert is acknowledged."""
+    import json
+
+    import pymongo
+
+    client: pymongo.MongoClient = pymongo.MongoClient(uri, maxPoolSize=concurrency + 2)
+    collection = client[database]["raw_inserts"]
+    deadline = time.perf_counter() + seconds
+    tally = _Tally()
+
+    def worker() -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            collection.insert_one(json.loads(body))
+            tally.add(201, time.perf_counter() - started)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result = tally.result(time.perf_counter() - started)
+    client.close()
+    return result
+
+
 def _child(queue: Any, mode: str, args: tuple[Any, ...]) -> None:
+    if mode == "raw":
+        queue.put(_raw_inserts(*args))
+        return
     queue.put(_closed(*args) if mode == "closed" else _open(*args))
+
+
+def raw_inserts(uri: str, database: str, body: bytes, concurrency: int,
+                seconds: float) -> Result:
+    """:func:`_raw_inserts` in a separate process (its own GIL, like the HTTP load)."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child,
+                              args=(queue, "raw", (uri, database, body, concurrency, seconds)))
+    process.start()
+    result = queue.get(timeout=seconds + 300)
+    process.join(30)
+    return result
 
 
 def run(mode: str, host: str, port: int, request: Request, level: float,

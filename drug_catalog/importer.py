@@ -4,7 +4,9 @@ Rows are read (``drug_catalog.sources``), merged with what is stored, compared, 
 changed ones written, in batches; the change counter is bumped after each batch that wrote
 something, so running processes pick the new products up (``drug_catalog.cache``). A bad row
 is rejected with its line and reason; the others still load. Importing the same file again
-reports every row unchanged and writes nothing.
+reports every row unchanged and writes nothing. An import that wrote something (or finds no
+current snapshot) ends by writing the catalog snapshot starting processes load from
+(``drug_catalog.store``).
 """
 
 from __future__ import annotations
@@ -76,15 +78,21 @@ def import_stream(store: CatalogStore, stream: TextIO, fmt: str, *,
     report = ImportReport()
     importer = _Importer(store, report)
     batch: list[SourceRecord] = []
-    for item in read_records(stream, fmt):
-        if isinstance(item, ImportRowError):
-            report.rejected.append(item)
-            continue
-        batch.append(item)
-        if len(batch) >= batch_size:
-            importer.apply(batch)
-            batch = []
-    importer.apply(batch)
+    writer = store.begin_write()
+    try:
+        for item in read_records(stream, fmt):
+            if isinstance(item, ImportRowError):
+                report.rejected.append(item)
+                continue
+            batch.append(item)
+            if len(batch) >= batch_size:
+                importer.apply(batch)
+                batch = []
+        importer.apply(batch)
+        if report.added or report.updated or not store.snapshot_is_current():
+            store.write_snapshot()
+    finally:
+        store.end_write(writer)
     report.rejected.sort(key=lambda row: row.line)
     return report
 

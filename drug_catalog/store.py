@@ -1,9 +1,18 @@
-"""The catalog in MongoDB: one document per product, and a change counter.
+"""The catalog in MongoDB: one document per product, a change counter, and a snapshot.
 
 Documents live in the ``drugs`` collection, ``_id`` = national code, holding the drug
 resource's fields. Every write that changes the catalog increments the counter in
 ``catalog_meta`` *after* the documents are written, so a process that reads the counter before
 reloading never marks a version as seen without its data (``drug_catalog.cache``).
+
+**Snapshot.** Reading 60,000 product documents costs seconds on the embedded database (it
+handles each document in Python). After an import the importer therefore also writes the
+whole catalog as a few compressed chunks (``catalog_snapshots``: zlib of the JSON list of
+:meth:`Drug.to_row` rows, 10,000 products a chunk) tagged with the counter value it was built
+at; a starting process reads those (:meth:`CatalogStore.load`) when the tag is the current
+counter and no writer is at work (every writer marks itself in ``catalog_meta`` before its
+first write: a change stream opened after that mark sees all its writes), and otherwise
+falls back to reading the documents.
 
 Look-ups by registration number or GTIN, and search, are served from memory
 (``drug_catalog.cache``), which is why the collection has no secondary index: on the embedded
@@ -18,13 +27,20 @@ gateway.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import contextlib
+import json
+import secrets
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bson import Binary
 from pymongo import ReplaceOne, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from drug_catalog.catalog import resolve_identifier
 from drug_catalog.errors import CatalogError, InvalidDrug
@@ -33,7 +49,23 @@ from drug_catalog.model import Drug
 
 DRUGS = "drugs"
 CATALOG_META = "catalog_meta"
+SNAPSHOTS = "catalog_snapshots"
 _COUNTER_ID = "catalog"
+SNAPSHOT_FORMAT = 1
+SNAPSHOT_CHUNK = 10_000
+# How long a writer's mark holds if the writer dies without removing it.
+WRITER_LEASE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What :meth:`CatalogStore.load` read: products as :class:`Drug` records or as snapshot
+    rows, the change counter they are current at, and where they came from."""
+
+    drugs: Sequence[Drug] | None
+    rows: Sequence[Sequence[Any]] | None
+    version: int
+    source: str  # "snapshot" or "documents"
 
 
 class CatalogUnavailable(CatalogError):
@@ -58,14 +90,18 @@ def from_document(document: dict[str, Any]) -> Drug:
 class CatalogStore:
     """Products in MongoDB, upserted by national code, with a change counter."""
 
-    def __init__(self, *, drugs: Collection, meta: Collection) -> None:
+    def __init__(self, *, drugs: Collection, meta: Collection,
+                 snapshots: Collection | None = None) -> None:
         self.drugs = drugs
         self.meta = meta
+        self.snapshots = snapshots
 
     @classmethod
     def from_database(cls, database: Database) -> CatalogStore:
-        """The store on ``database``'s ``drugs`` and ``catalog_meta`` collections."""
-        return cls(drugs=database[DRUGS], meta=database[CATALOG_META])
+        """The store on ``database``'s ``drugs``, ``catalog_meta`` and ``catalog_snapshots``
+        collections."""
+        return cls(drugs=database[DRUGS], meta=database[CATALOG_META],
+                   snapshots=database[SNAPSHOTS])
 
     # ------------------------------------------------------------------ change counter
 
@@ -79,7 +115,7 @@ class CatalogStore:
             document = self.meta.find_one({"_id": _COUNTER_ID}, {"version": 1})
         except PyMongoError as exc:
             raise CatalogUnavailable(f"reading the catalog version: {exc}") from exc
-        return int(document["version"]) if document else 0
+        return int(document.get("version", 0)) if document else 0
 
     def bump_version(self) -> int:
         """Increment the change counter (after writing products) and return the new value.
@@ -94,6 +130,116 @@ class CatalogStore:
         except PyMongoError as exc:
             raise CatalogUnavailable(f"updating the catalog version: {exc}") from exc
         return int(document["version"])
+
+    # ------------------------------------------------------------------ writers and snapshot
+
+    def begin_write(self, lease: timedelta = WRITER_LEASE) -> str:
+        """Mark a writer at work (before its first product write); its id for
+        :meth:`end_write`. While a mark holds, starting processes read the documents rather
+        than the snapshot.
+
+        Raises:
+            CatalogUnavailable: the database did not answer.
+        """
+        writer = secrets.token_hex(8)
+        try:
+            self.meta.update_one({"_id": _COUNTER_ID},
+                                 {"$set": {f"writers.{writer}": datetime.now(UTC) + lease}},
+                                 upsert=True)
+        except PyMongoError as exc:
+            raise CatalogUnavailable(f"marking a catalog writer: {exc}") from exc
+        return writer
+
+    def end_write(self, writer: str) -> None:
+        """Remove a writer's mark (best effort: it also runs out by itself)."""
+        with contextlib.suppress(PyMongoError):
+            self.meta.update_one({"_id": _COUNTER_ID}, {"$unset": {f"writers.{writer}": ""}})
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            return self.meta.find_one({"_id": _COUNTER_ID}) or {}
+        except PyMongoError as exc:
+            raise CatalogUnavailable(f"reading the catalog state: {exc}") from exc
+
+    def snapshot_is_current(self) -> bool:
+        """True when the snapshot reflects the current counter.
+
+        Raises:
+            CatalogUnavailable: the database did not answer.
+        """
+        state = self._state()
+        snapshot = state.get("snapshot") or {}
+        return (snapshot.get("version") == int(state.get("version", 0))
+                and snapshot.get("format") == SNAPSHOT_FORMAT)
+
+    def write_snapshot(self) -> int | None:
+        """Write the whole catalog as compressed chunks tagged with the change counter read
+        before reading the products (a write meanwhile moves the counter, so the snapshot is
+        never taken for newer than it is); the tag, or None without a snapshot collection.
+
+        Raises:
+            CatalogUnavailable: the database did not answer.
+        """
+        if self.snapshots is None:
+            return None
+        version = self.version()
+        rows = [drug.to_row() for drug in sorted(self.all(), key=lambda d: d.national_code)]
+        chunks = [rows[start:start + SNAPSHOT_CHUNK]
+                  for start in range(0, len(rows), SNAPSHOT_CHUNK)] or [[]]
+        documents = [{"_id": f"{version}:{number:04d}", "version": version, "number": number,
+                      "data": Binary(zlib.compress(json.dumps(
+                          chunk, ensure_ascii=False, separators=(",", ":")).encode(), 6))}
+                     for number, chunk in enumerate(chunks)]
+        try:
+            # The same version written by another writer meanwhile: identical chunks.
+            with contextlib.suppress(BulkWriteError):
+                self.snapshots.insert_many(documents, ordered=False)
+            self.meta.update_one(
+                {"_id": _COUNTER_ID, "$or": [{"snapshot.version": {"$lt": version}},
+                                            {"snapshot": {"$exists": False}}]},
+                {"$set": {"snapshot": {"version": version, "chunks": len(documents),
+                                       "format": SNAPSHOT_FORMAT, "products": len(rows),
+                                       "written_at": datetime.now(UTC)}}})
+            self.snapshots.delete_many({"version": {"$lt": version}})
+        except PyMongoError as exc:
+            raise CatalogUnavailable(f"writing the catalog snapshot: {exc}") from exc
+        return version
+
+    def load(self) -> Loaded:
+        """Every product, with the change counter it is current at: from the snapshot when it
+        is current and no writer is at work, else from the documents.
+
+        Raises:
+            CatalogUnavailable: the database did not answer.
+        """
+        state = self._state()
+        version = int(state.get("version", 0))
+        now = datetime.now(UTC)
+        writing = any((until if until.tzinfo else until.replace(tzinfo=UTC)) > now
+                      for until in (state.get("writers") or {}).values()
+                      if isinstance(until, datetime))  # a client without tz_aware: naive UTC
+        snapshot = state.get("snapshot") or {}
+        if (self.snapshots is not None and not writing and snapshot.get("version") == version
+                and snapshot.get("format") == SNAPSHOT_FORMAT):
+            rows = self._read_snapshot(version, int(snapshot.get("chunks", 0)))
+            if rows is not None:
+                return Loaded(drugs=None, rows=rows, version=version, source="snapshot")
+        return Loaded(drugs=self.load_all(), rows=None, version=version, source="documents")
+
+    def _read_snapshot(self, version: int, chunks: int) -> list[Any] | None:
+        assert self.snapshots is not None
+        wanted = [f"{version}:{number:04d}" for number in range(chunks)]
+        try:
+            found = {doc["number"]: doc["data"]
+                     for doc in self.snapshots.find({"_id": {"$in": wanted}})}
+        except PyMongoError as exc:
+            raise CatalogUnavailable(f"reading the catalog snapshot: {exc}") from exc
+        if len(found) != chunks:
+            return None  # replaced meanwhile: read the documents
+        rows: list[Any] = []
+        for number in range(chunks):
+            rows += json.loads(zlib.decompress(found[number]))
+        return rows
 
     # ------------------------------------------------------------------ reads
 
@@ -227,6 +373,10 @@ class CatalogStore:
         existing = self.get(drug.national_code)
         if existing == drug:
             return "unchanged"
-        self.save_many([drug])
-        self.bump_version()
+        writer = self.begin_write(timedelta(minutes=1))
+        try:
+            self.save_many([drug])
+            self.bump_version()
+        finally:
+            self.end_write(writer)
         return "added" if existing is None else "updated"

@@ -9,7 +9,7 @@ section shows the packages and the order in which they may import each other.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Flask, current_app
@@ -81,8 +81,11 @@ class GatewayApi(Api):
                                           mimetype="application/json")
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app.
+def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
+               listeners: Sequence[Any] = ()) -> Flask:
+    """Build the app. ``start``: run the background work of a serving process (the change
+    feed, the catalog's first load; command-line tools pass False). ``listeners``: pymongo
+    command listeners for every database client (tests count operations with them).
 
     Raises:
         gateway.core.config.ConfigError: a setting is invalid or a production requirement is
@@ -102,7 +105,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     http.configure_logging(app.config["LOG_LEVEL"])
     http.init_app(app)
     metrics.init_app(app)
-    app.extensions[EXTENSION_KEY] = build_services(app.config)
+    found = app.extensions[EXTENSION_KEY] = build_services(app.config, listeners=listeners)
+    if start:
+        found.start()
     ops.init_app(app)
     console_pages.init_app(app)
     api = GatewayApi(app)

@@ -7,16 +7,20 @@ arguments; views reach the container through :func:`gateway.core.context.service
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from flask import g, has_request_context, request
+from pymongo.errors import PyMongoError
 
 from gateway.audit import store as audit_store
 from gateway.audit.log import AuditLog, EventContext
+from gateway.audit.store import QueueSource
 from gateway.audit.tree import Sealer, SealPolicy
 from gateway.auth import sessions as sessions_store
 from gateway.auth import users as users_store
@@ -28,19 +32,22 @@ from gateway.auth.users import UserStore
 from gateway.catalog.service import CatalogService
 from gateway.console.service import Console, ConsolePolicy
 from gateway.core import encryption
+from gateway.core.changes import ChangeFeed, DocumentCache
 from gateway.core.config import check_registry_url, secret_setting
-from gateway.core.db import IndexDeclaration, Storage
+from gateway.core.db import IndexDeclaration, Storage, connect
 from gateway.core.encryption import FieldCipher, master_key
 from gateway.forwarding.deliveries import DeliveryMetrics
 from gateway.forwarding.registry import RegistryClient
+from gateway.forwarding.webhooks import COLLECTION as WEBHOOKS
 from gateway.forwarding.webhooks import PharmacyWebhookClient, WebhookStore
 from gateway.forwarding.worker import Forwarder, ForwardingPolicy, registry_client
 from gateway.parties import store as parties_store
 from gateway.parties.model import Party, client_id_for
 from gateway.parties.secrets import SecretHasher
 from gateway.parties.store import PartyStore
-from gateway.prescriptions import idempotency, overlap_store
+from gateway.prescriptions import audit_outbox, idempotency, overlap_store
 from gateway.prescriptions import store as prescriptions_store
+from gateway.prescriptions.audit_outbox import PrescriptionAuditOutbox
 from gateway.prescriptions.idempotency import IdempotencyStore
 from gateway.prescriptions.outbox_store import OutboxStore
 from gateway.prescriptions.overlap_store import OverlapStore
@@ -54,6 +61,8 @@ from gateway.prescriptions.wiring import build_lifecycle, validation_policy
 from gateway.signatures import service as signatures_service
 from gateway.signatures.qr import PrescriptionQr
 from gateway.signatures.service import Signatures, build_signatures
+from signing.keys import COLLECTION as SIGNING_KEYS
+from signing.keys import KeyStore
 
 # Every collection's indexes, created at start-up (the drug catalog's store keeps its own,
 # the login limiter's collections belong to the limits library).
@@ -64,6 +73,7 @@ INDEXES: tuple[IndexDeclaration, ...] = (
     audit_store.INDEXES,
     signatures_service.INDEXES,
     prescriptions_store.INDEXES,
+    audit_outbox.INDEXES,
     overlap_store.INDEXES,
     idempotency.INDEXES,
     encryption.INDEXES,
@@ -75,6 +85,7 @@ class Services:
     """Everything one process uses, built once per app."""
 
     storage: Storage
+    feed: ChangeFeed
     cipher: FieldCipher
     timezone: ZoneInfo
     parties: PartyStore
@@ -99,10 +110,63 @@ class Services:
     # /readyz: name -> check; /metrics: collectors read from the database at each scrape.
     readiness: dict[str, Callable[[], bool]] = field(default_factory=dict)
     scrape_collectors: list[Any] = field(default_factory=list)
+    _closed: bool = False
+
+    def start(self, *, catalog: bool = True) -> None:
+        """Start what a serving process runs in the background: the change feed keeping the
+        caches current and (``catalog``) the drug catalog's first load. Command-line tools
+        start nothing: they read through, and load the catalog on first use."""
+        if catalog:
+            self.catalog.start(self.feed)
+            self.readiness["catalog"] = self.catalog.ready
+        self.feed.start()
+
+    def wait_ready(self, timeout: float = 30.0) -> bool:
+        """Wait until the feed has settled and the catalog is loaded (tests, benchmarks)."""
+        if not self.feed.wait_settled(timeout):
+            return False
+        deadline = time.monotonic() + timeout
+        while "catalog" in self.readiness and not self.catalog.ready():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def close(self) -> None:
+        """Stop the background work and close the clients (a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.feed.stop()
+        self.catalog.stop()
+        with contextlib.suppress(PyMongoError):  # its stream may be mid-getMore
+            self.feed.database.client.close()
         self.cipher.close()
         self.storage.client.close()
+
+
+class _KeysFollowFeed:
+    """Tells the key store of every change of ``signing_keys`` (a rotation elsewhere)."""
+
+    def __init__(self, store: KeyStore) -> None:
+        self.store = store
+
+    def feed_event(self, change: Mapping[str, Any]) -> None:
+        self.store.invalidate()
+
+    def feed_reset(self) -> None:
+        self.store.invalidate()
+
+
+def change_feed(config: Mapping[str, Any], listeners: Sequence[Any] = ()) -> ChangeFeed:
+    """The process's change feed, on a client of its own (its ``getMore`` waits on the server
+    for up to ``CHANGE_STREAM_AWAIT_MS`` and must not hold a connection of the request pool)."""
+    client = connect(config, event_listeners=list(listeners), appname="erx-gateway-feed",
+                     socketTimeoutMS=config["MONGODB_SOCKET_TIMEOUT_MS"]
+                     + config["CHANGE_STREAM_AWAIT_MS"])
+    return ChangeFeed(client[config["DB_NAME"]], enabled=config["CHANGE_STREAMS"] == "auto",
+                      max_await_ms=config["CHANGE_STREAM_AWAIT_MS"],
+                      min_interval_ms=config["CHANGE_STREAM_MIN_INTERVAL_MS"])
 
 
 def request_context() -> EventContext:
@@ -119,8 +183,10 @@ def request_context() -> EventContext:
                         client_address=request.remote_addr or None)
 
 
-def build_services(config: Mapping[str, Any]) -> Services:
-    """Build every service from the settings.
+def build_services(config: Mapping[str, Any], *, listeners: Sequence[Any] = ()) -> Services:
+    """Build every service from the settings; nothing runs in the background until
+    :meth:`Services.start`. ``listeners``: pymongo command listeners for every client
+    (tests count database operations with them).
 
     Raises:
         gateway.core.config.ConfigError: a setting is invalid or a production requirement is
@@ -138,7 +204,8 @@ def build_services(config: Mapping[str, Any]) -> Services:
     policy = validation_policy(config)
     zone = ZoneInfo(config["TIMEZONE"])
 
-    storage = Storage(config, INDEXES)
+    storage = Storage(config, INDEXES, listeners=listeners)
+    feed = change_feed(config, listeners)
     try:
         database = storage.database
         cipher = FieldCipher(database, data_key)
@@ -147,7 +214,10 @@ def build_services(config: Mapping[str, Any]) -> Services:
                                              parallelism=1),
                               concurrency=config["PASSWORD_HASH_CONCURRENCY"],
                               wait_seconds=config["PASSWORD_HASH_WAIT_SECONDS"])
-        parties = PartyStore(database, hasher=hasher)
+        poll = config["CACHE_POLL_SECONDS"]
+        party_cache = DocumentCache(feed, ttl_seconds=poll)
+        feed.subscribe(parties_store.COLLECTION, party_cache)
+        parties = PartyStore(database, hasher=hasher, cache=party_cache)
         tokens = TokenService(secret=token_secret, ttl_seconds=config["TOKEN_TTL_SECONDS"])
         limiter = LoginLimiter(client=storage.client, database=config["DB_NAME"],
                                limit=login_limit, address_limit=address_limit)
@@ -160,7 +230,12 @@ def build_services(config: Mapping[str, Any]) -> Services:
                                      policy=SessionPolicy.from_config(config))
         audit = AuditLog(database, patient_key=patient_key, context=request_context)
         signatures = build_signatures(database, config)
-        sealer = Sealer(database, signer=signatures.signer, policy=SealPolicy.from_config(config))
+        signatures.key_store.trust_cache = feed.live
+        feed.subscribe(SIGNING_KEYS, _KeysFollowFeed(signatures.key_store))
+        prescription_audit = PrescriptionAuditOutbox(database)
+        sealer = Sealer(database, signer=signatures.signer, policy=SealPolicy.from_config(config),
+                        sources=(QueueSource(database), prescription_audit))
+        audit.sequencer = sealer.sequence  # readers of the log number what waits first
         catalog = CatalogService.from_config(database, config)
         prescription_store = PrescriptionStore(database, cipher=cipher)
         outbox = OutboxStore(database, cipher=cipher)
@@ -169,11 +244,14 @@ def build_services(config: Mapping[str, Any]) -> Services:
         lifecycle = build_lifecycle(prescription_store, catalog=catalog.catalog,
                                     signatures=signatures, qr=qr, audit=audit, policy=policy,
                                     zone=zone, overlap_store=overlaps,
-                                    party_names=parties.names, config=config)
+                                    party_names=parties.names, config=config,
+                                    audit_outbox=prescription_audit)
+        webhook_cache = DocumentCache(feed, ttl_seconds=poll)
+        feed.subscribe(WEBHOOKS, webhook_cache)
         delivery_metrics = DeliveryMetrics(
             outbox, cache_seconds=config["DELIVERY_METRICS_CACHE_SECONDS"])
         services = Services(
-            storage=storage, cipher=cipher, timezone=zone, parties=parties, tokens=tokens,
+            storage=storage, feed=feed, cipher=cipher, timezone=zone, parties=parties, tokens=tokens,
             authenticator=authenticator, users=users, console_login=console_login,
             audit=audit, sealer=sealer, signatures=signatures,
             qr=qr, catalog=catalog, prescription_store=prescription_store, outbox=outbox,
@@ -184,7 +262,8 @@ def build_services(config: Mapping[str, Any]) -> Services:
             idempotency=IdempotencyStore(database[idempotency.COLLECTION],
                                          ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"],
                                          cipher=cipher),
-            webhooks=WebhookStore(database), delivery_metrics=delivery_metrics,
+            webhooks=WebhookStore(database, cache=webhook_cache),
+            delivery_metrics=delivery_metrics,
             console=Console(lifecycle=lifecycle, catalog=catalog.catalog, parties=parties,
                             outbox=outbox, overlaps=overlaps, audit=audit,
                             signatures=signatures, zone=zone,
@@ -192,6 +271,7 @@ def build_services(config: Mapping[str, Any]) -> Services:
             readiness={"database": storage.ping, "signing_key": signatures.ready},
             scrape_collectors=[delivery_metrics])
     except BaseException:
+        feed.database.client.close()
         storage.client.close()
         raise
     storage.prepare()
@@ -230,7 +310,8 @@ def build_forwarder(services: Services, config: Mapping[str, Any], *,
         allow_internal=config["ENV"] == "development")
     return Forwarder(outbox=services.outbox, parties=services.parties, audit=services.audit,
                      registry=registry or registry_client(config), pharmacies=pharmacies,
-                     pharmacy_view=pharmacy_view(services), policy=policy, owner=owner)
+                     pharmacy_view=pharmacy_view(services), policy=policy, owner=owner,
+                     feed=services.feed if services.feed.enabled else None)
 
 
 def bootstrap(services: Services) -> list[str]:

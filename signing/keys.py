@@ -15,8 +15,10 @@ active key and retires the others; retired keys are never deleted and stay in :m
 so every signature ever made still verifies. The newest active key signs.
 
 Processes cache the active key and the key set; a rotation made by another process is picked
-up within ``KeyPolicy.refresh_seconds``. An unknown ``kid`` met while verifying refreshes the
-key set at once (at most once a second).
+up within ``KeyPolicy.refresh_seconds``, or as soon as the store is told of it
+(:meth:`KeyStore.invalidate`: the gateway's change feed does so) when ``trust_cache`` says
+such notices are being delivered. An unknown ``kid`` met while verifying refreshes the key set
+at once (at most once a second).
 """
 
 from __future__ import annotations
@@ -181,6 +183,22 @@ class KeyStore:
         self._jwks: dict[str, Any] | None = None
         self._jwks_loaded_at = float("-inf")
         self._warned_unencrypted: set[str] = set()
+        # When it returns True, every change of the collection is announced through
+        # invalidate(): what is cached stays valid without the refresh period.
+        self.trust_cache: Callable[[], bool] = lambda: False
+        self._generation = 0
+
+    def invalidate(self) -> None:
+        """Forget the active key and the key set (a key was generated or rotated elsewhere);
+        reads already under way do not put back what they read."""
+        with self._lock:
+            self._generation += 1
+            self._active_checked_at = float("-inf")
+            self._jwks_loaded_at = float("-inf")
+
+    def _fresh(self, checked_at: float, now: float) -> bool:
+        return now - checked_at < self.policy.refresh_seconds or (
+            checked_at > float("-inf") and self.trust_cache())
 
     # --- writing -----------------------------------------------------------------------
     def generate(self, *, alg: str | None = None) -> KeyRecord:
@@ -230,9 +248,7 @@ class KeyStore:
             self.collection.insert_one(doc)
         except DuplicateKeyError:  # 2**-256: a broken random generator, not a retry case
             raise KeyStoreError("corrupt_key", "a generated key already exists") from None
-        with self._lock:
-            self._active_checked_at = float("-inf")
-            self._jwks_loaded_at = float("-inf")
+        self.invalidate()
         return KeyRecord.from_document(doc)
 
     # --- reading -----------------------------------------------------------------------
@@ -265,14 +281,16 @@ class KeyStore:
         now = self._monotonic()
         with self._lock:
             kid = self._active_kid
-            fresh = now - self._active_checked_at < self.policy.refresh_seconds
+            fresh = self._fresh(self._active_checked_at, now)
             if kid is not None and fresh and kid in self._signers:
                 return self._signers[kid]
+            generation = self._generation
         kid = self.active_record().kid
         signer = self._load_signer(kid)
         with self._lock:
-            self._active_kid = kid
-            self._active_checked_at = now
+            if generation == self._generation:
+                self._active_kid = kid
+                self._active_checked_at = now
         return signer
 
     def _load_signer(self, kid: str) -> Signer:
@@ -308,11 +326,13 @@ class KeyStore:
         now = self._monotonic()
         with self._lock:
             if not refresh and self._jwks is not None \
-                    and now - self._jwks_loaded_at < self.policy.refresh_seconds:
+                    and self._fresh(self._jwks_loaded_at, now):
                 return self._jwks
+            generation = self._generation
         jwks = {"keys": [record.public_jwk for record in self.records()]}
         with self._lock:
-            self._jwks, self._jwks_loaded_at = jwks, now
+            if generation == self._generation:
+                self._jwks, self._jwks_loaded_at = jwks, now
         return jwks
 
     # --- verifying with the store's keys ---------------------------------------------------

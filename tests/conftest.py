@@ -30,6 +30,8 @@ TEST_CONFIG: dict[str, Any] = {
     "SECRET_HASH_TIME_COST": 1,
     "SECRET_HASH_MEMORY_KIB": 1024,
     "LOG_LEVEL": "warning",
+    # Short server-side waits: an app closed at teardown lets go of its stream at once.
+    "CHANGE_STREAM_AWAIT_MS": 200,
 }
 
 
@@ -85,6 +87,7 @@ def app_config(mongo_server: EmbeddedDatabase, db_name: str, tmp_path: Path,
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     application = create_app(app_config)
     application.config["TESTING"] = True
+    assert services(application).wait_ready(), "the app did not get ready"
     yield application
     services(application).close()
 
@@ -98,6 +101,7 @@ def make_app(app_config: dict[str, Any]):
         application = create_app({**app_config, **overrides})
         application.config["TESTING"] = True
         made.append(application)
+        services(application).wait_ready()
         return application
 
     yield make

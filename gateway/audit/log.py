@@ -1,9 +1,12 @@
 """Recording audit events: one call per security-relevant action (no HTTP here).
 
-:meth:`AuditLog.record` checks an event, fills in who acted and from where (through the
-context function the composition root gives it: the request's party, request id and address),
-and stores it (:mod:`gateway.audit.store`). Recording fails closed: if the event cannot be
-stored, the action's request fails.
+:meth:`AuditLog.prepare` checks an event and fills in who acted and from where (through the
+context function the composition root gives it: the request's party, request id and address)
+and a unique ``event_id``. :meth:`AuditLog.record` prepares and queues it for the sequencer
+(:mod:`gateway.audit.store`): one insert, no counter. An event about a prescription is instead
+prepared by the prescription lifecycle and written inside the update that changes the
+prescription, so the change and its audit event are stored together or not at all. Recording
+fails closed: if the event cannot be stored, the action's request fails.
 
 No plain patient identifier is stored: ``patient_hash`` is HMAC-SHA256 under
 ``AUDIT_PATIENT_KEY``, so regulators can still search by a CCCD (hashed on the server).
@@ -19,7 +22,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from gateway.audit.store import SYSTEM_ROLE, insert_event, now_millis
+from gateway.audit.store import SYSTEM_ROLE, new_event_id, now_millis, queue_event
 from gateway.parties.model import Party
 from signing.canonical import canonicalize
 
@@ -113,6 +116,18 @@ class AuditLog:
         self.database = database
         self.patient_key = patient_key
         self.context = context
+        # Numbers every event still waiting for the sequencer (the composition root gives the
+        # sealer's: gateway.audit.tree.Sealer.sequence); readers call catch_up() first.
+        self.sequencer: Callable[[], Any] | None = None
+
+    def catch_up(self) -> None:
+        """Number the events still waiting, so that a read shows everything recorded so far.
+
+        Raises:
+            pymongo.errors.PyMongoError: the database does not answer.
+        """
+        if self.sequencer is not None:
+            self.sequencer()
 
     def patient_hash(self, patient_id: str) -> str:
         """The keyed hash a patient identifier is stored and searched as."""
@@ -121,8 +136,33 @@ class AuditLog:
     def record(self, action: str, *, outcome: str = "success", object_type: str | None = None,
                object_id: str | None = None, content_sha256: str | None = None,
                patient_id: str | None = None, details: Mapping[str, Any] | None = None,
-               actor: Party | str | None = None) -> int:
-        """Record one audit event and return its sequence number.
+               actor: Party | str | None = None) -> str:
+        """Record one audit event (queue it for its sequence number) and return its id.
+
+        See :meth:`prepare` for the fields.
+
+        Raises:
+            ValueError: as :meth:`prepare`.
+            pymongo.errors.PyMongoError: the event could not be stored (fail closed).
+        """
+        return queue_event(self.database, self.prepare(
+            action, outcome=outcome, object_type=object_type, object_id=object_id,
+            content_sha256=content_sha256, patient_id=patient_id, details=details, actor=actor))
+
+    def store(self, event: dict[str, Any]) -> str:
+        """Queue an event :meth:`prepare` made, when it could not be written with its change.
+
+        Raises:
+            pymongo.errors.PyMongoError: the event could not be stored.
+        """
+        return queue_event(self.database, event)
+
+    def prepare(self, action: str, *, outcome: str = "success", object_type: str | None = None,
+                object_id: str | None = None, content_sha256: str | None = None,
+                patient_id: str | None = None, details: Mapping[str, Any] | None = None,
+                actor: Party | str | None = None) -> dict[str, Any]:
+        """One checked audit event, ready to be stored (by :meth:`record`, or inside the write
+        of the change it records); it carries its ``event_id``.
 
         Inside a request the actor (the authenticated party, or "anonymous" before
         authentication), request id and client address come from the context; outside one the
@@ -134,7 +174,6 @@ class AuditLog:
         Raises:
             ValueError: unknown action, object type or outcome, a malformed ``content_sha256``,
                 an object id without a type, or ``details`` with no RFC 8785 form.
-            pymongo.errors.PyMongoError: the event could not be stored (fail closed).
         """
         if action not in ACTIONS:
             raise ValueError(f"unknown audit action {action!r}")
@@ -152,6 +191,7 @@ class AuditLog:
             canonicalize(details)  # refuse now what could not be hashed at sealing time
         context = self.context()
         document: dict[str, Any] = {
+            "event_id": new_event_id(),
             "time": now_millis(),
             "actor": _actor(actor, context),
             "action": action,
@@ -163,10 +203,10 @@ class AuditLog:
             "patient_hash": self.patient_hash(patient_id) if patient_id else None,
             "details": details,
         }
-        return insert_event(self.database, document)
+        return document
 
     def record_login(self, method: str, *, party: Party | None = None,
-                     claimed_id: str = "") -> int:
+                     claimed_id: str = "") -> str:
         """``auth.login``: a success by ``party`` (the authenticated Party), or a failure for the
         client id (or national code) that was claimed, which is recorded as given (cut to 128
         characters), never the secret."""

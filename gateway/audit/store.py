@@ -1,30 +1,48 @@
-"""Audit storage: the only code that reads or writes the audit events and their counter.
+"""Audit storage: the only code that reads or writes the audit events, their queue and
+their sequence numbers.
 
-An event gets the next sequence number from a counter document (``$inc``, atomic across
-processes), then is inserted with that number as its ``_id``. Events are never updated.
-If a process dies between taking a number and inserting its event, the number would be a
-hole: :func:`next_run` waits ``AUDIT_GAP_GRACE_SECONDS`` and then fills the hole with an
-``audit.sequence_lost`` event, so the sequence stays gap-free and every gap is explained.
-Should the slow writer come back after that, its insert hits the unique ``_id``, and it takes
-a fresh number (:func:`insert_event`): the event is recorded later, never lost or overwritten.
+Trillian-style (google/trillian: a log's leaves are queued, and the *sequencer* later gives
+queued leaves their indices in batches): recording an event is ONE insert, into the queue
+``audit_queue`` (or, for an event about a prescription, a ``$push`` inside the very update
+that changes the prescription: see :mod:`gateway.prescriptions.audit_outbox`). No counter is
+read or incremented on the request path. The sequencer (:func:`sequence`, run by the sealer
+and before every read of the log) takes a batch of queued events from every source, orders
+them by time, and inserts them into ``audit_events`` under the next numbers ``0, 1, 2, ...``
+(the Merkle leaf index) with ONE ordered ``insert_many``, then removes them from their
+sources.
+
+Guarantees, whatever crashes and however many sequencers run at once:
+
+- **gap-free**: a number is only ever written right after the previous one exists (an
+  ordered insert starting at the end), and ``_id`` is unique, so two sequencers racing for
+  the same number cannot both have it: the loser stops and leaves its events queued;
+- **every event exactly once**: each event carries an ``event_id`` with a unique index, so
+  an event sequenced by a sequencer that died before removing it from its source is
+  recognised and removed, never given a second number;
+- **nothing lost**: an event leaves its source only after it is in the log.
+
+A hole can only come from a database written by an earlier version (whose writers took
+numbers from a counter): :func:`next_run` still fills one older than
+``AUDIT_GAP_GRACE_SECONDS`` with ``audit.sequence_lost``, so the log stays gap-free and every
+gap explained.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 log = logging.getLogger(__name__)
 
 EVENTS = "audit_events"
-COUNTERS = "audit_counters"
+QUEUE = "audit_queue"
 SYSTEM_ROLE = "system"
 
 
@@ -72,55 +90,123 @@ def event_from_document(doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def insert_event(database: Database, document: Mapping[str, Any]) -> int:
-    """Store one event under the next sequence number and return the number.
+def new_event_id() -> str:
+    """A unique event id, roughly in time order (a BSON ObjectId as 24 hex digits)."""
+    return str(ObjectId())
+
+
+def queue_event(database: Database, event: Mapping[str, Any]) -> str:
+    """Queue one prepared event (it carries its ``event_id``) for the sequencer; its id.
 
     Raises:
-        AuditError: no free number after several attempts.
         pymongo.errors.PyMongoError: the event could not be stored.
     """
-    for _ in range(5):
-        seq = allocate(database)
-        try:
-            database[EVENTS].insert_one({"_id": seq, **document})
-        except DuplicateKeyError:
-            # The sealer declared this number lost while we were slow: take another.
-            log.warning("audit sequence %s was declared lost; recording under a new number", seq)
-            continue
-        return seq
-    raise AuditError("could not obtain a free audit sequence number")
+    database[QUEUE].insert_one({"_id": event["event_id"], "event": dict(event)})
+    return str(event["event_id"])
+
+
+class UnsequencedSource(Protocol):
+    """Where events wait for their number: the queue, and the prescriptions' own outboxes."""
+
+    def pending(self, limit: int) -> list[dict[str, Any]]:
+        """Up to about ``limit`` waiting events (prepared documents with an ``event_id``)."""
+        ...
+
+    def acknowledge(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Forget these events (as :meth:`pending` gave them): they are in the log."""
+        ...
+
+
+class QueueSource:
+    """The ``audit_queue`` collection as a source of the sequencer."""
+
+    def __init__(self, database: Database) -> None:
+        self.queue = database[QUEUE]
+
+    def pending(self, limit: int) -> list[dict[str, Any]]:
+        return [doc["event"] for doc in self.queue.find({}).sort("_id", ASCENDING).limit(limit)]
+
+    def acknowledge(self, events: Sequence[Mapping[str, Any]]) -> None:
+        # In chunks: the embedded database matches each candidate against the whole $in list
+        # (gateway/prescriptions/audit_outbox.py measures it).
+        ids = [event["event_id"] for event in events]
+        for start in range(0, len(ids), 200):
+            self.queue.delete_many({"_id": {"$in": ids[start:start + 200]}})
+
+
+def next_number(database: Database) -> int:
+    """The number the next sequenced event gets (the log's size, holes included)."""
+    last = database[EVENTS].find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)])
+    return int(last["_id"]) + 1 if last else 0
 
 
 def allocated(database: Database) -> int:
-    """How many sequence numbers were taken: the events recorded, or about to be."""
-    counter = database[COUNTERS].find_one({"_id": "events"})
-    return int(counter["next"]) if counter else 0
+    """How many sequence numbers are taken: the events numbered so far (events still waiting
+    for the sequencer have none yet)."""
+    return next_number(database)
 
 
-def allocate(database: Database) -> int:
-    """The next sequence number (0 first: the Merkle leaf index).
+def sequence(database: Database, sources: Sequence[UnsequencedSource], *,
+             limit: int = 10_000, start: int | None = None) -> list[dict[str, Any]]:
+    """Give up to ``limit`` waiting events of ``sources`` the next sequence numbers (in time
+    order) and remove them from their sources; the stored documents, in number order.
+    ``start``: the log's size when the caller knows it (the sealer does), else it is read.
 
-    The counter is incremented only once it exists, and created separately (idempotently,
-    ``$setOnInsert``): an upsert that increments, raced by several writers on a new database,
-    can consume a number without returning it on the embedded database.
+    Safe to run in several processes at once (see the module docstring): a sequencer that
+    finds its first number taken returns what it stored, and the rest waits for the next run.
 
     Raises:
-        AuditError: no number after several attempts.
+        pymongo.errors.PyMongoError: the database does not answer (nothing is lost: events
+            leave their source only once stored).
     """
-    counters = database[COUNTERS]
-    for _ in range(10):
-        doc = counters.find_one_and_update(
-            {"_id": "events"},
-            {"$inc": {"next": 1}, "$set": {"allocated_at": datetime.now(UTC)}},
-            return_document=ReturnDocument.AFTER)
-        if doc is not None:
-            return int(doc["next"]) - 1
-        with contextlib.suppress(DuplicateKeyError):  # another writer created it
-            counters.update_one({"_id": "events"}, {"$setOnInsert": {"next": 0}}, upsert=True)
-    raise AuditError("could not allocate an audit sequence number")
+    owners: dict[str, list[UnsequencedSource]] = {}
+    waiting: dict[str, dict[str, Any]] = {}
+    for source in sources:
+        for event in source.pending(limit):
+            event_id = str(event["event_id"])
+            owners.setdefault(event_id, []).append(source)
+            waiting.setdefault(event_id, event)
+    if not waiting:
+        return []
+    pending = sorted(waiting.values(), key=lambda e: (e["time"], str(e["event_id"])))[:limit]
+
+    def acknowledge(events: Sequence[Mapping[str, Any]]) -> None:
+        by_source: dict[int, tuple[UnsequencedSource, list[Mapping[str, Any]]]] = {}
+        for event in events:
+            for source in owners[str(event["event_id"])]:
+                by_source.setdefault(id(source), (source, []))[1].append(event)
+        for source, acknowledged in by_source.values():
+            source.acknowledge(acknowledged)
+
+    stored: list[dict[str, Any]] = []
+    if start is None:
+        start = next_number(database)
+    while pending:
+        docs = [{**event, "_id": start + offset} for offset, event in enumerate(pending)]
+        try:
+            database[EVENTS].insert_many(docs, ordered=True)
+        except BulkWriteError as exc:
+            done = int(exc.details.get("nInserted", 0))
+        else:
+            done = len(docs)
+        stored += docs[:done]
+        acknowledge(pending[:done])
+        if done == len(docs):
+            break
+        refused = pending[done]
+        if database[EVENTS].find_one({"event_id": refused["event_id"]}, {"_id": 1}) is None:
+            break  # the number is another sequencer's: it goes on from there
+        # Sequenced before by a sequencer that died before removing it: remove it now.
+        acknowledge([refused])
+        pending, start = pending[done + 1:], start + done
+    return stored
 
 
 INDEXES = {EVENTS: [
+    # Each event once: an event the sequencer stored but could not yet remove from its
+    # source is recognised by its id (partial: events of earlier versions have none).
+    IndexModel([("event_id", ASCENDING)], name="event_id", unique=True,
+               partialFilterExpression={"event_id": {"$type": "string"}}),
     IndexModel([("time", ASCENDING)], name="time"),
     IndexModel([("actor.party_id", ASCENDING), ("_id", ASCENDING)], name="actor"),
     IndexModel([("actor.user", ASCENDING), ("_id", ASCENDING)], name="actor_user",
@@ -180,11 +266,4 @@ def next_run(database: Database, start: int, limit: int, grace: timedelta) -> li
                 return run
             fill_lost(database, expected, hole_before["_id"])
             continue
-        if len(run) < limit:  # at the end: a hole may hide behind the counter
-            counter = database[COUNTERS].find_one({"_id": "events"})
-            taken = int(counter["next"]) if counter else 0
-            if not run and taken > expected \
-                    and now - utc(counter["allocated_at"]) >= grace:
-                fill_lost(database, expected, taken)
-                continue
         return run

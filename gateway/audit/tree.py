@@ -1,19 +1,20 @@
 """The Merkle log that seals the audit events, and its signed tree heads.
 
-:func:`seal` appends unsealed events in sequence order to an RFC 9162 Merkle tree
-(:mod:`signing.merkle`, nodes in ``audit_tree_nodes``), leaf ``i`` being the RFC 8785 form of
-the event with ``seq`` ``i`` exactly as the API and exports show it, then publishes a tree head
-(size, root, time) signed with the gateway key, which the caller passes in. Tree nodes are
-deterministic, so two racing sealers write identical nodes; the committed size moves only by a
-compare-and-set on ``audit_tree_state``. This module is the only code touching the three tree
-collections.
+:func:`seal` first sequences the events still waiting in their sources
+(:func:`gateway.audit.store.sequence`), then appends unsealed events in sequence order to an
+RFC 9162 Merkle tree (:mod:`signing.merkle`, nodes in ``audit_tree_nodes``), leaf ``i`` being
+the RFC 8785 form of the event with ``seq`` ``i`` exactly as the API and exports show it,
+then publishes a tree head (size, root, time) signed with the gateway key, which the caller
+passes in. Tree nodes are deterministic, so two racing sealers write identical nodes; the
+committed size moves only by a compare-and-set on ``audit_tree_state``. This module is the
+only code touching the three tree collections.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -23,7 +24,15 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from gateway.audit.log import event_leaf
-from gateway.audit.store import event_from_document, format_time, next_run, now_millis, utc
+from gateway.audit.store import (
+    UnsequencedSource,
+    event_from_document,
+    format_time,
+    next_run,
+    now_millis,
+    sequence,
+    utc,
+)
 from signing.canonical import canonicalize
 from signing.merkle import EMPTY_ROOT, MerkleTree, MongoNodeStore
 
@@ -116,11 +125,28 @@ def _commit_size(database: Database, before: int, after: int) -> bool:
     return result.modified_count == 1
 
 
+def sequence_all(database: Database, sources: Sequence[UnsequencedSource], *,
+                 batch_size: int = 10_000) -> int:
+    """Sequence every event waiting in ``sources``, ``batch_size`` a round trip; how many.
+
+    Raises:
+        pymongo.errors.PyMongoError: the database does not answer.
+    """
+    total = 0
+    while True:
+        stored = sequence(database, sources, limit=batch_size)
+        total += len(stored)
+        if len(stored) < batch_size:
+            return total
+
+
 def seal(database: Database, signer: TreeHeadSigner, *, batch_size: int = 10_000,
-         gap_grace_seconds: float = 60.0) -> TreeHead:
-    """Append every unsealed event to the Merkle tree and publish a signed tree head; return
-    the latest tree head (a new one only when the tree grew; the first seal of an empty log
-    signs the empty tree). Safe to run from several processes at once.
+         gap_grace_seconds: float = 60.0,
+         sources: Sequence[UnsequencedSource] = ()) -> TreeHead:
+    """Sequence the events waiting in ``sources``, append every unsealed event to the Merkle
+    tree and publish a signed tree head; return the latest tree head (a new one only when the
+    tree grew; the first seal of an empty log signs the empty tree). Safe to run from several
+    processes at once.
 
     Raises:
         signing.merkle.MissingNode: the node store was damaged.
@@ -130,12 +156,19 @@ def seal(database: Database, signer: TreeHeadSigner, *, batch_size: int = 10_000
     merkle = tree(database)
     while True:
         run = next_run(database, merkle.size, batch_size, grace)
+        if len(run) < batch_size and sources:
+            # At the end of what is numbered: number what waits right after it (the size is
+            # known, so no read of the end), and seal it in the same round.
+            run += sequence(database, sources, limit=batch_size - len(run),
+                            start=merkle.size + len(run))
         if not run:
             break
         before = merkle.size
         merkle.append(event_leaf(event_from_document(doc)) for doc in run)
         if not _commit_size(database, before, merkle.size):
             merkle = tree(database)  # another sealer got there first: go on from its size
+        elif len(run) < batch_size:
+            break  # everything numbered is sealed, and nothing more was waiting
     latest = latest_tree_head(database)
     if latest is not None and latest.tree_size >= merkle.size:
         return latest
@@ -169,18 +202,30 @@ class SealPolicy:
 
 
 class Sealer:
-    """Seals one database's audit log with the signer ``signer()`` returns at each seal."""
+    """Sequences and seals one database's audit log, with the signer ``signer()`` returns at
+    each seal; ``sources`` are where events wait for their numbers (the queue, the
+    prescriptions' outboxes: the composition root lists them)."""
 
     def __init__(self, database: Database, *, signer: Callable[[], TreeHeadSigner],
-                 policy: SealPolicy) -> None:
+                 policy: SealPolicy, sources: Sequence[UnsequencedSource] = ()) -> None:
         self.database = database
         self.signer = signer
         self.policy = policy
+        self.sources = tuple(sources)
+
+    def sequence(self) -> int:
+        """Number every waiting event now (the log's readers call this first, so that they
+        see every event recorded before their request); how many were numbered.
+
+        Raises:
+            pymongo.errors.PyMongoError: the database does not answer.
+        """
+        return sequence_all(self.database, self.sources, batch_size=self.policy.batch_size)
 
     def seal(self) -> TreeHead:
-        """:func:`seal` with this sealer's database, key and policy."""
+        """:func:`seal` with this sealer's database, key, policy and sources."""
         return seal(self.database, self.signer(), batch_size=self.policy.batch_size,
-                    gap_grace_seconds=self.policy.gap_grace_seconds)
+                    gap_grace_seconds=self.policy.gap_grace_seconds, sources=self.sources)
 
 
 class PeriodicSealer:

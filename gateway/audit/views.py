@@ -2,7 +2,8 @@
 
 Events, exports and patients' access logs are the regulator's; tree heads and proofs (hashes
 only, nothing personal) are open to every authenticated party so that anyone may monitor that
-the log only grows.
+the log only grows. Reads of events first number every event still waiting for its sequence
+number (gateway/audit/search.py), so they show everything recorded before the request.
 """
 
 from __future__ import annotations

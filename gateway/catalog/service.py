@@ -2,9 +2,12 @@
 
 :class:`CatalogService` holds the :class:`drug_catalog.store.CatalogStore` on the gateway's
 database and the :class:`drug_catalog.cache.CachedCatalog` over it, which answers
-``resolve(identifier) -> Drug``, ``get`` and ``search`` from memory, refreshed within
-``ERX_CATALOG_REFRESH_SECONDS`` of any change. ``erx-gateway run`` loads the shipped demo
-catalog when the catalog is empty (``ERX_CATALOG_DEMO``).
+``resolve(identifier) -> Drug``, ``get`` and ``search`` from memory. A serving process
+(:meth:`CatalogService.start`) loads it at once and then follows every change through the
+process's change feed (gateway/core/changes.py), or, where there are no change streams,
+re-reads the change counter every ``ERX_CATALOG_REFRESH_SECONDS``; ``/readyz`` fails until
+the first load is done. Command-line tools load it on first use. ``erx-gateway run`` loads
+the shipped demo catalog when the catalog is empty (``ERX_CATALOG_DEMO``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from pymongo.database import Database
 from drug_catalog.cache import CachedCatalog
 from drug_catalog.demo import demo_catalog_path
 from drug_catalog.importer import ImportReport, import_file
-from drug_catalog.store import CatalogStore
+from drug_catalog.store import CATALOG_META, DRUGS, CatalogStore
+from gateway.core.changes import ChangeFeed
 
 
 class CatalogService:
@@ -39,6 +43,24 @@ class CatalogService:
                    search_limit=config["CATALOG_SEARCH_LIMIT"],
                    demo=config["CATALOG_DEMO"], env=config["ENV"])
 
+    def start(self, feed: ChangeFeed) -> None:
+        """Serve from memory kept current by ``feed`` (or by polling when it has no change
+        streams); the first load starts at once, in the background."""
+        if feed.enabled:
+            adapter = _FeedAdapter(self.catalog, feed)
+            feed.subscribe(DRUGS, adapter)
+            feed.subscribe(CATALOG_META, adapter, match={"documentKey._id": "catalog"})
+            self.catalog.follow()
+        else:
+            self.catalog.start_polling()
+
+    def ready(self) -> bool:
+        """The catalog is in memory (readiness)."""
+        return self.catalog.ready()
+
+    def stop(self) -> None:
+        self.catalog.stop()
+
     def import_catalog(self, path: str, fmt: str | None = None) -> ImportReport:
         """Import a catalog file (``erx-gateway catalog import``).
 
@@ -59,3 +81,21 @@ class CatalogService:
             return None
         return import_file(self.store, demo_catalog_path(), "ndjson",
                            batch_size=self.import_batch)
+
+
+class _FeedAdapter:
+    """Hands the feed's catalog changes to the cached catalog; when the feed turns out to have
+    no change streams, switches the catalog to polling."""
+
+    def __init__(self, catalog: CachedCatalog, feed: ChangeFeed) -> None:
+        self.catalog = catalog
+        self.feed = feed
+
+    def feed_event(self, change: Mapping[str, Any]) -> None:
+        self.catalog.feed_event(change)
+
+    def feed_reset(self) -> None:
+        if self.feed.polling():
+            self.catalog.poll_instead()
+        else:
+            self.catalog.feed_reset()

@@ -57,15 +57,14 @@ def command_app(**overrides: Any) -> Iterator[Flask]:
     values.update(adopted)
     with database_for_command(values) as uri:
         _say_instance(values, uri, running)
-        app = create_app({**adopted, "MONGODB_URI": uri, **overrides})
-        storage = services(app).storage
+        app = create_app({**adopted, "MONGODB_URI": uri, **overrides}, start=False)
         try:
-            if not storage.prepare():
+            if not services(app).storage.prepare():
                 raise click.ClickException(f"the database at {uri} does not answer")
             with app.app_context():
                 yield app
         finally:
-            storage.client.close()
+            services(app).close()
 
 
 def _say_instance(values: dict[str, Any], uri: str, running: dict[str, Any]) -> None:
@@ -287,16 +286,19 @@ def verify_qr_command(text: str, jwks_source: str) -> None:
 
 @main.command("forwarder")
 @click.option("--concurrency", type=int, help="override ERX_FORWARDER_CONCURRENCY")
-def forwarder_command(concurrency: int | None) -> None:
+@click.option("--partition", help="override ERX_FORWARDER_PARTITION (k/n)")
+def forwarder_command(concurrency: int | None, partition: str | None) -> None:
     """Send pending deliveries to the national registry and pharmacies until SIGTERM or
     Ctrl-C (any number may run at once)."""
-    with command_app() as app:
+    overrides: dict[str, Any] = {"FORWARDER_PARTITION": partition} if partition else {}
+    with command_app(**overrides) as app:
         found = services(app)
         try:
-            overrides = {"concurrency": concurrency} if concurrency else {}
-            forwarder = build_forwarder(found, app.config, **overrides)
+            policy = {"concurrency": concurrency} if concurrency else {}
+            forwarder = build_forwarder(found, app.config, **policy)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
+        found.start(catalog=False)  # the change feed: parties, keys, webhooks, new work
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: forwarder.stop())
         sealer = PeriodicSealer(found.sealer)  # the forwarder process also seals the log

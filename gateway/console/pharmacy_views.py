@@ -22,7 +22,7 @@ from gateway.console.sheet import sheet
 from gateway.core.context import services
 from gateway.core.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.core.problems import to_problem
-from gateway.prescriptions.answers import dispense_answer, looked_up, record
+from gateway.prescriptions.answers import dispense_answer, looked_up, viewed
 
 blp = pages.attach(Blueprint("console_pharmacy", __name__, url_prefix="/console/pharmacy"))
 
@@ -56,8 +56,7 @@ def lookup() -> Any:
     if details is not None:  # QR text: audited now, with how it was read
         lifecycle = services().lifecycle
         lifecycle.authorize_read(stored, g.party)
-        lifecycle.note_pharmacy_view(stored, g.party)
-        record("prescription.viewed", stored, details=details)
+        viewed(stored, g.party, details)
         session[SEEN] = stored["_id"]
     return redirect(url_for(".prescription", code=stored["_id"]), 303)
 
@@ -68,8 +67,7 @@ def _show(code: str, status: int = 200, *, errors: dict[str, list[str]] | None =
     stored = lifecycle.get(code)
     lifecycle.authorize_read(stored, g.party)
     if session.pop(SEEN, None) != code and status == 200:
-        lifecycle.note_pharmacy_view(stored, g.party)
-        record("prescription.viewed", stored)
+        viewed(stored, g.party)
     shown = sheet(stored, g.party)
     console = services().console
     substitutes = {line["index"]: console.substitutes(line["ma_thuoc"])

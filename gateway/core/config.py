@@ -136,6 +136,21 @@ SETTINGS: tuple[Setting, ...] = (
             "local 96-byte master key that wraps the data key encrypting patient fields (written "
             "by `erx-gateway data-key generate FILE`; required in production; development keeps "
             "a generated one in VAR_DIR/data-key). README \"Security\" names the KMS options"),
+    # --- caches kept current (gateway/core/changes.py) -------------------------------------
+    Setting("CHANGE_STREAMS", "auto", parse_choice("auto", "off"),
+            "keep parties, signing keys, webhooks and the drug catalog in memory, current through "
+            "one MongoDB change stream per process (auto: when the database has change streams, "
+            "else polling; off: polling); /readyz says which"),
+    Setting("CHANGE_STREAM_AWAIT_MS", 5000, parse_positive_int,
+            "how long the change stream's getMore waits on the server when nothing changes (an "
+            "idle process costs one operation per wait; a change is delivered at once)"),
+    Setting("CHANGE_STREAM_MIN_INTERVAL_MS", 250, parse_non_negative_int,
+            "least time between two getMores of the change stream: a busy process's stream "
+            "costs at most one operation per interval however many changes come (they arrive "
+            "in batches), and a change waits at most that long"),
+    Setting("CACHE_POLL_SECONDS", 1.0, parse_non_negative_float,
+            "without change streams: how long a cached party or webhook is used before it is "
+            "read again"),
     # --- parties and tokens ----------------------------------------------------------------
     Setting("TOKEN_SECRET", "", str,
             "HMAC key for access tokens (required in production; development keeps a "
@@ -181,8 +196,8 @@ SETTINGS: tuple[Setting, ...] = (
             "passphrase encrypting the signing keys (PKCS#8) in the database; required in "
             "production, development without it stores keys unencrypted", secret=True),
     Setting("SIGNING_KEY_REFRESH_SECONDS", 30.0, parse_non_negative_float,
-            "longest time a process keeps signing with the old key after `keys rotate`, and "
-            "how long the JWKS is cached"),
+            "without change streams: longest time a process keeps signing with the old key "
+            "after `keys rotate`, and how long the JWKS is cached (with them: until a change)"),
     Setting("PRESCRIBER_SIGNATURE", "optional", parse_choice("off", "optional", "required"),
             "prescribers' signatures: off (ignored), optional (an empty one is accepted, an "
             "invalid one refused), required"),
@@ -201,7 +216,13 @@ SETTINGS: tuple[Setting, ...] = (
             "a crashed forwarder's claims are taken over after it; at least twice the connect "
             "plus read timeout"),
     Setting("FORWARDER_POLL_SECONDS", 1.0, parse_positive_float,
-            "how long an idle forwarder waits before looking for due deliveries again"),
+            "without change streams (or while the stream reconnects): how long an idle "
+            "forwarder waits before looking for due deliveries again; with them it sleeps until "
+            "the next delivery is due or new work is pushed"),
+    Setting("FORWARDER_PARTITION", "1/1", str,
+            "k/n: this forwarder takes the prescriptions whose code hashes to k of n at once, "
+            "the others only once overdue by a lease (run n forwarders, 1/n to n/n, so that they "
+            "do not all race for each new prescription)"),
     Setting("FORWARDER_CLAIM_BATCH", 256, parse_positive_int,
             "due prescriptions a forwarder reads per query before claiming them one by one"),
     Setting("FORWARD_BACKOFF_BASE_SECONDS", 2.0, parse_positive_float,
@@ -241,8 +262,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUDIT_SEAL_INTERVAL_SECONDS", 60.0, parse_positive_float,
             "how often the forwarder process seals the audit log and signs a tree head"),
     Setting("AUDIT_GAP_GRACE_SECONDS", 60.0, parse_positive_float,
-            "how long a taken but unstored audit sequence number may stay a hole before the "
-            "sealer records it as audit.sequence_lost"),
+            "how long a hole in the audit sequence (only a database written by a version that "
+            "took numbers from a counter can have one) may stay before the sealer records it as "
+            "audit.sequence_lost"),
     Setting("AUDIT_PAGE_SIZE", 100, parse_positive_int, "audit events per page by default"),
     Setting("AUDIT_PAGE_MAX", 1000, parse_positive_int, "largest audit page a client may ask"),
     Setting("REPORT_UTC_OFFSET", "+07:00", str,
@@ -353,9 +375,9 @@ SETTINGS: tuple[Setting, ...] = (
             "aggregations; 0: compute at every view)"),
     # --- drug catalog ------------------------------------------------------------------------
     Setting("CATALOG_REFRESH_SECONDS", 5.0, parse_non_negative_float,
-            "how long a process answers from its in-memory catalog before re-reading the "
-            "catalog's change counter (one small read); a change (an import by any process) is "
-            "seen within this plus the background reload time (0: check on every call)"),
+            "without change streams: how often a process re-reads the catalog's change counter "
+            "(one small read, in the background); a change is seen within this plus the reload "
+            "time. With them, changes are applied as they come"),
     Setting("CATALOG_DEMO", "auto", parse_choice("auto", "yes", "no"),
             "load the shipped demo catalog at `erx-gateway run` when the catalog is empty: "
             "auto = only with ERX_ENV=development"),

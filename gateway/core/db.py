@@ -24,7 +24,14 @@ IndexDeclaration = Mapping[str, Sequence[IndexModel]]
 
 
 def embedded_uri(host: str, port: int) -> str:
-    return f"mongodb://{host}:{port}/?directConnection=true"
+    """The embedded database's address. Retryable writes are off for it: SecantusDB keeps a
+    record of every retryable write for 30 minutes and walks all of them on each write (and
+    sorts them once 10,000 are kept), so a busy embedded database spent more of each write
+    on that table than on the write (BENCHMARKS.md, lifecycle). A single node on loopback
+    has no failover for the driver to retry across, and every write of the gateway is safe
+    to repeat by design (unique keys, conditional updates, idempotency keys). A production
+    ``ERX_MONGODB_URI`` keeps the driver's default (on) unless it says otherwise."""
+    return f"mongodb://{host}:{port}/?directConnection=true&retryWrites=false"
 
 
 def mongodb_uri(config: Mapping[str, Any]) -> str:
@@ -33,13 +40,16 @@ def mongodb_uri(config: Mapping[str, Any]) -> str:
                                                  config["EMBEDDED_DB_PORT"])
 
 
-def connect(config: Mapping[str, Any]) -> pymongo.MongoClient:
+def connect(config: Mapping[str, Any], **options: Any) -> pymongo.MongoClient:
+    """A client of the configured database; ``options`` add to or override pymongo's
+    (``event_listeners`` for command monitoring, ``appname``)."""
     timeout = config["MONGODB_TIMEOUT_MS"]
-    return pymongo.MongoClient(
-        mongodb_uri(config), connect=False, tz_aware=True,
-        serverSelectionTimeoutMS=timeout, connectTimeoutMS=timeout,
-        socketTimeoutMS=config["MONGODB_SOCKET_TIMEOUT_MS"],
-        w=_write_concern_w(config["WRITE_CONCERN"]), appname="erx-gateway")
+    settings: dict[str, Any] = {
+        "connect": False, "tz_aware": True, "serverSelectionTimeoutMS": timeout,
+        "connectTimeoutMS": timeout, "socketTimeoutMS": config["MONGODB_SOCKET_TIMEOUT_MS"],
+        "w": _write_concern_w(config["WRITE_CONCERN"]), "appname": "erx-gateway"}
+    settings.update(options)
+    return pymongo.MongoClient(mongodb_uri(config), **settings)
 
 
 def _write_concern_w(value: str) -> int | str:
@@ -62,8 +72,9 @@ class Storage:
     """The process's client and database, and the indexes its stores declared."""
 
     def __init__(self, config: Mapping[str, Any],
-                 indexes: Sequence[IndexDeclaration] = ()) -> None:
-        self.client = connect(config)
+                 indexes: Sequence[IndexDeclaration] = (), *,
+                 listeners: Sequence[Any] = ()) -> None:
+        self.client = connect(config, event_listeners=list(listeners))
         self.indexes = list(indexes)
         self.database: Database = self.client.get_database(
             config["DB_NAME"], write_concern=WriteConcern(w=_write_concern_w(config["WRITE_CONCERN"])))

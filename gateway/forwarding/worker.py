@@ -2,9 +2,9 @@
 
 Any number of forwarders may run, on any number of machines, against one database:
 
-- **Find.** A forwarder reads a batch of due, unleased prescriptions (``forward_open`` true,
-  ``forward_due_at <= now``; see gateway/prescriptions/outbox.py for why the equality key) and works through
-  it, shuffled so that forwarders sharing a batch rarely pick the same one.
+- **Find.** New work is pushed by the process's change feed; later work (retries, a dead
+  forwarder's claims) is found by one query and slept until: see
+  gateway/forwarding/schedule.py. A forwarder with nothing due costs no database operation.
 - **Claim.** Each one is claimed with a conditional single-document update: the lease must be
   absent or expired and the delivery about to be sent must still be in the state the snapshot
   shows; the same write sets ``forward_lease_owner`` / ``forward_lease_until`` and marks the
@@ -20,10 +20,18 @@ Any number of forwarders may run, on any number of machines, against one databas
   receiver's answer); anything transient → ``pending`` again after exponential backoff with
   full jitter (``random(0, min(cap, base * 2**(attempts-1)))``), or ``dead`` once the first
   attempt is older than the maximum age.
-- **Release.** One pipeline update writes the last outcome, clears the lease and recomputes
-  ``forward_due_at`` inside the database from the array as it is then (so deliveries appended
-  meanwhile are not missed): the earliest ``next_attempt_at`` of an open delivery not held
-  back by an earlier one.
+- **Release.** One update writes the last outcome (with its audit event), clears the lease and
+  sets ``forward_due_at``: the earliest ``next_attempt_at`` of an open delivery not held back
+  by an earlier one. The forwarder computes it from the outbox it holds, and the update lands
+  only if ``forward_rev`` still has the snapshot's value (nothing was appended or made due
+  again meanwhile: a plain ``$set``); otherwise a pipeline update recomputes it inside the
+  database from the array as it is then, so deliveries appended meanwhile are not missed.
+  A prescription with one delivery costs two writes: the claim, and the outcome with the
+  release.
+- **Parked.** Without ``ERX_REGISTRY_BASE_URL`` (development) a registry delivery is parked
+  (``pending`` with no ``next_attempt_at``, its reason in ``last_error``) instead of being
+  retried: it waits, costing nothing, until a forwarder with a configured registry starts and
+  makes every parked delivery due (:meth:`OutboxStore.unpark`).
 
 Concurrency: a bounded thread pool (``FORWARDER_CONCURRENCY``) processes claimed prescriptions,
 so a slow receiver holds one worker (for at most the request timeout), not the others.
@@ -40,7 +48,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,6 +57,7 @@ from prometheus_client import Counter, Histogram
 from pymongo.errors import PyMongoError
 
 from gateway.audit.log import AuditLog
+from gateway.core.changes import ChangeFeed
 from gateway.core.config import ConfigError, check_registry_url
 from gateway.forwarding.registry import (
     HttpRegistryClient,
@@ -58,6 +67,7 @@ from gateway.forwarding.registry import (
     national_dispense_report,
     national_document,
 )
+from gateway.forwarding.schedule import WORK_EVENTS, Schedule, parse_partition
 from gateway.forwarding.webhooks import PharmacyWebhookClient
 from gateway.parties.store import PartyStore
 from gateway.prescriptions.outbox import (
@@ -73,11 +83,13 @@ from gateway.prescriptions.outbox import (
     REGISTRY,
     RESULT_DELIVERED,
     RESULT_PERMANENT,
+    REVISION,
     Outcome,
     pharmacy_code,
     target_kind,
 )
 from gateway.prescriptions.outbox_store import OutboxStore
+from gateway.prescriptions.store import PRESCRIPTIONS
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +113,16 @@ class ForwardingPolicy:
     poll_seconds: float = 1.0
     claim_batch: int = 256
     utc_offset_minutes: int = 420  # local time of the national document (ERX_RX_UTC_OFFSET_MINUTES)
+    partition: tuple[int, int] = (1, 1)  # ERX_FORWARDER_PARTITION
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ForwardingPolicy:
-        """Raises ConfigError when the lease could run out during one send."""
+        """Raises ConfigError when the lease could run out during one send, or for a
+        malformed partition."""
+        try:
+            partition = parse_partition(config.get("FORWARDER_PARTITION", "1/1"))
+        except ValueError as exc:
+            raise ConfigError(f"ERX_FORWARDER_PARTITION: {exc}") from None
         policy = cls(backoff_base=config["FORWARD_BACKOFF_BASE_SECONDS"],
                      backoff_cap=config["FORWARD_BACKOFF_CAP_SECONDS"],
                      max_age=timedelta(hours=config["FORWARD_MAX_AGE_HOURS"]),
@@ -112,7 +130,7 @@ class ForwardingPolicy:
                      concurrency=config["FORWARDER_CONCURRENCY"],
                      poll_seconds=config["FORWARDER_POLL_SECONDS"],
                      claim_batch=config["FORWARDER_CLAIM_BATCH"],
-                     utc_offset_minutes=config["RX_UTC_OFFSET_MINUTES"])
+                     utc_offset_minutes=config["RX_UTC_OFFSET_MINUTES"], partition=partition)
         one_send = config["FORWARD_CONNECT_TIMEOUT_SECONDS"] + config["FORWARD_TIMEOUT_SECONDS"]
         if policy.lease.total_seconds() < 2 * one_send:
             raise ConfigError(
@@ -152,9 +170,11 @@ class Forwarder:
                  registry: RegistryClient, pharmacies: PharmacyWebhookClient,
                  pharmacy_view: Callable[[Mapping[str, Any], str], dict[str, Any]],
                  policy: ForwardingPolicy, owner: str | None = None,
+                 feed: ChangeFeed | None = None,
                  clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None) -> None:
         """``pharmacy_view(doc, pharmacy_code)``: the prescription resource as that pharmacy
-        sees it (the webhook body)."""
+        sees it (the webhook body); ``feed``: the process's change feed, which pushes new work
+        while :meth:`run` runs (None: look every ``poll_seconds``)."""
         self.outbox = outbox
         self.parties = parties
         self.audit = audit
@@ -166,10 +186,13 @@ class Forwarder:
         self.clock = clock
         self.rng = rng or random.Random()
         self.stopping = threading.Event()
-        self._queue: list[dict[str, Any]] = []
-        self._lookups: ThreadPoolExecutor | None = None
-        self._lookup: Future[list[dict[str, Any]]] | None = None
-        self._taken_since_lookup: set[str] = set()
+        self.feed = feed
+        self.schedule = Schedule(outbox, owner=self.owner, lease=policy.lease,
+                                 batch=policy.claim_batch, poll_seconds=policy.poll_seconds,
+                                 partition=policy.partition,
+                                 live=feed.live if feed is not None else lambda: False,
+                                 clock=clock, rng=self.rng)
+        self.parked = isinstance(registry, UnconfiguredRegistry)
 
     # --- finding work ---------------------------------------------------------------------
     def candidates(self) -> list[dict[str, Any]]:
@@ -180,28 +203,6 @@ class Forwarder:
         self.rng.shuffle(docs)
         return docs
 
-    def next_candidate(self) -> dict[str, Any] | None:
-        """The next snapshot to process. The next batch is read in the background while the
-        workers still have this one's last items (on the embedded database a batch query
-        costs seconds when thousands are due, and the workers would wait for it)."""
-        if self._lookups is None:  # not running: look up in this thread
-            self._queue = self._queue or self.candidates()
-            return self._queue.pop() if self._queue else None
-        if len(self._queue) <= self.policy.concurrency and self._lookup is None:
-            self._taken_since_lookup = set()
-            self._lookup = self._lookups.submit(self.candidates)
-        if not self._queue and self._lookup is not None:
-            lookup, self._lookup = self._lookup, None
-            # Skip what was taken from the previous batch while this one was read: the
-            # snapshot would be stale (harmless, its claim would fail, but a wasted write).
-            self._queue = [doc for doc in lookup.result()
-                           if doc["_id"] not in self._taken_since_lookup]
-        if not self._queue:
-            return None
-        doc = self._queue.pop()
-        self._taken_since_lookup.add(doc["_id"])
-        return doc
-
     def _next_index(self, deliveries: list[dict[str, Any]], tried: set[int],
                     now: datetime) -> int | None:
         order = sorted(range(len(deliveries)), key=lambda i: (deliveries[i].get("seq", i), i))
@@ -210,26 +211,39 @@ class Forwarder:
             if index in tried or entry.get("state") not in OPEN or _held_back(deliveries, index):
                 continue
             # in_flight while nobody holds the lease: the holder died mid-send; due now.
-            if entry["state"] == PENDING and entry["next_attempt_at"] > now:
-                continue
+            if entry["state"] == PENDING:
+                due = entry.get("next_attempt_at")
+                if due is None:  # parked: due as soon as the registry is configured
+                    if self._parks(entry):
+                        continue
+                elif due > now:
+                    continue
             return index
         return None
 
+    def _parks(self, entry: Mapping[str, Any]) -> bool:
+        """A delivery this forwarder parks rather than sends (the registry is unconfigured)."""
+        return self.parked and entry.get("target") == REGISTRY
+
     # --- one prescription -------------------------------------------------------------------
-    def process(self, doc: dict[str, Any]) -> bool:
-        """Claim ``doc`` (a snapshot from :meth:`candidates`) and send its due deliveries in
-        order, then release it. False when another forwarder has it or it changed meanwhile.
+    def process(self, doc: dict[str, Any], *, fresh: bool = False) -> bool:
+        """Claim ``doc`` (a snapshot: from :meth:`candidates`, the schedule, or the feed when
+        ``fresh``) and send its due deliveries in order, then release it. False when another
+        forwarder has it or it changed meanwhile.
 
         Writes per delivery: one (marking it in flight, together with the claim or with the
-        previous delivery's outcome); the last outcome goes with the release.
+        previous delivery's outcome); the last outcome goes with the release, and each
+        outcome's audit event with the write of that outcome.
         """
         code = doc["_id"]
         deliveries: list[dict[str, Any]] = doc.get("deliveries") or []
         tried: set[int] = set()
         index = self._next_index(deliveries, tried, self.clock())
         if index is None:
-            return self._recompute(code)
+            return False if fresh else self._recompute(code)
+        doc = self.outbox.opened(doc)  # patient fields in plain text for the receivers
         unwritten: dict[str, Any] = {}  # the previous delivery's outcome, in dotted paths
+        events: list[dict[str, Any]] = []  # the audit events of the unwritten outcome
         claimed = False
         try:
             while index is not None:
@@ -239,47 +253,74 @@ class Forwarder:
                 prefix = f"deliveries.{index}."
                 now = self.clock()
                 first = entry.get("first_attempt_at") or now
-                if now - first >= self.policy.max_age:
-                    gave_up = self._outcome_fields(code, entry, index, None, first, now)
-                    self._write(doc, index, seen, claimed, {**unwritten, **gave_up}, {}, now)
-                    claimed, unwritten = True, {}
+                if self._parks(entry):
+                    parked = {prefix + "state": PENDING, prefix + "next_attempt_at": None,
+                              prefix + "last_error": UnconfiguredRegistry.REASON}
+                    entry.update(state=PENDING, next_attempt_at=None)
+                    if claimed:
+                        unwritten.update(parked)
+                    else:
+                        self._write(doc, index, seen, claimed, parked, {}, now)
+                        claimed = True
+                elif now - first >= self.policy.max_age:
+                    gave_up = self._outcome_fields(code, entry, index, None, first, now, events)
+                    self._write(doc, index, seen, claimed, {**unwritten, **gave_up}, {}, now,
+                                events)
+                    claimed, unwritten, events = True, {}, []
                 else:
                     self._write(doc, index, seen, claimed, {
                         **unwritten, prefix + "state": IN_FLIGHT, prefix + "last_attempt_at": now,
-                        prefix + "first_attempt_at": first}, {prefix + "attempts": 1}, now)
-                    claimed = True
+                        prefix + "first_attempt_at": first}, {prefix + "attempts": 1}, now,
+                        events)
+                    claimed, events = True, []
                     attempt = entry.get("attempts", 0) + 1
                     entry.update(state=IN_FLIGHT, attempts=attempt, first_attempt_at=first)
                     with SEND_SECONDS.labels(target_kind(entry["target"])).time():
                         outcome = self.deliver(doc, entry, attempt)
                     unwritten = self._outcome_fields(code, entry, index, outcome, first,
-                                                     self.clock())
+                                                     self.clock(), events)
                 if self.stopping.is_set():
                     break
                 index = self._next_index(deliveries, tried, self.clock())
         except LeaseLost:
             if claimed:
                 log.warning("lease lost while forwarding", extra={"ma_don_thuoc": code})
+            self._keep_events(events)
             return False
-        self._finish(code, unwritten)
+        self._finish(code, unwritten, events,
+                     known={"revision": doc.get(REVISION), "deliveries": deliveries})
+        # Released: wake for the earliest retry (not before: a look while this forwarder
+        # still held the prescription would take its lease for the next due time).
+        retries = [deliveries[i]["next_attempt_at"] for i in tried
+                   if deliveries[i].get("state") == PENDING and deliveries[i].get("next_attempt_at")]
+        if retries:
+            self.schedule.retry_at(min(retries))
         return True
 
+    def _keep_events(self, events: list[dict[str, Any]]) -> None:
+        """Audit events whose outcome could not be written with them: what the receiver did is
+        a fact as soon as it answered, so they are recorded on their own."""
+        for event in events:
+            self.audit.store(event)
+
     def _write(self, doc: dict[str, Any], index: int, seen: tuple[str, int], claimed: bool,
-               sets: dict[str, Any], inc: dict[str, int], now: datetime) -> None:
+               sets: dict[str, Any], inc: dict[str, int], now: datetime,
+               events: list[dict[str, Any]] | None = None) -> None:
         """The first write claims the prescription, on condition that the lease is free and
         the delivery is still as the snapshot shows it; later writes need our lease."""
         claim = None if claimed else {"index": index, "id": doc["deliveries"][index]["id"],
                                       "state": seen[0], "attempts": seen[1]}
         if not self.outbox.write(doc["_id"], owner=self.owner,
                                  lease_until=now + self.policy.lease, sets=sets, inc=inc,
-                                 claim=claim, now=now):
+                                 claim=claim, now=now, audit_events=events):
             raise LeaseLost(doc["_id"])
 
     def _outcome_fields(self, code: str, entry: dict[str, Any], index: int,
                         outcome: Outcome | None, first: datetime,
-                        now: datetime) -> dict[str, Any]:
+                        now: datetime, events: list[dict[str, Any]]) -> dict[str, Any]:
         """The fields recording ``outcome`` (None: given up unsent, too old); updates
-        ``entry`` to match and counts the result."""
+        ``entry`` to match, counts the result, and adds a final outcome's audit event to
+        ``events``."""
         prefix = f"deliveries.{index}."
         fields: dict[str, Any] = {}
         if outcome is None:
@@ -310,26 +351,37 @@ class Forwarder:
         if state == FAILED_PERMANENT:
             REFUSED.labels(target_kind(entry["target"])).inc()
         if state in (DELIVERED, FAILED_PERMANENT, DEAD):
-            self._audit(code, entry, state)
+            events.append(self._audit_event(code, entry, state))
         return fields
 
-    def _audit(self, code: str, entry: Mapping[str, Any], state: str) -> None:
-        """A terminal outcome in the audit log: what the receiver did is a fact as soon as it
-        answered, whether or not this forwarder keeps its lease long enough to store it."""
-        self.audit.record("delivery.delivered" if state == DELIVERED else "delivery.failed",
-                          outcome="success" if state == DELIVERED else "failure",
-                          object_type="prescription", object_id=code, actor="forwarder",
-                          details={"delivery": entry["id"], "target": entry["target"],
-                                   "event": entry["event"],
-                                   "attempts": entry.get("attempts", 0), "state": state})
+    def _audit_event(self, code: str, entry: Mapping[str, Any], state: str) -> dict[str, Any]:
+        """A terminal outcome's audit event, written with the outcome (or on its own if that
+        write fails: :meth:`_keep_events`)."""
+        return self.audit.prepare(
+            "delivery.delivered" if state == DELIVERED else "delivery.failed",
+            outcome="success" if state == DELIVERED else "failure",
+            object_type="prescription", object_id=code, actor="forwarder",
+            details={"delivery": entry["id"], "target": entry["target"], "event": entry["event"],
+                     "attempts": entry.get("attempts", 0), "state": state})
 
-    def _finish(self, code: str, unwritten: Mapping[str, Any]) -> None:
-        """Record the last outcome, recompute ``forward_due_at`` in the database, release."""
+    def _finish(self, code: str, unwritten: Mapping[str, Any],
+                events: list[dict[str, Any]] | None = None,
+                known: Mapping[str, Any] | None = None) -> None:
+        """Record the last outcome, set ``forward_due_at``, release. ``known``: the outbox as
+        this lease holder has kept it (:meth:`OutboxStore.release`); without it the due time
+        is recomputed in the database."""
         by_index: dict[int, dict[str, Any]] = {}
         for path, value in unwritten.items():
             _, index, name = path.split(".", 2)
             by_index.setdefault(int(index), {})[name] = value
-        self.outbox.release(code, owner=self.owner, outcomes=by_index)
+        try:
+            released = self.outbox.release(code, owner=self.owner, outcomes=by_index,
+                                           audit_events=events, known=known)
+        except PyMongoError:
+            self._keep_events(events or [])  # it may or may not have been written: keep it
+            raise
+        if not released:
+            self._keep_events(events or [])
 
     def _recompute(self, code: str) -> bool:
         """Due, yet nothing in it can go now (e.g. a new delivery waits behind one in
@@ -374,43 +426,64 @@ class Forwarder:
         return Outcome.permanent(f"unknown target {target!r} or event {event!r}")
 
     # --- the loop -------------------------------------------------------------------------------
-    def _process_guarded(self, doc: dict[str, Any]) -> None:
+    def _process_guarded(self, doc: dict[str, Any], fresh: bool = False) -> None:
         try:
-            self.process(doc)
+            self.process(doc, fresh=fresh)
         except PyMongoError as exc:
             # The lease runs out and the prescription is claimed again: nothing is lost.
             log.warning("database error while forwarding; the lease will expire",
                         extra={"ma_don_thuoc": doc.get("_id"), "error": type(exc).__name__})
+            self.schedule.retry_at(self.clock() + self.policy.lease)
         except Exception:
             log.exception("forwarding a prescription failed",
                           extra={"ma_don_thuoc": doc.get("_id")})
+        finally:
+            self.schedule.released(doc.get("_id"))
+
+    def unpark(self) -> int:
+        """With a configured registry: make every parked registry delivery due now (run once
+        when the forwarder starts); how many prescriptions had some."""
+        if self.parked:
+            return 0
+        count = self.outbox.unpark(self.clock())
+        if count:
+            log.info("registry configured: %s prescriptions' parked deliveries are due", count)
+        return count
 
     def run(self) -> None:
-        """Claim and process until :meth:`stop`; then finish the current sends and return."""
+        """Process what is due and what the feed pushes until :meth:`stop`, sleeping in
+        between (gateway/forwarding/schedule.py); then finish the current sends and return."""
         slots = threading.BoundedSemaphore(self.policy.concurrency)
         log.info("forwarder started", extra={"owner": self.owner,
-                                             "concurrency": self.policy.concurrency})
-        self._lookups = ThreadPoolExecutor(1, thread_name_prefix="forward-lookup")
+                                             "concurrency": self.policy.concurrency,
+                                             "partition": "/".join(map(str, self.policy.partition))})
+        if self.feed is not None:
+            self.feed.subscribe(PRESCRIPTIONS, self.schedule, match=WORK_EVENTS)
+        try:
+            self.unpark()
+        except PyMongoError as exc:
+            log.warning("cannot unpark deliveries: database error",
+                        extra={"error": type(exc).__name__})
         with ThreadPoolExecutor(self.policy.concurrency, thread_name_prefix="forward") as pool:
             while not self.stopping.is_set():
-                if not slots.acquire(timeout=self.policy.poll_seconds):
-                    continue
                 try:
-                    doc = self.next_candidate()
+                    taken = self.schedule.next()
                 except PyMongoError as exc:
-                    slots.release()
                     log.warning("cannot look for work: database error",
                                 extra={"error": type(exc).__name__})
                     self.stopping.wait(self.policy.poll_seconds)
                     continue
-                if doc is None:
-                    slots.release()
-                    self.stopping.wait(self.policy.poll_seconds)
+                if taken is None:
+                    self.schedule.sleep(self.stopping)
                     continue
-                future = pool.submit(self._process_guarded, doc)
-                future.add_done_callback(lambda _: slots.release())
-        self._lookups.shutdown(wait=True, cancel_futures=True)
-        self._lookups, self._lookup, self._queue = None, None, []
+                while not slots.acquire(timeout=self.policy.poll_seconds):
+                    if self.stopping.is_set():
+                        break
+                else:
+                    future = pool.submit(self._process_guarded, *taken)
+                    future.add_done_callback(lambda _: slots.release())
+        if self.feed is not None:
+            self.feed.unsubscribe(self.schedule)
         log.info("forwarder stopped", extra={"owner": self.owner})
 
     def run_until_idle(self, *, rounds: int = 1000) -> int:
@@ -427,6 +500,7 @@ class Forwarder:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.schedule.wake()
 
 
 # --- wiring ---------------------------------------------------------------------------------------

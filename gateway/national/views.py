@@ -12,6 +12,7 @@ the national system only changes its base URL.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask import current_app, jsonify, request
@@ -25,12 +26,13 @@ from gateway.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFo
 from gateway.core.http import json_object
 from gateway.core.problems import PROBLEMS, ApiError, from_http_exception, handle_exception, to_problem
 from gateway.parties.model import Party
-from gateway.prescriptions.answers import dispense_answer, idempotent, looked_up, record, submit_answer
+from gateway.prescriptions.answers import dispense_answer, idempotent, looked_up, submit_answer, viewed
 from gateway.prescriptions.model import STATUSES
 from gateway.web.openapi import EDGE_STATUSES, national_errors
 from gateway.web.security import current_party, requires
 from schemas.document import PrescriptionSchema
 from schemas.national import to_national, whole
+from signing.canonical import canonicalize
 
 blp = Blueprint("national", __name__, description="National-compatible endpoints")
 
@@ -237,10 +239,12 @@ def gui_don_thuoc() -> Any:
         body = response.get_json()
         return jsonify({"success": False, "checksum": None,
                         "error": national_error_map(body.get("errors", []))}), response.status_code
-    code = response.get_json()["ma_don_thuoc"]
-    stored = services().lifecycle.get(code)
-    return jsonify({"success": True, "checksum": stored["content_sha256"], "error": {},
-                    "ma_don_thuoc": code})
+    answer = response.get_json()
+    # The checksum is the SHA-256 of the RFC 8785 form of the stored document, which the
+    # answer carries: no second read of the prescription.
+    checksum = hashlib.sha256(canonicalize(answer["prescription"])).hexdigest()
+    return jsonify({"success": True, "checksum": checksum, "error": {},
+                    "ma_don_thuoc": answer["ma_don_thuoc"]})
 
 
 @blp.route("/api/v1/thong-tin-don-thuoc/<code>", methods=["GET"])
@@ -259,8 +263,7 @@ def thong_tin_don_thuoc(code: str) -> Any:
         stored, details = looked_up(code)
     except (NotFound, Invalid, Conflict) as exc:
         return _pharmacy_errors(exc)
-    service.note_pharmacy_view(stored, party)
-    record("prescription.viewed", stored, details=details)
+    viewed(stored, party, details)
     # The national document through the one mapping, then what a pharmacy also needs.
     answer = to_national(stored["document"], signature=stored.get("prescriber_signature") or "",
                          utc_offset_minutes=current_app.config["RX_UTC_OFFSET_MINUTES"])

@@ -9,6 +9,12 @@ next login).
 enabling it each add one. Tokens and remembered app-keys carry the generation they were issued
 under, and every request compares it with the stored one, so all of them end at once, in every
 process.
+
+Reads by client id (every authenticated request) go through an in-process
+:class:`gateway.core.changes.DocumentCache` of whole party documents (every field but the
+secret hash, so ``status`` and ``generation`` are compared through it), which the process's
+change feed empties of a party as soon as any process changes it; this store also forgets a
+party it changes itself at once.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from gateway.core.changes import DocumentCache
 from gateway.parties.model import (
     FACILITY_CODE,
     PARTY_CODE,
@@ -43,11 +50,29 @@ INDEXES = {COLLECTION: [
 
 
 class PartyStore:
-    """Parties in MongoDB; ``hasher`` stores and checks their secrets."""
+    """Parties in MongoDB; ``hasher`` stores and checks their secrets; ``cache`` (None: none)
+    keeps party documents by client id while the change feed says they are current."""
 
-    def __init__(self, database: Database, *, hasher: SecretHasher) -> None:
+    def __init__(self, database: Database, *, hasher: SecretHasher,
+                 cache: DocumentCache | None = None) -> None:
         self.collection = database[COLLECTION]
         self.hasher = hasher
+        self.cache = cache
+
+    def _load(self, client_id: Any) -> dict[str, Any] | None:
+        return self.collection.find_one({"_id": client_id}, {"secret_hash": 0})
+
+    def _by_id(self, client_id: Any) -> dict[str, Any] | None:
+        """The stored party (less its secret hash), from the cache when it is current."""
+        if not isinstance(client_id, str):
+            return None
+        if self.cache is None:
+            return self._load(client_id)
+        return self.cache.get(client_id, self._load)
+
+    def _changed(self, client_id: str) -> None:
+        if self.cache is not None:
+            self.cache.invalidate(client_id)
 
     def create(self, *, role: str, code: str, name: str, facility: str | None = None,
                address: str | None = None, phone: str | None = None) -> tuple[Party, str]:
@@ -91,17 +116,19 @@ class PartyStore:
         return party, secret
 
     def get(self, client_id: str) -> Party | None:
-        doc = self.collection.find_one({"_id": client_id}, {"secret_hash": 0})
+        doc = self._by_id(client_id)
         return Party.from_document(doc) if doc else None
 
     def find_national(self, facility: str, doctor: str | None = None) -> Party | None:
         """The party a national login names: the clinic of ``facility``, or its doctor."""
-        if doctor is None:
-            query = {"role": "clinic", "facility": facility, "code": facility}
-        else:
-            query = {"role": "doctor", "facility": facility, "code": doctor}
-        doc = self.collection.find_one(query, {"secret_hash": 0})
-        return Party.from_document(doc) if doc else None
+        role, code = ("clinic", facility) if doctor is None else ("doctor", doctor)
+        if not isinstance(facility, str) or not isinstance(code, str):
+            return None
+        doc = self._by_id(client_id_for(role, code, facility))
+        if doc is None or (doc.get("role"), doc.get("facility"), doc.get("code")) != (
+                role, facility, code):
+            return None
+        return Party.from_document(doc)
 
     def authenticate(self, client_id: str, secret: str) -> Party | None:
         """The active party whose secret this is, or None (an unknown client id costs what a
@@ -117,6 +144,7 @@ class PartyStore:
         if not self.hasher.is_fast(doc["secret_hash"]):  # a legacy Argon2id hash
             self.collection.update_one({"_id": client_id, "secret_hash": doc["secret_hash"]},
                                        {"$set": {"secret_hash": self.hasher.hash_generated(secret)}})
+            self._changed(client_id)
         return Party.from_document(doc)
 
     def set_status(self, client_id: str, status: str) -> Party:
@@ -132,6 +160,7 @@ class PartyStore:
             {"_id": client_id},
             {"$set": {"status": status, "updated_at": datetime.now(UTC)},
              "$inc": {"generation": 1}})
+        self._changed(client_id)
         party = self.get(client_id) if result.matched_count else None
         if party is None:
             raise UnknownParty(f"no party {client_id}")
@@ -149,6 +178,7 @@ class PartyStore:
             raise PartyError("give at least one of name, address, phone")
         result = self.collection.update_one(
             {"_id": client_id}, {"$set": {**changes, "updated_at": datetime.now(UTC)}})
+        self._changed(client_id)
         party = self.get(client_id) if result.matched_count else None
         if party is None:
             raise UnknownParty(f"no party {client_id}")
@@ -166,6 +196,7 @@ class PartyStore:
             {"$set": {"secret_hash": self.hasher.hash_generated(secret),
                       "updated_at": datetime.now(UTC)},
              "$inc": {"generation": 1}})
+        self._changed(client_id)
         if result.matched_count == 0:
             raise UnknownParty(f"no party {client_id}")
         return secret
@@ -184,7 +215,11 @@ class PartyStore:
                 for doc in self.collection.find({"_id": {"$in": wanted}}, {"name": 1})}
 
     def document(self, role: str, code: str | None) -> dict[str, Any] | None:
-        """The stored record (never its secret hash) of the ``role`` party with ``code``."""
+        """The stored record (never its secret hash) of the ``role`` party with ``code``
+        (not to be changed: it may be the cache's)."""
         if not isinstance(code, str):
             return None
+        if role != "doctor":  # a doctor's client id also names its facility
+            doc = self._by_id(client_id_for(role, code, None))
+            return doc if doc is not None and doc.get("role") == role else None
         return self.collection.find_one({"role": role, "code": code}, {"secret_hash": 0})

@@ -1,6 +1,7 @@
 """What the native and the national prescription endpoints share: the idempotent run of a
-request, the submit and dispense answers, and their audit events. Edge code (it reads the
-request), but no endpoint: both views modules call it.
+request, the submit and dispense answers, and the audit events of refusals (an accepted
+submission, a dispense, a read or a cancellation is audited by the lifecycle, inside the update
+that stores it). Edge code (it reads the request), but no endpoint: both views modules call it.
 """
 
 from __future__ import annotations
@@ -66,9 +67,7 @@ def submit_answer(raw: dict[str, Any], party: Party) -> Answer:
     except Refused as refused:
         record_refusal(raw, refused)
         raise refused_error(refused) from None
-    stored = submitted.stored
-    if submitted.created:
-        record("prescription.submitted", stored)
+    stored = submitted.stored  # audited inside its insert when it was created
     location = url_for("prescriptions.get_prescription", code=stored["_id"])
     return Answer(201, view_of(stored, party), {"Location": location})
 
@@ -86,11 +85,7 @@ def dispense_answer(code: str, party: Party, body: dict[str, Any], *,
                                 object_type="prescription", object_id=code,
                                 details={"codes": exc.codes()})
         raise
-    details: dict[str, Any] = {"dispense": dispense["id"]}
-    if dispense.get("warnings"):
-        details["warnings"] = sorted({item["code"] for item in dispense["warnings"]})
-    record("prescription.dispensed", stored, details=details)
-    shown = view_of(stored, party)
+    shown = view_of(stored, party)  # audited inside the dispense's update
     return Answer(201, {"dispense": next(d for d in shown["dispenses"]
                                          if d["id"] == dispense["id"]),
                         "prescription": shown})
@@ -116,13 +111,17 @@ def looked_up(code_or_qr: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     return stored, ({"via": "qr", "kid": claim.kid} if claim is not None else None)
 
 
-def record(action: str, stored: dict[str, Any], *, outcome: str = "success",
+def viewed(stored: dict[str, Any], party: Party, details: dict[str, Any] | None = None) -> None:
+    """``prescription.viewed`` (and a pharmacy's first look) in one update of the
+    prescription."""
+    services().lifecycle.note_view(stored, party, details)
+
+
+def record(action: str, stored: dict[str, Any], *,
            details: dict[str, Any] | None = None) -> None:
-    """One audit event about a prescription; the patient only by keyed hash."""
-    document = stored.get("document") or {}
-    services().audit.record(action, outcome=outcome, object_type="prescription",
-                            object_id=stored["_id"], content_sha256=stored.get("content_sha256"),
-                            patient_id=document.get("ma_dinh_danh_cong_dan"), details=details)
+    """An audit event about a prescription that changes nothing else in it (a read, a
+    print), written into the prescription's own audit outbox: one update."""
+    services().lifecycle.note_event(stored, action, details)
 
 
 def record_refusal(raw: dict[str, Any], refused: Refused) -> None:
@@ -136,7 +135,7 @@ def record_refusal(raw: dict[str, Any], refused: Refused) -> None:
 
 
 def cancel_answer(code: str, party: Party, body: dict[str, Any]) -> dict[str, Any]:
-    """Cancel with the reason ``body["ly_do"]`` and record it (shared by the native endpoint
+    """Cancel with the reason ``body["ly_do"]``, audited in the same update (shared by the native endpoint
     and the console); the stored prescription after it.
 
     Raises:
@@ -156,6 +155,4 @@ def cancel_answer(code: str, party: Party, body: dict[str, Any]) -> dict[str, An
                        "message": f"Trường không được hỗ trợ: {name}"})
     if errors:
         raise Invalid("the cancellation is invalid", errors=errors)
-    stored = services().lifecycle.cancel(code, party, reason.strip())
-    record("prescription.cancelled", stored)
-    return stored
+    return services().lifecycle.cancel(code, party, reason.strip())  # audited with it

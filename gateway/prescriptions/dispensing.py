@@ -1,8 +1,9 @@
 """Dispensing: a pharmacy records what it sold against a prescription, with scanned packs.
 
 A dispense is one conditional update of the prescription (its version, see
-:mod:`gateway.prescriptions.store`), carrying its outbox entries; every serialised pack is
-reserved first in ``dispensed_packs``, so a pack is dispensed once across the whole system.
+:mod:`gateway.prescriptions.store`), carrying its outbox entries and its audit event; every
+serialised pack is reserved first in ``dispensed_packs``, so a pack is dispensed once across
+the whole system.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from drug_catalog.identifiers import parse_gs1
 from gateway.core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, error_item
 from gateway.parties.model import Party
 from gateway.prescriptions import outbox
+from gateway.prescriptions.audit_outbox import audit_update
 from gateway.prescriptions.model import (
     DISPENSABLE,
     DISPENSED,
@@ -35,6 +37,9 @@ from schemas.text import fold
 
 log = logging.getLogger(__name__)
 
+# (action, stored prescription, details=...) -> a prepared audit event (AuditLog.prepare).
+AuditEvent = Callable[..., dict[str, Any]]
+
 
 class Dispensing:
     """The dispense operation of :class:`gateway.prescriptions.service.Lifecycle`."""
@@ -43,6 +48,15 @@ class Dispensing:
     catalog: Catalog
     settings: Settings
     clock: Callable[[], datetime]
+    audit_event: AuditEvent | None
+
+    def _audit_events(self, action: str, stored: Mapping[str, Any], *,
+                      details: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The audit event of ``action`` on ``stored``, to write with the change (none when
+        the lifecycle has no audit log)."""
+        if self.audit_event is None:
+            return []
+        return [self.audit_event(action, stored, details=dict(details) if details else None)]
 
     def get(self, code: str) -> dict[str, Any]:
         """The stored prescription. Raises: NotFound."""
@@ -138,15 +152,28 @@ class Dispensing:
                            for line in stored["lines"])
             now = dispense["at"]
             entries = outbox.deliveries_for_dispense(stored, dispense, now)
+            status = DISPENSED if complete else PARTIALLY_DISPENSED
+            dispensed = {index: as_number(new_totals[index]) for index in wanted}
+            details: dict[str, Any] = {"dispense": dispense["id"]}
+            if dispense.get("warnings"):
+                details["warnings"] = sorted({item["code"] for item in dispense["warnings"]})
             update = outbox.merge_updates(
                 {"$inc": {"version": 1},
-                 "$set": {"status": DISPENSED if complete else PARTIALLY_DISPENSED,
-                          **{f"lines.{index}.dispensed": as_number(new_totals[index])
-                             for index in wanted}},
+                 "$set": {"status": status,
+                          **{f"lines.{index}.dispensed": value
+                             for index, value in dispensed.items()}},
                  "$push": {"dispenses": dispense}},
-                outbox.outbox_update(entries, now))
+                outbox.outbox_update(entries, now),
+                audit_update(self._audit_events("prescription.dispensed", stored,
+                                                details=details)))
             if self.store.compare_and_set(code, stored["version"], update):
-                return self.get(code)
+                # What the update made of the version read: no read-back round trip.
+                return {**stored, "version": stored["version"] + 1, "status": status,
+                        "lines": [{**line, "dispensed": dispensed.get(index, line["dispensed"])}
+                                  for index, line in enumerate(stored["lines"])],
+                        "dispenses": [*stored["dispenses"], dispense],
+                        "deliveries": [*(stored.get("deliveries") or []), *entries],
+                        "forward_due_at": now, "forward_open": True}
         raise Unavailable("the prescription is changing too fast; retry")
 
     def _check_nomination(self, stored: Mapping[str, Any], party: Party) -> list[dict[str, str]]:

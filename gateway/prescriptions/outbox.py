@@ -18,7 +18,9 @@ Document fields of the outbox: ``deliveries``; ``forward_due_at`` (earliest time
 may be sent, None when nothing is open); ``forward_open`` (True exactly when
 ``forward_due_at`` is set: an equality key, because the embedded database answers a range
 query on an index by reading the whole index, while an equality prefix stays cheap);
-``forward_lease_until`` and ``forward_lease_owner`` (the forwarder's claim).
+``forward_lease_until`` and ``forward_lease_owner`` (the forwarder's claim);
+``forward_queued_at`` (set by every change that queues deliveries, and only by those: the
+forwarders' change feed wakes on it, never on their own writes).
 
 Order: ``seq`` is the position in the prescription's outbox. A delivery is sent only when
 every earlier delivery (lower ``seq``) to the same target is ``delivered``, so a cancellation
@@ -41,6 +43,13 @@ DISPENSE_RECORDED = "dispense.recorded"
 EVENTS = (PRESCRIPTION_ISSUED, PRESCRIPTION_CANCELLED, DISPENSE_RECORDED)
 # Events a pharmacy may subscribe its webhook to (dispense reports go to the registry only).
 PHARMACY_EVENTS = (PRESCRIPTION_ISSUED, PRESCRIPTION_CANCELLED)
+
+# Set by every change that queues deliveries (never by the forwarder): what wakes forwarders.
+QUEUED = "forward_queued_at"
+# Incremented by every change that adds deliveries or makes one due again (outbox_update,
+# OutboxStore.unpark, OutboxStore.retry): the forwarder's release names the value its snapshot
+# showed, so a release computed from that snapshot can only land if nothing changed meanwhile.
+REVISION = "forward_rev"
 
 PENDING = "pending"
 IN_FLIGHT = "in_flight"
@@ -148,7 +157,8 @@ def outbox_update(entries: Sequence[Mapping[str, Any]], now: datetime) -> dict[s
     if not entries:
         return {}
     return {"$push": {"deliveries": {"$each": list(entries)}},
-            "$set": {"forward_due_at": now, "forward_open": True}}
+            "$set": {"forward_due_at": now, "forward_open": True, QUEUED: now},
+            "$inc": {REVISION: 1}}
 
 
 def merge_updates(*updates: Mapping[str, Any]) -> dict[str, Any]:
@@ -171,8 +181,20 @@ def merge_updates(*updates: Mapping[str, Any]) -> dict[str, Any]:
 def initial_fields(entries: Sequence[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     """Fields of a NEW prescription document (insert instead of update): its outbox."""
     return {"deliveries": list(entries), "forward_due_at": now if entries else None,
-            "forward_open": bool(entries),
+            "forward_open": bool(entries), QUEUED: now if entries else None,
             "forward_lease_until": None, "forward_lease_owner": None}
+
+
+def earliest_due(deliveries: Sequence[Mapping[str, Any]]) -> datetime | None:
+    """``forward_due_at`` as the database computes it on release
+    (:data:`gateway.prescriptions.outbox_store.RECOMPUTE_DUE`), from an outbox the caller
+    knows to be current: the earliest ``next_attempt_at`` of an open delivery that no earlier
+    delivery to the same target holds back; None (not open) when there is none, parked
+    deliveries (no ``next_attempt_at``) counting for nothing."""
+    times = [entry.get("next_attempt_at") for index, entry in enumerate(deliveries)
+             if entry.get("state") in OPEN and waiting_for(deliveries, index) is None]
+    present = [at for at in times if at is not None]
+    return min(present) if present else None
 
 
 def waiting_for(deliveries: Sequence[Mapping[str, Any]], index: int) -> str | None:

@@ -15,18 +15,24 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 
 from gateway.core.encryption import FieldCipher
+from gateway.prescriptions.audit_outbox import audit_stage, audit_update
 from gateway.prescriptions.outbox import (
     DELIVERED,
     FAILED_PERMANENT,
     OPEN,
     PENDING,
+    QUEUED,
     REGISTRY,
     RETRYABLE_BY_ADMIN,
+    REVISION,
+    earliest_due,
 )
 from gateway.prescriptions.store import PRESCRIPTIONS
 
 # forward_due_at recomputed in the database: the earliest next_attempt_at of an open delivery
-# not held back by an earlier undelivered delivery to the same target.
+# not held back by an earlier undelivered delivery to the same target. A parked delivery (its
+# next_attempt_at is null: the registry is not configured) counts for nothing ($min skips
+# nulls), so a prescription with only parked deliveries is not open.
 _SENDABLE = {"$filter": {"input": {"$ifNull": ["$deliveries", []]}, "as": "d", "cond": {"$and": [
     {"$in": ["$$d.state", list(OPEN)]},
     {"$eq": [{"$size": {"$filter": {"input": "$deliveries", "as": "e", "cond": {"$and": [
@@ -65,12 +71,41 @@ class OutboxStore:
             doc["document"] = self.cipher.open_document(doc["document"])
         return found
 
+    def opened(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A snapshot from elsewhere (the change feed, :meth:`upcoming`) with its patient fields
+        decrypted, as :meth:`due` gives them (decrypting plain values changes nothing)."""
+        if isinstance(doc.get("document"), dict):
+            doc = {**doc, "document": self.cipher.open_document(doc["document"])}
+        return doc
+
+    def upcoming(self, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` open prescriptions, earliest due first, leased or not (snapshots:
+        the forwarder takes those due and sleeps until the next; their patient fields are still
+        encrypted: :meth:`opened` decrypts the ones it takes)."""
+        return list(self.prescriptions.find(
+            {"forward_open": True},
+            sort=[("forward_open", ASCENDING), ("forward_due_at", ASCENDING)], limit=limit))
+
+    def unpark(self, now: datetime) -> int:
+        """Make every parked delivery (waiting for the registry to be configured) due now;
+        how many prescriptions had some. One read when there are none."""
+        parked = {"deliveries": {"$elemMatch": {"state": PENDING, "next_attempt_at": None}}}
+        if self.prescriptions.find_one(parked, {"_id": 1}) is None:
+            return 0
+        return self.prescriptions.update_many(
+            parked,
+            {"$set": {"deliveries.$[d].next_attempt_at": now, "forward_due_at": now,
+                      "forward_open": True, QUEUED: now}, "$inc": {REVISION: 1}},
+            array_filters=[{"d.state": PENDING, "d.next_attempt_at": None}]).modified_count
+
     def write(self, code: str, *, owner: str, lease_until: datetime, sets: Mapping[str, Any],
-              inc: Mapping[str, int], claim: Mapping[str, Any] | None, now: datetime) -> bool:
+              inc: Mapping[str, int], claim: Mapping[str, Any] | None, now: datetime,
+              audit_events: list[dict[str, Any]] | None = None) -> bool:
         """One write of the forwarder, renewing its lease. ``claim`` (``{index, id, state,
         attempts}`` of the delivery as the snapshot shows it) makes it the claim: the lease
         must be free and the delivery unchanged; without it the lease must be ``owner``'s.
-        False when the condition does not hold (the lease is lost)."""
+        ``audit_events`` (of the outcomes it records) are written with it. False when the
+        condition does not hold (the lease is lost)."""
         fields = {**sets, "forward_lease_until": lease_until}
         if claim is None:
             query: dict[str, Any] = {"_id": code, "forward_lease_owner": owner}
@@ -84,15 +119,44 @@ class OutboxStore:
         update: dict[str, Any] = {"$set": fields}
         if inc:
             update["$inc"] = dict(inc)
+        audit = audit_update(audit_events or [])
+        if audit:
+            update["$push"] = audit["$push"]
+            update["$set"].update(audit["$set"])
         return self.prescriptions.update_one(query, update).matched_count == 1
 
-    def release(self, code: str, *, owner: str,
-                outcomes: Mapping[int, Mapping[str, Any]]) -> None:
-        """Record the last outcomes (fields by delivery index), recompute ``forward_due_at``
-        inside the database from the array as it is then, and clear the lease."""
+    def release(self, code: str, *, owner: str, outcomes: Mapping[int, Mapping[str, Any]],
+                audit_events: list[dict[str, Any]] | None = None,
+                known: Mapping[str, Any] | None = None) -> bool:
+        """Record the last outcomes (fields by delivery index) and their ``audit_events``,
+        set ``forward_due_at`` and clear the lease: ONE update. False when the lease was not
+        ``owner``'s any more.
+
+        ``known`` (``{"revision", "deliveries"}``: the outbox as the lease holder knows it,
+        outcomes applied) lets the due time be computed here and written with a plain ``$set``,
+        on condition that :data:`REVISION` is unchanged, i.e. that no delivery was added or
+        made due again since the snapshot. Otherwise (or without ``known``) the due time is
+        recomputed inside the database from the array as it is then, by a pipeline update
+        (which the embedded database evaluates several times slower)."""
+        if known is not None:
+            due = earliest_due(known["deliveries"])
+            fields = {f"deliveries.{index}.{name}": value
+                      for index, values in outcomes.items() for name, value in values.items()}
+            fields.update(forward_due_at=due, forward_open=due is not None,
+                          forward_lease_until=None, forward_lease_owner=None)
+            update: dict[str, Any] = {"$set": fields}
+            audit = audit_update(audit_events or [])
+            if audit:
+                update["$push"] = audit["$push"]
+                fields.update(audit["$set"])
+            if self.prescriptions.update_one(
+                    {"_id": code, "forward_lease_owner": owner, REVISION: known["revision"]},
+                    update).matched_count == 1:
+                return True
         stages = [_apply_to_element(index, values) for index, values in outcomes.items()]
-        self.prescriptions.update_one({"_id": code, "forward_lease_owner": owner},
-                                      stages + RELEASE)
+        return self.prescriptions.update_one(
+            {"_id": code, "forward_lease_owner": owner},
+            stages + audit_stage(audit_events or []) + RELEASE).matched_count == 1
 
     def claim_to_recompute(self, code: str, *, owner: str, now: datetime,
                            lease_until: datetime) -> bool:
@@ -121,7 +185,8 @@ class OutboxStore:
             {"$set": {"deliveries.$[d].state": PENDING, "deliveries.$[d].next_attempt_at": now,
                       "deliveries.$[d].attempts": 0, "deliveries.$[d].first_attempt_at": None,
                       "deliveries.$[d].retried_at": now, "deliveries.$[d].retried_by": by,
-                      "forward_due_at": now, "forward_open": True}},
+                      "forward_due_at": now, "forward_open": True, QUEUED: now},
+             "$inc": {REVISION: 1}},
             # The state condition is in the query (on the embedded database an array filter
             # on a field this update changes stops matching halfway through the $set).
             array_filters=[{"d.id": delivery_id}])

@@ -11,7 +11,6 @@ from markupsafe import Markup
 
 from gateway.core.context import services
 from gateway.core.problems import PROBLEM_MEDIA_TYPE, ProblemSchema
-from gateway.prescriptions.answers import record
 from gateway.prescriptions.print_pdf import MODULE_MM
 from gateway.prescriptions.printing import qr_svg
 from gateway.web.security import current_party, requires
@@ -47,7 +46,8 @@ def print_pdf(code: str) -> Any:
     printing = services().printing
     stored, form = printing.form(code, current_party())
     body = printing.pdf(form)
-    record("prescription.printed", stored, details={"format": "pdf", "status": form.status})
+    services().lifecycle.note_event(stored, "prescription.printed",
+                                    {"format": "pdf", "status": form.status})
     return Response(body, mimetype="application/pdf", headers={
         **_PRIVATE, "Content-Disposition": f'inline; filename="don-thuoc-{stored["_id"]}.pdf"'})
 
@@ -63,6 +63,7 @@ def print_html(code: str) -> Any:
     stored, form = services().printing.form(code, current_party())
     page = render_template("print.html", form=form,
                            qr=Markup(qr_svg(form.qr_text, module_mm=MODULE_MM)))
-    record("prescription.printed", stored, details={"format": "html", "status": form.status})
+    services().lifecycle.note_event(stored, "prescription.printed",
+                                    {"format": "html", "status": form.status})
     return Response(page, mimetype="text/html", headers={
         **_PRIVATE, "Content-Security-Policy": _HTML_POLICY})

@@ -31,8 +31,9 @@ from typing import Any
 from drug_catalog.catalog import Catalog
 from gateway.core.errors import Conflict, Forbidden, Unavailable, bad_parameter, error_item
 from gateway.parties.model import Party
-from gateway.prescriptions import outbox
-from gateway.prescriptions.dispensing import Dispensing
+from gateway.prescriptions import audit_outbox, outbox
+from gateway.prescriptions.audit_outbox import PrescriptionAuditOutbox
+from gateway.prescriptions.dispensing import AuditEvent, Dispensing
 from gateway.prescriptions.model import (
     CANCELLED,
     DISPENSABLE,
@@ -59,7 +60,11 @@ class Lifecycle(Dispensing):
     ``patient_key(cccd)`` the keyed hash stored for patient queries; ``overlaps`` the
     cross-facility check of a valid submission (gateway/prescriptions/overlaps.py; None: none);
     ``read_qr(text)`` the claim of a printed QR code
-    (:meth:`gateway.signatures.qr.PrescriptionQr.read`; None: QR text is looked up as a code).
+    (:meth:`gateway.signatures.qr.PrescriptionQr.read`; None: QR text is looked up as a code);
+    ``audit_event(action, stored, details=...)`` a prepared audit event about a prescription
+    (:meth:`gateway.audit.log.AuditLog.prepare`), which each operation that changes the
+    prescription writes inside its own update (gateway/prescriptions/audit_outbox.py), and a
+    read or a print queues with ``audit_queue(event)`` (:meth:`AuditLog.store`); None: none.
     """
 
     def __init__(self, store: PrescriptionStore, *, catalog: Catalog,
@@ -69,6 +74,9 @@ class Lifecycle(Dispensing):
                  patient_key: Callable[[str], str],
                  settings: Settings, overlaps: OverlapCheck | None = None,
                  read_qr: Callable[[str], QrClaim] | None = None,
+                 audit_event: AuditEvent | None = None,
+                 audit_outbox: PrescriptionAuditOutbox | None = None,
+                 audit_queue: Callable[[dict[str, Any]], Any] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
         self.catalog = catalog
@@ -79,6 +87,9 @@ class Lifecycle(Dispensing):
         self.read_qr = read_qr
         self.settings = settings
         self.overlaps = overlaps
+        self.audit_event = audit_event
+        self.audit_outbox = audit_outbox
+        self.audit_queue = audit_queue
         self.clock = clock
 
     # --- submit ------------------------------------------------------------------------
@@ -120,6 +131,8 @@ class Lifecycle(Dispensing):
         stored = self._new_document(document, lines, content_sha256, signature,
                                     warnings + findings.warnings, party, patient, now)
         stored["prescriber_signature"] = validated.prescriber_signature
+        stored.update(audit_outbox.initial_fields(
+            self._audit_events("prescription.submitted", stored)))
         if self.store.insert(stored):
             self._record_overlaps(findings, document, party, patient, accepted=True, now=now)
             return Submitted(stored, created=True)
@@ -217,6 +230,34 @@ class Lifecycle(Dispensing):
         if party.role == "pharmacy" and party.code not in stored.get("viewed_by_pharmacies", []):
             self.store.note_viewer(stored["_id"], party.code)
 
+    def note_view(self, stored: Mapping[str, Any], party: Party,
+                  details: Mapping[str, Any] | None = None) -> None:
+        """``prescription.viewed`` by ``party``: ONE write. A pharmacy's first look is
+        remembered in the prescription (it is told of a cancellation) by an update that also
+        carries the event; any other read queues the event (an insert into a small collection
+        costs the database far less than rewriting the prescription)."""
+        first_look = (party.role == "pharmacy"
+                      and party.code not in stored.get("viewed_by_pharmacies", []))
+        events = self._audit_events("prescription.viewed", stored, details=details)
+        if first_look:
+            if self.audit_outbox is None:
+                self.store.note_viewer(stored["_id"], party.code)
+            else:
+                self.audit_outbox.record(stored["_id"], events, viewer=party.code)
+            return
+        self._queue(events)
+
+    def note_event(self, stored: Mapping[str, Any], action: str,
+                   details: Mapping[str, Any] | None = None) -> None:
+        """Record an audit event about the prescription that changes nothing in it
+        (``prescription.printed``): one insert into the audit queue."""
+        self._queue(self._audit_events(action, stored, details=details))
+
+    def _queue(self, events: list[dict[str, Any]]) -> None:
+        if self.audit_queue is not None:
+            for event in events:
+                self.audit_queue(event)
+
     # --- list --------------------------------------------------------------------------
     def list(self, party: Party, *, facility: str | None, status: str | None,
              issued_from: datetime | None, issued_to: datetime | None,
@@ -292,13 +333,18 @@ class Lifecycle(Dispensing):
                                                   state_message(stored["status"]))])
             now = self.clock()
             entries = outbox.deliveries_for_cancel(stored, now)
+            cancellation = {"at": now, "by": party.client_id, "ly_do": reason}
+            events = self._audit_events("prescription.cancelled", stored)
             update = outbox.merge_updates(
-                {"$set": {"status": CANCELLED,
-                          "cancellation": {"at": now, "by": party.client_id, "ly_do": reason}},
+                {"$set": {"status": CANCELLED, "cancellation": cancellation},
                  "$inc": {"version": 1}},
-                outbox.outbox_update(entries, now))
+                outbox.outbox_update(entries, now), audit_outbox.audit_update(events))
             if self.store.compare_and_set(code, stored["version"], update):
-                return self.get(code)
+                # What the update made of the version read: no read-back round trip.
+                return {**stored, "status": CANCELLED, "cancellation": cancellation,
+                        "version": stored["version"] + 1,
+                        "deliveries": [*(stored.get("deliveries") or []), *entries],
+                        "forward_due_at": now, "forward_open": True}
         raise Unavailable("the prescription is changing too fast; retry")
 
 

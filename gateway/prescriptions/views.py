@@ -16,9 +16,9 @@ from gateway.prescriptions.answers import (
     dispense_answer,
     idempotent,
     looked_up,
-    record,
     submit_answer,
     view_of,
+    viewed,
 )
 from gateway.prescriptions.model import STATUSES
 from gateway.web.openapi import errors
@@ -223,8 +223,7 @@ def get_prescription(code: str) -> Any:
     service = services().lifecycle
     stored, details = looked_up(code)
     service.authorize_read(stored, party)
-    service.note_pharmacy_view(stored, party)
-    record("prescription.viewed", stored, details=details)
+    viewed(stored, party, details)
     return view_of(stored, party)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from drug_catalog.catalog import Catalog
 from gateway.audit.log import AuditLog
 from gateway.core.config import ConfigError
+from gateway.prescriptions.audit_outbox import PrescriptionAuditOutbox
 from gateway.prescriptions.model import Settings, Validated
 from gateway.prescriptions.overlap_store import OverlapStore
 from gateway.prescriptions.overlaps import OverlapCheck, OverlapPolicy
@@ -42,8 +43,10 @@ def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: S
                     qr: PrescriptionQr, audit: AuditLog, policy: Policy, zone: tzinfo,
                     overlap_store: OverlapStore,
                     party_names: Callable[[Iterable[str]], Mapping[str, str]],
-                    config: Mapping[str, Any]) -> Lifecycle:
-    """The lifecycle with its validation, signing and cross-facility check.
+                    config: Mapping[str, Any],
+                    audit_outbox: PrescriptionAuditOutbox | None = None) -> Lifecycle:
+    """The lifecycle with its validation, signing, cross-facility check and audit events
+    (written inside the prescription's own updates: ``audit_outbox``).
 
     Raises:
         ConfigError: an overlap setting is invalid.
@@ -74,8 +77,17 @@ def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: S
         return (hashlib.sha256(canonical).hexdigest(),
                 {"alg": signer.alg, "kid": signer.kid, "jws": signer.sign_detached(canonical)})
 
+    def audit_event(action: str, stored: Mapping[str, Any], *, outcome: str = "success",
+                    details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """An event about a prescription; the patient only by keyed hash."""
+        document = stored.get("document") or {}
+        return audit.prepare(action, outcome=outcome, object_type="prescription",
+                             object_id=stored["_id"], content_sha256=stored.get("content_sha256"),
+                             patient_id=document.get("ma_dinh_danh_cong_dan"), details=details)
+
     return Lifecycle(
         store, catalog=catalog, validate=validate, sign=sign,
+        audit_event=audit_event, audit_outbox=audit_outbox, audit_queue=audit.store,
         dispensable_until=lambda document, now: dispensable_until(document, policy)
         .astimezone(UTC),
         patient_key=audit.patient_hash, overlaps=overlaps, read_qr=qr.read,

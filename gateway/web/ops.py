@@ -1,7 +1,9 @@
 """Operations endpoints: liveness, readiness, metrics, and the rendered API docs.
 
 Readiness is the list of named checks the composition root gave the services (the database,
-the signing key); ``/metrics`` adds the collectors that read figures from the database.
+the signing key, the drug catalog loaded in memory), and says how the process's caches are
+kept current (``change_streams``, or ``polling`` where the database has no change streams);
+``/metrics`` adds the collectors that read figures from the database.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
     checks = fields.Dict(keys=fields.String(), values=fields.String(
         metadata={"enum": ["ok", "failing"]}))
+    caches = fields.String(metadata={
+        "description": "how parties, keys, webhooks and the drug catalog are kept current: "
+                       "change_streams, polling (no change streams), starting or reconnecting",
+        "enum": ["change_streams", "polling", "starting", "reconnecting", "stopped"],
+        "example": "change_streams"})
 
 
 @blp.route("/healthz")
@@ -38,11 +45,13 @@ def healthz() -> Any:
                                          "content": {"application/json": {"schema": HealthSchema}}}})
 @blp.response(200, HealthSchema)
 def readyz() -> Any:
-    """The database answers and every service is ready (503 otherwise)."""
-    checks = {name: "ok" if check() else "failing"
-              for name, check in services().readiness.items()}
+    """The database answers, the drug catalog is loaded and every service is ready (503
+    otherwise); ``caches`` says whether caches follow change streams or poll."""
+    found = services()
+    checks = {name: "ok" if check() else "failing" for name, check in found.readiness.items()}
     ready = all(state == "ok" for state in checks.values())
-    return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+    return ({"status": "ok" if ready else "unavailable", "checks": checks,
+             "caches": found.feed.mode}, 200 if ready else 503)
 
 
 @blp.route("/metrics")

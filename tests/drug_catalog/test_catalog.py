@@ -163,9 +163,9 @@ def brute_force(index: CatalogIndex, query: str, limit: int) -> list[str]:
     from drug_catalog.text import tokens
 
     words = list(dict.fromkeys(tokens(query)))
-    scored = [(-index.score(p, words), p) for p in range(len(index))]
-    return [index._entries[p].drug.national_code
-            for score, p in sorted(item for item in scored if item[0] < 0)[:limit]]
+    scored = [(-index.score(code, words), position, code)
+              for position, code in enumerate(index.ranked())]
+    return [code for score, _, code in sorted(item for item in scored if item[0] < 0)[:limit]]
 
 
 def demo_words() -> list[str]:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from pymongo.collection import Collection
 from pymongo.database import Database
 
 from gateway.audit.log import event_leaf
-from gateway.audit.store import COUNTERS, EVENTS, event_from_document, fill_lost
-from gateway.audit.store import allocate as allocate_number
+from gateway.audit.store import EVENTS, QUEUE, QueueSource, event_from_document, fill_lost
 from gateway.audit.tree import (
     TREE_HEADS,
     TREE_NODES,
@@ -18,21 +18,40 @@ from gateway.audit.tree import (
     PeriodicSealer,
     TreeHead,
     latest_tree_head,
-    seal,
     sealed_size,
+    sequence_all,
 )
+from gateway.audit.tree import seal as seal_tree
 from gateway.core.context import services
+from gateway.prescriptions.audit_outbox import PrescriptionAuditOutbox
 
-__all__ = ["COUNTERS", "EVENTS", "TREE_HEADS", "TREE_NODES", "TREE_STATE", "TreeHead",
-           "allocate_number", "event_from_document", "event_leaf", "fill_lost",
-           "latest_tree_head", "seal", "sealed_size"]
+__all__ = ["EVENTS", "QUEUE", "TREE_HEADS", "TREE_NODES", "TREE_STATE", "TreeHead",
+           "event_from_document", "event_leaf", "fill_lost", "latest_tree_head", "seal",
+           "sealed_size"]
+
+
+def sources(database: Database) -> tuple[QueueSource, PrescriptionAuditOutbox]:
+    """Where events wait for their numbers, as the gateway wires them."""
+    return QueueSource(database), PrescriptionAuditOutbox(database)
+
+
+def seal(database: Database, signer: Any, **kwargs: Any) -> TreeHead:
+    """:func:`gateway.audit.tree.seal` with the gateway's sources of waiting events."""
+    return seal_tree(database, signer, sources=sources(database), **kwargs)
+
+
+def audit_log(database: Database) -> Collection:
+    """The ``audit_events`` collection once every waiting event has its number (what a
+    regulator's read of the log shows)."""
+    sequence_all(database, sources(database))
+    return database[EVENTS]
 
 
 def get_db() -> Database:
     return services().storage.database
 
 
-def record(action: str, **kwargs: Any) -> int:
+def record(action: str, **kwargs: Any) -> str:
     return services().audit.record(action, **kwargs)
 
 

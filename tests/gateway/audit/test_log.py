@@ -1,4 +1,5 @@
-"""The audit log: recording, sequence numbers, sealing, the regulator's endpoints and proofs."""
+"""The audit log: recording, sequence numbers (queued events numbered by the sequencer),
+sealing, the regulator's endpoints and proofs."""
 
 from __future__ import annotations
 
@@ -26,10 +27,10 @@ EVENTS = audit.EVENTS
 def events(app: Flask, **query) -> list[dict]:
     with app.app_context():
         return [audit.event_from_document(doc)
-                for doc in audit.get_db()[EVENTS].find(query).sort("_id", 1)]
+                for doc in audit.audit_log(audit.get_db()).find(query).sort("_id", 1)]
 
 
-def record_some(app: Flask, count: int, **kwargs) -> list[int]:
+def record_some(app: Flask, count: int, **kwargs) -> list[str]:
     with app.app_context():
         return [audit.record("prescription.viewed", object_type="prescription",
                              object_id=f"79001ABCD{i:03d}-c", **kwargs) for i in range(count)]
@@ -54,11 +55,13 @@ def test_an_event_has_every_field_and_no_plain_patient_id(app: Flask) -> None:
         from gateway.parties.model import Party
         g.party = Party("pharmacy-NT1", "pharmacy", "NT1", "Nhà thuốc 1", None, "active")
         g.request_id = "req-1"
-        seq = audit.record("prescription.viewed", object_type="prescription",
-                           object_id="79001A1B2C3D-c", content_sha256="ab" * 32,
-                           patient_id="079190001234", details={"via": "national"})
+        event_id = audit.record("prescription.viewed", object_type="prescription",
+                                object_id="79001A1B2C3D-c", content_sha256="ab" * 32,
+                                patient_id="079190001234", details={"via": "national"})
     [event] = events(app)
-    assert seq == 0 == event["seq"]
+    assert event["seq"] == 0
+    with app.app_context():
+        assert audit.get_db()[EVENTS].find_one({"_id": 0})["event_id"] == event_id
     assert event["actor"] == {"party_id": "pharmacy-NT1", "role": "pharmacy"}
     assert event["object"] == {"type": "prescription", "id": "79001A1B2C3D-c"}
     assert (event["request_id"], event["client_address"]) == ("req-1", "10.1.2.3")
@@ -97,24 +100,27 @@ def test_bad_events_are_refused_before_anything_is_stored(app: Flask, kwargs) ->
 
 
 def test_concurrent_writers_get_unique_gap_free_numbers(app: Flask) -> None:
-    numbers: list[int] = []
+    ids: list[str] = []
     lock = threading.Lock()
 
     def write() -> None:
         got = record_some(app, 10)
         with lock:
-            numbers.extend(got)
+            ids.extend(got)
 
     threads = [threading.Thread(target=write) for _ in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(numbers) == list(range(60))
+    assert len(set(ids)) == 60
     assert [event["seq"] for event in events(app)] == list(range(60))
+    with app.app_context():
+        stored = [doc["event_id"] for doc in audit.get_db()[EVENTS].find({}, {"event_id": 1})]
+    assert sorted(stored) == sorted(ids)
 
 
-def _record_from_another_process(uri: str, db_name: str, count: int) -> list[int]:
+def _record_from_another_process(uri: str, db_name: str, count: int) -> list[str]:
     import pymongo
 
     from gateway.audit.log import AuditLog
@@ -128,6 +134,19 @@ def _record_from_another_process(uri: str, db_name: str, count: int) -> list[int
         client.close()
 
 
+def _sequence_from_another_process(uri: str, db_name: str) -> int:
+    import pymongo
+
+    from gateway.audit.tree import sequence_all
+    from tests.gateway.audit.audit_ops import sources
+
+    client = pymongo.MongoClient(uri, tz_aware=True)
+    try:
+        return sequence_all(client[db_name], sources(client[db_name]), batch_size=7)
+    finally:
+        client.close()
+
+
 def test_writers_in_several_processes_get_unique_gap_free_numbers(app: Flask,
                                                                   app_config: dict) -> None:
     import multiprocessing
@@ -136,17 +155,84 @@ def test_writers_in_several_processes_get_unique_gap_free_numbers(app: Flask,
     with context.Pool(3) as pool:
         results = pool.starmap(_record_from_another_process,
                                [(app_config["MONGODB_URI"], app_config["DB_NAME"], 15)] * 3)
-    numbers = sorted(n for result in results for n in result)
-    assert numbers == list(range(45))
+        # Three sequencers in three processes race for the numbers of the 45 queued events.
+        numbered = pool.starmap(_sequence_from_another_process,
+                                [(app_config["MONGODB_URI"], app_config["DB_NAME"])] * 3)
+    ids = [event_id for result in results for event_id in result]
+    assert len(set(ids)) == 45 and sum(numbered) <= 45
     assert [event["seq"] for event in events(app)] == list(range(45))
-
-
-def test_a_number_whose_writer_died_is_explained_and_the_log_seals_past_it(app: Flask) -> None:
-    record_some(app, 2)
     with app.app_context():
         database = audit.get_db()
-        audit.allocate_number(database)  # a writer took number 2, then died
-        record_some(app, 1)  # number 3
+        assert sorted(doc["event_id"] for doc in database[EVENTS].find()) == sorted(ids)
+        assert database[audit.QUEUE].count_documents({}) == 0
+
+
+def test_recording_is_one_insert_and_no_counter(app: Flask) -> None:
+    """Trillian-style: an event is queued without a sequence number; the sequencer numbers
+    queued events in batches."""
+    with app.app_context():
+        database = audit.get_db()
+        record_some(app, 3)
+        assert database[EVENTS].count_documents({}) == 0
+        assert database[audit.QUEUE].count_documents({}) == 3
+        assert "audit_counters" not in database.list_collection_names()
+    assert [event["seq"] for event in events(app)] == [0, 1, 2]
+    with app.app_context():
+        assert audit.get_db()[audit.QUEUE].count_documents({}) == 0
+
+
+def test_a_sequencer_that_died_before_removing_its_events_never_numbers_them_twice(
+        app: Flask) -> None:
+    from gateway.audit import store
+
+    ids = record_some(app, 4)
+    with app.app_context():
+        database = audit.get_db()
+        queued = [doc["event"] for doc in database[audit.QUEUE].find().sort("_id", 1)]
+        # A sequencer stored the first two under 0 and 1, then died before removing them.
+        database[EVENTS].insert_many([{**event, "_id": n} for n, event in enumerate(queued[:2])])
+        stored = store.sequence(database, audit.sources(database))
+    assert [doc["event_id"] for doc in stored] == ids[2:]
+    assert [(e["seq"], e["object"]["id"]) for e in events(app)] == [
+        (n, f"79001ABCD{n:03d}-c") for n in range(4)]
+    with app.app_context():
+        assert audit.get_db()[audit.QUEUE].count_documents({}) == 0
+
+
+def test_a_sequencer_that_loses_the_race_for_a_number_leaves_its_events_queued(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.audit import store
+
+    record_some(app, 3)
+    with app.app_context():
+        database = audit.get_db()
+        queue = store.QueueSource(database)
+        first_number = store.next_number
+
+        def raced(database_):  # another sequencer takes the end right after we read it
+            end = first_number(database_)
+            [first] = queue.pending(1)
+            database_[EVENTS].insert_one({**first, "_id": end})
+            queue.acknowledge([first])
+            return end
+
+        monkeypatch.setattr(store, "next_number", raced)
+        assert store.sequence(database, [queue]) == []
+        monkeypatch.setattr(store, "next_number", first_number)
+        assert database[audit.QUEUE].count_documents({}) == 2  # nothing lost, nothing numbered
+    assert [event["seq"] for event in events(app)] == [0, 1, 2]
+
+
+def test_a_hole_left_by_an_earlier_version_is_explained_and_the_log_seals_past_it(
+        app: Flask) -> None:
+    """Databases written by the counter of earlier versions may hold a number whose writer
+    died: the sealer still waits the grace period, then records audit.sequence_lost."""
+    record_some(app, 2)
+    events(app)  # numbers 0 and 1
+    with app.app_context():
+        database = audit.get_db()
+        later = dict(database[EVENTS].find_one({"_id": 1}), _id=3, event_id="legacy-3")
+        database[EVENTS].insert_one(later)  # number 2 was taken, never stored
         head = audit.seal(database, audit.gateway_signer(), gap_grace_seconds=3600)
         assert head.tree_size == 2  # a young hole: seal up to it and wait
         old = datetime.now(UTC) - timedelta(hours=2)
@@ -155,29 +241,6 @@ def test_a_number_whose_writer_died_is_explained_and_the_log_seals_past_it(app: 
     assert head.tree_size == 4
     lost = events(app, _id=2)[0]
     assert lost["action"] == "audit.sequence_lost" and lost["outcome"] == "failure"
-
-
-def test_a_lost_number_at_the_end_is_explained_too(app: Flask) -> None:
-    record_some(app, 1)
-    with app.app_context():
-        database = audit.get_db()
-        audit.allocate_number(database)
-        assert audit.seal(database, audit.gateway_signer(), gap_grace_seconds=3600).tree_size == 1
-        head = audit.seal(database, audit.gateway_signer(), gap_grace_seconds=0)
-    assert head.tree_size == 2
-    assert events(app, _id=1)[0]["action"] == "audit.sequence_lost"
-
-
-def test_a_slow_writer_after_its_number_was_declared_lost_records_under_a_new_one(
-        app: Flask) -> None:
-    with app.app_context():
-        database = audit.get_db()
-        audit.fill_lost(database, 0, 1)  # the sealer gave up on number 0 ...
-        database[audit.COUNTERS].insert_one({"_id": "events", "next": 0,
-                                             "allocated_at": datetime.now(UTC)})
-        seq = audit.record("party.created", object_type="party", object_id="clinic-79001")
-    assert seq == 1  # ... so the writer that had it takes the next one; nothing is lost
-    assert [e["action"] for e in events(app)] == ["audit.sequence_lost", "party.created"]
 
 
 # --- sealing -------------------------------------------------------------------------------------
@@ -507,25 +570,23 @@ def test_sealing_without_a_usable_key_is_a_clear_error(app: Flask, app_config: d
 
 
 def test_first_events_of_a_new_database_recorded_at_once_all_get_numbers(app) -> None:
-    """Regression: eight writers racing to create the sequence counter (the forwarder's
-    threads on a new database) once got no counter document back and failed."""
-    import threading
-
+    """Regression: eight writers racing on a new database (the forwarder's threads) once got
+    no counter document back and failed; now they share nothing but the queue."""
     log = services(app).audit
     database = log.database
     for round_number in range(5):
-        database["audit_counters"].delete_many({})
-        database["audit_events"].delete_many({})
+        database[audit.QUEUE].delete_many({})
+        database[EVENTS].delete_many({})
         barrier = threading.Barrier(8)
-        numbers: list[int] = []
+        ids: list[str] = []
         failures: list[BaseException] = []
 
-        def writer(barrier: threading.Barrier = barrier, numbers: list[int] = numbers,
+        def writer(barrier: threading.Barrier = barrier, ids: list[str] = ids,
                    failures: list[BaseException] = failures) -> None:
             barrier.wait()
             try:
-                numbers.append(log.record("delivery.delivered", actor="forwarder",
-                                          object_type="prescription", object_id="79001X"))
+                ids.append(log.record("delivery.delivered", actor="forwarder",
+                                      object_type="prescription", object_id="79001X"))
             except BaseException as exc:
                 failures.append(exc)
 
@@ -535,4 +596,6 @@ def test_first_events_of_a_new_database_recorded_at_once_all_get_numbers(app) ->
         for thread in threads:
             thread.join()
         assert failures == [], f"round {round_number}: {failures!r}"
-        assert sorted(numbers) == list(range(8))
+        assert len(set(ids)) == 8
+        assert [doc["_id"] for doc in audit.audit_log(database).find().sort("_id", 1)] == \
+            list(range(8))

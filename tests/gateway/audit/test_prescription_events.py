@@ -19,7 +19,7 @@ CCCD = "079090001234"  # the patient of test_prescriptions.prescription()
 def events(app: Flask, action: str) -> list[dict[str, Any]]:
     with app.app_context():
         return [audit.event_from_document(doc)
-                for doc in audit.get_db()[audit.EVENTS].find({"action": action}).sort("_id", 1)]
+                for doc in audit.audit_log(audit.get_db()).find({"action": action}).sort("_id", 1)]
 
 
 def patient_hash(app: Flask) -> str:

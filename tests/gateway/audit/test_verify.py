@@ -96,9 +96,11 @@ def test_reordered_events_are_named(gateway_url: str, sealed_log: str, app: Flas
     with app.app_context():
         events = audit.get_db()[audit.EVENTS]
         first, second = events.find_one({"_id": seq}), events.find_one({"_id": seq + 1})
-        # Swap the two events' places: each keeps its content but takes the other's number.
-        events.replace_one({"_id": seq}, {**second, "_id": seq})
-        events.replace_one({"_id": seq + 1}, {**first, "_id": seq + 1})
+        # Swap the two events' places: each keeps its content but takes the other's number
+        # (the stored event ids stay where they are: they are unique, and not exported).
+        events.replace_one({"_id": seq}, {**second, "_id": seq, "event_id": first["event_id"]})
+        events.replace_one({"_id": seq + 1},
+                           {**first, "_id": seq + 1, "event_id": second["event_id"]})
     code, report = verify(gateway_url, sealed_log)
     assert code == 1, report
     assert report["first_bad_seq"] == seq

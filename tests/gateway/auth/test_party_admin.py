@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from gateway.cli import main
 from gateway.core.context import services
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.cli.test_cli import cli_env
 from tests.gateway.web.test_app import assert_problem
 
@@ -36,7 +37,7 @@ def test_admin_creates_updates_disables_and_rotates_a_party(app, client, auth_he
     assert client.post("/v2/parties/pharmacy-NT0042/disable", headers=admin).get_json()["status"] == "disabled"
     assert client.post("/v2/parties/pharmacy-NT0042/enable", headers=admin).get_json()["status"] == "active"
 
-    events = services(app).storage.database["audit_events"].find(
+    events = audit_log(services(app).storage.database).find(
         {"object.id": "pharmacy-NT0042", "action": {"$regex": "^party[.]"}})
     assert [(e["action"], e["actor"]["role"]) for e in events.sort("_id", 1)] == [(action, "admin") for action in [
         "party.created", "party.updated", "party.secret_rotated", "party.disabled", "party.enabled"]]

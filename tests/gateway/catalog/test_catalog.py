@@ -24,6 +24,7 @@ from tests.gateway.cli.test_cli import cli_env
 @pytest.fixture
 def loaded(app: Flask) -> Flask:
     import_file(services(app).catalog.store, demo_catalog_path())
+    services(app).catalog.catalog.refresh()  # everything imported is applied
     return app
 
 
@@ -154,6 +155,7 @@ def test_an_identifier_naming_two_products_is_422_listing_them(
         drug_record(national_code="A1"), drug_record(national_code="A2", gtins=[]))) + "\n",
         encoding="utf-8")
     import_file(services(app).catalog.store, path)
+    services(app).catalog.catalog.refresh()
     answer = client.get("/v2/drugs/VD-32243-19", headers=headers)
     assert answer.status_code == 422
     problem = answer.get_json()
@@ -176,3 +178,36 @@ def test_an_unreachable_catalog_is_503(app: Flask, client: FlaskClient,
     answer = client.get("/v2/drugs/VN-21939-19", headers=headers)
     assert answer.status_code == 503
     assert "catalog" in answer.get_json()["detail"]
+
+
+# --- kept current across processes (gateway/core/changes.py, drug_catalog/cache.py) ----------------
+
+def test_an_import_reaches_another_process_with_no_request_and_no_reload(make_app) -> None:
+    first, second = make_app(), make_app()
+    catalog = services(second).catalog.catalog
+    assert catalog.following and catalog.ready() and len(catalog) == 0
+    loads = catalog.reloads
+    services(first).catalog.import_catalog(str(demo_catalog_path()), "ndjson")
+    version = services(first).catalog.store.version()
+    assert catalog.wait_for_version(version, 60)  # the applier got there: nobody asked
+    assert len(catalog.snapshot()) == len(demo_drugs())
+    assert catalog.reloads == loads and catalog.applied_changes >= len(demo_drugs())
+    assert catalog.resolve("VN-21939-19").name == "Bucain spinal"
+
+
+def test_a_starting_process_loads_the_snapshot_before_it_is_ready(loaded: Flask, make_app) -> None:
+    started = make_app()
+    catalog = services(started).catalog.catalog
+    assert catalog.last_load["source"] == "snapshot"
+    assert catalog.last_load["products"] == len(demo_drugs())
+    answer = started.test_client().get("/readyz")
+    assert answer.status_code == 200 and answer.get_json()["checks"]["catalog"] == "ok"
+
+
+def test_without_change_streams_the_catalog_polls_in_the_background(loaded: Flask,
+                                                                    make_app) -> None:
+    polled = make_app(CHANGE_STREAMS="off")
+    catalog = services(polled).catalog.catalog
+    assert not catalog.following and catalog._poller is not None and catalog._poller.is_alive()
+    assert catalog.refresh().resolve("VN-21939-19").name == "Bucain spinal"
+    assert polled.test_client().get("/readyz").get_json()["caches"] == "polling"

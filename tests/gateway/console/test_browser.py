@@ -22,6 +22,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait as _WebDriverWait
 
 from gateway.core.context import services
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.prescriptions.test_prescriptions import issued, world
 from tools.browser import Served, browser_missing, chromium, skip_requested, viewport
 
@@ -158,7 +159,7 @@ def test_a_pharmacist_looks_up_and_dispenses(live: str, driver: WebDriver, app: 
     WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.NAME, "code")))
     driver.find_element(By.NAME, "code").send_keys(qr_text, Keys.ENTER)
     wait_text(driver, "h1", code)
-    event = database["audit_events"].find_one({"action": "prescription.viewed",
+    event = audit_log(database).find_one({"action": "prescription.viewed",
                                                "details.via": "qr"})
     assert event["actor"]["user"] == "duoc.si"
 
@@ -182,7 +183,7 @@ def test_clinic_staff_cancel_with_a_reason(live: str, driver: WebDriver, app: Fl
     wait_text(driver, "#rx-status", "Đã hủy")
     assert "Bệnh nhân dị ứng amoxicilin" in driver.find_element(By.CSS_SELECTOR, ".rx").text
     assert database["prescriptions"].find_one({"_id": code})["status"] == "cancelled"
-    event = database["audit_events"].find_one({"action": "prescription.cancelled"})
+    event = audit_log(database).find_one({"action": "prescription.cancelled"})
     assert event["actor"]["user"] == "le.tan"
 
 

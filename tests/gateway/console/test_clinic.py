@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.core.context import services
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.console.conftest import Browser, Person
 from tests.gateway.console.test_pharmacy import field_error
 from tests.gateway.prescriptions.test_prescriptions import dispense, issued, prescription, submit, world
@@ -80,7 +81,7 @@ def test_a_prescription_page_shows_its_deliveries_and_dispenses(
     assert "Hệ thống đơn thuốc quốc gia" in html and "Đang chờ gửi" in html
     assert "Báo cáo bán thuốc" in html and "NT0001" in html
     assert 'id="remaining-0">15<' in html
-    event = database["audit_events"].find_one({"action": "prescription.viewed"})
+    event = audit_log(database).find_one({"action": "prescription.viewed"})
     assert event["actor"]["user"] == "le.tan" and event["actor"]["party_id"] == "clinic-79001"
 
 
@@ -103,7 +104,7 @@ def test_cancel_needs_a_reason_and_is_audited(staff: Browser, client: FlaskClien
     stored = database["prescriptions"].find_one({"_id": code})
     assert stored["status"] == "cancelled"
     assert stored["cancellation"]["by"] == "clinic-79001"
-    event = database["audit_events"].find_one({"action": "prescription.cancelled"})
+    event = audit_log(database).find_one({"action": "prescription.cancelled"})
     assert event["actor"]["user"] == "le.tan"
     again = staff.post(f"/console/clinic/rx/{code}/cancel", {"ly_do": "lần nữa"})
     assert again.status_code == 409 and "Đơn thuốc đã bị hủy" in again.get_data(as_text=True)
@@ -128,6 +129,6 @@ def test_print_pages_are_the_printable_prescription_and_are_audited(
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
     pdf = staff.client.get(f"/console/clinic/rx/{code}/print.pdf")
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
-    events = list(database["audit_events"].find({"action": "prescription.printed"}))
+    events = list(audit_log(database).find({"action": "prescription.printed"}))
     assert [e["details"]["format"] for e in events] == ["html", "pdf"]
     assert {e["actor"]["user"] for e in events} == {"le.tan"}

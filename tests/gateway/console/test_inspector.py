@@ -20,6 +20,7 @@ from gateway.audit.integrity import DatabaseSource
 from gateway.audit.verify import read_export, verify_log
 from gateway.core.context import services
 from signing.jws import verify_detached
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.console.conftest import Browser, Person
 from tests.gateway.console.test_pharmacy import field_error
 from tests.gateway.prescriptions.test_overlap_report import caught
@@ -131,7 +132,7 @@ def test_the_access_log_names_the_person_and_is_itself_audited(
     found = inspector.post("/console/inspector/access-log", {"cccd": "079090001234"})
     html = found.get_data(as_text=True)
     assert "pharmacy-NT0001" in html and "Xem đơn thuốc" in html and code in html
-    event = database["audit_events"].find_one({"action": "patient.access_log_viewed"})
+    event = audit_log(database).find_one({"action": "patient.access_log_viewed"})
     assert event["actor"]["user"] == "thanh.tra" and event["patient_hash"]
     assert "079090001234" not in json.dumps(event, default=str)
 

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.core.context import services
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.console.conftest import Browser, Person
 from tests.gateway.prescriptions.test_prescriptions import (
     AMOXICILLIN,
@@ -55,7 +56,7 @@ def remaining(html: str, line: int) -> str:
 
 
 def viewed(database, code: str) -> list[dict[str, Any]]:
-    return list(database["audit_events"].find({"action": "prescription.viewed",
+    return list(audit_log(database).find({"action": "prescription.viewed",
                                                "object.id": code}).sort("_id", 1))
 
 
@@ -110,7 +111,7 @@ def test_forged_qr_text_and_unknown_codes_are_explained_beside_the_field(
     assert refused.status_code == 422
     html = refused.get_data(as_text=True)
     assert field_error(html, "code") and 'aria-invalid="true"' in html
-    failure = database["audit_events"].find_one({"action": "prescription.viewed",
+    failure = audit_log(database).find_one({"action": "prescription.viewed",
                                                  "outcome": "failure"})
     assert "qr.forged" in failure["details"]["codes"]
     assert failure["actor"]["user"] == "duoc.si.lan"
@@ -140,7 +141,7 @@ def test_a_dispense_shows_the_new_remaining_quantities_and_is_audited(
     assert [line["dispensed"] for line in stored["lines"]] == [10, 0]
     assert stored["dispenses"][0]["ma_hoa_don"] == "HD-0042"
     assert database["dispensed_packs"].count_documents({}) == 1
-    event = database["audit_events"].find_one({"action": "prescription.dispensed"})
+    event = audit_log(database).find_one({"action": "prescription.dispensed"})
     assert event["outcome"] == "success" and event["actor"]["user"] == "duoc.si.lan"
     assert event["details"]["dispense"] == stored["dispenses"][0]["id"]
     # The redirect after the dispense is not a second look-up.
@@ -179,7 +180,7 @@ def test_errors_appear_beside_their_field_and_nothing_is_recorded(
     stored = database["prescriptions"].find_one({"_id": code})
     assert stored["dispenses"] == [] and [line["dispensed"] for line in stored["lines"]] == [0, 0]
     assert database["dispensed_packs"].count_documents({}) == 0
-    failures = database["audit_events"].count_documents({"action": "prescription.dispensed",
+    failures = audit_log(database).count_documents({"action": "prescription.dispensed",
                                                           "outcome": "failure"})
     assert failures == 5  # the service's refusals, not the form's own reading errors
 

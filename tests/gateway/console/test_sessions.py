@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from gateway import create_app
 from gateway.core.context import services
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.console.conftest import Browser, Person
 from tests.gateway.security.test_production_startup import production
 
@@ -49,7 +50,7 @@ def test_login_opens_a_session_in_an_httponly_samesite_cookie(
     # Only a digest of the session id is stored.
     cookie_value = client.get_cookie("erx-console").value
     assert stored["_id"] not in cookie_value
-    event = database["audit_events"].find_one({"action": "auth.login"},
+    event = audit_log(database).find_one({"action": "auth.login"},
                                               sort=[("_id", -1)])
     assert event["actor"] == {"party_id": "pharmacy-NT0001", "role": "pharmacy",
                               "user": "duoc.si"}
@@ -76,7 +77,7 @@ def test_a_wrong_password_opens_nothing_and_is_audited(browser: Browser, pharmac
     assert "Sai tên đăng nhập hoặc mật khẩu" in response.get_data(as_text=True)
     assert browser.get("/console/pharmacy/").status_code == 303
     assert database["console_sessions"].count_documents({}) == 0
-    event = database["audit_events"].find_one({"action": "auth.login", "outcome": "failure"})
+    event = audit_log(database).find_one({"action": "auth.login", "outcome": "failure"})
     assert event["object"] == {"type": "user", "id": "duoc.si"}
     assert event["actor"]["role"] == "anonymous" and "wrong" not in str(event)
     empty = browser.post(LOGIN, {"username": "", "password": ""})
@@ -153,7 +154,7 @@ def test_logout_ends_the_session_even_for_a_copied_cookie(
     thief = app.test_client()
     thief.set_cookie("erx-console", copied)
     assert thief.get("/console/pharmacy/").status_code == 303
-    assert database["audit_events"].find_one({"action": "auth.logout"})["actor"]["user"] == \
+    assert audit_log(database).find_one({"action": "auth.logout"})["actor"]["user"] == \
         "duoc.si"
 
 
@@ -179,7 +180,7 @@ def test_password_change_checks_every_field_and_ends_other_sessions(
     assert browser.get("/console/pharmacy/").status_code == 200
     assert other.get("/console/pharmacy/").status_code == 303
     browser_factory().login(Person(pharmacist.username, new, pharmacist.party_id))
-    event = database["audit_events"].find_one({"action": "user.password_changed"})
+    event = audit_log(database).find_one({"action": "user.password_changed"})
     assert event["actor"]["user"] == "duoc.si" and event["details"] == {"by": "console"}
     assert new not in str(event)
 

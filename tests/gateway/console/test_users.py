@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from gateway.auth.users import USERNAME, UserError, normalise_username
 from gateway.cli import main
 from gateway.core.context import services
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.cli.test_cli import cli_env
 from tests.gateway.console.conftest import Browser, Person
 
@@ -35,7 +36,7 @@ def test_create_prints_the_password_once_and_stores_only_an_argon2id_hash(
     assert stored["party_id"] == pharmacy.client_id and stored["status"] == "active"
     assert stored["password_hash"].startswith("$argon2id$")
     assert created["password"] not in json.dumps(stored, default=str)
-    event = database["audit_events"].find_one({"action": "user.created"})
+    event = audit_log(database).find_one({"action": "user.created"})
     assert event["object"] == {"type": "user", "id": "lan.nt"}
     assert event["actor"]["party_id"] == "cli" and event["details"] == {"party": pharmacy.client_id}
     assert created["password"] not in json.dumps(event, default=str)
@@ -57,7 +58,7 @@ def test_bad_creations_are_refused_clearly_and_store_nothing(
     result = run(app_config, "users", "create", *args)
     assert result.exit_code != 0 and message in result.output
     assert database["users"].count_documents({}) == 0
-    assert database["audit_events"].count_documents({"action": "user.created"}) == 0
+    assert audit_log(database).count_documents({"action": "user.created"}) == 0
 
 
 def test_a_taken_username_is_refused(app_config: dict, make_party, database) -> None:
@@ -123,7 +124,7 @@ def test_reset_password_ends_sessions_and_only_the_new_password_works(
     stale.get("/console/login")
     assert stale.post("/console/login", {"username": "thanh.tra",
                                          "password": created["password"]}).status_code == 200
-    event = database["audit_events"].find_one({"action": "user.password_changed"})
+    event = audit_log(database).find_one({"action": "user.password_changed"})
     assert event["details"] == {"by": "cli"}
 
 

@@ -7,6 +7,7 @@ import json
 
 from gateway.forwarding.webhooks import DELIVERY_ID_HEADER, EVENT_HEADER, SIGNATURE_HEADER
 from signing.jws import verify_detached
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.forwarding.helpers import (
     FACILITY,
     app_config,
@@ -145,14 +146,14 @@ def test_delivery_outcomes_leave_audit_events(db, registry, make_forwarder) -> N
     registry.status = 503  # first a transient failure: retried, not audited
     forwarder = make_forwarder()
     forwarder.run_until_idle()
-    assert db["audit_events"].count_documents({"action": {"$regex": "^delivery"}}) == 0
+    assert audit_log(db).count_documents({"action": {"$regex": "^delivery"}}) == 0
     registry.status = None
     # Make the backed-off deliveries due now rather than waiting out the backoff.
     db["prescriptions"].update_many({}, [{"$set": {
         "deliveries": {"$map": {"input": "$deliveries", "in": {"$mergeObjects": [
             "$$this", {"next_attempt_at": "$$NOW"}]}}}, "forward_due_at": "$$NOW"}}])
     make_forwarder().run_until_idle()
-    events = {e["object"]["id"]: e for e in db["audit_events"].find(
+    events = {e["object"]["id"]: e for e in audit_log(db).find(
         {"action": {"$regex": "^delivery"}})}
     assert set(events) == {good, bad}
     assert events[good]["action"] == "delivery.delivered"

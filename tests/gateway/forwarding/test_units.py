@@ -63,8 +63,8 @@ def test_the_update_fragment_merges_into_the_lifecycle_update() -> None:
     merged = outbox.merge_updates({"$set": {"status": "cancelled"}, "$inc": {"version": 1}},
                                   outbox.outbox_update(entries, NOW))
     assert merged == {"$set": {"status": "cancelled", "forward_due_at": NOW,
-                               "forward_open": True},
-                      "$inc": {"version": 1},
+                               "forward_open": True, "forward_queued_at": NOW},
+                      "$inc": {"version": 1, "forward_rev": 1},
                       "$push": {"deliveries": {"$each": entries}}}
     assert outbox.outbox_update([], NOW) == {}
     with pytest.raises(ValueError, match="forward_due_at"):

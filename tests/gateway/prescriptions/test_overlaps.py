@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from gateway.core.config import ConfigError
 from gateway.core.context import services
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.prescriptions.test_prescriptions import VIETNAM, prescription, submit, world
 from tests.gateway.web.test_app import assert_problem
 
@@ -85,7 +86,7 @@ def overlap_warnings(resource: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def events(database, action: str) -> list[dict[str, Any]]:
-    return list(database["audit_events"].find({"action": action}).sort("_id", 1))
+    return list(audit_log(database).find({"action": action}).sort("_id", 1))
 
 
 # --- narcotic: refused across facilities ---------------------------------------------------

@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.core.context import services
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.web.test_app import assert_problem
 
 VIETNAM = timezone(timedelta(hours=7))
@@ -128,7 +129,7 @@ def test_invalid_prescription_reports_every_problem_and_stores_nothing(
     assert ("patient.sex", "/gioi_tinh") in codes
     assert ("rx.icd10", "/chan_doan/0/ma_chan_doan") in codes
     assert database["prescriptions"].count_documents({}) == 0
-    refused = database["audit_events"].find_one({"action": "prescription.refused"})
+    refused = audit_log(database).find_one({"action": "prescription.refused"})
     assert refused["outcome"] == "failure" and "drug.unknown" in refused["details"]["codes"]
     assert "Nguyễn" not in str(refused)
 

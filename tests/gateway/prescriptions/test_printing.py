@@ -22,6 +22,7 @@ from gateway.parties.model import Party
 from gateway.prescriptions.print_pdf import printable, render_pdf
 from gateway.prescriptions.printing import age_text, number_text, printed_form
 from gateway.signatures.qr import offline_verdict
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.prescriptions.test_prescriptions import issued, world
 from tests.gateway.web.test_app import assert_problem
 
@@ -99,7 +100,7 @@ def test_a_doctor_prints_an_a5_page_whose_qr_code_proves_the_prescription_offlin
     # ... and scanning it at a pharmacy lands on the prescription.
     scanned = client.get(f"/v2/prescriptions/{symbol.text}", headers=clinic["h"]["pharmacy_1"])
     assert scanned.status_code == 200 and scanned.get_json()["ma_don_thuoc"] == code
-    printed = database["audit_events"].find_one({"action": "prescription.printed"})
+    printed = audit_log(database).find_one({"action": "prescription.printed"})
     assert printed["details"] == {"format": "pdf", "status": "issued"}
     assert printed["object"] == {"type": "prescription", "id": code}
     assert printed["actor"]["party_id"] == "doctor-79001-BS001"
@@ -132,7 +133,7 @@ def test_refused_prints_leave_no_trace_but_their_audit(client: FlaskClient, worl
     code = issued(client, world)
     printed_pdf(client, world["h"]["pharmacy_1"], code)
     printed_pdf(client, world["h"]["doctor_a"], "79001NOSUCH0-c")
-    assert database["audit_events"].count_documents({"action": "prescription.printed"}) == 0
+    assert audit_log(database).count_documents({"action": "prescription.printed"}) == 0
 
 
 def test_a_cancelled_prescription_prints_with_a_visible_mark(client: FlaskClient,
@@ -166,7 +167,7 @@ def test_the_html_view_is_self_contained_and_escaped(client: FlaskClient, clinic
     assert "url(" not in html and "@import" not in html
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
     assert page.headers["Cache-Control"] == "no-store"
-    event = database["audit_events"].find_one({"action": "prescription.printed"})
+    event = audit_log(database).find_one({"action": "prescription.printed"})
     assert event["details"] == {"format": "html", "status": "issued"}
 
 

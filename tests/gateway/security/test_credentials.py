@@ -53,6 +53,10 @@ def test_a_credential_change_ends_every_earlier_token_and_app_key_in_every_proce
             services().parties.set_status(pharmacy.client_id, "disabled")
             services().parties.set_status(pharmacy.client_id, "active")
             secret = pharmacy.client_secret
+    # The other process learns of it from its change feed (issue 14: within a second, with no
+    # request needed): wait for that delivery, not for time.
+    feed, cache = services(other_process).feed, services(other_process).parties.cache
+    assert feed.wait_for(lambda: pharmacy.client_id not in cache._entries, 30)
     for client in (here, there):
         assert _who(client, token) == 401
         if change == "rotate":

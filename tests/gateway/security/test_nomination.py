@@ -10,6 +10,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.conftest import load_demo_catalog
 from tests.gateway.prescriptions.test_prescriptions import (
     dispense,
@@ -30,7 +31,7 @@ def test_advisory_nomination_warns_the_other_pharmacy_and_the_audit(
     assert other.status_code == 201, other.get_json()
     warnings = other.get_json()["dispense"]["warnings"]
     assert [w["code"] for w in warnings] == ["dispense.not_nominated"]
-    event = database["audit_events"].find_one({"action": "prescription.dispensed", "object.id": code})
+    event = audit_log(database).find_one({"action": "prescription.dispensed", "object.id": code})
     assert event["details"]["warnings"] == ["dispense.not_nominated"]
     nominated = dispense(client, world["h"]["pharmacy_1"], code, [{"line": 0, "so_luong_ban": 1}])
     assert nominated.status_code == 201
@@ -51,7 +52,7 @@ def test_binding_nomination_refuses_another_pharmacy(make_app, make_party, demo_
                              403, "not-nominated")
     assert problem["errors"][0]["code"] == "dispense.not_nominated"
     assert database["prescriptions"].find_one({"_id": code})["dispenses"] == []
-    failed = database["audit_events"].find_one({"action": "prescription.dispensed", "outcome": "failure",
+    failed = audit_log(database).find_one({"action": "prescription.dispensed", "outcome": "failure",
                                                 "object.id": code})
     assert failed["details"]["codes"] == ["dispense.not_nominated"]
     assert dispense(client, nominated, code, [{"line": 0, "so_luong_ban": 1}]).status_code == 201

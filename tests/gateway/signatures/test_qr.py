@@ -21,6 +21,7 @@ from gateway.signatures.qr import QR_ERROR, QR_VERSION, offline_verdict, qr_payl
 from signing.jwk import b64url_decode, b64url_encode
 from signing.jws import Signer, read_protected_header
 from signing.keys import generate_private_key
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.prescriptions.test_prescriptions import issued, world
 from tests.gateway.web.test_app import assert_problem
 
@@ -86,7 +87,7 @@ def test_the_qr_text_looks_the_prescription_up_like_its_code(app: Flask, client:
     assert by_qr.get_json() == by_code.get_json()
     assert set(database["prescriptions"].find_one({"_id": printed["code"]})
                ["viewed_by_pharmacies"]) == {"NT0001", "NT0002"}
-    viewed = list(database["audit_events"].find({"action": "prescription.viewed"}).sort("seq", 1))
+    viewed = list(audit_log(database).find({"action": "prescription.viewed"}).sort("seq", 1))
     assert [event["details"] for event in viewed][-2:] == [
         None, {"via": "qr", "kid": printed["stored"]["signature"]["kid"]}]
     # The other readers may scan too; the access rules are the code's.
@@ -142,7 +143,7 @@ def test_forged_altered_and_unreadable_qr_texts_are_refused_and_audited(
     assert refusal(client, printed, not_rx, 422, "qr-refused")["code"] == "qr.not_prescription"
     # Nothing was noted for the pharmacy, and each refusal is in the audit log.
     assert database["prescriptions"].find_one({"_id": code})["viewed_by_pharmacies"] == []
-    failures = list(database["audit_events"].find({"action": "prescription.viewed",
+    failures = list(audit_log(database).find({"action": "prescription.viewed",
                                                    "outcome": "failure"}))
     assert len(failures) == 8
     assert all(event["details"]["via"] == "qr" for event in failures)
@@ -162,7 +163,7 @@ def test_a_genuine_qr_of_an_unknown_or_changed_prescription(app: Flask, client: 
                              409, "qr-content-changed")
     assert problem["errors"][0]["code"] == "qr.content_changed"
     assert problem["ma_don_thuoc"] == printed["code"]
-    event = database["audit_events"].find_one({"outcome": "failure",
+    event = audit_log(database).find_one({"outcome": "failure",
                                                "details.codes": "qr.content_changed"})
     assert event["object"] == {"type": "prescription", "id": printed["code"]}
 

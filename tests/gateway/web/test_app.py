@@ -9,6 +9,7 @@ from openapi_spec_validator import validate
 
 from gateway.core.context import services
 from gateway.core.problems import PROBLEM_MEDIA_TYPE
+from tests.gateway.audit.audit_ops import audit_log
 
 
 def assert_problem(response, status: int, slug: str) -> dict:
@@ -174,6 +175,6 @@ def test_client_address_comes_from_trusted_proxies_only(make_app, make_party) ->
         client.post("/v2/auth/token", headers=forwarded, json={
             "grant_type": "client_credentials", "client_id": f"clinic-x{hops}",
             "client_secret": "wrong"})
-        events = services(app).storage.database["audit_events"]
+        events = audit_log(services(app).storage.database)
         last = events.find_one({"action": "auth.login"}, sort=[("_id", -1)])
         assert last["client_address"] == expected

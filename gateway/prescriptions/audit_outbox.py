@@ -1,0 +1,101 @@
+"""Audit events kept inside the prescription document until the sequencer numbers them.
+
+An event about a prescription (submitted, viewed, printed, dispensed, cancelled, delivered)
+is prepared by :meth:`gateway.audit.log.AuditLog.prepare` and written in the SAME update that
+changes the prescription (``$push`` onto ``audit_pending``, ``audit_open: true``), like the
+deliveries of the transactional outbox (gateway/prescriptions/outbox.py): the change and its
+audit event are stored together or not at all, and recording costs no round trip of its own.
+
+:class:`PrescriptionAuditOutbox` is the audit sequencer's source over these fields
+(:class:`gateway.audit.store.UnsequencedSource`): it reads waiting events through the small
+partial index ``audit_open`` and removes sequenced ones by prescription code. This module and
+the stores of :mod:`gateway.prescriptions.store` and :mod:`gateway.prescriptions.outbox_store`
+are the only code touching the ``prescriptions`` collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.database import Database
+
+from gateway.prescriptions.store import PRESCRIPTIONS
+
+PENDING = "audit_pending"
+OPEN = "audit_open"
+ACKNOWLEDGE_CHUNK = 50  # prescriptions per removal update (see acknowledge)
+
+INDEXES = {PRESCRIPTIONS: [
+    # Only prescriptions with events waiting are in it: the sequencer's query stays small
+    # however many prescriptions there are.
+    IndexModel([(OPEN, ASCENDING)], name="audit_open", partialFilterExpression={OPEN: True}),
+]}
+
+
+def initial_fields(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Fields of a NEW prescription document carrying ``events``."""
+    return {PENDING: [dict(event) for event in events], OPEN: bool(events)}
+
+
+def audit_update(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The update fragment appending ``events`` (merge it with :func:`outbox.merge_updates`)."""
+    if not events:
+        return {}
+    return {"$push": {PENDING: {"$each": [dict(event) for event in events]}},
+            "$set": {OPEN: True}}
+
+
+def audit_stage(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The same as pipeline stages, for updates written as a pipeline (the forwarder's
+    release); ``$literal``: events are data, whatever their keys look like."""
+    if not events:
+        return []
+    return [{"$set": {PENDING: {"$concatArrays": [
+        {"$ifNull": [f"${PENDING}", []]}, {"$literal": [dict(event) for event in events]}]},
+        OPEN: True}}]
+
+
+class PrescriptionAuditOutbox:
+    """The prescriptions' waiting audit events, as a source of the audit sequencer."""
+
+    def __init__(self, database: Database) -> None:
+        self.prescriptions = database[PRESCRIPTIONS]
+
+    def record(self, code: str, events: Sequence[Mapping[str, Any]], *,
+               viewer: str | None = None) -> None:
+        """Append ``events`` to the prescription ``code`` (a read, a print); ``viewer``: a
+        pharmacy looking it up for the first time, remembered in the same update (it is told
+        of a cancellation)."""
+        update = audit_update(events)
+        if viewer is not None:
+            update["$addToSet"] = {"viewed_by_pharmacies": viewer}
+        if update:
+            self.prescriptions.update_one({"_id": code}, update)
+
+    def pending(self, limit: int) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for doc in self.prescriptions.find({OPEN: True}, {PENDING: 1}).limit(limit):
+            events += doc.get(PENDING) or []
+        return events
+
+    def acknowledge(self, events: Sequence[Mapping[str, Any]]) -> None:
+        by_code: dict[str, set[str]] = {}
+        for event in events:
+            code = str((event.get("object") or {}).get("id"))
+            by_code.setdefault(code, set()).add(str(event["event_id"]))
+        codes = sorted(by_code)
+        # In chunks: the embedded database matches each candidate against the whole $in list,
+        # so one update over a seal's thousands of codes cost ~27 ms a document, against
+        # ~4 ms in chunks of 50 (measured, 2,000 prescriptions). Two plain updates a chunk
+        # rather than one pipeline update (which it evaluates several times slower): the
+        # events go, then the flag of the prescriptions left without any. An event pushed in
+        # between keeps its prescription's flag.
+        for start in range(0, len(codes), ACKNOWLEDGE_CHUNK):
+            chunk = codes[start:start + ACKNOWLEDGE_CHUNK]
+            ids = sorted(set().union(*(by_code[code] for code in chunk)))
+            self.prescriptions.update_many({"_id": {"$in": chunk}},
+                                           {"$pull": {PENDING: {"event_id": {"$in": ids}}}})
+            self.prescriptions.update_many({"_id": {"$in": chunk}, PENDING: {"$size": 0}},
+                                           {"$set": {OPEN: False}})

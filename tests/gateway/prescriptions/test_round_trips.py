@@ -1,0 +1,276 @@
+"""Database operations per request and per prescription end to end (issue 14), counted with
+pymongo's command monitoring on the app's own clients: deterministic, no clock involved.
+
+Budgets: a submit 2, a pharmacy's lookup 2 (its first view included), a dispense 4; end to
+end with the registry delivery and the audit log, a prescription 5 and a dispense 6.
+
+What is counted: every command the app's clients send (the request pool and the change
+feed's own client), from every thread, except connection handshakes and authentication. Per
+request: the commands of the thread that served it. End to end: every command of every
+thread from the first submit until the log is sealed, the feed's getMores included.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
+
+from gateway import create_app
+from gateway.container import build_forwarder
+from gateway.core.context import services
+from tests.gateway.forwarding.helpers import FACILITY, FAST_FORWARDING, REGISTRY_PASSWORD
+from tests.gateway.forwarding.registry_double import RegistryDouble
+from tests.gateway.prescriptions.test_prescriptions import (
+    PARACETAMOL,
+    dispense,
+    gtin_of,
+    pack,
+    prescription,
+    submit,
+    world,
+)
+
+__all__ = ["world"]  # a fixture, used by name
+
+NOT_OPERATIONS = frozenset({"hello", "ismaster", "isMaster", "saslStart", "saslContinue",
+                            "endSessions", "ping", "buildInfo"})
+
+
+class Commands(CommandListener):
+    """Every database command the app sends: (thread, command, collection)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, str, str]] = []
+        self._lock = threading.Lock()
+
+    def started(self, event: CommandStartedEvent) -> None:
+        if event.command_name in NOT_OPERATIONS:
+            return
+        target = event.command.get(event.command_name)
+        if event.command_name == "getMore":
+            target = event.command.get("collection")
+        with self._lock:
+            self.seen.append((threading.get_ident(), event.command_name,
+                              target if isinstance(target, str) else str(event.database_name)))
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+    @contextmanager
+    def on_this_thread(self) -> Iterator[list[tuple[str, str]]]:
+        """The commands this thread sends inside the block, as (command, collection)."""
+        me, start = threading.get_ident(), len(self.seen)
+        found: list[tuple[str, str]] = []
+        yield found
+        with self._lock:
+            found += [(name, target) for thread, name, target in self.seen[start:] if thread == me]
+
+    @contextmanager
+    def everywhere(self) -> Iterator[list[tuple[str, str]]]:
+        """Every command any thread sends inside the block."""
+        start = len(self.seen)
+        found: list[tuple[str, str]] = []
+        yield found
+        with self._lock:
+            found += [(name, target) for _, name, target in self.seen[start:]]
+
+
+@pytest.fixture
+def registry() -> Iterator[RegistryDouble]:
+    with RegistryDouble(facility_code=FACILITY, password=REGISTRY_PASSWORD) as double:
+        yield double
+
+
+@pytest.fixture
+def commands() -> Commands:
+    return Commands()
+
+
+class Markers:
+    """A subscriber to the ``feed_markers`` collection: what the feed has delivered."""
+
+    def __init__(self) -> None:
+        self.keys: set[Any] = set()
+
+    def feed_event(self, change: Any) -> None:
+        self.keys.add(change["documentKey"]["_id"])
+
+    def feed_reset(self) -> None:
+        pass
+
+
+def settle(app: Flask) -> None:
+    """Wait until the app's change feed has delivered every change made so far: a marker
+    written now comes after them in the stream."""
+    found, marker = services(app), uuid.uuid4().hex
+    found.storage.database["feed_markers"].insert_one({"_id": marker})
+    assert found.feed.wait_for(lambda: marker in app.extensions["markers"].keys, 30)
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], registry: RegistryDouble, commands: Commands) -> Iterator[Flask]:
+    """The app with the command listener on its clients; its forwarder sends to the registry
+    double (answering at once)."""
+    application = create_app({**app_config, **FAST_FORWARDING, "REGISTRY_BASE_URL": registry.url,
+                              "REGISTRY_FACILITY_CODE": FACILITY,
+                              "REGISTRY_PASSWORD": REGISTRY_PASSWORD,
+                              # idle getMores of the feed stay out of a short test
+                              "CHANGE_STREAM_AWAIT_MS": 60_000},
+                             listeners=[commands])
+    application.config["TESTING"] = True
+    assert services(application).wait_ready()
+    # Subscribed once, before anything is counted: a new subscription reopens the stream
+    # (at its next answer: a write wakes it).
+    feed = services(application).feed
+    session = feed.session
+    application.extensions["markers"] = Markers()
+    feed.subscribe("feed_markers", application.extensions["markers"])
+    services(application).storage.database["feed_wake"].insert_one({})
+    assert feed.wait_for(lambda: feed.session > session, 30)
+    settle(application)
+    yield application
+    services(application).close()
+
+
+def body_for(person: int, **fields: Any) -> dict[str, Any]:
+    """A prescription of its own person (the cross-facility check finds nothing)."""
+    return prescription(ma_dinh_danh_cong_dan=f"079090{person:06d}", **fields)
+
+
+@pytest.fixture
+def warm(app: Flask, client: FlaskClient, world: dict[str, Any]) -> dict[str, Any]:
+    """Every party has made a request since the feed delivered their creation (a process
+    reads a party once, then follows its changes) and the signing key is loaded."""
+    assert submit(client, world["h"]["doctor_a"], body_for(0)).status_code == 201
+    settle(app)
+    for name in ("doctor_a", "pharmacy_1", "pharmacy_2", "clinic_a"):
+        client.get("/v2/drugs/" + PARACETAMOL, headers=world["h"][name])
+    assert submit(client, world["h"]["doctor_a"], body_for(1)).status_code == 201
+    return world
+
+
+def submitted(client: FlaskClient, world: dict[str, Any], person: int) -> str:
+    answer = submit(client, world["h"]["doctor_a"], body_for(person))
+    assert answer.status_code == 201, answer.get_json()
+    return answer.get_json()["ma_don_thuoc"]
+
+
+# --- per request --------------------------------------------------------------------------------
+
+def test_a_submit_costs_two_operations(client: FlaskClient, warm: dict, commands: Commands) -> None:
+    with commands.on_this_thread() as ops:
+        submitted(client, warm, 1)
+    # The cross-facility check's one indexed read, and the insert carrying the outbox and
+    # the prescription.submitted audit event.
+    assert ops == [("find", "prescriptions"), ("insert", "prescriptions")]
+
+
+def test_a_pharmacy_lookup_costs_two_operations_first_view_included(
+        client: FlaskClient, warm: dict, commands: Commands) -> None:
+    code = submitted(client, warm, 2)
+    # The first view is remembered for cancellations, with its audit event, in one update;
+    # a later one only queues its event.
+    for expected in (("update", "prescriptions"), ("insert", "audit_queue")):
+        with commands.on_this_thread() as ops:
+            answer = client.get(f"/v2/prescriptions/{code}", headers=warm["h"]["pharmacy_1"])
+        assert answer.status_code == 200
+        assert ops == [("find", "prescriptions"), expected]
+    with commands.on_this_thread() as ops:
+        national = client.get(f"/api/v1/thong-tin-don-thuoc/{code}",
+                              headers=warm["h"]["pharmacy_2"])
+    assert national.status_code == 200
+    assert len(ops) <= 2, ops
+
+
+def test_a_dispense_costs_at_most_four_operations(client: FlaskClient, warm: dict,
+                                                   commands: Commands) -> None:
+    code = submitted(client, warm, 3)
+    with commands.on_this_thread() as ops:
+        answer = dispense(client, warm["h"]["pharmacy_1"], code, [{"line": 0, "so_luong_ban": 5}])
+    assert answer.status_code == 201, answer.get_json()
+    assert ops == [("find", "prescriptions"), ("update", "prescriptions")]
+    scanned = pack(gtin_of(warm, PARACETAMOL), "SN-ROUND-1")
+    with commands.on_this_thread() as ops:
+        answer = dispense(client, warm["h"]["pharmacy_1"], code,
+                          [{"line": 0, "so_luong_ban": 1, "packs": [scanned]}], invoice="HD2")
+    assert answer.status_code == 201, answer.get_json()
+    assert ops == [("find", "prescriptions"), ("insert", "dispensed_packs"),
+                   ("update", "prescriptions")]
+    # The answer is what the conditional update made: no read-back, and it is right.
+    assert [line["dispensed"] for line in answer.get_json()["prescription"]["lines"]] == [6, 0]
+
+
+def test_cancel_and_print_cost_two_operations(client: FlaskClient, warm: dict,
+                                              commands: Commands) -> None:
+    code = submitted(client, warm, 4)
+    with commands.on_this_thread() as ops:
+        printed = client.get(f"/v2/prescriptions/{code}/print.html", headers=warm["h"]["doctor_a"])
+    assert printed.status_code == 200 and len(ops) <= 2, ops
+    with commands.on_this_thread() as ops:
+        cancelled = client.post(f"/v2/prescriptions/{code}/cancel", json={"ly_do": "Kê nhầm"},
+                                headers=warm["h"]["doctor_a"])
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
+    assert ops == [("find", "prescriptions"), ("update", "prescriptions")]
+
+
+def test_the_national_submit_costs_two_operations(client: FlaskClient, warm: dict,
+                                                  commands: Commands) -> None:
+    with commands.on_this_thread() as ops:
+        answer = client.post("/api/v1/gui-don-thuoc", json=body_for(5),
+                             headers=warm["h"]["doctor_a"])
+    assert answer.status_code == 200 and answer.get_json()["success"], answer.get_json()
+    assert ops == [("find", "prescriptions"), ("insert", "prescriptions")]
+
+
+# --- end to end ------------------------------------------------------------------------------------
+
+N = 40
+
+
+def forward_and_seal(app: Flask) -> int:
+    """Deliver what is due, then seal the log; how many prescriptions were forwarded."""
+    forwarder = build_forwarder(services(app), app.config)
+    forwarded = forwarder.run_until_idle()
+    with app.app_context():
+        services(app).sealer.seal()
+    return forwarded
+
+
+def test_end_to_end_a_prescription_costs_at_most_five_operations(
+        app: Flask, client: FlaskClient, warm: dict, commands: Commands,
+        registry: RegistryDouble) -> None:
+    forward_and_seal(app)  # what the warm-up left
+    with commands.everywhere() as ops:
+        codes = [submitted(client, warm, 100 + n) for n in range(N)]
+        assert forward_and_seal(app) == N
+    assert set(codes) <= set(registry.prescriptions)
+    per_prescription = len(ops) / N
+    assert per_prescription <= 5, (per_prescription, str(sorted(Counter(ops).items())))
+
+
+def test_end_to_end_a_dispense_costs_at_most_six_operations(
+        app: Flask, client: FlaskClient, warm: dict, commands: Commands,
+        registry: RegistryDouble) -> None:
+    codes = [submitted(client, warm, 200 + n) for n in range(N)]
+    forward_and_seal(app)
+    with commands.everywhere() as ops:
+        for code in codes:
+            answer = dispense(client, warm["h"]["pharmacy_1"], code,
+                              [{"line": 0, "so_luong_ban": 2}])
+            assert answer.status_code == 201
+        assert forward_and_seal(app) == N
+    assert len(registry.dispenses) >= N
+    per_dispense = len(ops) / N
+    assert per_dispense <= 6, (per_dispense, Counter(ops).most_common())
