@@ -20,11 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,16 +28,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import pymongo
 import requests
 from pymongo.monitoring import CommandListener
 
-from bench import loadgen
+from bench import harness, loadgen
+from bench.harness import COUNTED
 from bench.loadgen import Request, Result
 from gateway.forwarding.simulator import RegistrySimulator
 from gateway.runtime.embedded import EmbeddedDatabase
 
-ROOT = Path(__file__).resolve().parents[1]
 PEOPLE = 5000
 CONCURRENCY = 8
 SECONDS = 12
@@ -52,13 +47,6 @@ IDLE_WAITING = 300
 FRESHNESS_N = 100
 VIETNAM = timezone(timedelta(hours=7))
 LINES = ["MT100039", "MT100627", "VD-35685-23", "MT103374", "MT103986"]  # demo catalog
-COUNTED = ("insert", "query", "update", "delete", "getmore", "command")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _prescription(person: int = 1234) -> dict[str, Any]:
@@ -82,131 +70,11 @@ def _prescription(person: int = 1234) -> dict[str, Any]:
     }
 
 
-class Ops:
-    """The server's operation counters, read by a client of this script (whose own reads are
-    counted and left out: ``serverStatus`` as commands, its other reads as queries)."""
-
-    def __init__(self, uri: str) -> None:
-        self.client: pymongo.MongoClient = pymongo.MongoClient(uri, tz_aware=True)
-        self.commands = 0
-        self.queries = 0
-
-    @property
-    def own(self) -> tuple[int, int]:
-        return self.commands, self.queries
-
-    def read(self) -> dict[str, int]:
-        self.commands += 1
-        counters = self.client.admin.command("serverStatus")["opcounters"]
-        return {name: int(counters.get(name, 0)) for name in COUNTED}
-
-    def query(self, call: Any) -> Any:
-        """Run one of this script's own reads (a find: counted, then left out)."""
-        self.queries += 1
-        return call()
-
-    def since(self, before: dict[str, int], own_before: tuple[int, int]) -> dict[str, int]:
-        after = self.read()
-        delta = {name: after[name] - before[name] for name in COUNTED}
-        delta["command"] -= self.commands - own_before[0]
-        delta["query"] -= self.queries - own_before[1]
-        return delta
-
-
-def _total(delta: dict[str, int]) -> int:
-    return sum(delta.values())
-
-
-def _cpu(pids: list[int]) -> float:
-    """CPU seconds (user + system) used so far by these processes."""
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def _workers(master: subprocess.Popen[bytes]) -> list[int]:
-    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
-    return [int(pid) for pid in children]
-
-
-class Cpu:
-    """CPU used by the gateway's workers, the forwarder and the database over a phase."""
-
-    def __init__(self, workers: list[int], forwarder: int, database: int) -> None:
-        self.groups = {"workers": workers, "forwarder": [forwarder], "database": [database]}
-        self.start = {name: _cpu(pids) for name, pids in self.groups.items()}
-
-    def per(self, count: int) -> dict[str, float]:
-        """Milliseconds of CPU per request, by process group."""
-        return {name: (_cpu(pids) - self.start[name]) * 1000 / max(count, 1)
-                for name, pids in self.groups.items()}
-
-
-# --- processes -----------------------------------------------------------------------------------
-
-def _gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4",
-         "--bind", f"127.0.0.1:{port}", "gateway:create_app()"], env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _forwarder(env: dict[str, str], partition: str = "1/1") -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "forwarder", "--partition",
-                             partition], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-
-def _ready(port: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("the gateway did not get ready")
-
-
-def _stop(*processes: subprocess.Popen[bytes]) -> None:
-    for process in processes:
-        process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _drain(ops: Ops, database: Any, timeout: float = 600) -> None:
-    """Wait until no prescription has a delivery left to send."""
-    deadline = time.monotonic() + timeout
-    # a find of one (a count is an aggregation, which the embedded database runs by reading
-    # every matching document)
-    while ops.query(lambda: database["prescriptions"].find_one({"forward_open": True},
-                                                               {"_id": 1})):
-        if time.monotonic() > deadline:
-            raise RuntimeError("the forwarder did not deliver everything in time")
-        time.sleep(0.5)
-
-
-def _seal(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "gateway.cli", "audit", "seal"], env=env, cwd=ROOT,
-                   check=True, capture_output=True)
-
-
 # --- the run -------------------------------------------------------------------------------------
 
 def run_bench() -> str:
     with tempfile.TemporaryDirectory(prefix="erx-bench-") as tmp:
-        database = EmbeddedDatabase(storage_path=str(Path(tmp) / "db"), port=_free_port(),
+        database = EmbeddedDatabase(storage_path=str(Path(tmp) / "db"), port=harness.free_port(),
                                     log_path=str(Path(tmp) / "db.log"))
         database.start()
         registry = RegistrySimulator(facility_code="79001", password="bench-registry").start()
@@ -261,7 +129,7 @@ def _tokens(port: int, credentials: dict[str, tuple[str, str]]) -> dict[str, dic
 
 def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
     credentials = _setup(env)
-    ops = Ops(database.uri)
+    ops = harness.Ops(database.uri)
     bench = ops.client["bench"]
     body = json.dumps(_prescription()).encode()
     rows: list[str] = []
@@ -269,30 +137,30 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
 
     # A. the baseline: raw pymongo inserts of the same JSON, same number of client threads
     before, own = ops.read(), ops.own
-    database_cpu = _cpu([database.pid or 0])
+    database_cpu = harness.cpu([database.pid or 0])
     raw = loadgen.raw_inserts(database.uri, "bench", body, CONCURRENCY, SECONDS)
-    figures["raw_ops"] = _total(ops.since(before, own)) / max(raw.ok, 1)
-    figures["raw_db_ms"] = (_cpu([database.pid or 0]) - database_cpu) * 1000 / max(raw.ok, 1)
+    figures["raw_ops"] = harness.total(ops.since(before, own)) / max(raw.ok, 1)
+    figures["raw_db_ms"] = (harness.cpu([database.pid or 0]) - database_cpu) * 1000 / max(raw.ok, 1)
 
     # B. the gateway: 2 workers. The request paths are loaded with the forwarder stopped
     # (deliveries wait in the outboxes); then a forwarder delivers them, and the log is sealed:
     # end to end.
-    port = _free_port()
-    server = _gunicorn(env, port, 2)
+    port = harness.free_port()
+    server = harness.gunicorn(env, port, 2)
 
     def deliver_and_seal() -> float:
         """Start a forwarder, wait until everything is delivered, stop it, seal; its CPU."""
-        forwarder = _forwarder(env)
+        forwarder = harness.forwarder(env)
         try:
-            _drain(ops, bench)
-            used = _cpu([forwarder.pid])
+            harness.drain(ops, bench)
+            used = harness.cpu([forwarder.pid])
         finally:
-            _stop(forwarder)
-        _seal(env)
+            harness.stop(forwarder)
+        harness.seal(env)
         return used
 
     try:
-        _ready(port)
+        harness.ready(port)
         tokens = _tokens(port, credentials)
         check = requests.post(f"http://127.0.0.1:{port}/v2/prescriptions", data=body,
                               headers=tokens["doctor"], timeout=30)
@@ -302,7 +170,7 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
         submit = Request("POST", ["/v2/prescriptions"], None, tokens["doctor"], bodies=bodies)
 
         before, own = ops.read(), ops.own
-        cpu = Cpu(_workers(server), 0, database.pid or 0)
+        cpu = harness.Cpu(harness.workers(server), 0, database.pid or 0)
         submits = loadgen.run("closed", "127.0.0.1", port, submit, CONCURRENCY, SECONDS)
         during = ops.since(before, own)
         figures["submit_cpu"] = cpu.per(submits.ok)
@@ -310,18 +178,18 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
         figures["submit_cpu_e2e"] = cpu.per(submits.ok)
         figures["submit_cpu_e2e"]["forwarder"] = forwarder_cpu * 1000 / max(submits.ok, 1)
         end_to_end = ops.since(before, own)
-        figures["submit_ops"] = _total(during) / max(submits.ok, 1)
-        figures["submit_e2e"] = _total(end_to_end) / max(submits.ok, 1)
+        figures["submit_ops"] = harness.total(during) / max(submits.ok, 1)
+        figures["submit_e2e"] = harness.total(end_to_end) / max(submits.ok, 1)
         figures["submit_e2e_detail"] = end_to_end
 
         paced = loadgen.run("open", "127.0.0.1", port, submit, OPEN_RATE, SECONDS)
         deliver_and_seal()
-        forwarder = _forwarder(env)
+        forwarder = harness.forwarder(env)
         try:
             paced_forwarding = loadgen.run("open", "127.0.0.1", port, submit, OPEN_RATE, SECONDS)
-            _drain(ops, bench)
+            harness.drain(ops, bench)
         finally:
-            _stop(forwarder)
+            harness.stop(forwarder)
         one_person = Request("POST", ["/v2/prescriptions"], body, tokens["doctor"])
         same_person = loadgen.run("closed", "127.0.0.1", port, one_person, CONCURRENCY, SECONDS)
         deliver_and_seal()
@@ -331,39 +199,39 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
         lookup = Request("GET", [f"/v2/prescriptions/{code}" for code in codes], None,
                          tokens["pharmacy"])
         before, own = ops.read(), ops.own
-        cpu = Cpu(_workers(server), 0, database.pid or 0)
+        cpu = harness.Cpu(harness.workers(server), 0, database.pid or 0)
         lookups = loadgen.run("closed", "127.0.0.1", port, lookup, CONCURRENCY, SECONDS)
-        figures["lookup_ops"] = _total(ops.since(before, own)) / max(lookups.ok, 1)
+        figures["lookup_ops"] = harness.total(ops.since(before, own)) / max(lookups.ok, 1)
         figures["lookup_cpu"] = cpu.per(lookups.ok)
 
         dispense = Request("POST", [f"/v2/prescriptions/{code}/dispenses" for code in codes],
                            json.dumps({"items": [{"line": 0, "so_luong_ban": 1}]}).encode(),
                            tokens["pharmacy"])
         before, own = ops.read(), ops.own
-        cpu = Cpu(_workers(server), 0, database.pid or 0)
+        cpu = harness.Cpu(harness.workers(server), 0, database.pid or 0)
         dispenses = loadgen.run("closed", "127.0.0.1", port, dispense, CONCURRENCY, SECONDS)
         during = ops.since(before, own)
         figures["dispense_cpu"] = cpu.per(dispenses.ok)
         forwarder_cpu = deliver_and_seal()
         figures["dispense_cpu_e2e"] = cpu.per(dispenses.ok)
         figures["dispense_cpu_e2e"]["forwarder"] = forwarder_cpu * 1000 / max(dispenses.ok, 1)
-        figures["dispense_ops"] = _total(during) / max(dispenses.ok, 1)
-        figures["dispense_e2e"] = _total(ops.since(before, own)) / max(dispenses.ok, 1)
+        figures["dispense_ops"] = harness.total(during) / max(dispenses.ok, 1)
+        figures["dispense_e2e"] = harness.total(ops.since(before, own)) / max(dispenses.ok, 1)
         total = ops.query(lambda: bench["prescriptions"].count_documents({}))
     finally:
-        _stop(server)
+        harness.stop(server)
 
     # C. one gunicorn worker
-    port = _free_port()
-    server = _gunicorn(env, port, 1)
+    port = harness.free_port()
+    server = harness.gunicorn(env, port, 1)
     try:
-        _ready(port)
+        harness.ready(port)
         tokens = _tokens(port, credentials)
         submit = Request("POST", ["/v2/prescriptions"], None, tokens["doctor"], bodies=bodies)
         one_worker = loadgen.run("closed", "127.0.0.1", port, submit, CONCURRENCY, SECONDS)
         deliver_and_seal()
     finally:
-        _stop(server)
+        harness.stop(server)
 
     # D. forwarders: 1, then 2 with partitions, each sending FORWARD_N waiting prescriptions
     forwarding = {count: _forward(env, ops, bench, count) for count in (1, 2)}
@@ -423,7 +291,7 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
         "Operations are the server's opcounters over the phase divided by the requests "
         "answered (every process's change-feed getMores included; end to end also the "
         "forwarder's and the sealer's work, and their start-up). End to end, the submit phase's "
-        f"{_total(detail)} operations split as: "
+        f"{harness.total(detail)} operations split as: "
         + ", ".join(f"{name} {detail[name]}" for name in COUNTED) + ".",
         "",
         "**CPU per request** (milliseconds, from /proc: gunicorn's workers, the forwarder, "
@@ -548,35 +416,35 @@ def _targets(figures: dict[str, Any], raw: Result, submits: Result, paced: Resul
     ]
 
 
-def _forward(env: dict[str, str], ops: Ops, bench: Any, count: int) -> dict[str, Any]:
+def _forward(env: dict[str, str], ops: harness.Ops, bench: Any, count: int) -> dict[str, Any]:
     from tests.gateway.forwarding.helpers import insert_prescriptions
 
     start = 1_000_000 * count
     ops.query(lambda: insert_prescriptions(bench, FORWARD_N, start=start))
     before, own = ops.read(), ops.own
     began = time.monotonic()
-    forwarders = [_forwarder(env, f"{k}/{count}") for k in range(1, count + 1)]
+    forwarders = [harness.forwarder(env, f"{k}/{count}") for k in range(1, count + 1)]
     try:
-        _drain(ops, bench)
+        harness.drain(ops, bench)
         seconds = time.monotonic() - began
     finally:
-        _stop(*forwarders)
+        harness.stop(*forwarders)
     result = {"n": FORWARD_N, "seconds": seconds, "rate": FORWARD_N / seconds,
-              "ops": _total(ops.since(before, own)) / FORWARD_N}
-    _seal(env)  # the next row starts with the log sealed, as this one did
+              "ops": harness.total(ops.since(before, own)) / FORWARD_N}
+    harness.seal(env)  # the next row starts with the log sealed, as this one did
     return result
 
 
-def _idle(env: dict[str, str], ops: Ops, uri: str) -> dict[str, Any]:
+def _idle(env: dict[str, str], ops: harness.Ops, uri: str) -> dict[str, Any]:
     from tests.gateway.forwarding.helpers import insert_prescriptions
 
     idle_env = {**env, "ERX_DB_NAME": "bench_idle", "ERX_REGISTRY_BASE_URL": ""}
     idle_db = ops.client["bench_idle"]
     ops.query(lambda: insert_prescriptions(idle_db, IDLE_WAITING))
-    port = _free_port()
-    server, forwarder = _gunicorn(idle_env, port, 2), _forwarder(idle_env)
+    port = harness.free_port()
+    server, forwarder = harness.gunicorn(idle_env, port, 2), harness.forwarder(idle_env)
     try:
-        _ready(port)
+        harness.ready(port)
         deadline = time.monotonic() + 300
         while ops.query(lambda: idle_db["prescriptions"].find_one({"forward_open": True},
                                                                   {"_id": 1})):
@@ -588,8 +456,8 @@ def _idle(env: dict[str, str], ops: Ops, uri: str) -> dict[str, Any]:
         time.sleep(IDLE_SECONDS)
         delta = ops.since(before, own)
     finally:
-        _stop(server, forwarder)
-    return {"rate": _total(delta) / IDLE_SECONDS, "delta": delta}
+        harness.stop(server, forwarder)
+    return {"rate": harness.total(delta) / IDLE_SECONDS, "delta": delta}
 
 
 def _freshness(env: dict[str, str]) -> dict[str, tuple[float, float, float]]:

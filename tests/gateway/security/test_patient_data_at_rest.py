@@ -72,14 +72,14 @@ def test_patient_fields_are_ciphertext_in_the_database_and_plain_to_entitled_rea
 
 
 def test_the_database_files_never_hold_the_patient_in_plain_text(make_app, make_party,
+                                                                  demo_catalog_into,
                                                                   tmp_path: Path) -> None:
     storage = tmp_path / "db"
     server = EmbeddedDatabase(storage_path=str(storage), port=free_port())
     server.start()
     try:
         app = make_app(MONGODB_URI=server.uri)
-        services(app).catalog.import_catalog(
-            str(Path(__file__).parents[3] / "drug_catalog" / "data" / "demo-catalog.ndjson"), "ndjson")
+        demo_catalog_into(app)  # imported, and in this process's catalog before the submit
         client = app.test_client()
         party, secret = services(app).parties.create(role="doctor", code="BS1", facility="79001",
                                                       name="Bác sĩ")
