@@ -117,6 +117,9 @@ class UnsequencedSource(Protocol):
         ...
 
 
+QUEUE_ACKNOWLEDGE_CHUNK = 200  # queued events per removal (see QueueSource.acknowledge)
+
+
 class QueueSource:
     """The ``audit_queue`` collection as a source of the sequencer."""
 
@@ -130,8 +133,8 @@ class QueueSource:
         # In chunks: the embedded database matches each candidate against the whole $in list
         # (gateway/prescriptions/audit_outbox.py measures it).
         ids = [event["event_id"] for event in events]
-        for start in range(0, len(ids), 200):
-            self.queue.delete_many({"_id": {"$in": ids[start:start + 200]}})
+        for start in range(0, len(ids), QUEUE_ACKNOWLEDGE_CHUNK):
+            self.queue.delete_many({"_id": {"$in": ids[start:start + QUEUE_ACKNOWLEDGE_CHUNK]}})
 
 
 def next_number(database: Database) -> int:

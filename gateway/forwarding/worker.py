@@ -87,6 +87,7 @@ from gateway.prescriptions.outbox import (
     Outcome,
     pharmacy_code,
     target_kind,
+    waiting_for,
 )
 from gateway.prescriptions.outbox_store import OutboxStore
 from gateway.prescriptions.store import PRESCRIPTIONS
@@ -151,14 +152,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _held_back(deliveries: list[dict[str, Any]], index: int) -> bool:
-    entry = deliveries[index]
-    key = (entry.get("seq", index), index)
-    return any(other.get("target") == entry.get("target") and other.get("state") != DELIVERED
-               and (other.get("seq", position), position) < key
-               for position, other in enumerate(deliveries))
-
-
 class LeaseLost(Exception):
     """Another forwarder holds the prescription now (ours ran out)."""
 
@@ -208,7 +201,8 @@ class Forwarder:
         order = sorted(range(len(deliveries)), key=lambda i: (deliveries[i].get("seq", i), i))
         for index in order:
             entry = deliveries[index]
-            if index in tried or entry.get("state") not in OPEN or _held_back(deliveries, index):
+            if (index in tried or entry.get("state") not in OPEN
+                    or waiting_for(deliveries, index) is not None):
                 continue
             # in_flight while nobody holds the lease: the holder died mid-send; due now.
             if entry["state"] == PENDING:

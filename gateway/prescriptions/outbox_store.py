@@ -26,6 +26,7 @@ from gateway.prescriptions.outbox import (
     RETRYABLE_BY_ADMIN,
     REVISION,
     earliest_due,
+    merge_updates,
 )
 from gateway.prescriptions.store import PRESCRIPTIONS
 
@@ -116,13 +117,8 @@ class OutboxStore:
                      f"deliveries.{index}.state": claim["state"],
                      f"deliveries.{index}.attempts": claim["attempts"]}
             fields["forward_lease_owner"] = owner
-        update: dict[str, Any] = {"$set": fields}
-        if inc:
-            update["$inc"] = dict(inc)
-        audit = audit_update(audit_events or [])
-        if audit:
-            update["$push"] = audit["$push"]
-            update["$set"].update(audit["$set"])
+        update = merge_updates({"$set": fields}, {"$inc": dict(inc)} if inc else {},
+                               audit_update(audit_events or []))
         return self.prescriptions.update_one(query, update).matched_count == 1
 
     def release(self, code: str, *, owner: str, outcomes: Mapping[int, Mapping[str, Any]],
@@ -144,11 +140,7 @@ class OutboxStore:
                       for index, values in outcomes.items() for name, value in values.items()}
             fields.update(forward_due_at=due, forward_open=due is not None,
                           forward_lease_until=None, forward_lease_owner=None)
-            update: dict[str, Any] = {"$set": fields}
-            audit = audit_update(audit_events or [])
-            if audit:
-                update["$push"] = audit["$push"]
-                fields.update(audit["$set"])
+            update = merge_updates({"$set": fields}, audit_update(audit_events or []))
             if self.prescriptions.update_one(
                     {"_id": code, "forward_lease_owner": owner, REVISION: known["revision"]},
                     update).matched_count == 1:

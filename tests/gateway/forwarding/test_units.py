@@ -20,7 +20,7 @@ from gateway.forwarding.registry import (
     national_dispense_report,
     national_document,
 )
-from gateway.forwarding.worker import ForwardingPolicy, _held_back, backoff_delay
+from gateway.forwarding.worker import ForwardingPolicy, backoff_delay
 from gateway.prescriptions import outbox
 from tests.gateway.forwarding.helpers import prescription
 from tests.gateway.forwarding.registry_double import RegistryDouble
@@ -81,12 +81,13 @@ def _deliveries(spec: list[tuple[str, str]]) -> list[dict]:
 def test_a_delivery_waits_for_earlier_ones_to_the_same_target_only() -> None:
     deliveries = _deliveries([("registry", "pending"), ("pharmacy:A", "pending"),
                               ("registry", "pending"), ("pharmacy:B", "pending")])
-    assert [_held_back(deliveries, i) for i in range(4)] == [False, False, True, False]
+    assert [outbox.waiting_for(deliveries, i) is not None for i in range(4)] == [
+        False, False, True, False]
     assert outbox.waiting_for(deliveries, 2) == "0"
     deliveries[0]["state"] = "delivered"
-    assert not _held_back(deliveries, 2) and outbox.waiting_for(deliveries, 2) is None
+    assert outbox.waiting_for(deliveries, 2) is None
     deliveries[0]["state"] = "failed_permanent"  # order is strict: still waiting
-    assert _held_back(deliveries, 2)
+    assert outbox.waiting_for(deliveries, 2) is not None
 
 
 # --- backoff -----------------------------------------------------------------------------------
