@@ -33,6 +33,7 @@ import requests
 from gateway.core import config as settings
 from gateway.forwarding.simulator import RegistrySimulator as RegistryDouble
 from gateway.runtime import supervisor
+from schemas import examples
 
 BIN = Path(sys.executable).parent
 VIETNAM = timezone(timedelta(hours=7))
@@ -114,32 +115,18 @@ class Demo:
         raise SystemExit(f"the catalog has no active, uncontrolled product for {query!r}")
 
     def prescription(self, facility: str, drugs: list[dict[str, Any]]) -> dict[str, Any]:
+        """The basic example prescription (schemas/examples.py) with ``drugs`` from the
+        catalog as its lines, prescribed now."""
         now = datetime.now(VIETNAM)
-        return {
-            "loai_don_thuoc": "c",
-            "ho_ten_benh_nhan": "Nguyễn Văn An",
-            "ma_dinh_danh_cong_dan": "079090001234",
-            "ngay_sinh_benh_nhan": "15/03/1990",
-            "can_nang": 62,
-            "gioi_tinh": 2,
-            "dia_chi": "12 Lê Lợi, Quận 1, TP Hồ Chí Minh",
-            "chan_doan": [{"ma_chan_doan": "J06.9", "ten_chan_doan":
-                           "Nhiễm trùng hô hấp trên cấp", "ket_luan": "Viêm họng cấp"}],
-            "hinh_thuc_dieu_tri": 1,
-            "dot_dung_thuoc": [{"dot": 1, "tu_ngay": now.strftime("%d/%m/%Y"),
-                                "den_ngay": (now + timedelta(days=9)).strftime("%d/%m/%Y")}],
-            "thong_tin_don_thuoc": [
-                {"ma_thuoc": drug["national_code"], "biet_duoc": drug["name"],
-                 "ten_thuoc": drug["active_ingredients"][0]["name"] + " "
-                 + drug["active_ingredients"][0]["strength"],
-                 "don_vi_tinh": drug["unit"], "so_luong": 20,
-                 "cach_dung": "Uống 1 đơn vị x 2 lần/ngày, sau ăn"} for drug in drugs],
-            "loi_dan": "Uống nhiều nước, tái khám nếu sốt cao",
-            "so_dien_thoai_nguoi_kham_benh": "0901234567",
-            "ngay_tai_kham": 10,
-            "ngay_gio_ke_don": now.strftime("%Y-%m-%d %H:%M:%S"),
-            "signature": "",
-        }
+        body = examples.basic_prescription(now)
+        body["thong_tin_don_thuoc"] = [
+            {"ma_thuoc": drug["national_code"], "biet_duoc": drug["name"],
+             "ten_thuoc": drug["active_ingredients"][0]["name"] + " "
+             + drug["active_ingredients"][0]["strength"],
+             "don_vi_tinh": drug["unit"], "so_luong": 20,
+             "cach_dung": "Uống 1 đơn vị x 2 lần/ngày, sau ăn"} for drug in drugs]
+        body["ngay_gio_ke_don"] = now.strftime("%Y-%m-%d %H:%M:%S")
+        return body
 
     def run(self) -> None:
         facility = "79001"
