@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import socket
 import statistics
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pymongo
 
+from bench.harness import free_port
 from gateway.audit.log import AuditLog
 from gateway.audit.store import EVENTS
 from gateway.audit.tree import TREE_HEADS, TREE_NODES, TREE_STATE, TreeHead, seal
@@ -34,12 +34,6 @@ TREE_SIZE = 1_000_000
 PROOFS = 300
 SEAL_EVENTS = 20_000
 RECORDS = 1_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _build_tree(store: MongoNodeStore, size: int) -> float:
@@ -110,7 +104,7 @@ def _http_inclusion(uri: str, database: pymongo.database.Database, scratch: str,
 def run() -> str:
     rng = random.Random(9162)
     with tempfile.TemporaryDirectory() as scratch:
-        server = EmbeddedDatabase(storage_path=":memory:", port=_free_port(),
+        server = EmbeddedDatabase(storage_path=":memory:", port=free_port(),
                                   log_path=str(Path(scratch) / "db.log"))
         server.start()
         try:

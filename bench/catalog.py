@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import random
-import socket
 import statistics
 import tempfile
 import time
@@ -32,6 +31,7 @@ from typing import Any
 
 import pymongo
 
+from bench.harness import free_port
 from drug_catalog.cache import CachedCatalog
 from drug_catalog.errors import CatalogError
 from drug_catalog.identifiers import gtin_check_digit
@@ -94,12 +94,6 @@ def write_registry(path: Path, rng: random.Random) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _percentiles(samples: list[float]) -> tuple[float, float, float]:
     ordered = sorted(samples)
     p50 = statistics.median(ordered)
@@ -158,7 +152,7 @@ def run() -> str:
         path = Path(tmp) / "registry-60000.csv"
         write_registry(path, rng)
         size_mb = path.stat().st_size / 1e6
-        server = EmbeddedDatabase(storage_path=":memory:", port=_free_port(),
+        server = EmbeddedDatabase(storage_path=":memory:", port=free_port(),
                                   log_path=str(Path(tmp) / "db.log"))
         server.start()
         try:

@@ -24,7 +24,6 @@ Database commands per submission are counted with pymongo's command monitoring.
 from __future__ import annotations
 
 import random
-import socket
 import statistics
 import tempfile
 import time
@@ -36,6 +35,7 @@ from typing import Any
 import pymongo
 from pymongo import monitoring
 
+from bench.harness import free_port
 from drug_catalog.demo import demo_catalog_path
 from gateway import create_app
 from gateway.core.context import services
@@ -67,12 +67,6 @@ class Commands(monitoring.CommandListener):
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _cccd(person: int) -> str:
@@ -145,7 +139,7 @@ def run() -> str:
     commands = Commands()
     monitoring.register(commands)
     with tempfile.TemporaryDirectory() as scratch:
-        server = EmbeddedDatabase(storage_path=":memory:", port=_free_port(),
+        server = EmbeddedDatabase(storage_path=":memory:", port=free_port(),
                                   log_path=str(Path(scratch) / "db.log"))
         server.start()
         try:
