@@ -131,6 +131,9 @@ def test_a_prescription_signed_before_rotation_verifies_after_online_and_offline
         rotated = run_cli(app_config, "keys", "rotate", "--alg", "ES256")
         assert rotated.exit_code == 0, rotated.output
         second_kid = json.loads(rotated.stdout)["kid"]
+        # the rotation reaches this process through its change feed: wait for it, not a time
+        found = services(app)
+        assert found.feed.wait_for(lambda: found.signatures.signer().kid == second_kid, 30)
         after = resource(app, prescription(ma_don_thuoc="79001Z9Y8X7W-c"))
         assert after["signature"]["kid"] == second_kid and after["signature"]["alg"] == "ES256"
 
