@@ -18,8 +18,10 @@ run: install
 	ERX_ENV=$${ERX_ENV:-development} $(BIN)/erx-gateway run
 
 # The import rules (setup.cfg [importlinter]) and the lint rules (pyproject.toml [tool.ruff])
-# first: they take seconds and name the line at fault.
+# first: they take seconds and name the line at fault. tools/browser-deps installs Chromium and its
+# driver for the console's browser tests when missing (root with apt-get), or stops at once saying how.
 test: install
+	tools/browser-deps
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
