@@ -20,6 +20,9 @@ def _bin(tmp_path: Path, uid: int, apt: bool) -> Path:
     bin_dir.mkdir()
     (bin_dir / "bash").symlink_to(shutil.which("bash"))
     _script(bin_dir / "id", f"echo {uid}")
+    (bin_dir / "mktemp").symlink_to(shutil.which("mktemp"))
+    (bin_dir / "rm").symlink_to(shutil.which("rm"))
+    (bin_dir / "cat").symlink_to(shutil.which("cat"))
     if apt:
         _script(bin_dir / "apt-get", f'echo "$*" >> {tmp_path}/apt.log\n'
                 f'case "$*" in *install*) for p in chromium chromedriver; do '
