@@ -6,7 +6,8 @@ Against the running ``make run`` of this checkout (the address its run file,
 ``$ERX_VAR_DIR/run/gateway.json``, publishes; ``ERX_DEMO_URL`` names another), if it answers,
 or else a gateway of its own started with ``erx-gateway run`` in a temporary directory, whose
 forwarder then delivers to the strict national-registry simulator (gateway/forwarding/simulator.py)
-on loopback. Parties are made with the command line, exactly as an operator would. Every step
+on loopback. Parties are made with the command line, exactly as an operator would, each run
+its own with fresh codes: the demo never changes a party it did not create. Every step
 prints its request and the gateway's answer.
 
 A developer tool run from a source checkout: the installed gateway knows nothing of it or of
@@ -37,6 +38,8 @@ from schemas import examples
 
 BIN = Path(sys.executable).parent
 VIETNAM = timezone(timedelta(hours=7))
+#: letters and digits a person cannot mistake for one another (no 0/O, 1/I/L, 2/Z, 5/S, 8/B)
+DEMO_CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 
 
 def _free_port() -> int:
@@ -77,22 +80,25 @@ class Demo:
         return json.loads(done.stdout)
 
     def party(self, role: str, code: str, name: str, facility: str | None = None) -> dict:
+        """Create a party of the demo's own (never touches an existing one: its code is new)."""
         args = ["parties", "create", "--role", role, "--code", code, "--name", name]
         if facility:
             args += ["--facility", facility]
-        contact = []
         if role in ("clinic", "pharmacy"):  # their reports and lookups carry these
-            contact = ["--address", f"{name}, 1 Lê Lợi, Quận 1, TP. Hồ Chí Minh",
-                       "--phone", "0283" + f"{sum(map(ord, code)) % 10**7:07d}"]
-        done = subprocess.run([str(BIN / "erx-gateway"), *args, *contact], env=self.env,
-                              capture_output=True, text=True, timeout=120)
-        if done.returncode == 0:
-            return json.loads(done.stdout)
-        # It exists from an earlier demo: bring its contact details up to date, new secret.
-        client_id = f"doctor-{facility}-{code}" if role == "doctor" else f"{role}-{code}"
-        if contact:
-            self.cli("parties", "update", client_id, *contact)
-        return self.cli("parties", "rotate-secret", client_id)
+            args += ["--address", f"{name}, 1 Lê Lợi, Quận 1, TP. Hồ Chí Minh",
+                     "--phone", "0283" + f"{sum(map(ord, code)) % 10**7:07d}"]
+        return self.cli(*args)
+
+    def own_parties(self) -> tuple[str, list[dict[str, Any]]]:
+        """A clinic, its doctor and two pharmacies made for this run, with codes no one else
+        uses (a run against someone's ``make run`` must not rotate the secrets, or overwrite
+        the contact details, of the parties they made with README's codes)."""
+        run = "".join(secrets.choice(DEMO_CODE_ALPHABET) for _ in range(4))
+        facility = f"D{run}"
+        self.party("clinic", facility, f"Phòng khám Đa khoa Demo {run}")
+        return facility, [self.party("doctor", f"BS-DEMO-{run}", "BS. Trần Thị Bình", facility),
+                          self.party("pharmacy", f"NT-DEMO-{run}-1", f"Nhà thuốc Demo {run} số 1"),
+                          self.party("pharmacy", f"NT-DEMO-{run}-2", f"Nhà thuốc Demo {run} số 2")]
 
     def token(self, credentials: dict[str, str]) -> dict[str, str]:
         answer = self.http.post(f"{self.base}/v2/auth/token", timeout=30, json={
@@ -129,11 +135,7 @@ class Demo:
         return body
 
     def run(self) -> None:
-        facility = "79001"
-        self.party("clinic", facility, "Phòng khám Đa khoa Demo")
-        doctor = self.party("doctor", "BS0001", "BS. Trần Thị Bình", facility)
-        first = self.party("pharmacy", "NT0001", "Nhà thuốc Số 1")
-        second = self.party("pharmacy", "NT0002", "Nhà thuốc Số 2")
+        facility, (doctor, first, second) = self.own_parties()
         doctor_h, first_h, second_h = (self.token(c) for c in (doctor, first, second))
 
         drugs = [self.pick_drug(doctor_h, "paracetamol"), self.pick_drug(doctor_h, "amoxicilin")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tools import demo
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,3 +33,22 @@ def test_demo_walks_the_whole_flow() -> None:
             "cancellations 1.") in done.stdout
     assert "dispense.over_quantity" in done.stdout or "dispense.state" in done.stdout
     assert "Demo finished." in done.stdout
+
+
+def test_the_demo_makes_parties_of_its_own_and_changes_no_one_elses(monkeypatch) -> None:
+    calls: list[list[str]] = []
+
+    def run(argv, **_):
+        calls.append(argv[1:])
+        code = argv[argv.index("--code") + 1]
+        return subprocess.CompletedProcess(argv, 0, stdout=json.dumps({"client_id": code}),
+                                           stderr="")
+
+    monkeypatch.setattr(demo.subprocess, "run", run)
+    facility, parties = demo.Demo("http://127.0.0.1:9", {}).own_parties()
+    again, _ = demo.Demo("http://127.0.0.1:9", {}).own_parties()
+    assert all(call[:2] == ["parties", "create"] for call in calls)  # no update, no rotation
+    codes = [call[call.index("--code") + 1] for call in calls]
+    assert len(set(codes)) == 8 and facility != again and len(facility) == 5
+    assert not {"79001", "NT0001", "NT0002", "BS0001"} & set(codes)  # README's codes
+    assert [party["client_id"] for party in parties] == codes[1:4]
