@@ -32,7 +32,7 @@ from gateway.core.config import ConfigError
 from gateway.core.context import services
 from gateway.forwarding import simulator as registry_simulator
 from gateway.forwarding.worker import forwarder_argv
-from gateway.parties.model import ROLES, PartyError
+from gateway.parties.model import ROLES, PartyError, PartyExists, client_id_for
 from gateway.runtime import supervisor
 from gateway.runtime.embedded import database_for_command
 from gateway.signatures.offline import load_jwks, verify_saved
@@ -117,14 +117,34 @@ def parties() -> None:
 @click.option("--facility", help="a doctor's 5-character facility code")
 @click.option("--address", help="postal address (a pharmacy's is in its national dispense reports)")
 @click.option("--phone", help="phone number, national format (0 or +84, then 9 or 10 digits)")
+@click.option("--rotate-if-exists", is_flag=True,
+              help="if this role and code exist already: give the party the name, address and "
+                   "phone given here and a new secret (printed; the old one stops working)")
 def parties_create(role: str, code: str, name: str, facility: str | None, address: str | None,
-                   phone: str | None) -> None:
+                   phone: str | None, rotate_if_exists: bool) -> None:
     """Create a party and print its client id and secret (shown once)."""
     with command_app() as app:
+        registry = services(app).parties
         try:
-            party, secret = services(app).parties.create(role=role, code=code, name=name,
-                                                         facility=facility, address=address,
-                                                         phone=phone)
+            party, secret = registry.create(role=role, code=code, name=name, facility=facility,
+                                            address=address, phone=phone)
+        except PartyExists as exc:
+            if not rotate_if_exists:
+                raise click.ClickException(f"{exc} (--rotate-if-exists gives it a new "
+                                           "secret instead)") from None
+            client_id = client_id_for(role, code, facility)
+            try:
+                registry.update(client_id, name=name, address=address, phone=phone)
+                secret = registry.rotate_secret(client_id)
+            except PartyError as error:
+                raise click.ClickException(str(error)) from None
+            _audit_party(app, "party.updated", client_id, {"fields": sorted(
+                k for k, v in (("name", name), ("address", address), ("phone", phone)) if v)})
+            _audit_party(app, "party.secret_rotated", client_id)
+            click.echo(f"erx-gateway: {client_id} existed: new secret, the old one no longer "
+                       "works", err=True)
+            _echo_json({"client_id": client_id, "client_secret": secret})
+            return
         except PartyError as exc:
             raise click.ClickException(str(exc)) from None
         _audit_party(app, "party.created", party.client_id, {"role": role})

@@ -68,3 +68,28 @@ def test_config_command_prints_every_setting() -> None:
     assert rows["ERX_WORKERS"]["value"] == "5" and rows["ERX_WORKERS"]["default"] == "2"
     bad = CliRunner().invoke(main, ["config"], env={"ERX_WORKERS": "many"})
     assert bad.exit_code != 0 and "ERX_WORKERS" in bad.output
+
+
+def test_create_rotate_if_exists_gives_a_new_secret(app_config: dict, client: FlaskClient) -> None:
+    runner, env = CliRunner(), cli_env(app_config)
+    args = ["parties", "create", "--role", "pharmacy", "--code", "NT0001", "--name", "Số 1",
+            "--phone", "02838225678", "--rotate-if-exists"]
+    first = json.loads(runner.invoke(main, args, env=env).stdout)
+    again = runner.invoke(main, [*args[:-3], "--phone", "0909123456", "--rotate-if-exists"],
+                          env=env)
+    assert again.exit_code == 0, again.output
+    second = json.loads(again.stdout)
+    assert second["client_id"] == first["client_id"] == "pharmacy-NT0001"
+    assert second["client_secret"] != first["client_secret"]
+    assert "new secret" in again.stderr
+
+    def token(secret: str) -> int:
+        return client.post("/v2/auth/token", json={
+            "grant_type": "client_credentials", "client_id": "pharmacy-NT0001",
+            "client_secret": secret}).status_code
+
+    assert token(second["client_secret"]) == 200 and token(first["client_secret"]) == 401
+    listed = json.loads(runner.invoke(main, ["parties", "list"], env=env).stdout)
+    assert listed[0]["phone"] == "0909123456"
+    plain = runner.invoke(main, args[:-1], env=env)
+    assert plain.exit_code != 0 and "--rotate-if-exists" in plain.output
