@@ -88,11 +88,25 @@ def main() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]),
               default="table")
 def config_command(fmt: str) -> None:
-    """Print every setting, its default and the value in force."""
+    """Print every setting, its default and the value in force: that of the gateway running
+    beside it (same ERX_VAR_DIR) where ERX_* does not say otherwise."""
     try:
-        rows = settings.describe(settings.load())
+        values = settings.load()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    adopted, running = supervisor.adopted_settings(values, os.environ)
+    values.update(adopted)
+    rows = settings.describe(values)
+    for row in rows:
+        name = row["variable"].removeprefix("ERX_")
+        row["source"] = ("running gateway" if name in adopted else
+                         "environment" if row["variable"] in os.environ else "default")
+    if running:
+        click.echo(f"erx-gateway: the settings of the gateway of {values['VAR_DIR']} (pid "
+                   f"{running['pid']}, {running.get('url', '?')}); ERX_* set here win", err=True)
+    else:
+        click.echo(f"erx-gateway: the settings of this environment (no gateway of "
+                   f"{values['VAR_DIR']} is running)", err=True)
     if fmt == "json":
         _echo_json(rows)
     elif fmt == "markdown":
@@ -101,8 +115,8 @@ def config_command(fmt: str) -> None:
             click.echo(f"| `{row['variable']}` | `{row['default']}` | {row['doc']} |")
     else:
         for row in rows:
-            click.echo(f"{row['variable']}={row['value']}\n    default {row['default']!r}: "
-                       f"{row['doc']}")
+            click.echo(f"{row['variable']}={row['value']}  ({row['source']})\n"
+                       f"    default {row['default']!r}: {row['doc']}")
 
 
 @main.group()

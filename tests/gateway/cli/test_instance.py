@@ -62,3 +62,24 @@ def test_the_demo_talks_to_the_published_gateway(tmp_path: Path, monkeypatch) ->
                              f"the make run of {tmp_path} (pid {os.getpid()})")
     monkeypatch.setenv("ERX_DEMO_URL", "http://127.0.0.1:9/")
     assert demo.target() == ("http://127.0.0.1:9", "ERX_DEMO_URL")
+
+
+def test_config_describes_the_running_instance_and_says_which(tmp_path: Path) -> None:
+    _published(tmp_path)
+    env = {"ERX_VAR_DIR": str(tmp_path)}
+    result = CliRunner().invoke(main, ["config", "--format", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    rows = {row["variable"]: row for row in json.loads(result.stdout)}
+    assert rows["ERX_HTTP_PORT"]["value"] == "8123"
+    assert rows["ERX_EMBEDDED_DB_PORT"]["value"] == "27123"
+    assert rows["ERX_ENV"]["value"] == "development"
+    assert rows["ERX_HTTP_PORT"]["source"] == "running gateway"
+    assert f"the gateway of {tmp_path} (pid {os.getpid()}, http://127.0.0.1:8123)" \
+        in result.stderr
+    told = CliRunner().invoke(main, ["config", "--format", "json"],
+                              env={**env, "ERX_HTTP_PORT": "9001"})
+    told_rows = {row["variable"]: row for row in json.loads(told.stdout)}
+    assert told_rows["ERX_HTTP_PORT"]["value"] == "9001"
+    assert told_rows["ERX_HTTP_PORT"]["source"] == "environment"
+    alone = CliRunner().invoke(main, ["config"], env={"ERX_VAR_DIR": str(tmp_path / "none")})
+    assert "no gateway of" in alone.stderr and "ERX_HTTP_PORT=8000  (default)" in alone.stdout
