@@ -62,6 +62,7 @@ ACTIONS: dict[str, str] = {
                             "format pdf or html, status)",
     "delivery.delivered": "a prescription was delivered to the national registry or a pharmacy",
     "delivery.failed": "a delivery failed for good",
+    "delivery.skipped": "nothing to deliver: the pharmacy has no webhook for the event",
     "patient.access_log_viewed": "a regulator read a patient's access log",
     "data.encrypted": "stored documents were encrypted by `erx-gateway data-key migrate` "
                       "(counts in details)",

@@ -13,7 +13,8 @@ SEXES = {1: "Không xác định", 2: "Nam", 3: "Nữ"}
 CONTROL_CLASSES = {"none": "", "narcotic": "Thuốc gây nghiện", "psychotropic": "Thuốc hướng thần",
                    "precursor": "Tiền chất", "radioactive": "Phóng xạ"}
 DELIVERY_STATES = {"pending": "Đang chờ gửi", "in_flight": "Đang gửi", "delivered": "Đã gửi",
-                   "failed_permanent": "Bị từ chối", "dead": "Hết hạn gửi lại"}
+                   "failed_permanent": "Bị từ chối", "dead": "Hết hạn gửi lại",
+                   "skipped": "Không gửi (nhà thuốc chưa đăng ký webhook)"}
 DELIVERY_EVENTS = {"prescription.issued": "Đơn thuốc mới",
                    "prescription.cancelled": "Hủy đơn thuốc",
                    "dispense.recorded": "Báo cáo bán thuốc"}
@@ -33,6 +34,7 @@ ACTIONS = {
     "prescription.viewed": "Xem đơn thuốc", "prescription.printed": "In đơn thuốc",
     "prescription.dispensed": "Bán thuốc", "prescription.cancelled": "Hủy đơn thuốc",
     "delivery.delivered": "Chuyển giao thành công", "delivery.failed": "Chuyển giao thất bại",
+    "delivery.skipped": "Không chuyển giao (không có webhook)",
     "patient.access_log_viewed": "Xem nhật ký truy cập của bệnh nhân",
     "audit.sequence_lost": "Mất số thứ tự nhật ký",
 }

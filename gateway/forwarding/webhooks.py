@@ -16,7 +16,8 @@ prescriptions it received or looked up). The forwarder POSTs the prescription re
 
 A 2xx answer means delivered; 408, 425, 429, 5xx, timeouts and connection errors are retried
 with backoff; any other 4xx is ``failed_permanent`` (kept with the answer). A pharmacy without
-a webhook for the event gets ``failed_permanent`` ("no webhook"), which an admin can retry.
+a webhook for the event gets nothing: its delivery ends ``skipped`` ("no webhook"), which is
+not a failure (it is neither refused in the metrics nor in the deliveries report).
 
 Where a webhook may point is :mod:`gateway.forwarding.egress` (public addresses only, checked
 at registration and at every send). A delivery's ``last_error`` is a category
@@ -182,7 +183,7 @@ class PharmacyWebhookClient:
              delivery_id: str, attempt: int) -> Outcome:
         webhook = self.store.get(pharmacy)
         if webhook is None or event not in webhook.get("events", []):
-            return Outcome.permanent(ERRORS["no_webhook"])
+            return Outcome.skipped(ERRORS["no_webhook"])
         body = json.dumps(resource, ensure_ascii=False, separators=(",", ":"),
                           default=str).encode()
         headers = {"Content-Type": "application/json; charset=utf-8",

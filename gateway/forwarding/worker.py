@@ -83,7 +83,9 @@ from gateway.prescriptions.outbox import (
     REGISTRY,
     RESULT_DELIVERED,
     RESULT_PERMANENT,
+    RESULT_SKIPPED,
     REVISION,
+    SKIPPED,
     Outcome,
     pharmacy_code,
     target_kind,
@@ -330,6 +332,8 @@ class Forwarder:
                 fields[prefix + "delivered_at"] = now
             elif outcome.kind == RESULT_PERMANENT:
                 state, result = FAILED_PERMANENT, "failed_permanent"
+            elif outcome.kind == RESULT_SKIPPED:
+                state, result = SKIPPED, "skipped"
             elif now - first >= self.policy.max_age:
                 state, result = DEAD, "dead"
                 fields[prefix + "last_error"] = (f"gave up after {self.policy.max_age}: "
@@ -344,7 +348,7 @@ class Forwarder:
         ATTEMPTS.labels(target_kind(entry["target"]), entry["event"], result).inc()
         if state == FAILED_PERMANENT:
             REFUSED.labels(target_kind(entry["target"])).inc()
-        if state in (DELIVERED, FAILED_PERMANENT, DEAD):
+        if state in (DELIVERED, FAILED_PERMANENT, DEAD, SKIPPED):
             events.append(self._audit_event(code, entry, state))
         return fields
 
@@ -352,8 +356,9 @@ class Forwarder:
         """A terminal outcome's audit event, written with the outcome (or on its own if that
         write fails: :meth:`_keep_events`)."""
         return self.audit.prepare(
-            "delivery.delivered" if state == DELIVERED else "delivery.failed",
-            outcome="success" if state == DELIVERED else "failure",
+            {DELIVERED: "delivery.delivered", SKIPPED: "delivery.skipped"}.get(
+                state, "delivery.failed"),
+            outcome="success" if state in (DELIVERED, SKIPPED) else "failure",
             object_type="prescription", object_id=code, actor="forwarder",
             details={"delivery": entry["id"], "target": entry["target"], "event": entry["event"],
                      "attempts": entry.get("attempts", 0), "state": state})

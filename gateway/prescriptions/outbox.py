@@ -56,7 +56,11 @@ IN_FLIGHT = "in_flight"
 DELIVERED = "delivered"
 FAILED_PERMANENT = "failed_permanent"
 DEAD = "dead"
-STATES = (PENDING, IN_FLIGHT, DELIVERED, FAILED_PERMANENT, DEAD)
+#: nothing to send: the pharmacy has no webhook for the event (neither sent nor a failure)
+SKIPPED = "skipped"
+STATES = (PENDING, IN_FLIGHT, DELIVERED, FAILED_PERMANENT, DEAD, SKIPPED)
+# States after which a later delivery to the same target may go.
+SETTLED = (DELIVERED, SKIPPED)
 # States an administrator may send again (POST /v2/deliveries/{id}/retry).
 RETRYABLE_BY_ADMIN = (FAILED_PERMANENT, DEAD)
 # States the forwarder still has work for.
@@ -202,7 +206,7 @@ def waiting_for(deliveries: Sequence[Mapping[str, Any]], index: int) -> str | No
     yet (the one holding ``deliveries[index]`` back), or None."""
     entry = deliveries[index]
     blockers = [other for position, other in enumerate(deliveries)
-                if other.get("target") == entry.get("target") and other.get("state") != DELIVERED
+                if other.get("target") == entry.get("target") and other.get("state") not in SETTLED
                 and (other.get("seq", position), position) < (entry.get("seq", index), index)]
     if not blockers:
         return None
@@ -213,6 +217,7 @@ def waiting_for(deliveries: Sequence[Mapping[str, Any]], index: int) -> str | No
 RESULT_DELIVERED = "delivered"   # the receiver has it (including "already have it")
 RESULT_RETRY = "retry"           # transient: 5xx, timeout, connection error, throttling
 RESULT_PERMANENT = "permanent"   # the receiver refused the content: retrying cannot help
+RESULT_SKIPPED = "skipped"       # nothing to send (a pharmacy without a webhook for the event)
 
 
 class Outcome:
@@ -237,6 +242,10 @@ class Outcome:
     @classmethod
     def retry(cls, error: str, response: Mapping[str, Any] | None = None) -> Outcome:
         return cls(RESULT_RETRY, error=error, response=response)
+
+    @classmethod
+    def skipped(cls, reason: str) -> Outcome:
+        return cls(RESULT_SKIPPED, error=reason)
 
     @classmethod
     def permanent(cls, error: str, response: Mapping[str, Any] | None = None) -> Outcome:

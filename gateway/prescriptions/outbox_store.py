@@ -17,7 +17,6 @@ from pymongo.database import Database
 from gateway.core.encryption import FieldCipher
 from gateway.prescriptions.audit_outbox import audit_stage, audit_update
 from gateway.prescriptions.outbox import (
-    DELIVERED,
     FAILED_PERMANENT,
     OPEN,
     PENDING,
@@ -25,6 +24,7 @@ from gateway.prescriptions.outbox import (
     REGISTRY,
     RETRYABLE_BY_ADMIN,
     REVISION,
+    SETTLED,
     earliest_due,
     merge_updates,
 )
@@ -38,7 +38,7 @@ _SENDABLE = {"$filter": {"input": {"$ifNull": ["$deliveries", []]}, "as": "d", "
     {"$in": ["$$d.state", list(OPEN)]},
     {"$eq": [{"$size": {"$filter": {"input": "$deliveries", "as": "e", "cond": {"$and": [
         {"$eq": ["$$e.target", "$$d.target"]}, {"$lt": ["$$e.seq", "$$d.seq"]},
-        {"$ne": ["$$e.state", DELIVERED]}]}}}}, 0]}]}}}
+        {"$not": [{"$in": ["$$e.state", list(SETTLED)]}]}]}}}}, 0]}]}}}
 RECOMPUTE_DUE = {"$min": {"$map": {"input": _SENDABLE, "as": "p", "in": "$$p.next_attempt_at"}}}
 RELEASE = [{"$set": {"forward_due_at": RECOMPUTE_DUE, "forward_lease_until": None,
                      "forward_lease_owner": None}},

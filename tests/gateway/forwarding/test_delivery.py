@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from gateway.core.context import services
 from gateway.forwarding.webhooks import DELIVERY_ID_HEADER, EVENT_HEADER, SIGNATURE_HEADER
 from signing.jws import verify_detached
 from tests.gateway.audit.audit_ops import audit_log
@@ -126,8 +127,19 @@ def test_the_nominated_pharmacy_gets_a_signed_push_and_then_the_cancellation(
     by_target = {(d["target"], d["event"]): d for d in deliveries_of(db, code)}
     assert by_target[("pharmacy:NT001", "prescription.issued")]["state"] == "delivered"
     assert by_target[("pharmacy:NT001", "prescription.cancelled")]["state"] == "delivered"
-    refused = by_target[("pharmacy:NT002", "prescription.cancelled")]
-    assert refused["state"] == "failed_permanent" and "no webhook" in refused["last_error"]
+    # NT002 has no webhook: nothing was sent, and that is not a refusal anywhere.
+    skipped = by_target[("pharmacy:NT002", "prescription.cancelled")]
+    assert skipped["state"] == "skipped" and "no webhook" in skipped["last_error"]
+    report = client.get("/v2/reports/deliveries",
+                        headers=auth_headers("regulator", "BYT")).get_json()
+    assert report["refused"] == []
+    assert not [row for row in report["counts"] if row["state"] == "failed_permanent"
+                and row["count"]]
+    services(app).delivery_metrics.cache_seconds = 0
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'erx_deliveries_refused{target="pharmacy"} 0.0' in metrics
+    assert 'erx_forward_refused_total{target="pharmacy"}' not in metrics
+    assert [e["action"] for e in audit_log(db).find()].count("delivery.skipped") == 1
     pushes = webhook_receiver.received
     assert [p["headers"][EVENT_HEADER] for p in pushes] == ["prescription.issued",
                                                             "prescription.cancelled"]
