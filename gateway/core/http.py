@@ -280,6 +280,11 @@ def _finish(response: Response) -> Response:
     return response
 
 
+#: Libraries that log their own work at INFO (fontTools writes ~60 lines of font subsetting for
+#: each PDF print): the gateway's log carries the gateway's events, so these log warnings only.
+QUIET_LIBRARIES = ("fontTools", "fpdf", "PIL")
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -290,6 +295,8 @@ def configure_logging(level: str) -> None:
         handler._erx = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 def init_app(app: Flask) -> None:

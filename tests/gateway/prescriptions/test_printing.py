@@ -4,6 +4,7 @@ cancelled mark, audit, and the form's rules (age in months, quantities, missing 
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.core.context import services
+from gateway.core.http import configure_logging
 from gateway.parties.model import Party
 from gateway.prescriptions.print_pdf import printable, render_pdf
 from gateway.prescriptions.printing import age_text, number_text, printed_form
@@ -271,3 +273,14 @@ def test_kinds_have_their_title_and_expired_ones_their_mark() -> None:
     assert expired.mark == "HẾT HẠN" and "06/12/2026" in expired.mark_detail
     assert form_of(stored_prescription()).mark == ""
 
+
+
+def test_printing_writes_no_font_subsetting_lines_to_the_log(caplog) -> None:
+    configure_logging("debug")  # even at the most verbose level
+    try:
+        with caplog.at_level(logging.DEBUG):
+            assert render_pdf(form_of(stored_prescription())).startswith(b"%PDF-")
+    finally:
+        configure_logging("warning")
+    foreign = [r.name for r in caplog.records if not r.name.startswith(("gateway", "erx"))]
+    assert foreign == []
