@@ -31,6 +31,7 @@ from gateway.forwarding import views as forwarding_views
 from gateway.national import views as national_views
 from gateway.prescriptions import print_views, report_views
 from gateway.prescriptions import views as prescription_views
+from gateway.runtime import preflight
 from gateway.signatures import views as signature_views
 from gateway.web import examples, openapi, ops
 
@@ -102,6 +103,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    preflight.refuse(preflight.problems(app.config))  # every problem at once, before building
     http.configure_logging(app.config["LOG_LEVEL"])
     http.init_app(app)
     metrics.init_app(app)

@@ -33,7 +33,7 @@ from gateway.core.context import services
 from gateway.forwarding import simulator as registry_simulator
 from gateway.forwarding.worker import forwarder_argv
 from gateway.parties.model import ROLES, PartyError, PartyExists, client_id_for
-from gateway.runtime import supervisor
+from gateway.runtime import preflight, supervisor
 from gateway.runtime.embedded import database_for_command
 from gateway.signatures.offline import load_jwks, verify_saved
 from gateway.signatures.qr import UNREADABLE, offline_verdict
@@ -468,6 +468,8 @@ def run_command() -> None:
     background workers; Ctrl-C stops all of them."""
     values = settings.load()
     try:
+        # Every missing or unsafe setting at once, before anything starts.
+        preflight.refuse(preflight.problems(values, forwarding=True))
         sys.exit(supervisor.run(values, prepare=lambda uri: _prepare(uri),
                                 workers=[forwarder_argv()]))
     except ConfigError as exc:

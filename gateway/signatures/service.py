@@ -174,15 +174,24 @@ def build_signatures(database: Database, config: Mapping[str, Any]) -> Signature
             store.signer()
         except KeyStoreError as exc:
             if exc.reason in {"unencrypted_key", "bad_passphrase", "corrupt_key"}:
-                raise ConfigError(f"signing key: {exc.message}") from None
+                raise ConfigError(f"signing key: {exc.message}; set ERX_SIGNING_KEY_PASSPHRASE "
+                                  "and run `erx-gateway keys rotate`" if exc.reason ==
+                                  "unencrypted_key" else f"signing key: {exc.message}") from None
             log.warning("no usable signing key yet (%s): /readyz fails until "
                         "`erx-gateway keys generate` has run", exc.reason)
         except PyMongoError:
             log.warning("the database does not answer: the signing key is checked when it does")
-    return Signatures(store, _prescriber_policy(config, production))
+    return Signatures(store, prescriber_policy(config))
 
 
-def _prescriber_policy(config: Mapping[str, Any], production: bool) -> PrescriberSignaturePolicy:
+def prescriber_policy(config: Mapping[str, Any]) -> PrescriberSignaturePolicy:
+    """The prescriber-signature policy of the settings.
+
+    Raises:
+        ConfigError: an unreadable trust-anchor file; production requiring prescriber
+            signatures without trust anchors.
+    """
+    production = config["ENV"] == "production"
     try:
         anchors = tuple(load_trust_anchors(config["PRESCRIBER_TRUST_ANCHORS"]))
     except TrustAnchorError as exc:
@@ -191,7 +200,8 @@ def _prescriber_policy(config: Mapping[str, Any], production: bool) -> Prescribe
     if policy != "off" and not anchors:
         if production and policy == "required":
             raise ConfigError("ERX_PRESCRIBER_SIGNATURE=required needs "
-                              "ERX_PRESCRIBER_TRUST_ANCHORS (the national root CA)")
+                              "ERX_PRESCRIBER_TRUST_ANCHORS (a PEM file of the national root CA), "
+                              "or set ERX_PRESCRIBER_SIGNATURE=optional")
         log.warning("no ERX_PRESCRIBER_TRUST_ANCHORS: every signed prescription will be refused "
                     "(untrusted_chain)")
     return PrescriberSignaturePolicy(policy, anchors,

@@ -1,0 +1,113 @@
+"""Start-up checks of the settings: every problem at once, each with its remedy.
+
+Production refuses unsafe set-ups (a missing secret, an unencrypted signing key, a registry
+reached without TLS, ...). Refusing them one at a time made an operator restart six times to
+learn what was missing: :func:`problems` runs every check of the settings and returns every
+message, :func:`refuse` raises one :class:`ConfigError` listing them all. The app
+(:func:`gateway.create_app`, before it builds any service) and ``erx-gateway run`` (before it
+starts anything, with the forwarder's needs too) call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from gateway.auth.limiter import parse_limit
+from gateway.core.config import ConfigError, check_registry_url, secret_setting
+from gateway.core.encryption import master_key
+from gateway.prescriptions.reports import check_utc_offset
+from gateway.prescriptions.wiring import validation_policy
+from gateway.signatures.service import key_policy, prescriber_policy
+from signing.keys import COLLECTION as SIGNING_KEYS
+from signing.keys import pem_is_encrypted
+
+RANDOM_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+UNENCRYPTED_KEY = ("signing key {kid} is stored unencrypted (made by a development gateway "
+                   "without ERX_SIGNING_KEY_PASSPHRASE); production refuses it: set "
+                   "ERX_SIGNING_KEY_PASSPHRASE and run `erx-gateway keys rotate` (the new key "
+                   "is encrypted, the old one is kept only to verify what it signed)")
+
+
+def _passphrase(config: Mapping[str, Any]) -> None:
+    if config["ENV"] == "production" and not config["SIGNING_KEY_PASSPHRASE"]:
+        raise ConfigError("ERX_SIGNING_KEY_PASSPHRASE is required in production: it encrypts "
+                          "the signing keys (a long random passphrase, e.g. "
+                          f"`{RANDOM_SECRET}`; keep it)")
+
+
+def _registry_required(config: Mapping[str, Any]) -> None:
+    if config["ENV"] == "production" and not config["REGISTRY_BASE_URL"]:
+        raise ConfigError("ERX_REGISTRY_BASE_URL is required in production (the national "
+                          "registry the forwarder sends to, an https:// URL)")
+
+
+def _checks(config: Mapping[str, Any], *, forwarding: bool) -> list[Callable[[], Any]]:
+    checks: list[Callable[[], Any]] = [
+        lambda: secret_setting(config, "TOKEN_SECRET", keep_as="token-secret",
+                               production_hint=f"e.g. `{RANDOM_SECRET}`"),
+        lambda: secret_setting(
+            config, "AUDIT_PATIENT_KEY", keep_as="audit-patient-key",
+            production_hint=f"e.g. `{RANDOM_SECRET}`; keep it: changing it makes old events "
+                            "unsearchable by patient"),
+        lambda: master_key(config),
+        lambda: _passphrase(config),
+        lambda: key_policy(config),
+        lambda: prescriber_policy(config),
+        lambda: check_registry_url(config),
+        lambda: check_utc_offset(config["REPORT_UTC_OFFSET"]),
+        lambda: parse_limit(config["LOGIN_FAILURE_LIMIT"]),
+        lambda: parse_limit(config["LOGIN_ADDRESS_FAILURE_LIMIT"], "LOGIN_ADDRESS_FAILURE_LIMIT"),
+        lambda: validation_policy(config),
+    ]
+    if forwarding:
+        checks.append(lambda: _registry_required(config))
+    return checks
+
+
+def stored_key_problem(config: Mapping[str, Any], uri: str | None = None) -> str | None:
+    """In production, the unencrypted active signing key a development gateway left in the
+    database, if any (None also when the database does not answer within two seconds: the
+    key is checked again when it is used)."""
+    uri = uri or config["MONGODB_URI"]
+    if config["ENV"] != "production" or not uri:
+        return None
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=2000)
+    try:
+        active = client[config["DB_NAME"]][SIGNING_KEYS].find_one(
+            {"state": "active"}, {"private_key_pem": 1})
+    except PyMongoError:
+        return None
+    finally:
+        client.close()
+    if active and not pem_is_encrypted(str(active.get("private_key_pem", "")).encode("ascii")):
+        return UNENCRYPTED_KEY.format(kid=active["_id"])
+    return None
+
+
+def problems(config: Mapping[str, Any], *, forwarding: bool = False,
+             uri: str | None = None) -> list[str]:
+    """Every problem of the settings (and, in production, of the stored signing key), in
+    order; ``forwarding``: also what the forwarder needs."""
+    found = []
+    for check in _checks(config, forwarding=forwarding):
+        try:
+            check()
+        except ConfigError as exc:
+            found.append(str(exc))
+    stored = stored_key_problem(config, uri)
+    if stored:
+        found.append(stored)
+    return found
+
+
+def refuse(found: list[str]) -> None:
+    """Raise one ConfigError naming every problem (nothing when there is none)."""
+    if len(found) == 1:
+        raise ConfigError(found[0])
+    if found:
+        raise ConfigError(f"{len(found)} settings prevent the start; fix them all, then start "
+                          "again:\n" + "\n".join(f"  - {problem}" for problem in found))
