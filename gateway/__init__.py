@@ -34,6 +34,7 @@ from gateway.prescriptions import views as prescription_views
 from gateway.runtime import preflight
 from gateway.signatures import views as signature_views
 from gateway.web import examples, openapi, ops
+from gateway.web.json_provider import WholeNumbersJSON
 
 API_SPEC_OPTIONS: dict[str, Any] = {
     "info": {"description": "Interconnection gateway for Vietnam's national electronic "
@@ -93,6 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
             unmet.
     """
     app = Flask(__name__)
+    app.json = WholeNumbersJSON(app)  # integers when whole, in every answer
     app.config.update(settings.load(config))
     app.config.update(
         API_TITLE="erx-gateway", API_VERSION="2", OPENAPI_VERSION="3.0.3",

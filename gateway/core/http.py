@@ -24,6 +24,7 @@ from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway.core.numbers import whole_numbers
 from gateway.core.problems import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -180,13 +181,14 @@ def export_response(items: Iterable[Mapping[str, Any]], mimetype: str, *,
     def lines() -> Iterator[str]:
         if mimetype == NDJSON:
             for item in items:
-                yield std_json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n"
+                yield std_json.dumps(whole_numbers(item), ensure_ascii=False,
+                                     separators=(",", ":")) + "\n"
             return
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(columns)
         for item in items:
-            writer.writerow([csv_safe(cell) for cell in row(item)])
+            writer.writerow([csv_safe(whole_numbers(cell)) for cell in row(item)])
             if buffer.tell() > _CSV_CHUNK:
                 yield buffer.getvalue()
                 buffer.seek(0)

@@ -37,6 +37,7 @@ from pymongo.database import Database
 
 from gateway.core.changes import DocumentCache
 from gateway.core.errors import Invalid
+from gateway.core.numbers import whole_numbers
 from gateway.forwarding.egress import EgressRefused, PinnedPoster, Unreachable, check_host
 from gateway.prescriptions.outbox import PHARMACY_EVENTS, Outcome
 
@@ -184,7 +185,7 @@ class PharmacyWebhookClient:
         webhook = self.store.get(pharmacy)
         if webhook is None or event not in webhook.get("events", []):
             return Outcome.skipped(ERRORS["no_webhook"])
-        body = json.dumps(resource, ensure_ascii=False, separators=(",", ":"),
+        body = json.dumps(whole_numbers(resource), ensure_ascii=False, separators=(",", ":"),
                           default=str).encode()
         headers = {"Content-Type": "application/json; charset=utf-8",
                    SIGNATURE_HEADER: self._sign(body), DELIVERY_ID_HEADER: delivery_id,

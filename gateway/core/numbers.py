@@ -1,0 +1,21 @@
+"""Numbers as the gateway writes them: integers when whole (``20``, never ``20.0``).
+
+Quantities are stored as the client sent them (a HIS may write ``20.0``) and computed
+(``prescribed - dispensed``) as floats; every answer of every face, every export and every
+webhook push writes a whole number as an integer (README "Conventions").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def whole_numbers(value: Any) -> Any:
+    """``value`` with every whole float, at any depth of dicts, lists and tuples, as an int."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [whole_numbers(item) for item in value]
+    return value
