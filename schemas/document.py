@@ -136,6 +136,41 @@ class WholeNumber(fields.Integer):
         return whole
 
 
+def choices_text(choices: Mapping[Any, str]) -> str:
+    """``1 (chưa rõ), 2 (nam) hoặc 3 (nữ)``: a coded field's values and their meaning."""
+    shown = [f"{code} ({meaning})" for code, meaning in choices.items()]
+    return ", ".join(shown[:-1]) + f" hoặc {shown[-1]}" if len(shown) > 1 else shown[0]
+
+
+class CodedNumber(WholeNumber):
+    """A coded integer: a value of the wrong type is told which codes there are and what each
+    means (``"Nam"`` for ``gioi_tinh`` gets 1, 2 or 3, not just "an integer")."""
+
+    def __init__(self, *, choices: Mapping[int, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.choices = dict(choices)
+        self.error_messages = {**self.error_messages, "invalid":
+                               f"Phải là số nguyên: {choices_text(choices)}"}
+
+
+class CodedText(Text):
+    """A coded string (``loai_don_thuoc``): a wrong type names the codes and their meaning."""
+
+    def __init__(self, *, choices: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.choices = dict(choices)
+        self.error_messages = {**self.error_messages, "invalid":
+                               f"Phải là chuỗi ký tự: {choices_text(choices)}"}
+
+
+#: The coded fields' values and their meaning (the rules refuse other values with the same
+#: list).
+SEXES = {1: "chưa rõ", 2: "nam", 3: "nữ"}
+TREATMENT_SETTINGS = {1: "khám bệnh", 2: "điều trị ngoại trú", 3: "điều trị nội trú"}
+TYPE_MEANINGS = {"c": "đơn thuốc thường", "n": "thuốc gây nghiện",
+                      "h": "thuốc hướng thần, tiền chất", "y": "y học cổ truyền"}
+
+
 class Quantity(fields.Number):
     """A JSON number (integer or decimal, finite); whole values become ``int``."""
 
@@ -284,7 +319,7 @@ class PrescriptionSchema(_NationalSchema):
     """The prescription document of ``gui-don-thuoc``, plus the gateway extension
     ``ma_co_so_cung_ung_thuoc_chi_dinh`` (nominated pharmacy)."""
 
-    loai_don_thuoc = Text(required=True, **_code(
+    loai_don_thuoc = CodedText(required=True, choices=TYPE_MEANINGS, **_code(
         "rx.type", "prescription type: `c` basic, `n` narcotic (gây nghiện), `h` psychotropic "
                    "or precursor (hướng thần, tiền chất), `y` traditional medicine (y học cổ "
                    "truyền)", doc={"enum": ["c", "n", "h", "y"]}))
@@ -304,7 +339,7 @@ class PrescriptionSchema(_NationalSchema):
     can_nang = Quantity(**_code(
         "patient.weight_required", "weight in kg; required under ERX_RX_CHILD_AGE_MONTHS (72)",
         doc={"exclusiveMinimum": True, "minimum": 0, "maximum": 500}))
-    gioi_tinh = WholeNumber(required=True, **_code(
+    gioi_tinh = CodedNumber(required=True, choices=SEXES, **_code(
         "patient.sex", "sex: `2` male, `3` female, `1` unknown (the meaning of 1 is "
                        "unconfirmed: send 2 or 3 when known)", doc={"enum": [1, 2, 3]}))
     ma_so_the_bao_hiem_y_te = Text(**_code("patient.bhyt_format", "health-insurance number "
@@ -321,7 +356,7 @@ class PrescriptionSchema(_NationalSchema):
         "rx.diagnosis_required", "diagnoses, at least one (at most ERX_RX_MAX_DIAGNOSES)",
         doc={"minItems": 1, "maxItems": 50}))
     luu_y = Text(**_code("rx.field_type", "cautions", doc=_TEXT))
-    hinh_thuc_dieu_tri = WholeNumber(**_code(
+    hinh_thuc_dieu_tri = CodedNumber(choices=TREATMENT_SETTINGS, **_code(
         "rx.field_type", "treatment setting: `1` visit (khám bệnh), `2` outpatient treatment "
                          "(điều trị ngoại trú), `3` inpatient (điều trị nội trú) (codes "
                          "unconfirmed: the social-insurance convention)", doc={"enum": [1, 2, 3]}))

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from drug_catalog.errors import AmbiguousIdentifier, BadCheckDigit, InvalidIdentifier, UnknownDrug
 from drug_catalog.model import ActiveIngredient, Drug
 from drug_catalog.text import tokens
+from schemas.document import SEXES, TREATMENT_SETTINGS, TYPE_MEANINGS, choices_text
 from schemas.icd10 import normalize_icd10
 from schemas.identifiers import PRESCRIPTION_CODE, cccd_disagreement, is_bhyt_number, is_cccd
 from schemas.policy import Policy
@@ -151,7 +152,7 @@ def check_type_and_code(ctx: Context) -> None:
     loai = ctx.loaded.get("loai_don_thuoc")
     if loai is not None and loai not in PRESCRIPTION_TYPES:
         ctx.error(("loai_don_thuoc",), "rx.type",
-                  "Loại đơn thuốc phải là một trong c, n, h, y")
+                  f"Loại đơn thuốc phải là {choices_text(TYPE_MEANINGS)}")
     code = ctx.loaded.get("ma_don_thuoc")
     if not code:
         return  # omitted or blank: the validator generates one
@@ -240,7 +241,7 @@ def check_treatment_setting(ctx: Context) -> None:
     value = ctx.loaded.get("hinh_thuc_dieu_tri")
     if value is not None and value not in (1, 2, 3):
         ctx.error(("hinh_thuc_dieu_tri",), "rx.field_type",
-                  "Hình thức điều trị phải là 1 (khám), 2 (điều trị ngoại trú) hoặc 3 (nội trú)")
+                  f"Hình thức điều trị phải là {choices_text(TREATMENT_SETTINGS)}")
 
 
 def check_texts(ctx: Context) -> None:
@@ -284,7 +285,7 @@ def check_patient(ctx: Context) -> None:
 
     sex = loaded.get("gioi_tinh")
     if sex is not None and sex not in (1, 2, 3):
-        ctx.error(("gioi_tinh",), "patient.sex", "Giới tính phải là 1 (chưa rõ), 2 (nam) hoặc 3 (nữ)")
+        ctx.error(("gioi_tinh",), "patient.sex", f"Giới tính phải là {choices_text(SEXES)}")
         sex = None
 
     cccd = loaded.get("ma_dinh_danh_cong_dan")

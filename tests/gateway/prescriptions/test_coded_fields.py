@@ -1,0 +1,40 @@
+"""A coded field of the wrong type is told which values there are and what each means
+(`gioi_tinh: "Nam"` answered only "Phải là số nguyên")."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from tests.gateway.national.test_national import national_token
+from tests.gateway.prescriptions.test_prescriptions import (  # noqa: F401 (fixture)
+    prescription,
+    submit,
+    world,
+)
+
+EXPECTED = {
+    "/gioi_tinh": ("Phải là số nguyên", "1 (chưa rõ)", "2 (nam)", "3 (nữ)"),
+    "/hinh_thuc_dieu_tri": ("Phải là số nguyên", "1 (khám bệnh)", "2 (điều trị ngoại trú)",
+                            "3 (điều trị nội trú)"),
+    "/loai_don_thuoc": ("c (đơn thuốc thường)", "n (thuốc gây nghiện)", "y (y học cổ truyền)"),
+}
+
+
+def test_type_errors_on_coded_fields_name_the_values(client: FlaskClient, world: dict) -> None:
+    body = prescription(gioi_tinh="Nam", hinh_thuc_dieu_tri="ngoại trú", loai_don_thuoc=1)
+    answer = submit(client, world["h"]["doctor_a"], body)
+    assert answer.status_code == 422
+    messages = {item["pointer"]: item["message"] for item in answer.get_json()["errors"]}
+    for pointer, parts in EXPECTED.items():
+        assert all(part in messages[pointer] for part in parts), messages[pointer]
+    national = client.post("/api/v1/gui-don-thuoc", json=body,
+                           headers=national_token(client, world)).get_json()
+    said = " ".join(" ".join(messages) for messages in national["error"].values())
+    assert "2 (nam)" in said and "3 (điều trị nội trú)" in said
+
+
+def test_a_wrong_code_of_the_right_type_names_the_values_too(client: FlaskClient,
+                                                             world: dict) -> None:
+    answer = submit(client, world["h"]["doctor_a"], prescription(gioi_tinh=5))
+    [item] = [item for item in answer.get_json()["errors"] if item["pointer"] == "/gioi_tinh"]
+    assert "1 (chưa rõ), 2 (nam) hoặc 3 (nữ)" in item["message"]
