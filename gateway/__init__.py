@@ -35,6 +35,7 @@ from gateway.runtime import preflight
 from gateway.signatures import views as signature_views
 from gateway.web import examples, openapi, ops
 from gateway.web.json_provider import WholeNumbersJSON
+from schemas.identifiers import typed_code
 
 API_SPEC_OPTIONS: dict[str, Any] = {
     "info": {"description": "Interconnection gateway for Vietnam's national electronic "
@@ -121,7 +122,15 @@ def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
         else:
             app.register_blueprint(blueprint)
     problems.init_app(app)
+    app.url_value_preprocessor(_typed_code)
     return app
+
+
+def _typed_code(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A prescription code in a path as typed from paper (blanks, any case) in its stored
+    spelling; the look-up itself accepts O for 0 and I or L for 1."""
+    if values and isinstance(values.get("code"), str):
+        values["code"] = typed_code(values["code"])
 
 
 __all__ = ["ApiError", "create_app"]

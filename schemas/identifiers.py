@@ -25,7 +25,14 @@ _TWELVE_DIGITS = re.compile(r"[0-9]{12}")
 _BHYT_CARD = re.compile(r"[A-Z]{2}[1-5][0-9]{12}")
 _SOCIAL_INSURANCE = re.compile(r"[0-9]{10}")
 _FACILITY_CODE = re.compile(r"[0-9A-Za-z]{5}")
-_CODE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: Letters and digits of generated codes: no O, I or L, which a person copying a code from
+#: paper takes for 0 and 1 (codes generated earlier may hold them; look-ups accept both).
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTUVWXYZ"
+#: What a person may have typed for each character of a code: O for 0, I or L for 1.
+_CONFUSED = {"0": "0O", "O": "0O", "1": "1IL", "I": "1IL", "L": "1IL"}
+#: At most this many spellings of one typed code are looked up.
+MAX_SPELLINGS = 256
+_BLANKS = re.compile(r"[\s\u00a0\u200b]+")
 
 
 def is_cccd(value: str) -> bool:
@@ -58,10 +65,46 @@ def is_bhyt_number(value: str) -> bool:
             or is_cccd(value))
 
 
-def generate_prescription_code(facility_code: str, loai_don_thuoc: str) -> str:
-    """A new ``ma_don_thuoc``: facility code, 7 cryptographically random letters/digits, type.
+def typed_code(text: str) -> str:
+    """A prescription code as a person typed it, in the stored spelling's case: blanks
+    removed, letters upper case but the type letter after ``-`` (``79001 ab12345-C`` ->
+    ``79001AB12345-c``); a missing ``-`` before the type letter is put back. Text that does not
+    have the shape of a code is returned as it is (it may be the text of a QR code)."""
+    squeezed = _BLANKS.sub("", text)
+    if len(squeezed) == 13 and squeezed[-1].lower() in "cnhy" and "-" not in squeezed:
+        squeezed = f"{squeezed[:12]}-{squeezed[12]}"
+    if len(squeezed) != 14 or squeezed[12] != "-" or not squeezed[:12].isalnum():
+        return text
+    return squeezed[:12].upper() + "-" + squeezed[13].lower()
 
-    36**7 (7.8e10) codes per facility and type; uniqueness is the caller's storage unique
+
+def code_spellings(text: str) -> list[str]:
+    """Every stored spelling a typed code may stand for: :func:`typed_code`, then each O/0
+    and I/L/1 read either way (at most :data:`MAX_SPELLINGS`; beyond that, the typed
+    spelling and the one with every O read 0 and every I or L read 1). Empty when the text
+    does not have the shape of a code."""
+    typed = typed_code(text)
+    if PRESCRIPTION_CODE.fullmatch(typed) is None:
+        return []
+    options = [_CONFUSED.get(char, char) for char in typed[:12]]
+    count = 1
+    for choice in options:
+        count *= len(choice)
+    if count > MAX_SPELLINGS:
+        folded = "".join(choice[0] for choice in options)
+        return list(dict.fromkeys([typed, folded + typed[12:]]))
+    spellings = [""]
+    for choice in options:
+        spellings = [done + char for done in spellings for char in choice]
+    tail = typed[12:]
+    return list(dict.fromkeys([typed, *(spelling + tail for spelling in spellings)]))
+
+
+def generate_prescription_code(facility_code: str, loai_don_thuoc: str) -> str:
+    """A new ``ma_don_thuoc``: facility code, 7 cryptographically random letters/digits
+    without O, I or L (:data:`_CODE_ALPHABET`), type.
+
+    33**7 (4.3e10) codes per facility and type; uniqueness is the caller's storage unique
     index (on a duplicate, generate again).
 
     Raises:

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from gateway.core.context import services
+from gateway.core.errors import NotFound
 from gateway.core.http import json_object
 from gateway.core.problems import ApiError
 from gateway.forwarding.deliveries import deliveries_for, delivery_report, retry_delivery
@@ -65,8 +66,16 @@ class DeliveriesSchema(Schema):
 @requires("clinic", "doctor", "regulator", "admin")
 def list_deliveries(code: str) -> Any:
     """Where this prescription, its cancellation and its dispenses were sent, and how it went."""
-    return {"ma_don_thuoc": code, "deliveries": [
-        _local(entry) for entry in deliveries_for(services().outbox, code, current_party())]}
+    found = services()
+    try:
+        entries = deliveries_for(found.outbox, code, current_party())
+    except NotFound:
+        typed = found.prescription_store.find_typed(code)  # O for 0, I or L for 1, ...
+        if typed is None:
+            raise
+        code = typed["_id"]
+        entries = deliveries_for(found.outbox, code, current_party())
+    return {"ma_don_thuoc": code, "deliveries": [_local(entry) for entry in entries]}
 
 
 def _local(entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -59,8 +59,9 @@ class Dispensing:
         return [self.audit_event(action, stored, details=dict(details) if details else None)]
 
     def get(self, code: str) -> dict[str, Any]:
-        """The stored prescription. Raises: NotFound."""
-        stored = self.store.get(code)
+        """The stored prescription ``code`` names, also as typed from paper (any case, blanks,
+        O for 0, I or L for 1, when only one prescription matches). Raises: NotFound."""
+        stored = self.store.get(code) or self.store.find_typed(code)
         if stored is None:
             raise NotFound(f"no prescription {code}")
         return stored
@@ -102,6 +103,7 @@ class Dispensing:
                         "carry them empty (development)", party.client_id)
         dispense_id = dispense_id or secrets.token_hex(12)
         stored = self.get(code)
+        code = stored["_id"]  # as stored, whatever was typed
         for existing in stored["dispenses"]:
             if existing["id"] == dispense_id:
                 return stored, existing

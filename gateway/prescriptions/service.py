@@ -323,6 +323,7 @@ class Lifecycle(Dispensing):
             raise Forbidden("only the issuing facility cancels a prescription")
         for _ in range(self.settings.cas_attempts):
             stored = self.get(code)
+            code = stored["_id"]  # as stored, whatever was typed
             if stored["facility"] != party.facility:
                 raise Forbidden("this prescription belongs to another facility")
             if stored["status"] not in DISPENSABLE:

@@ -30,6 +30,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from gateway.core.encryption import FieldCipher
+from schemas.identifiers import code_spellings
 
 PRESCRIPTIONS = "prescriptions"
 PACKS = "dispensed_packs"
@@ -101,6 +102,16 @@ class PrescriptionStore:
             return None
         projection = dict.fromkeys(without, 0) or None
         return self._opened(self.prescriptions.find_one({"_id": code}, projection))
+
+    def find_typed(self, text: str) -> dict[str, Any] | None:
+        """The one stored prescription a code typed from paper names (case, blanks, O for 0,
+        I or L for 1: :func:`schemas.identifiers.code_spellings`); None when none or more
+        than one does."""
+        spellings = code_spellings(text) if isinstance(text, str) else []
+        if not spellings:
+            return None
+        found = list(self.prescriptions.find({"_id": {"$in": spellings}}, limit=2))
+        return self._opened(found[0]) if len(found) == 1 else None
 
     def find_page(self, query: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` prescriptions matching ``query``, newest first, without their

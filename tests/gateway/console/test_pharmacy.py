@@ -240,3 +240,12 @@ def test_the_history_shows_this_pharmacy_s_dispenses_only(
     html = signed.get("/console/pharmacy/history").get_data(as_text=True)
     assert mine in html and "HD-7" in html and "× 7" in html
     assert theirs not in html and "HD-OTHER" not in html
+
+
+def test_a_code_typed_from_paper_is_found(signed: Browser, client: FlaskClient,
+                                         world: dict) -> None:
+    code = issued(client, world)
+    typed = code[:12].replace("0", "O").replace("1", "l").lower()
+    found = signed.post(LOOKUP, {"code": f"{typed[:5]} {typed[5:]}{code[12:].upper()}"})
+    assert found.status_code == 303, found.get_data(as_text=True)[:500]
+    assert found.headers["Location"] == f"/console/pharmacy/rx/{code}"

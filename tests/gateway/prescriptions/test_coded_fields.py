@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from tests.gateway.national.test_national import national_token
-from tests.gateway.prescriptions.test_prescriptions import (  # noqa: F401 (fixture)
+from tests.gateway.prescriptions.test_prescriptions import (
     prescription,
     submit,
     world,

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.gateway.prescriptions.test_prescriptions import (  # noqa: F401 (fixture)
+from tests.gateway.prescriptions.test_prescriptions import (
     dispense,
     prescription,
     submit,
