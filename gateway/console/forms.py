@@ -99,6 +99,16 @@ def dispense_body(form: Mapping[str, str], line_count: int) -> DispenseForm:
     return DispenseForm(body=body, lines=lines, errors=errors)
 
 
+def dispense_labels(line_count: int) -> dict[str, str]:
+    """The name of each field of the dispense form, as the error summary links it."""
+    labels = {"ma_hoa_don": "Số hóa đơn"}
+    for index in range(line_count):
+        labels.update({f"qty-{index}": f"Dòng {index + 1}, số lượng bán",
+                       f"packs-{index}": f"Dòng {index + 1}, mã hộp thuốc",
+                       f"sub-{index}": f"Dòng {index + 1}, thuốc thay thế"})
+    return labels
+
+
 def field_errors(errors: Iterable[Mapping[str, Any]], lines: list[int] | None = None, *,
                  fields: Collection[str] = ()) -> dict[str, list[str]]:
     """The errors of an answer by form field: ``/items/<n>/...`` goes to the field of the

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, request, session, url_for
 
 from gateway.console import pages
-from gateway.console.forms import FORM, dispense_body, field_errors
+from gateway.console.forms import FORM, dispense_body, dispense_labels, field_errors
 from gateway.console.labels import number
 from gateway.console.pages import page, signed_in
 from gateway.console.sheet import sheet
@@ -75,7 +75,7 @@ def _show(code: str, status: int = 200, *, errors: dict[str, list[str]] | None =
     mine = [dispense for dispense in shown["dispenses"] if dispense["pharmacy"] == g.party.code]
     return page("console/pharmacy_rx.html", status, rx=shown, substitutes=substitutes,
                 errors=errors or {}, form=form or {}, nonce=secrets.token_urlsafe(18),
-                mine=mine)
+                mine=mine, field_labels=dispense_labels(len(stored["lines"])))
 
 
 @blp.route("/rx/<code>", methods=["GET"])
@@ -90,8 +90,13 @@ def dispense(code: str) -> Any:
     stored = services().lifecycle.get(code)
     filled = dispense_body(request.form, len(stored["lines"]))
     form = {name: request.form.get(name, "") for name in request.form if name != "csrf_token"}
-    if filled.errors:
-        return _show(code, 422, errors=filled.errors, form=form)
+    if filled.errors:  # with what the rest of the form would be refused for: all at once
+        problems = services().lifecycle.dispense_problems(stored, filled.body)
+        errors = dict(filled.errors)
+        for name, messages in field_errors(problems, filled.lines,
+                                           fields=("ma_hoa_don",)).items():
+            errors.setdefault(name, []).extend(messages)
+        return _show(code, 422, errors=errors, form=form)
     nonce = request.form.get("nonce", "")[:64]
     try:
         answer = dispense_answer(code, g.party, filled.body,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -137,14 +137,7 @@ class Dispensing:
             wanted: dict[int, Decimal] = {}
             for item in dispense["items"]:
                 wanted[item["line"]] = wanted.get(item["line"], Decimal(0)) + exact(item["so_luong_ban"])
-            over = []
-            for position, item in enumerate(dispense["items"]):
-                line = stored["lines"][item["line"]]
-                if totals[item["line"]] + wanted[item["line"]] > exact(line["prescribed"]):
-                    remaining = exact(line["prescribed"]) - totals[item["line"]]
-                    over.append(error_item(
-                        f"/items/{position}/so_luong_ban", "dispense.over_quantity",
-                        f"Vượt số lượng kê đơn: còn lại {as_number(remaining)}"))
+            over = self._over_quantity(stored, enumerate(dispense["items"]))
             if over:
                 raise Conflict(slug="over-quantity", title="More than was prescribed",
                                errors=over)
@@ -342,8 +335,47 @@ class Dispensing:
                               product.national_code != prescribed.national_code,
                               "packs": [p["_id"] for p in packs if p["pointer"].startswith(pointer + "/")]})
         if errors:
+            # Every problem at once: a line over what remains is said with the others (alone,
+            # it is the 409 of the update, checked again there against the latest version).
+            errors += self._over_quantity(stored, enumerate(raw_items))
             raise Invalid(title="The dispense is invalid", errors=errors)
         return items, packs
+
+    @staticmethod
+    def _over_quantity(stored: Mapping[str, Any],
+                       items: Iterable[tuple[int, Any]]) -> list[dict[str, str]]:
+        """``dispense.over_quantity`` for each of the ``(position, item)`` whose line would
+        pass what was prescribed; items without a valid line or quantity are skipped."""
+        lines = stored["lines"]
+        valid = [(position, item) for position, item in items
+                 if isinstance(item, Mapping) and type(item.get("line")) is int
+                 and 0 <= item["line"] < len(lines)
+                 and type(item.get("so_luong_ban")) in (int, float)
+                 and item["so_luong_ban"] > 0]
+        wanted: dict[int, Decimal] = {}
+        for _, item in valid:
+            wanted[item["line"]] = wanted.get(item["line"], Decimal(0)) + exact(item["so_luong_ban"])
+        over = []
+        for position, item in valid:
+            line = lines[item["line"]]
+            done = exact(line["dispensed"])
+            if done + wanted[item["line"]] > exact(line["prescribed"]):
+                over.append(error_item(
+                    f"/items/{position}/so_luong_ban", "dispense.over_quantity",
+                    f"Vượt số lượng kê đơn: còn lại {as_number(exact(line['prescribed']) - done)}"))
+        return over
+
+    def dispense_problems(self, stored: Mapping[str, Any],
+                          body: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every problem ``body`` would be refused for against ``stored``, without recording
+        anything (a form reports them with its own, all at once)."""
+        if not body.get("items"):
+            return []
+        try:
+            self._check_dispense_body(stored, body, self.clock())
+        except (Invalid, Conflict) as exc:
+            return list(exc.errors)
+        return self._over_quantity(stored, enumerate(body["items"]))
 
     def _reserve_packs(self, packs: list[dict[str, Any]], code: str, dispense_id: str,
                        now: datetime) -> None:

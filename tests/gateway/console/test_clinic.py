@@ -132,3 +132,17 @@ def test_print_pages_are_the_printable_prescription_and_are_audited(
     events = list(audit_log(database).find({"action": "prescription.printed"}))
     assert [e["details"]["format"] for e in events] == ["html", "pdf"]
     assert {e["actor"]["user"] for e in events} == {"le.tan"}
+
+
+def test_a_refused_cancel_is_summarised_at_the_top_and_keeps_the_reason(
+        staff: Browser, client: FlaskClient, world: dict) -> None:
+    code = issued(client, world)
+    staff.get(f"/console/clinic/rx/{code}")
+    refused = staff.post(f"/console/clinic/rx/{code}/cancel", {"ly_do": " " + "x" * 2001})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    top = re.search(r'<div class="alert error-summary" role="alert"[^>]*>(.*?)</div>', html,
+                    re.S).group(1)
+    assert '<a href="#f-ly_do">Lý do hủy: ' in top
+    assert html.index("error-summary") < html.index("Các lần bán thuốc")
+    assert "x" * 2001 in html  # what was typed stays

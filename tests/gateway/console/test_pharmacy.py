@@ -249,3 +249,38 @@ def test_a_code_typed_from_paper_is_found(signed: Browser, client: FlaskClient,
     found = signed.post(LOOKUP, {"code": f"{typed[:5]} {typed[5:]}{code[12:].upper()}"})
     assert found.status_code == 303, found.get_data(as_text=True)[:500]
     assert found.headers["Location"] == f"/console/pharmacy/rx/{code}"
+
+
+def summary(html: str) -> str:
+    """The error summary at the top of the page ('' when none)."""
+    found = re.search(r'<div class="alert error-summary" role="alert"[^>]*>(.*?)</div>', html, re.S)
+    return found.group(1) if found else ""
+
+
+def test_a_refused_dispense_says_every_problem_at_the_top_with_links(
+        signed: Browser, client: FlaskClient, world: dict) -> None:
+    code = issued(client, world)
+    url = f"/console/pharmacy/rx/{code}/dispense"
+    signed.get(f"/console/pharmacy/rx/{code}")
+    refused = signed.post(url, {"qty-0": "mười", "qty-1": "15", "ma_hoa_don": "HD-77"})
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    top = summary(html)
+    assert top and html.index("error-summary") < html.index('id="rx-valid"')  # above the rest
+    assert '<a href="#f-qty-0">Dòng 1, số lượng bán: Số lượng phải là một số' in top
+    assert '<a href="#f-qty-1">Dòng 2, số lượng bán: Vượt số lượng kê đơn: còn lại 14' in top
+    assert "2 lỗi" in top
+    assert "Vượt số lượng kê đơn" in field_error(html, "qty-1")  # the first answer says it
+    assert 'value="mười"' in html and 'value="15"' in html and 'value="HD-77"' in html
+
+
+def test_the_api_says_an_over_quantity_with_the_other_problems(client: FlaskClient,
+                                                               world: dict) -> None:
+    code = issued(client, world)
+    answer = dispense(client, world["h"]["pharmacy_1"], code, [
+        {"line": 0, "so_luong_ban": 2, "packs": ["not-a-code"]},
+        {"line": 1, "so_luong_ban": 15}])
+    assert answer.status_code == 422
+    codes = {(item["pointer"], item["code"]) for item in answer.get_json()["errors"]}
+    assert ("/items/0/packs/0", "dispense.pack_invalid") in codes
+    assert ("/items/1/so_luong_ban", "dispense.over_quantity") in codes
