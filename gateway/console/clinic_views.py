@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from gateway.audit.search import valid_cccd
 from gateway.console import pages
-from gateway.console.forms import FORM, day, field_errors
+from gateway.console.forms import DAY_INVALID, FORM, day, field_errors
 from gateway.console.pages import page, signed_in
 from gateway.console.sheet import row, sheet
 from gateway.core.context import services
@@ -47,7 +47,7 @@ def _filters(form: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
         try:
             chosen = day(values[name])
         except ValueError:
-            errors[name] = ["Ngày không hợp lệ"]
+            errors[name] = [DAY_INVALID]
             chosen = None
         if chosen is not None and name == "to":
             chosen += timedelta(days=1)  # the day chosen is included

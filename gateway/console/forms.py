@@ -24,6 +24,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from schemas.document import parse_national_date
+
 #: Where an error without a field of its own is shown: at the top of the form.
 FORM = ""
 _NUMBER = re.compile(r"^[0-9]+(?:[.,][0-9]+)?$")
@@ -132,11 +134,29 @@ def field_errors(errors: Iterable[Mapping[str, Any]], lines: list[int] | None = 
     return shown
 
 
+#: Date fields of the console are text, written day first whatever the browser's language
+#: (a ``type=date`` input shows mm/dd/yyyy in a browser set to English).
+DAY_PATTERN = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{4}-[0-9]{2}-[0-9]{2}"
+DAY_HINT = "ngày/tháng/năm, ví dụ 07/12/2026"
+DAY_INVALID = "Ngày không hợp lệ (ngày/tháng/năm, ví dụ 07/12/2026)"
+
+
 def day(raw: str | None) -> date | None:
-    """A date input's value (``YYYY-MM-DD``), or None when empty.
+    """A date field's value, ``dd/mm/yyyy`` (also ``yyyy-mm-dd``, as links and bookmarks
+    carry it), or None when empty.
 
     Raises:
         ValueError: not a date.
     """
     text = (raw or "").strip()
-    return date.fromisoformat(text) if text else None
+    if not text:
+        return None
+    parsed = parse_national_date(text)
+    if parsed is None:
+        raise ValueError(f"not a date: {text!r}")
+    return parsed
+
+
+def shown_day(value: date) -> str:
+    """A date as the console writes it: ``dd/mm/yyyy``."""
+    return value.strftime("%d/%m/%Y")

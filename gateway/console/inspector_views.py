@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, g, request
 
 from gateway.audit import search
 from gateway.console import charts, pages
-from gateway.console.forms import FORM, day
+from gateway.console.forms import DAY_INVALID, FORM, day, shown_day
 from gateway.console.labels import ACTION_FAMILIES, ACTIONS
 from gateway.console.pages import page, signed_in
 from gateway.console.sheet import sheet
@@ -46,7 +46,7 @@ def _window(form: Any) -> tuple[tuple[datetime, datetime] | None, dict[str, str]
         try:
             chosen[name] = day(raw)
         except ValueError:
-            errors[name] = ["Ngày không hợp lệ (năm-tháng-ngày)"]
+            errors[name] = [DAY_INVALID]
     if errors:
         return None, values, errors
     try:
@@ -54,8 +54,8 @@ def _window(form: Any) -> tuple[tuple[datetime, datetime] | None, dict[str, str]
     except Invalid:
         return None, values, {"to": ["Ngày kết thúc phải sau ngày bắt đầu"]}
     zone = services().timezone
-    values = {"from": window[0].astimezone(zone).date().isoformat(),
-              "to": (window[1] - timedelta(days=1)).astimezone(zone).date().isoformat()}
+    values = {"from": shown_day(window[0].astimezone(zone).date()),
+              "to": shown_day((window[1] - timedelta(days=1)).astimezone(zone).date())}
     return window, values, {}
 
 
@@ -90,7 +90,7 @@ def _event_filters(form: Any) -> tuple[dict[str, Any], dict[str, str], dict[str,
     names = ("actor", "user", "action", "prescription", "patient", "from", "to")
     values = {name: form.get(name, "").strip() for name in names}
     if not form:  # the first visit: today's events
-        values["from"] = datetime.now(services().timezone).date().isoformat()
+        values["from"] = shown_day(datetime.now(services().timezone).date())
     errors: dict[str, list[str]] = {}
     args: dict[str, Any] = {}
     for name, longest in _TEXT_FILTERS.items():
@@ -113,7 +113,7 @@ def _event_filters(form: Any) -> tuple[dict[str, Any], dict[str, str], dict[str,
         try:
             chosen = day(values[name])
         except ValueError:
-            errors[name] = ["Ngày không hợp lệ (năm-tháng-ngày)"]
+            errors[name] = [DAY_INVALID]
             continue
         if chosen is not None:
             args[key] = datetime.combine(chosen + timedelta(days=shift), datetime.min.time(),

@@ -31,6 +31,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.auth.sessions import Signed
 from gateway.console import labels
+from gateway.console.forms import DAY_HINT, DAY_PATTERN
 from gateway.core.context import services
 from gateway.core.problems import ApiError, from_http_exception, to_problem
 
@@ -118,9 +119,15 @@ def _headers(response: Response) -> Response:
     return response
 
 
+#: A date field: text with the day first (never type=date, which follows the browser's
+#: language), checked by the browser with this pattern and by the server (forms.day).
+DAY_ATTRS = (f'inputmode="numeric" pattern="{DAY_PATTERN}" placeholder="dd/mm/yyyy" '
+             'autocomplete="off" maxlength="10"')
+
+
 def _context() -> dict[str, Any]:
     signed = g.get("signed")
-    return {"signed": signed, "labels": labels,
+    return {"signed": signed, "labels": labels, "day_hint": DAY_HINT, "day_attrs": DAY_ATTRS,
             "home": url_for(HOMES[signed.party.role]) if signed is not None else None}
 
 

@@ -4,6 +4,7 @@ deliveries, cancelling with a reason, printing; each audited as its API twin."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ def test_the_list_holds_the_facility_s_prescriptions_and_filters(
     assert bad.status_code == 422
     page = bad.get_data(as_text=True)
     assert field_error(page, "patient") == "CCCD gồm 12 chữ số"
-    assert field_error(page, "from") == "Ngày không hợp lệ"
+    assert field_error(page, "from") == "Ngày không hợp lệ (ngày/tháng/năm, ví dụ 07/12/2026)"
 
 
 def test_the_list_pages_with_a_cursor(make_app, make_party, demo_catalog_into) -> None:
@@ -146,3 +147,14 @@ def test_a_refused_cancel_is_summarised_at_the_top_and_keeps_the_reason(
     assert '<a href="#f-ly_do">Lý do hủy: ' in top
     assert html.index("error-summary") < html.index("Các lần bán thuốc")
     assert "x" * 2001 in html  # what was typed stays
+
+
+def test_the_list_takes_dates_day_first(staff: Browser, client: FlaskClient, world: dict) -> None:
+    code = issued(client, world)
+    page = staff.get("/console/clinic/").get_data(as_text=True)
+    assert 'type="date"' not in page and 'placeholder="dd/mm/yyyy"' in page
+    today = datetime.now(timezone(timedelta(hours=7))).strftime("%d/%m/%Y")
+    found = staff.post("/console/clinic/", {"from": today, "to": today}).get_data(as_text=True)
+    assert codes_listed(found) == [code] and f'value="{today}"' in found
+    none = staff.post("/console/clinic/", {"to": "01/01/2020"}).get_data(as_text=True)
+    assert codes_listed(none) == []

@@ -191,3 +191,19 @@ def test_the_dashboard_reuses_its_figures_for_a_while(inspector: Browser, app: F
     assert total() == "1"  # within CONSOLE_DASHBOARD_CACHE_SECONDS
     console.policy = replace(console.policy, dashboard_cache_seconds=0)
     assert total() == "2"
+
+
+def test_dates_are_day_first_whatever_the_browser_language(inspector: Browser) -> None:
+    page = inspector.get("/console/inspector/").get_data(as_text=True)
+    assert 'type="date"' not in page
+    assert re.search(r'id="f-from" name="from" type="text" value="\d\d/\d\d/\d{4}"', page)
+    assert 'placeholder="dd/mm/yyyy"' in page and 'pattern="' in page
+    chosen = inspector.post("/console/inspector/", {"from": "1/1/2020", "to": "31/01/2020"})
+    html = chosen.get_data(as_text=True)
+    assert chosen.status_code == 200 and 'id="total-prescriptions">0<' in html
+    assert 'value="01/01/2020"' in html and 'value="31/01/2020"' in html
+    american = inspector.post("/console/inspector/", {"from": "01/31/2020"})
+    assert american.status_code == 422
+    assert "ngày/tháng/năm" in field_error(american.get_data(as_text=True), "from")
+    audit = inspector.get("/console/inspector/audit").get_data(as_text=True)
+    assert 'type="date"' not in audit and re.search(r'name="from" type="text" value="\d\d/', audit)
