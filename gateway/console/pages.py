@@ -33,6 +33,7 @@ from gateway.auth.sessions import Signed
 from gateway.console import labels
 from gateway.console.forms import DAY_HINT, DAY_PATTERN
 from gateway.core.context import services
+from gateway.core.messages import delivery_error_in_vietnamese
 from gateway.core.problems import ApiError, from_http_exception, to_problem
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     zone = services(app).timezone
     app.add_template_filter(labels.number, "vnnum")
+    app.add_template_filter(delivery_error_in_vietnamese, "vnerror")
     app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y %H:%M"), "vntime")
     app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y"), "vndate")
     app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y %H:%M:%S"), "vnsecond")

@@ -56,3 +56,174 @@ def bilingual(message: str) -> tuple[str, str]:
             groups = [group for group in match.groups() if group is not None]
             return vi.format(*groups), en.format(*groups)
     return message, message
+
+
+#: The details of problems, written in English where they are raised, and their Vietnamese
+#: (``{}`` stands for a value; the Vietnamese names the values in order as ``{0}``, ``{1}``).
+#: A Vietnamese answer (the default) says the Vietnamese; ``Accept-Language: en`` the English.
+DETAILS: tuple[tuple[str, str], ...] = (
+    ("a clinic code is the 5-character facility code", "Mã phòng khám là mã cơ sở gồm 5 ký tự"),
+    ("a clinic lists its own facility's prescriptions only",
+     "Cơ sở chỉ xem danh sách đơn thuốc của chính mình"),
+    ("a doctor needs --facility, a 5-character facility code",
+     "Bác sĩ cần --facility, mã cơ sở gồm 5 ký tự"),
+    ("a {} belongs to no facility", "{0} không thuộc cơ sở nào"),
+    ("a {} with code {} exists already", "Đã có {0} với mã {1}"),
+    ("address must not be blank", "Địa chỉ không được để trống"),
+    ("address: at most {} characters", "Địa chỉ: tối đa {0} ký tự"),
+    ("code: 1-50 letters, digits, '.', '_' or '-'",
+     "Mã: 1-50 chữ cái, chữ số, '.', '_' hoặc '-'"),
+    ("expected {}, got {}", "Cần {0}, nhận được {1}"),
+    ("give at least one of name, address, phone",
+     "Cần ít nhất một trong: tên, địa chỉ, số điện thoại"),
+    ("grant_type must be client_credentials", "grant_type phải là client_credentials"),
+    ("it is {}", "Đơn thuốc đang ở trạng thái {0}"),
+    ("malformed JSON: {}", "JSON không đúng cú pháp: {0}"),
+    ("more than {} header fields", "Nhiều hơn {0} trường tiêu đề"),
+    ("name must not be blank", "Tên không được để trống"),
+    ("name: at most {} characters", "Tên: tối đa {0} ký tự"),
+    ("no credentials: send a bearer token",
+     "Chưa có thông tin xác thực: hãy gửi mã truy cập (Bearer token)"),
+    ("no delivery {}", "Không có lần chuyển giao {0}"),
+    ("no party {}", "Không có đơn vị {0}"),
+    ("no prescription {}", "Không có đơn thuốc {0}"),
+    ("no webhook is registered", "Chưa đăng ký webhook"),
+    ("only a clinic or a doctor of a facility prescribes",
+     "Chỉ cơ sở khám chữa bệnh hoặc bác sĩ của cơ sở được kê đơn"),
+    ("only a pharmacy dispenses", "Chỉ nhà thuốc được bán thuốc"),
+    ("only the issuing facility and regulators print a prescription",
+     "Chỉ cơ sở kê đơn và cơ quan quản lý được in đơn thuốc"),
+    ("only the issuing facility cancels a prescription", "Chỉ cơ sở kê đơn được hủy đơn thuốc"),
+    ("only the issuing facility, regulators and admins see deliveries",
+     "Chỉ cơ sở kê đơn, cơ quan quản lý và quản trị viên xem được việc chuyển giao"),
+    ("pharmacies read prescriptions by exact code only",
+     "Nhà thuốc chỉ tra cứu đơn thuốc theo đúng mã đơn"),
+    ("phone: a Vietnamese number, 0 (or +84) then 9 or 10 digits",
+     "Số điện thoại: số Việt Nam, 0 (hoặc +84) rồi 9 hoặc 10 chữ số"),
+    ("role must be one of {}", "Vai trò phải là một trong {0}"),
+    ("status is active or disabled", "Trạng thái là active hoặc disabled"),
+    ("text fields hold characters that are not allowed (controls, bidi overrides or lone "
+     "surrogates)", "Có trường chứa ký tự không được phép (ký tự điều khiển, ký tự đổi chiều "
+                    "văn bản hoặc nửa cặp surrogate)"),
+    ("the GTIN's check digit is {}; the other digits call for {}: a typing error?",
+     "Số kiểm tra của GTIN là {0}, các chữ số còn lại cần {1}: có thể gõ nhầm?"),
+    ("the JSON is nested too deeply", "JSON lồng quá nhiều cấp"),
+    ("the QR text is not a genuine prescription QR: {}",
+     "Nội dung QR không phải mã QR đơn thuốc thật: {0}"),
+    ("the URL is longer than {} bytes", "Địa chỉ (URL) dài hơn {0} byte"),
+    ("the body is not UTF-8 (byte {})", "Nội dung không phải UTF-8 (byte {0})"),
+    ("the body must be a JSON object", "Nội dung phải là một đối tượng JSON"),
+    ("the cancellation is invalid", "Yêu cầu hủy không hợp lệ"),
+    ("the delivery is {}; only {} deliveries are retried",
+     "Lần chuyển giao đang ở trạng thái {0}; chỉ gửi lại được lần chuyển giao {1}"),
+    ("the drug catalog is unavailable", "Danh mục thuốc tạm thời không dùng được"),
+    ("the gateway cannot reach its database; nothing was changed that is not reported, retry "
+     "shortly (an Idempotency-Key makes the retry safe)",
+     "Cổng không truy cập được cơ sở dữ liệu; không có thay đổi nào ngoài những gì đã báo, hãy "
+     "thử lại sau ít phút (Idempotency-Key giúp thử lại an toàn)"),
+    ("the gateway is checking too many passwords; retry shortly",
+     "Cổng đang kiểm tra quá nhiều mật khẩu; hãy thử lại sau ít phút"),
+    ("the header field {} is larger than {} bytes", "Trường tiêu đề {0} lớn hơn {1} byte"),
+    ("the key set is unavailable", "Bộ khóa công khai tạm thời không dùng được"),
+    ("the log has not been sealed yet", "Nhật ký chưa được niêm phong lần nào"),
+    ("the party is unknown or disabled", "Đơn vị không tồn tại hoặc đã bị khóa"),
+    ("the password was not changed", "Mật khẩu chưa được đổi"),
+    ("the prescription changed while it was stored; retry",
+     "Đơn thuốc thay đổi trong khi lưu; hãy thử lại"),
+    ("the prescription is changing too fast; retry", "Đơn thuốc đang thay đổi liên tục; hãy thử lại"),
+    ("the report names pharmacy {}, but the caller is {}",
+     "Báo cáo ghi nhà thuốc {0} nhưng bên gọi là {1}"),
+    ("the signing key is unavailable", "Khóa ký tạm thời không dùng được"),
+    ("the token is invalid or expired", "Mã truy cập không hợp lệ hoặc đã hết hạn"),
+    ("the token was issued before the party's credentials changed (secret rotated, party "
+     "disabled or enabled)", "Mã truy cập được cấp trước khi thông tin xác thực của đơn vị thay "
+                             "đổi (đổi khóa bí mật, khóa hoặc mở khóa đơn vị)"),
+    ("this Idempotency-Key was used with another body or path",
+     "Idempotency-Key này đã dùng cho nội dung hoặc đường dẫn khác"),
+    ("this answers application/json, text/csv or application/x-ndjson",
+     "Chỉ trả lời application/json, text/csv hoặc application/x-ndjson"),
+    ("this needs the role {}; the token is a {}'s", "Cần vai trò {0}; mã truy cập là của {1}"),
+    ("this prescription belongs to another facility", "Đơn thuốc này thuộc cơ sở khác"),
+    ("too many failed logins; try again later",
+     "Quá nhiều lần đăng nhập sai; hãy thử lại sau"),
+    ("unknown client or wrong secret", "Không có đơn vị này hoặc sai khóa bí mật"),
+    ("use Authorization: Bearer <token>", "Hãy dùng Authorization: Bearer <token>"),
+    ("{} already has {} dispenses", "Đơn thuốc {0} đã có {1} lần bán"),
+    ("{} has no address or phone: the national dispense report could not be filed "
+     "(erx-gateway parties update, or PATCH /v2/parties/{id})",
+     "{0} chưa có địa chỉ hoặc số điện thoại: không gửi được báo cáo bán thuốc lên hệ thống "
+     "quốc gia (erx-gateway parties update, hoặc PATCH /v2/parties/{{id}})"),
+    ("{} no longer has the content its printed QR code was signed for",
+     "Nội dung đơn thuốc {0} đã khác với nội dung mã QR in ra được ký"),
+    ("{} nominates pharmacy {}", "Đơn thuốc {0} chỉ định nhà thuốc {1}"),
+    ("{} was submitted before with different content; a prescription cannot be changed, only "
+     "cancelled", "Đơn thuốc {0} đã được gửi trước đó với nội dung khác; đơn thuốc không sửa "
+                  "được, chỉ hủy được"),
+    ("{}: expected {}", "{0}: cần {1}"),
+)
+
+
+def _template(english: str) -> re.Pattern[str]:
+    # {id} in a detail is literal text; {} is a value.
+    escaped = re.escape(english).replace(r"\{id\}", "\x00").replace(r"\{\}", "(.+?)")
+    return re.compile(escaped.replace("\x00", r"\{id\}"), re.S)
+
+
+_DETAILS = tuple((_template(english), vi) for english, vi in DETAILS)
+
+
+def detail_in_vietnamese(detail: str) -> str | None:
+    """The Vietnamese of an English ``detail`` (None when the table does not have it)."""
+    for pattern, vi in _DETAILS:
+        match = pattern.fullmatch(detail)
+        if match:
+            return vi.format(*match.groups())
+    return None
+
+
+#: A delivery's ``last_error`` (English in the API, where integrators read it) as the console
+#: shows it, in Vietnamese; ``{}`` stands for a value, ``{0}``... in the Vietnamese.
+DELIVERY_ERRORS: tuple[tuple[str, str], ...] = (
+    ("webhook.none: the pharmacy has no webhook for this event",
+     "Nhà thuốc chưa đăng ký webhook cho sự kiện này (không gửi)"),
+    ("webhook.address_forbidden: the webhook's host is or resolves to an internal address",
+     "Địa chỉ webhook là hoặc trỏ tới địa chỉ nội bộ"),
+    ("webhook.unreachable: the webhook could not be reached (name, connection, TLS or timeout)",
+     "Không kết nối được webhook (tên miền, kết nối, TLS hoặc quá thời gian)"),
+    ("webhook.server_error: the webhook answered a server error", "Webhook trả lời lỗi máy chủ"),
+    ("webhook.busy: the webhook asked to retry later", "Webhook yêu cầu gửi lại sau"),
+    ("webhook.refused: the webhook refused the delivery", "Webhook từ chối nhận"),
+    ("ERX_REGISTRY_BASE_URL is not set: the registry is not configured",
+     "Chưa cấu hình hệ thống quốc gia (ERX_REGISTRY_BASE_URL)"),
+    ("the national registry has no cancel call configured (ERX_REGISTRY_CANCEL_PATH is empty)",
+     "Hệ thống quốc gia chưa có lời gọi hủy đơn (ERX_REGISTRY_CANCEL_PATH trống)"),
+    ("the registry refused a freshly issued token (401)",
+     "Hệ thống quốc gia từ chối mã truy cập vừa cấp (401)"),
+    ("timeout after {} s calling {}", "Quá thời gian sau {0} giây khi gọi {1}"),
+    ("{} calling {}", "Lỗi {0} khi gọi {1}"),
+    ("the registry answered {}", "Hệ thống quốc gia trả lời {0}"),
+    ("the registry refused the content ({})", "Hệ thống quốc gia từ chối nội dung ({0})"),
+    ("timeout logging in to the registry", "Quá thời gian khi đăng nhập hệ thống quốc gia"),
+    ("{} logging in to the registry", "Lỗi {0} khi đăng nhập hệ thống quốc gia"),
+    ("the registry refused the facility login ({})",
+     "Hệ thống quốc gia từ chối đăng nhập của cơ sở ({0})"),
+    ("gave up: first attempt more than {} ago; last error: {}",
+     "Ngừng gửi: lần gửi đầu đã quá {0}; lỗi cuối: {1}"),
+    ("gave up after {}: {}", "Ngừng gửi sau {0}: {1}"),
+    ("internal error: {}", "Lỗi nội bộ: {0}"),
+    ("dispense {} is not in the prescription", "Lần bán {0} không có trong đơn thuốc"),
+    ("unknown target {} or event {}", "Không rõ nơi nhận {0} hoặc sự kiện {1}"),
+)
+_DELIVERY_ERRORS = tuple((_template(english), vi) for english, vi in DELIVERY_ERRORS)
+
+
+def delivery_error_in_vietnamese(text: str | None) -> str:
+    """A delivery's ``last_error`` in Vietnamese (as it is when the table lacks it)."""
+    if not text:
+        return ""
+    for pattern, vi in _DELIVERY_ERRORS:
+        match = pattern.fullmatch(text)
+        if match:
+            return vi.format(*(delivery_error_in_vietnamese(group) if group.startswith(
+                ("webhook.", "the registry", "timeout")) else group for group in match.groups()))
+    return text

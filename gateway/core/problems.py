@@ -39,7 +39,7 @@ from gateway.core.errors import (
     Unavailable,
     error_item,
 )
-from gateway.core.messages import bilingual
+from gateway.core.messages import bilingual, detail_in_vietnamese
 from signing.errors import KeyStoreError, PrescriberSignatureError, VerificationError
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,9 @@ class ApiError(Exception):
             en = self.title
         body: dict[str, Any] = {"type": PROBLEM_TYPE_PREFIX + self.slug,
                                 "title": vi if lang == "vi" else en, "status": self.status}
-        detail = self.detail_vi if lang == "vi" and self.detail_vi else self.detail
+        detail = self.detail
+        if lang == "vi" and detail:
+            detail = self.detail_vi or detail_in_vietnamese(detail) or detail
         if detail:
             body["detail"] = detail
         if self.errors:

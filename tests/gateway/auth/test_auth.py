@@ -71,7 +71,7 @@ def test_wrong_secret_is_401_in_the_envelope(client: FlaskClient, make_party) ->
 def test_unknown_client_is_401_like_a_wrong_secret(client: FlaskClient) -> None:
     body = assert_problem(token_request(client, "clinic-00000", "whatever"), 401,
                           "unauthenticated")
-    assert body["detail"] == "unknown client or wrong secret"
+    assert body["detail"] == "Không có đơn vị này hoặc sai khóa bí mật"
 
 
 def test_missing_token_fields_are_422_naming_each(client: FlaskClient) -> None:
@@ -129,7 +129,7 @@ def test_expired_token_is_401(make_app, make_party) -> None:
     assert client.get("/test/me", headers=headers).status_code == 200
     time.sleep(2.1)
     body = assert_problem(client.get("/test/me", headers=headers), 401, "unauthenticated")
-    assert "expired" in body["detail"]
+    assert "hết hạn" in body["detail"]
 
 
 def test_disabled_party_tokens_stop_at_once(guarded: Flask, make_party) -> None:

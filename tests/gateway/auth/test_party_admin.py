@@ -48,7 +48,7 @@ def test_party_administration_refuses_bad_input_and_other_roles(client, auth_hea
     bad_phone = client.post("/v2/parties", headers=admin, json={
         "role": "pharmacy", "code": "NT1", "name": "X", "phone": "12345"})
     body = assert_problem(bad_phone, 422, "validation")
-    assert "phone" in body["detail"]
+    assert "Số điện thoại" in body["detail"]
     unknown = client.post("/v2/parties", headers=admin, json={
         "role": "pharmacy", "code": "NT1", "name": "X", "secret_hash": "x", "name2": 1})
     assert {e["pointer"] for e in assert_problem(unknown, 422, "validation")["errors"]} == {

@@ -177,7 +177,7 @@ def test_an_unreachable_catalog_is_503(app: Flask, client: FlaskClient,
         store=CatalogStore.from_database(closed["gone"]), refresh_seconds=5)
     answer = client.get("/v2/drugs/VN-21939-19", headers=headers)
     assert answer.status_code == 503
-    assert "catalog" in answer.get_json()["detail"]
+    assert "Danh mục thuốc" in answer.get_json()["detail"]
 
 
 # --- kept current across processes (gateway/core/changes.py, drug_catalog/cache.py) ----------------

@@ -1,0 +1,143 @@
+"""Every human-readable text of an error in Vietnamese by default and in English with
+`Accept-Language: en`: titles, details and items. The details are written in English where
+they are raised; gateway/core/messages.py has the Vietnamese of each: a test walks the source
+for every detail the gateway can raise and checks the table has it."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from gateway.core.messages import DETAILS, delivery_error_in_vietnamese, detail_in_vietnamese
+from tests.gateway.prescriptions.test_prescriptions import (
+    dispense,
+    issued,
+    world,
+)
+
+ROOT = Path(__file__).resolve().parents[3]
+RAISERS = {"NotFound", "Forbidden", "Conflict", "Invalid", "Unauthenticated", "Unavailable",
+           "PartyError", "PartyExists", "UnknownParty", "ApiError", "DomainError",
+           "RateLimited"}
+VIETNAMESE = re.compile("[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]",
+                        re.I)
+
+
+def _text(node: ast.AST) -> str | None:
+    """A string literal, an f-string (values as X1, X2, ...) or a sum of them."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(part.value if isinstance(part, ast.Constant) else "X1"
+                       for part in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _text(node.left), _text(node.right)
+        return left + right if left is not None and right is not None else None
+    return None
+
+
+def raised_details() -> list[tuple[str, str]]:
+    """Every literal detail in gateway/: the first argument of a domain error, or detail=."""
+    found = []
+    for path in sorted((ROOT / "gateway").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            texts = [_text(node.args[0])] if name in RAISERS and node.args else []
+            texts += [_text(keyword.value) for keyword in node.keywords
+                      if keyword.arg == "detail"]
+            found += [(text, f"{path.relative_to(ROOT)}:{node.lineno}") for text in texts
+                      if text and not VIETNAMESE.search(text)]
+    return found
+
+
+def test_every_detail_the_gateway_raises_has_its_vietnamese() -> None:
+    details = raised_details()
+    assert len(details) > 50  # the walk finds them
+    missing = [f"{where}: {text!r}" for text, where in details if detail_in_vietnamese(text) is None]
+    assert missing == []
+
+
+def test_the_table_has_no_unused_entry() -> None:
+    templates = {re.sub(r"X1", "{}", text) for text, _ in raised_details()}
+    unused = [english for english, _ in DETAILS if english not in templates]
+    assert unused == []
+
+
+def _ask(client: FlaskClient, lang: str | None, method: str, path: str, **kwargs):
+    headers = dict(kwargs.pop("headers", {}))
+    if lang:
+        headers["Accept-Language"] = lang
+    return client.open(path, method=method, headers=headers, **kwargs)
+
+
+@pytest.mark.parametrize("lang", [None, "vi", "en", "en-US,en;q=0.9"])
+def test_errors_speak_the_asked_language(client: FlaskClient, world: dict, lang) -> None:
+    code = issued(client, world)
+    h = world["h"]
+    client.post(f"/v2/prescriptions/{code}/cancel", headers=h["doctor_a"],
+                json={"ly_do": "Bệnh nhân đổi phác đồ"})
+    answers = [
+        _ask(client, lang, "GET", f"/v2/prescriptions/{code}"),  # no credentials
+        _ask(client, lang, "GET", f"/v2/prescriptions/{code}",
+             headers={"Authorization": "Bearer nope"}),
+        _ask(client, lang, "GET", "/v2/prescriptions/79001ZZZZZZZ-c", headers=h["regulator"]),
+        _ask(client, lang, "POST", f"/v2/prescriptions/{code}/cancel", headers=h["doctor_a"],
+             json={"ly_do": "lần nữa"}),
+        _ask(client, lang, "POST", f"/v2/prescriptions/{code}/dispenses",
+             headers=h["doctor_a"], json={"items": [{"line": 0, "so_luong_ban": 1}]}),
+        _ask(client, lang, "POST", "/v2/prescriptions", headers=h["doctor_a"],
+             data="{not json", content_type="application/json"),
+        _ask(client, lang, "POST", "/v2/prescriptions", headers=h["doctor_a"], data="x",
+             content_type="text/plain"),
+        _ask(client, lang, "POST", "/v2/auth/token", json={
+            "grant_type": "client_credentials", "client_id": "clinic-79001",
+            "client_secret": "wrong"}),
+    ]
+    english = bool(lang and lang.startswith("en"))
+    for answer in answers:
+        body = answer.get_json()
+        assert answer.status_code >= 400 and body["title"], body
+        said = " ".join(filter(None, [body["title"], body.get("detail")]))
+        if english:
+            assert not VIETNAMESE.search(said), body
+            assert answer.headers["Content-Language"] == "en"
+        else:
+            assert VIETNAMESE.search(body["title"]), body
+            if body.get("detail"):
+                assert VIETNAMESE.search(body["detail"]), body
+
+
+def outcome_errors() -> list[tuple[str, str]]:
+    """Every literal reason a delivery can end with (Outcome.retry/permanent/skipped, the
+    webhook categories, the forwarder's 'gave up' texts)."""
+    found = []
+    for path in sorted((ROOT / "gateway" / "forwarding").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("retry", "permanent", "skipped") and node.args):
+                text = _text(node.args[0])
+                if text and text != "X1":
+                    found.append((text, f"{path.relative_to(ROOT)}:{node.lineno}"))
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") in ("ERRORS", "REASON")
+                                                    for t in node.targets):
+                values = node.value.values if isinstance(node.value, ast.Dict) else [node.value]
+                found += [(_text(value), str(path.name)) for value in values if _text(value)]
+    return found
+
+
+def test_every_delivery_error_is_said_in_vietnamese_in_the_console() -> None:
+    errors = outcome_errors()
+    assert len(errors) > 12
+    missing = [f"{where}: {text!r}" for text, where in errors
+               if not VIETNAMESE.search(delivery_error_in_vietnamese(text))]
+    assert missing == []
+    said = delivery_error_in_vietnamese("gave up after 1 day, 0:00:00: the registry answered 503")
+    assert said == "Ngừng gửi sau 1 day, 0:00:00: Hệ thống quốc gia trả lời 503"
