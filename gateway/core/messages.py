@@ -160,6 +160,13 @@ DETAILS: tuple[tuple[str, str], ...] = (
      "cancelled", "Đơn thuốc {0} đã được gửi trước đó với nội dung khác; đơn thuốc không sửa "
                   "được, chỉ hủy được"),
     ("{}: expected {}", "{0}: cần {1}"),
+    ("username: 3-64 letters, digits, '.', '_', '-' or '@', starting with a letter or digit",
+     "Tên đăng nhập gồm 3-64 chữ cái không dấu, chữ số, '.', '_', '-' hoặc '@', bắt đầu bằng "
+     "chữ hoặc số"),
+    ("a {}'s people do not use the console (only {})",
+     "Người của {0} không dùng bảng điều khiển (chỉ {1})"),
+    ("the username {} is taken", "Tên đăng nhập {0} đã có người dùng"),
+    ("no user {}", "Không có người dùng {0}"),
 )
 
 

@@ -133,6 +133,9 @@ def _complete(operation: dict[str, Any], *, national: bool) -> None:
         wanted.append(401)
         if operation["x-roles"]:
             wanted.append(403)
+        if "pharmacy" in operation["x-roles"] or not operation["x-roles"]:
+            # A pharmacy may call with its national app-name / app-key headers as well.
+            operation.setdefault("security", [{"bearerAuth": []}, {"appKey": [], "appName": []}])
     if "requestBody" in operation and not national:
         wanted.extend(_BODY)
     locations = {p.get("in") for p in operation.get("parameters", [])}

@@ -22,7 +22,7 @@ from tests.gateway.prescriptions.test_prescriptions import (
 ROOT = Path(__file__).resolve().parents[3]
 RAISERS = {"NotFound", "Forbidden", "Conflict", "Invalid", "Unauthenticated", "Unavailable",
            "PartyError", "PartyExists", "UnknownParty", "ApiError", "DomainError",
-           "RateLimited"}
+           "RateLimited", "UserError", "UserExists", "UnknownUser"}
 VIETNAMESE = re.compile("[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]",
                         re.I)
 
