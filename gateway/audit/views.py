@@ -51,7 +51,7 @@ class EventQuerySchema(Schema):
     patient = fields.String(validate=validate.Regexp(r"^\s*[0-9A-Za-z]{1,32}\s*$"), metadata={
         "description": "a CCCD or health id; hashed on the server before matching"})
     from_ = fields.AwareDateTime(data_key="from", metadata={"description": "inclusive"})
-    to = fields.AwareDateTime(metadata={"description": "exclusive"})
+    to = fields.AwareDateTime(metadata={"description": "exclusive; must be after `from` (422)"})
     cursor = fields.String(validate=validate.Regexp(r"^[0-9]{1,18}$"),
                            metadata={"description": "next_cursor of the previous page"})
     limit = fields.Integer(validate=validate.Range(min=1, max=INT64_MAX),

@@ -242,6 +242,29 @@ def _begin() -> None:
     g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
     g.started = time.perf_counter()
     _check_sizes()
+    if request.path.startswith("/v2/"):
+        _check_query_text()
+
+
+def _check_query_text() -> None:
+    """The text policy of bodies (:func:`json_object`) for query parameters too: no control,
+    bidi or lone-surrogate character in a name or a value (the OpenAPI document states it as
+    every string parameter's ``pattern``).
+
+    Raises:
+        ApiError: 422 ``request.text``, naming each parameter.
+    """
+    found = []
+    for name, value in request.args.items(multi=True):
+        if _FORBIDDEN_TEXT.search(name) or _FORBIDDEN_TEXT.search(value):
+            found.append({"pointer": "", "parameter": _printable(name), "code": "request.text",
+                          "message": "Ký tự không được phép: ký tự điều khiển, ký tự đảo chiều "
+                                     "hoặc UTF-16 lẻ",
+                          "_en": "a character that is not allowed: a control, bidi or lone "
+                                 "surrogate character"})
+    if found:
+        raise ApiError(422, detail="text fields hold characters that are not allowed (controls, "
+                                   "bidi overrides or lone surrogates)", errors=found[:50])
 
 
 def _check_sizes() -> None:

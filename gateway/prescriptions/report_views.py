@@ -24,7 +24,7 @@ blp = Blueprint("reports", __name__, description="Regulators' summary reports")
 
 class SummaryQuerySchema(Schema):
     from_ = fields.AwareDateTime(data_key="from", metadata={"description": "inclusive"})
-    to = fields.AwareDateTime(metadata={"description": "exclusive"})
+    to = fields.AwareDateTime(metadata={"description": "exclusive; must be after `from` (422)"})
     group_by = fields.String(required=True, validate=validate.OneOf(GROUPINGS))
 
     @validates_schema
@@ -76,7 +76,8 @@ def report_summary(args: dict[str, Any]) -> Any:
 class OverlapQuerySchema(Schema):
     from_ = fields.AwareDateTime(data_key="from", metadata={
         "description": "detected at or after (inclusive)"})
-    to = fields.AwareDateTime(metadata={"description": "detected before (exclusive)"})
+    to = fields.AwareDateTime(metadata={
+        "description": "detected before (exclusive); must be after `from` (422)"})
     cursor = fields.String(validate=validate.Regexp(
         r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z-[0-9a-f]{12}$"),
         metadata={"description": "next_cursor of the previous page"})

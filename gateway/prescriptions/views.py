@@ -135,8 +135,11 @@ class PrescriptionPageSchema(Schema):
         "description": "pass as `cursor` for the next page; null on the last"})
 
 
-_TIME_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-                 r"(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$")
+# Months 01-12, days 01-31, hours 00-23, minutes and seconds 00-59, offsets to +-23:59 (a
+# day that its month lacks, such as 31 April, is the only date of this shape refused: 422).
+_TIME_PATTERN = (r"^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+                 r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+                 r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$")
 
 
 class PrescriptionQuerySchema(Schema):

@@ -49,9 +49,11 @@ STATUS_MEANING = {
 }
 EDGE_STATUSES = (414, 431)
 _EDGE = (*EDGE_STATUSES, 500, 503)
-#: Text in a request body: no C0/C1 control character but tab, line feed and carriage
-#: return, no bidi embedding, override or isolate (gateway.core.http refuses them: 422).
-TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]*$"
+#: Text in a request body or a query parameter: no C0/C1 control character but tab, line
+#: feed and carriage return, no bidi embedding, override or isolate, no lone surrogate
+#: (gateway.core.http refuses them: 422).
+TEXT_PATTERN = ("^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069"
+                "\\ud800-\\udfff]*$")
 _BODY = (400, 413, 415, 422)
 
 
@@ -95,12 +97,28 @@ def finish(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _text_policy(spec: dict[str, Any]) -> None:
-    """Every free string of a request-body schema gets :data:`TEXT_PATTERN`: the request edge
-    refuses control and bidi characters in any body text."""
+    """Every free string of a request-body schema and of a query parameter gets
+    :data:`TEXT_PATTERN` (the request edge refuses control, bidi and lone-surrogate characters
+    in any body text or query value); a path parameter is at least one character long."""
     schemas = spec.get("components", {}).get("schemas", {})
-    pending = [media.get("schema", {}) for item in spec.get("paths", {}).values()
-               for operation in item.values() if isinstance(operation, dict)
+    operations = [operation for item in spec.get("paths", {}).values()
+                  for operation in item.values() if isinstance(operation, dict)]
+    pending = [media.get("schema", {}) for operation in operations
                for media in operation.get("requestBody", {}).get("content", {}).values()]
+    for path, item in spec.get("paths", {}).items():
+        if not path.startswith("/v2/"):
+            continue
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema") if isinstance(parameter, dict) else None
+                if not isinstance(schema, dict) or schema.get("type") != "string":
+                    continue
+                if parameter.get("in") == "query":
+                    pending.append(schema)
+                elif parameter.get("in") == "path":
+                    schema.setdefault("minLength", 1)
     seen: set[str] = set()
     while pending:
         node = pending.pop()
