@@ -234,6 +234,11 @@ class _Writer:
             pdf.cell(quantity_width, LINE, self.text(f"SL: {line.quantity}"), align=Align.R)
             if pdf.page_no() == page:
                 pdf.set_y(bottom)
+            if line.quantity_words:  # a narcotic's quantity, also in words
+                pdf.set_left_margin(MARGIN + 4)
+                pdf.set_x(MARGIN + 4)
+                self.para(f"Số lượng bằng chữ: {line.quantity_words}", size=8.5, bold=True)
+                pdf.set_left_margin(MARGIN)
             details = " · ".join(part for part in (
                 line.form, f"Cách dùng: {line.directions}" if line.directions else "") if part)
             if details:
@@ -263,6 +268,9 @@ class _Writer:
             if form.prescriber_phone:
                 self.para(f"ĐT: {form.prescriber_phone}", size=7.5, align=Align.C)
             pdf.set_left_margin(MARGIN)
+        if form.copies:
+            pdf.ln(1)
+            self.para(form.copies, size=7.5, color=GREY)
 
     def qr(self, text: str, *, x: float, y: float) -> None:
         """The QR symbol with its top-left module at (x, y): one filled rectangle per

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 import segno
+from num2words import num2words
 
 from drug_catalog.catalog import Catalog
 from drug_catalog.model import Drug
@@ -36,6 +37,16 @@ SEXES = {2: "Nam", 3: "Nữ", 1: "Không xác định"}
 # The mark printed across a prescription that can no longer be dispensed.
 MARKS = {CANCELLED: "ĐÃ HỦY", EXPIRED: "HẾT HẠN"}
 PRINTERS = ("clinic", "doctor", "regulator")
+#: How many copies of an "N" or "H" prescription are made and where each stays (the Ministry
+#: of Health's prescribing rules, Thông tư 52/2017/TT-BYT as amended): printed on the form.
+COPIES = {
+    "n": "Đơn thuốc “N” lập 03 bản: 01 bản lưu tại cơ sở khám bệnh, chữa bệnh; 01 bản lưu trong "
+         "sổ khám bệnh của người bệnh; 01 bản lưu tại cơ sở cấp, bán thuốc",
+    "h": "Đơn thuốc “H” lập 02 bản: 01 bản lưu tại cơ sở khám bệnh, chữa bệnh; 01 bản lưu trong "
+         "sổ khám bệnh của người bệnh",
+}
+#: Printed in the prescriber's place when the clinic submitted without naming its doctor.
+UNNAMED_PRESCRIBER = "(Đơn do cơ sở gửi, không ghi tên bác sĩ kê đơn)"
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,8 @@ class PrintedLine:
     form: str
     quantity: str
     directions: str
+    #: the quantity in words, first letter capital (narcotic "N" prescriptions), else ""
+    quantity_words: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,7 @@ class PrintedForm:
     place_and_date: str
     prescriber: str
     prescriber_phone: str
+    copies: str
     status: str
     mark: str
     mark_detail: str
@@ -119,6 +133,20 @@ def number_text(value: Any) -> str:
     return decimal_text(value)
 
 
+def words_text(value: Any) -> str:
+    """A quantity in Vietnamese words, first letter capital, as a narcotic prescription writes
+    it (``20`` -> ``Hai mươi``, ``2.5`` -> ``Hai phẩy năm``)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        text = num2words(value, lang="vi")
+    else:
+        whole, _, fraction = str(value).partition(".")
+        text = " ".join([num2words(int(whole), lang="vi"), "phẩy",
+                         *(num2words(int(digit), lang="vi") for digit in fraction)])
+    return text[:1].upper() + text[1:]
+
+
 def decimal_text(value: Any) -> str:
     """A number as Vietnamese writes it: ``62``, ``12,5``."""
     if isinstance(value, float) and value.is_integer():
@@ -126,7 +154,8 @@ def decimal_text(value: Any) -> str:
     return str(value).replace(".", ",")
 
 
-def _line(index: int, line: Mapping[str, Any], drug: Drug | None) -> PrintedLine:
+def _line(index: int, line: Mapping[str, Any], drug: Drug | None,
+          in_words: bool = False) -> PrintedLine:
     registered = ""
     if drug is not None:
         registered = " + ".join(clean(f"{ingredient.name} {ingredient.strength}")
@@ -140,7 +169,11 @@ def _line(index: int, line: Mapping[str, Any], drug: Drug | None) -> PrintedLine
                        form=clean(drug.dosage_form) if drug else "",
                        quantity=f"{number_text(line.get('so_luong'))} "
                                 f"{clean(line.get('don_vi_tinh'))}".strip(),
-                       directions=clean(line.get("cach_dung")))
+                       directions=clean(line.get("cach_dung")),
+                       quantity_words=(f"{words_text(line.get('so_luong'))} "
+                                       f"{clean(line.get('don_vi_tinh')).lower()}".strip()
+                                       if in_words and isinstance(line.get("so_luong"),
+                                                                  int | float) else ""))
 
 
 def _diagnosis(item: Mapping[str, Any]) -> str:
@@ -204,14 +237,15 @@ def printed_form(stored: Mapping[str, Any], *, status: str, facility: Party | No
                       f"{_dmy(date.fromisoformat(period['den_ngay']))}"
                       for index, period in enumerate(document.get("dot_dung_thuoc", []))),
         lines=tuple(_line(index, line, drug(line["national_code"]) if line.get("national_code")
-                          else None)
+                          else None, in_words=document.get("loai_don_thuoc") == "n")
                     for index, line in enumerate(document["thong_tin_don_thuoc"])),
         advice=clean(document.get("loi_dan")), follow_up=follow_up,
         prescribed_on=_dmy(prescribed_on),
         place_and_date=f"Ngày {prescribed_on.day:02d} tháng {prescribed_on.month:02d} "
                        f"năm {prescribed_on.year}",
-        prescriber=clean(prescriber.name) if prescriber else "",
+        prescriber=(clean(prescriber.name) if prescriber else "") or UNNAMED_PRESCRIBER,
         prescriber_phone=clean(document.get("so_dien_thoai_nguoi_kham_benh")),
+        copies=COPIES.get(document.get("loai_don_thuoc"), ""),
         status=status, mark=MARKS.get(status, ""), mark_detail=mark_detail,
         printed_at=now.astimezone(zone).strftime("%d/%m/%Y %H:%M"), qr_text=qr_text)
 

@@ -22,7 +22,7 @@ from gateway.core.context import services
 from gateway.core.http import configure_logging
 from gateway.parties.model import Party
 from gateway.prescriptions.print_pdf import printable, render_pdf
-from gateway.prescriptions.printing import age_text, number_text, printed_form
+from gateway.prescriptions.printing import age_text, number_text, printed_form, words_text
 from gateway.signatures.qr import offline_verdict
 from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.prescriptions.test_prescriptions import issued, world
@@ -284,3 +284,35 @@ def test_printing_writes_no_font_subsetting_lines_to_the_log(caplog) -> None:
         configure_logging("warning")
     foreign = [r.name for r in caplog.records if not r.name.startswith(("gateway", "erx"))]
     assert foreign == []
+
+
+def test_the_narcotic_form_follows_the_prescribing_rules() -> None:
+    """An "N" prescription: quantities also in words, under ten with a leading zero, how
+    many copies and where each stays, and the prescriber's signature area."""
+    lines = [{"ma_thuoc": "M1", "national_code": "M1", "ten_thuoc": "Morphin 10mg/ml",
+              "don_vi_tinh": "Ống", "so_luong": 7, "cach_dung": "Tiêm dưới da"},
+             {"ma_thuoc": "M2", "national_code": "M2", "ten_thuoc": "Morphin 30mg",
+              "don_vi_tinh": "Viên", "so_luong": 21, "cach_dung": "Uống"}]
+    form = form_of(stored_prescription(loai_don_thuoc="n", thong_tin_don_thuoc=lines))
+    assert [line.quantity for line in form.lines] == ["07 Ống", "21 Viên"]
+    assert [line.quantity_words for line in form.lines] == ["Bảy ống", "Hai mươi mốt viên"]
+    assert form.copies.startswith("Đơn thuốc “N” lập 03 bản")
+    text = " ".join(" ".join(read_pdf(render_pdf(form), dpi=None)[0]).split())
+    for shown in ("ĐƠN THUỐC “N”", "SL: 07 Ống", "Số lượng bằng chữ: Bảy ống",
+                  "Số lượng bằng chữ: Hai mươi mốt viên", "lập 03 bản", "(Ký, ghi rõ họ tên)"):
+        assert shown in text, shown
+
+
+def test_the_psychotropic_form_says_its_copies_and_no_words() -> None:
+    form = form_of(stored_prescription(loai_don_thuoc="h"))
+    assert form.copies.startswith("Đơn thuốc “H” lập 02 bản")
+    assert form.lines[0].quantity_words == "" and form.lines[0].quantity == "07 Viên"
+    assert form_of(stored_prescription()).copies == ""  # a basic prescription: no such line
+
+
+def test_an_unnamed_prescriber_is_said_on_the_paper() -> None:
+    form = form_of(stored_prescription())  # the clinic submitted, naming no doctor
+    assert form.prescriber == "(Đơn do cơ sở gửi, không ghi tên bác sĩ kê đơn)"
+    text = " ".join(" ".join(read_pdf(render_pdf(form), dpi=None)[0]).split())
+    assert "không ghi tên bác sĩ kê đơn" in text
+    assert words_text(2.5) == "Hai phẩy năm" and words_text(105) == "Một trăm lẻ năm"
