@@ -31,7 +31,7 @@ MISSING = ("the console's browser tests drive Chromium: install it with "
            "set ERX_SKIP_BROWSER=1 to skip these tests knowingly")
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", "--lang=vi-VN", "--hide-scrollbars", "--force-device-scale-factor=1")
+         "--no-first-run", "--hide-scrollbars", "--force-device-scale-factor=1")
 
 
 def browser_missing() -> str | None:
@@ -45,15 +45,18 @@ def skip_requested() -> bool:
 
 
 @contextmanager
-def chromium(width: int = 1366, height: int = 768) -> Iterator[Any]:
-    """A headless Chromium (a selenium WebDriver) at ``width`` x ``height``."""
+def chromium(width: int = 1366, height: int = 768, language: str = "vi-VN") -> Iterator[Any]:
+    """A headless Chromium (a selenium WebDriver) at ``width`` x ``height``, its interface
+    and preferred language ``language``."""
     profile = tempfile.mkdtemp(prefix="erx-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
-    options.add_experimental_option("prefs", {"intl.accept_languages": "vi-VN,vi"})
+    options.add_argument(f"--lang={language}")
+    options.add_experimental_option("prefs", {
+        "intl.accept_languages": f"{language},{language.split('-')[0]}"})
     options.add_argument(f"--window-size={width},{height}")
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     try:

@@ -211,3 +211,45 @@ def test_the_inspector_dashboard(live: str, driver: WebDriver, app: Flask,
     wait_text(driver, "h1", "Nhật ký kiểm toán")
     driver.find_element(By.NAME, "user").send_keys(username, Keys.ENTER)
     wait_text(driver, "table.events", "Đăng nhập")
+
+
+def test_an_english_browser_still_writes_dates_day_first_and_sees_refusals_at_the_top(
+        served: Served, app: Flask, client: FlaskClient, world: dict) -> None:
+    """With the browser in English (a type=date field would show mm/dd/yyyy), dates are typed
+    and shown dd/mm/yyyy; a refused dispense opens on its error summary, which links to the
+    field."""
+    if skip_requested():
+        pytest.skip("ERX_SKIP_BROWSER=1: the console's browser tests were asked not to run")
+    missing = browser_missing()
+    if missing:
+        pytest.fail(missing, pytrace=False)
+    code = issued(client, world)
+    served.app = app
+    try:
+        with chromium(1366, 768, language="en-US") as english:
+            username, password = person(app, world, "clinic_a", "le.tan")
+            sign_in(english, served.url, username, password)
+            english.get(served.url + "/console/clinic/")
+            day = english.find_element(By.ID, "f-from")
+            assert day.get_attribute("type") == "text"
+            assert day.get_attribute("placeholder") == "dd/mm/yyyy"
+            day.send_keys("01/01/2020", Keys.ENTER)
+            WebDriverWait(english, WAIT).until(
+                lambda d: d.find_element(By.ID, "f-from").get_attribute("value") == "01/01/2020")
+            assert code in english.page_source  # issued after 1 January 2020: listed
+            english.delete_all_cookies()
+            username, password = person(app, world, "pharmacy_1", "duoc.si")
+            sign_in(english, served.url, username, password)
+            english.get(f"{served.url}/console/pharmacy/rx/{code}")
+            english.find_element(By.ID, "f-qty-0").send_keys("mười")
+            english.find_element(By.ID, "f-qty-1").send_keys("15", Keys.ENTER)
+            summary = WebDriverWait(english, WAIT).until(ec.presence_of_element_located(
+                (By.CSS_SELECTOR, ".error-summary[role=alert]")))
+            top = english.execute_script("return arguments[0].getBoundingClientRect().top",
+                                         summary)
+            assert 0 <= top < 768  # seen without scrolling
+            links = [a.get_attribute("href") for a in summary.find_elements(By.TAG_NAME, "a")]
+            assert [link.rsplit("#", 1)[1] for link in links] == ["f-qty-0", "f-qty-1"]
+            assert english.find_element(By.ID, "f-qty-0").get_attribute("value") == "mười"
+    finally:
+        served.app = None

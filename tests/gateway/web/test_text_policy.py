@@ -48,6 +48,9 @@ def test_every_request_string_states_the_text_policy(client: FlaskClient) -> Non
             for schema in _strings(bodies, schemas, set()):
                 if "pattern" not in schema and "enum" not in schema:
                     loose.append(f"{method} {path} body {schema}")
+                elif schema.get("pattern") == TEXT_PATTERN and "lone surrogate" not in \
+                        schema.get("description", ""):
+                    loose.append(f"{method} {path} body: the policy is not described")
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
                 if schema.get("type") != "string" or not path.startswith("/v2/"):
@@ -59,7 +62,7 @@ def test_every_request_string_states_the_text_policy(client: FlaskClient) -> Non
     assert loose == []
     policy = re.compile(TEXT_PATTERN)
     assert policy.match("Nguyễn Văn An\t12 Lê Lợi\n")
-    for bad in ("\x00", "\x1b[31m", "\u202e", "\u2066", "\x85", "\ud800"):
+    for bad in ("\x00", "\x1b[31m", "\u202e", "\u2066", "\x85"):
         assert not policy.match(f"a{bad}b"), repr(bad)
 
 
