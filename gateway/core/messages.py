@@ -234,3 +234,171 @@ def delivery_error_in_vietnamese(text: str | None) -> str:
             return vi.format(*(delivery_error_in_vietnamese(group) if group.startswith(
                 ("webhook.", "the registry", "timeout")) else group for group in match.groups()))
     return text
+
+
+#: The messages of error items, written in Vietnamese where they are raised, and their
+#: English for ``Accept-Language: en`` (``{}`` stands for a value; ``{0}``... in the English).
+ITEMS: tuple[tuple[str, str], ...] = (
+    ("Phải là chuỗi ký tự", "must be a string"),
+    ("Bắt buộc", "required"),
+    ("Thiếu trường bắt buộc", "a required field is missing"),
+    ("Không được là null (bỏ trường đi nếu không có giá trị)",
+     "must not be null (leave the field out when it has no value)"),
+    ("Trường không có trong đơn thuốc quốc gia (và không phải trường mở rộng của cổng)",
+     "not a field of the national prescription (nor one of the gateway's extensions)"),
+    ("Phải là một đối tượng JSON", "must be a JSON object"),
+    ("Phải là số nguyên", "must be an integer"),
+    ("Phải là số nguyên: {}", "must be an integer: {0}"),
+    ("Phải là chuỗi ký tự: {}", "must be a string: {0}"),
+    ("Phải là số", "must be a number"),
+    ("Ngày không hợp lệ (dd/mm/yyyy hoặc yyyy-mm-dd)", "not a date (dd/mm/yyyy or yyyy-mm-dd)"),
+    ("Thời điểm không hợp lệ (yyyy-mm-dd HH:MM:SS)", "not a time (yyyy-mm-dd HH:MM:SS)"),
+    ("Phải là số ngày (số nguyên) hoặc một ngày (dd/mm/yyyy)",
+     "must be a number of days (an integer) or a date (dd/mm/yyyy)"),
+    ("Số lượng phải là một số", "the quantity must be a number"),
+    ("Số lượng phải là một số hữu hạn", "the quantity must be a finite number"),
+    ("Số lượng phải là số nguyên với đơn vị đếm được",
+     "the quantity must be whole for a counted unit"),
+    ("Mật khẩu mới cần ít nhất {} ký tự", "the new password needs at least {0} characters"),
+    ("Mật khẩu mới tối đa {} ký tự", "the new password has at most {0} characters"),
+    ("Mật khẩu không được trùng tên đăng nhập", "the password must not be the user name"),
+    ("Mật khẩu mới phải khác mật khẩu hiện tại",
+     "the new password must differ from the current one"),
+    ("Hai lần nhập mật khẩu mới không khớp", "the two entries of the new password differ"),
+    ("Mật khẩu hiện tại không đúng", "the current password is wrong"),
+    ("Tên đăng nhập đã có người dùng", "the user name is taken"),
+    ("Tên đăng nhập gồm 3-64 chữ cái không dấu, chữ số, '.', '_', '-' hoặc '@', bắt đầu bằng "
+     "chữ hoặc số", "a user name is 3-64 unaccented letters, digits, '.', '_', '-' or '@', "
+                    "starting with a letter or digit"),
+    ("Chữ ký số của người kê đơn không hợp lệ ({}): {}",
+     "the prescriber's digital signature is not valid ({0}): {1}"),
+    ("Chữ ký số của cổng không hợp lệ ({}): {}",
+     "the gateway's digital signature is not valid ({0}): {1}"),
+    ("Mã GS1 của hộp thuốc không đọc được: {}", "the pack's GS1 code cannot be read: {0}"),
+    ("Cơ sở dữ liệu tạm thời không truy cập được, vui lòng thử lại sau",
+     "the database cannot be reached for now; please retry shortly"),
+    ("Chỉ gửi lại được khi đã thất bại", "only a failed delivery can be sent again"),
+    ("Đơn thuốc chỉ định nhà thuốc {}: nhà thuốc khác không được bán",
+     "the prescription nominates pharmacy {0}: another pharmacy may not dispense it"),
+    ("Đơn thuốc chỉ định nhà thuốc {}, không phải nhà thuốc này",
+     "the prescription nominates pharmacy {0}, not this one"),
+    ("Đơn thuốc đã có {} lần bán: không ghi nhận thêm",
+     "the prescription has {0} dispenses already: no more are recorded"),
+    ("Mã hóa đơn là chuỗi tối đa 20 ký tự", "the invoice number is a string of at most 20 "
+                                           "characters"),
+    ("Cần ít nhất một dòng thuốc bán", "at least one line is needed"),
+    ("Tối đa {} dòng thuốc bán (một dòng cho mỗi thuốc của đơn)",
+     "at most {0} lines (one for each drug of the prescription)"),
+    ("Tối đa {} hộp thuốc được quét trong một lần bán (nhận {})",
+     "at most {0} packs scanned in one dispense (got {1})"),
+    ("Trường không được hỗ trợ: {}", "unknown field: {0}"),
+    ("Dòng thuốc bán phải là đối tượng", "a line must be an object"),
+    ("Số thứ tự dòng thuốc phải là số nguyên (dòng đầu tiên là 0)",
+     "must be an integer (the first line is 0)"),
+    ("Số thứ tự dòng thuốc phải từ 0 đến {} (dòng đầu tiên là 0)",
+     "must be from 0 to {0} (the first line is 0)"),
+    ("Mã thuốc phải là chuỗi", "the drug code must be a string"),
+    ("Mã thuốc không có trong danh mục ({})", "the drug code is not in the catalog ({0})"),
+    ("Không được thay thế thuốc gây nghiện", "a narcotic may not be substituted"),
+    ("Thuốc thay thế phải cùng hoạt chất, hàm lượng và dạng bào chế",
+     "a substitute must have the same ingredients, strengths and dosage form"),
+    ("Thuốc không còn lưu hành ({})", "the product is no longer marketed ({0})"),
+    ("packs phải là danh sách mã GS1", "packs must be a list of GS1 codes"),
+    ("Mã GS1 phải là chuỗi", "a GS1 code must be a string"),
+    ("Mã GS1 không hợp lệ: {}", "not a valid GS1 code: {0}"),
+    ("GTIN của hộp thuốc không thuộc thuốc được bán",
+     "the pack's GTIN is not one of the dispensed product"),
+    ("Hộp thuốc đã hết hạn ({})", "the pack has expired ({0})"),
+    ("Hộp thuốc được quét hai lần", "the pack was scanned twice"),
+    ("Vượt số lượng kê đơn: còn lại {}", "more than was prescribed: {0} remain"),
+    ("Hộp thuốc (GTIN + số sê-ri) đã được bán trước đó",
+     "the pack (GTIN and serial number) was dispensed before"),
+    ("Nhà thuốc chưa có địa chỉ hoặc số điện thoại: không thể gửi báo cáo bán thuốc lên hệ "
+     "thống quốc gia", "the pharmacy has no address or phone: its dispense report to the "
+                       "national system cannot be filed"),
+    ("Mã đơn thuốc đã tồn tại với nội dung khác",
+     "the prescription code exists with other content"),
+    ("Nội dung đơn thuốc trên cổng khác với bản đã in: mã QR không còn khớp, hãy liên hệ cơ sở "
+     "kê đơn", "the prescription on the gateway differs from the printed one: the QR code no "
+               "longer matches; contact the prescribing facility"),
+    ("Thời điểm kê đơn ở tương lai (quá {} giây so với đồng hồ của cổng)",
+     "the prescribing time is in the future (more than {0} s ahead of the gateway's clock)"),
+    ("Thời điểm kê đơn đã quá {} ngày", "the prescribing time is more than {0} days ago"),
+    ("Loại đơn thuốc phải là {}", "the prescription type must be {0}"),
+    ("Mã đơn thuốc phải gồm 5 ký tự mã cơ sở, 7 chữ/số, dấu '-' và loại đơn (ví dụ "
+     "79001A1B2C3D-c)", "a prescription code is the 5-character facility code, 7 letters or "
+                        "digits, '-' and the type (e.g. 79001A1B2C3D-c)"),
+    ("5 ký tự đầu của mã đơn thuốc phải là mã cơ sở gửi đơn ({})",
+     "the code's first 5 characters must be the submitting facility's code ({0})"),
+    ("Ký tự cuối của mã đơn thuốc ({}) khác loại đơn thuốc ({})",
+     "the code's last character ({0}) differs from the prescription type ({1})"),
+    ("Đơn thuốc phải có ít nhất một chẩn đoán", "at least one diagnosis is needed"),
+    ("Mã chẩn đoán không phải mã ICD-10 hợp lệ của WHO (ví dụ J06.9 hoặc J069)",
+     "not a valid WHO ICD-10 code (e.g. J06.9 or J069)"),
+    ("Đơn thuốc phải có ít nhất một đợt dùng thuốc", "at least one treatment period is needed"),
+    ("Số đợt phải từ 1 đến {}", "the period number must be from 1 to {0}"),
+    ("Ngày bắt đầu (tu_ngay) sau ngày kết thúc (den_ngay) của đợt dùng thuốc",
+     "the period starts (tu_ngay) after it ends (den_ngay)"),
+    ("Ngày tái khám phải trong {} ngày kể từ ngày kê đơn",
+     "the follow-up must be within {0} days of the prescribing date"),
+    ("Hình thức điều trị phải là {}", "the treatment setting must be {0}"),
+    ("Dài quá {} ký tự ({})", "longer than {0} characters ({1})"),
+    ("Họ tên bệnh nhân không được để trống và không dài quá {} ký tự",
+     "the patient's name must not be blank nor longer than {0} characters"),
+    ("Ngày sinh ở tương lai", "the birth date is in the future"),
+    ("Ngày sinh sau ngày kê đơn", "the birth date is after the prescribing date"),
+    ("Ngày sinh cách đây hơn {} năm", "the birth date is more than {0} years ago"),
+    ("Giới tính phải là {}", "the sex must be {0}"),
+    ("Số định danh cá nhân (CCCD) phải gồm 12 chữ số, 3 số đầu là mã tỉnh",
+     "a personal identification number (CCCD) is 12 digits, the first 3 a province code"),
+    ("Số định danh cá nhân không khớp {} của bệnh nhân",
+     "the personal identification number does not agree with the patient's {0}"),
+    ("Cần số định danh cá nhân (CCCD) hoặc mã định danh y tế của bệnh nhân (trẻ dưới {} tháng "
+     "tuổi: thông tin người giám hộ)", "the patient's CCCD or health identifier is needed "
+                                       "(under {0} months: the guardian's details)"),
+    ("Chỉ gửi một trong hai trường ma_so_the_bao_hiem_y_te và ma_so_bao_hiem_y_te",
+     "send only one of ma_so_the_bao_hiem_y_te and ma_so_bao_hiem_y_te"),
+    ("Mã thẻ BHYT phải là mã thẻ (2 chữ cái, 1 chữ số 1-5, 12 chữ số), mã số BHXH (10 chữ số) "
+     "hoặc số định danh cá nhân (12 chữ số)", "a health-insurance number is a card number (2 "
+     "letters, a digit 1-5, 12 digits), a social-insurance number (10 digits) or a CCCD (12 "
+     "digits)"),
+    ("Bệnh nhân dưới {} tháng tuổi: cần thông tin người giám hộ",
+     "the patient is under {0} months: the guardian's details are needed"),
+    ("Cân nặng phải lớn hơn 0 và không quá {} kg", "the weight must be above 0 and at most {0} kg"),
+    ("Bệnh nhân dưới {} tháng tuổi: cần cân nặng (kg)",
+     "the patient is under {0} months: the weight (kg) is needed"),
+    ("Đơn thuốc phải có từ 1 đến {} thuốc", "a prescription has 1 to {0} drugs"),
+    ("Đây là nguyên liệu làm thuốc, không phải thuốc để kê đơn",
+     "this is a pharmaceutical ingredient, not a drug to prescribe"),
+    ("Thuốc này đã có ở dòng {} của đơn", "this drug is on line {0} already"),
+    ("Đơn vị tính không được để trống", "the unit must not be blank"),
+    ("Đơn vị tính khác đơn vị trong danh mục ({})", "the unit differs from the catalog's ({0})"),
+    ("Số lượng phải lớn hơn 0 và không quá {}", "the quantity must be above 0 and at most {0}"),
+    ("Số lượng phải là số nguyên với đơn vị đếm được ({})",
+     "the quantity must be whole for a counted unit ({0})"),
+    ("Cách dùng không được để trống", "the directions must not be blank"),
+    ("Tên thuốc không nêu hoạt chất của sản phẩm trong danh mục ({})",
+     "the drug name does not name the catalog product's ingredients ({0})"),
+    ("Mã thuốc không được để trống", "the drug code must not be blank"),
+    ("Mã GTIN sai chữ số kiểm tra (là {}, đúng phải là {}): có lẽ gõ nhầm",
+     "the GTIN's check digit is wrong (it is {0}, it should be {1}): a typing error?"),
+    ("Mã thuốc chỉ nhiều sản phẩm ({}): dùng mã thuốc quốc gia hoặc GTIN",
+     "the drug code names several products ({0}): use the national code or a GTIN"),
+    ("Mã thuốc không có trong danh mục (mã thuốc quốc gia, số đăng ký hoặc GTIN)",
+     "the drug code is not in the catalog (national code, registration number or GTIN)"),
+    ("Thuốc {} chỉ được kê trong {}", "a {0} drug is prescribed only on {1}"),
+    ("Thuốc y học cổ truyền chỉ được kê trong đơn thuốc thường (c) hoặc y học cổ truyền (y)",
+     "a traditional medicine is prescribed only on a basic (c) or traditional (y) prescription"),
+    ("Số ngày dùng thuốc ({}) vượt giới hạn {} ngày của {} với các chẩn đoán này",
+     "{0} days of treatment exceed the {1}-day limit of {2} for these diagnoses"),
+)
+_ITEMS = tuple((_template(vietnamese), en) for vietnamese, en in ITEMS)
+
+
+def item_in_english(message: str) -> str | None:
+    """The English of an item's Vietnamese ``message`` (None when the table lacks it)."""
+    for pattern, en in _ITEMS:
+        match = pattern.fullmatch(message)
+        if match:
+            return en.format(*match.groups())
+    return None

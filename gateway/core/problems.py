@@ -39,7 +39,7 @@ from gateway.core.errors import (
     Unavailable,
     error_item,
 )
-from gateway.core.messages import bilingual, detail_in_vietnamese
+from gateway.core.messages import bilingual, detail_in_vietnamese, item_in_english
 from signing.errors import KeyStoreError, PrescriberSignatureError, VerificationError
 
 log = logging.getLogger(__name__)
@@ -170,8 +170,10 @@ class ApiError(Exception):
 def _localized(item: Mapping[str, Any], lang: str) -> dict[str, Any]:
     """An item with its message in ``lang`` when it has one in English (``_en``)."""
     shown = {key: value for key, value in item.items() if key != "_en"}
-    if lang == "en" and item.get("_en"):
-        shown["message"] = item["_en"]
+    if lang == "en":
+        english = item.get("_en") or item_in_english(str(item.get("message", "")))
+        if english:
+            shown["message"] = english
     return shown
 
 
@@ -182,8 +184,8 @@ class ProblemItemSchema(Schema):
         "description": "stable machine code (docs/rules.md, docs/api-guide.md)",
         "example": "drug.unknown"})
     message = fields.String(required=True, metadata={
-        "description": "message for a person: Vietnamese; English for request-level codes "
-                       "(`request.*`) when `Accept-Language` prefers English"})
+        "description": "message for a person: Vietnamese, or English when `Accept-Language` "
+                       "prefers it"})
     parameter = fields.String(metadata={
         "description": "the query or path parameter at fault, when it is not the body"})
     reason = fields.String(metadata={

@@ -12,10 +12,16 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from gateway.core.messages import DETAILS, delivery_error_in_vietnamese, detail_in_vietnamese
+from gateway.core.messages import (
+    DETAILS,
+    delivery_error_in_vietnamese,
+    detail_in_vietnamese,
+    item_in_english,
+)
 from tests.gateway.prescriptions.test_prescriptions import (
     dispense,
     issued,
+    prescription,
     world,
 )
 
@@ -141,3 +147,38 @@ def test_every_delivery_error_is_said_in_vietnamese_in_the_console() -> None:
     assert missing == []
     said = delivery_error_in_vietnamese("gave up after 1 day, 0:00:00: the registry answered 503")
     assert said == "Ngừng gửi sau 1 day, 0:00:00: Hệ thống quốc gia trả lời 503"
+
+
+def item_messages() -> list[tuple[str, str]]:
+    """Every literal message of an error item: ``error_item(pointer, code, message)`` and the
+    rules' ``ctx.error`` / ``ctx.warn``."""
+    found = []
+    for package in ("gateway", "schemas"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call) or len(node.args) < 3:
+                    continue
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+                if name in ("error_item", "error", "warn"):
+                    text = _text(node.args[2])
+                    if text and VIETNAMESE.search(text):
+                        found.append((text, f"{path.relative_to(ROOT)}:{node.lineno}"))
+    return found
+
+
+def test_every_item_message_has_its_english() -> None:
+    messages = item_messages()
+    assert len(messages) > 70
+    missing = [f"{where}: {text!r}" for text, where in messages if item_in_english(text) is None]
+    assert missing == []
+
+
+def test_a_refused_prescription_speaks_english_when_asked(client: FlaskClient,
+                                                          world: dict) -> None:
+    body = prescription(gioi_tinh=7, ho_ten_benh_nhan="")
+    answer = client.post("/v2/prescriptions", json=body, headers={
+        **world["h"]["doctor_a"], "Accept-Language": "en"}).get_json()
+    said = {item["pointer"]: item["message"] for item in answer["errors"]}
+    assert said["/gioi_tinh"].startswith("the sex must be")
+    assert not VIETNAMESE.search(said["/ho_ten_benh_nhan"])
