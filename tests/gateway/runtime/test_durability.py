@@ -1,0 +1,169 @@
+"""Fault class (durability): the embedded database is SIGKILLed right after a write was
+acknowledged.
+
+Probe finding: submit, dispense and cancel answered 2xx, then a SIGKILL of the embedded
+database at once; after the restart 59 of 60 acknowledged writes were gone (the server kept
+its journal in memory and wrote it out later). Here ``erx-gateway run`` runs as in production
+on one machine, and every acknowledged write is followed at once by a SIGKILL of the real
+database process; the supervisor restarts it, and every write acknowledged so far must be
+there, read through the API. README "Reliability" quotes the counts this test prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from schemas import examples
+from tests.gateway.runtime.test_run import BIN, run_env, wait_ready  # noqa: F401
+
+pytestmark = pytest.mark.slow
+
+#: Prescriptions taken through submit, dispense and cancel: one kill after each, 51 in all.
+ROUNDS = int(os.environ.get("ERX_KILL_ROUNDS", "17"))
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def database_pid(port: str) -> int:
+    """The pid of the SecantusDB process serving ``port`` (a child of the supervisor)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"secantus" in cmdline and port.encode() in cmdline:
+            return int(entry.name)
+    raise AssertionError(f"no embedded database on port {port}")
+
+
+def wait_for_new_database(port: str, old: int, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid = database_pid(port)
+        except AssertionError:
+            pid = old
+        if pid != old:
+            return pid
+        time.sleep(0.05)
+    raise AssertionError("the supervisor did not start the database again")
+
+
+def create_party(env: dict[str, str], role: str, code: str) -> dict[str, str]:
+    created = subprocess.run(
+        [str(BIN / "erx-gateway"), "parties", "create", "--role", role, "--code", code,
+         "--name", f"Fault test {code}", "--address", "1 Lê Lợi, Quận 1, TP. Hồ Chí Minh",
+         "--phone", "02838221234"], env=env, capture_output=True, text=True, timeout=120)
+    assert created.returncode == 0, created.stderr
+    return json.loads(created.stdout)
+
+
+class Gateway:
+    """The API of one running ``erx-gateway run``, with the parties of this test."""
+
+    def __init__(self, base: str, env: dict[str, str]) -> None:
+        self.base = base
+        self.env = env
+        self.headers: dict[str, dict[str, str]] = {}
+
+    def login(self, role: str, credentials: dict[str, str]) -> None:
+        answer = requests.post(f"{self.base}/v2/auth/token", timeout=30,
+                               json={"grant_type": "client_credentials", **credentials})
+        assert answer.status_code == 200, answer.text
+        self.headers[role] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+    def post(self, role: str, path: str, body: dict[str, Any], expected: int) -> dict[str, Any]:
+        headers = {**self.headers[role], "Idempotency-Key": uuid.uuid4().hex}
+        answer = requests.post(f"{self.base}{path}", json=body, headers=headers, timeout=60)
+        assert answer.status_code == expected, answer.text[:500]
+        return answer.json()
+
+    def get(self, code: str) -> requests.Response:
+        return requests.get(f"{self.base}/v2/prescriptions/{code}",
+                            headers=self.headers["clinic"], timeout=60)
+
+
+def missing(gateway: Gateway, acknowledged: dict[str, dict[str, Any]]) -> list[str]:
+    """Every acknowledged write not found through the API: ``acknowledged`` maps a
+    prescription code to what was acknowledged of it (``dispenses``: ids, ``cancelled``)."""
+    lost = []
+    for code, expected in acknowledged.items():
+        answer = gateway.get(code)
+        if answer.status_code == 404:
+            lost.append(f"{code}: submitted, now 404")
+            continue
+        assert answer.status_code == 200, answer.text[:300]
+        found = answer.json()
+        dispenses = {dispense["id"] for dispense in found.get("dispenses", [])}
+        lost += [f"{code}: dispense {d} gone" for d in expected["dispenses"] - dispenses]
+        if expected["cancelled"] and found["status"] != "cancelled":
+            lost.append(f"{code}: cancelled, now {found['status']}")
+    return lost
+
+
+def test_every_acknowledged_write_survives_a_sigkill_of_the_database(
+        run_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    env = {**run_env, "ERX_EMBEDDED_DB_MAX_RESTARTS": "1000",
+           "ERX_EMBEDDED_DB_RESTART_WINDOW_SECONDS": "60"}
+    port = env["ERX_EMBEDDED_DB_PORT"]
+    base = f"http://127.0.0.1:{env['ERX_HTTP_PORT']}"
+    log_path = tmp_path / "run.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([str(BIN / "erx-gateway"), "run"], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+    acknowledged: dict[str, dict[str, Any]] = {}
+    writes = kills = 0
+    try:
+        wait_ready(process, base)
+        gateway = Gateway(base, env)
+        gateway.login("clinic", create_party(env, "clinic", "79001"))
+        gateway.login("pharmacy", create_party(env, "pharmacy", "NT0001"))
+        pid = database_pid(port)
+
+        def kill_and_check(what: str) -> None:
+            nonlocal pid, kills
+            os.kill(pid, signal.SIGKILL)  # at once: the 2xx has just been read
+            kills += 1
+            pid = wait_for_new_database(port, pid)
+            wait_ready(process, base)
+            lost = missing(gateway, acknowledged)
+            assert not lost, f"after kill {kills} (following {what}): {lost}"
+
+        for round_ in range(ROUNDS):
+            now = datetime.now(VIETNAM)
+            issued = gateway.post("clinic", "/v2/prescriptions",
+                                  examples.basic_prescription(now), 201)
+            code = issued["ma_don_thuoc"]
+            acknowledged[code] = {"dispenses": set(), "cancelled": False}
+            writes += 1
+            kill_and_check(f"submit of {code}")
+            dispense = gateway.post("pharmacy", f"/v2/prescriptions/{code}/dispenses", {
+                "ma_hoa_don": f"HD{round_:04d}",
+                "items": [{"line": 0, "so_luong_ban": 10}]}, 201)
+            acknowledged[code]["dispenses"].add(dispense["id"])
+            writes += 1
+            kill_and_check(f"dispense {dispense['id']} of {code}")
+            gateway.post("clinic", f"/v2/prescriptions/{code}/cancel", examples.cancel(), 200)
+            acknowledged[code]["cancelled"] = True
+            writes += 1
+            kill_and_check(f"cancel of {code}")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+        print(f"\ndatabase SIGKILL: {kills} kills, acknowledged {writes} writes, "
+              f"found {writes if kills == 3 * ROUNDS else 'n/a'}")
+    assert process.returncode == 0, log_path.read_text()[-3000:]
+    assert kills >= 50 or ROUNDS < 17
