@@ -126,6 +126,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("EMBEDDED_DB_HOST", "127.0.0.1", str, "loopback address of the embedded database"),
     Setting("EMBEDDED_DB_PORT", 27027, parse_positive_int, "port of the embedded database"),
     Setting("EMBEDDED_DB_CACHE", "512M", str, "WiredTiger cache size of the embedded database"),
+    Setting("EMBEDDED_DB_IN_PRODUCTION", "", parse_choice("", "single-node"),
+            "`single-node`: run production on the embedded database, acknowledging that one "
+            "node has no replica (a lost disk loses the data; no failover). Unset, production "
+            "refuses to start without ERX_MONGODB_URI (README \"Production\")"),
     Setting("EMBEDDED_DB_MAX_RESTARTS", 5, parse_non_negative_int,
             "times `erx-gateway run` restarts a dead embedded database within "
             "EMBEDDED_DB_RESTART_WINDOW_SECONDS before it stops everything (exit status 1)"),
@@ -448,6 +452,23 @@ def check_registry_url(values: Mapping[str, Any]) -> None:
     if values["ENV"] == "production" and url and not url.lower().startswith("https://"):
         raise ConfigError("ERX_REGISTRY_BASE_URL must be an https:// URL in production: the "
                           "facility password is sent to it")
+
+
+def check_embedded_database(values: Mapping[str, Any]) -> None:
+    """Production runs on the embedded database (no ``MONGODB_URI``) only when the operator
+    acknowledges that a single node has no replica.
+
+    Raises:
+        ConfigError: in production, no ``MONGODB_URI`` and ``EMBEDDED_DB_IN_PRODUCTION`` is
+            not ``single-node``.
+    """
+    if (values["ENV"] == "production" and not values["MONGODB_URI"]
+            and values["EMBEDDED_DB_IN_PRODUCTION"] != "single-node"):
+        raise ConfigError(
+            "ERX_MONGODB_URI is not set, so production would run on the embedded database: one "
+            "node, no replica (a lost disk loses every prescription; no failover). Set "
+            "ERX_MONGODB_URI to a replica set, or ERX_EMBEDDED_DB_IN_PRODUCTION=single-node to "
+            "accept a single node")
 
 
 def describe(values: Mapping[str, Any]) -> list[dict[str, str]]:
