@@ -262,6 +262,7 @@ def build_services(config: Mapping[str, Any], *, listeners: Sequence[Any] = ()) 
                               render_pdf=render_pdf),
             idempotency=IdempotencyStore(database[idempotency.COLLECTION],
                                          ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"],
+                                         lease_seconds=config["IDEMPOTENCY_LEASE_SECONDS"],
                                          cipher=cipher),
             webhooks=WebhookStore(database, cache=webhook_cache),
             delivery_metrics=delivery_metrics,

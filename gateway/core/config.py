@@ -186,6 +186,9 @@ SETTINGS: tuple[Setting, ...] = (
             "time zone of answers' times and of date-only query bounds (IANA name)"),
     Setting("IDEMPOTENCY_TTL_SECONDS", 86_400, parse_positive_int,
             "how long an Idempotency-Key's answer is kept for replay"),
+    Setting("IDEMPOTENCY_LEASE_SECONDS", 30.0, parse_positive_float,
+            "a retry with the Idempotency-Key of a request still running gets 409 with "
+            "Retry-After; past this (the first one's process died) the retry completes it"),
     Setting("PACK_RESERVATION_GRACE_SECONDS", 60, parse_positive_int,
             "after this, a scanned pack held by a dispense that never completed (crash) may be "
             "dispensed again"),
