@@ -11,10 +11,12 @@ there, read through the API. README "Reliability" quotes the counts this test pr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from datetime import datetime
@@ -192,3 +194,105 @@ def test_every_acknowledged_write_survives_a_sigkill_of_the_database(
               f"found {writes if kills == 3 * ROUNDS else 'n/a'}")
     assert process.returncode == 0, log_path.read_text()[-3000:]
     assert kills >= 50 or ROUNDS < 17
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def gunicorn_worker(supervisor: int) -> int:
+    """The pid of the one gunicorn worker under ``erx-gateway run`` (ERX_WORKERS=1)."""
+    for child in children(supervisor):
+        with contextlib.suppress(OSError):
+            if b"gunicorn" in Path(f"/proc/{child}/cmdline").read_bytes():
+                workers = children(child)
+                if len(workers) == 1:
+                    return workers[0]
+    raise AssertionError("no single gunicorn worker")
+
+
+def submit_until_answered(gateway: Gateway, body: dict[str, Any], key: str) -> str:
+    """Send the submit with ``key`` until it is answered 201 (a retry of a killed attempt may
+    meet 409 while the dead one's lease runs, or 503 while the worker restarts)."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert time.monotonic() < deadline, f"{key} never answered"
+        try:
+            answer = requests.post(f"{gateway.base}/v2/prescriptions", json=body, timeout=30,
+                                   headers={**gateway.headers["clinic"], "Idempotency-Key": key})
+        except requests.ConnectionError:
+            time.sleep(0.1)
+            continue
+        if answer.status_code == 201:
+            return answer.json()["ma_don_thuoc"]
+        assert answer.status_code in (409, 503), answer.text[:300]
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_submit_loses_and_duplicates_nothing(
+        run_env: dict[str, str], tmp_path: Path) -> None:
+    """SIGKILL of the gunicorn worker at moments spread over a submit's time (before, during,
+    after its writes); the client retries with the same Idempotency-Key, as README tells it
+    to. Each key names exactly one stored prescription."""
+    env = {**run_env, "ERX_IDEMPOTENCY_LEASE_SECONDS": "1"}
+    base = f"http://127.0.0.1:{env['ERX_HTTP_PORT']}"
+    log_path = tmp_path / "run.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([str(BIN / "erx-gateway"), "run"], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+    codes: dict[str, str] = {}
+    cut_short = 0
+    rounds = 20
+    try:
+        wait_ready(process, base)
+        gateway = Gateway(base, env)
+        gateway.login("clinic", create_party(env, "clinic", "79001"))
+        started = time.monotonic()
+        codes["warm-up"] = submit_until_answered(
+            gateway, examples.basic_prescription(datetime.now(VIETNAM)), "warm-up")
+        took = time.monotonic() - started
+        for round_ in range(rounds):
+            key = f"worker-kill-{round_}"
+            body = examples.basic_prescription(datetime.now(VIETNAM))
+            first: dict[str, Any] = {}
+
+            def send(body: dict[str, Any] = body, key: str = key,
+                     first: dict[str, Any] = first) -> None:
+                try:
+                    first["answer"] = requests.post(
+                        f"{base}/v2/prescriptions", json=body, timeout=30,
+                        headers={**gateway.headers["clinic"], "Idempotency-Key": key})
+                except requests.ConnectionError as exc:
+                    first["error"] = exc
+
+            worker = gunicorn_worker(process.pid)
+            sender = threading.Thread(target=send)
+            sender.start()
+            time.sleep(took * 1.5 * round_ / rounds)  # the moment of the kill, spread
+            os.kill(worker, signal.SIGKILL)
+            sender.join(60)
+            cut_short += "error" in first or first["answer"].status_code >= 500
+            wait_ready(process, base)
+            codes[key] = submit_until_answered(gateway, body, key)
+            if "answer" in first and first["answer"].status_code == 201:
+                assert first["answer"].json()["ma_don_thuoc"] == codes[key]
+        client: pymongo.MongoClient = pymongo.MongoClient(
+            f"mongodb://127.0.0.1:{env['ERX_EMBEDDED_DB_PORT']}/?directConnection=true")
+        try:
+            stored = sorted(doc["_id"] for doc in client.erx.prescriptions.find({}, {"_id": 1}))
+        finally:
+            client.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    print(f"\ngunicorn worker SIGKILL: {rounds} kills, {cut_short} cut a submit short; "
+          f"acknowledged {len(codes)}, found {len(set(stored) & set(codes.values()))}, "
+          f"stored {len(stored)} (duplicates {len(stored) - len(set(codes.values()))})")
+    assert len(set(codes.values())) == len(codes)  # one prescription per key
+    assert stored == sorted(codes.values())  # none lost, none twice
+    assert cut_short, "no kill landed while a submit was under way"
