@@ -58,7 +58,7 @@ def connect(config: Mapping[str, Any], **options: Any) -> pymongo.MongoClient:
     settings: dict[str, Any] = {
         "connect": False, "tz_aware": True, "serverSelectionTimeoutMS": timeout,
         "connectTimeoutMS": timeout, "socketTimeoutMS": config["MONGODB_SOCKET_TIMEOUT_MS"],
-        "w": concern.document["w"], "journal": True, "appname": "erx-gateway"}
+        "w": concern.document["w"], "journal": concern.document["j"], "appname": "erx-gateway"}
     settings.update(options)
     return pymongo.MongoClient(mongodb_uri(config), **settings)
 
