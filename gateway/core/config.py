@@ -122,7 +122,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MONGODB_SOCKET_TIMEOUT_MS", 30_000, parse_positive_int,
             "longest wait for one database answer: a database that stops answering fails the "
             "request (503) instead of holding its thread"),
-    Setting("WRITE_CONCERN", "majority", str, "write concern `w` for every write"),
+    Setting("WRITE_CONCERN", "majority", str,
+            "write concern `w` for every write (`j: true` is always added: docs/durability.md)"),
     Setting("EMBEDDED_DB_HOST", "127.0.0.1", str, "loopback address of the embedded database"),
     Setting("EMBEDDED_DB_PORT", 27027, parse_positive_int, "port of the embedded database"),
     Setting("EMBEDDED_DB_CACHE", "512M", str, "WiredTiger cache size of the embedded database"),
