@@ -1,0 +1,214 @@
+"""The cross-facility check under concurrency (issue 23 §2): two overlapping submissions for the
+same person are decided one after the other, whatever their timing, in one process (threads
+behind a barrier) or in two (two app processes against one database); the later one is
+refused (narcotic) or warned (psychotropic), and every overlap is in the regulators' report
+once. A submission that dies holding a claim does not block the person for longer than the
+claim's lease; a refused one leaves nothing behind; a replayed Idempotency-Key answers the
+first result."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gateway.core.context import services
+from tests.gateway.prescriptions.test_overlaps import (
+    DIAZEPAM,
+    MORPHINE_INJ,
+    MORPHINE_ORAL,
+    SEDUXEN,
+    rx,
+    two,
+    world,
+)
+from tests.gateway.prescriptions.test_prescriptions import submit
+
+__all__ = ["two", "world"]  # fixtures, used by name
+
+PAIRS = 100
+REPORT = "/v2/reports/controlled-overlaps"
+
+
+def cccd(person: int) -> str:
+    return f"079090{person:06d}"
+
+
+def narcotic_pair(world: dict[str, Any], person: int) -> tuple[dict, dict]:
+    """Two overlapping narcotic prescriptions (days 0-6 and 3-9) for one person."""
+    return (rx(world, "n", [MORPHINE_ORAL], [(0, 6)], cccd=cccd(person)),
+            rx(world, "n", [MORPHINE_INJ], [(3, 9)], cccd=cccd(person)))
+
+
+def outcome(answer: Any) -> tuple[int, list[str], list[str]]:
+    """(status, error codes, overlap warning codes) of a submit answer."""
+    body = answer.get_json() or {}
+    errors = [e["code"] for e in body.get("errors", [])]
+    warnings = [w["code"] for w in body.get("warnings", [])
+                if w["code"] in ("control.overlap", "drug.duplicate_therapy")]
+    return answer.status_code, errors, warnings
+
+
+def side_by_side(app: Flask, sends: list[Callable[[FlaskClient], Any]]) -> list[Any]:
+    """Run the ``sends`` in threads of their own, released together; their answers."""
+    barrier = threading.Barrier(len(sends))
+    answers: list[Any] = [None] * len(sends)
+
+    def run(index: int) -> None:
+        local = app.test_client()
+        barrier.wait(timeout=60)
+        answers[index] = sends[index](local)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(sends))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert all(answer is not None for answer in answers), "a submission did not finish"
+    return answers
+
+
+@pytest.fixture
+def stale_reads(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worst timing, every time: each thread's first read of the person's prescriptions is
+    made before any of the two submissions stores anything."""
+    store = services(app).prescription_store
+    read = store.overlap_candidates
+    barrier = threading.Barrier(2)
+    seen = threading.local()
+
+    def stale(*args: Any, **kwargs: Any) -> Any:
+        found = read(*args, **kwargs)
+        if not getattr(seen, "once", False):
+            seen.once = True
+            barrier.wait(timeout=30)
+        return found
+
+    monkeypatch.setattr(store, "overlap_candidates", stale)
+
+
+def report_items(client: FlaskClient, regulator: dict[str, str]) -> list[dict[str, Any]]:
+    answer = client.get(REPORT, query_string={"limit": 1000}, headers=regulator)
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()["items"]
+
+
+# --- the worst interleaving, made certain ------------------------------------------------------
+def test_two_narcotics_read_before_either_is_stored_one_is_refused(
+        app: Flask, client: FlaskClient, two: dict, stale_reads: None, database) -> None:
+    first, second = narcotic_pair(two, 1)
+    answers = side_by_side(app, [
+        lambda c: submit(c, two["h"]["doctor_1"], first),
+        lambda c: submit(c, two["h"]["doctor_2"], second)])
+    outcomes = sorted(outcome(answer) for answer in answers)
+    assert [status for status, _, _ in outcomes] == [201, 422], outcomes
+    assert outcomes[1][1] == ["control.overlap"]
+    assert database["prescriptions"].count_documents({}) == 1
+    # the refusal is in the report, once, naming the accepted one
+    [item] = report_items(client, two["h"]["regulator"])
+    winner = next(a.get_json() for a in answers if a.status_code == 201)
+    assert (item["outcome"], item["accepted"]) == ("refused", False)
+    assert item["other"]["ma_don_thuoc"] == winner["ma_don_thuoc"]
+
+
+def test_two_psychotropics_read_before_either_is_stored_the_later_is_warned(
+        app: Flask, client: FlaskClient, two: dict, stale_reads: None) -> None:
+    first = rx(two, "h", [DIAZEPAM], [(0, 9)], cccd=cccd(2))
+    second = rx(two, "h", [SEDUXEN], [(5, 14)], cccd=cccd(2))
+    answers = side_by_side(app, [
+        lambda c: submit(c, two["h"]["doctor_1"], first),
+        lambda c: submit(c, two["h"]["doctor_2"], second)])
+    assert [a.status_code for a in answers] == [201, 201]
+    warned = [a.get_json() for a in answers if outcome(a)[2] == ["control.overlap"]]
+    calm = [a.get_json() for a in answers if outcome(a)[2] == []]
+    assert len(warned) == len(calm) == 1, [outcome(a) for a in answers]
+    [item] = report_items(client, two["h"]["regulator"])
+    assert (item["outcome"], item["accepted"]) == ("warned", True)
+    assert item["prescription"]["ma_don_thuoc"] == warned[0]["ma_don_thuoc"]
+    assert item["other"]["ma_don_thuoc"] == calm[0]["ma_don_thuoc"]
+
+
+# --- 100 pairs released together ---------------------------------------------------------------
+def test_a_hundred_concurrent_narcotic_pairs_never_both_accepted(
+        app: Flask, client: FlaskClient, two: dict, database) -> None:
+    statuses: dict[int, list[tuple[int, list[str]]]] = {person: [] for person in range(PAIRS)}
+    barrier = threading.Barrier(2)
+    lock = threading.Lock()
+
+    def clinic(side: int, doctor: str) -> None:
+        local = app.test_client()
+        for person in range(PAIRS):
+            body = narcotic_pair(two, 100 + person)[side]
+            barrier.wait(timeout=60)
+            status, errors, _ = outcome(submit(local, two["h"][doctor], body))
+            with lock:
+                statuses[person].append((status, errors))
+
+    threads = [threading.Thread(target=clinic, args=(0, "doctor_1")),
+               threading.Thread(target=clinic, args=(1, "doctor_2"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=240)
+    both = [person for person, pair in statuses.items() if [s for s, _ in pair] == [201, 201]]
+    assert both == []
+    for person, pair in statuses.items():
+        assert sorted(pair) == [(201, []), (422, ["control.overlap"])], (person, pair)
+    assert database["prescriptions"].count_documents({}) == PAIRS
+    refused = Counter(item["prescription"]["ma_don_thuoc"]
+                      for item in report_items(client, two["h"]["regulator"]))
+    assert len(refused) == PAIRS and set(refused.values()) == {1}
+
+
+def _clinic_process(config: dict[str, Any], headers: dict[str, str], bodies: list[dict],
+                    barrier: Any, results: Any) -> None:
+    """One app process of its own: submits its side of every pair, in step with the other."""
+    from gateway import create_app  # noqa: PLC0415 (a spawned process imports afresh)
+
+    application = create_app(config)
+    application.config["TESTING"] = True
+    try:
+        assert services(application).wait_ready()
+        local = application.test_client()
+        barrier.wait(timeout=120)                      # both processes are up
+        for person, body in enumerate(bodies):
+            barrier.wait(timeout=60)
+            status, errors, _ = outcome(submit(local, headers, body))
+            results.put((person, status, errors))
+    finally:
+        services(application).close()
+
+
+def test_a_hundred_pairs_from_two_processes_never_both_accepted(
+        app_config: dict[str, Any], client: FlaskClient, two: dict, database) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(2), context.Queue()
+    pairs = [narcotic_pair(two, 1000 + person) for person in range(PAIRS)]
+    processes = [context.Process(target=_clinic_process, args=(
+        app_config, two["h"][doctor], [pair[side] for pair in pairs], barrier, results))
+        for side, doctor in enumerate(("doctor_1", "doctor_2"))]
+    for process in processes:
+        process.start()
+    try:
+        got: dict[int, list[tuple[int, list[str]]]] = {}
+        for _ in range(2 * PAIRS):
+            person, status, errors = results.get(timeout=120)
+            got.setdefault(person, []).append((status, errors))
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+            if process.is_alive():
+                process.kill()
+    assert [process.exitcode for process in processes] == [0, 0]
+    both = [person for person, pair in got.items() if [s for s, _ in pair] == [201, 201]]
+    assert both == []
+    assert all(sorted(pair) == [(201, []), (422, ["control.overlap"])] for pair in got.values())
+    assert database["prescriptions"].count_documents({}) == PAIRS
+    assert len(report_items(client, two["h"]["regulator"])) == PAIRS
