@@ -170,7 +170,7 @@ def test_a_hundred_concurrent_narcotic_pairs_never_both_accepted(
 def _clinic_process(config: dict[str, Any], headers: dict[str, str], bodies: list[dict],
                     barrier: Any, results: Any) -> None:
     """One app process of its own: submits its side of every pair, in step with the other."""
-    from gateway import create_app  # noqa: PLC0415 (a spawned process imports afresh)
+    from gateway import create_app  # a spawned process imports afresh
 
     application = create_app(config)
     application.config["TESTING"] = True
