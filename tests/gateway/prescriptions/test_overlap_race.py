@@ -25,6 +25,7 @@ from tests.gateway.prescriptions.test_overlaps import (
     MORPHINE_INJ,
     MORPHINE_ORAL,
     SEDUXEN,
+    day,
     rx,
     two,
     world,
@@ -212,3 +213,112 @@ def test_a_hundred_pairs_from_two_processes_never_both_accepted(
     assert all(sorted(pair) == [(201, []), (422, ["control.overlap"])] for pair in got.values())
     assert database["prescriptions"].count_documents({}) == PAIRS
     assert len(report_items(client, two["h"]["regulator"])) == PAIRS
+
+
+# --- what a claim leaves behind -----------------------------------------------------------------
+def claims(app: Flask, database: Any, person: int) -> list[dict[str, Any]]:
+    """The person's claims as stored (by the app's keyed hash of the CCCD)."""
+    found = database["overlap_claims"].find_one(
+        {"_id": services(app).audit.patient_hash(cccd(person))})
+    return list(found["claims"]) if found else []
+
+
+def stale_claim(app: Flask, database: Any, person: int, code: str, *, live_for: float) -> None:
+    """A claim of a prescription never stored: its submitter died after claiming."""
+    now = datetime.now(UTC)
+    database["overlap_claims"].update_one(
+        {"_id": services(app).audit.patient_hash(cccd(person))},
+        {"$push": {"claims": {"code": code, "first": "2000-01-01", "last": "2999-12-31",
+                              "until": now + timedelta(seconds=live_for)}}}, upsert=True)
+
+
+def test_a_refused_submission_leaves_no_claim_and_the_winner_one(
+        app: Flask, client: FlaskClient, two: dict, database: Any) -> None:
+    first, second = narcotic_pair(two, 3)
+    kept = submit(client, two["h"]["doctor_1"], first)
+    assert kept.status_code == 201
+    assert submit(client, two["h"]["doctor_2"], second).status_code == 422
+    assert [c["code"] for c in claims(app, database, 3)] == [kept.get_json()["ma_don_thuoc"]]
+    assert database["prescriptions"].count_documents({}) == 1
+
+
+def test_a_claim_whose_submitter_died_blocks_only_until_it_expires(
+        app: Flask, client: FlaskClient, two: dict, make_app, database: Any) -> None:
+    body = narcotic_pair(two, 4)[0]
+    stale_claim(app, database, 4, "79011DIED0001-n", live_for=60)
+    impatient = make_app(RX_OVERLAP_WAIT_SECONDS=0.3).test_client()
+    busy = submit(impatient, two["h"]["doctor_1"], body)
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "1", busy.get_json()
+    assert database["prescriptions"].count_documents({}) == 0
+    # a claim that lapses while the submission waits lets it through
+    database["overlap_claims"].delete_many({})
+    stale_claim(app, database, 4, "79011DIED0002-n", live_for=1)
+    assert submit(client, two["h"]["doctor_1"], body).status_code == 201
+    assert database["prescriptions"].count_documents({}) == 1
+
+
+def test_a_stale_claim_never_refuses_it_only_delays(
+        app: Flask, client: FlaskClient, two: dict, database: Any) -> None:
+    """A claim is no prescription: once it lapsed, the check reads the real ones (none)."""
+    stale_claim(app, database, 5, "79011DIED0003-n", live_for=-1)
+    first, second = narcotic_pair(two, 5)
+    assert submit(client, two["h"]["doctor_1"], first).status_code == 201
+    refused = submit(client, two["h"]["doctor_2"], second)
+    assert outcome(refused)[:2] == (422, ["control.overlap"])
+
+
+def test_a_full_claims_document_drops_its_expired_claims(
+        app: Flask, client: FlaskClient, two: dict, database: Any) -> None:
+    for number in range(64):
+        stale_claim(app, database, 6, f"79011OLD{number:04d}-n", live_for=-1)
+    first = narcotic_pair(two, 6)[0]
+    stored = submit(client, two["h"]["doctor_1"], first)
+    assert stored.status_code == 201, stored.get_json()
+    assert [c["code"] for c in claims(app, database, 6)] == [stored.get_json()["ma_don_thuoc"]]
+
+
+def test_an_insert_that_stores_nothing_releases_its_claim(
+        app: Flask, client: FlaskClient, two: dict, database: Any) -> None:
+    first = narcotic_pair(two, 7)[0]
+    kept = submit(client, two["h"]["doctor_1"], first).get_json()
+    # the same code with other content (days 20-26, overlapping nothing): 409, no claim kept
+    clash = rx(two, "n", [MORPHINE_ORAL], [(20, 26)], cccd=cccd(7),
+               ma_don_thuoc=kept["ma_don_thuoc"])
+    assert submit(client, two["h"]["doctor_1"], clash).status_code == 409
+    assert [(c["code"], c["first"]) for c in claims(app, database, 7)] == [
+        (kept["ma_don_thuoc"], day(0).isoformat())]
+
+
+def test_a_claim_that_lapsed_before_the_insert_stores_nothing(
+        app: Flask, two: dict, make_app, database: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = make_app(RX_OVERLAP_CLAIM_SECONDS=1)
+    lifecycle = services(slow).lifecycle
+    sign = lifecycle.sign
+    lapse = threading.Event()
+
+    def stalled(document: Any) -> Any:
+        lapse.wait(1.5)                       # a process stalled longer than its claim lives
+        return sign(document)
+
+    monkeypatch.setattr(lifecycle, "sign", stalled)
+    answer = submit(slow.test_client(), two["h"]["doctor_1"], narcotic_pair(two, 8)[0])
+    assert answer.status_code == 503, answer.get_json()
+    assert database["prescriptions"].count_documents({}) == 0
+    assert claims(app, database, 8) == []
+
+
+def test_replays_of_a_concurrent_pair_answer_the_first_results(
+        app: Flask, two: dict, stale_reads: None, database: Any) -> None:
+    first, second = narcotic_pair(two, 9)
+    keys = [{"Idempotency-Key": "race-pair-1"}, {"Idempotency-Key": "race-pair-2"}]
+    sends = [lambda c: submit(c, two["h"]["doctor_1"], first, **keys[0]),
+             lambda c: submit(c, two["h"]["doctor_2"], second, **keys[1])]
+    answers = side_by_side(app, sends)
+    assert sorted(a.status_code for a in answers) == [201, 422]
+    replays = [send(app.test_client()) for send in sends]
+    for answer, replay in zip(answers, replays, strict=True):
+        assert (replay.status_code, replay.get_json()) == (answer.status_code,
+                                                           answer.get_json())
+        assert replay.headers["Idempotent-Replayed"] == "true"
+    assert database["prescriptions"].count_documents({}) == 1
