@@ -35,13 +35,15 @@ Each facility sees only its own prescriptions; the gateway sees them all. What i
   a claim lives ``RX_OVERLAP_CLAIM_SECONDS``, so a submitter that died holding one blocks the
   person's overlapping submissions no longer than that, and one that would store after its
   claim lapsed gives up (503) instead.
+- **``c`` after the insert**: ``drug.duplicate_therapy`` is only ever a warning, so a ``c``
+  prescription is stored first and checked after, its warnings then added to it
+  (:meth:`PrescriptionStore.add_warnings`). Of two at the same moment, the one stored later
+  reads the other, so it carries the warning (the earlier may too, when it read after the
+  other was stored). No claim, so no command more.
 - **Cost**: one indexed query per checked submission
   (:meth:`PrescriptionStore.overlap_candidates`) and, for ``n`` and ``h``, the claim; only when
   something is found, one more for the parties' names, and the records
   (:class:`OverlapCheck.record`).
-
-Known limit: ``c`` prescriptions take no claim (a second command on every one), so two ``c``
-submissions at the same moment may miss each other's ``drug.duplicate_therapy`` warning.
 """
 
 from __future__ import annotations
@@ -253,6 +255,7 @@ class Findings:
     warnings: list[Issue] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)  # codes of every candidate the check read
     claim: Claim | None = None                     # the claim taken (OverlapCheck.decide)
+    after_insert: bool = False                     # a c one: checked once it is stored
 
 
 @dataclass(frozen=True)
@@ -309,11 +312,16 @@ class OverlapCheck:
                patient: str | None, party: Party) -> Findings:
         """:meth:`check`, and for an ``n`` or ``h`` prescription that nothing refuses, its
         claim on the person's days (``claim`` of the findings; the module docstring says
-        why); checked again while another overlapping submission is being stored.
+        why); checked again while another overlapping submission is being stored. A ``c`` one
+        is not checked here: only warnings can come of it, so it is checked once stored
+        (``after_insert``).
 
         Raises:
             Unavailable: still another one's claim after ``RX_OVERLAP_WAIT_SECONDS``.
         """
+        if (document["loai_don_thuoc"] == "c" and patient is not None and party.facility
+                and self.policy.duplicate_therapy):
+            return Findings(after_insert=True)
         deadline = time.monotonic() + self.policy.wait_seconds
         pause = 0.005
         while True:

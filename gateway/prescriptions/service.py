@@ -136,6 +136,8 @@ class Lifecycle(Dispensing):
         stored.update(audit_outbox.initial_fields(
             self._audit_events("prescription.submitted", stored)))
         if self._insert_claimed(stored, findings):
+            if findings.after_insert:
+                findings = self._check_stored(stored, lines, patient, party)
             self._record_overlaps(findings, document, party, patient, accepted=True, now=now)
             return Submitted(stored, created=True)
         # The code exists: the same prescription again, or a clash.
@@ -157,6 +159,19 @@ class Lifecycle(Dispensing):
             if not created:
                 self.overlaps.release(findings)
         return created
+
+    def _check_stored(self, stored: dict[str, Any], lines: list[dict[str, Any]],
+                      patient: str | None, party: Party) -> Findings:
+        """The check of a prescription that can only be warned (``c``), once stored: its
+        warnings are added to it and to the answer."""
+        if self.overlaps is None:
+            return Findings()
+        findings = self.overlaps.check(stored["document"], lines, patient, party)
+        if findings.warnings:
+            self.store.add_warnings(stored["_id"], findings.warnings)
+            stored["warnings"] = [*stored["warnings"], *findings.warnings]
+            stored["version"] += 1
+        return findings
 
     def _record_overlaps(self, findings: Findings, document: dict[str, Any], party: Party,
                          patient: str | None, *, accepted: bool, now: datetime) -> None:

@@ -20,10 +20,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.core.context import services
+from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.prescriptions.test_overlaps import (
     DIAZEPAM,
     MORPHINE_INJ,
     MORPHINE_ORAL,
+    PARACETAMOL,
+    PARACETAMOL_TWIN,
     SEDUXEN,
     day,
     rx,
@@ -322,3 +325,36 @@ def test_replays_of_a_concurrent_pair_answer_the_first_results(
                                                            answer.get_json())
         assert replay.headers["Idempotent-Replayed"] == "true"
     assert database["prescriptions"].count_documents({}) == 1
+
+
+@pytest.fixture
+def stale_inserts(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both submissions are valid and about to be stored before either is."""
+    store = services(app).prescription_store
+    insert = store.insert
+    barrier = threading.Barrier(2)
+
+    def together(stored: Any) -> bool:
+        barrier.wait(timeout=30)
+        return insert(stored)
+
+    monkeypatch.setattr(store, "insert", together)
+
+
+def test_two_duplicate_therapies_stored_at_once_the_later_is_warned(
+        app: Flask, two: dict, stale_inserts: None, database: Any) -> None:
+    first = rx(two, "c", [PARACETAMOL], [(0, 9)], cccd=cccd(10))
+    second = rx(two, "c", [PARACETAMOL_TWIN], [(5, 12)], cccd=cccd(10))
+    answers = side_by_side(app, [
+        lambda c: submit(c, two["h"]["doctor_1"], first),
+        lambda c: submit(c, two["h"]["doctor_2"], second)])
+    assert [a.status_code for a in answers] == [201, 201]
+    warned = [a.get_json() for a in answers if outcome(a)[2] == ["drug.duplicate_therapy"]]
+    assert warned, [outcome(a) for a in answers]
+    # what the answer said is what the prescription keeps, and is audited
+    for resource in warned:
+        stored = database["prescriptions"].find_one({"_id": resource["ma_don_thuoc"]})
+        assert [w["code"] for w in stored["warnings"]
+                if w["code"] == "drug.duplicate_therapy"] == ["drug.duplicate_therapy"]
+    audited = audit_log(database).count_documents({"action": "prescription.overlap_warned"})
+    assert audited == len(warned)
