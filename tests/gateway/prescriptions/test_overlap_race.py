@@ -79,6 +79,20 @@ def side_by_side(app: Flask, sends: list[Callable[[FlaskClient], Any]]) -> list[
     return answers
 
 
+def from_both_facilities(app: Flask, world: dict[str, Any], first: dict[str, Any],
+                         second: dict[str, Any]) -> list[Any]:
+    """``first`` from the first facility's doctor and ``second`` from the other's, at once."""
+    return side_by_side(app, [lambda c: submit(c, world["h"]["doctor_1"], first),
+                              lambda c: submit(c, world["h"]["doctor_2"], second)])
+
+
+def both_accepted(answers: list[Any], code: str) -> tuple[list[dict], list[dict]]:
+    """The resources of two accepted submissions: those warned ``code``, and the others."""
+    assert [a.status_code for a in answers] == [201, 201], [outcome(a) for a in answers]
+    warned = [a.get_json() for a in answers if outcome(a)[2] == [code]]
+    return warned, [a.get_json() for a in answers if outcome(a)[2] == []]
+
+
 @pytest.fixture
 def stale_reads(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """The worst timing, every time: each thread's first read of the person's prescriptions is
@@ -108,9 +122,7 @@ def report_items(client: FlaskClient, regulator: dict[str, str]) -> list[dict[st
 def test_two_narcotics_read_before_either_is_stored_one_is_refused(
         app: Flask, client: FlaskClient, two: dict, stale_reads: None, database) -> None:
     first, second = narcotic_pair(two, 1)
-    answers = side_by_side(app, [
-        lambda c: submit(c, two["h"]["doctor_1"], first),
-        lambda c: submit(c, two["h"]["doctor_2"], second)])
+    answers = from_both_facilities(app, two, first, second)
     outcomes = sorted(outcome(answer) for answer in answers)
     assert [status for status, _, _ in outcomes] == [201, 422], outcomes
     assert outcomes[1][1] == ["control.overlap"]
@@ -126,13 +138,9 @@ def test_two_psychotropics_read_before_either_is_stored_the_later_is_warned(
         app: Flask, client: FlaskClient, two: dict, stale_reads: None) -> None:
     first = rx(two, "h", [DIAZEPAM], [(0, 9)], cccd=cccd(2))
     second = rx(two, "h", [SEDUXEN], [(5, 14)], cccd=cccd(2))
-    answers = side_by_side(app, [
-        lambda c: submit(c, two["h"]["doctor_1"], first),
-        lambda c: submit(c, two["h"]["doctor_2"], second)])
-    assert [a.status_code for a in answers] == [201, 201]
-    warned = [a.get_json() for a in answers if outcome(a)[2] == ["control.overlap"]]
-    calm = [a.get_json() for a in answers if outcome(a)[2] == []]
-    assert len(warned) == len(calm) == 1, [outcome(a) for a in answers]
+    warned, calm = both_accepted(from_both_facilities(app, two, first, second),
+                                 "control.overlap")
+    assert len(warned) == len(calm) == 1
     [item] = report_items(client, two["h"]["regulator"])
     assert (item["outcome"], item["accepted"]) == ("warned", True)
     assert item["prescription"]["ma_don_thuoc"] == warned[0]["ma_don_thuoc"]
@@ -345,12 +353,9 @@ def test_two_duplicate_therapies_stored_at_once_the_later_is_warned(
         app: Flask, two: dict, stale_inserts: None, database: Any) -> None:
     first = rx(two, "c", [PARACETAMOL], [(0, 9)], cccd=cccd(10))
     second = rx(two, "c", [PARACETAMOL_TWIN], [(5, 12)], cccd=cccd(10))
-    answers = side_by_side(app, [
-        lambda c: submit(c, two["h"]["doctor_1"], first),
-        lambda c: submit(c, two["h"]["doctor_2"], second)])
-    assert [a.status_code for a in answers] == [201, 201]
-    warned = [a.get_json() for a in answers if outcome(a)[2] == ["drug.duplicate_therapy"]]
-    assert warned, [outcome(a) for a in answers]
+    warned, _ = both_accepted(from_both_facilities(app, two, first, second),
+                              "drug.duplicate_therapy")
+    assert warned
     # what the answer said is what the prescription keeps, and is audited
     for resource in warned:
         stored = database["prescriptions"].find_one({"_id": resource["ma_don_thuoc"]})
