@@ -160,7 +160,9 @@ def run() -> str:
         f"{PER_THREAD} submits per variant. *Writes* are the database write commands of one "
         "submit (each is one journal fsync when synced). The machine was shared with other "
         "work while this ran (several engineers' test runs on 2 cores): read the differences, "
-        "not the absolute figures. docs/durability.md says what each variant means.",
+        "not the absolute figures. The threads column runs the variants one after another, not "
+        "interleaved, so it follows the machine's load of the moment more than the variant. "
+        "docs/durability.md says what each variant means.",
         "",
         "| variant | writes per submit | submit p50, one at a time (cost) | p90 | "
         f"{THREADS} threads |",
