@@ -31,25 +31,11 @@ import requests
 from gateway.runtime.embedded import EmbeddedDatabase
 from schemas import examples
 from tests.conftest import free_port
-from tests.gateway.runtime.test_run import BIN, run_env, wait_ready
+from tests.gateway.runtime.test_run import BIN, database_pid, run_env, wait_ready
 
 #: Prescriptions taken through submit, dispense and cancel: one kill after each, 51 in all.
 ROUNDS = int(os.environ.get("ERX_KILL_ROUNDS", "17"))
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def database_pid(port: str) -> int:
-    """The pid of the SecantusDB process serving ``port`` (a child of the supervisor)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"secantus" in cmdline and port.encode() in cmdline:
-            return int(entry.name)
-    raise AssertionError(f"no embedded database on port {port}")
 
 
 def wait_for_restart(log_path: Path, restarts: int, timeout: float = 90.0) -> None:
@@ -140,6 +126,7 @@ def test_the_embedded_server_journals_even_a_write_that_does_not_ask(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(420)  # 51 restarts of the database: about 100 s on an idle machine
 def test_every_acknowledged_write_survives_a_sigkill_of_the_database(
         run_env: dict[str, str], tmp_path: Path) -> None:
     env = {**run_env, "ERX_EMBEDDED_DB_MAX_RESTARTS": "1000",
