@@ -63,8 +63,9 @@ def generate_prescription_code(facility_code: str, loai_don_thuoc: str,
                                seed: str | None = None) -> str:
     """A new ``ma_don_thuoc``: facility code, 7 letters/digits, type. The 7 are
     cryptographically random, or, given a ``seed``, drawn from its SHA-256 (the same seed gives
-    the same code: the gateway seeds with the sender and its Idempotency-Key, so that a retry
-    of a submit whose first attempt died after storing names the same prescription).
+    the same code: the gateway seeds with the sender, its Idempotency-Key and the body, so
+    that a retry of a submit whose first attempt died after storing names the same
+    prescription).
 
     36**7 (7.8e10) codes per facility and type; uniqueness is the caller's storage unique
     index (on a duplicate, generate again).
