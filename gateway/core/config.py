@@ -368,6 +368,9 @@ SETTINGS: tuple[Setting, ...] = (
             "rows per page of the console's lists (prescriptions, dispenses, audit events)"),
     Setting("CONSOLE_DASHBOARD_DAYS", 30, parse_positive_int,
             "days the inspector's dashboard and overlap page show by default"),
+    Setting("CONSOLE_DASHBOARD_MAX_DAYS", 366, parse_positive_int,
+            "longest window, in days, the inspector's dashboard and overlap page show (a "
+            "longer one is refused with a message: each view reads every prescription of it)"),
     Setting("CONSOLE_TOP", 10, parse_positive_int,
             "facilities, drugs and prescribers the inspector's charts and tables rank"),
     Setting("CONSOLE_DASHBOARD_CACHE_SECONDS", 60.0, parse_non_negative_float,
