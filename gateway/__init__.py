@@ -94,7 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
         gateway.core.config.ConfigError: a setting is invalid or a production requirement is
             unmet.
     """
-    app = Flask(__name__)
+    app = http.GatewayFlask(__name__)
     app.json = WholeNumbersJSON(app)  # integers when whole, in every answer
     app.config.update(settings.load(config))
     app.config.update(

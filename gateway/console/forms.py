@@ -24,6 +24,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from gateway.core import dates
 from schemas.document import parse_national_date
 
 #: Where an error without a field of its own is shown: at the top of the form.
@@ -146,7 +147,7 @@ def day(raw: str | None) -> date | None:
     carry it), or None when empty.
 
     Raises:
-        ValueError: not a date.
+        ValueError: not a date, or outside :mod:`gateway.core.dates`'s range.
     """
     text = (raw or "").strip()
     if not text:
@@ -154,7 +155,7 @@ def day(raw: str | None) -> date | None:
     parsed = parse_national_date(text)
     if parsed is None:
         raise ValueError(f"not a date: {text!r}")
-    return parsed
+    return dates.checked(parsed)  # type: ignore[return-value]
 
 
 def shown_day(value: date) -> str:
