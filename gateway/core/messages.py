@@ -167,6 +167,14 @@ DETAILS: tuple[tuple[str, str], ...] = (
      "Người của {0} không dùng bảng điều khiển (chỉ {1})"),
     ("the username {} is taken", "Tên đăng nhập {0} đã có người dùng"),
     ("no user {}", "Không có người dùng {0}"),
+    ("{} parties are created and changed only with `erx-gateway parties` on the server; over "
+     "HTTP an admin manages {}", "Đơn vị {0} chỉ được tạo và sửa bằng `erx-gateway parties` trên "
+                                "máy chủ; qua HTTP quản trị viên quản lý {1}"),
+    ("app-name and app-key authenticate pharmacies only: other parties send a bearer token",
+     "app-name và app-key chỉ dùng cho nhà thuốc: các đơn vị khác gửi mã truy cập (Bearer token)"),
+    ("the submission took too long to be stored; retry", "Lưu đơn thuốc quá lâu; hãy thử lại"),
+    ("another prescription for the same person is being stored; retry",
+     "Một đơn thuốc khác của cùng người bệnh đang được lưu; hãy thử lại"),
 )
 
 
@@ -267,6 +275,8 @@ ITEMS: tuple[tuple[str, str], ...] = (
     ("Hai lần nhập mật khẩu mới không khớp", "the two entries of the new password differ"),
     ("Mật khẩu hiện tại không đúng", "the current password is wrong"),
     ("Tên đăng nhập đã có người dùng", "the user name is taken"),
+    ("Cần ít nhất một trường: name, address, phone",
+     "at least one field is needed: name, address, phone"),
     ("Tên đăng nhập gồm 3-64 chữ cái không dấu, chữ số, '.', '_', '-' hoặc '@', bắt đầu bằng "
      "chữ hoặc số", "a user name is 3-64 unaccented letters, digits, '.', '_', '-' or '@', "
                     "starting with a letter or digit"),

@@ -17,7 +17,12 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from gateway.auth.limiter import parse_limit
-from gateway.core.config import ConfigError, check_registry_url, secret_setting
+from gateway.core.config import (
+    ConfigError,
+    check_embedded_database,
+    check_registry_url,
+    secret_setting,
+)
 from gateway.core.encryption import master_key
 from gateway.prescriptions.reports import check_utc_offset
 from gateway.prescriptions.wiring import validation_policy
@@ -58,6 +63,7 @@ def _checks(config: Mapping[str, Any], *, forwarding: bool) -> list[Callable[[],
         lambda: key_policy(config),
         lambda: prescriber_policy(config),
         lambda: check_registry_url(config),
+        lambda: check_embedded_database(config),
         lambda: check_utc_offset(config["REPORT_UTC_OFFSET"]),
         lambda: parse_limit(config["LOGIN_FAILURE_LIMIT"]),
         lambda: parse_limit(config["LOGIN_ADDRESS_FAILURE_LIMIT"], "LOGIN_ADDRESS_FAILURE_LIMIT"),

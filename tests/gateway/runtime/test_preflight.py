@@ -58,7 +58,8 @@ def test_erx_gateway_run_refuses_before_starting_anything(monkeypatch, tmp_path)
         "ERX_TOKEN_SECRET": "", "ERX_AUDIT_PATIENT_KEY": "", "ERX_DATA_KEY_FILE": "",
         "ERX_SIGNING_KEY_PASSPHRASE": "", "ERX_REGISTRY_BASE_URL": ""})
     assert result.exit_code != 0
-    assert "5 settings prevent the start" in result.output
+    assert "6 settings prevent the start" in result.output
     for variable in ("ERX_TOKEN_SECRET", "ERX_AUDIT_PATIENT_KEY", "ERX_DATA_KEY_FILE",
-                     "ERX_SIGNING_KEY_PASSPHRASE", "ERX_REGISTRY_BASE_URL"):
+                     "ERX_SIGNING_KEY_PASSPHRASE", "ERX_REGISTRY_BASE_URL",
+                     "ERX_EMBEDDED_DB_IN_PRODUCTION=single-node"):
         assert variable in result.output

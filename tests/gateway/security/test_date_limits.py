@@ -53,7 +53,7 @@ def date_parameters(client: FlaskClient) -> list[tuple[str, str, dict[str, str]]
                     if p.get("required") and "enum" in p.get("schema", {})}
         for parameter in parameters:
             schema = parameter.get("schema", {})
-            if schema.get("format") in ("date", "date-time") or ("[0-9]{4}-[0-9]{2}-[0-9]{2}" in \
+            if schema.get("format") in ("date", "date-time") or ("[0-9]{4}-" in \
                     schema.get("pattern", "") and parameter["name"] != "cursor"):
                 found.append((path, parameter["name"], required))
     return found
@@ -114,7 +114,7 @@ def test_any_instant_on_any_api_date_parameter_is_200_or_422(
 
 # --- the console --------------------------------------------------------------------------
 _FORM = re.compile(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', re.S)
-_DATE_INPUT = re.compile(r'<input[^>]*type="date"[^>]*>')
+_DATE_INPUT = re.compile(r'<input[^>]*placeholder="dd/mm/yyyy"[^>]*>')  # day-first text fields
 _NAME = re.compile(r'name="([^"]+)"')
 
 
