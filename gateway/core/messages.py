@@ -187,13 +187,18 @@ def _template(english: str) -> re.Pattern[str]:
 _DETAILS = tuple((_template(english), vi) for english, vi in DETAILS)
 
 
+def _translated(table: tuple[tuple[re.Pattern[str], str], ...], text: str) -> str | None:
+    """``text`` in the table's other language, its values carried over (None: not there)."""
+    for pattern, other in table:
+        match = pattern.fullmatch(text)
+        if match:
+            return other.format(*match.groups())
+    return None
+
+
 def detail_in_vietnamese(detail: str) -> str | None:
     """The Vietnamese of an English ``detail`` (None when the table does not have it)."""
-    for pattern, vi in _DETAILS:
-        match = pattern.fullmatch(detail)
-        if match:
-            return vi.format(*match.groups())
-    return None
+    return _translated(_DETAILS, detail)
 
 
 #: A delivery's ``last_error`` (English in the API, where integrators read it) as the console
@@ -407,8 +412,4 @@ _ITEMS = tuple((_template(vietnamese), en) for vietnamese, en in ITEMS)
 
 def item_in_english(message: str) -> str | None:
     """The English of an item's Vietnamese ``message`` (None when the table lacks it)."""
-    for pattern, en in _ITEMS:
-        match = pattern.fullmatch(message)
-        if match:
-            return en.format(*match.groups())
-    return None
+    return _translated(_ITEMS, message)

@@ -337,7 +337,11 @@ class Dispensing:
         if errors:
             # Every problem at once: a line over what remains is said with the others (alone,
             # it is the 409 of the update, checked again there against the latest version).
-            errors += self._over_quantity(stored, enumerate(raw_items))
+            # (Not for a quantity refused already: one problem for one field.)
+            said = {item["pointer"] for item in errors}
+            errors += self._over_quantity(stored, (
+                (position, raw) for position, raw in enumerate(raw_items)
+                if f"/items/{position}/so_luong_ban" not in said))
             raise Invalid(title="The dispense is invalid", errors=errors)
         return items, packs
 

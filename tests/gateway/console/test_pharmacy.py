@@ -260,9 +260,9 @@ def summary(html: str) -> str:
 def test_a_refused_dispense_says_every_problem_at_the_top_with_links(
         signed: Browser, client: FlaskClient, world: dict) -> None:
     code = issued(client, world)
-    url = f"/console/pharmacy/rx/{code}/dispense"
     signed.get(f"/console/pharmacy/rx/{code}")
-    refused = signed.post(url, {"qty-0": "mười", "qty-1": "15", "ma_hoa_don": "HD-77"})
+    refused = signed.post(f"/console/pharmacy/rx/{code}/dispense",
+                          {"qty-0": "mười", "qty-1": "15", "ma_hoa_don": "HD-77"})
     assert refused.status_code == 422
     html = refused.get_data(as_text=True)
     top = summary(html)

@@ -145,7 +145,10 @@ def test_app_name_and_app_key_authenticate_pharmacies_only(client, make_party, r
     answer = client.get("/v2/drugs?q=para", headers={"app-name": party.client_id,
                                                      "app-key": party.client_secret})
     body = assert_problem(answer, 401, "unauthenticated")
-    assert "pharmacies only" in body["detail"]
+    assert "chỉ dùng cho nhà thuốc" in body["detail"]  # Vietnamese by default
+    english = client.get("/v2/drugs?q=para", headers={
+        "app-name": party.client_id, "app-key": party.client_secret, "Accept-Language": "en"})
+    assert "pharmacies only" in english.get_json()["detail"]
     pharmacy = make_party("pharmacy", "NT5")
     assert client.get("/v2/drugs?q=para", headers={"app-name": pharmacy.client_id,
                                                    "app-key": pharmacy.client_secret}).status_code == 200
