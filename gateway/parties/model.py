@@ -34,6 +34,10 @@ class LastAdmin(Conflict, PartyError):
     """Disabling this administrator would leave no enabled one."""
 
 
+class PartyConflict(Conflict, PartyError):
+    """Other changes of the same party kept crossing this one."""
+
+
 @dataclass(frozen=True)
 class Party:
     client_id: str
