@@ -74,6 +74,13 @@ class Party:
                 "address": self.address, "phone": self.phone}
 
 
+def pharmacy_key(code: str) -> str:
+    """The form in which pharmacy codes are compared, the one rule wherever a pharmacy is
+    matched by its code (a nomination checked at dispense, the webhook a delivery goes to,
+    the pharmacies told of a cancellation): case-insensitively, ``NT0001`` = ``nt0001``."""
+    return code.casefold()
+
+
 def client_id_for(role: str, code: str, facility: str | None) -> str:
     if role == "doctor":
         return f"doctor-{facility}-{code}"

@@ -28,6 +28,7 @@ can refuse a disable it need not have, never allow the last one.
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -123,6 +124,9 @@ class PartyStore:
                 raise PartyError(f"a {role} belongs to no facility")
             if not PARTY_CODE.match(code):
                 raise PartyError("code: 1-50 letters, digits, '.', '_' or '-'")
+        if role == "pharmacy" and self._pharmacy_twin(code):
+            raise PartyExists(f"a pharmacy with code {code} exists already (pharmacy codes "
+                              "compare case-insensitively)")
         secret = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         party = Party(client_id=client_id_for(role, code, facility), role=role, code=code,
@@ -142,6 +146,13 @@ class PartyStore:
         if role == ADMIN:
             self._count_admins(+1)
         return party, secret
+
+    def _pharmacy_twin(self, code: str) -> bool:
+        """A pharmacy whose code is ``code`` as ``pharmacy_key`` compares codes (a
+        nomination, a webhook and the dispenses shown as its own could not tell them apart)."""
+        return self.collection.find_one(
+            {"role": "pharmacy", "code": {"$regex": f"^{re.escape(code)}$", "$options": "i"}},
+            {"_id": 1}) is not None
 
     def get(self, client_id: str) -> Party | None:
         doc = self._by_id(client_id)
