@@ -113,12 +113,15 @@ def test_wrong_registry_password_is_retried_not_lost(db, registry, make_forwarde
         wait_until(lambda: states(db) == {"delivered": 1}, message="delivered after the fix")
 
 
+def _register_webhook(client, pharmacy: dict[str, str], receiver) -> None:
+    put = client.put("/v2/pharmacies/me/webhook", headers=pharmacy,
+                     json={"url": receiver.url + "/erx"})
+    assert put.status_code == 200, put.get_json()
+
+
 def test_the_nominated_pharmacy_gets_a_signed_push_and_then_the_cancellation(
         db, app, client, registry, webhook_receiver, make_forwarder, auth_headers) -> None:
-    pharmacy = auth_headers("pharmacy", "NT001")
-    put = client.put("/v2/pharmacies/me/webhook", headers=pharmacy,
-                     json={"url": webhook_receiver.url + "/erx"})
-    assert put.status_code == 200, put.get_json()
+    _register_webhook(client, auth_headers("pharmacy", "NT001"), webhook_receiver)
     [code] = insert_prescriptions(db, 1, nominated="NT001")
     make_forwarder().run_until_idle()
     cancel(app, code, viewed_by=["NT002"])  # NT002 has no webhook
@@ -147,10 +150,7 @@ def test_a_nomination_in_another_case_reaches_the_pharmacy_once(
     gateway.parties.model.pharmacy_key): a nomination of nt001 reaches NT001's webhook, and the
     cancellation after NT001 looked it up and dispensed goes there once, after the issue,
     showing NT001 its own dispense with its invoice number."""
-    pharmacy = auth_headers("pharmacy", "NT001")
-    put = client.put("/v2/pharmacies/me/webhook", headers=pharmacy,
-                     json={"url": webhook_receiver.url + "/erx"})
-    assert put.status_code == 200, put.get_json()
+    _register_webhook(client, auth_headers("pharmacy", "NT001"), webhook_receiver)
     [code] = insert_prescriptions(db, 1, nominated="nt001")
     make_forwarder().run_until_idle()
     dispense(app, code, pharmacy="NT001", ma_hoa_don="HD-NT001-1")
