@@ -69,6 +69,8 @@ DETAILS: tuple[tuple[str, str], ...] = (
      "Bác sĩ cần --facility, mã cơ sở gồm 5 ký tự"),
     ("a {} belongs to no facility", "{0} không thuộc cơ sở nào"),
     ("a {} with code {} exists already", "Đã có {0} với mã {1}"),
+    ("a pharmacy with code {} exists already (pharmacy codes compare case-insensitively)",
+     "Đã có nhà thuốc với mã {0} (mã nhà thuốc không phân biệt chữ hoa, chữ thường)"),
     ("address must not be blank", "Địa chỉ không được để trống"),
     ("address: at most {} characters", "Địa chỉ: tối đa {0} ký tự"),
     ("code: 1-50 letters, digits, '.', '_' or '-'",
