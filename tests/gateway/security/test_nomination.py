@@ -80,7 +80,10 @@ def test_a_pharmacy_code_differing_only_in_case_is_taken(client, auth_headers) -
     twin = client.post("/v2/parties", headers=admin, json={
         "role": "pharmacy", "code": "nt0001", "name": "NT"})
     assert_problem(twin, 409, "conflict")
-    assert "case-insensitively" in twin.get_json()["detail"]
+    assert "không phân biệt chữ hoa" in twin.get_json()["detail"]  # Vietnamese by default
+    english = client.post("/v2/parties", headers={**admin, "Accept-Language": "en"}, json={
+        "role": "pharmacy", "code": "nt0001", "name": "NT"})
+    assert "case-insensitively" in english.get_json()["detail"]
 
 
 def test_a_webhook_stored_under_its_code_as_written_is_still_found(
