@@ -1,0 +1,143 @@
+"""The FHIR face's one coupling to the prescriptions package: the stored prescription's layout
+read into :mod:`gateway.fhir.model` values, and the lifecycle's public operations the native
+endpoints use (read access, listing, validation). When the prescriptions package changes how it
+stores a prescription, this module is the one to follow it. No HTTP here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from typing import Any
+
+from drug_catalog.errors import CatalogError
+from drug_catalog.identifiers import normalize_code
+from gateway.fhir import systems as fs
+from gateway.fhir.model import Dispense, DispensedItem, Line, Pack, Rx
+from gateway.fhir.systems import Systems
+from gateway.parties.model import Party
+from gateway.parties.store import PartyStore
+from gateway.prescriptions.service import Lifecycle
+
+
+def _iso(value: datetime | None, zone: tzinfo) -> str:
+    return value.astimezone(zone).isoformat() if value is not None else ""
+
+
+class Prescriptions:
+    """What the FHIR service reads of prescriptions, through the lifecycle the native face
+    uses (so access rules are the same)."""
+
+    def __init__(self, lifecycle: Lifecycle, parties: PartyStore, *, zone: tzinfo,
+                 systems: Systems) -> None:
+        self.lifecycle = lifecycle
+        self.parties = parties
+        self.zone = zone
+        self.systems = systems
+
+    # --- access, as the native endpoints ----------------------------------------------
+    def readable(self, code: str, party: Party) -> dict[str, Any]:
+        """The stored prescription ``party`` may read (a pharmacy: by exact code).
+
+        Raises:
+            NotFound, Forbidden: as ``GET /v2/prescriptions/{code}``.
+        """
+        stored = self.lifecycle.get(code)
+        self.lifecycle.authorize_read(stored, party)
+        return stored
+
+    def listed(self, party: Party, *, status: str | None, issued_from: datetime | None,
+               issued_to: datetime | None, patient: str | None, limit: int) -> list[dict]:
+        """Every prescription ``GET /v2/prescriptions`` would list to ``party`` (one status),
+        newest first, at most ``limit`` + 1 (so the caller sees there were more).
+
+        Raises:
+            Forbidden: a pharmacy or admin (as the native list).
+        """
+        found: list[dict[str, Any]] = []
+        cursor = None
+        while len(found) <= limit:
+            page, cursor = self.lifecycle.list(
+                party, facility=None, status=status, issued_from=issued_from,
+                issued_to=issued_to, patient=patient, cursor=cursor,
+                limit=min(200, limit + 1 - len(found)))
+            found += page
+            if cursor is None:
+                break
+        return found
+
+    def note_view(self, stored: Mapping[str, Any], party: Party,
+                  details: Mapping[str, Any] | None = None) -> None:
+        """``prescription.viewed`` (and a pharmacy's first look), as the native read."""
+        self.lifecycle.note_view(stored, party, details)
+
+    def code_of(self, stored: Mapping[str, Any]) -> str:
+        return stored["_id"]
+
+    def issued_at(self, stored: Mapping[str, Any]) -> datetime:
+        return stored["issued_at"]
+
+    # --- the stored prescription as plain values -----------------------------------------
+    def rx(self, stored: Mapping[str, Any], party: Party) -> Rx:
+        """``stored`` as ``party`` may see it (another pharmacy's invoice numbers hidden, as
+        in the native resource)."""
+        document = stored["document"]
+        lines = tuple(
+            Line(index=line["index"], national_code=line["ma_thuoc"],
+                 sent_system=self._sent_system(sent["ma_thuoc"], line["ma_thuoc"]),
+                 prescribed=line["prescribed"], dispensed=line["dispensed"],
+                 unit=line.get("unit"))
+            for line, sent in zip(stored["lines"], document["thong_tin_don_thuoc"], strict=True))
+        doctor = (self.parties.get(stored["issuer"])
+                  if stored.get("issuer_role") == "doctor" else None)
+        clinic = self.parties.find_national(stored["facility"])
+        return Rx(code=stored["_id"], document=document,
+                  status=self.lifecycle.effective_status(stored), facility=stored["facility"],
+                  issued_at=_iso(stored["issued_at"], self.zone),
+                  dispensable_until=_iso(stored["dispensable_until"], self.zone),
+                  lines=lines, prescriber_name=doctor.name if doctor else "",
+                  prescriber_code=doctor.code if doctor else None,
+                  facility_name=clinic.name if clinic else "",
+                  dispenses=tuple(self._dispense(d, party) for d in stored.get("dispenses", [])))
+
+    def _dispense(self, dispense: Mapping[str, Any], party: Party) -> Dispense:
+        own = party.role != "pharmacy" or dispense["pharmacy"] == party.code
+        items = tuple(
+            DispensedItem(line=item["line"], national_code=item["ma_thuoc"],
+                          prescribed_code=item.get("ma_thuoc_da_ke_don", item["ma_thuoc"]),
+                          quantity=item["so_luong_ban"], substituted=bool(item.get("substituted")),
+                          packs=tuple(self._pack(pack) for pack in item.get("packs", [])))
+            for item in dispense["items"])
+        return Dispense(id=dispense["id"], pharmacy=dispense["pharmacy"],
+                        at=_iso(dispense["at"], self.zone), items=items,
+                        invoice=dispense.get("ma_hoa_don") if own else None)
+
+    def _pack(self, pack_id: str) -> Pack:
+        """A scanned pack (``GTIN:serial``) with its lot and expiry from its reservation."""
+        gtin, _sep, serial = pack_id.partition(":")
+        holder = self.lifecycle.store.pack_holder(pack_id) or {}
+        return Pack(gtin=gtin, serial=serial, lot=holder.get("batch"),
+                    expiry=holder.get("expiry"))
+
+    def _sent_system(self, sent: str, national_code: str) -> str:
+        """The identifier system of what the clinic sent as ``ma_thuoc``."""
+        key = normalize_code(sent)
+        if key == national_code:
+            return self.systems.drug_code
+        try:
+            drug = self.lifecycle.catalog.resolve(sent)
+        except CatalogError:
+            return self.systems.drug_code
+        if key == drug.registration_number:
+            return self.systems.registration
+        if key.isdigit():
+            return fs.GTIN
+        return self.systems.drug_code
+
+    # --- submit ---------------------------------------------------------------------------
+    def refusal_codes(self, raw: Mapping[str, Any], party: Party, now: datetime
+                      ) -> list[dict[str, str]]:
+        """The national rules' errors of ``raw`` (nothing stored): the submit path's own
+        validation, run when the FHIR reading found problems, so every problem comes back at
+        once."""
+        return self.lifecycle.validate(raw, party.facility, now).errors

@@ -1,0 +1,262 @@
+"""The FHIR R4 face (docs/fhir.md): ``/fhir/R4``, ``application/fhir+json``.
+
+Reads and searches go through :class:`gateway.fhir.service.FhirService` (the native access
+rules and audit events); a transaction Bundle becomes the national document and goes through
+the native submit path (``submit_answer``: validation, signing, storage, forwarding, audit);
+MedicationDispense resources become the native dispense body and go through the native
+dispense path (``dispense_answer``), both under the same idempotency. Every error is an
+OperationOutcome.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+from gateway.core.context import services
+from gateway.core.errors import Forbidden, Invalid, NotFound
+from gateway.core.http import json_object
+from gateway.core.problems import PROBLEMS, ApiError, from_http_exception, to_problem
+from gateway.fhir import capability
+from gateway.fhir.adapter import Prescriptions
+from gateway.fhir.intake import DispenseIntake, Intake, read_dispenses, read_transaction
+from gateway.fhir.outcome import FHIR_JSON, fhir_response, outcome_response
+from gateway.fhir.service import DISPENSE_PARAMETERS, REQUEST_PARAMETERS, FhirService
+from gateway.fhir.systems import Systems
+from gateway.prescriptions.answers import dispense_answer, idempotent, record_refusal, submit_answer
+from gateway.prescriptions.model import Refused
+from gateway.web.security import current_party, requires
+
+blp = Blueprint("fhir", __name__)
+
+PRESCRIPTION_READERS = ("clinic", "doctor", "pharmacy", "regulator")
+PRESCRIPTION_TYPES = ("MedicationRequest", "Patient", "Practitioner", "MedicationDispense")
+OTHER_TYPES = ("Organization", "Medication", "SearchParameter")
+
+
+def _systems() -> Systems:
+    return Systems(current_app.config["FHIR_SYSTEM_BASE"].rstrip("/"))
+
+
+def _base() -> str:
+    return request.host_url.rstrip("/") + "/fhir/R4"
+
+
+def _service() -> FhirService:
+    found = services()
+    config = current_app.config
+    systems = _systems()
+    return FhirService(Prescriptions(found.lifecycle, found.parties, zone=found.timezone,
+                                     systems=systems),
+                       found.catalog, found.parties, systems=systems,
+                       page_size=config["FHIR_PAGE_SIZE"],
+                       max_page_size=config["FHIR_MAX_PAGE_SIZE"],
+                       search_max=config["FHIR_SEARCH_MAX_PRESCRIPTIONS"])
+
+
+def _error_system() -> str:
+    return f"{_systems().base}/CodeSystem/ma-loi"
+
+
+def _outcome(exc: Exception) -> Response:
+    """Every error of the face as an OperationOutcome; the FHIRPath of a national pointer from
+    the Bundle being read (``g.fhir_intake``)."""
+    if isinstance(exc, ApiError):
+        problem = exc
+    elif isinstance(exc, HTTPException):
+        problem = from_http_exception(exc)
+    else:
+        found = to_problem(exc)
+        if found is None:
+            raise exc
+        problem = found
+    intake: Intake | DispenseIntake | None = g.get("fhir_intake")
+    extra = g.get("fhir_problems", [])
+
+    def expression(item: dict[str, Any]) -> str | None:
+        if intake is None or "pointer" not in item:
+            return None
+        return intake.expression(item["pointer"])
+
+    return outcome_response(problem, system=_error_system(), expression=expression, extra=extra)
+
+
+for _handled in (ApiError, HTTPException, *PROBLEMS):
+    blp.register_error_handler(_handled, _outcome)
+
+
+def _body() -> dict[str, Any]:
+    return json_object(json_types=(FHIR_JSON,))
+
+
+@blp.route("/fhir/R4/metadata", methods=["GET"])
+def metadata() -> Response:
+    """The CapabilityStatement (public, as FHIR servers make it)."""
+    try:
+        software = version("erx-gateway")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree
+        software = "0"
+    return fhir_response(capability.capability_statement(
+        _systems(), base=_base(), software_version=software,
+        date=datetime.now(UTC).date().isoformat()))
+
+
+@blp.route("/fhir/R4/<kind>/<resource_id>", methods=["GET"])
+@requires()
+def read(kind: str, resource_id: str) -> Response:
+    party = current_party()
+    if kind in PRESCRIPTION_TYPES and party.role not in PRESCRIPTION_READERS:
+        raise Forbidden(f"a {party.role} does not read prescriptions")
+    if kind == "SearchParameter":
+        found = capability.search_parameters(_systems()).get(resource_id)
+        if found is None:
+            raise NotFound(f"no SearchParameter {resource_id}")
+        return fhir_response(found)
+    if kind not in PRESCRIPTION_TYPES + OTHER_TYPES:
+        raise NotFound(f"this server has no {kind} resources")
+    return fhir_response(_service().read(kind, resource_id, party))
+
+
+@blp.route("/fhir/R4/MedicationRequest", methods=["GET"])
+@requires(*PRESCRIPTION_READERS)
+def search_requests() -> Response:
+    return fhir_response(_service().search_requests(current_party(), _params(), _base()))
+
+
+@blp.route("/fhir/R4/MedicationDispense", methods=["GET"])
+@requires(*PRESCRIPTION_READERS)
+def search_dispenses() -> Response:
+    return fhir_response(_service().search_dispenses(current_party(), _params(), _base()))
+
+
+def _params() -> dict[str, list[str]]:
+    """The query's parameters; an unknown one is an error under ``Prefer: handling=strict``
+    and ignored otherwise (FHIR search)."""
+    params = {name: request.args.getlist(name) for name in request.args}
+    known = {*(REQUEST_PARAMETERS if request.endpoint == "fhir.search_requests"
+               else DISPENSE_PARAMETERS), "_format"}
+    unknown = sorted(set(params) - known)
+    if unknown and "handling=strict" in request.headers.get("Prefer", "").replace(" ", ""):
+        raise Invalid("unknown search parameters", errors=[
+            {"pointer": "", "parameter": name, "code": "request.unknown_field",
+             "message": f"Tham số tìm kiếm không được hỗ trợ: {name}",
+             "_en": f"unsupported search parameter: {name}"} for name in unknown])
+    return {name: values for name, values in params.items() if name in known}
+
+
+@blp.route("/fhir/R4", methods=["POST"])
+@requires("clinic", "doctor", "pharmacy")
+def transaction() -> Response:
+    """A transaction Bundle: a prescription (clinic, doctor) or a dispense (pharmacy)."""
+    party = current_party()
+    bundle = _body()
+    entries = bundle.get("entry") if isinstance(bundle.get("entry"), list) else []
+    kinds = {(entry.get("resource") or {}).get("resourceType")
+             for entry in entries if isinstance(entry, dict)}
+    if party.role == "pharmacy" or kinds == {"MedicationDispense"}:
+        if party.role != "pharmacy":
+            raise Forbidden("only a pharmacy dispenses")
+        if bundle.get("type") != "transaction":
+            raise Invalid(errors=[{"pointer": "/type", "code": "fhir.bundle_type",
+                                   "message": "Bundle.type phải là transaction",
+                                   "_en": "Bundle.type must be transaction"}])
+        resources = [(f"Bundle.entry[{index}].resource", (entry or {}).get("resource"))
+                     for index, entry in enumerate(entries)]
+        return _dispense(resources, transaction=True)
+    return _submit(bundle)
+
+
+def _submit(bundle: dict[str, Any]) -> Response:
+    party = current_party()
+    if party.role not in ("clinic", "doctor"):
+        raise Forbidden("only a clinic or a doctor prescribes")
+    intake = read_transaction(bundle, _systems())
+    g.fhir_intake = intake
+    if intake.problems or intake.document is None:
+        g.fhir_problems = intake.problems
+        errors = (Prescriptions(services().lifecycle, services().parties, zone=services().timezone,
+                                systems=_systems()).refusal_codes(intake.document, party,
+                                                                  datetime.now(UTC))
+                  if intake.document is not None else [])
+        record_refusal(intake.document or {}, Refused(
+            [*errors, *({"code": item["code"]} for item in intake.problems)]))
+        raise ApiError(422, slug="validation", errors=errors)
+    response = idempotent("submit", lambda: submit_answer(intake.document, party))
+    if response.status_code >= 400:  # a refusal kept for this Idempotency-Key, replayed
+        raise _kept(response)
+    answer = response.get_json()
+    code = answer["ma_don_thuoc"]
+    locations = {"Patient": f"Patient/{code}", "Practitioner": f"Practitioner/{code}"}
+    reply = []
+    for kind, line in intake.entries:
+        location = locations.get(kind) or f"MedicationRequest/{code}.{(line or 0) + 1}"
+        reply.append({"response": {"status": "201 Created", "location": location,
+                                   "lastModified": answer["issued_at"]}})
+    return _transaction_response(reply, response)
+
+
+def _kept(response: Response) -> ApiError:
+    body = response.get_json()
+    return ApiError(response.status_code, slug=body["type"].rsplit(":", 1)[-1],
+                    detail=body.get("detail"), errors=body.get("errors"),
+                    headers={"Idempotent-Replayed": "true"})
+
+
+def _transaction_response(entries: list[dict[str, Any]], native: Response) -> Response:
+    headers = {}
+    if native.headers.get("Idempotent-Replayed"):
+        headers["Idempotent-Replayed"] = native.headers["Idempotent-Replayed"]
+    return fhir_response({"resourceType": "Bundle", "type": "transaction-response",
+                          "entry": entries}, 200, headers)
+
+
+@blp.route("/fhir/R4/MedicationDispense", methods=["POST"])
+@requires("pharmacy")
+def create_dispense() -> Response:
+    """One dispensed line of one prescription (a transaction Bundle takes several)."""
+    return _dispense([("MedicationDispense", _body())], transaction=False)
+
+
+def _dispense(resources: list[tuple[str, Any]], *, transaction: bool) -> Response:
+    party = current_party()
+    systems = _systems()
+    intake = read_dispenses(resources, systems, party.code)
+    g.fhir_intake = intake
+    if intake.problems or intake.code is None:
+        g.fhir_problems = intake.problems
+        codes = sorted({item["code"] for item in intake.problems})
+        services().audit.record("prescription.dispensed", outcome="failure",
+                                object_type="prescription" if intake.code else None,
+                                object_id=intake.code, details={"codes": codes})
+        if "dispense.pharmacy_identity" in codes:
+            raise ApiError(403, slug="pharmacy-identity")
+        raise ApiError(422, slug="validation")
+    code = intake.code
+    response = idempotent(f"dispense\x1f{code}",
+                          lambda: dispense_answer(code, party, intake.body))
+    if response.status_code >= 400:
+        raise _kept(response)
+    dispense_id = response.get_json()["dispense"]["id"]
+    service = _service()
+    rx = service.prescriptions.rx(service.prescriptions.readable(code, party), party)
+    made = [resource for resource in service.dispensed(rx)
+            if resource["id"].startswith(f"{code}.{dispense_id}.")]
+    if not transaction:
+        headers = {"Location": f"{_base()}/MedicationDispense/{made[0]['id']}"}
+        if response.headers.get("Idempotent-Replayed"):
+            headers["Idempotent-Replayed"] = "true"
+        return fhir_response(made[0], 201, headers)
+    return _transaction_response(
+        [{"response": {"status": "201 Created",
+                       "location": f"MedicationDispense/{resource['id']}",
+                       "lastModified": resource["whenHandedOver"]}} for resource in made],
+        response)
+
+
+@blp.route("/fhir/R4/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown(rest: str) -> Response:
+    raise NotFound(f"/fhir/R4/{rest} is not an interaction of this server (GET /fhir/R4/metadata)")
