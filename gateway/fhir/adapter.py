@@ -10,9 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from drug_catalog.errors import CatalogError
-from drug_catalog.identifiers import normalize_code
-from gateway.fhir import systems as fs
+from gateway.fhir import resources as fr
 from gateway.fhir.model import Dispense, DispensedItem, Line, Pack, Rx
 from gateway.fhir.systems import Systems
 from gateway.parties.model import Party
@@ -84,7 +82,9 @@ class Prescriptions:
         document = stored["document"]
         lines = tuple(
             Line(index=line["index"], national_code=line["ma_thuoc"],
-                 sent_system=self._sent_system(sent["ma_thuoc"], line["ma_thuoc"]),
+                 sent_system=fr.sent_system(sent["ma_thuoc"],
+                                             self.lifecycle.catalog.get(line["ma_thuoc"]),
+                                             self.systems),
                  prescribed=line["prescribed"], dispensed=line["dispensed"],
                  unit=line.get("unit"))
             for line, sent in zip(stored["lines"], document["thong_tin_don_thuoc"], strict=True))
@@ -118,21 +118,6 @@ class Prescriptions:
         holder = self.lifecycle.store.pack_holder(pack_id) or {}
         return Pack(gtin=gtin, serial=serial, lot=holder.get("batch"),
                     expiry=holder.get("expiry"))
-
-    def _sent_system(self, sent: str, national_code: str) -> str:
-        """The identifier system of what the clinic sent as ``ma_thuoc``."""
-        key = normalize_code(sent)
-        if key == national_code:
-            return self.systems.drug_code
-        try:
-            drug = self.lifecycle.catalog.resolve(sent)
-        except CatalogError:
-            return self.systems.drug_code
-        if key == drug.registration_number:
-            return self.systems.registration
-        if key.isdigit():
-            return fs.GTIN
-        return self.systems.drug_code
 
     # --- submit ---------------------------------------------------------------------------
     def refusal_codes(self, raw: Mapping[str, Any], party: Party, now: datetime

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from drug_catalog.identifiers import normalize_code
 from drug_catalog.model import Drug
 from gateway.fhir import systems as fs
 from gateway.fhir.model import Dispense, DispensedItem, Line, Rx
@@ -48,6 +49,18 @@ def medication_id(national_code: str) -> str:
     if _ID.match(national_code):
         return national_code
     return ("h-" + national_code.encode().hex())[:64]
+
+
+def sent_system(sent: str, drug: Drug | None, systems: Systems) -> str:
+    """The identifier system of what the clinic sent as ``ma_thuoc`` for product ``drug``:
+    its registration number, one of its GTINs, else its national code."""
+    key = normalize_code(sent)
+    if drug is not None and key != drug.national_code:
+        if key == drug.registration_number:
+            return systems.registration
+        if key.isdigit() and key.zfill(14) in drug.gtins:
+            return fs.GTIN
+    return systems.drug_code
 
 
 def _quantity(value: Any, unit: str | None) -> dict[str, Any]:

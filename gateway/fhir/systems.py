@@ -41,9 +41,10 @@ TYPE_NI = {"coding": [{"system": V2_0203, "code": "NI",
                        "display": "National unique individual identifier"}]}
 TYPE_SB = {"coding": [{"system": V2_0203, "code": "SB",
                        "display": "Social Beneficiary Identifier"}]}
-TYPE_PRN = {"coding": [{"system": V2_0203, "code": "PRN", "display": "Provider number"}]}
+TYPE_PRN = {"coding": [{"system": V2_0203, "code": "PRN", "display": "Provider number"}],
+            "text": "Provider number"}
 PROVIDER_TYPE = {"coding": [{"system": ORGANIZATION_TYPE, "code": "prov",
-                             "display": "Healthcare Provider"}]}
+                             "display": "Healthcare Provider"}], "text": "Healthcare Provider"}
 
 RX_TYPES = {"c": "Đơn thuốc thường", "n": "Đơn thuốc gây nghiện",
             "h": "Đơn thuốc hướng thần, tiền chất", "y": "Đơn thuốc y học cổ truyền"}
