@@ -35,7 +35,7 @@ blp = Blueprint("fhir", __name__)
 
 PRESCRIPTION_READERS = ("clinic", "doctor", "pharmacy", "regulator")
 PRESCRIPTION_TYPES = ("MedicationRequest", "Patient", "Practitioner", "MedicationDispense")
-OTHER_TYPES = ("Organization", "Medication", "SearchParameter")
+OTHER_TYPES = ("Organization", "Medication")
 
 
 def _systems() -> Systems:
@@ -105,17 +105,21 @@ def metadata() -> Response:
         date=datetime.now(UTC).date().isoformat()))
 
 
+@blp.route("/fhir/R4/SearchParameter/<resource_id>", methods=["GET"])
+def search_parameter(resource_id: str) -> Response:
+    """The definition of one of the gateway's own search parameters (public, as metadata)."""
+    found = capability.search_parameters(_systems()).get(resource_id)
+    if found is None:
+        raise NotFound(f"no SearchParameter {resource_id}")
+    return fhir_response(found)
+
+
 @blp.route("/fhir/R4/<kind>/<resource_id>", methods=["GET"])
 @requires()
 def read(kind: str, resource_id: str) -> Response:
     party = current_party()
     if kind in PRESCRIPTION_TYPES and party.role not in PRESCRIPTION_READERS:
         raise Forbidden(f"a {party.role} does not read prescriptions")
-    if kind == "SearchParameter":
-        found = capability.search_parameters(_systems()).get(resource_id)
-        if found is None:
-            raise NotFound(f"no SearchParameter {resource_id}")
-        return fhir_response(found)
     if kind not in PRESCRIPTION_TYPES + OTHER_TYPES:
         raise NotFound(f"this server has no {kind} resources")
     return fhir_response(_service().read(kind, resource_id, party))
@@ -157,7 +161,7 @@ def transaction() -> Response:
     entries = bundle.get("entry") if isinstance(bundle.get("entry"), list) else []
     kinds = {(entry.get("resource") or {}).get("resourceType")
              for entry in entries if isinstance(entry, dict)}
-    if party.role == "pharmacy" or kinds == {"MedicationDispense"}:
+    if kinds == {"MedicationDispense"}:
         if party.role != "pharmacy":
             raise Forbidden("only a pharmacy dispenses")
         if bundle.get("type") != "transaction":

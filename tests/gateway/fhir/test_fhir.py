@@ -1,0 +1,285 @@
+"""The FHIR R4 face over HTTP: what it serves conforms (IG differentials, fhir.resources),
+access and audit are the native face's, searches page and include, a transaction Bundle is a
+prescription through the native submit path, a MedicationDispense a dispense through the native
+dispense path, and every error is an OperationOutcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from flask.testing import FlaskClient
+
+from gateway.fhir.examples import transaction
+from gateway.fhir.systems import CCCD, IG, Systems
+from tests.gateway.audit.audit_ops import audit_log
+from tests.gateway.fhir.profiles import conformance_problems
+from tests.gateway.prescriptions.test_prescriptions import (
+    PARACETAMOL,
+    PARACETAMOL_TWIN,
+    dispense,
+    gtin_of,
+    issued,
+    pack,
+    prescription,
+    submit,
+    world,
+)
+
+__all__ = ["world"]  # a fixture, used by name
+
+SYSTEMS = Systems("https://erx-gateway.vn/fhir")
+FHIR = "application/fhir+json"
+
+
+def get(client: FlaskClient, path: str, headers: dict[str, str], **extra: str) -> Any:
+    return client.get(f"/fhir/R4/{path}", headers={**headers, **extra})
+
+
+def post(client: FlaskClient, path: str, body: Any, headers: dict[str, str], **extra: str) -> Any:
+    return client.post(f"/fhir/R4/{path}".rstrip("/"), json=body,
+                       headers={**headers, "Content-Type": FHIR, **extra})
+
+
+def served_ok(resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` parses with the R4B models and, when it names an IG profile, conforms."""
+    get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    if resource["resourceType"] not in ("Bundle", "OperationOutcome", "CapabilityStatement",
+                                        "SearchParameter"):
+        assert conformance_problems(resource) == [], resource
+    return resource
+
+
+def outcome_codes(response: Any) -> set[tuple[str | None, str]]:
+    body = response.get_json()
+    assert response.mimetype == FHIR and body["resourceType"] == "OperationOutcome", body
+    served_ok(body)
+    return {((issue.get("expression") or [None])[0], issue["details"]["coding"][0]["code"])
+            for issue in body["issue"]}
+
+
+# --- read -------------------------------------------------------------------------------
+def test_metadata_states_the_face(client: FlaskClient) -> None:
+    answer = client.get("/fhir/R4/metadata")
+    assert answer.status_code == 200 and answer.mimetype == FHIR
+    statement = served_ok(answer.get_json())
+    assert statement["fhirVersion"] == "4.0.1" and statement["implementationGuide"] == [IG]
+    resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    assert {"MedicationRequest", "MedicationDispense", "Patient", "Practitioner",
+            "Organization", "Medication"} <= set(resources)
+    params = {p["name"]: p for p in resources["MedicationRequest"]["searchParam"]}
+    assert {"group-identifier", "identifier", "patient", "status", "authoredon"} <= set(params)
+    own = params["group-identifier"]["definition"].rsplit("/", 1)[1]
+    definition = client.get(f"/fhir/R4/SearchParameter/{own}").get_json()
+    assert served_ok(definition)["code"] == "group-identifier"
+
+
+def test_every_resource_of_a_dispensed_prescription_conforms(client: FlaskClient,
+                                                             world: dict) -> None:
+    code = issued(client, world, ma_co_so_cung_ung_thuoc_chi_dinh="NT0001",
+                  so_dien_thoai_nguoi_kham_benh="0901234567", thong_tin_nguoi_giam_ho="Mẹ: An")
+    twin_gtin = gtin_of(world, PARACETAMOL_TWIN)
+    sold = dispense(client, world["h"]["pharmacy_1"], code, [
+        {"line": 0, "ma_thuoc": PARACETAMOL_TWIN, "so_luong_ban": 10,
+         "packs": [pack(twin_gtin, "SN-F1")]}])
+    assert sold.status_code == 201, sold.get_json()
+    h = world["h"]["doctor_a"]
+    found = get(client, f"MedicationRequest?group-identifier={code}&_include="
+                        "MedicationRequest:medication&_include=MedicationRequest:subject"
+                        "&_include=MedicationRequest:requester", h)
+    bundle = served_ok(found.get_json())
+    assert bundle["type"] == "searchset" and bundle["total"] == 2
+    kinds = [(e["resource"]["resourceType"], e["search"]["mode"]) for e in bundle["entry"]]
+    assert kinds.count(("MedicationRequest", "match")) == 2
+    assert {("Patient", "include"), ("Practitioner", "include"),
+            ("Medication", "include")} <= set(kinds)
+    for entry in bundle["entry"]:
+        served_ok(entry["resource"])
+    request = bundle["entry"][0]["resource"]
+    assert request["id"] == f"{code}.1" and request["status"] == "active"
+    assert request["groupIdentifier"] == {"system": SYSTEMS.prescription, "value": code}
+    assert request["performer"]["identifier"]["value"] == "NT0001"
+    dispensed = served_ok(get(client, f"MedicationDispense?prescription=MedicationRequest/"
+                                      f"{code}.1", h).get_json())
+    assert dispensed["total"] == 1
+    resource = served_ok(dispensed["entry"][0]["resource"])
+    assert resource["substitution"]["wasSubstituted"] is True
+    assert resource["quantity"] == {"value": 10, "unit": "Viên"}
+    packs = {part["url"]: part for part in resource["extension"][0]["extension"]}
+    assert packs["serial"]["valueString"] == "SN-F1" and packs["lot"]["valueString"] == "L-77"
+    assert {"system": SYSTEMS.invoice, "value": "HD0001"} in resource["identifier"]
+    again = served_ok(get(client, f"MedicationDispense/{resource['id']}", h).get_json())
+    assert again == resource
+    for path in (f"Patient/{code}", f"Practitioner/{code}", "Organization/facility-79001",
+                 "Organization/pharmacy-NT0001", f"Medication/{PARACETAMOL}"):
+        answer = get(client, path, h)
+        assert answer.status_code == 200, (path, answer.get_json())
+        served_ok(answer.get_json())
+    patient = get(client, f"Patient/{code}", h).get_json()
+    assert "079090001234" not in patient["id"]
+    assert {"use": "official", "type": patient["identifier"][0]["type"], "system": CCCD,
+            "value": "079090001234"} == patient["identifier"][0]
+
+
+def test_access_is_the_native_faces(client: FlaskClient, world: dict, database) -> None:
+    code = issued(client, world)
+    for who, status in (("clinic_b", 403), ("admin", 403), ("regulator", 200),
+                        ("pharmacy_1", 200)):
+        native = client.get(f"/v2/prescriptions/{code}", headers=world["h"][who])
+        fhir = get(client, f"MedicationRequest/{code}.1", world["h"][who])
+        assert native.status_code == fhir.status_code == status, who
+        if status == 403:
+            assert outcome_codes(fhir)
+    # the pharmacy's look-up is recorded as the native one: it is told of a cancellation
+    stored = database["prescriptions"].find_one({"_id": code})
+    assert stored["viewed_by_pharmacies"] == ["NT0001"]
+    missing = get(client, "MedicationRequest/79001XXXXXXX-c.1", world["h"]["doctor_a"])
+    assert missing.status_code == 404 and outcome_codes(missing)
+    # a pharmacy may not list: as GET /v2/prescriptions
+    listed = get(client, "MedicationRequest?status=active", world["h"]["pharmacy_1"])
+    assert listed.status_code == 403 and outcome_codes(listed)
+
+
+def test_reads_are_audited_as_native_reads(client: FlaskClient, world: dict, database) -> None:
+    code = issued(client, world)
+    get(client, f"Patient/{code}", world["h"]["regulator"])
+    events = [event for event in audit_log(database).find({"action": "prescription.viewed"})]
+    assert [event["actor"]["party_id"] for event in events
+            if (event.get("object") or {}).get("id") == code] == ["regulator-BYT"]
+
+
+def test_search_by_patient_pages_with_total_and_next(client: FlaskClient, world: dict) -> None:
+    codes = [issued(client, world) for _ in range(3)]
+    h = world["h"]["regulator"]
+    first = served_ok(get(client, f"MedicationRequest?patient.identifier={CCCD}|079090001234"
+                                  "&_count=4", h).get_json())
+    assert first["total"] == 6 and len(first["entry"]) == 4
+    following = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    second = served_ok(client.get(following.removeprefix("http://localhost"), headers=h).get_json())
+    assert len(second["entry"]) == 2 and not any(link["relation"] == "next"
+                                                 for link in second["link"])
+    seen = {e["resource"]["groupIdentifier"]["value"] for e in first["entry"] + second["entry"]}
+    assert seen == set(codes)
+    # the facility sees its own; status and authoredon filter
+    own = get(client, "MedicationRequest?patient.identifier=079090001234&status=completed",
+              world["h"]["clinic_a"]).get_json()
+    assert own["total"] == 0
+    today = get(client, "MedicationRequest?status=active&authoredon=ge2020-01-01"
+                        "&authoredon=lt2100-01-01", world["h"]["clinic_a"]).get_json()
+    assert today["total"] == 6
+    other = get(client, "MedicationRequest?status=active", world["h"]["clinic_b"]).get_json()
+    assert other["total"] == 0
+    bad = get(client, "MedicationRequest?status=bogus&_count=x", h)
+    assert bad.status_code == 422 and {p for _e, p in outcome_codes(bad)} == {"request.invalid"}
+
+
+# --- write ------------------------------------------------------------------------------
+def test_a_transaction_bundle_is_a_prescription_through_the_native_path(
+        client: FlaskClient, world: dict, database) -> None:
+    body = prescription(ma_don_thuoc="79001FHIR001-c", so_dien_thoai_nguoi_kham_benh="0901234567")
+    bundle = transaction(body, SYSTEMS)
+    h = world["h"]["doctor_a"]
+    answer = post(client, "", bundle, h, **{"Idempotency-Key": "fhir-1"})
+    assert answer.status_code == 200, answer.get_json()
+    reply = served_ok(answer.get_json())
+    assert reply["type"] == "transaction-response"
+    assert [e["response"]["location"] for e in reply["entry"]] == [
+        "Patient/79001FHIR001-c", "Practitioner/79001FHIR001-c",
+        "MedicationRequest/79001FHIR001-c.1", "MedicationRequest/79001FHIR001-c.2"]
+    stored = database["prescriptions"].find_one({"_id": "79001FHIR001-c"})
+    assert stored["signature"]["jws"] and [d["target"] for d in stored["deliveries"]] == ["registry"]
+    submitted = audit_log(database).find_one({"action": "prescription.submitted",
+                                              "object.id": "79001FHIR001-c"})
+    assert submitted is not None
+    native = client.get("/v2/prescriptions/79001FHIR001-c", headers=h).get_json()
+    twin = submit(client, world["h"]["doctor_a"], {**body, "ma_don_thuoc": "79001FHIR002-c"})
+    expected = {**twin.get_json()["prescription"], "ma_don_thuoc": "79001FHIR001-c"}
+    assert native["prescription"] == expected
+    # the same Bundle again is the same prescription; the key replays it
+    assert post(client, "", bundle, h).status_code == 200
+    replayed = post(client, "", bundle, h, **{"Idempotency-Key": "fhir-1"})
+    assert replayed.headers.get("Idempotent-Replayed") == "true"
+    assert database["prescriptions"].count_documents({"_id": "79001FHIR001-c"}) == 1
+    changed = transaction({**body, "loi_dan": "Khác"}, SYSTEMS)
+    clash = post(client, "", changed, h)
+    assert clash.status_code == 409
+    assert ("Bundle.entry[2].resource.groupIdentifier.value", "rx.code_exists") in outcome_codes(clash)
+
+
+def test_every_problem_of_a_bundle_comes_back_at_once_in_the_callers_language(
+        client: FlaskClient, world: dict, database) -> None:
+    body = prescription(ma_don_thuoc="79001FHIR003-c", drugs=[("NO-SUCH-DRUG", 5),
+                                                             (PARACETAMOL, 0)])
+    bundle = transaction(body, SYSTEMS)
+    bundle["entry"][0]["resource"]["gender"] = "other"
+    answer = post(client, "", bundle, world["h"]["doctor_a"], **{"Accept-Language": "en"})
+    assert answer.status_code == 422
+    found = outcome_codes(answer)
+    assert ("Bundle.entry[0].resource.gender", "patient.sex") in found
+    assert ("Bundle.entry[2].resource.medicationReference.identifier.value", "drug.unknown") in found
+    assert ("Bundle.entry[3].resource.dispenseRequest.quantity.value", "drug.quantity") in found
+    texts = [issue["details"]["text"] for issue in answer.get_json()["issue"]]
+    assert any(text.startswith("gender must be") for text in texts)
+    assert answer.headers["Content-Language"] == "en"
+    assert database["prescriptions"].count_documents({}) == 0
+    refused = audit_log(database).find_one({"action": "prescription.refused"})
+    assert refused is not None and "patient.sex" in refused["details"]["codes"]
+    vietnamese = post(client, "", bundle, world["h"]["doctor_a"])
+    assert any(i["details"]["text"].startswith("gender phải")
+               for i in vietnamese.get_json()["issue"])
+
+
+def test_a_pharmacy_may_not_prescribe_and_bodies_are_checked(client: FlaskClient,
+                                                             world: dict) -> None:
+    bundle = transaction(prescription(), SYSTEMS)
+    assert post(client, "", bundle, world["h"]["pharmacy_1"]).status_code == 403
+    wrong_type = client.post("/fhir/R4", data="{}", headers={**world["h"]["doctor_a"],
+                                                             "Content-Type": "text/plain"})
+    assert wrong_type.status_code == 415 and outcome_codes(wrong_type)
+    assert client.get("/fhir/R4/Nothing/here", headers=world["h"]["doctor_a"]).status_code == 404
+    unknown = client.delete("/fhir/R4/Patient/x", headers=world["h"]["doctor_a"])
+    assert unknown.status_code in (404, 405) and outcome_codes(unknown)
+
+
+def test_a_medication_dispense_is_a_dispense_through_the_native_path(
+        client: FlaskClient, world: dict, database) -> None:
+    code = issued(client, world)
+    h = world["h"]["pharmacy_1"]
+    resource = {"resourceType": "MedicationDispense", "status": "completed",
+                "subject": {"reference": f"Patient/{code}"},
+                "authorizingPrescription": [{"reference": f"MedicationRequest/{code}.1"}],
+                "quantity": {"value": 5, "unit": "Viên"},
+                "identifier": [{"system": SYSTEMS.invoice, "value": "HD-F1"}],
+                "extension": [{"url": SYSTEMS.pack, "extension": [
+                    {"url": "gtin", "valueString": gtin_of(world, PARACETAMOL)},
+                    {"url": "serial", "valueString": "SN-D1"}]}]}
+    first = post(client, "MedicationDispense", resource, h, **{"Idempotency-Key": "d-1"})
+    assert first.status_code == 201, first.get_json()
+    made = served_ok(first.get_json())
+    assert first.headers["Location"].endswith(f"/MedicationDispense/{made['id']}")
+    again = post(client, "MedicationDispense", resource, h, **{"Idempotency-Key": "d-1"})
+    assert again.status_code == 201 and again.get_json()["id"] == made["id"]
+    stored = database["prescriptions"].find_one({"_id": code})
+    assert len(stored["dispenses"]) == 1 and stored["lines"][0]["dispensed"] == 5
+    reused = post(client, "MedicationDispense", resource, h, **{"Idempotency-Key": "d-2"})
+    assert reused.status_code == 409
+    assert ("MedicationDispense.extension[0]", "dispense.serial_reused") in outcome_codes(reused)
+    over = dict(resource, quantity={"value": 500}, extension=[])
+    too_much = post(client, "MedicationDispense", over, h)
+    assert too_much.status_code == 409
+    assert any(code_ == "dispense.over_quantity" for _e, code_ in outcome_codes(too_much))
+    other = dict(resource, performer=[{"actor": {"identifier": {"system": SYSTEMS.pharmacy,
+                                                                 "value": "NT0002"}}}])
+    assert post(client, "MedicationDispense", other, h).status_code == 403
+    several = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": dict(over, quantity={"value": 2}),
+         "request": {"method": "POST", "url": "MedicationDispense"}},
+        {"resource": dict(over, quantity={"value": 3}, authorizingPrescription=[
+            {"reference": f"MedicationRequest/{code}.2"}]),
+         "request": {"method": "POST", "url": "MedicationDispense"}}]}
+    both = post(client, "", several, h)
+    assert both.status_code == 200, both.get_json()
+    assert len(served_ok(both.get_json())["entry"]) == 2
+    lines = database["prescriptions"].find_one({"_id": code})["lines"]
+    assert [line["dispensed"] for line in lines] == [7, 3]
+    assert post(client, "MedicationDispense", resource, world["h"]["doctor_a"]).status_code == 403
