@@ -204,9 +204,9 @@ class FhirService:
                               "one of active, completed, cancelled, stopped")
             statuses = [native for s in wanted for native in fr.NATIVE_STATUSES[s]]
         bounds = [_date_bound(value) for value in params.get("authoredon", [])]
-        issued_from = min((at for prefix, at in bounds if prefix in ("ge", "gt", "eq")),
+        issued_from = min((at for prefix, at in bounds if prefix in ("ge", "gt", "eq", "day")),
                           default=None)
-        upper = [at for prefix, at in bounds if prefix in ("lt", "le", "eq")]
+        upper = [at for prefix, at in bounds if prefix in ("lt", "le", "eq", "day")]
         issued_to = min(upper) + AUTHORED_BEFORE_RECEIPT if upper else None
         includes = []
         for value in params.get("_include", []):
@@ -319,6 +319,8 @@ def _date_bound(value: str) -> tuple[str, datetime]:
     """``authoredon=ge2026-03-01`` as (prefix, the instant): a date is midnight UTC+7."""
     prefix = value[:2] if value[:2] in _PREFIXES else "eq"
     text = value[2:] if value[:2] in _PREFIXES else value
+    if prefix == "eq" and len(text) == 10:
+        prefix = "day"  # eq with a date: that whole day
     if prefix == "ne":
         raise invalid("authoredon", "Chỉ nhận eq, gt, lt, ge, le", "eq, gt, lt, ge, le only")
     try:
@@ -336,6 +338,7 @@ def _date_bound(value: str) -> tuple[str, datetime]:
 
 def _matches(authored: str, prefix: str, at: datetime) -> bool:
     moment = datetime.fromisoformat(authored)
-    if prefix == "eq":
+    if prefix == "day":
         return at <= moment < at + timedelta(days=1)
-    return {"gt": moment > at, "ge": moment >= at, "lt": moment < at, "le": moment <= at}[prefix]
+    return {"eq": moment == at, "gt": moment > at, "ge": moment >= at, "lt": moment < at,
+            "le": moment <= at}[prefix]

@@ -167,6 +167,15 @@ def test_search_by_patient_pages_with_total_and_next(client: FlaskClient, world:
     today = get(client, "MedicationRequest?status=active&authoredon=ge2020-01-01"
                         "&authoredon=lt2100-01-01", world["h"]["clinic_a"]).get_json()
     assert today["total"] == 6
+    authored = first["entry"][0]["resource"]["authoredOn"]
+    day = get(client, f"MedicationRequest?authoredon={authored[:10]}", h).get_json()
+    assert day["total"] == 6
+    before = get(client, f"MedicationRequest?authoredon=lt{authored[:10]}", h).get_json()
+    assert before["total"] == 0
+    exact = client.get("/fhir/R4/MedicationRequest", query_string={"authoredon": authored},
+                       headers=h).get_json()
+    assert exact["total"] >= 2 and all(e["resource"]["authoredOn"] == authored
+                                       for e in exact["entry"])
     other = get(client, "MedicationRequest?status=active", world["h"]["clinic_b"]).get_json()
     assert other["total"] == 0
     bad = get(client, "MedicationRequest?status=bogus&_count=x", h)
