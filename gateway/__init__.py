@@ -23,11 +23,11 @@ from gateway.catalog import views as catalog_views
 from gateway.console import account_views, clinic_views, inspector_views, pharmacy_views
 from gateway.console import pages as console_pages
 from gateway.container import build_services
-from gateway.fhir import views as fhir_views
 from gateway.core import config as settings
 from gateway.core import http, metrics, problems
 from gateway.core.context import EXTENSION_KEY, services
 from gateway.core.problems import ApiError, ProblemSchema, handle_exception
+from gateway.fhir import views as fhir_views
 from gateway.forwarding import views as forwarding_views
 from gateway.national import views as national_views
 from gateway.prescriptions import print_views, report_views

@@ -143,7 +143,7 @@ def test_access_is_the_native_faces(client: FlaskClient, world: dict, database) 
 def test_reads_are_audited_as_native_reads(client: FlaskClient, world: dict, database) -> None:
     code = issued(client, world)
     get(client, f"Patient/{code}", world["h"]["regulator"])
-    events = [event for event in audit_log(database).find({"action": "prescription.viewed"})]
+    events = list(audit_log(database).find({"action": "prescription.viewed"}))
     assert [event["actor"]["party_id"] for event in events
             if (event.get("object") or {}).get("id") == code] == ["regulator-BYT"]
 

@@ -5,6 +5,7 @@ here."""
 from __future__ import annotations
 
 import copy
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from gateway.fhir import resources as fr
 from gateway.fhir import systems as fs
-from tests.gateway.fhir.profiles import conformance_problems, profiles
+from tests.gateway.fhir.profiles import DATA, NS, conformance_problems, profiles
 from tests.gateway.fhir.test_mapping import SYSTEMS, as_served
 from tests.schemas.conftest import validate
 from tests.schemas.strategies import catalog
@@ -92,3 +93,18 @@ def test_a_resource_without_the_profile_is_reported() -> None:
     resource = served()["Patient"]
     resource["meta"] = {}
     assert conformance_problems(resource)
+
+
+def _naming_system(name: str) -> str:
+    root = ET.parse(DATA / f"NamingSystem.{name}.xml").getroot()
+    return root.find("f:uniqueId/f:value", NS).get("value")
+
+
+def test_the_identifier_systems_are_the_igs() -> None:
+    assert _naming_system("sid-national-id") == fs.CCCD
+    assert _naming_system("sid-insurance_number") == fs.BHYT
+    # The IG's NamingSystem for the facility code names another URI than its profile's
+    # MaCSKCB slice fixes (tests/data/fhir/README.md): the gateway follows the profile.
+    slice_system = next(e for e in profiles()[fs.PROVIDER].elements
+                        if e.id == "Organization.identifier:MaCSKCB.system")
+    assert fs.PROVIDER_CODE == slice_system.fixed != _naming_system("sid-provider-code")
