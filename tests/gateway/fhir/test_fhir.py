@@ -5,6 +5,10 @@ dispense path, and every error is an OperationOutcome."""
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -292,3 +296,16 @@ def test_a_medication_dispense_is_a_dispense_through_the_native_path(
     lines = database["prescriptions"].find_one({"_id": code})["lines"]
     assert [line["dispensed"] for line in lines] == [7, 3]
     assert post(client, "MedicationDispense", resource, world["h"]["doctor_a"]).status_code == 403
+
+
+def test_the_example_of_docs_fhir_md_is_accepted(client: FlaskClient, world: dict) -> None:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "fhir.md").read_text(encoding="utf-8")
+    raw = re.search(r"-d '(\{\n \"resourceType\": \"Bundle\".*?)'\n#", text, re.S).group(1)
+    now = datetime.now(timezone(timedelta(hours=7))) - timedelta(minutes=1)
+    bundle = json.loads(raw.replace("'$NOW'", now.isoformat(timespec="seconds"))
+                        .replace("'$TODAY'", now.date().isoformat())
+                        .replace("'$LAST'", (now.date() + timedelta(days=9)).isoformat()))
+    answer = post(client, "", bundle, world["h"]["doctor_a"])
+    assert answer.status_code == 200, answer.get_json()
+    location = answer.get_json()["entry"][1]["response"]["location"]
+    assert location.startswith("MedicationRequest/79001") and location.endswith("-c.1")
