@@ -309,3 +309,37 @@ def test_the_example_of_docs_fhir_md_is_accepted(client: FlaskClient, world: dic
     assert answer.status_code == 200, answer.get_json()
     location = answer.get_json()["entry"][1]["response"]["location"]
     assert location.startswith("MedicationRequest/79001") and location.endswith("-c.1")
+
+
+def test_a_refusal_kept_for_an_idempotency_key_replays_as_an_outcome(client: FlaskClient,
+                                                                      world: dict) -> None:
+    bundle = transaction(prescription(drugs=[(PARACETAMOL, 0)]), SYSTEMS)
+    h = {**world["h"]["doctor_a"], "Idempotency-Key": "refused-1"}
+    first, again = post(client, "", bundle, h), post(client, "", bundle, h)
+    assert first.status_code == again.status_code == 422
+    expected = ("Bundle.entry[2].resource.dispenseRequest.quantity.value", "drug.quantity")
+    assert expected in outcome_codes(first) and expected in outcome_codes(again)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_without_credentials_the_answer_is_an_outcome(client: FlaskClient) -> None:
+    answer = client.get("/fhir/R4/MedicationRequest?status=active")
+    assert answer.status_code == 401 and answer.headers["WWW-Authenticate"]
+    assert outcome_codes(answer)
+
+
+def test_dispenses_of_a_patient(client: FlaskClient, world: dict) -> None:
+    code = issued(client, world)
+    assert dispense(client, world["h"]["pharmacy_1"], code,
+                    [{"line": 1, "so_luong_ban": 4}]).status_code == 201
+    found = get(client, f"MedicationDispense?patient.identifier={CCCD}|079090001234",
+                world["h"]["regulator"]).get_json()
+    assert found["total"] == 1
+    resource = served_ok(found["entry"][0]["resource"])
+    assert resource["authorizingPrescription"] == [{"reference": f"MedicationRequest/{code}.2"}]
+    assert "substitution" not in resource
+    # another pharmacy does not see the invoice number, as on the native face
+    other = get(client, f"MedicationDispense?prescription=MedicationRequest/{code}.2",
+                world["h"]["pharmacy_2"]).get_json()
+    assert all(i["system"] != SYSTEMS.invoice for i in other["entry"][0]["resource"]["identifier"])
+    assert get(client, "MedicationDispense", world["h"]["regulator"]).status_code == 422
