@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from gateway.core.context import services
 from gateway.core.errors import Forbidden, Invalid, NotFound
 from gateway.core.http import json_object
-from gateway.core.problems import PROBLEMS, ApiError, from_http_exception, to_problem
+from gateway.core.problems import PROBLEMS, ApiError, handle_exception
 from gateway.fhir import capability
 from gateway.fhir.adapter import Prescriptions
 from gateway.fhir.intake import DispenseIntake, Intake, read_dispenses, read_transaction
@@ -65,15 +65,8 @@ def _error_system() -> str:
 def _outcome(exc: Exception) -> Response:
     """Every error of the face as an OperationOutcome; the FHIRPath of a national pointer from
     the Bundle being read (``g.fhir_intake``)."""
-    if isinstance(exc, ApiError):
-        problem = exc
-    elif isinstance(exc, HTTPException):
-        problem = from_http_exception(exc)
-    else:
-        found = to_problem(exc)
-        if found is None:
-            raise exc
-        problem = found
+    # The one handler of the gateway makes the problem (and logs an unexpected error).
+    problem = exc if isinstance(exc, ApiError) else _problem_of(handle_exception(exc))
     intake: Intake | DispenseIntake | None = g.get("fhir_intake")
     extra = g.get("fhir_problems", [])
 
@@ -191,7 +184,7 @@ def _submit(bundle: dict[str, Any]) -> Response:
         raise ApiError(422, slug="validation", errors=errors)
     response = idempotent("submit", lambda: submit_answer(intake.document, party))
     if response.status_code >= 400:  # a refusal kept for this Idempotency-Key, replayed
-        raise _kept(response)
+        raise _problem_of(response)
     answer = response.get_json()
     code = answer["ma_don_thuoc"]
     locations = {"Patient": f"Patient/{code}", "Practitioner": f"Practitioner/{code}"}
@@ -203,11 +196,16 @@ def _submit(bundle: dict[str, Any]) -> Response:
     return _transaction_response(reply, response)
 
 
-def _kept(response: Response) -> ApiError:
+def _problem_of(response: Response) -> ApiError:
+    """A problem+json answer (a replayed refusal, the gateway's handler's) as the problem."""
     body = response.get_json()
+    headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
     return ApiError(response.status_code, slug=body["type"].rsplit(":", 1)[-1],
-                    detail=body.get("detail"), errors=body.get("errors"),
-                    headers={"Idempotent-Replayed": "true"})
+                    detail=body.get("detail"), errors=body.get("errors"), headers=headers,
+                    **({"warnings": body["warnings"]} if body.get("warnings") else {}))
+
+
+_KEPT_HEADERS = ("WWW-Authenticate", "Retry-After", "Allow", "Idempotent-Replayed")
 
 
 def _transaction_response(entries: list[dict[str, Any]], native: Response) -> Response:
@@ -243,7 +241,7 @@ def _dispense(resources: list[tuple[str, Any]], *, transaction: bool) -> Respons
     response = idempotent(f"dispense\x1f{code}",
                           lambda: dispense_answer(code, party, intake.body))
     if response.status_code >= 400:
-        raise _kept(response)
+        raise _problem_of(response)
     dispense_id = response.get_json()["dispense"]["id"]
     service = _service()
     rx = service.prescriptions.rx(service.prescriptions.readable(code, party), party)

@@ -15,6 +15,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from flask.testing import FlaskClient
 
 from gateway.fhir.examples import transaction
+from gateway.fhir.service import FhirService
 from gateway.fhir.systems import CCCD, IG, Systems
 from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.fhir.profiles import conformance_problems
@@ -343,3 +344,16 @@ def test_dispenses_of_a_patient(client: FlaskClient, world: dict) -> None:
                 world["h"]["pharmacy_2"]).get_json()
     assert all(i["system"] != SYSTEMS.invoice for i in other["entry"][0]["resource"]["identifier"])
     assert get(client, "MedicationDispense", world["h"]["regulator"]).status_code == 422
+
+
+def test_an_unexpected_error_is_a_bare_500_outcome_and_logged(app, world: dict, monkeypatch,
+                                                              caplog) -> None:
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(FhirService, "read", boom)
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production (TESTING propagates)
+    answer = app.test_client().get("/fhir/R4/Patient/x", headers=world["h"]["doctor_a"])
+    assert answer.status_code == 500 and outcome_codes(answer) == {(None, "internal")}
+    assert "secret internals" not in answer.get_data(as_text=True)
+    assert any("unhandled exception" in record.getMessage() for record in caplog.records)
