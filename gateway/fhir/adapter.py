@@ -76,9 +76,10 @@ class Prescriptions:
         return stored["issued_at"]
 
     # --- the stored prescription as plain values -----------------------------------------
-    def rx(self, stored: Mapping[str, Any], party: Party) -> Rx:
+    def rx(self, stored: Mapping[str, Any], party: Party, *, dispenses: bool = True) -> Rx:
         """``stored`` as ``party`` may see it (another pharmacy's invoice numbers hidden, as
-        in the native resource)."""
+        in the native resource); ``dispenses`` False leaves them out (their packs cost a read
+        each)."""
         document = stored["document"]
         lines = tuple(
             Line(index=line["index"], national_code=line["ma_thuoc"],
@@ -98,7 +99,8 @@ class Prescriptions:
                   lines=lines, prescriber_name=doctor.name if doctor else "",
                   prescriber_code=doctor.code if doctor else None,
                   facility_name=clinic.name if clinic else "",
-                  dispenses=tuple(self._dispense(d, party) for d in stored.get("dispenses", [])))
+                  dispenses=tuple(self._dispense(d, party) for d in stored.get("dispenses", []))
+                  if dispenses else ())
 
     def _dispense(self, dispense: Mapping[str, Any], party: Party) -> Dispense:
         own = party.role != "pharmacy" or dispense["pharmacy"] == party.code

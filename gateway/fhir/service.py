@@ -21,10 +21,6 @@ from gateway.fhir.systems import CCCD, Systems
 from gateway.parties.model import Party
 from gateway.parties.store import PartyStore
 
-#: A prescription is authored at most this long before the gateway receives it (the
-#: ``ERX_RX_MAX_AGE_DAYS`` rule with a margin): an ``authoredon`` bound before ``lt`` /
-#: ``le`` is a bound on the receipt time this much later.
-AUTHORED_BEFORE_RECEIPT = timedelta(days=366)
 REQUEST_INCLUDES = {"MedicationRequest:medication": "medication",
                     "MedicationRequest:subject": "subject",
                     "MedicationRequest:patient": "subject",
@@ -58,7 +54,7 @@ def token(value: str, expected_system: str, parameter: str) -> str | None:
 class FhirService:
     def __init__(self, prescriptions: Prescriptions, catalog: CatalogService,
                  parties: PartyStore, *, systems: Systems, page_size: int, max_page_size: int,
-                 search_max: int) -> None:
+                 search_max: int, max_age_days: int) -> None:
         self.prescriptions = prescriptions
         self.catalog = catalog
         self.parties = parties
@@ -66,13 +62,16 @@ class FhirService:
         self.page_size = page_size
         self.max_page_size = max_page_size
         self.search_max = search_max
+        #: a prescription is authored at most ``ERX_RX_MAX_AGE_DAYS`` before the gateway
+        #: receives it: an ``authoredon`` upper bound is a receipt-time bound this much later
+        self.authored_before_receipt = timedelta(days=max_age_days + 1)
 
     # --- reads --------------------------------------------------------------------------
-    def _rx(self, code: str, party: Party) -> Rx:
+    def _rx(self, code: str, party: Party, *, dispenses: bool = True) -> Rx:
         """Prescription ``code`` as ``party`` reads it, the read recorded as a native read."""
         stored = self.prescriptions.readable(code, party)
         self.prescriptions.note_view(stored, party)
-        return self.prescriptions.rx(stored, party)
+        return self.prescriptions.rx(stored, party, dispenses=dispenses)
 
     def read(self, kind: str, resource_id: str, party: Party) -> dict[str, Any]:
         """``GET /fhir/R4/<kind>/<id>``.
@@ -84,12 +83,12 @@ class FhirService:
             code, _dot, number = resource_id.rpartition(".")
             if not code or not number.isdigit() or int(number) < 1:
                 raise NotFound(f"no MedicationRequest {resource_id}")
-            rx = self._rx(code, party)
+            rx = self._rx(code, party, dispenses=False)
             if int(number) > len(rx.lines):
                 raise NotFound(f"no MedicationRequest {resource_id}")
             return fr.medication_request(rx, rx.lines[int(number) - 1], self.systems)
         if kind in ("Patient", "Practitioner"):
-            rx = self._rx(resource_id, party)
+            rx = self._rx(resource_id, party, dispenses=False)
             build = fr.patient if kind == "Patient" else fr.practitioner
             return build(rx, self.systems)
         if kind == "MedicationDispense":
@@ -152,7 +151,7 @@ class FhirService:
     def _prescriptions(self, party: Party, params: Mapping[str, Sequence[str]],
                        statuses: Sequence[str] | None,
                        issued_from: datetime | None = None,
-                       issued_to: datetime | None = None) -> list[Rx]:
+                       issued_to: datetime | None = None, *, dispenses: bool) -> list[Rx]:
         """The prescriptions a search names: by code (a read), or a list as the native one."""
         codes = [token(value, self.systems.prescription, "group-identifier")
                  for value in params.get("group-identifier", [])]
@@ -163,7 +162,7 @@ class FhirService:
             if len(set(codes)) > 1 or codes[0] is None:
                 return []
             try:
-                rx = self._rx(codes[0], party)
+                rx = self._rx(codes[0], party, dispenses=dispenses)
             except NotFound:
                 return []
             return [rx] if statuses is None or rx.status in statuses else []
@@ -189,7 +188,7 @@ class FhirService:
         ordered = sorted(found.values(), key=lambda s: (self.prescriptions.issued_at(s),
                                                         self.prescriptions.code_of(s)),
                          reverse=True)
-        return [self.prescriptions.rx(stored, party) for stored in ordered]
+        return [self.prescriptions.rx(stored, party, dispenses=dispenses) for stored in ordered]
 
     def search_requests(self, party: Party, params: Mapping[str, Sequence[str]],
                         base: str) -> dict[str, Any]:
@@ -207,7 +206,7 @@ class FhirService:
         issued_from = min((at for prefix, at in bounds if prefix in ("ge", "gt", "eq", "day")),
                           default=None)
         upper = [at for prefix, at in bounds if prefix in ("lt", "le", "eq", "day")]
-        issued_to = min(upper) + AUTHORED_BEFORE_RECEIPT if upper else None
+        issued_to = min(upper) + self.authored_before_receipt if upper else None
         includes = []
         for value in params.get("_include", []):
             if value not in REQUEST_INCLUDES:
@@ -219,7 +218,8 @@ class FhirService:
                        for value in params.get("identifier", [])]
         matches: list[dict[str, Any]] = []
         included: dict[str, dict[str, Any]] = {}
-        for rx in self._prescriptions(party, params, statuses, issued_from, issued_to):
+        for rx in self._prescriptions(party, params, statuses, issued_from, issued_to,
+                                      dispenses=False):
             for resource in fr.medication_requests(rx, self.systems):
                 if wanted_line and resource["id"] not in wanted_line:
                     continue
@@ -263,7 +263,7 @@ class FhirService:
                 found = []
         elif params.get("patient.identifier"):
             found = self._prescriptions(party, {"patient.identifier": params[
-                "patient.identifier"]}, None)
+                "patient.identifier"]}, None, dispenses=True)
         else:
             raise invalid("prescription", "Cần prescription hoặc patient.identifier",
                           "prescription or patient.identifier is needed")

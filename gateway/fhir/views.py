@@ -55,7 +55,8 @@ def _service() -> FhirService:
                        found.catalog, found.parties, systems=systems,
                        page_size=config["FHIR_PAGE_SIZE"],
                        max_page_size=config["FHIR_MAX_PAGE_SIZE"],
-                       search_max=config["FHIR_SEARCH_MAX_PRESCRIPTIONS"])
+                       search_max=config["FHIR_SEARCH_MAX_PRESCRIPTIONS"],
+                       max_age_days=config["RX_MAX_AGE_DAYS"])
 
 
 def _error_system() -> str:
@@ -80,6 +81,19 @@ def _outcome(exc: Exception) -> Response:
 
 for _handled in (ApiError, HTTPException, *PROBLEMS):
     blp.register_error_handler(_handled, _outcome)
+
+
+@blp.before_request
+def _acceptable() -> None:
+    """JSON only: an ``Accept`` or ``_format`` that wants another format (XML) is 406."""
+    wanted = request.args.get("_format")
+    if wanted is not None and wanted not in ("json", FHIR_JSON, "application/json"):
+        raise ApiError(406, detail=f"_format {wanted}: this server answers JSON only",
+                       detail_vi=f"_format {wanted}: máy chủ chỉ trả lời JSON")
+    if request.accept_mimetypes and request.accept_mimetypes.best_match(
+            [FHIR_JSON, "application/json"]) is None:
+        raise ApiError(406, detail="this server answers application/fhir+json only",
+                       detail_vi="Máy chủ chỉ trả lời application/fhir+json")
 
 
 def _body() -> dict[str, Any]:

@@ -357,3 +357,10 @@ def test_an_unexpected_error_is_a_bare_500_outcome_and_logged(app, world: dict, 
     assert answer.status_code == 500 and outcome_codes(answer) == {(None, "internal")}
     assert "secret internals" not in answer.get_data(as_text=True)
     assert any("unhandled exception" in record.getMessage() for record in caplog.records)
+
+
+def test_xml_is_not_acceptable(client: FlaskClient) -> None:
+    for answer in (client.get("/fhir/R4/metadata", headers={"Accept": "application/fhir+xml"}),
+                   client.get("/fhir/R4/metadata?_format=xml")):
+        assert answer.status_code == 406 and outcome_codes(answer)
+    assert client.get("/fhir/R4/metadata", headers={"Accept": "*/*"}).status_code == 200
