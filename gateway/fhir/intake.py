@@ -82,7 +82,9 @@ def read_transaction(bundle: Any, systems: Systems) -> Intake:
     if bundle.get("type") != "transaction":
         problems.add("Bundle.type", "fhir.bundle_type", "Bundle.type phải là transaction",
                      "Bundle.type must be transaction")
-    patients, practitioners, requests = [], [], []
+    patients: list[tuple[int, Any, dict[str, Any]]] = []
+    practitioners: list[tuple[int, Any, dict[str, Any]]] = []
+    requests: list[tuple[int, Any, dict[str, Any]]] = []
     entries: list[tuple[str, int | None]] = []
     for index, entry in enumerate(_list(bundle.get("entry"))):
         where = f"Bundle.entry[{index}]"
@@ -118,12 +120,12 @@ def read_transaction(bundle: Any, systems: Systems) -> Intake:
         _read_patient(*patients[0], document, paths, systems, problems)
     if practitioners:
         _read_practitioner(*practitioners[0], document, paths)
-    lines = []
+    lines: list[dict[str, Any]] = []
     shared: list[tuple[int, dict[str, Any], dict[str, str]]] = []
     for position, (index, _entry, resource) in enumerate(requests):
-        values, where = _read_request(index, resource, position, systems, problems, paths)
+        values, own = _read_request(index, resource, position, systems, problems, paths)
         lines.append(values.pop("line"))
-        shared.append((index, values, where))
+        shared.append((index, values, own))
         _check_references(index, resource, patients, practitioners, problems)
     document["thong_tin_don_thuoc"] = lines
     if shared:
@@ -132,10 +134,10 @@ def read_transaction(bundle: Any, systems: Systems) -> Intake:
             if name in first:
                 document[name] = first[name]
         paths.update(first_paths)
-        for index, values, where in shared[1:]:
+        for index, values, own in shared[1:]:
             for name in SHARED:
                 if values.get(name) != first.get(name):
-                    problems.add(where.get(f"/{name}", f"Bundle.entry[{index}].resource"),
+                    problems.add(own.get(f"/{name}", f"Bundle.entry[{index}].resource"),
                                  "fhir.group_mismatch",
                                  f"Mọi MedicationRequest của một đơn phải giống nhau ở {name}",
                                  f"every MedicationRequest of one prescription must agree on "
@@ -158,7 +160,7 @@ def _read_patient(index: int, _entry: Any, resource: dict[str, Any], document: d
     by_system = {fs.CCCD: "ma_dinh_danh_cong_dan", fs.BHYT: "ma_so_the_bao_hiem_y_te",
                  systems.health_id: "ma_dinh_danh_y_te"}
     for position, identifier in enumerate(_list(resource.get("identifier"))):
-        target = by_system.get(_object(identifier).get("system"))
+        target = by_system.get(str(_object(identifier).get("system")))
         if target is None:
             continue  # the IG's slicing is open: other identifiers are the HIS's own
         path = f"{where}.identifier[{position}].value"
@@ -445,7 +447,8 @@ def read_dispenses(resources: list[tuple[str, Any]], systems: Systems,
         authorizing = [_object(item).get("reference")
                        for item in _list(resource.get("authorizingPrescription"))]
         target = authorizing[0] if len(authorizing) == 1 else None
-        code = line = None
+        code: str | None = None
+        line: int | None = None
         if isinstance(target, str) and target.startswith("MedicationRequest/"):
             code, _dot, number = target.removeprefix("MedicationRequest/").rpartition(".")
             line = int(number) - 1 if number.isdigit() and int(number) > 0 else None
@@ -469,9 +472,9 @@ def read_dispenses(resources: list[tuple[str, Any]], systems: Systems,
             item["ma_thuoc"] = sold.get("value") or coding.get("code")
             paths[f"{pointer}/ma_thuoc"] = f"{where}.medication[x]"
         packs = []
-        for number, (at, extension) in enumerate(_extensions(resource, systems.pack)):
+        for scanned, (at, extension) in enumerate(_extensions(resource, systems.pack)):
             packs.append(_pack_text(extension))
-            paths[f"{pointer}/packs/{number}"] = f"{where}.extension[{at}]"
+            paths[f"{pointer}/packs/{scanned}"] = f"{where}.extension[{at}]"
         if packs:
             item["packs"] = packs
         for performer in _list(resource.get("performer")):

@@ -210,6 +210,7 @@ def organization(code: str, name: str, *, pharmacy: bool, systems: Systems,
                  phone: str | None = None, address: str | None = None) -> dict[str, Any]:
     """A facility (the IG's ``MaCSKCB`` slice) or a pharmacy (the gateway's system) as a
     vn-core-provider Organization."""
+    identifier: dict[str, Any]
     if pharmacy:
         resource_id, identifier = pharmacy_id(code), {"system": systems.pharmacy, "value": code}
     else:

@@ -165,7 +165,8 @@ def transaction() -> Response:
     """A transaction Bundle: a prescription (clinic, doctor) or a dispense (pharmacy)."""
     party = current_party()
     bundle = _body()
-    entries = bundle.get("entry") if isinstance(bundle.get("entry"), list) else []
+    found = bundle.get("entry")
+    entries: list[Any] = found if isinstance(found, list) else []
     kinds = {(entry.get("resource") or {}).get("resourceType")
              for entry in entries if isinstance(entry, dict)}
     if kinds == {"MedicationDispense"}:
