@@ -32,8 +32,9 @@ def capability_statement(systems: Systems, *, base: str, software_version: str,
                          date: str) -> dict[str, Any]:
     own = search_parameters(systems)["MedicationRequest-group-identifier"]["url"]
     read = [{"code": "read"}]
-    patient_chain = ("chained as `patient.identifier=" + fs.CCCD + "|<CCCD>` only: regulators, "
-                     "and a facility for its own prescriptions")
+    patient_chain = ("`Patient/<ma_don_thuoc>` (the patient of that prescription), or chained "
+                     "as `patient.identifier=" + fs.CCCD + "|<CCCD>`: regulators, and a "
+                     "facility for its own prescriptions")
     return {
         "resourceType": "CapabilityStatement", "status": "active", "date": date,
         "kind": "instance", "publisher": "erx-gateway",
@@ -61,6 +62,8 @@ def capability_statement(systems: Systems, *, base: str, software_version: str,
                      _param("identifier", "token", f"{SP}/clinical-identifier",
                             f"one line, `{systems.line}|<ma_don_thuoc>.<n>`"),
                      _param("patient", "reference", f"{SP}/clinical-patient", patient_chain),
+                     _param("subject", "reference", f"{SP}/MedicationRequest-subject",
+                            "as patient"),
                      _param("status", "token", f"{SP}/medications-status",
                             "active, completed, cancelled, stopped (comma-separated: any)"),
                      _param("authoredon", "date", f"{SP}/MedicationRequest-authoredon",

@@ -25,9 +25,10 @@ REQUEST_INCLUDES = {"MedicationRequest:medication": "medication",
                     "MedicationRequest:subject": "subject",
                     "MedicationRequest:patient": "subject",
                     "MedicationRequest:requester": "requester"}
-REQUEST_PARAMETERS = ("group-identifier", "identifier", "patient.identifier", "status",
-                      "authoredon", "_include", "_count", "_offset")
-DISPENSE_PARAMETERS = ("prescription", "patient.identifier", "_count", "_offset")
+REQUEST_PARAMETERS = ("group-identifier", "identifier", "patient", "subject",
+                      "patient.identifier", "status", "authoredon", "_include", "_count",
+                      "_offset")
+DISPENSE_PARAMETERS = ("prescription", "patient", "patient.identifier", "_count", "_offset")
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,9 @@ class FhirService:
         for value in params.get("identifier", []):
             line = token(value, self.systems.line, "identifier")
             codes.append(line.rpartition(".")[0] if line else None)
+        # a Patient is the patient of one prescription: its id is the prescription's code
+        codes += [value.removeprefix("Patient/")
+                  for value in (*params.get("patient", []), *params.get("subject", []))]
         if codes:
             if len(set(codes)) > 1 or codes[0] is None:
                 return []
@@ -261,12 +265,12 @@ class FhirService:
                 found = [self._rx(code, party)] if code else []
             except NotFound:
                 found = []
-        elif params.get("patient.identifier"):
-            found = self._prescriptions(party, {"patient.identifier": params[
-                "patient.identifier"]}, None, dispenses=True)
+        elif params.get("patient.identifier") or params.get("patient"):
+            found = self._prescriptions(party, {name: params[name] for name in (
+                "patient", "patient.identifier") if name in params}, None, dispenses=True)
         else:
-            raise invalid("prescription", "Cần prescription hoặc patient.identifier",
-                          "prescription or patient.identifier is needed")
+            raise invalid("prescription", "Cần prescription, patient hoặc patient.identifier",
+                          "prescription, patient or patient.identifier is needed")
         matches = [resource for rx in found for resource in fr.medication_dispenses(rx, self.systems)
                    if not line_ids or resource["authorizingPrescription"][0]["reference"]
                    == f"MedicationRequest/{line_ids[0]}"]

@@ -197,17 +197,20 @@ def _submit(bundle: dict[str, Any]) -> Response:
         record_refusal(intake.document or {}, Refused(
             [*errors, *({"code": item["code"]} for item in intake.problems)]))
         raise ApiError(422, slug="validation", errors=errors)
+    started = datetime.now(UTC)
     response = idempotent("submit", lambda: submit_answer(intake.document, party))
     if response.status_code >= 400:  # a refusal kept for this Idempotency-Key, replayed
         raise _problem_of(response)
     answer = response.get_json()
     code = answer["ma_don_thuoc"]
+    # Issued before this request began: the same Bundle sent again, the same prescription.
+    created = datetime.fromisoformat(answer["issued_at"]) >= started
     locations = {"Patient": f"Patient/{code}", "Practitioner": f"Practitioner/{code}"}
     reply = []
     for kind, line in intake.entries:
         location = locations.get(kind) or f"MedicationRequest/{code}.{(line or 0) + 1}"
-        reply.append({"response": {"status": "201 Created", "location": location,
-                                   "lastModified": answer["issued_at"]}})
+        reply.append({"response": {"status": "201 Created" if created else "200 OK",
+                                   "location": location, "lastModified": answer["issued_at"]}})
     return _transaction_response(reply, response)
 
 

@@ -96,6 +96,8 @@ def test_every_resource_of_a_dispensed_prescription_conforms(client: FlaskClient
     assert bundle["type"] == "searchset" and bundle["total"] == 2
     kinds = [(e["resource"]["resourceType"], e["search"]["mode"]) for e in bundle["entry"]]
     assert kinds.count(("MedicationRequest", "match")) == 2
+    by_patient = get(client, f"MedicationRequest?patient=Patient/{code}", h).get_json()
+    assert [e["resource"]["id"] for e in by_patient["entry"]] == [f"{code}.1", f"{code}.2"]
     assert {("Patient", "include"), ("Practitioner", "include"),
             ("Medication", "include")} <= set(kinds)
     for entry in bundle["entry"]:
@@ -209,8 +211,11 @@ def test_a_transaction_bundle_is_a_prescription_through_the_native_path(
     twin = submit(client, world["h"]["doctor_a"], {**body, "ma_don_thuoc": "79001FHIR002-c"})
     expected = {**twin.get_json()["prescription"], "ma_don_thuoc": "79001FHIR001-c"}
     assert native["prescription"] == expected
+    assert {e["response"]["status"] for e in reply["entry"]} == {"201 Created"}
     # the same Bundle again is the same prescription; the key replays it
-    assert post(client, "", bundle, h).status_code == 200
+    same = post(client, "", bundle, h)
+    assert same.status_code == 200
+    assert {e["response"]["status"] for e in same.get_json()["entry"]} == {"200 OK"}
     replayed = post(client, "", bundle, h, **{"Idempotency-Key": "fhir-1"})
     assert replayed.headers.get("Idempotent-Replayed") == "true"
     assert database["prescriptions"].count_documents({"_id": "79001FHIR001-c"}) == 1
@@ -336,6 +341,8 @@ def test_dispenses_of_a_patient(client: FlaskClient, world: dict) -> None:
     found = get(client, f"MedicationDispense?patient.identifier={CCCD}|079090001234",
                 world["h"]["regulator"]).get_json()
     assert found["total"] == 1
+    assert get(client, f"MedicationDispense?patient={code}",
+               world["h"]["pharmacy_1"]).get_json()["total"] == 1
     resource = served_ok(found["entry"][0]["resource"])
     assert resource["authorizingPrescription"] == [{"reference": f"MedicationRequest/{code}.2"}]
     assert "substitution" not in resource
