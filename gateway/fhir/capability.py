@@ -53,7 +53,10 @@ def capability_statement(systems: Systems, *, base: str, software_version: str,
                              "one prescription"}],
             "resource": [
                 {"type": "MedicationRequest", "supportedProfile": [fs.MEDICATION_REQUEST],
-                 "interaction": [*read, {"code": "search-type"}],
+                 "interaction": [*read, {"code": "search-type"}, {
+                     "code": "patch", "documentation": "JSON Patch replacing /status with "
+                     "cancelled and giving /statusReason: cancels the whole prescription "
+                     "(the issuing facility)"}],
                  "searchInclude": ["MedicationRequest:medication", "MedicationRequest:subject",
                                    "MedicationRequest:requester"],
                  "searchParam": [
@@ -69,7 +72,9 @@ def capability_statement(systems: Systems, *, base: str, software_version: str,
                      _param("authoredon", "date", f"{SP}/MedicationRequest-authoredon",
                             "prefixes eq, gt, ge, lt, le; a date is a day in UTC+07:00")]},
                 {"type": "MedicationDispense", "supportedProfile": [fs.MEDICATION_DISPENSE],
-                 "interaction": [*read, {"code": "search-type"}, {"code": "create"}],
+                 "interaction": [*read, {"code": "search-type"}, {
+                     "code": "create", "documentation": "one dispensed line, or a Bundle of "
+                     "the MedicationDispenses of one dispense"}],
                  "searchParam": [
                      _param("prescription", "reference", f"{SP}/MedicationDispense-prescription",
                             "MedicationRequest/<ma_don_thuoc>.<n>"),

@@ -68,13 +68,16 @@ class FhirService:
         self.authored_before_receipt = timedelta(days=max_age_days + 1)
 
     # --- reads --------------------------------------------------------------------------
-    def _rx(self, code: str, party: Party, *, dispenses: bool = True) -> Rx:
-        """Prescription ``code`` as ``party`` reads it, the read recorded as a native read."""
+    def _rx(self, code: str, party: Party, *, dispenses: bool = True, record: bool = True) -> Rx:
+        """Prescription ``code`` as ``party`` reads it, the read recorded as a native read
+        (``record`` False: the answer of a change, audited with the change)."""
         stored = self.prescriptions.readable(code, party)
-        self.prescriptions.note_view(stored, party)
+        if record:
+            self.prescriptions.note_view(stored, party)
         return self.prescriptions.rx(stored, party, dispenses=dispenses)
 
-    def read(self, kind: str, resource_id: str, party: Party) -> dict[str, Any]:
+    def read(self, kind: str, resource_id: str, party: Party, *,
+             record: bool = True) -> dict[str, Any]:
         """``GET /fhir/R4/<kind>/<id>``.
 
         Raises:
@@ -84,7 +87,7 @@ class FhirService:
             code, _dot, number = resource_id.rpartition(".")
             if not code or not number.isdigit() or int(number) < 1:
                 raise NotFound(f"no MedicationRequest {resource_id}")
-            rx = self._rx(code, party, dispenses=False)
+            rx = self._rx(code, party, dispenses=False, record=record)
             if int(number) > len(rx.lines):
                 raise NotFound(f"no MedicationRequest {resource_id}")
             return fr.medication_request(rx, rx.lines[int(number) - 1], self.systems)

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.core.context import services
 from gateway.core.errors import Forbidden, Invalid, NotFound
-from gateway.core.http import json_object
+from gateway.core.http import json_body, json_object
 from gateway.core.problems import PROBLEMS, ApiError, handle_exception
 from gateway.fhir import capability
 from gateway.fhir.adapter import Prescriptions
@@ -27,11 +27,18 @@ from gateway.fhir.intake import DispenseIntake, Intake, read_dispenses, read_tra
 from gateway.fhir.outcome import FHIR_JSON, fhir_response, outcome_response
 from gateway.fhir.service import DISPENSE_PARAMETERS, REQUEST_PARAMETERS, FhirService
 from gateway.fhir.systems import Systems
-from gateway.prescriptions.answers import dispense_answer, idempotent, record_refusal, submit_answer
+from gateway.prescriptions.answers import (
+    cancel_answer,
+    dispense_answer,
+    idempotent,
+    record_refusal,
+    submit_answer,
+)
 from gateway.prescriptions.model import Refused
 from gateway.web.security import current_party, requires
 
 blp = Blueprint("fhir", __name__)
+JSON_PATCH = "application/json-patch+json"
 
 PRESCRIPTION_READERS = ("clinic", "doctor", "pharmacy", "regulator")
 PRESCRIPTION_TYPES = ("MedicationRequest", "Patient", "Practitioner", "MedicationDispense")
@@ -237,8 +244,44 @@ def _transaction_response(entries: list[dict[str, Any]], native: Response) -> Re
 @blp.route("/fhir/R4/MedicationDispense", methods=["POST"])
 @requires("pharmacy")
 def create_dispense() -> Response:
-    """One dispensed line of one prescription (a transaction Bundle takes several)."""
-    return _dispense([("MedicationDispense", _body())], transaction=False)
+    """One dispensed line of one prescription; several as a Bundle of MedicationDispenses
+    (answered as a transaction)."""
+    body = _body()
+    if body.get("resourceType") == "Bundle":
+        found = body.get("entry")
+        entries: list[Any] = found if isinstance(found, list) else []
+        return _dispense([(f"Bundle.entry[{index}].resource", (entry or {}).get("resource"))
+                          for index, entry in enumerate(entries)], transaction=True)
+    return _dispense([("MedicationDispense", body)], transaction=False)
+
+
+@blp.route("/fhir/R4/MedicationRequest/<resource_id>", methods=["PATCH"])
+@requires("clinic", "doctor")
+def cancel(resource_id: str) -> Response:
+    """Cancel a prescription (what remains of it, every line), as ``POST
+    /v2/prescriptions/{code}/cancel``: a JSON Patch that replaces ``/status`` with
+    ``cancelled`` and gives the reason in ``/statusReason/text``."""
+    party = current_party()
+    patch = json_body(json_types=(JSON_PATCH,))
+    code = resource_id.rpartition(".")[0]
+    operations = patch if isinstance(patch, list) else []
+    status = [op.get("value") for op in operations if isinstance(op, dict)
+              and op.get("op") in ("replace", "add") and op.get("path") == "/status"]
+    reasons = [op.get("value") for op in operations if isinstance(op, dict)
+               and op.get("op") in ("replace", "add")
+               and op.get("path") in ("/statusReason", "/statusReason/text")]
+    reason = reasons[0].get("text") if reasons and isinstance(reasons[0], dict) else (
+        reasons[0] if reasons else None)
+    if status != ["cancelled"] or len(operations) != 1 + len(reasons):
+        raise ApiError(422, errors=[{
+            "pointer": "", "code": "fhir.value",
+            "message": "Chỉ nhận JSON Patch thay /status bằng cancelled (và /statusReason)",
+            "_en": "only a JSON Patch replacing /status with cancelled (and /statusReason)"}])
+    if not code:
+        raise NotFound(f"no MedicationRequest {resource_id}")
+    g.fhir_intake = Intake(None, [], {"/ly_do": "MedicationRequest.statusReason.text"})
+    cancel_answer(code, party, {"ly_do": reason} if reason is not None else {})
+    return fhir_response(_service().read("MedicationRequest", resource_id, party, record=False))
 
 
 def _dispense(resources: list[tuple[str, Any]], *, transaction: bool) -> Response:

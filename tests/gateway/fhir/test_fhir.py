@@ -72,6 +72,10 @@ def test_metadata_states_the_face(client: FlaskClient) -> None:
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
     assert {"MedicationRequest", "MedicationDispense", "Patient", "Practitioner",
             "Organization", "Medication"} <= set(resources)
+    assert {i["code"] for i in resources["MedicationRequest"]["interaction"]} == {
+        "read", "search-type", "patch"}
+    assert {i["code"] for i in resources["MedicationDispense"]["interaction"]} == {
+        "read", "search-type", "create"}
     params = {p["name"]: p for p in resources["MedicationRequest"]["searchParam"]}
     assert {"group-identifier", "identifier", "patient", "status", "authoredon"} <= set(params)
     own = params["group-identifier"]["definition"].rsplit("/", 1)[1]
@@ -371,3 +375,43 @@ def test_xml_is_not_acceptable(client: FlaskClient) -> None:
                    client.get("/fhir/R4/metadata?_format=xml")):
         assert answer.status_code == 406 and outcome_codes(answer)
     assert client.get("/fhir/R4/metadata", headers={"Accept": "*/*"}).status_code == 200
+
+
+def test_a_patch_to_cancelled_is_the_native_cancel(client: FlaskClient, world: dict,
+                                                   database) -> None:
+    code = issued(client, world)
+    patch_type = {"Content-Type": "application/json-patch+json"}
+    h = {**world["h"]["doctor_a"], **patch_type}
+    patch = [{"op": "replace", "path": "/status", "value": "cancelled"},
+             {"op": "add", "path": "/statusReason", "value": {"text": "Kê nhầm"}}]
+    assert client.patch(f"/fhir/R4/MedicationRequest/{code}.1", json=patch,
+                        headers={**world["h"]["clinic_b"], **patch_type}).status_code == 403
+    no_reason = client.patch(f"/fhir/R4/MedicationRequest/{code}.1", json=patch[:1], headers=h)
+    assert no_reason.status_code == 422
+    assert ("MedicationRequest.statusReason.text", "cancel.reason_required") in outcome_codes(no_reason)
+    other = client.patch(f"/fhir/R4/MedicationRequest/{code}.1", headers=h,
+                         json=[{"op": "replace", "path": "/note", "value": []}])
+    assert other.status_code == 422 and outcome_codes(other)
+    done = client.patch(f"/fhir/R4/MedicationRequest/{code}.2", json=patch, headers=h)
+    assert done.status_code == 200, done.get_json()
+    assert served_ok(done.get_json())["status"] == "cancelled"
+    stored = database["prescriptions"].find_one({"_id": code})
+    assert stored["status"] == "cancelled" and stored["cancellation"]["ly_do"] == "Kê nhầm"
+    assert audit_log(database).find_one({"action": "prescription.cancelled", "object.id": code})
+    again = client.patch(f"/fhir/R4/MedicationRequest/{code}.1", json=patch, headers=h)
+    assert again.status_code == 409 and outcome_codes(again)
+    native = client.get(f"/v2/prescriptions/{code}", headers=world["h"]["doctor_a"]).get_json()
+    assert native["status"] == "cancelled"
+
+
+def test_several_dispensed_lines_in_one_post(client: FlaskClient, world: dict) -> None:
+    code = issued(client, world)
+    line = {"resourceType": "MedicationDispense", "status": "completed",
+            "subject": {"reference": f"Patient/{code}"}, "quantity": {"value": 1}}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {**line, "authorizingPrescription": [
+            {"reference": f"MedicationRequest/{code}.{n}"}]}} for n in (1, 2)]}
+    answer = post(client, "MedicationDispense", bundle, world["h"]["pharmacy_1"])
+    assert answer.status_code == 200, answer.get_json()
+    locations = [e["response"]["location"] for e in answer.get_json()["entry"]]
+    assert len(locations) == 2 and len({loc.rsplit(".", 2)[1] for loc in locations}) == 1
