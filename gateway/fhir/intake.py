@@ -158,6 +158,7 @@ def _read_patient(index: int, _entry: Any, resource: dict[str, Any], document: d
         document["ho_ten_benh_nhan"] = text
     paths["/ho_ten_benh_nhan"] = f"{where}.name[0].text"
     by_system = {fs.CCCD: "ma_dinh_danh_cong_dan", fs.BHYT: "ma_so_the_bao_hiem_y_te",
+                 fs.CCCD_ALIAS: "ma_dinh_danh_cong_dan", fs.BHYT_ALIAS: "ma_so_the_bao_hiem_y_te",
                  systems.health_id: "ma_dinh_danh_y_te"}
     for position, identifier in enumerate(_list(resource.get("identifier"))):
         target = by_system.get(str(_object(identifier).get("system")))

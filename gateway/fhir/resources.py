@@ -184,6 +184,13 @@ def patient(rx: Rx, systems: Systems) -> dict[str, Any]:
         resource["identifier"] = identifiers
     if doc.get("dia_chi"):
         resource["address"] = [{"text": doc["dia_chi"]}]
+    if rx.facility:  # the issuing facility keeps the record this patient comes from
+        managing: dict[str, Any] = {
+            "reference": f"Organization/{facility_id(rx.facility)}",
+            "identifier": {"system": fs.PROVIDER_CODE, "value": rx.facility}}
+        if rx.facility_name:
+            managing["display"] = rx.facility_name
+        resource["managingOrganization"] = managing
     if doc.get("thong_tin_nguoi_giam_ho"):
         resource["contact"] = [{"relationship": [{"coding": [{
             "system": fs.ROLE_CODE, "code": "GUARD", "display": "guardian"}]}],

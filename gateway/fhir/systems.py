@@ -26,6 +26,10 @@ PROVIDER = profile("vn-core-provider")
 CCCD = f"{IG}/sid/national_id"
 BHYT = f"{IG}/sid/insurance_number"
 PROVIDER_CODE = f"{IG}/sid/provider-code"
+#: The community "VN Core FHIR IG" (``http://fhir.hl7.org.vn/core``) spells the CCCD and BHYT
+#: systems otherwise: accepted in what is sent, never written (docs/fhir.md).
+CCCD_ALIAS = "http://fhir.hl7.org.vn/core/sid/cccd"
+BHYT_ALIAS = "http://fhir.hl7.org.vn/core/sid/bhyt"
 
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 ORGANIZATION_TYPE = "http://terminology.hl7.org/CodeSystem/organization-type"

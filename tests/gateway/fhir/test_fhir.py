@@ -128,6 +128,7 @@ def test_every_resource_of_a_dispensed_prescription_conforms(client: FlaskClient
         served_ok(answer.get_json())
     patient = get(client, f"Patient/{code}", h).get_json()
     assert "079090001234" not in patient["id"]
+    assert patient["managingOrganization"]["reference"] == "Organization/facility-79001"
     assert {"use": "official", "type": patient["identifier"][0]["type"], "system": CCCD,
             "value": "079090001234"} == patient["identifier"][0]
 

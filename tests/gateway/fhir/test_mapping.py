@@ -102,6 +102,18 @@ def test_the_bundle_reader_reports_every_problem_with_its_fhirpath() -> None:
     assert intake.expression("/ho_ten_benh_nhan") == "Bundle.entry[1].resource.name[0].text"
 
 
+def test_the_community_igs_patient_systems_are_read_as_the_igs() -> None:
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": {
+        "resourceType": "Patient", "identifier": [
+            {"system": "http://fhir.hl7.org.vn/core/sid/cccd", "value": "079090001234"},
+            {"system": "http://fhir.hl7.org.vn/core/sid/bhyt", "value": "DN4790123456789"},
+            {"system": "urn:his:mrn", "value": "BN-1"}]}}]}
+    document = read_transaction(bundle, SYSTEMS).document
+    assert document is not None
+    assert document["ma_dinh_danh_cong_dan"] == "079090001234"
+    assert document["ma_so_the_bao_hiem_y_te"] == "DN4790123456789"
+
+
 def test_lines_that_disagree_on_the_prescription_are_refused() -> None:
     canonical = {"ma_don_thuoc": "79001ABCDEFG-c", "loai_don_thuoc": "c",
                  "ho_ten_benh_nhan": "A", "ngay_sinh_benh_nhan": "1985-03-15", "gioi_tinh": 2,
