@@ -66,6 +66,12 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _parts(extension: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The sub-extensions of a complex extension by their (text) url."""
+    return {part["url"]: part for part in map(_object, _list(extension.get("extension")))
+            if isinstance(part.get("url"), str)}
+
+
 def _extensions(resource: dict[str, Any], url: str) -> list[tuple[int, dict[str, Any]]]:
     return [(index, extension) for index, extension in enumerate(_list(resource.get("extension")))
             if isinstance(extension, dict) and extension.get("url") == url]
@@ -175,7 +181,7 @@ def _read_patient(index: int, _entry: Any, resource: dict[str, Any], document: d
     paths["/ngay_sinh_benh_nhan"] = f"{where}.birthDate"
     paths["/gioi_tinh"] = f"{where}.gender"
     if "gender" in resource:
-        sex = SEX.get(resource["gender"])
+        sex = SEX.get(resource["gender"]) if isinstance(resource["gender"], str) else None
         if sex is None:
             problems.add(f"{where}.gender", "patient.sex",
                          "gender phải là male, female hoặc unknown (đơn quốc gia không có other)",
@@ -210,7 +216,7 @@ def _check_references(index: int, resource: dict[str, Any], patients: list[Any],
     for element, targets, kind in (("subject", patients, "Patient"),
                                    ("requester", practitioners, "Practitioner")):
         reference = _object(resource.get(element)).get("reference")
-        if reference is None or not targets:
+        if not isinstance(reference, str) or not targets:
             continue
         _position, entry, target = targets[0]
         names = {_object(entry).get("fullUrl")}
@@ -298,7 +304,7 @@ def _read_request(index: int, resource: dict[str, Any], position: int, systems: 
         own["/ngay_tai_kham"] = f"{where}.extension[{at}].valueInteger"
     periods = []
     for number, (at, extension) in enumerate(_extensions(resource, systems.period)):
-        parts = {part.get("url"): part for part in map(_object, _list(extension.get("extension")))}
+        parts = _parts(extension)
         span = _object(parts.get("thoi-gian", {}).get("valuePeriod"))
         period: dict[str, Any] = {"tu_ngay": span.get("start"), "den_ngay": span.get("end")}
         if "dot" in parts:
@@ -410,7 +416,7 @@ def _pack_text(extension: dict[str, Any]) -> str | None:
     ``valueString`` (the scanned text), or the string its parts make."""
     if isinstance(extension.get("valueString"), str):
         return extension["valueString"]
-    parts = {part.get("url"): part for part in map(_object, _list(extension.get("extension")))}
+    parts = _parts(extension)
     gtin = parts.get("gtin", {}).get("valueString")
     if not isinstance(gtin, str):
         return None
@@ -485,7 +491,8 @@ def read_dispenses(resources: list[tuple[str, Any]], systems: Systems,
                              "performer là nhà thuốc khác với nhà thuốc đang đăng nhập",
                              "the performer is another pharmacy than the caller")
         for identifier in map(_object, _list(resource.get("identifier"))):
-            if identifier.get("system") == systems.invoice and identifier.get("value") is not None:
+            if identifier.get("system") == systems.invoice and isinstance(identifier.get("value"),
+                                                                          str):
                 invoices.add(identifier["value"])
                 paths["/ma_hoa_don"] = f"{where}.identifier"
         items.append(item)

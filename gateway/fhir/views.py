@@ -172,10 +172,9 @@ def transaction() -> Response:
     """A transaction Bundle: a prescription (clinic, doctor) or a dispense (pharmacy)."""
     party = current_party()
     bundle = _body()
-    found = bundle.get("entry")
-    entries: list[Any] = found if isinstance(found, list) else []
-    kinds = {(entry.get("resource") or {}).get("resourceType")
-             for entry in entries if isinstance(entry, dict)}
+    resources = _entry_resources(bundle)
+    kinds = {str(resource.get("resourceType")) if isinstance(resource, dict) else None
+             for _where, resource in resources}
     if kinds == {"MedicationDispense"}:
         if party.role != "pharmacy":
             raise Forbidden("only a pharmacy dispenses")
@@ -183,10 +182,17 @@ def transaction() -> Response:
             raise Invalid(errors=[{"pointer": "/type", "code": "fhir.bundle_type",
                                    "message": "Bundle.type phải là transaction",
                                    "_en": "Bundle.type must be transaction"}])
-        resources = [(f"Bundle.entry[{index}].resource", (entry or {}).get("resource"))
-                     for index, entry in enumerate(entries)]
         return _dispense(resources, transaction=True)
     return _submit(bundle)
+
+
+def _entry_resources(bundle: dict[str, Any]) -> list[tuple[str, Any]]:
+    """``(FHIRPath, resource)`` of each entry of a Bundle (None for an entry without one)."""
+    found = bundle.get("entry")
+    entries: list[Any] = found if isinstance(found, list) else []
+    return [(f"Bundle.entry[{index}].resource",
+             entry.get("resource") if isinstance(entry, dict) else None)
+            for index, entry in enumerate(entries)]
 
 
 def _submit(bundle: dict[str, Any]) -> Response:
@@ -197,9 +203,8 @@ def _submit(bundle: dict[str, Any]) -> Response:
     g.fhir_intake = intake
     if intake.problems or intake.document is None:
         g.fhir_problems = intake.problems
-        errors = (Prescriptions(services().lifecycle, services().parties, zone=services().timezone,
-                                systems=_systems()).refusal_codes(intake.document, party,
-                                                                  datetime.now(UTC))
+        errors = (_service().prescriptions.refusal_codes(intake.document, party,
+                                                         datetime.now(UTC))
                   if intake.document is not None else [])
         record_refusal(intake.document or {}, Refused(
             [*errors, *({"code": item["code"]} for item in intake.problems)]))
@@ -248,10 +253,7 @@ def create_dispense() -> Response:
     (answered as a transaction)."""
     body = _body()
     if body.get("resourceType") == "Bundle":
-        found = body.get("entry")
-        entries: list[Any] = found if isinstance(found, list) else []
-        return _dispense([(f"Bundle.entry[{index}].resource", (entry or {}).get("resource"))
-                          for index, entry in enumerate(entries)], transaction=True)
+        return _dispense(_entry_resources(body), transaction=True)
     return _dispense([("MedicationDispense", body)], transaction=False)
 
 

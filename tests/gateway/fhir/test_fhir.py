@@ -13,12 +13,14 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
 
 from gateway.fhir.examples import transaction
 from gateway.fhir.service import FhirService
 from gateway.fhir.systems import CCCD, IG, Systems
 from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.fhir.profiles import conformance_problems
+from tests.gateway.fhir.test_mapping import json_values
 from tests.gateway.prescriptions.test_prescriptions import (
     PARACETAMOL,
     PARACETAMOL_TWIN,
@@ -416,3 +418,17 @@ def test_several_dispensed_lines_in_one_post(client: FlaskClient, world: dict) -
     assert answer.status_code == 200, answer.get_json()
     locations = [e["response"]["location"] for e in answer.get_json()["entry"]]
     assert len(locations) == 2 and len({loc.rsplit(".", 2)[1] for loc in locations}) == 1
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(body=json_values, resource=json_values)
+def test_no_body_makes_a_500(client: FlaskClient, world: dict, body: Any, resource: Any) -> None:
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": resource}, {"resource": {**(resource if isinstance(resource, dict) else {}),
+                                              "resourceType": "MedicationRequest"}}]}
+    for who, path, sent in (("doctor_a", "", body), ("doctor_a", "", bundle),
+                            ("pharmacy_1", "MedicationDispense", body),
+                            ("pharmacy_1", "MedicationDispense", resource)):
+        answer = post(client, path, sent, world["h"][who])
+        assert answer.status_code < 500, answer.get_data(as_text=True)

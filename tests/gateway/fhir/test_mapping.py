@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from gateway.fhir import resources as fr
 from gateway.fhir.examples import transaction
-from gateway.fhir.intake import read_transaction
+from gateway.fhir.intake import read_dispenses, read_transaction
 from gateway.fhir.model import Line, Rx
 from gateway.fhir.systems import Systems
 from tests.gateway.fhir.profiles import conformance_problems
@@ -130,3 +130,39 @@ def test_lines_that_disagree_on_the_prescription_are_refused() -> None:
     intake = read_transaction(bundle, SYSTEMS)
     assert [(i["expression"], i["code"]) for i in intake.problems] == [
         ("Bundle.entry[3].resource.authoredOn", "fhir.group_mismatch")]
+
+
+#: element names the readers look at, so that generated values reach deep into them
+NAMES = ("resourceType", "type", "entry", "resource", "request", "method", "fullUrl", "id",
+         "name", "text", "family", "given", "identifier", "system", "value", "birthDate",
+         "gender", "address", "contact", "telecom", "subject", "requester", "reference",
+         "category", "coding", "code", "groupIdentifier", "authoredOn", "reasonCode",
+         "extension", "url", "valueQuantity", "valueString", "valueInteger", "valuePeriod",
+         "start", "end", "note", "performer", "medicationReference", "display",
+         "medicationCodeableConcept", "dispenseRequest", "quantity", "unit",
+         "dosageInstruction", "status", "intent", "authorizingPrescription", "substitution",
+         "wasSubstituted", "actor", "valueDate", "userSelected")
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.sampled_from(["MedicationRequest", "Patient", "Practitioner", "MedicationDispense",
+                       "Bundle", "transaction", "POST", "MedicationRequest/79001A.1", "x.0",
+                       SYSTEMS.rx_type, SYSTEMS.pack, SYSTEMS.period, "phone", "male", "gtin"])
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(NAMES), inner,
+                                                                max_size=6),
+    max_leaves=40)
+
+
+@SCHEMAS
+@given(json_values, json_values)
+def test_the_readers_never_fail_on_any_json(anything: Any, resource: Any) -> None:
+    kinds = ("Patient", "Practitioner", "MedicationRequest", "MedicationDispense")
+    for body in (anything, {"resourceType": "Bundle", "type": "transaction",
+                            "entry": [anything, {"resource": resource}] + [
+                                {"resource": {**(resource if isinstance(resource, dict) else {}),
+                                              "resourceType": kind}} for kind in kinds]}):
+        intake = read_transaction(body, SYSTEMS)
+        for item in intake.problems:
+            assert item["expression"] and item["code"]
+        intake.expression("/thong_tin_don_thuoc/0/ma_thuoc")
+        read_dispenses([("MedicationDispense", body), ("x", resource)], SYSTEMS, "NT0001")
