@@ -22,6 +22,7 @@ from gateway.core.errors import Forbidden, Invalid, NotFound
 from gateway.core.http import json_body, json_object
 from gateway.core.problems import PROBLEMS, ApiError, handle_exception
 from gateway.fhir import capability
+from gateway.fhir import resources as fr
 from gateway.fhir.adapter import Prescriptions
 from gateway.fhir.intake import DispenseIntake, Intake, read_dispenses, read_transaction
 from gateway.fhir.outcome import FHIR_JSON, fhir_response, outcome_response
@@ -218,12 +219,33 @@ def _submit(bundle: dict[str, Any]) -> Response:
     # Issued before this request began: the same Bundle sent again, the same prescription.
     created = datetime.fromisoformat(answer["issued_at"]) >= started
     locations = {"Patient": f"Patient/{code}", "Practitioner": f"Practitioner/{code}"}
+    made = _representation(code) if _wants_representation() else {}
     reply = []
     for kind, line in intake.entries:
         location = locations.get(kind) or f"MedicationRequest/{code}.{(line or 0) + 1}"
-        reply.append({"response": {"status": "201 Created" if created else "200 OK",
-                                   "location": location, "lastModified": answer["issued_at"]}})
+        entry: dict[str, Any] = {"response": {
+            "status": "201 Created" if created else "200 OK", "location": location,
+            "lastModified": answer["issued_at"]}}
+        if location in made:
+            entry["resource"] = made[location]
+        reply.append(entry)
     return _transaction_response(reply, response)
+
+
+def _wants_representation() -> bool:
+    return "return=representation" in request.headers.get("Prefer", "").replace(" ", "")
+
+
+def _representation(code: str) -> dict[str, dict[str, Any]]:
+    """The resources of prescription ``code`` by location, for ``Prefer:
+    return=representation`` (not a read of their own: the submit is audited)."""
+    service = _service()
+    party = current_party()
+    rx = service.prescriptions.rx(service.prescriptions.readable(code, party), party,
+                                  dispenses=False)
+    made = [fr.patient(rx, service.systems), fr.practitioner(rx, service.systems),
+            *fr.medication_requests(rx, service.systems)]
+    return {f"{resource['resourceType']}/{resource['id']}": resource for resource in made}
 
 
 def _problem_of(response: Response) -> ApiError:

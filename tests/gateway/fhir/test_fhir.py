@@ -223,6 +223,10 @@ def test_a_transaction_bundle_is_a_prescription_through_the_native_path(
     same = post(client, "", bundle, h)
     assert same.status_code == 200
     assert {e["response"]["status"] for e in same.get_json()["entry"]} == {"200 OK"}
+    assert "resource" not in same.get_json()["entry"][0]
+    shown = post(client, "", bundle, h, Prefer="return=representation").get_json()
+    assert [served_ok(e["resource"])["id"] for e in shown["entry"]] == [
+        "79001FHIR001-c", "79001FHIR001-c", "79001FHIR001-c.1", "79001FHIR001-c.2"]
     replayed = post(client, "", bundle, h, **{"Idempotency-Key": "fhir-1"})
     assert replayed.headers.get("Idempotent-Replayed") == "true"
     assert database["prescriptions"].count_documents({"_id": "79001FHIR001-c"}) == 1
