@@ -305,8 +305,11 @@ class FhirService:
                      "search": {"mode": "include"}}
                     for key, resource in included.items()
                     if key in wanted and key not in referenced]
-        return {"resourceType": "Bundle", "type": "searchset", "total": len(matches),
-                "link": links, "entry": entries}
+        bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset",
+                                  "total": len(matches), "link": links}
+        if entries:  # FHIR JSON has no empty arrays
+            bundle["entry"] = entries
+        return bundle
 
 
 def _references(resources: list[dict[str, Any]]) -> set[str]:

@@ -207,3 +207,15 @@ def conformance_problems(resource: dict[str, Any]) -> list[str]:
             problems.append(f"{url} is a profile of {profile.type}")
         problems += Checker(profile).problems(resource)
     return problems
+
+
+def empties(value: Any, path: str = "") -> list[str]:
+    """Where ``value`` holds an empty array, object or string (FHIR JSON has none)."""
+    if value in ([], {}, ""):
+        return [path]
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in empties(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value)
+                for found in empties(item, f"{path}[{index}]")]
+    return []

@@ -19,7 +19,7 @@ from gateway.fhir.examples import transaction
 from gateway.fhir.service import FhirService
 from gateway.fhir.systems import CCCD, IG, Systems
 from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.fhir.profiles import conformance_problems
+from tests.gateway.fhir.profiles import conformance_problems, empties
 from tests.gateway.fhir.test_mapping import json_values
 from tests.gateway.prescriptions.test_prescriptions import (
     PARACETAMOL,
@@ -49,8 +49,10 @@ def post(client: FlaskClient, path: str, body: Any, headers: dict[str, str], **e
 
 
 def served_ok(resource: dict[str, Any]) -> dict[str, Any]:
-    """``resource`` parses with the R4B models and, when it names an IG profile, conforms."""
+    """``resource`` parses with the R4B models, has no empty element and, when it names an IG
+    profile, conforms."""
     get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    assert empties(resource) == [], resource
     if resource["resourceType"] not in ("Bundle", "OperationOutcome", "CapabilityStatement",
                                         "SearchParameter"):
         assert conformance_problems(resource) == [], resource
@@ -177,7 +179,7 @@ def test_search_by_patient_pages_with_total_and_next(client: FlaskClient, world:
     # the facility sees its own; status and authoredon filter
     own = get(client, "MedicationRequest?patient.identifier=079090001234&status=completed",
               world["h"]["clinic_a"]).get_json()
-    assert own["total"] == 0
+    assert own["total"] == 0 and "entry" not in own  # FHIR JSON has no empty arrays
     today = get(client, "MedicationRequest?status=active&authoredon=ge2020-01-01"
                         "&authoredon=lt2100-01-01", world["h"]["clinic_a"]).get_json()
     assert today["total"] == 6

@@ -17,7 +17,7 @@ from gateway.fhir.examples import transaction
 from gateway.fhir.intake import read_dispenses, read_transaction
 from gateway.fhir.model import Line, Rx
 from gateway.fhir.systems import Systems
-from tests.gateway.fhir.profiles import conformance_problems
+from tests.gateway.fhir.profiles import conformance_problems, empties
 from tests.schemas.conftest import validate
 from tests.schemas.strategies import SCHEMAS, Case, catalog, prescriptions, variant_of
 
@@ -47,6 +47,7 @@ def bundle_of(resources: list[dict[str, Any]]) -> dict[str, Any]:
 
 def parses(resource: dict[str, Any]) -> None:
     get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    assert empties(resource) == [], resource
 
 
 @SCHEMAS
