@@ -214,7 +214,8 @@ def practitioner(rx: Rx, systems: Systems) -> dict[str, Any]:
 
 
 def organization(code: str, name: str, *, pharmacy: bool, systems: Systems,
-                 phone: str | None = None, address: str | None = None) -> dict[str, Any]:
+                 phone: str | None = None, address: str | None = None,
+                 active: bool = True) -> dict[str, Any]:
     """A facility (the IG's ``MaCSKCB`` slice) or a pharmacy (the gateway's system) as a
     vn-core-provider Organization."""
     identifier: dict[str, Any]
@@ -226,7 +227,7 @@ def organization(code: str, name: str, *, pharmacy: bool, systems: Systems,
                       "value": code}
     resource: dict[str, Any] = {
         "resourceType": "Organization", "id": resource_id, "meta": {"profile": [fs.PROVIDER]},
-        "identifier": [identifier], "active": True, "type": [fs.PROVIDER_TYPE], "name": name}
+        "identifier": [identifier], "active": active, "type": [fs.PROVIDER_TYPE], "name": name}
     if phone:
         resource["telecom"] = [{"system": "phone", "value": phone}]
     if address:

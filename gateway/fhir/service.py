@@ -114,13 +114,14 @@ class FhirService:
             if clinic is not None:
                 return fr.organization(clinic.code, clinic.name, pharmacy=False,
                                        systems=self.systems, phone=clinic.phone,
-                                       address=clinic.address)
+                                       address=clinic.address, active=clinic.active)
         elif resource_id.startswith("pharmacy-"):
             record = self.parties.document("pharmacy", resource_id.removeprefix("pharmacy-"))
             if record is not None:
                 return fr.organization(record["code"], record["name"], pharmacy=True,
                                        systems=self.systems, phone=record.get("phone"),
-                                       address=record.get("address"))
+                                       address=record.get("address"),
+                                       active=record.get("status") == "active")
         raise NotFound(f"no Organization {resource_id}")
 
     def medication(self, resource_id: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 
+from gateway.core.context import services
 from gateway.fhir.examples import transaction
 from gateway.fhir.service import FhirService
 from gateway.fhir.systems import CCCD, IG, Systems
@@ -130,6 +131,10 @@ def test_every_resource_of_a_dispensed_prescription_conforms(client: FlaskClient
         answer = get(client, path, h)
         assert answer.status_code == 200, (path, answer.get_json())
         served_ok(answer.get_json())
+    services(client.application).parties.set_status(world["parties"]["pharmacy_2"].client_id,
+                                                     "disabled")
+    assert get(client, "Organization/pharmacy-NT0002", h).get_json()["active"] is False
+    assert get(client, "Organization/pharmacy-NT0001", h).get_json()["active"] is True
     patient = get(client, f"Patient/{code}", h).get_json()
     assert "079090001234" not in patient["id"]
     assert patient["managingOrganization"]["reference"] == "Organization/facility-79001"
