@@ -24,7 +24,7 @@ from tests.schemas.strategies import SCHEMAS, Case, catalog, prescriptions, vari
 SYSTEMS = Systems("https://erx.example/fhir")
 
 
-def as_served(canonical: dict[str, Any]) -> Rx:
+def as_served(canonical: dict[str, Any], status: str = "issued") -> Rx:
     """A canonical document as the adapter would hand it to the mapping."""
     lines = tuple(
         Line(index=index, national_code=line["national_code"],
@@ -32,17 +32,22 @@ def as_served(canonical: dict[str, Any]) -> Rx:
                                         SYSTEMS),
              prescribed=line["so_luong"], dispensed=0, unit=line["don_vi_tinh"])
         for index, line in enumerate(canonical["thong_tin_don_thuoc"]))
-    return Rx(code=canonical["ma_don_thuoc"], document=canonical, status="issued",
+    return Rx(code=canonical["ma_don_thuoc"], document=canonical, status=status,
               facility="79001", issued_at="2026-11-23T14:30:00+07:00",
               dispensable_until="2026-12-23T23:59:59+07:00", lines=lines,
               prescriber_name="BS Lan", prescriber_code="BS001", facility_name="PK 79001")
 
 
 def bundle_of(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """Served resources sent again as a new prescription: the same content, the status of a
+    new one (a served MedicationRequest may be completed, cancelled or stopped by now; the
+    status is the gateway's, not the document's)."""
+    sent = [{**r, "status": "active"} if r["resourceType"] == "MedicationRequest" else r
+            for r in resources]
     return {"resourceType": "Bundle", "type": "transaction",
             "entry": [{"fullUrl": f"https://erx.example/fhir/R4/{r['resourceType']}/{r['id']}",
                        "resource": r, "request": {"method": "POST", "url": r["resourceType"]}}
-                      for r in resources]}
+                      for r in sent]}
 
 
 def parses(resource: dict[str, Any]) -> None:
@@ -56,7 +61,7 @@ def test_served_resources_map_back_to_the_same_document(data: st.DataObject) -> 
     case: Case = data.draw(prescriptions())
     canonical = validate(data.draw(variant_of(case))).document
     assert canonical is not None
-    rx = as_served(canonical)
+    rx = as_served(canonical, data.draw(st.sampled_from(sorted(fr.STATUS))))
     served = [fr.patient(rx, SYSTEMS), fr.practitioner(rx, SYSTEMS),
               *fr.medication_requests(rx, SYSTEMS)]
     for resource in served:

@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from gateway.fhir.examples import transaction
 from gateway.fhir.intake import read_transaction
 from schemas.validation import validate_prescription
+from tests.gateway.fhir.profiles import conformance_problems
 from tests.gateway.fhir.test_fhir import FHIR, SYSTEMS
-from tests.gateway.fhir.test_mapping import bundle_of
+from tests.gateway.fhir.test_mapping import bundle_of, parses
 from tests.gateway.prescriptions.test_prescriptions import world
 from tests.schemas.strategies import POLICY, TODAY, Case, catalog, prescriptions
 
@@ -87,6 +88,9 @@ def test_fhir_in_native_out_and_native_in_fhir_out(client: FlaskClient, world: d
                        "&_include=MedicationRequest:subject&_include=MedicationRequest:requester",
                        headers=doctor).get_json()
     resources = [entry["resource"] for entry in found["entry"]]
+    for resource in resources:  # what a running gateway serves conforms, as the mapping's
+        parses(resource)
+        assert conformance_problems(resource) == [], resource
     intake = read_transaction(bundle_of(resources), SYSTEMS)
     assert intake.problems == []
     mapped = validate_prescription(intake.document, catalog=catalog(), policy=POLICY,
