@@ -443,3 +443,18 @@ def test_no_body_makes_a_500(client: FlaskClient, world: dict, body: Any, resour
                             ("pharmacy_1", "MedicationDispense", resource)):
         answer = post(client, path, sent, world["h"][who])
         assert answer.status_code < 500, answer.get_data(as_text=True)
+
+
+def test_unknown_search_parameters_are_ignored_unless_strict(client: FlaskClient,
+                                                             world: dict) -> None:
+    code = issued(client, world)
+    h = world["h"]["doctor_a"]
+    lenient = get(client, f"MedicationRequest?group-identifier={code}&colour=blue", h)
+    assert lenient.status_code == 200 and lenient.get_json()["total"] == 2
+    assert all("colour" not in link["url"] for link in lenient.get_json()["link"])
+    strict = get(client, f"MedicationRequest?group-identifier={code}&colour=blue", h,
+                 Prefer="handling=strict")
+    assert strict.status_code == 422
+    assert outcome_codes(strict) == {("colour", "request.unknown_field")}
+    too_many = get(client, f"MedicationRequest?group-identifier={code}&_count=201", h)
+    assert too_many.status_code == 422 and outcome_codes(too_many) == {("_count", "request.invalid")}
