@@ -104,6 +104,15 @@ def _acceptable() -> None:
                        detail_vi="Máy chủ chỉ trả lời application/fhir+json")
 
 
+@blp.after_request
+def _private(response: Response) -> Response:
+    """Answers carry patient data: no cache keeps them (the CapabilityStatement aside)."""
+    if request.endpoint not in ("fhir.metadata", "fhir.search_parameter"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
 def _body() -> dict[str, Any]:
     return json_object(json_types=(FHIR_JSON,))
 

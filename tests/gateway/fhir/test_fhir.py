@@ -135,7 +135,9 @@ def test_every_resource_of_a_dispensed_prescription_conforms(client: FlaskClient
                                                      "disabled")
     assert get(client, "Organization/pharmacy-NT0002", h).get_json()["active"] is False
     assert get(client, "Organization/pharmacy-NT0001", h).get_json()["active"] is True
-    patient = get(client, f"Patient/{code}", h).get_json()
+    answer = get(client, f"Patient/{code}", h)
+    assert answer.headers["Cache-Control"] == "no-store"
+    patient = answer.get_json()
     assert "079090001234" not in patient["id"]
     assert patient["managingOrganization"]["reference"] == "Organization/facility-79001"
     assert {"use": "official", "type": patient["identifier"][0]["type"], "system": CCCD,
