@@ -27,7 +27,8 @@ from schemas.validation import validate_prescription
 from tests.gateway.fhir.profiles import conformance_problems
 from tests.gateway.fhir.test_fhir import FHIR, SYSTEMS
 from tests.gateway.fhir.test_mapping import bundle_of, parses
-from tests.gateway.prescriptions.test_prescriptions import world
+from tests.gateway.national.test_national import national_token
+from tests.gateway.prescriptions.test_prescriptions import prescription, world
 from tests.schemas.strategies import POLICY, TODAY, Case, catalog, prescriptions
 
 __all__ = ["world"]  # a fixture, used by name
@@ -92,6 +93,23 @@ def test_fhir_in_native_out_and_native_in_fhir_out(client: FlaskClient, world: d
         parses(resource)
         assert conformance_problems(resource) == [], resource
     intake = read_transaction(bundle_of(resources), SYSTEMS)
+    assert intake.problems == []
+    mapped = validate_prescription(intake.document, catalog=catalog(), policy=POLICY,
+                                   facility_code="79001", now=datetime.now(UTC)).document
+    assert mapped == stored
+
+
+def test_a_national_submission_reads_back_through_fhir(client: FlaskClient, world: dict) -> None:
+    body = prescription(ma_don_thuoc="79001NATFHIR-c", ma_so_bao_hiem_y_te="DN4790123456789",
+                        ngay_tai_kham=7, luu_y="Không uống rượu")
+    answer = client.post("/api/v1/gui-don-thuoc", json=body, headers=national_token(client, world))
+    assert answer.status_code == 200 and answer.get_json()["success"] is True
+    stored = client.get("/v2/prescriptions/79001NATFHIR-c",
+                        headers=world["h"]["doctor_a"]).get_json()["prescription"]
+    found = client.get("/fhir/R4/MedicationRequest?group-identifier=79001NATFHIR-c"
+                       "&_include=MedicationRequest:subject&_include=MedicationRequest:requester",
+                       headers=world["h"]["regulator"]).get_json()
+    intake = read_transaction(bundle_of([e["resource"] for e in found["entry"]]), SYSTEMS)
     assert intake.problems == []
     mapped = validate_prescription(intake.document, catalog=catalog(), policy=POLICY,
                                    facility_code="79001", now=datetime.now(UTC)).document
