@@ -353,6 +353,13 @@ def _dispense(resources: list[tuple[str, Any]], *, transaction: bool) -> Respons
         response)
 
 
+@blp.route("/fhir/R4", methods=["GET", "PUT", "PATCH", "DELETE"])
+def base() -> Response:
+    raise ApiError(405, detail="the base takes a POST of a transaction Bundle; searches name "
+                               "their type (GET /fhir/R4/MedicationRequest?...)",
+                   headers={"Allow": "POST"})
+
+
 @blp.route("/fhir/R4/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown(rest: str) -> Response:
     raise NotFound(f"/fhir/R4/{rest} is not an interaction of this server (GET /fhir/R4/metadata)")

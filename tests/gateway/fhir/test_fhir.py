@@ -153,6 +153,9 @@ def test_access_is_the_native_faces(client: FlaskClient, world: dict, database) 
         assert native.status_code == fhir.status_code == status, who
         if status == 403:
             assert outcome_codes(fhir)
+            searched = get(client, f"MedicationRequest?group-identifier={code}",
+                           world["h"][who])
+            assert searched.status_code == 403 and outcome_codes(searched)
     # the pharmacy's look-up is recorded as the native one: it is told of a cancellation
     stored = database["prescriptions"].find_one({"_id": code})
     assert stored["viewed_by_pharmacies"] == ["NT0001"]
@@ -276,6 +279,8 @@ def test_a_pharmacy_may_not_prescribe_and_bodies_are_checked(client: FlaskClient
                                                              "Content-Type": "text/plain"})
     assert wrong_type.status_code == 415 and outcome_codes(wrong_type)
     assert client.get("/fhir/R4/Nothing/here", headers=world["h"]["doctor_a"]).status_code == 404
+    base = client.get("/fhir/R4", headers=world["h"]["doctor_a"])
+    assert base.status_code == 405 and base.headers["Allow"] == "POST" and outcome_codes(base)
     unknown = client.delete("/fhir/R4/Patient/x", headers=world["h"]["doctor_a"])
     assert unknown.status_code in (404, 405) and outcome_codes(unknown)
 
