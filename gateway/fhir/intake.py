@@ -10,6 +10,7 @@ table.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +135,7 @@ def read_transaction(bundle: Any, systems: Systems) -> Intake:
         shared.append((index, values, own))
         _check_references(index, resource, patients, practitioners, problems)
     document["thong_tin_don_thuoc"] = lines
+    _read_signature(bundle, document, paths, problems)
     if shared:
         _index, first, first_paths = shared[0]
         for name in SHARED:
@@ -149,6 +151,23 @@ def read_transaction(bundle: Any, systems: Systems) -> Intake:
                                  f"every MedicationRequest of one prescription must agree on "
                                  f"{name}")
     return Intake(document, problems.items, paths, entries)
+
+
+def _read_signature(bundle: dict[str, Any], document: dict[str, Any], paths: dict[str, str],
+                    problems: Problems) -> None:
+    """The prescriber's signature (the national ``signature``: a compact JWS over the
+    canonical document, README "Signatures") from ``Bundle.signature.data`` (base64)."""
+    paths["/signature"] = "Bundle.signature"
+    signature = _object(bundle.get("signature"))
+    if "data" not in signature:
+        return
+    paths["/signature"] = "Bundle.signature.data"
+    try:
+        document["signature"] = base64.b64decode(signature["data"], validate=True).decode()
+    except (TypeError, ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        problems.add("Bundle.signature.data", "fhir.value",
+                     "Bundle.signature.data là base64 của chữ ký JWS của người kê đơn",
+                     "Bundle.signature.data is the base64 of the prescriber's compact JWS")
 
 
 def _read_patient(index: int, _entry: Any, resource: dict[str, Any], document: dict[str, Any],

@@ -5,6 +5,7 @@ dispense path, and every error is an OperationOutcome."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -465,3 +466,27 @@ def test_unknown_search_parameters_are_ignored_unless_strict(client: FlaskClient
     assert outcome_codes(strict) == {("colour", "request.unknown_field")}
     too_many = get(client, f"MedicationRequest?group-identifier={code}&_count=201", h)
     assert too_many.status_code == 422 and outcome_codes(too_many) == {("_count", "request.invalid")}
+
+
+def test_the_prescribers_signature_travels_in_bundle_signature(
+        client: FlaskClient, world: dict, make_app, make_party) -> None:
+    bundle = transaction(prescription(), SYSTEMS)
+    bundle["signature"] = {"type": [{"system": "urn:iso-astm:E1762-95:2013",
+                                     "code": "1.2.840.10065.1.12.1.1"}],
+                           "when": "2026-12-01T09:00:00+07:00",
+                           "who": {"reference": "urn:uuid:practitioner"},
+                           "sigFormat": "application/jose",
+                           "data": base64.b64encode(b"not.a-jws.at-all").decode()}
+    refused = post(client, "", bundle, world["h"]["doctor_a"])
+    assert refused.status_code == 422
+    assert ("Bundle.signature.data", "signature.prescriber_invalid") in outcome_codes(refused)
+    bundle["signature"]["data"] = "%%%"
+    assert ("Bundle.signature.data", "fhir.value") in outcome_codes(
+        post(client, "", bundle, world["h"]["doctor_a"]))
+    strict = make_app(PRESCRIBER_SIGNATURE="required")
+    doctor = make_party("doctor", "BS009", facility="79001")
+    strict_client = strict.test_client()
+    unsigned = post(strict_client, "", transaction(prescription(), SYSTEMS),
+                    doctor.headers(strict_client))
+    assert unsigned.status_code == 422
+    assert ("Bundle.signature", "signature.prescriber_invalid") in outcome_codes(unsigned)

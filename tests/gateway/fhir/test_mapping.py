@@ -147,7 +147,7 @@ NAMES = ("resourceType", "type", "entry", "resource", "request", "method", "full
          "start", "end", "note", "performer", "medicationReference", "display",
          "medicationCodeableConcept", "dispenseRequest", "quantity", "unit",
          "dosageInstruction", "status", "intent", "authorizingPrescription", "substitution",
-         "wasSubstituted", "actor", "valueDate", "userSelected")
+         "wasSubstituted", "actor", "valueDate", "userSelected", "signature", "data")
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
     | st.sampled_from(["MedicationRequest", "Patient", "Practitioner", "MedicationDispense",
