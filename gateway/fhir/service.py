@@ -182,7 +182,7 @@ class FhirService:
             if not (len(patient) == 12 and patient.isdigit()):
                 raise invalid("patient.identifier", "CCCD là 12 chữ số",
                               "a CCCD is 12 digits")
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, Mapping[str, Any]] = {}
         for status in statuses or (None,):
             for stored in self.prescriptions.listed(
                     party, status=status, issued_from=issued_from, issued_to=issued_to,

@@ -58,8 +58,11 @@ def _service() -> FhirService:
     found = services()
     config = current_app.config
     systems = _systems()
-    return FhirService(Prescriptions(found.lifecycle, found.parties, zone=found.timezone,
-                                     systems=systems),
+    prescriptions = Prescriptions(
+        found.lifecycle, found.parties, catalog=found.catalog.catalog,
+        validate=found.lifecycle.validate, pack_holder=found.prescription_store.pack_holder,
+        zone=found.timezone, systems=systems)
+    return FhirService(prescriptions,
                        found.catalog, found.parties, systems=systems,
                        page_size=config["FHIR_PAGE_SIZE"],
                        max_page_size=config["FHIR_MAX_PAGE_SIZE"],
