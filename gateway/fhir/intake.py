@@ -313,8 +313,12 @@ def _read_request(index: int, resource: dict[str, Any], position: int, systems: 
     values["chan_doan"] = diagnoses
     own["/chan_doan"] = f"{where}.reasonCode"
     for at, extension in _extensions(resource, systems.weight):
-        values["can_nang"] = _object(extension.get("valueQuantity")).get("value")
+        weight = _object(extension.get("valueQuantity"))
+        values["can_nang"] = weight.get("value")
         own["/can_nang"] = f"{where}.extension[{at}].valueQuantity.value"
+        if weight.get("code", "kg") != "kg" or weight.get("unit", "kg") != "kg":
+            problems.add(f"{where}.extension[{at}].valueQuantity", "patient.weight_required",
+                         "Cân nặng tính bằng kg (UCUM kg)", "the weight is in kg (UCUM kg)")
     for at, extension in _extensions(resource, systems.cautions):
         values["luu_y"] = extension.get("valueString")
         own["/luu_y"] = f"{where}.extension[{at}].valueString"

@@ -120,6 +120,28 @@ def test_the_community_igs_patient_systems_are_read_as_the_igs() -> None:
     assert document["ma_so_the_bao_hiem_y_te"] == "DN4790123456789"
 
 
+def test_a_weight_in_another_unit_is_refused() -> None:
+    canonical = validate(prescription_of_a_child()).document
+    bundle = transaction(canonical, SYSTEMS)
+    for entry in bundle["entry"][2:]:
+        weight = next(e for e in entry["resource"]["extension"] if e["url"] == SYSTEMS.weight)
+        weight["valueQuantity"] = {"value": 12000, "unit": "g", "system": "http://unitsofmeasure.org",
+                                   "code": "g"}
+    problems = read_transaction(bundle, SYSTEMS).problems
+    assert {(p["expression"], p["code"]) for p in problems} == {
+        ("Bundle.entry[2].resource.extension[0].valueQuantity", "patient.weight_required")}
+
+
+def prescription_of_a_child() -> dict[str, Any]:
+    return {"loai_don_thuoc": "c", "ho_ten_benh_nhan": "Bé An", "ngay_sinh_benh_nhan": "01/01/2024",
+            "can_nang": 12, "gioi_tinh": 2, "thong_tin_nguoi_giam_ho": "Mẹ: Nguyễn Thị Bình",
+            "chan_doan": [{"ma_chan_doan": "J06.9"}],
+            "dot_dung_thuoc": [{"dot": 1, "tu_ngay": "23/11/2026", "den_ngay": "25/11/2026"}],
+            "thong_tin_don_thuoc": [{"ma_thuoc": "MT100039", "don_vi_tinh": "Viên", "so_luong": 6,
+                                     "cach_dung": "Uống"}],
+            "ngay_gio_ke_don": "2026-11-23 09:00:00"}
+
+
 def test_lines_that_disagree_on_the_prescription_are_refused() -> None:
     canonical = {"ma_don_thuoc": "79001ABCDEFG-c", "loai_don_thuoc": "c",
                  "ho_ten_benh_nhan": "A", "ngay_sinh_benh_nhan": "1985-03-15", "gioi_tinh": 2,
