@@ -264,7 +264,7 @@ def _read_request(index: int, resource: dict[str, Any], position: int, systems: 
     line_pointer = f"/thong_tin_don_thuoc/{position}"
     values: dict[str, Any] = {}
     own: dict[str, str] = {}
-    if resource.get("status", "active") not in ("active", "draft"):
+    if resource.get("status", "active") != "active":  # a draft is not a prescription yet
         problems.add(f"{where}.status", "fhir.value", "Đơn mới phải có status active",
                      "a new prescription's status is active")
     if resource.get("intent", "order") != "order":
