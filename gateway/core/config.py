@@ -122,10 +122,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MONGODB_SOCKET_TIMEOUT_MS", 30_000, parse_positive_int,
             "longest wait for one database answer: a database that stops answering fails the "
             "request (503) instead of holding its thread"),
-    Setting("WRITE_CONCERN", "majority", str, "write concern `w` for every write"),
+    Setting("WRITE_CONCERN", "majority", str,
+            "write concern `w` for every write (`j: true` is always added: docs/durability.md)"),
     Setting("EMBEDDED_DB_HOST", "127.0.0.1", str, "loopback address of the embedded database"),
     Setting("EMBEDDED_DB_PORT", 27027, parse_positive_int, "port of the embedded database"),
     Setting("EMBEDDED_DB_CACHE", "512M", str, "WiredTiger cache size of the embedded database"),
+    Setting("EMBEDDED_DB_IN_PRODUCTION", "", parse_choice("", "single-node"),
+            "`single-node`: run production on the embedded database, acknowledging that one "
+            "node has no replica (a lost disk loses the data; no failover). Unset, production "
+            "refuses to start without ERX_MONGODB_URI (README \"Production\")"),
     Setting("EMBEDDED_DB_MAX_RESTARTS", 5, parse_non_negative_int,
             "times `erx-gateway run` restarts a dead embedded database within "
             "EMBEDDED_DB_RESTART_WINDOW_SECONDS before it stops everything (exit status 1)"),
@@ -182,6 +187,9 @@ SETTINGS: tuple[Setting, ...] = (
             "time zone of answers' times and of date-only query bounds (IANA name)"),
     Setting("IDEMPOTENCY_TTL_SECONDS", 86_400, parse_positive_int,
             "how long an Idempotency-Key's answer is kept for replay"),
+    Setting("IDEMPOTENCY_LEASE_SECONDS", 30.0, parse_positive_float,
+            "a retry with the Idempotency-Key of a request still running gets 409 with "
+            "Retry-After; past this (the first one's process died) the retry completes it"),
     Setting("PACK_RESERVATION_GRACE_SECONDS", 60, parse_positive_int,
             "after this, a scanned pack held by a dispense that never completed (crash) may be "
             "dispensed again"),
@@ -466,6 +474,23 @@ def check_registry_url(values: Mapping[str, Any]) -> None:
     if values["ENV"] == "production" and url and not url.lower().startswith("https://"):
         raise ConfigError("ERX_REGISTRY_BASE_URL must be an https:// URL in production: the "
                           "facility password is sent to it")
+
+
+def check_embedded_database(values: Mapping[str, Any]) -> None:
+    """Production runs on the embedded database (no ``MONGODB_URI``) only when the operator
+    acknowledges that a single node has no replica.
+
+    Raises:
+        ConfigError: in production, no ``MONGODB_URI`` and ``EMBEDDED_DB_IN_PRODUCTION`` is
+            not ``single-node``.
+    """
+    if (values["ENV"] == "production" and not values["MONGODB_URI"]
+            and values["EMBEDDED_DB_IN_PRODUCTION"] != "single-node"):
+        raise ConfigError(
+            "ERX_MONGODB_URI is not set, so production would run on the embedded database: one "
+            "node, no replica (a lost disk loses every prescription; no failover). Set "
+            "ERX_MONGODB_URI to a replica set, or ERX_EMBEDDED_DB_IN_PRODUCTION=single-node to "
+            "accept a single node")
 
 
 def describe(values: Mapping[str, Any]) -> list[dict[str, str]]:

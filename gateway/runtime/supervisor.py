@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.core.config import check_embedded_database
 from gateway.core.db import mongodb_uri
 from gateway.runtime.embedded import EmbeddedDatabase, EmbeddedDatabaseError, answers, terminate
 
@@ -53,7 +54,8 @@ def run_file(values: Mapping[str, Any]) -> Path:
 
 #: Settings a running gateway publishes in its run file, which command-line calls and
 #: ``make demo`` adopt unless their own environment sets them (``ERX_<NAME>``).
-PUBLISHED = ("ENV", "HTTP_HOST", "HTTP_PORT", "EMBEDDED_DB_HOST", "EMBEDDED_DB_PORT")
+PUBLISHED = ("ENV", "HTTP_HOST", "HTTP_PORT", "EMBEDDED_DB_HOST", "EMBEDDED_DB_PORT",
+             "EMBEDDED_DB_IN_PRODUCTION")
 
 
 def write_run_file(values: Mapping[str, Any], pid: int) -> None:
@@ -134,6 +136,7 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
     whether it answered; ``workers`` are the argv lists of the processes started beside
     gunicorn.
     """
+    check_embedded_database(values)  # before anything starts (raises ConfigError)
     var_dir = Path(values["VAR_DIR"])
     run_dir = var_dir / "run"
     var_dir.mkdir(parents=True, exist_ok=True)
