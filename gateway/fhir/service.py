@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from drug_catalog.errors import CatalogError
 from gateway.catalog.service import CatalogService
 from gateway.core.errors import Invalid, NotFound
 from gateway.fhir import resources as fr
@@ -29,6 +30,7 @@ REQUEST_PARAMETERS = ("group-identifier", "identifier", "patient", "subject",
                       "patient.identifier", "status", "authoredon", "_include", "_count",
                       "_offset")
 DISPENSE_PARAMETERS = ("prescription", "patient", "patient.identifier", "_count", "_offset")
+MEDICATION_PARAMETERS = ("code", "identifier", "_count", "_offset")
 
 
 @dataclass(frozen=True)
@@ -280,6 +282,28 @@ class FhirService:
                    == f"MedicationRequest/{line_ids[0]}"]
         return self._bundle("MedicationDispense", matches, {}, page, params, base,
                             DISPENSE_PARAMETERS)
+
+    def search_medications(self, params: Mapping[str, Sequence[str]],
+                           base: str) -> dict[str, Any]:
+        """``GET /fhir/R4/Medication?code=|identifier=[<system>|]<value>``: the catalog product
+        a national code, registration number or GTIN names (as ``GET /v2/drugs/{id}``)."""
+        page = self.page(params)
+        values = [*params.get("code", []), *params.get("identifier", [])]
+        if not values:
+            raise invalid("code", "Cần code hoặc identifier", "code or identifier is needed")
+        found: dict[str, dict[str, Any]] = {}
+        for value in values:
+            system, bar, text = value.rpartition("|")
+            if not text or (bar and system and system not in self.systems.drug_systems()):
+                continue
+            try:
+                drug = self.catalog.catalog.resolve(text)
+            except CatalogError:  # unknown, ambiguous or malformed: nothing matches
+                continue
+            found[drug.national_code] = fr.medication(drug, self.systems)
+        matches = list(found.values()) if len(values) == 1 or len(found) == 1 else []
+        return self._bundle("Medication", matches, {}, page, params, base,
+                            MEDICATION_PARAMETERS)
 
     def _bundle(self, kind: str, matches: list[dict[str, Any]],
                 included: dict[str, dict[str, Any]], page: Page,

@@ -26,7 +26,12 @@ from gateway.fhir import resources as fr
 from gateway.fhir.adapter import Prescriptions
 from gateway.fhir.intake import DispenseIntake, Intake, read_dispenses, read_transaction
 from gateway.fhir.outcome import FHIR_JSON, fhir_response, outcome_response
-from gateway.fhir.service import DISPENSE_PARAMETERS, REQUEST_PARAMETERS, FhirService
+from gateway.fhir.service import (
+    DISPENSE_PARAMETERS,
+    MEDICATION_PARAMETERS,
+    REQUEST_PARAMETERS,
+    FhirService,
+)
 from gateway.fhir.systems import Systems
 from gateway.prescriptions.answers import (
     cancel_answer,
@@ -164,12 +169,19 @@ def search_dispenses() -> Response:
     return fhir_response(_service().search_dispenses(current_party(), _params(), _base()))
 
 
+@blp.route("/fhir/R4/Medication", methods=["GET"])
+@requires()
+def search_medications() -> Response:
+    return fhir_response(_service().search_medications(_params(), _base()))
+
+
 def _params() -> dict[str, list[str]]:
     """The query's parameters; an unknown one is an error under ``Prefer: handling=strict``
     and ignored otherwise (FHIR search)."""
     params = {name: request.args.getlist(name) for name in request.args}
-    known = {*(REQUEST_PARAMETERS if request.endpoint == "fhir.search_requests"
-               else DISPENSE_PARAMETERS), "_format"}
+    known = {*{"fhir.search_requests": REQUEST_PARAMETERS,
+               "fhir.search_medications": MEDICATION_PARAMETERS}.get(
+                   request.endpoint or "", DISPENSE_PARAMETERS), "_format"}
     unknown = sorted(set(params) - known)
     if unknown and "handling=strict" in request.headers.get("Prefer", "").replace(" ", ""):
         raise Invalid("unknown search parameters", errors=[

@@ -490,3 +490,15 @@ def test_the_prescribers_signature_travels_in_bundle_signature(
                     doctor.headers(strict_client))
     assert unsigned.status_code == 422
     assert ("Bundle.signature", "signature.prescriber_invalid") in outcome_codes(unsigned)
+
+
+def test_a_product_is_found_by_any_of_its_identifiers(client: FlaskClient, world: dict) -> None:
+    h = world["h"]["pharmacy_1"]
+    gtin = gtin_of(world, PARACETAMOL)
+    for query in (f"code={PARACETAMOL}", f"identifier=https://www.gs1.org/gtin|{gtin}",
+                  f"code={SYSTEMS.registration}|VD-35032-23"):
+        found = served_ok(get(client, f"Medication?{query}", h).get_json())
+        assert [e["resource"]["id"] for e in found["entry"]] == [PARACETAMOL], query
+    for query in ("code=NO-SUCH-DRUG", f"code=urn:other|{PARACETAMOL}"):
+        assert get(client, f"Medication?{query}", h).get_json()["total"] == 0
+    assert get(client, "Medication", h).status_code == 422
