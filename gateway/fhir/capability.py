@@ -72,6 +72,9 @@ def capability_statement(systems: Systems, *, base: str, software_version: str,
                      _param("authoredon", "date", f"{SP}/MedicationRequest-authoredon",
                             "prefixes eq, gt, ge, lt, le; a date is a day in UTC+07:00")]},
                 {"type": "MedicationDispense", "supportedProfile": [fs.MEDICATION_DISPENSE],
+                 "searchInclude": ["MedicationDispense:medication", "MedicationDispense:subject",
+                                   "MedicationDispense:performer",
+                                   "MedicationDispense:prescription"],
                  "interaction": [*read, {"code": "search-type"}, {
                      "code": "create", "documentation": "one dispensed line, or a Bundle of "
                      "the MedicationDispenses of one dispense"}],

@@ -29,8 +29,14 @@ REQUEST_INCLUDES = {"MedicationRequest:medication": "medication",
 REQUEST_PARAMETERS = ("group-identifier", "identifier", "patient", "subject",
                       "patient.identifier", "status", "authoredon", "_include", "_count",
                       "_offset")
-DISPENSE_PARAMETERS = ("prescription", "patient", "patient.identifier", "_count", "_offset")
+DISPENSE_PARAMETERS = ("prescription", "patient", "patient.identifier", "_include", "_count",
+                       "_offset")
 MEDICATION_PARAMETERS = ("code", "identifier", "_count", "_offset")
+DISPENSE_INCLUDES = {"MedicationDispense:medication": "medication",
+                     "MedicationDispense:subject": "subject",
+                     "MedicationDispense:patient": "subject",
+                     "MedicationDispense:performer": "performer",
+                     "MedicationDispense:prescription": "prescription"}
 
 
 @dataclass(frozen=True)
@@ -277,11 +283,48 @@ class FhirService:
         else:
             raise invalid("prescription", "Cần prescription, patient hoặc patient.identifier",
                           "prescription, patient or patient.identifier is needed")
-        matches = [resource for rx in found for resource in fr.medication_dispenses(rx, self.systems)
-                   if not line_ids or resource["authorizingPrescription"][0]["reference"]
-                   == f"MedicationRequest/{line_ids[0]}"]
-        return self._bundle("MedicationDispense", matches, {}, page, params, base,
+        includes = []
+        for value in params.get("_include", []):
+            if value not in DISPENSE_INCLUDES:
+                raise invalid("_include", "Chỉ nhận MedicationDispense:medication, :subject, "
+                                          ":performer, :prescription",
+                              "MedicationDispense:medication, :subject, :performer or "
+                              ":prescription only")
+            includes.append(DISPENSE_INCLUDES[value])
+        matches: list[dict[str, Any]] = []
+        included: dict[str, dict[str, Any]] = {}
+        for rx in found:
+            for resource in fr.medication_dispenses(rx, self.systems):
+                if line_ids and resource["authorizingPrescription"][0]["reference"] != (
+                        f"MedicationRequest/{line_ids[0]}"):
+                    continue
+                matches.append(resource)
+                self._include_for_dispense(rx, resource, includes, included)
+        return self._bundle("MedicationDispense", matches, included, page, params, base,
                             DISPENSE_PARAMETERS)
+
+    def _include_for_dispense(self, rx: Rx, resource: dict[str, Any], includes: list[str],
+                              included: dict[str, dict[str, Any]]) -> None:
+        for what in includes:
+            found: dict[str, Any] | None
+            if what == "subject":
+                found = fr.patient(rx, self.systems)
+            elif what == "prescription":
+                number = int(resource["authorizingPrescription"][0]["reference"]
+                             .rsplit(".", 1)[1])
+                found = fr.medication_request(rx, rx.lines[number - 1], self.systems)
+            elif what == "performer":
+                pharmacy = resource["performer"][0]["actor"]["reference"].split("/", 1)[1]
+                try:
+                    found = self.organization(pharmacy)
+                except NotFound:
+                    found = None
+            else:
+                drug = self.catalog.catalog.get(medication_code(
+                    resource["medicationReference"]["reference"].split("/", 1)[1]))
+                found = fr.medication(drug, self.systems) if drug is not None else None
+            if found is not None:
+                included.setdefault(f"{found['resourceType']}/{found['id']}", found)
 
     def search_medications(self, params: Mapping[str, Sequence[str]],
                            base: str) -> dict[str, Any]:
@@ -338,12 +381,18 @@ class FhirService:
 
 
 def _references(resources: list[dict[str, Any]]) -> set[str]:
+    """What ``resources`` refer to (what an ``_include`` may add)."""
     found = set()
     for resource in resources:
         for element in ("subject", "requester", "medicationReference"):
             reference = (resource.get(element) or {}).get("reference")
             if reference:
                 found.add(reference)
+        for performer in resource.get("performer") or []:
+            if isinstance(performer, dict) and performer.get("actor", {}).get("reference"):
+                found.add(performer["actor"]["reference"])
+        for prescription in resource.get("authorizingPrescription") or []:
+            found.add(prescription["reference"])
     return found
 
 

@@ -125,6 +125,18 @@ def test_every_resource_of_a_dispensed_prescription_conforms(client: FlaskClient
     packs = {part["url"]: part for part in resource["extension"][0]["extension"]}
     assert packs["serial"]["valueString"] == "SN-F1" and packs["lot"]["valueString"] == "L-77"
     assert {"system": SYSTEMS.invoice, "value": "HD0001"} in resource["identifier"]
+    with_all = served_ok(get(client, f"MedicationDispense?prescription={code}.1"
+                                     "&_include=MedicationDispense:medication"
+                                     "&_include=MedicationDispense:subject"
+                                     "&_include=MedicationDispense:performer"
+                                     "&_include=MedicationDispense:prescription", h).get_json())
+    assert with_all["total"] == 1
+    assert sorted(f"{e['resource']['resourceType']}/{e['resource']['id']}"
+                  for e in with_all["entry"] if e["search"]["mode"] == "include") == sorted([
+        f"Medication/{resource['medicationReference']['reference'].split('/')[1]}",
+        f"Patient/{code}", "Organization/pharmacy-NT0001", f"MedicationRequest/{code}.1"])
+    for entry in with_all["entry"]:
+        served_ok(entry["resource"])
     again = served_ok(get(client, f"MedicationDispense/{resource['id']}", h).get_json())
     assert again == resource
     for path in (f"Patient/{code}", f"Practitioner/{code}", "Organization/facility-79001",
