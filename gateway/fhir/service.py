@@ -174,15 +174,7 @@ class FhirService:
         # a Patient is the patient of one prescription: its id is the prescription's code
         codes += [value.removeprefix("Patient/")
                   for value in (*params.get("patient", []), *params.get("subject", []))]
-        if codes:
-            if len(set(codes)) > 1 or codes[0] is None:
-                return []
-            try:
-                rx = self._rx(codes[0], party, dispenses=dispenses)
-            except NotFound:
-                return []
-            return [rx] if statuses is None or rx.status in statuses else []
-        patient = None
+        patients = set()
         for value in params.get("patient.identifier", []):
             patient = token(value, CCCD, "patient.identifier")
             if patient is None:
@@ -190,6 +182,20 @@ class FhirService:
             if not (len(patient) == 12 and patient.isdigit()):
                 raise invalid("patient.identifier", "CCCD là 12 chữ số",
                               "a CCCD is 12 digits")
+            patients.add(patient)
+        if len(patients) > 1:  # every parameter holds: one person cannot have two CCCDs
+            return []
+        patient = next(iter(patients), None)
+        if codes:
+            if len(set(codes)) > 1 or codes[0] is None:
+                return []
+            try:
+                rx = self._rx(codes[0], party, dispenses=dispenses)
+            except NotFound:
+                return []
+            if patient is not None and rx.document.get("ma_dinh_danh_cong_dan") != patient:
+                return []
+            return [rx] if statuses is None or rx.status in statuses else []
         found: dict[str, Mapping[str, Any]] = {}
         for status in statuses or (None,):
             for stored in self.prescriptions.listed(

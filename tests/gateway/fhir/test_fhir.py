@@ -106,6 +106,12 @@ def test_every_resource_of_a_dispensed_prescription_conforms(client: FlaskClient
     assert bundle["type"] == "searchset" and bundle["total"] == 2
     kinds = [(e["resource"]["resourceType"], e["search"]["mode"]) for e in bundle["entry"]]
     assert kinds.count(("MedicationRequest", "match")) == 2
+    both = get(client, f"MedicationRequest?group-identifier={code}"
+                       f"&patient.identifier={CCCD}|079090001234", h).get_json()
+    assert both["total"] == 2
+    other_person = get(client, f"MedicationRequest?group-identifier={code}"
+                               f"&patient.identifier={CCCD}|079090009999", h).get_json()
+    assert other_person["total"] == 0
     by_patient = get(client, f"MedicationRequest?patient=Patient/{code}", h).get_json()
     assert [e["resource"]["id"] for e in by_patient["entry"]] == [f"{code}.1", f"{code}.2"]
     assert {("Patient", "include"), ("Practitioner", "include"),
