@@ -99,6 +99,11 @@ for _handled in (ApiError, HTTPException, *PROBLEMS):
     blp.register_error_handler(_handled, _outcome)
 
 
+#: what an Accept may name for a JSON answer (parameters such as ``fhirVersion`` aside;
+#: ``application/json+fhir`` is the older spelling some clients still send)
+_JSON_TYPES = {FHIR_JSON, "application/json", "application/json+fhir", "*/*", "application/*"}
+
+
 @blp.before_request
 def _acceptable() -> None:
     """JSON only: an ``Accept`` or ``_format`` that wants another format (XML) is 406."""
@@ -106,8 +111,9 @@ def _acceptable() -> None:
     if wanted is not None and wanted not in ("json", FHIR_JSON, "application/json"):
         raise ApiError(406, detail=f"_format {wanted}: this server answers JSON only",
                        detail_vi=f"_format {wanted}: máy chủ chỉ trả lời JSON")
-    if request.accept_mimetypes and request.accept_mimetypes.best_match(
-            [FHIR_JSON, "application/json"]) is None:
+    accepted = {value.split(";")[0].strip().lower()
+                for value, quality in request.accept_mimetypes if quality > 0}
+    if request.accept_mimetypes and not accepted & _JSON_TYPES:
         raise ApiError(406, detail="this server answers application/fhir+json only",
                        detail_vi="Máy chủ chỉ trả lời application/fhir+json")
 

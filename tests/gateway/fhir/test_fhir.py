@@ -414,7 +414,9 @@ def test_xml_is_not_acceptable(client: FlaskClient) -> None:
     for answer in (client.get("/fhir/R4/metadata", headers={"Accept": "application/fhir+xml"}),
                    client.get("/fhir/R4/metadata?_format=xml")):
         assert answer.status_code == 406 and outcome_codes(answer)
-    assert client.get("/fhir/R4/metadata", headers={"Accept": "*/*"}).status_code == 200
+    for accept in ("*/*", "application/fhir+json; fhirVersion=4.0",
+                   "application/fhir+xml;q=1, application/json+fhir;q=0.5"):
+        assert client.get("/fhir/R4/metadata", headers={"Accept": accept}).status_code == 200
 
 
 def test_a_patch_to_cancelled_is_the_native_cancel(client: FlaskClient, world: dict,
