@@ -128,7 +128,7 @@ def _private(response: Response) -> Response:
 
 
 def _body() -> dict[str, Any]:
-    return json_object(json_types=(FHIR_JSON,))
+    return json_object(json_types=(FHIR_JSON, "application/json+fhir"))
 
 
 @blp.route("/fhir/R4/metadata", methods=["GET"])

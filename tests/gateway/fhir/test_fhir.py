@@ -297,6 +297,10 @@ def test_a_pharmacy_may_not_prescribe_and_bodies_are_checked(client: FlaskClient
     wrong_type = client.post("/fhir/R4", data="{}", headers={**world["h"]["doctor_a"],
                                                              "Content-Type": "text/plain"})
     assert wrong_type.status_code == 415 and outcome_codes(wrong_type)
+    for media_type in ("application/fhir+json; fhirVersion=4.0", "application/json+fhir"):
+        typed = client.post("/fhir/R4", data=json.dumps(bundle),
+                            headers={**world["h"]["doctor_a"], "Content-Type": media_type})
+        assert typed.status_code == 200, typed.get_json()
     assert client.get("/fhir/R4/Nothing/here", headers=world["h"]["doctor_a"]).status_code == 404
     base = client.get("/fhir/R4", headers=world["h"]["doctor_a"])
     assert base.status_code == 405 and base.headers["Allow"] == "POST" and outcome_codes(base)
