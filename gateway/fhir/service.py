@@ -367,9 +367,9 @@ class FhirService:
             return {"relation": relation, "url": f"{base}/{kind}?{query}"}
 
         links = [link("self", page.offset)]
-        if page.offset + page.count < len(matches):
+        if page.count and page.offset + page.count < len(matches):  # _count=0: the total only
             links.append(link("next", page.offset + page.count))
-        if page.offset > 0:
+        if page.offset > 0 and page.count:
             links.append(link("previous", max(0, page.offset - page.count)))
         referenced = {f"{kind}/{r['id']}" for r in shown}
         wanted = _references(shown)

@@ -205,6 +205,10 @@ def test_search_by_patient_pages_with_total_and_next(client: FlaskClient, world:
                                                  for link in second["link"])
     seen = {e["resource"]["groupIdentifier"]["value"] for e in first["entry"] + second["entry"]}
     assert seen == set(codes)
+    counted = get(client, f"MedicationRequest?patient.identifier={CCCD}|079090001234&_count=0",
+                  h).get_json()
+    assert counted["total"] == 6 and "entry" not in counted
+    assert [link["relation"] for link in counted["link"]] == ["self"]
     # the facility sees its own; status and authoredon filter
     own = get(client, "MedicationRequest?patient.identifier=079090001234&status=completed",
               world["h"]["clinic_a"]).get_json()
