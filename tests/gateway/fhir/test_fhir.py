@@ -15,6 +15,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.core.context import services
 from gateway.fhir.examples import transaction
@@ -530,3 +531,22 @@ def test_a_product_is_found_by_any_of_its_identifiers(client: FlaskClient, world
     for query in ("code=NO-SUCH-DRUG", f"code=urn:other|{PARACETAMOL}"):
         assert get(client, f"Medication?{query}", h).get_json()["total"] == 0
     assert get(client, "Medication", h).status_code == 422
+
+
+_PARAMETER_VALUES = st.one_of(st.text(max_size=30), st.sampled_from([
+    "ge2026-01-01", "lt2026-13-40", "eq", "x|", "|", "79001AAAAAAA-c.0", "Patient/", "-1",
+    "99999999999999999999", "active,bogus", "MedicationRequest:medication",
+    f"{CCCD}|07909000123", "MedicationRequest/.1"]))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(query=st.lists(st.tuples(st.sampled_from(
+    ["group-identifier", "identifier", "patient", "subject", "patient.identifier", "status",
+     "authoredon", "_include", "_count", "_offset", "prescription", "code", "_format"]),
+    _PARAMETER_VALUES), max_size=4))
+def test_no_query_makes_a_500(client: FlaskClient, world: dict, query: list) -> None:
+    for who, path in (("regulator", "MedicationRequest"), ("pharmacy_1", "MedicationDispense"),
+                      ("clinic_a", "Medication"), ("doctor_a", "Patient/x")):
+        answer = client.get(f"/fhir/R4/{path}", query_string=query, headers=world["h"][who])
+        assert answer.status_code < 500, answer.get_data(as_text=True)
