@@ -102,6 +102,12 @@ SETTINGS: tuple[Setting, ...] = (
             "the client address used by the audit log and the login limiter (0: none)"),
     Setting("MAX_BODY_BYTES", 1_048_576, parse_positive_int,
             "largest accepted request body; larger ones get 413"),
+    Setting("MAX_DRAIN_BYTES", 67_108_864, parse_positive_int,
+            "`erx-gateway run`'s gunicorn: bytes of a body the gateway refused unread (413) "
+            "that it reads and discards before closing, so the client gets the answer rather "
+            "than a reset connection (64 MiB)"),
+    Setting("DRAIN_SECONDS", 10.0, parse_positive_float,
+            "longest time spent discarding such a body (MAX_DRAIN_BYTES) before closing"),
     Setting("MAX_URL_BYTES", 4096, parse_positive_int,
             "longest accepted URL (path and query string); longer ones get 414 (gunicorn is "
             "started with a request-line limit above it, so the gateway answers)"),
@@ -383,6 +389,9 @@ SETTINGS: tuple[Setting, ...] = (
             "rows per page of the console's lists (prescriptions, dispenses, audit events)"),
     Setting("CONSOLE_DASHBOARD_DAYS", 30, parse_positive_int,
             "days the inspector's dashboard and overlap page show by default"),
+    Setting("CONSOLE_DASHBOARD_MAX_DAYS", 366, parse_positive_int,
+            "longest window, in days, the inspector's dashboard and overlap page show (a "
+            "longer one is refused with a message: each view reads every prescription of it)"),
     Setting("CONSOLE_TOP", 10, parse_positive_int,
             "facilities, drugs and prescribers the inspector's charts and tables rank"),
     Setting("CONSOLE_DASHBOARD_CACHE_SECONDS", 60.0, parse_non_negative_float,
