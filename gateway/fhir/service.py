@@ -229,13 +229,7 @@ class FhirService:
                           default=None)
         upper = [at for prefix, at in bounds if prefix in ("lt", "le", "eq", "day")]
         issued_to = min(upper) + self.authored_before_receipt if upper else None
-        includes = []
-        for value in params.get("_include", []):
-            if value not in REQUEST_INCLUDES:
-                raise invalid("_include", "Chỉ nhận MedicationRequest:medication, :subject, "
-                                          ":requester", "MedicationRequest:medication, "
-                                          ":subject or :requester only")
-            includes.append(REQUEST_INCLUDES[value])
+        includes = _includes(params, REQUEST_INCLUDES)
         wanted_line = [token(value, self.systems.line, "identifier")
                        for value in params.get("identifier", [])]
         matches: list[dict[str, Any]] = []
@@ -252,21 +246,6 @@ class FhirService:
                 self._include(rx, resource, includes, included)
         return self._bundle("MedicationRequest", matches, included, page, params, base,
                             REQUEST_PARAMETERS)
-
-    def _include(self, rx: Rx, resource: dict[str, Any], includes: list[str],
-                 included: dict[str, dict[str, Any]]) -> None:
-        for what in includes:
-            if what == "subject":
-                found = fr.patient(rx, self.systems)
-            elif what == "requester":
-                found = fr.practitioner(rx, self.systems)
-            else:
-                reference = resource["medicationReference"]["reference"]
-                drug = self.catalog.catalog.get(medication_code(reference.split("/", 1)[1]))
-                if drug is None:
-                    continue
-                found = fr.medication(drug, self.systems)
-            included.setdefault(f"{found['resourceType']}/{found['id']}", found)
 
     def search_dispenses(self, party: Party, params: Mapping[str, Sequence[str]],
                          base: str) -> dict[str, Any]:
@@ -289,14 +268,7 @@ class FhirService:
         else:
             raise invalid("prescription", "Cần prescription, patient hoặc patient.identifier",
                           "prescription, patient or patient.identifier is needed")
-        includes = []
-        for value in params.get("_include", []):
-            if value not in DISPENSE_INCLUDES:
-                raise invalid("_include", "Chỉ nhận MedicationDispense:medication, :subject, "
-                                          ":performer, :prescription",
-                              "MedicationDispense:medication, :subject, :performer or "
-                              ":prescription only")
-            includes.append(DISPENSE_INCLUDES[value])
+        includes = _includes(params, DISPENSE_INCLUDES)
         matches: list[dict[str, Any]] = []
         included: dict[str, dict[str, Any]] = {}
         for rx in found:
@@ -305,16 +277,20 @@ class FhirService:
                         f"MedicationRequest/{line_ids[0]}"):
                     continue
                 matches.append(resource)
-                self._include_for_dispense(rx, resource, includes, included)
+                self._include(rx, resource, includes, included)
         return self._bundle("MedicationDispense", matches, included, page, params, base,
                             DISPENSE_PARAMETERS)
 
-    def _include_for_dispense(self, rx: Rx, resource: dict[str, Any], includes: list[str],
-                              included: dict[str, dict[str, Any]]) -> None:
+    def _include(self, rx: Rx, resource: dict[str, Any], includes: list[str],
+                 included: dict[str, dict[str, Any]]) -> None:
+        """Add to ``included`` what ``resource`` (of ``rx``) refers to, for each of
+        ``includes``: subject, requester, medication, performer, prescription."""
         for what in includes:
             found: dict[str, Any] | None
             if what == "subject":
                 found = fr.patient(rx, self.systems)
+            elif what == "requester":
+                found = fr.practitioner(rx, self.systems)
             elif what == "prescription":
                 number = int(resource["authorizingPrescription"][0]["reference"]
                              .rsplit(".", 1)[1])
@@ -384,6 +360,15 @@ class FhirService:
         if entries:  # FHIR JSON has no empty arrays
             bundle["entry"] = entries
         return bundle
+
+
+def _includes(params: Mapping[str, Sequence[str]], known: Mapping[str, str]) -> list[str]:
+    """What the ``_include`` parameters ask for (``known``: value -> what to include)."""
+    for value in params.get("_include", []):
+        if value not in known:
+            names = ", ".join(known)
+            raise invalid("_include", f"Chỉ nhận {names}", f"one of {names}")
+    return [known[value] for value in params.get("_include", [])]
 
 
 def _references(resources: list[dict[str, Any]]) -> set[str]:
