@@ -493,6 +493,9 @@ def test_unknown_search_parameters_are_ignored_unless_strict(client: FlaskClient
                  Prefer="handling=strict")
     assert strict.status_code == 422
     assert outcome_codes(strict) == {("colour", "request.unknown_field")}
+    unknown_include = get(client, f"MedicationRequest?group-identifier={code}"
+                                  "&_include=MedicationRequest:nothing", h)
+    assert outcome_codes(unknown_include) == {("_include", "request.invalid")}
     too_many = get(client, f"MedicationRequest?group-identifier={code}&_count=201", h)
     assert too_many.status_code == 422 and outcome_codes(too_many) == {("_count", "request.invalid")}
 
