@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from gateway.audit.log import ACTIONS
+from gateway.fhir.service import DISPENSE_PARAMETERS, REQUEST_PARAMETERS
 from gateway.prescriptions.outbox import EVENTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("rx", "dispense", "patient", "drug", "request", "webhook", "qr", "signature",
             "control", "user", "party", "catalog", "cancel")
 CODE = re.compile(rf"(?:{'|'.join(FAMILIES)})\.[a-z][a-z0-9_]*")
-#: Audit actions and forwarded events have the same dotted form but are not error codes.
-NOT_CODES = set(ACTIONS) | set(EVENTS)
+#: Audit actions, forwarded events and FHIR search parameters have the same dotted form but
+#: are not error codes.
+NOT_CODES = set(ACTIONS) | set(EVENTS) | set(REQUEST_PARAMETERS) | set(DISPENSE_PARAMETERS)
 
 
 def documented() -> set[str]:

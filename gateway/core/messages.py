@@ -175,6 +175,22 @@ DETAILS: tuple[tuple[str, str], ...] = (
     ("app-name and app-key authenticate pharmacies only: other parties send a bearer token",
      "app-name và app-key chỉ dùng cho nhà thuốc: các đơn vị khác gửi mã truy cập (Bearer token)"),
     ("the submission took too long to be stored; retry", "Lưu đơn thuốc quá lâu; hãy thử lại"),
+    ("no resource type {}", "Không có loại tài nguyên {0}"),
+    ("no Organization {}", "Không có Organization {0}"),
+    ("no MedicationDispense {}", "Không có MedicationDispense {0}"),
+    ("no Medication {}", "Không có Medication {0}"),
+    ("no MedicationRequest {}", "Không có MedicationRequest {0}"),
+    ("no SearchParameter {}", "Không có SearchParameter {0}"),
+    ("the base takes a POST of a transaction Bundle; searches name their type (GET "
+     "/fhir/R4/MedicationRequest?...)", "Địa chỉ gốc nhận POST một Bundle giao dịch; tìm kiếm "
+                                        "phải nêu loại tài nguyên (GET "
+                                        "/fhir/R4/MedicationRequest?...)"),
+    ("/fhir/R4/{} is not an interaction of this server (GET /fhir/R4/metadata)",
+     "/fhir/R4/{0} không phải thao tác của máy chủ này (GET /fhir/R4/metadata)"),
+    ("a {} does not read prescriptions", "{0} không đọc đơn thuốc"),
+    ("this server has no {} resources", "Máy chủ không có tài nguyên {0}"),
+    ("unknown search parameters", "Tham số tìm kiếm không được hỗ trợ"),
+    ("only a clinic or a doctor prescribes", "Chỉ cơ sở khám chữa bệnh hoặc bác sĩ được kê đơn"),
     ("another prescription for the same person is being stored; retry",
      "Một đơn thuốc khác của cùng người bệnh đang được lưu; hãy thử lại"),
 )
