@@ -27,8 +27,9 @@ from gateway.audit.store import EVENTS
 from gateway.audit.tree import TREE_HEADS, TREE_NODES, TREE_STATE, TreeHead, seal
 from gateway.runtime.embedded import EmbeddedDatabase
 from signing.jws import Signer
-from signing.keys import generate_private_key
-from signing.merkle import MerkleTree, MongoNodeStore, node_hash
+from signing.key_store import generate_private_key
+from signing.merkle import MerkleTree, node_hash
+from signing.merkle_store import MongoNodeStore
 
 TREE_SIZE = 1_000_000
 PROOFS = 300

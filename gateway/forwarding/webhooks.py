@@ -28,15 +28,12 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from pymongo.database import Database
-
-from gateway.core.changes import DocumentCache
 from gateway.core.errors import Invalid
 from gateway.forwarding.egress import EgressRefused, PinnedPoster, Unreachable, check_host
+from gateway.forwarding.webhook_store import WebhookStore
 from gateway.prescriptions.outbox import PHARMACY_EVENTS, Outcome
 
 SIGNATURE_HEADER = "Erx-Signature"
@@ -58,37 +55,6 @@ ERRORS = {
 
 class BodySigner(Protocol):
     def sign_detached(self, payload: bytes, *, header: Mapping[str, Any] | None = None) -> str: ...
-
-
-COLLECTION = "webhooks"
-
-
-class WebhookStore:
-    """One webhook per pharmacy code in ``webhooks`` (``_id`` = pharmacy code); ``cache``
-    (None: none) keeps them while the change feed says they are current."""
-
-    def __init__(self, database: Database, *, cache: DocumentCache | None = None) -> None:
-        self.collection = database[COLLECTION]
-        self.cache = cache
-
-    def _load(self, pharmacy: Any) -> dict[str, Any] | None:
-        return self.collection.find_one({"_id": pharmacy})
-
-    def get(self, pharmacy: str) -> dict[str, Any] | None:
-        if self.cache is None:
-            return self._load(pharmacy)
-        return self.cache.get(pharmacy, self._load)
-
-    def put(self, pharmacy: str, *, url: str, events: list[str]) -> dict[str, Any]:
-        now = datetime.now(UTC)
-        stored = self.collection.find_one_and_update(
-            {"_id": pharmacy},
-            {"$set": {"url": url, "events": events, "updated_at": now},
-             "$setOnInsert": {"created_at": now}},
-            upsert=True, return_document=True)
-        if self.cache is not None:
-            self.cache.invalidate(pharmacy)
-        return stored
 
 
 def _registration_resolver(host: str, port: int) -> list[str]:

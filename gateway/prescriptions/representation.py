@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from gateway.parties.model import Party
+from gateway.parties.model import Party, Role
+from gateway.prescriptions.model import StoredPrescription
 from schemas.quantities import as_number, exact
 
 
@@ -20,13 +21,13 @@ def _iso(value: datetime | None, zone: tzinfo) -> str | None:
     return value.astimezone(zone).isoformat() if value is not None else None
 
 
-def resource(stored: dict[str, Any], party: Party, *, status: str,
+def resource(stored: StoredPrescription, party: Party, *, status: str,
              zone: tzinfo) -> dict[str, Any]:
     """The prescription resource as ``party`` may see it (README "Prescriptions"), its times in
     ``zone`` and ``status`` its effective status."""
     dispenses = []
     for dispense in stored.get("dispenses", []):
-        own = party.role != "pharmacy" or dispense["pharmacy"] == party.code
+        own = party.role != Role.PHARMACY or dispense["pharmacy"] == party.code
         shown = {"id": dispense["id"], "pharmacy": dispense["pharmacy"],
                  "at": _iso(dispense["at"], zone),
                  "items": [{**item, "so_luong_ban": as_number(exact(item["so_luong_ban"]))}
