@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
@@ -52,6 +52,7 @@ from gateway.prescriptions.audit_outbox_store import PrescriptionAuditOutbox
 from gateway.prescriptions.cancelling import Cancelling
 from gateway.prescriptions.dispensing import Dispensing
 from gateway.prescriptions.idempotency_store import IdempotencyStore
+from gateway.prescriptions.model import StoredPrescription
 from gateway.prescriptions.outbox_store import OutboxStore
 from gateway.prescriptions.overlap_store import OverlapStore
 from gateway.prescriptions.overlaps import OverlapCheck, OverlapPolicy
@@ -307,7 +308,7 @@ def pharmacy_view(services: Services) -> Callable[[Mapping[str, Any], str], dict
     def view(doc: Mapping[str, Any], pharmacy: str) -> dict[str, Any]:
         party = Party(client_id=client_id_for("pharmacy", pharmacy, None), role="pharmacy",
                       code=pharmacy, name="", facility=None, status="active")
-        stored = dict(doc)
+        stored = cast(StoredPrescription, dict(doc))  # a snapshot of the outbox's
         return resource(stored, party, status=services.reading.effective_status(stored),
                         zone=services.timezone)
 

@@ -13,6 +13,7 @@ the national system only changes its base URL.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import current_app, jsonify, request
@@ -197,7 +198,7 @@ def field_path(pointer: str) -> str:
     return ".".join(parts) or "don_thuoc"
 
 
-def national_error_map(errors: list[dict[str, str]]) -> dict[str, list[str]]:
+def national_error_map(errors: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     mapped: dict[str, list[str]] = {}
     for item in errors:
         mapped.setdefault(field_path(item.get("pointer", "")), []).append(

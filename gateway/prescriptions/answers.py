@@ -129,7 +129,7 @@ def record_refusal(raw: dict[str, Any], refused: Refused) -> None:
                             details={"codes": sorted({e["code"] for e in refused.errors})})
 
 
-def cancel_answer(code: str, party: Party, body: dict[str, Any]) -> dict[str, Any]:
+def cancel_answer(code: str, party: Party, body: dict[str, Any]) -> StoredPrescription:
     """Cancel with the reason ``body["ly_do"]``, audited in the same update (shared by the native endpoint
     and the console); the stored prescription after it.
 

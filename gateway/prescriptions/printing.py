@@ -34,7 +34,7 @@ TITLES = {"c": "ĐƠN THUỐC", "n": "ĐƠN THUỐC “N”", "h": "ĐƠN THUỐ
           "y": "ĐƠN THUỐC Y HỌC CỔ TRUYỀN"}
 SEXES = {2: "Nam", 3: "Nữ", 1: "Không xác định"}
 # The mark printed across a prescription that can no longer be dispensed.
-MARKS = {CANCELLED: "ĐÃ HỦY", EXPIRED: "HẾT HẠN"}
+MARKS: dict[str, str] = {CANCELLED: "ĐÃ HỦY", EXPIRED: "HẾT HẠN"}
 PRINTERS = ("clinic", "doctor", "regulator")
 
 
@@ -154,7 +154,7 @@ def _diagnosis(item: Mapping[str, Any]) -> str:
     return text
 
 
-def printed_form(stored: StoredPrescription, *, status: str, facility: Party | None,
+def printed_form(stored: Mapping[str, Any], *, status: str, facility: Party | None,
                  prescriber: Party | None, drug: Callable[[str], Drug | None], qr_text: str,
                  zone: tzinfo, now: datetime, child_months: int) -> PrintedForm:
     """The form of a stored prescription.
@@ -252,7 +252,7 @@ class Printing:
             raise Forbidden("this prescription belongs to another facility")
         raise Forbidden("only the issuing facility and regulators print a prescription")
 
-    def form(self, code: str, party: Party) -> tuple[dict[str, Any], PrintedForm]:
+    def form(self, code: str, party: Party) -> tuple[StoredPrescription, PrintedForm]:
         """The stored prescription and its form, with a QR token signed now.
 
         Raises:

@@ -28,7 +28,7 @@ def resource(stored: StoredPrescription, party: Party, *, status: str,
     dispenses = []
     for dispense in stored.get("dispenses", []):
         own = party.role != Role.PHARMACY or dispense["pharmacy"] == party.code
-        shown = {"id": dispense["id"], "pharmacy": dispense["pharmacy"],
+        shown: dict[str, Any] = {"id": dispense["id"], "pharmacy": dispense["pharmacy"],
                  "at": _iso(dispense["at"], zone),
                  "items": [{**item, "so_luong_ban": as_number(exact(item["so_luong_ban"]))}
                            if "so_luong_ban" in item else item for item in dispense["items"]]}
