@@ -23,8 +23,8 @@ import pymongo
 
 from bench.harness import free_port
 from gateway.audit.log import AuditLog
-from gateway.audit.store import EVENTS
-from gateway.audit.tree import TREE_HEADS, TREE_NODES, TREE_STATE, TreeHead, seal
+from gateway.audit.store import EVENTS, TREE_HEADS, TREE_NODES, TREE_STATE
+from gateway.audit.tree import TreeHead, seal
 from gateway.runtime.embedded import EmbeddedDatabase
 from signing.jws import Signer
 from signing.key_store import generate_private_key

@@ -163,3 +163,25 @@ def test_no_mongodb_operator_outside_the_stores() -> None:
         outside += [f"{relative}:{line}: {word}"
                     for line, word in _operators(path.read_text(encoding="utf-8"))]
     assert outside == []
+
+
+# pymongo's collection methods (``find`` is left out: strings have one too).
+COLLECTION_METHODS = frozenset({
+    "find_one", "insert_one", "insert_many", "update_one", "update_many", "replace_one",
+    "delete_one", "delete_many", "aggregate", "count_documents", "bulk_write", "distinct",
+    "find_one_and_update", "find_one_and_replace", "find_one_and_delete", "watch"})
+
+
+def test_no_collection_is_read_or_written_outside_the_stores() -> None:
+    """Besides operators, a plain ``find_one({"_id": ...})`` or ``insert_one`` belongs to the
+    store of its collection too (the change feed's ``watch`` is the core's plumbing)."""
+    outside = []
+    for path in _modules(*PACKAGES):
+        relative = path.relative_to(ROOT).as_posix()
+        if _is_store(relative):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        outside += [f"{relative}:{node.lineno}: {node.func.attr}" for node in ast.walk(tree)
+                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in COLLECTION_METHODS]
+    assert outside == []

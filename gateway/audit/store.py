@@ -39,6 +39,8 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from signing.merkle_store import MongoNodeStore
+
 log = logging.getLogger(__name__)
 
 EVENTS = "audit_events"
@@ -255,6 +257,34 @@ def event_filter(*, actor: str | None = None, user: str | None = None,
     if after is not None:
         query["_id"] = {"$gt": after}
     return query
+
+
+def committed_tree_size(database: Database[dict[str, Any]]) -> int:
+    """How many events the Merkle tree holds (the sealer's committed size)."""
+    state = database[TREE_STATE].find_one({"_id": "tree"})
+    return int(state["size"]) if state else 0
+
+
+def tree_nodes(database: Database[dict[str, Any]]) -> MongoNodeStore:
+    """The stored nodes of the audit Merkle tree."""
+    return MongoNodeStore(database[TREE_NODES])
+
+
+def tree_head_document(database: Database[dict[str, Any]],
+                       tree_size: int | None = None) -> dict[str, Any] | None:
+    """The stored tree head of ``tree_size`` (None: the latest), or None."""
+    if tree_size is None:
+        return database[TREE_HEADS].find_one(sort=[("_id", DESCENDING)])
+    return database[TREE_HEADS].find_one({"_id": tree_size})
+
+
+def insert_tree_head(database: Database[dict[str, Any]], document: Mapping[str, Any]) -> bool:
+    """Publish a tree head; False when one of its size exists already."""
+    try:
+        database[TREE_HEADS].insert_one(dict(document))
+    except DuplicateKeyError:
+        return False
+    return True
 
 
 def tree_head_documents_before(database: Database[dict[str, Any]], tree_size: int,

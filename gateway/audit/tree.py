@@ -19,28 +19,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pymongo import DESCENDING
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from gateway.audit.log import event_leaf
 from gateway.audit.store import (
-    TREE_HEADS,
-    TREE_NODES,
-    TREE_STATE,
     UnsequencedSource,
     commit_tree_size,
+    committed_tree_size,
     event_from_document,
     format_time,
+    insert_tree_head,
     next_run,
     now_millis,
     sequence,
+    tree_head_document,
     tree_head_documents_before,
+    tree_nodes,
     utc,
 )
 from signing.canonical import canonicalize
 from signing.merkle import EMPTY_ROOT, MerkleTree
-from signing.merkle_store import MongoNodeStore
 
 log = logging.getLogger(__name__)
 
@@ -89,29 +87,28 @@ class TreeHead:
 
 def sealed_size(database: Database[dict[str, Any]]) -> int:
     """How many events the Merkle tree holds (the sealer's committed size)."""
-    state = database[TREE_STATE].find_one({"_id": "tree"})
-    return int(state["size"]) if state else 0
+    return committed_tree_size(database)
 
 
 def tree(database: Database[dict[str, Any]], size: int | None = None) -> MerkleTree:
     """The audit Merkle tree in ``database`` (at its committed size unless ``size``)."""
-    return MerkleTree(MongoNodeStore(database[TREE_NODES]),
-                      size=sealed_size(database) if size is None else size)
+    return MerkleTree(tree_nodes(database), size=sealed_size(database) if size is None else size)
 
 
 def latest_tree_head(database: Database[dict[str, Any]]) -> TreeHead | None:
-    doc = database[TREE_HEADS].find_one(sort=[("_id", DESCENDING)])
+    doc = tree_head_document(database)
     return TreeHead.from_document(doc) if doc else None
 
 
-def tree_heads_before(database: Database[dict[str, Any]], tree_size: int, limit: int) -> list[TreeHead]:
+def tree_heads_before(database: Database[dict[str, Any]], tree_size: int,
+                      limit: int) -> list[TreeHead]:
     """Up to ``limit`` tree heads published at smaller sizes than ``tree_size``, latest first."""
     return [TreeHead.from_document(doc)
             for doc in tree_head_documents_before(database, tree_size, limit)]
 
 
 def tree_head_at(database: Database[dict[str, Any]], tree_size: int) -> TreeHead | None:
-    doc = database[TREE_HEADS].find_one({"_id": tree_size})
+    doc = tree_head_document(database, tree_size)
     return TreeHead.from_document(doc) if doc else None
 
 
@@ -167,11 +164,9 @@ def seal(database: Database[dict[str, Any]], signer: TreeHeadSigner, *, batch_si
     head = TreeHead(tree_size=merkle.size, root_hash=root, timestamp=timestamp,
                     signature=signer.sign_detached(
                         TreeHead.signed_fields(merkle.size, root, timestamp)))
-    try:
-        database[TREE_HEADS].insert_one({"_id": head.tree_size, "root_hash": head.root_hash,
-                                         "timestamp": head.timestamp,
-                                         "signature": head.signature})
-    except DuplicateKeyError:
+    if not insert_tree_head(database, {"_id": head.tree_size, "root_hash": head.root_hash,
+                                       "timestamp": head.timestamp,
+                                       "signature": head.signature}):
         return tree_head_at(database, head.tree_size) or head
     return head
 
