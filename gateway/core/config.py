@@ -351,6 +351,13 @@ SETTINGS: tuple[Setting, ...] = (
             "warn drug.duplicate_therapy when a c prescription's drug shares an active "
             "ingredient with another facility's prescription for the same person on "
             "overlapping days (one more indexed query per c submission)"),
+    Setting("RX_OVERLAP_CLAIM_SECONDS", 30, parse_positive_int,
+            "an n or h submission claims the person's treatment days for this long while it is "
+            "stored, so an overlapping one at the same moment waits and sees it; a claim left by "
+            "a process that died blocks that person's overlapping submissions this long at most"),
+    Setting("RX_OVERLAP_WAIT_SECONDS", 5, parse_positive_float,
+            "the longest an n or h submission waits for an overlapping one of the same person "
+            "being stored (then 503 with Retry-After)"),
     Setting("OVERLAP_REPORT_PAGE_SIZE", 100, parse_positive_int,
             "overlaps per page of /v2/reports/controlled-overlaps by default"),
     Setting("OVERLAP_REPORT_PAGE_MAX", 1000, parse_positive_int,

@@ -206,6 +206,24 @@ class PharmacyIdentity(Forbidden):
         self.caller = caller
 
 
+class PersonBusy(Unavailable):
+    """Another prescription for the same person is being stored (its overlap claim holds the
+    person's days); ``retry_after`` seconds."""
+
+    def __init__(self, *, retry_after: int = 1) -> None:
+        super().__init__("another prescription for the same person is being stored; retry")
+        self.retry_after = retry_after
+
+
+class ClaimLapsed(Unavailable):
+    """A submission that took longer than its overlap claim lives (it was released, nothing
+    was stored); ``retry_after`` seconds."""
+
+    def __init__(self, *, retry_after: int = 1) -> None:
+        super().__init__("the submission took too long to be stored; retry")
+        self.retry_after = retry_after
+
+
 class IdempotencyKeyReused(Conflict):
     """An Idempotency-Key sent again with another body or path."""
 

@@ -34,6 +34,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from drug_catalog.errors import AmbiguousIdentifier, BadCheckDigit, InvalidGs1, InvalidIdentifier, UnknownDrug
 from drug_catalog.store import CatalogUnavailable
 from gateway.core.errors import (
+    ClaimLapsed,
     Conflict,
     DispenseLimit,
     DomainError,
@@ -48,6 +49,7 @@ from gateway.core.errors import (
     NotFound,
     NotNominated,
     OverQuantity,
+    PersonBusy,
     PharmacyContactMissing,
     PharmacyIdentity,
     PrescriptionExists,
@@ -366,6 +368,8 @@ PROBLEMS: dict[type[Exception], ProblemType] = {
     NotNominated: ProblemType("not-nominated", 403),
     PharmacyIdentity: ProblemType("pharmacy-identity", 403),
     IdempotencyKeyReused: ProblemType("idempotency-key-reused", 409),
+    PersonBusy: ProblemType("unavailable", 503),
+    ClaimLapsed: ProblemType("unavailable", 503),
     IdempotencyInProgress: ProblemType("idempotency-in-progress", 409),
     # the libraries' errors
     PrescriberSignatureError: ProblemType("validation", 422),
@@ -398,7 +402,8 @@ def _domain(exc: DomainError) -> Particulars:
     return Particulars(detail=exc.detail, errors=exc.errors)
 
 
-def _retry_after(exc: RateLimited | IdempotencyInProgress) -> Particulars:
+def _retry_after(exc: RateLimited | IdempotencyInProgress | PersonBusy | ClaimLapsed
+                 ) -> Particulars:
     return Particulars(detail=exc.detail, errors=exc.errors,
                        headers={"Retry-After": str(exc.retry_after)})
 
@@ -497,6 +502,8 @@ _PARTICULARS: dict[type[Exception], Callable[[Any], Particulars]] = {
     DomainError: _domain,
     RateLimited: _retry_after,
     IdempotencyInProgress: _retry_after,
+    PersonBusy: _retry_after,
+    ClaimLapsed: _retry_after,
     Unauthenticated: _unauthenticated,
     Refused: _refused,
     QrContentChanged: _qr_content_changed,

@@ -79,7 +79,9 @@ class Submission:
         lines = self._lines(document)
         cccd = document.get("ma_dinh_danh_cong_dan")
         patient = self.patient_key(cccd) if cccd else None
-        findings = self.overlaps.check(document, lines, patient, party)
+        # Checked and, for n and h, the person's days claimed: an overlapping submission at
+        # the same moment is decided after this one (gateway/prescriptions/overlaps.py).
+        findings = self.overlaps.decide(document, lines, patient, party)
         if findings.errors:
             # A retry of a prescription stored before is answered as such, not refused by
             # what was prescribed since.
@@ -93,7 +95,9 @@ class Submission:
                                     [*warnings, *cast(list[Issue], findings.warnings)], party,
                                     patient, now,
                                     prescriber_signature=validated.prescriber_signature)
-        if self.store.insert(stored):
+        if self._insert_claimed(stored, findings):
+            if findings.after_insert:
+                findings = self._check_stored(stored, lines, patient, party)
             self._record_overlaps(findings, document, party, patient, accepted=True, now=now)
             return Submitted(stored, created=True)
         # The code exists: the same prescription again, or a clash.
@@ -101,6 +105,29 @@ class Submission:
         if existing is None:  # deleted in between: nothing in this system deletes one
             raise Unavailable("the prescription changed while it was stored; retry")
         return self._resubmitted(existing, content_sha256, party)
+
+    def _insert_claimed(self, stored: StoredPrescription, findings: Findings) -> bool:
+        """Insert a new prescription under the claim its check took (if any); the claim is
+        given up when nothing was stored."""
+        self.overlaps.confirm(findings)
+        created = False
+        try:
+            created = self.store.insert(stored)
+        finally:
+            if not created:
+                self.overlaps.release(findings)
+        return created
+
+    def _check_stored(self, stored: StoredPrescription, lines: list[Line],
+                      patient: str | None, party: Party) -> Findings:
+        """The check of a prescription that can only be warned (``c``), once stored: its
+        warnings are added to it and to the answer."""
+        findings = self.overlaps.check(stored["document"], lines, patient, party)
+        if findings.warnings:
+            self.store.add_warnings(stored["_id"], findings.warnings)
+            stored["warnings"] = [*stored["warnings"], *cast(list[Issue], findings.warnings)]
+            stored["version"] += 1
+        return findings
 
     def _record_overlaps(self, findings: Findings, document: dict[str, Any], party: Party,
                          patient: str | None, *, accepted: bool, now: datetime) -> None:
