@@ -91,7 +91,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
         gateway.core.config.ConfigError: a setting is invalid or a production requirement is
             unmet.
     """
-    app = Flask(__name__)
+    app = http.GatewayFlask(__name__)
     app.config.update(settings.load(config))
     app.config.update(
         API_TITLE="erx-gateway", API_VERSION="2", OPENAPI_VERSION="3.0.3",

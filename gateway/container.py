@@ -33,7 +33,7 @@ from gateway.catalog.service import CatalogService
 from gateway.console.service import Console, ConsolePolicy
 from gateway.core import encryption
 from gateway.core.changes import ChangeFeed, DocumentCache
-from gateway.core.config import check_registry_url, secret_setting
+from gateway.core.config import check_embedded_database, check_registry_url, secret_setting
 from gateway.core.db import IndexDeclaration, Storage, connect
 from gateway.core.encryption import FieldCipher, master_key
 from gateway.forwarding.deliveries import DeliveryMetrics
@@ -207,6 +207,7 @@ def build_services(config: Mapping[str, Any], *, listeners: Sequence[Any] = ()) 
         production_hint="keep it: changing it makes old events unsearchable by patient")
     check_utc_offset(config["REPORT_UTC_OFFSET"])
     check_registry_url(config)
+    check_embedded_database(config)
     data_key = master_key(config)
     login_limit = parse_limit(config["LOGIN_FAILURE_LIMIT"])
     address_limit = parse_limit(config["LOGIN_ADDRESS_FAILURE_LIMIT"], "LOGIN_ADDRESS_FAILURE_LIMIT")
@@ -284,6 +285,7 @@ def build_services(config: Mapping[str, Any], *, listeners: Sequence[Any] = ()) 
                               render_pdf=render_pdf),
             idempotency=IdempotencyStore(database[idempotency_store.COLLECTION],
                                          ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"],
+                                         lease_seconds=config["IDEMPOTENCY_LEASE_SECONDS"],
                                          cipher=cipher),
             webhooks=WebhookStore(database, cache=webhook_cache),
             delivery_metrics=delivery_metrics,

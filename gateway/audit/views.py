@@ -23,6 +23,7 @@ from gateway.core.context import services
 from gateway.core.http import export_response, export_type
 from gateway.core.problems import ApiError
 from gateway.web.openapi import errors
+from gateway.web.params import Instant
 from gateway.web.security import requires
 
 blp = Blueprint("audit", __name__, description="Regulators' audit trail, proofs and reports")
@@ -50,8 +51,8 @@ class EventQuerySchema(Schema):
                                  metadata={"description": "a ma_don_thuoc"})
     patient = fields.String(validate=validate.Regexp(r"^\s*[0-9A-Za-z]{1,32}\s*$"), metadata={
         "description": "a CCCD or health id; hashed on the server before matching"})
-    from_ = fields.AwareDateTime(data_key="from", metadata={"description": "inclusive"})
-    to = fields.AwareDateTime(metadata={"description": "exclusive"})
+    from_ = Instant(data_key="from", metadata={"description": "inclusive"})
+    to = Instant(metadata={"description": "exclusive"})
     cursor = fields.String(validate=validate.Regexp(r"^[0-9]{1,18}$"),
                            metadata={"description": "next_cursor of the previous page"})
     limit = fields.Integer(validate=validate.Range(min=1, max=INT64_MAX),

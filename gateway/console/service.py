@@ -43,6 +43,7 @@ _KEPT_WINDOWS = 32
 class ConsolePolicy:
     page_size: int
     dashboard_days: int
+    dashboard_max_days: int
     top: int
     utc_offset: str
     dashboard_cache_seconds: float = 0.0
@@ -50,7 +51,8 @@ class ConsolePolicy:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ConsolePolicy:
         return cls(page_size=config["CONSOLE_PAGE_SIZE"],
-                   dashboard_days=config["CONSOLE_DASHBOARD_DAYS"], top=config["CONSOLE_TOP"],
+                   dashboard_days=config["CONSOLE_DASHBOARD_DAYS"],
+                   dashboard_max_days=config["CONSOLE_DASHBOARD_MAX_DAYS"], top=config["CONSOLE_TOP"],
                    utc_offset=config["REPORT_UTC_OFFSET"],
                    dashboard_cache_seconds=config["CONSOLE_DASHBOARD_CACHE_SECONDS"])
 
@@ -154,13 +156,20 @@ class Console:
         days, today included), as the instants ``[start 00:00, end + 1 day 00:00)``.
 
         Raises:
-            gateway.core.errors.Invalid: ``end`` before ``start``.
+            gateway.core.errors.Invalid: ``end`` before ``start`` (parameter ``to``), or more
+                than ``CONSOLE_DASHBOARD_MAX_DAYS`` days (parameter ``from``: every summary
+                reads each prescription of the window, and the charts draw each day).
         """
         today = self.clock().astimezone(self.zone).date()
         last = end or today
         first = start or last - timedelta(days=self.policy.dashboard_days - 1)
         if first > last:
             raise bad_parameter("to", "a day on or after from", "Phải là ngày từ `from` trở đi")
+        longest = self.policy.dashboard_max_days
+        if (last - first).days + 1 > longest:
+            raise bad_parameter("from", f"a window of at most {longest} days",
+                                f"Khoảng thời gian tối đa {longest} ngày (đã chọn "
+                                f"{(last - first).days + 1} ngày)")
         return (datetime.combine(first, datetime.min.time(), tzinfo=self.zone),
                 datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=self.zone))
 

@@ -40,20 +40,27 @@ def mongodb_uri(config: Mapping[str, Any]) -> str:
                                                  config["EMBEDDED_DB_PORT"])
 
 
+def write_concern(config: Mapping[str, Any]) -> WriteConcern:
+    """The write concern of every write: ``w`` of ``WRITE_CONCERN`` (``majority``) and
+    ``j: true``, so that a write is acknowledged only once it is in the journal on disk
+    (docs/durability.md). It is given to the client as keyword arguments, which pymongo puts
+    above the URI's own options: a ``w=1`` or ``journal=false`` in ``MONGODB_URI`` cannot
+    weaken it."""
+    value = config["WRITE_CONCERN"]
+    return WriteConcern(w=int(value) if value.isdigit() else value, j=True)
+
+
 def connect(config: Mapping[str, Any], **options: Any) -> pymongo.MongoClient:
     """A client of the configured database; ``options`` add to or override pymongo's
     (``event_listeners`` for command monitoring, ``appname``)."""
     timeout = config["MONGODB_TIMEOUT_MS"]
+    concern = write_concern(config)
     settings: dict[str, Any] = {
         "connect": False, "tz_aware": True, "serverSelectionTimeoutMS": timeout,
         "connectTimeoutMS": timeout, "socketTimeoutMS": config["MONGODB_SOCKET_TIMEOUT_MS"],
-        "w": _write_concern_w(config["WRITE_CONCERN"]), "appname": "erx-gateway"}
+        "w": concern.document["w"], "journal": concern.document["j"], "appname": "erx-gateway"}
     settings.update(options)
     return pymongo.MongoClient(mongodb_uri(config), **settings)
-
-
-def _write_concern_w(value: str) -> int | str:
-    return int(value) if value.isdigit() else value
 
 
 def ensure_indexes(database: Database, declarations: Sequence[IndexDeclaration]) -> None:
@@ -77,7 +84,7 @@ class Storage:
         self.client = connect(config, event_listeners=list(listeners))
         self.indexes = list(indexes)
         self.database: Database = self.client.get_database(
-            config["DB_NAME"], write_concern=WriteConcern(w=_write_concern_w(config["WRITE_CONCERN"])))
+            config["DB_NAME"], write_concern=write_concern(config))
         self._indexes_ready = False
         self._lock = threading.Lock()
 

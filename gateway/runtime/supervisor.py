@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.core.config import check_embedded_database
 from gateway.core.db import mongodb_uri
 from gateway.runtime.embedded import EmbeddedDatabase, EmbeddedDatabaseError, answers, terminate
 
@@ -53,7 +54,8 @@ def run_file(values: Mapping[str, Any]) -> Path:
 
 #: Settings a running gateway publishes in its run file, which command-line calls and
 #: ``make demo`` adopt unless their own environment sets them (``ERX_<NAME>``).
-PUBLISHED = ("ENV", "HTTP_HOST", "HTTP_PORT", "EMBEDDED_DB_HOST", "EMBEDDED_DB_PORT")
+PUBLISHED = ("ENV", "HTTP_HOST", "HTTP_PORT", "EMBEDDED_DB_HOST", "EMBEDDED_DB_PORT",
+             "EMBEDDED_DB_IN_PRODUCTION")
 
 
 def write_run_file(values: Mapping[str, Any], pid: int) -> None:
@@ -91,15 +93,33 @@ def adopted_settings(values: Mapping[str, Any], environ: Mapping[str, str]) -> t
     return adopted, running
 
 
+#: the longest request line gunicorn reads (its maximum; 0 would lift the limit altogether)
+GUNICORN_MAX_REQUEST_LINE = 8190
+
+
 def gunicorn_limits(values: Mapping[str, Any]) -> list[str]:
     """gunicorn's request-line and header limits, set above the gateway's own
     (``MAX_URL_BYTES``, ``MAX_HEADER_BYTES``, ``MAX_HEADER_FIELDS``) so that an oversized
-    request reaches the gateway, which answers 414 or 431 in problem+json rather than
-    gunicorn's HTML page. gunicorn reads at most 8,190 bytes of request line; 0 lifts it."""
-    line = max(values["MAX_URL_BYTES"] + 64, 8190)  # method, version and spaces around the URL
-    return ["--limit-request-line", str(line if line <= 8190 else 0),
+    request reaches the gateway, which answers 414 or 431 in problem+json. gunicorn reads at
+    most 8,190 bytes of request line: a longer one it refuses itself, and
+    :class:`gateway.runtime.gunicorn.ProblemWorker` answers that refusal as problem+json too
+    (the limit is never lifted: a worker would buffer whatever a client sends)."""
+    return ["--limit-request-line", str(GUNICORN_MAX_REQUEST_LINE),
             "--limit-request-field_size", str(values["MAX_HEADER_BYTES"] * 2),
             "--limit-request-fields", str(values["MAX_HEADER_FIELDS"] * 2)]
+
+
+def gunicorn_command(values: Mapping[str, Any]) -> list[str]:
+    """The gunicorn that ``erx-gateway run`` starts: its workers, threads, address and limits,
+    the gateway's worker (problem+json for gunicorn's own refusals, a bounded drain of unread
+    bodies) and logger (no patient identifier in its logs)."""
+    bind = f"{values['HTTP_HOST']}:{values['HTTP_PORT']}"
+    return [sys.executable, "-m", "gunicorn", "--workers", str(values["WORKERS"]),
+            "--threads", str(values["THREADS"]), "--bind", bind,
+            "--graceful-timeout", "10", *gunicorn_limits(values),
+            "--worker-class", "gateway.runtime.gunicorn.ProblemWorker",
+            "--logger-class", "gateway.runtime.gunicorn.RedactingLogger",
+            "gateway:create_app()"]
 
 
 def say(message: str) -> None:
@@ -134,6 +154,7 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
     whether it answered; ``workers`` are the argv lists of the processes started beside
     gunicorn.
     """
+    check_embedded_database(values)  # before anything starts (raises ConfigError)
     var_dir = Path(values["VAR_DIR"])
     run_dir = var_dir / "run"
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -172,11 +193,7 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
         prometheus_dir.mkdir(parents=True)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(prometheus_dir)
         bind = f"{values['HTTP_HOST']}:{values['HTTP_PORT']}"
-        gunicorn = [sys.executable, "-m", "gunicorn", "--workers", str(values["WORKERS"]),
-                    "--threads", str(values["THREADS"]), "--bind", bind,
-                    "--graceful-timeout", "10", *gunicorn_limits(values),
-                    "gateway:create_app()"]
-        children.append(("gunicorn", _spawn(gunicorn, env)))
+        children.append(("gunicorn", _spawn(gunicorn_command(values), env)))
         for argv in workers:
             children.append((argv[-1], _spawn(list(argv), env)))
 

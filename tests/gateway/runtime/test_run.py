@@ -42,6 +42,20 @@ def processes_mentioning(marker: str) -> list[str]:
     return found
 
 
+def database_pid(port: str) -> int:
+    """The pid of the SecantusDB process serving ``port`` (a child of the supervisor)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"secantus" in cmdline and port.encode() in cmdline:
+            return int(entry.name)
+    raise AssertionError(f"no embedded database on port {port}")
+
+
 @pytest.fixture
 def run_env(tmp_path: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
