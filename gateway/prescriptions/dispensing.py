@@ -33,7 +33,7 @@ from gateway.core.errors import (
     Unavailable,
     error_item,
 )
-from gateway.parties.model import Party, Role
+from gateway.parties.model import Party, Role, pharmacy_key
 from gateway.prescriptions import outbox
 from gateway.prescriptions.model import (
     DISPENSABLE,
@@ -165,7 +165,7 @@ class Dispensing:
         """The warnings of a dispense by another pharmacy than the nominated one (advisory),
         or Forbidden (binding)."""
         nominated = stored.get("nominated_pharmacy")
-        if not nominated or str(nominated).casefold() == party.code.casefold():  # NT0001 = nt0001
+        if not nominated or pharmacy_key(str(nominated)) == pharmacy_key(party.code):
             return []
         if self.settings.nomination == "binding":
             raise NotNominated(stored["_id"], nominated)

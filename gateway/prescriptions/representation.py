@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from gateway.parties.model import Party, Role
+from gateway.parties.model import Party, Role, pharmacy_key
 from gateway.prescriptions.model import StoredPrescription
 from schemas.quantities import as_number, exact
 
@@ -27,7 +27,8 @@ def resource(stored: StoredPrescription, party: Party, *, status: str,
     ``zone`` and ``status`` its effective status."""
     dispenses = []
     for dispense in stored.get("dispenses", []):
-        own = party.role != Role.PHARMACY or dispense["pharmacy"] == party.code
+        own = party.role != Role.PHARMACY or pharmacy_key(dispense["pharmacy"]) == pharmacy_key(
+            party.code)
         shown: dict[str, Any] = {"id": dispense["id"], "pharmacy": dispense["pharmacy"],
                  "at": _iso(dispense["at"], zone),
                  "items": [{**item, "so_luong_ban": as_number(exact(item["so_luong_ban"]))}
