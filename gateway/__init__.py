@@ -27,6 +27,7 @@ from gateway.core import config as settings
 from gateway.core import http, metrics, problems
 from gateway.core.context import EXTENSION_KEY, services
 from gateway.core.problems import ApiError, ProblemSchema, handle_exception
+from gateway.fhir import views as fhir_views
 from gateway.forwarding import views as forwarding_views
 from gateway.national import views as national_views
 from gateway.prescriptions import print_views, report_views
@@ -55,6 +56,7 @@ API_SPEC_OPTIONS: dict[str, Any] = {
 BLUEPRINTS = (ops.blp, auth_views.blp, party_views.blp, signature_views.blp, forwarding_views.blp,
               forwarding_views.webhooks_blp, audit_views.blp, report_views.blp,
               catalog_views.blp, prescription_views.blp, print_views.blp, national_views.blp,
+              fhir_views.blp,
               account_views.blp, pharmacy_views.blp, clinic_views.blp, inspector_views.blp)
 
 

@@ -105,8 +105,8 @@ def test_gateway_holds_only_a_handful_of_modules_directly() -> None:
     top = sorted(path.name for path in (ROOT / "gateway").glob("*.py"))
     assert top == ["__init__.py", "container.py"]
     packages = sorted(path.parent.name for path in (ROOT / "gateway").glob("*/__init__.py"))
-    assert packages == ["audit", "auth", "catalog", "cli", "console", "core", "forwarding",
-                        "national", "parties", "prescriptions", "runtime", "signatures", "web"]
+    assert packages == ["audit", "auth", "catalog", "cli", "console", "core", "fhir",
+                        "forwarding", "national", "parties", "prescriptions", "runtime", "signatures", "web"]
 
 
 # --- MongoDB queries and updates live in the stores -------------------------------------------

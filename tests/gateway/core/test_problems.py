@@ -59,13 +59,28 @@ def test_retry_after_and_members_come_from_the_table() -> None:
     assert refused.extra["warnings"][0]["code"] == "rule.y"
 
 
+def _callee(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "gateway").rglob("*.py")),
                          ids=lambda p: str(p.relative_to(ROOT)))
-def test_no_problem_slug_is_named_outside_the_table(path: Path) -> None:
-    """Problem types are named only in gateway/core/problems.py: nothing else passes a
-    ``slug=`` (the HTTP edge's word for a problem type)."""
-    if path.relative_to(ROOT).as_posix() == "gateway/core/problems.py":
-        return
-    named = [node.lineno for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-             if isinstance(node, ast.keyword) and node.arg == "slug"]
+def test_no_error_is_raised_with_a_problem_type(path: Path) -> None:
+    """A problem type (``slug=``, ``title=``, HTTP extras) is given only to the HTTP edge's own
+    answer (``ApiError``, in views); a domain error is raised with its data alone."""
+    domain = {name for name, cls in inspect.getmembers(errors, inspect.isclass)
+              if issubclass(cls, errors.DomainError)}
+    # a domain datum, not HTTP: the seconds until a retry may succeed
+    retrying = {"RateLimited", "LoginBusy", "IdempotencyInProgress", "PersonBusy", "ClaimLapsed"}
+    named = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        callee = _callee(node)
+        if callee == "ApiError" or not (callee in domain or callee.endswith(("Error", "Refused"))):
+            continue
+        words = {"slug", "title"} | (set() if callee in retrying else {"retry_after"})
+        named += [f"{callee}:{node.lineno}:{keyword.arg}" for keyword in node.keywords
+                  if keyword.arg in words]
     assert named == []
