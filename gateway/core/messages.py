@@ -193,6 +193,14 @@ DETAILS: tuple[tuple[str, str], ...] = (
     ("only a clinic or a doctor prescribes", "Chỉ cơ sở khám chữa bệnh hoặc bác sĩ được kê đơn"),
     ("another prescription for the same person is being stored; retry",
      "Một đơn thuốc khác của cùng người bệnh đang được lưu; hãy thử lại"),
+    ("send either Authorization: Bearer or app-name/app-key, not both",
+     "Chỉ gửi một trong hai: Authorization: Bearer hoặc app-name/app-key"),
+    ("{} is the last enabled admin: enable or create another admin first (erx-gateway parties "
+     "create --role admin)", "{0} là quản trị viên cuối cùng đang hoạt động: hãy bật hoặc tạo "
+                            "quản trị viên khác trước (erx-gateway parties create --role admin)"),
+    ("{} kept changing; try again", "{0} liên tục thay đổi; hãy thử lại"),
+    ("Idempotency-Key must be 1-255 visible ASCII characters",
+     "Idempotency-Key phải gồm 1-255 ký tự ASCII nhìn thấy được"),
 )
 
 
@@ -315,6 +323,8 @@ ITEMS: tuple[tuple[str, str], ...] = (
      "the prescription nominates pharmacy {0}: another pharmacy may not dispense it"),
     ("Đơn thuốc chỉ định nhà thuốc {}, không phải nhà thuốc này",
      "the prescription nominates pharmacy {0}, not this one"),
+    ("Mã cơ sở cung ứng thuốc khác với nhà thuốc đang đăng nhập",
+     "the dispensing facility's code is not the signed-in pharmacy's"),
     ("Đơn thuốc đã có {} lần bán: không ghi nhận thêm",
      "the prescription has {0} dispenses already: no more are recorded"),
     ("Mã hóa đơn là chuỗi tối đa 20 ký tự", "the invoice number is a string of at most 20 "

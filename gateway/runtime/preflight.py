@@ -27,8 +27,8 @@ from gateway.core.encryption import master_key
 from gateway.prescriptions.reports import check_utc_offset
 from gateway.prescriptions.wiring import validation_policy
 from gateway.signatures.service import key_policy, prescriber_policy
-from signing.keys import COLLECTION as SIGNING_KEYS
-from signing.keys import pem_is_encrypted
+from signing.key_store import COLLECTION as SIGNING_KEYS
+from signing.key_store import unencrypted_active_kid
 
 RANDOM_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
 UNENCRYPTED_KEY = ("signing key {kid} is stored unencrypted (made by a development gateway "
@@ -83,14 +83,13 @@ def stored_key_problem(config: Mapping[str, Any], uri: str | None = None) -> str
         return None
     client: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=2000)
     try:
-        active = client[config["DB_NAME"]][SIGNING_KEYS].find_one(
-            {"state": "active"}, {"private_key_pem": 1})
+        kid = unencrypted_active_kid(client[config["DB_NAME"]][SIGNING_KEYS])
     except PyMongoError:
         return None
     finally:
         client.close()
-    if active and not pem_is_encrypted(str(active.get("private_key_pem", "")).encode("ascii")):
-        return UNENCRYPTED_KEY.format(kid=active["_id"])
+    if kid is not None:
+        return UNENCRYPTED_KEY.format(kid=kid)
     return None
 
 

@@ -19,7 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from signing.jwk import b64url_encode
 from signing.jws import Signer
-from signing.keys import generate_private_key
+from signing.key_store import generate_private_key
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 

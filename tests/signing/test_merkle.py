@@ -23,8 +23,8 @@ from signing.merkle import (
     InvalidTreeSize,
     MerkleTree,
     MissingNode,
-    MongoNodeStore,
 )
+from signing.merkle_store import MongoNodeStore
 
 MAX_SIZE = 10_000
 

@@ -46,24 +46,56 @@ def _text(node: ast.AST) -> str | None:
     return None
 
 
+def _raiser_classes(trees: list[ast.Module]) -> set[str]:
+    """RAISERS and every class that derives from one of them (the one class per failure of
+    gateway/core/errors.py), to a fixed point."""
+    raisers = set(RAISERS)
+    classes = [node for tree in trees for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    grown = True
+    while grown:
+        grown = False
+        for node in classes:
+            bases = {base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
+                     for base in node.bases}
+            if node.name not in raisers and bases & raisers:
+                raisers.add(node.name)
+                grown = True
+    return raisers
+
+
+def _is_super_init(func: ast.AST) -> bool:
+    return (isinstance(func, ast.Attribute) and func.attr == "__init__"
+            and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name)
+            and func.value.func.id == "super")
+
+
 def raised_details(given_too: bool = False) -> list[tuple[str, str]]:
-    """Every literal detail in gateway/: the first argument of a domain error, or detail=;
+    """Every literal detail in gateway/: the first argument of a domain error (raised, or
+    given by an error class to its base: ``super().__init__(...)``), or detail=;
     ``given_too``: also those whose raiser gives the Vietnamese itself (``detail_vi=``)."""
+    paths = sorted((ROOT / "gateway").rglob("*.py"))
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in paths]
+    raisers = _raiser_classes(trees)
+    calls: list[tuple[ast.Call, Path]] = []
+    for path, tree in zip(paths, trees, strict=True):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.name in raisers:
+                calls += [(call, path) for call in ast.walk(node)
+                          if isinstance(call, ast.Call) and _is_super_init(call.func)]
+            elif isinstance(node, ast.Call) and not _is_super_init(node.func):
+                calls.append((node, path))
     found = []
-    for path in sorted((ROOT / "gateway").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not isinstance(node, ast.Call):
-                continue
-            func = node.func
-            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-            if not given_too and any(keyword.arg == "detail_vi" for keyword in node.keywords):
-                continue  # the raiser gives the Vietnamese itself
-            texts = [_text(node.args[0])] if name in RAISERS and node.args else []
-            texts += [_text(keyword.value) for keyword in node.keywords
-                      if keyword.arg == "detail"]
-            found += [(text, f"{path.relative_to(ROOT)}:{node.lineno}") for text in texts
-                      if text and not VIETNAMESE.search(text)
-                      and re.sub(r"X1|\W", "", text)]  # words, not only values
+    for node, path in calls:
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if not given_too and any(keyword.arg == "detail_vi" for keyword in node.keywords):
+            continue  # the raiser gives the Vietnamese itself
+        texts = ([_text(node.args[0])] if (name in raisers or _is_super_init(func)) and node.args
+                 else [])
+        texts += [_text(keyword.value) for keyword in node.keywords if keyword.arg == "detail"]
+        found += [(text, f"{path.relative_to(ROOT)}:{node.lineno}") for text in texts
+                  if text and not VIETNAMESE.search(text)
+                  and re.sub(r"X1|\W", "", text)]  # words, not only values
     return found
 
 

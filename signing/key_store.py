@@ -100,6 +100,20 @@ def load_private_key(pem: bytes, passphrase: bytes | None) -> PrivateKey:
     return key
 
 
+def unencrypted_active_kid(collection: Collection[dict[str, Any]]) -> str | None:
+    """The kid of the active key (the newest) when its private key is stored unencrypted, as
+    a development gateway without a passphrase leaves it; None otherwise (also no key).
+
+    Raises:
+        pymongo.errors.PyMongoError: the database does not answer.
+    """
+    active = collection.find_one({"state": ACTIVE}, {"private_key_pem": 1},
+                                 sort=[("created_at", DESCENDING), ("_id", DESCENDING)])
+    if active and not pem_is_encrypted(str(active.get("private_key_pem", "")).encode("ascii")):
+        return str(active["_id"])
+    return None
+
+
 @dataclass(frozen=True)
 class KeyPolicy:
     """How a process uses the key store (built from settings by the gateway).
@@ -155,7 +169,7 @@ def _milliseconds(moment: datetime) -> datetime:
 class KeyStore:
     """Signing keys in a MongoDB collection, shared by every process of the gateway."""
 
-    def __init__(self, collection: Collection, *, policy: KeyPolicy,
+    def __init__(self, collection: Collection[dict[str, Any]], *, policy: KeyPolicy,
                  monotonic: Callable[[], float] = time.monotonic,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         """A store on ``collection`` (``signing_keys``) used as ``policy`` says.
