@@ -1,8 +1,8 @@
 """The FHIR face's one coupling to the prescriptions package: the stored prescription's layout
 read into :mod:`gateway.fhir.model` values, and the public operations of the prescription
 services the native endpoints use (read access, listing: Reading; validation: Submission).
-When the prescriptions package changes how it stores a prescription, this module is the one to
-follow it. No HTTP here.
+When the prescriptions package changes how it stores a prescription, this module is the one
+to follow it. No HTTP here.
 """
 
 from __future__ import annotations
