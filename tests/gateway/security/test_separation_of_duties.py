@@ -75,9 +75,12 @@ def test_the_last_enabled_admin_cannot_disable_itself(app, client, make_party) -
     headers = only.headers(client)
     answer = client.post(f"/v2/parties/{only.client_id}/disable", headers=headers)
     assert_problem(answer, 409, "conflict")
-    assert "last enabled admin" in answer.get_json()["detail"]
+    assert "quản trị viên cuối cùng" in answer.get_json()["detail"]  # Vietnamese by default
+    english = client.post(f"/v2/parties/{only.client_id}/disable",
+                          headers={**headers, "Accept-Language": "en"})
+    assert "last enabled admin" in english.get_json()["detail"]
     assert services(app).parties.fresh(only.client_id).active
-    assert [e["details"]["reason"] for e in _events(app, "party.refused")] == ["last_admin"]
+    assert [e["details"]["reason"] for e in _events(app, "party.refused")] == ["last_admin"] * 2
     assert client.get("/v2/parties", headers=headers).status_code == 200  # still works
 
 
@@ -159,4 +162,6 @@ def test_a_bearer_token_and_an_app_key_together_are_400(client, make_party) -> N
     headers = {**pharmacy.headers(client), "app-name": pharmacy.client_id,
                "app-key": pharmacy.client_secret}
     body = assert_problem(client.get("/v2/drugs?q=para", headers=headers), 400, "malformed")
-    assert "not both" in body["detail"]
+    assert "Chỉ gửi một trong hai" in body["detail"]  # Vietnamese by default
+    english = client.get("/v2/drugs?q=para", headers={**headers, "Accept-Language": "en"})
+    assert "not both" in assert_problem(english, 400, "malformed")["detail"]
