@@ -24,15 +24,14 @@ from gateway.console import account_views, clinic_views, inspector_views, pharma
 from gateway.console import pages as console_pages
 from gateway.container import build_services
 from gateway.core import config as settings
-from gateway.core import http, metrics, problems
-from gateway.core.context import EXTENSION_KEY, services
-from gateway.core.problems import ApiError, ProblemSchema, handle_exception
 from gateway.forwarding import views as forwarding_views
 from gateway.national import views as national_views
 from gateway.prescriptions import print_views, report_views
 from gateway.prescriptions import views as prescription_views
 from gateway.signatures import views as signature_views
-from gateway.web import examples, openapi, ops
+from gateway.web import examples, http, metrics, openapi, ops, problems
+from gateway.web.context import EXTENSION_KEY, services
+from gateway.web.problems import ApiError, ProblemSchema, handle_exception
 
 API_SPEC_OPTIONS: dict[str, Any] = {
     "info": {"description": "Interconnection gateway for Vietnam's national electronic "

@@ -2,7 +2,7 @@
 
 Part of the composition root (with :func:`gateway.create_app` and the command line): the only
 code that knows every capability. Capabilities receive what they need as constructor
-arguments; views reach the container through :func:`gateway.core.context.services`.
+arguments; views reach the container through :func:`gateway.web.context.services`.
 """
 
 from __future__ import annotations

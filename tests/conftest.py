@@ -16,9 +16,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway import create_app
-from gateway.core.context import services
 from gateway.core.encryption import generate_master_key
 from gateway.runtime.embedded import EmbeddedDatabase
+from gateway.web.context import services
 
 #: 40 real records of the Drug Administration's registry, in its published column layout.
 DAV_SAMPLE = Path(__file__).resolve().parent / "data" / "dav-registry-sample.csv"

@@ -19,10 +19,10 @@ from gateway.audit import search
 from gateway.audit.log import NDJSON
 from gateway.audit.store import utc
 from gateway.audit.tree import latest_tree_head, tree, tree_head_at
-from gateway.core.context import services
-from gateway.core.http import export_response, export_type
-from gateway.core.problems import ApiError
+from gateway.web.context import services
+from gateway.web.http import export_response, export_type
 from gateway.web.openapi import errors
+from gateway.web.problems import ApiError
 from gateway.web.security import requires
 
 blp = Blueprint("audit", __name__, description="Regulators' audit trail, proofs and reports")

@@ -9,12 +9,12 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
 
-from gateway.core.context import services
 from gateway.core.errors import RateLimited, Unauthenticated
-from gateway.core.http import client_address, json_object
-from gateway.core.problems import ApiError, from_http_exception
 from gateway.parties.model import Party
+from gateway.web.context import services
+from gateway.web.http import client_address, json_object
 from gateway.web.openapi import errors, national_errors
+from gateway.web.problems import ApiError, from_http_exception
 
 blp = Blueprint("auth", __name__, description="Parties obtain access tokens")
 

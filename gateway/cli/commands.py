@@ -29,7 +29,6 @@ from gateway.audit.tree import PeriodicSealer
 from gateway.container import Services, bootstrap, build_forwarder
 from gateway.core import config as settings
 from gateway.core.config import ConfigError
-from gateway.core.context import services
 from gateway.forwarding import simulator as registry_simulator
 from gateway.forwarding.worker import forwarder_argv
 from gateway.parties.model import ROLES, PartyError
@@ -37,6 +36,7 @@ from gateway.runtime import supervisor
 from gateway.runtime.embedded import database_for_command
 from gateway.signatures.offline import load_jwks, verify_saved
 from gateway.signatures.qr import UNREADABLE, offline_verdict
+from gateway.web.context import services
 from signing.errors import KeyStoreError, SigningError
 from signing.jws import verify_detached
 from signing.merkle import MerkleError

@@ -14,7 +14,7 @@ import click
 from gateway.auth.users import UserError
 from gateway.cli.commands import command_app, main
 from gateway.container import Services
-from gateway.core.context import services
+from gateway.web.context import services
 
 
 def echo_json(value: Any) -> None:

@@ -22,11 +22,11 @@ from gateway.console.forms import FORM, day
 from gateway.console.labels import ACTION_FAMILIES, ACTIONS
 from gateway.console.pages import page, signed_in
 from gateway.console.sheet import sheet
-from gateway.core.context import services
 from gateway.core.errors import Invalid
-from gateway.core.http import NDJSON, export_response
 from gateway.forwarding.deliveries import deliveries_for
 from gateway.prescriptions.answers import record
+from gateway.web.context import services
+from gateway.web.http import NDJSON, export_response
 
 blp = pages.attach(Blueprint("console_inspector", __name__, url_prefix="/console/inspector"))
 

@@ -31,8 +31,8 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.auth.sessions import Signed
 from gateway.console import labels
-from gateway.core.context import services
-from gateway.core.problems import ApiError, from_http_exception, to_problem
+from gateway.web.context import services
+from gateway.web.problems import ApiError, from_http_exception, to_problem
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Domain errors: what services raise when a request cannot be done. No HTTP here.
 
-Each class says what went wrong in the domain's terms; :mod:`gateway.core.problems` holds the
+Each class says what went wrong in the domain's terms; :mod:`gateway.web.problems` holds the
 one table that turns them into problem+json answers at the HTTP edge. Every error may carry
 ``errors`` (items ``{"pointer", "code", "message"}``, the stable codes of docs/rules.md), a
 ``detail`` in English, and a ``slug``/``title`` naming the problem type when the generic one of

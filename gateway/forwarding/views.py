@@ -11,13 +11,13 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
-from gateway.core.context import services
-from gateway.core.http import json_object
-from gateway.core.problems import ApiError
 from gateway.forwarding.deliveries import deliveries_for, delivery_report, retry_delivery
 from gateway.forwarding.webhooks import validate_webhook
 from gateway.prescriptions.outbox import PHARMACY_EVENTS
+from gateway.web.context import services
+from gateway.web.http import json_object
 from gateway.web.openapi import errors
+from gateway.web.problems import ApiError
 from gateway.web.security import current_party, requires
 
 blp = Blueprint("deliveries", __name__, description="Where each prescription was forwarded, "

@@ -21,14 +21,14 @@ from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
 
 from drug_catalog.errors import CatalogError
-from gateway.core.context import services
 from gateway.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from gateway.core.http import json_object
-from gateway.core.problems import PROBLEMS, ApiError, from_http_exception, handle_exception, to_problem
 from gateway.parties.model import Party
 from gateway.prescriptions.answers import dispense_answer, idempotent, looked_up, submit_answer, viewed
 from gateway.prescriptions.model import STATUSES
+from gateway.web.context import services
+from gateway.web.http import json_object
 from gateway.web.openapi import EDGE_STATUSES, national_errors
+from gateway.web.problems import PROBLEMS, ApiError, from_http_exception, handle_exception, to_problem
 from gateway.web.security import current_party, requires
 from schemas.document import PrescriptionSchema
 from schemas.national import to_national, whole

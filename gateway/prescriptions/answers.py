@@ -10,14 +10,14 @@ from typing import Any
 
 from flask import Response, json, request, url_for
 
-from gateway.core.context import services
 from gateway.core.errors import Conflict, Forbidden, Invalid
-from gateway.core.problems import PROBLEM_MEDIA_TYPE, ApiError, to_problem
 from gateway.parties.model import Party
 from gateway.prescriptions.dispensing import dispense_id_for
 from gateway.prescriptions.idempotency import Answer, request_fingerprint
 from gateway.prescriptions.model import Refused
 from gateway.prescriptions.representation import resource
+from gateway.web.context import services
+from gateway.web.problems import PROBLEM_MEDIA_TYPE, ApiError, to_problem
 from gateway.web.security import current_party
 
 

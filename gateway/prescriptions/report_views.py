@@ -8,8 +8,6 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from gateway.core.context import services
-from gateway.core.http import NDJSON, export_response, export_type
 from gateway.prescriptions.reports import (
     GROUPINGS,
     OVERLAP_COLUMNS,
@@ -17,6 +15,8 @@ from gateway.prescriptions.reports import (
     overlap_item,
     summary,
 )
+from gateway.web.context import services
+from gateway.web.http import NDJSON, export_response, export_type
 from gateway.web.security import requires
 
 blp = Blueprint("reports", __name__, description="Regulators' summary reports")

@@ -10,9 +10,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from pymongo.errors import PyMongoError
 
-from gateway.core.context import services
-from gateway.core.http import json_object
-from gateway.core.problems import ApiError
+from gateway.web.context import services
+from gateway.web.http import json_object
+from gateway.web.problems import ApiError
 from gateway.web.security import requires
 from signing.errors import VerificationError
 

@@ -23,7 +23,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gateway.core.problems import PROBLEM_MEDIA_TYPE
+from gateway.web.problems import PROBLEM_MEDIA_TYPE
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}}
@@ -50,7 +50,7 @@ STATUS_MEANING = {
 EDGE_STATUSES = (414, 431)
 _EDGE = (*EDGE_STATUSES, 500, 503)
 #: Text in a request body: no C0/C1 control character but tab, line feed and carriage
-#: return, no bidi embedding, override or isolate (gateway.core.http refuses them: 422).
+#: return, no bidi embedding, override or isolate (gateway.web.http refuses them: 422).
 TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]*$"
 _BODY = (400, 413, 415, 422)
 

@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
-from gateway.core.context import services
 from gateway.core.errors import Forbidden
-from gateway.core.http import client_address
 from gateway.parties.model import Party
+from gateway.web.context import services
+from gateway.web.http import client_address
 
 F = TypeVar("F", bound=Callable[..., Any])
 

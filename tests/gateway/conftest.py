@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from drug_catalog.demo import demo_catalog_path
-from gateway.core.context import services
+from gateway.web.context import services
 
 
 def load_demo_catalog(app: Flask) -> Any:

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.cli import main
-from gateway.core.context import services
+from gateway.web.context import services
 from signing import merkle
 from tests.gateway.audit import audit_ops as audit
 from tests.gateway.cli.test_cli import cli_env
@@ -474,7 +474,7 @@ def test_access_log_lists_who_read_a_persons_prescriptions(app: Flask, client: F
     with app.test_request_context("/"):
         from flask import g
 
-        from gateway.core.context import services
+        from gateway.web.context import services
         g.party = services().parties.get(pharmacy.client_id)
         audit.record("prescription.viewed", object_type="prescription",
                      object_id="79001A1B2C3D-c", patient_id="079190001234")

@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
 from gateway.parties.model import PartyError, PartyExists
+from gateway.web.context import services
 from gateway.web.security import current_party, requires
 from tests.gateway.web.test_app import assert_problem
 

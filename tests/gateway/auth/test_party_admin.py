@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from gateway.cli import main
-from gateway.core.context import services
+from gateway.web.context import services
 from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.cli.test_cli import cli_env
 from tests.gateway.web.test_app import assert_problem

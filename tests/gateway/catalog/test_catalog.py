@@ -16,7 +16,7 @@ from drug_catalog.identifiers import gtin_check_digit
 from drug_catalog.importer import import_file
 from gateway.cli import main
 from gateway.container import bootstrap
-from gateway.core.context import services
+from gateway.web.context import services
 from tests.conftest import DAV_SAMPLE
 from tests.gateway.cli.test_cli import cli_env
 

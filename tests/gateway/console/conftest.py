@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
+from gateway.web.context import services
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 

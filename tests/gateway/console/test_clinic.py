@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
+from gateway.web.context import services
 from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.console.conftest import Browser, Person
 from tests.gateway.console.test_pharmacy import field_error

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from gateway.audit.integrity import DatabaseSource
 from gateway.audit.verify import read_export, verify_log
-from gateway.core.context import services
+from gateway.web.context import services
 from signing.jws import verify_detached
 from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.console.conftest import Browser, Person

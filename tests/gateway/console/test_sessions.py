@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway import create_app
-from gateway.core.context import services
+from gateway.web.context import services
 from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.console.conftest import Browser, Person
 from tests.gateway.security.test_production_startup import production

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from gateway.auth.users import USERNAME, UserError, normalise_username
 from gateway.cli import main
-from gateway.core.context import services
+from gateway.web.context import services
 from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.cli.test_cli import cli_env
 from tests.gateway.console.conftest import Browser, Person

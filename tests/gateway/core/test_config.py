@@ -10,7 +10,7 @@ import pytest
 from gateway import create_app
 from gateway.core import config
 from gateway.core.config import ConfigError
-from gateway.core.context import services
+from gateway.web.context import services
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 

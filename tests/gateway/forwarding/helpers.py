@@ -15,10 +15,10 @@ from flask import Flask
 from pymongo.database import Database
 
 from gateway.container import build_forwarder
-from gateway.core.context import services
 from gateway.forwarding.worker import Forwarder
 from gateway.parties.model import Party
 from gateway.prescriptions import outbox
+from gateway.web.context import services
 from tests.gateway.forwarding.registry_double import RegistryDouble, WebhookReceiver
 
 FACILITY = "79001"

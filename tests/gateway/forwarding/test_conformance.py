@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from gateway.core.context import services
+from gateway.web.context import services
 from tests.gateway.forwarding.helpers import (
     app_config,
     db,

@@ -18,9 +18,9 @@ from flask import Flask
 
 from gateway import create_app
 from gateway.container import build_forwarder
-from gateway.core.context import services
 from gateway.forwarding.registry import UnconfiguredRegistry
 from gateway.forwarding.schedule import Schedule, parse_partition
+from gateway.web.context import services
 from tests.gateway.forwarding.helpers import (
     FACILITY,
     FAST_FORWARDING,

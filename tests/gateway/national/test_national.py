@@ -7,7 +7,7 @@ import uuid
 
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
+from gateway.web.context import services
 from tests.gateway.prescriptions.test_prescriptions import (
     PARACETAMOL,
     PARACETAMOL_TWIN,

@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.core.context import services
 from gateway.prescriptions.reports import OVERLAP_COLUMNS
+from gateway.web.context import services
 from tests.gateway.prescriptions.test_overlaps import (
     CCCD,
     DIAZEPAM,

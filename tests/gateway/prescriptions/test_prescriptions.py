@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
+from gateway.web.context import services
 from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.web.test_app import assert_problem
 

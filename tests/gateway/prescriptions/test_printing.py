@@ -17,11 +17,11 @@ from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.core.context import services
 from gateway.parties.model import Party
 from gateway.prescriptions.print_pdf import printable, render_pdf
 from gateway.prescriptions.printing import age_text, number_text, printed_form
 from gateway.signatures.qr import offline_verdict
+from gateway.web.context import services
 from tests.gateway.audit.audit_ops import audit_log
 from tests.gateway.prescriptions.test_prescriptions import issued, world
 from tests.gateway.web.test_app import assert_problem

@@ -26,7 +26,7 @@ from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStart
 
 from gateway import create_app
 from gateway.container import build_forwarder
-from gateway.core.context import services
+from gateway.web.context import services
 from tests.gateway.forwarding.helpers import FACILITY, FAST_FORWARDING, REGISTRY_PASSWORD
 from tests.gateway.forwarding.registry_double import RegistryDouble
 from tests.gateway.prescriptions.test_prescriptions import (

@@ -12,9 +12,9 @@ from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
 from gateway.core.errors import RateLimited
 from gateway.parties.secrets import SecretHasher
+from gateway.web.context import services
 from tests.gateway.web.test_app import assert_problem
 
 TOKEN = "/v2/auth/token"

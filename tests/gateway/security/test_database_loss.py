@@ -17,9 +17,9 @@ import pytest
 import requests
 
 from gateway.core import config
-from gateway.core.context import services
 from gateway.core.db import connect
 from gateway.runtime.embedded import EmbeddedDatabase
+from gateway.web.context import services
 from tests.conftest import free_port
 from tests.gateway.runtime.test_run import interrupt, run_env, start, wait_ready
 from tests.gateway.web.test_app import assert_problem

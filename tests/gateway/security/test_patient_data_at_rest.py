@@ -21,9 +21,9 @@ from flask.testing import FlaskClient
 from gateway.cli import main
 from gateway.core import config
 from gateway.core.config import ConfigError
-from gateway.core.context import services
 from gateway.core.encryption import DETERMINISTIC_FIELDS, PATIENT_FIELDS, master_key
 from gateway.runtime.embedded import EmbeddedDatabase
+from gateway.web.context import services
 from tests.conftest import free_port
 from tests.gateway.prescriptions.test_prescriptions import prescription, submit, world
 

@@ -14,8 +14,8 @@ import pytest
 from gateway import create_app
 from gateway.container import build_forwarder
 from gateway.core.config import SETTINGS, ConfigError
-from gateway.core.context import services
 from gateway.forwarding.worker import registry_client
+from gateway.web.context import services
 
 
 def production(app_config: dict[str, Any], **changes: Any) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.cli import main
-from gateway.core.context import services
 from gateway.signatures.qr import QR_ERROR, QR_VERSION, offline_verdict, qr_payload
+from gateway.web.context import services
 from signing.jwk import b64url_decode, b64url_encode
 from signing.jws import Signer, read_protected_header
 from signing.keys import generate_private_key

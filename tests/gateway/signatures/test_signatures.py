@@ -19,8 +19,8 @@ from gateway import create_app
 from gateway.cli import main
 from gateway.container import bootstrap
 from gateway.core.config import SETTINGS, ConfigError
-from gateway.core.context import services
-from gateway.core.problems import handle_exception
+from gateway.web.context import services
+from gateway.web.problems import handle_exception
 from signing.errors import NoActiveKey, PrescriberSignatureError
 from signing.keys import COLLECTION, KeyPolicy, KeyStore
 from signing.prescriber import unsigned_payload

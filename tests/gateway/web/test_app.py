@@ -7,8 +7,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from gateway.core.context import services
-from gateway.core.problems import PROBLEM_MEDIA_TYPE
+from gateway.web.context import services
+from gateway.web.problems import PROBLEM_MEDIA_TYPE
 from tests.gateway.audit.audit_ops import audit_log
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.core.http import csv_safe
+from gateway.web.http import csv_safe
 from tests.gateway.prescriptions.test_prescriptions import prescription, world
 from tests.gateway.web.test_app import assert_problem
 

@@ -24,7 +24,7 @@ from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway.core.problems import ApiError
+from gateway.web.problems import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
