@@ -115,7 +115,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
             api.register_blueprint(blueprint)
         else:
             app.register_blueprint(blueprint)
-    problems.init_app(app)
+    problems.init_app(app, faces={national_views.blp.name: national_views.national_error})
     return app
 
 

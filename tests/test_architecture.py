@@ -106,3 +106,50 @@ def test_gateway_holds_only_a_handful_of_modules_directly() -> None:
     packages = sorted(path.parent.name for path in (ROOT / "gateway").glob("*/__init__.py"))
     assert packages == ["audit", "auth", "catalog", "cli", "console", "core", "forwarding",
                         "national", "parties", "prescriptions", "runtime", "signatures", "web"]
+
+
+# Calls that attach a module's handlers, commands or blueprints to something: at a module's top
+# level they would run on import, so only the composition root's modules may make them there.
+_REGISTERING = {"register_error_handler", "register_blueprint", "add_command", "errorhandler",
+                "app_errorhandler", "before_request", "after_request", "before_app_request",
+                "after_app_request", "add_url_rule"}
+_REGISTERS_AT_IMPORT = ("gateway/__init__.py", "gateway/cli/__init__.py")
+
+
+def _import_time_registrations(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    found = []
+    for statement in tree.body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            # A function's body runs when called; its decorators run on import.
+            for decorator in statement.decorator_list:
+                target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
+                        and (target.value.id in imported or target.attr in _REGISTERING):
+                    found.append(f"{path.name}:{decorator.lineno} @{target.value.id}.{target.attr}")
+            continue
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in _REGISTERING:
+                found.append(f"{path.name}:{node.lineno} .{node.func.attr}(...)")
+    return found
+
+
+def test_nothing_registers_itself_at_import_time() -> None:
+    """README "Architecture": the composition root registers every blueprint, command group and
+    error handler from explicit lists (regression: `erx-gateway users` added itself to the
+    command line, and the national views their error handlers, when imported)."""
+    found = [item for path in _modules("gateway")
+             if not path.relative_to(ROOT).as_posix().startswith(_REGISTERS_AT_IMPORT)
+             for item in _import_time_registrations(path)]
+    assert found == []
+
+
+def test_the_registration_scan_sees_both_forms(tmp_path: Path) -> None:
+    sample = tmp_path / "registration-sample.py"
+    sample.write_text("from x import main, PROBLEMS\nfrom y import blp\n\n@main.group()\ndef users():\n"
+                      "    pass\n\nfor handled in PROBLEMS:\n    blp.register_error_handler(handled, f)\n")
+    assert [item.split(" ", 1)[1] for item in _import_time_registrations(sample)] == [
+        "@main.group", ".register_error_handler(...)"]

@@ -28,7 +28,7 @@ from gateway.prescriptions.model import STATUSES
 from gateway.web.context import services
 from gateway.web.http import json_object
 from gateway.web.openapi import EDGE_STATUSES, national_errors
-from gateway.web.problems import PROBLEMS, ApiError, from_http_exception, handle_exception, to_problem
+from gateway.web.problems import ApiError, from_http_exception, handle_exception, to_problem
 from gateway.web.security import current_party, requires
 from schemas.document import PrescriptionSchema
 from schemas.national import to_national, whole
@@ -214,7 +214,7 @@ def _problem(exc: ApiError | DomainError) -> ApiError:
 
 
 def _pharmacy_errors(exc: ApiError | DomainError) -> Any:
-    return _national_error(exc)
+    return national_error(exc)
 
 
 @blp.route("/api/v1/gui-don-thuoc", methods=["POST"])
@@ -278,10 +278,11 @@ def thong_tin_don_thuoc(code: str) -> Any:
 
 
 
-def _national_error(exc: Exception) -> Any:
+def national_error(exc: Exception) -> Any:
     """Every 4xx of a national endpoint in the national shape (docs/national-api.md): the
     submit answer with its error map for ``gui-don-thuoc``, ``danh_sach_cac_loi`` for the
-    pharmacy calls. 5xx and the request edge's 414 and 431 stay problem+json."""
+    pharmacy calls. 5xx and the request edge's 414 and 431 stay problem+json. The composition
+    root hands it to :func:`gateway.web.problems.init_app` for this blueprint."""
     if isinstance(exc, ApiError):
         problem = exc
     elif isinstance(exc, HTTPException):
@@ -308,10 +309,6 @@ def _national_error(exc: Exception) -> Any:
 def _summary(problem: ApiError) -> str:
     body = problem.body()
     return f"[{problem.slug}] {body['title']}" + (f": {body['detail']}" if body.get("detail") else "")
-
-
-for _handled in (ApiError, HTTPException, *PROBLEMS):
-    blp.register_error_handler(_handled, _national_error)
 
 
 def _issuer(stored: dict[str, Any]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from drug_catalog.catalog import Catalog
+from drug_catalog.text import fold_phrase
 from gateway.audit.log import AuditLog
 from gateway.core.config import ConfigError
 from gateway.prescriptions.audit_outbox import PrescriptionAuditOutbox
@@ -21,7 +22,6 @@ from gateway.signatures.qr import PrescriptionQr
 from gateway.signatures.service import Signatures
 from schemas.errors import PolicyError
 from schemas.policy import Policy
-from schemas.text import fold
 from schemas.validation import dispensable_until, validate_prescription
 from signing.canonical import canonicalize
 from signing.errors import PrescriberSignatureError
@@ -94,7 +94,7 @@ def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: S
         settings=Settings(timezone=zone, pack_reservation_grace=timedelta(
             seconds=config["PACK_RESERVATION_GRACE_SECONDS"]),
             require_pharmacy_contact=config["ENV"] == "production",
-            measured_units=frozenset(fold(unit) for unit in policy.measured_units),
+            measured_units=frozenset(fold_phrase(unit) for unit in policy.measured_units),
             quantity_decimals=policy.quantity_decimals, quantity_max=policy.quantity_max,
             max_dispenses=config["RX_MAX_DISPENSES"],
             max_packs_per_dispense=config["RX_MAX_PACKS_PER_DISPENSE"],
