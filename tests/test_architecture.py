@@ -153,3 +153,21 @@ def test_the_registration_scan_sees_both_forms(tmp_path: Path) -> None:
                       "    pass\n\nfor handled in PROBLEMS:\n    blp.register_error_handler(handled, f)\n")
     assert [item.split(" ", 1)[1] for item in _import_time_registrations(sample)] == [
         "@main.group", ".register_error_handler(...)"]
+
+
+def test_tests_share_code_through_tests_support_only() -> None:
+    """A test module importing another test module (or a conftest) runs its imported fixtures
+    under a lint exemption and couples the two; shared helpers live in tests/support, shared
+    fixtures in a conftest.py."""
+    crossing = []
+    for path in sorted((ROOT / "tests").rglob("*.py")) + _modules("bench", "tools"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module \
+                    and (node.module == "tests" or node.module.startswith("tests.")) \
+                    and not (node.module == "tests.support" or node.module.startswith("tests.support.")):
+                crossing.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}")
+            elif isinstance(node, ast.Import):
+                crossing += [f"{path.relative_to(ROOT)}:{node.lineno} {alias.name}"
+                             for alias in node.names if alias.name.startswith("tests.")
+                             and not alias.name.startswith("tests.support")]
+    assert crossing == []

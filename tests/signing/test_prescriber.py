@@ -4,7 +4,7 @@ a valid chain passes, and each way it can fail has its own reason."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -18,7 +18,7 @@ from signing.prescriber import (
     unsigned_payload,
     verify_prescriber_signature,
 )
-from tests.signing.conftest import NOW, Pki, issue, prescriber_jws, prescription
+from tests.support.pki import NOW, Pki, issue, prescriber_jws, prescription
 
 
 def refused(call) -> PrescriberSignatureError:

@@ -17,8 +17,8 @@ from drug_catalog.importer import import_file
 from gateway.cli import main
 from gateway.container import bootstrap
 from gateway.web.context import services
-from tests.conftest import DAV_SAMPLE
-from tests.gateway.cli.test_cli import cli_env
+from tests.support.cli import cli_env
+from tests.support.environment import DAV_SAMPLE
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_the_run_bootstrap_loads_the_demo_catalog(make_app) -> None:
 
 def test_an_identifier_naming_two_products_is_422_listing_them(
         app: Flask, client: FlaskClient, headers: dict[str, str], tmp_path: Path) -> None:
-    from tests.drug_catalog.conftest import drug_record
+    from tests.support.drugs import drug_record
 
     path = tmp_path / "two.ndjson"
     path.write_text("\n".join(json.dumps(record) for record in (

@@ -11,10 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.web.context import services
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.console.conftest import Browser, Person
-from tests.gateway.console.test_pharmacy import field_error
-from tests.gateway.prescriptions.test_prescriptions import dispense, issued, prescription, submit, world
+from tests.support.audit import audit_log
+from tests.support.console import Browser, Person, field_error
+from tests.support.prescriptions import dispense, issued, prescription, submit
 
 
 @pytest.fixture

@@ -20,12 +20,9 @@ from gateway.audit.integrity import DatabaseSource
 from gateway.audit.verify import read_export, verify_log
 from gateway.web.context import services
 from signing.jws import verify_detached
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.console.conftest import Browser, Person
-from tests.gateway.console.test_pharmacy import field_error
-from tests.gateway.prescriptions.test_overlap_report import caught
-from tests.gateway.prescriptions.test_overlaps import two
-from tests.gateway.prescriptions.test_prescriptions import issued, world
+from tests.support.audit import audit_log
+from tests.support.console import Browser, Person, field_error
+from tests.support.prescriptions import issued
 
 
 @pytest.fixture

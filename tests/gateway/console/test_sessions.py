@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 
 from gateway import create_app
 from gateway.web.context import services
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.console.conftest import Browser, Person
-from tests.gateway.security.test_production_startup import production
+from tests.support.audit import audit_log
+from tests.support.console import Browser, Person
+from tests.support.production import production
 
 LOGIN = "/console/login"
 

@@ -6,15 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.gateway.forwarding.helpers import (
-    FACILITY,
-    app_config,
-    db,
-    deliveries_of,
-    insert_prescriptions,
-    make_forwarder,
-    registry,
-)
+from tests.support.forwarding import FACILITY, deliveries_of, insert_prescriptions
 
 
 # --- webhooks -----------------------------------------------------------------------------------
@@ -105,7 +97,7 @@ def test_who_sees_deliveries(db, client, auth_headers, make_forwarder) -> None:
 
 def test_a_waiting_delivery_names_what_it_waits_for(app, db, client, auth_headers, registry,
                                                     make_forwarder) -> None:
-    from tests.gateway.forwarding.helpers import cancel
+    from tests.support.forwarding import cancel
 
     [code] = insert_prescriptions(db, 1)
     registry.reject_codes = {code}

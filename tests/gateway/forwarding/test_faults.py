@@ -21,19 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway.forwarding.helpers import (
+from tests.support.forwarding import (
     FACILITY,
     REGISTRY_PASSWORD,
-    app_config,
-    db,
     deliveries_of,
     insert_prescriptions,
-    make_forwarder,
-    registry,
     running,
     states,
     wait_until,
-    webhook_receiver,
 )
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -21,21 +21,18 @@ from gateway.container import build_forwarder
 from gateway.forwarding.registry import UnconfiguredRegistry
 from gateway.forwarding.schedule import Schedule, parse_partition
 from gateway.web.context import services
-from tests.gateway.forwarding.helpers import (
+from tests.support.commands import Commands
+from tests.support.forwarding import (
     FACILITY,
     FAST_FORWARDING,
     REGISTRY_PASSWORD,
     deliveries_of,
     dispense,
     insert_prescriptions,
-    registry,
     running,
     states,
     wait_until,
 )
-from tests.gateway.prescriptions.test_round_trips import Commands
-
-__all__ = ["registry"]  # a fixture, used by name
 
 WAIT = 60.0
 
@@ -143,7 +140,7 @@ def test_a_submitted_prescription_reaches_the_registry_through_the_feed(
         configured: Flask, registry, demo_catalog_into, make_party) -> None:
     """Regression: the document of a change event has its patient fields encrypted (patient
     data at rest); the forwarder sent it as it was and every registry send failed."""
-    from tests.gateway.prescriptions.test_prescriptions import prescription
+    from tests.support.prescriptions import prescription
 
     demo_catalog_into(configured)
     client = configured.test_client()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -22,8 +22,8 @@ from gateway.forwarding.registry import (
 )
 from gateway.forwarding.worker import ForwardingPolicy, backoff_delay
 from gateway.prescriptions import outbox
-from tests.gateway.forwarding.helpers import prescription
-from tests.gateway.forwarding.registry_double import RegistryDouble
+from tests.support.forwarding import prescription
+from tests.support.registry_double import RegistryDouble
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

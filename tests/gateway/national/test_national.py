@@ -8,22 +8,7 @@ import uuid
 from flask.testing import FlaskClient
 
 from gateway.web.context import services
-from tests.gateway.prescriptions.test_prescriptions import (
-    PARACETAMOL,
-    PARACETAMOL_TWIN,
-    dispense,
-    issued,
-    prescription,
-    world,
-)
-
-
-def national_token(client: FlaskClient, world: dict) -> dict[str, str]:
-    doctor = world["parties"]["doctor_a"]
-    answer = client.post("/api/auth/dang-nhap-bac-si", json={
-        "ma_lien_thong_bac_si": "BS001", "ma_lien_thong_co_so_kham_chua_benh": "79001",
-        "mat_khau": doctor.client_secret}).get_json()
-    return {"Authorization": f"Bearer {answer['token']}"}
+from tests.support.prescriptions import PARACETAMOL, PARACETAMOL_TWIN, issued, national_token, prescription
 
 
 def test_national_submit_and_native_submit_store_the_same_document(

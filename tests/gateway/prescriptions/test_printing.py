@@ -22,9 +22,9 @@ from gateway.prescriptions.print_pdf import printable, render_pdf
 from gateway.prescriptions.printing import age_text, number_text, printed_form
 from gateway.signatures.qr import offline_verdict
 from gateway.web.context import services
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.prescriptions.test_prescriptions import issued, world
-from tests.gateway.web.test_app import assert_problem
+from tests.support.audit import audit_log
+from tests.support.http import assert_problem
+from tests.support.prescriptions import issued
 
 A5_POINTS = (419.53, 595.28)
 PATIENT = "Nguyễn Thị Ánh Tuyết"

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from gateway.core.errors import RateLimited
 from gateway.parties.secrets import SecretHasher
 from gateway.web.context import services
-from tests.gateway.web.test_app import assert_problem
+from tests.support.http import assert_problem
 
 TOKEN = "/v2/auth/token"
 

@@ -24,8 +24,8 @@ from gateway.core.config import ConfigError
 from gateway.core.encryption import DETERMINISTIC_FIELDS, PATIENT_FIELDS, master_key
 from gateway.runtime.embedded import EmbeddedDatabase
 from gateway.web.context import services
-from tests.conftest import free_port
-from tests.gateway.prescriptions.test_prescriptions import prescription, submit, world
+from tests.support.environment import free_port
+from tests.support.prescriptions import prescription, submit
 
 NAME = "Trần Thị Bí Mật"
 CCCD = "001090004321"

@@ -13,18 +13,10 @@ import pytest
 
 from gateway import create_app
 from gateway.container import build_forwarder
-from gateway.core.config import SETTINGS, ConfigError
+from gateway.core.config import ConfigError
 from gateway.forwarding.worker import registry_client
 from gateway.web.context import services
-
-
-def production(app_config: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """A complete production configuration, then ``changes``."""
-    secrets = {setting.name: "s" * 48 for setting in SETTINGS
-               if setting.secret and not app_config.get(setting.name, setting.default)}
-    return {**app_config, **secrets, "ENV": "production",
-            "SIGNING_KEY_PASSPHRASE": "a long production passphrase for the signing keys",
-            "REGISTRY_BASE_URL": "https://registry.example.vn", **changes}
+from tests.support.production import production
 
 
 def test_a_complete_production_configuration_starts(app_config: dict[str, Any]) -> None:

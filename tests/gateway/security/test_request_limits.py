@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.gateway.web.test_app import assert_problem
+from tests.support.http import assert_problem
 
 CCCD = "079090001234"
 

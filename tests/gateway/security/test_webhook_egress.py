@@ -27,7 +27,7 @@ from gateway.forwarding.egress import (
 )
 from gateway.forwarding.webhooks import ERRORS, PharmacyWebhookClient, validate_webhook
 from gateway.prescriptions.outbox import RESULT_PERMANENT, RESULT_RETRY
-from tests.gateway.forwarding.registry_double import WebhookReceiver
+from tests.support.registry_double import WebhookReceiver
 
 HOSTILE_HOSTS = [
     "2130706433", "0x7f.1", "127.1", "0", "0177.0.0.1", "0x7f000001", "127.0.0.1", "localhost",

@@ -21,9 +21,9 @@ from gateway.web.context import services
 from signing.jwk import b64url_decode, b64url_encode
 from signing.jws import Signer, read_protected_header
 from signing.keys import generate_private_key
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.prescriptions.test_prescriptions import issued, world
-from tests.gateway.web.test_app import assert_problem
+from tests.support.audit import audit_log
+from tests.support.http import assert_problem
+from tests.support.prescriptions import issued
 
 
 def qr_token(app: Flask, code: str) -> str:

@@ -24,8 +24,8 @@ from gateway.web.problems import handle_exception
 from signing.errors import NoActiveKey, PrescriberSignatureError
 from signing.keys import COLLECTION, KeyPolicy, KeyStore
 from signing.prescriber import unsigned_payload
-from tests.gateway.cli.test_cli import cli_env
-from tests.signing.conftest import NOW, Pki, build_pki, issue, prescriber_jws, prescription
+from tests.support.cli import cli_env
+from tests.support.pki import NOW, Pki, build_pki, issue, prescriber_jws, prescription
 
 
 def signer() -> Any:
