@@ -17,16 +17,15 @@ install: $(STAMP)
 run: install
 	ERX_ENV=$${ERX_ENV:-development} $(BIN)/erx-gateway run
 
-# The import rules (setup.cfg [importlinter]) and the lint rules (pyproject.toml [tool.ruff])
-# first: they take seconds and name the line at fault.
-test: install
-	$(BIN)/lint-imports
-	$(BIN)/ruff check .
+# The import rules (setup.cfg [importlinter]), the lint rules (pyproject.toml [tool.ruff]) and
+# the type checker (setup.cfg [mypy]) first: they take seconds and name the line at fault.
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python -m bench

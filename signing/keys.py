@@ -155,7 +155,7 @@ def _milliseconds(moment: datetime) -> datetime:
 class KeyStore:
     """Signing keys in a MongoDB collection, shared by every process of the gateway."""
 
-    def __init__(self, collection: Collection, *, policy: KeyPolicy,
+    def __init__(self, collection: Collection[dict[str, Any]], *, policy: KeyPolicy,
                  monotonic: Callable[[], float] = time.monotonic,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         """A store on ``collection`` (``signing_keys``) used as ``policy`` says.

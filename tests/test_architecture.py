@@ -5,6 +5,8 @@ root, small modules, a flat top of ``gateway/`` with everything else in capabili
 from __future__ import annotations
 
 import ast
+import configparser
+import re
 from pathlib import Path
 
 import grimp
@@ -171,3 +173,40 @@ def test_tests_share_code_through_tests_support_only() -> None:
                              for alias in node.names if alias.name.startswith("tests.")
                              and not alias.name.startswith("tests.support")]
     assert crossing == []
+
+
+def _mypy_sections() -> dict[str, dict[str, str]]:
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg", encoding="utf-8")
+    return {name.removeprefix("mypy-"): dict(parser[name]) for name in parser.sections()
+            if name.startswith("mypy-")}
+
+
+def _matches(module: str, pattern: str) -> bool:
+    # mypy's per-module patterns: `a.*` is a and below it, a `*` inside stands for components.
+    regex = re.escape(pattern).replace(r"\.\*", r"(\.[^.]+)+")
+    regex = regex[: -len(r"(\.[^.]+)+")] + r"(\.[^.]+)*" if pattern.endswith(".*") else regex
+    return re.fullmatch(regex, module) is not None
+
+
+def test_the_domain_the_core_and_every_model_and_store_are_type_checked_strictly() -> None:
+    strict = [patterns for patterns, options in _mypy_sections().items()
+              if options.get("disallow_untyped_defs") == "True"
+              and options.get("disallow_any_generics") == "True"]
+    assert len(strict) == 1
+    patterns = [item.strip() for item in strict[0].split(",")]
+    wanted = [path for path in _modules("schemas", "signing", "drug_catalog", "gateway/core")
+              if path.name != "__init__.py"]
+    wanted += [path for path in _modules("gateway") if path.name in ("model.py", "store.py")
+               or path.name.endswith("_store.py")]
+    modules = [".".join(path.relative_to(ROOT).with_suffix("").parts) for path in wanted]
+    assert "gateway.prescriptions.outbox_store" in modules and "signing.jws" in modules
+    assert [module for module in modules
+            if not any(_matches(module, pattern) for pattern in patterns)] == []
+
+
+def test_the_pattern_reader_reads_as_mypy_does() -> None:
+    assert _matches("gateway.parties.store", "gateway.*.store")
+    assert not _matches("gateway.parties.store_x", "gateway.*.store")
+    assert _matches("schemas", "schemas.*") and _matches("schemas.data.x", "schemas.*")
+    assert not _matches("schemasx.y", "schemas.*")

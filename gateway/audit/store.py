@@ -95,7 +95,7 @@ def new_event_id() -> str:
     return str(ObjectId())
 
 
-def queue_event(database: Database, event: Mapping[str, Any]) -> str:
+def queue_event(database: Database[dict[str, Any]], event: Mapping[str, Any]) -> str:
     """Queue one prepared event (it carries its ``event_id``) for the sequencer; its id.
 
     Raises:
@@ -123,7 +123,7 @@ QUEUE_ACKNOWLEDGE_CHUNK = 200  # queued events per removal (see QueueSource.ackn
 class QueueSource:
     """The ``audit_queue`` collection as a source of the sequencer."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database[dict[str, Any]]) -> None:
         self.queue = database[QUEUE]
 
     def pending(self, limit: int) -> list[dict[str, Any]]:
@@ -137,19 +137,19 @@ class QueueSource:
             self.queue.delete_many({"_id": {"$in": ids[start:start + QUEUE_ACKNOWLEDGE_CHUNK]}})
 
 
-def next_number(database: Database) -> int:
+def next_number(database: Database[dict[str, Any]]) -> int:
     """The number the next sequenced event gets (the log's size, holes included)."""
     last = database[EVENTS].find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)])
     return int(last["_id"]) + 1 if last else 0
 
 
-def allocated(database: Database) -> int:
+def allocated(database: Database[dict[str, Any]]) -> int:
     """How many sequence numbers are taken: the events numbered so far (events still waiting
     for the sequencer have none yet)."""
     return next_number(database)
 
 
-def sequence(database: Database, sources: Sequence[UnsequencedSource], *,
+def sequence(database: Database[dict[str, Any]], sources: Sequence[UnsequencedSource], *,
              limit: int = 10_000, start: int | None = None) -> list[dict[str, Any]]:
     """Give up to ``limit`` waiting events of ``sources`` the next sequence numbers (in time
     order) and remove them from their sources; the stored documents, in number order.
@@ -222,17 +222,17 @@ INDEXES = {EVENTS: [
 ]}
 
 
-def find_page(database: Database, query: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
+def find_page(database: Database[dict[str, Any]], query: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` stored events matching ``query``, in sequence order."""
     return list(database[EVENTS].find(dict(query)).sort("_id", 1).limit(limit))
 
 
-def iterate(database: Database, query: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def iterate(database: Database[dict[str, Any]], query: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Every stored event matching ``query``, in sequence order (exports)."""
     yield from database[EVENTS].find(dict(query)).sort("_id", 1).batch_size(1000)
 
 
-def fill_lost(database: Database, first: int, end: int) -> None:
+def fill_lost(database: Database[dict[str, Any]], first: int, end: int) -> None:
     """Record ``audit.sequence_lost`` for every missing number in ``[first, end)``."""
     now = now_millis()
     for seq in range(first, end):
@@ -249,14 +249,14 @@ def fill_lost(database: Database, first: int, end: int) -> None:
             pass  # the writer made it after all
 
 
-def next_run(database: Database, start: int, limit: int, grace: timedelta) -> list[dict]:
+def next_run(database: Database[dict[str, Any]], start: int, limit: int, grace: timedelta) -> list[dict[str, Any]]:
     """The unsealed events from ``start`` in order, stopping at a hole that is still young;
     holes older than ``grace`` are filled with ``audit.sequence_lost`` first."""
     while True:
         docs = list(database[EVENTS].find({"_id": {"$gte": start}}).sort("_id", 1).limit(limit))
-        run: list[dict] = []
+        run: list[dict[str, Any]] = []
         expected = start
-        hole_before: dict | None = None
+        hole_before: dict[str, Any] | None = None
         for doc in docs:
             if doc["_id"] != expected:
                 hole_before = doc

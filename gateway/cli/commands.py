@@ -294,7 +294,7 @@ def forwarder_command(concurrency: int | None, partition: str | None) -> None:
     with command_app(**overrides) as app:
         found = services(app)
         try:
-            policy = {"concurrency": concurrency} if concurrency else {}
+            policy: dict[str, Any] = {"concurrency": concurrency} if concurrency else {}
             forwarder = build_forwarder(found, app.config, **policy)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None

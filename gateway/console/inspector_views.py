@@ -164,6 +164,7 @@ def audit_export() -> Any:
         return page("console/inspector_audit.html", 422, items=[], next_cursor=None,
                     values=values, errors=errors, actions=ACTIONS, families=ACTION_FAMILIES)
     audit_log = services().audit
+    assert mimetype is not None  # refused above
     response = export_response(search.every_event(audit_log, search.event_query(args, audit_log)),
                                mimetype, columns=search.CSV_COLUMNS, row=search.csv_row,
                                filename="audit-events.csv")

@@ -20,7 +20,7 @@ from drug_catalog.model import Drug
 from gateway.audit.integrity import Integrity, check_integrity
 from gateway.audit.log import AuditLog
 from gateway.core.errors import bad_parameter
-from gateway.forwarding.deliveries import COUNTED_STATES, TARGET_KINDS, count_table
+from gateway.forwarding.deliveries import COUNTED_STATES, count_table
 from gateway.parties.model import Party, client_id_for
 from gateway.parties.store import PartyStore
 from gateway.prescriptions.cursor import decode_cursor, encode_cursor
@@ -215,7 +215,7 @@ class Console:
                          row["cancelled"]) for row in facilities],
             drugs=[(self._drug_label(row["key"]), row["prescriptions"], row["prescribed"])
                    for row in drugs[:top]],
-            deliveries=[(state, *(table[(state, kind)] for kind in TARGET_KINDS))
+            deliveries=[(state, table[(state, "registry")], table[(state, "pharmacy")])
                         for state in COUNTED_STATES])
 
     def _drug_label(self, national_code: str | None) -> str:

@@ -426,7 +426,7 @@ def secret_setting(values: Mapping[str, Any], name: str, *, keep_as: str,
     if configured:
         if len(configured) < 32:
             raise ConfigError(f"{variable} must be at least 32 characters")
-        return configured.encode()
+        return str(configured).encode()
     if values["ENV"] == "production":
         raise ConfigError(f"{variable} is required in production (32+ random characters"
                           f"{'; ' + production_hint if production_hint else ''})")

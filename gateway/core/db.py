@@ -40,7 +40,7 @@ def mongodb_uri(config: Mapping[str, Any]) -> str:
                                                  config["EMBEDDED_DB_PORT"])
 
 
-def connect(config: Mapping[str, Any], **options: Any) -> pymongo.MongoClient:
+def connect(config: Mapping[str, Any], **options: Any) -> pymongo.MongoClient[dict[str, Any]]:
     """A client of the configured database; ``options`` add to or override pymongo's
     (``event_listeners`` for command monitoring, ``appname``)."""
     timeout = config["MONGODB_TIMEOUT_MS"]
@@ -56,7 +56,7 @@ def _write_concern_w(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-def ensure_indexes(database: Database, declarations: Sequence[IndexDeclaration]) -> None:
+def ensure_indexes(database: Database[dict[str, Any]], declarations: Sequence[IndexDeclaration]) -> None:
     """Create every declared index (idempotent).
 
     Raises:
@@ -76,7 +76,7 @@ class Storage:
                  listeners: Sequence[Any] = ()) -> None:
         self.client = connect(config, event_listeners=list(listeners))
         self.indexes = list(indexes)
-        self.database: Database = self.client.get_database(
+        self.database: Database[dict[str, Any]] = self.client.get_database(
             config["DB_NAME"], write_concern=WriteConcern(w=_write_concern_w(config["WRITE_CONCERN"])))
         self._indexes_ready = False
         self._lock = threading.Lock()

@@ -109,9 +109,9 @@ def master_key(values: Mapping[str, Any]) -> bytes:
 class FieldCipher:
     """Encrypts and decrypts patient fields with the one data key (thread-safe)."""
 
-    def __init__(self, database: Database, key: bytes) -> None:
+    def __init__(self, database: Database[dict[str, Any]], key: bytes) -> None:
         self.database = database
-        self.encryption = ClientEncryption(
+        self.encryption: ClientEncryption[dict[str, Any]] = ClientEncryption(
             {"local": {"key": key}}, f"{database.name}.{KEY_VAULT}", database.client,
             CodecOptions(tz_aware=True, uuid_representation=UuidRepresentation.STANDARD))
         self._key_id: Any = None

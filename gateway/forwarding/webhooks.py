@@ -86,6 +86,7 @@ class WebhookStore:
             {"$set": {"url": url, "events": events, "updated_at": now},
              "$setOnInsert": {"created_at": now}},
             upsert=True, return_document=True)
+        assert stored is not None  # an upsert returning the document after it
         if self.cache is not None:
             self.cache.invalidate(pharmacy)
         return stored
@@ -95,7 +96,7 @@ def _registration_resolver(host: str, port: int) -> list[str]:
     """The addresses a name has now; none when it does not resolve yet (it is checked again,
     resolved, at every send)."""
     try:
-        return [item[4][0] for item in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+        return [str(item[4][0]) for item in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
     except (socket.gaierror, UnicodeError):
         return []
 
@@ -118,7 +119,7 @@ def validate_webhook(body: Mapping[str, Any], *, allow_http: bool) -> tuple[str,
         gateway.core.errors.Invalid: naming each problem.
     """
     errors = []
-    url = body.get("url")
+    url: Any = body.get("url")  # checked below
     events = body.get("events", list(PHARMACY_EVENTS))
     unknown = sorted(set(body) - {"url", "events"})
     for name in unknown:

@@ -432,7 +432,7 @@ class Forwarder:
             log.exception("forwarding a prescription failed",
                           extra={"ma_don_thuoc": doc.get("_id")})
         finally:
-            self.schedule.released(doc.get("_id"))
+            self.schedule.released(doc["_id"])
 
     def unpark(self) -> int:
         """With a configured registry: make every parked registry delivery due now (run once

@@ -142,7 +142,7 @@ def cancel_answer(code: str, party: Party, body: dict[str, Any]) -> dict[str, An
         Invalid: no reason, a reason over 2,000 characters, or another field.
         NotFound, Forbidden, Conflict: see :meth:`Lifecycle.cancel`.
     """
-    reason = body.get("ly_do")
+    reason: Any = body.get("ly_do")  # checked below
     errors = []
     if not isinstance(reason, str) or not reason.strip():
         errors.append({"pointer": "/ly_do", "code": "cancel.reason_required",

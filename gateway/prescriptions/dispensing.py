@@ -266,7 +266,7 @@ class Dispensing:
                 continue
             line = stored["lines"][line_index]
             prescribed = self.catalog.resolve(line["ma_thuoc"])
-            quantity = raw.get("so_luong_ban")
+            quantity: Any = raw.get("so_luong_ban")  # checked by quantity_problem
             unit = prescribed.unit or line.get("unit") or ""
             problem = quantity_problem(quantity, measured=fold_phrase(unit) in self.settings.measured_units,
                                        decimals=self.settings.quantity_decimals,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta, timezone
+from datetime import timedelta, tzinfo
 from typing import Any
 
 ISSUED = "issued"
@@ -19,7 +19,7 @@ MAX_CAS_ATTEMPTS = 50
 
 @dataclass(frozen=True)
 class Settings:
-    timezone: timezone
+    timezone: tzinfo
     cas_attempts: int = MAX_CAS_ATTEMPTS
     pack_reservation_grace: timedelta = timedelta(seconds=60)
     #: a pharmacy without an address or phone may not dispense (its national report could not

@@ -40,7 +40,7 @@ _SENDABLE = {"$filter": {"input": {"$ifNull": ["$deliveries", []]}, "as": "d", "
         {"$eq": ["$$e.target", "$$d.target"]}, {"$lt": ["$$e.seq", "$$d.seq"]},
         {"$ne": ["$$e.state", DELIVERED]}]}}}}, 0]}]}}}
 RECOMPUTE_DUE = {"$min": {"$map": {"input": _SENDABLE, "as": "p", "in": "$$p.next_attempt_at"}}}
-RELEASE = [{"$set": {"forward_due_at": RECOMPUTE_DUE, "forward_lease_until": None,
+RELEASE: list[dict[str, Any]] = [{"$set": {"forward_due_at": RECOMPUTE_DUE, "forward_lease_until": None,
                      "forward_lease_owner": None}},
            {"$set": {"forward_open": {"$ne": [{"$ifNull": ["$forward_due_at", None]}, None]}}}]
 
@@ -56,7 +56,7 @@ def _apply_to_element(index: int, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class OutboxStore:
-    def __init__(self, database: Database, *, cipher: FieldCipher) -> None:
+    def __init__(self, database: Database[dict[str, Any]], *, cipher: FieldCipher) -> None:
         self.prescriptions = database[PRESCRIPTIONS]
         self.cipher = cipher
 

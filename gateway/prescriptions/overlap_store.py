@@ -41,7 +41,7 @@ def record_id(at: datetime) -> str:
 
 
 class OverlapStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database[dict[str, Any]]) -> None:
         self.overlaps = database[OVERLAPS]
 
     def insert(self, records: Sequence[Mapping[str, Any]]) -> None:

@@ -151,9 +151,9 @@ def controlled_overlaps(args: dict[str, Any]) -> Any:
     found = services()
     start, end = args.get("from_"), args.get("to")
     if wanted != "application/json":
-        items = (overlap_item(doc, found.timezone)
+        every = (overlap_item(doc, found.timezone)
                  for doc in found.overlaps.iterate(start=start, end=end))
-        return export_response(items, wanted, columns=OVERLAP_COLUMNS, row=overlap_csv_row,
+        return export_response(every, wanted, columns=OVERLAP_COLUMNS, row=overlap_csv_row,
                                filename="controlled-overlaps.csv")
     config = current_app.config
     limit = min(args.get("limit", config["OVERLAP_REPORT_PAGE_SIZE"]),

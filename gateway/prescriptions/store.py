@@ -73,7 +73,7 @@ OVERLAP_FIELDS = {"facility": 1, "issuer": 1, "issuer_role": 1, "status": 1, "li
 
 
 class PrescriptionStore:
-    def __init__(self, database: Database, *, cipher: FieldCipher) -> None:
+    def __init__(self, database: Database[dict[str, Any]], *, cipher: FieldCipher) -> None:
         self.prescriptions = database[PRESCRIPTIONS]
         self.packs = database[PACKS]
         self.cipher = cipher

@@ -72,7 +72,8 @@ def well_known_jwks() -> Any:
 def verify_signature() -> Any:
     """Verify a prescription's gateway signature (valid, kid, and the reason when not)."""
     body = json_object()
-    prescription, jws = body.get("prescription"), body.get("jws")
+    prescription: Any = body.get("prescription")  # both checked below
+    jws: Any = body.get("jws")
     errors = []
     if not isinstance(prescription, dict):
         errors.append({"pointer": "/prescription", "code": "request.required",

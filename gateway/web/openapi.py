@@ -142,9 +142,9 @@ def _complete(operation: dict[str, Any], *, national: bool) -> None:
         wanted.append(400)
     for status in wanted:
         responses.setdefault(str(status), problem(STATUS_MEANING[status]))
-    for status in ("429", "503"):
-        if status in responses:
-            responses[status].setdefault("headers", {})["Retry-After"] = {
+    for limited in ("429", "503"):
+        if limited in responses:
+            responses[limited].setdefault("headers", {})["Retry-After"] = {
                 "schema": {"type": "integer", "minimum": 0},
                 "description": "seconds until a retry may succeed (when known)"}
     for status, response in responses.items():

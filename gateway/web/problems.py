@@ -405,7 +405,7 @@ def _database_unavailable(exc: ConnectionFailure) -> ApiError:
 
 # The one table from domain errors to answers. A subclass not listed takes its nearest
 # listed base class's entry (the lookup walks the MRO).
-PROBLEMS: dict[type[BaseException], Callable[[Any], ApiError]] = {
+PROBLEMS: dict[type[Exception], Callable[[Any], ApiError]] = {
     Malformed: _domain(400),
     Unauthenticated: _unauthenticated,
     Forbidden: _domain(403),

@@ -8,9 +8,9 @@ takes effect at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import g, request
 
@@ -31,7 +31,9 @@ def current_party() -> Party:
     party = g.get("party")
     if party is not None:
         return party
-    party = services().authenticator.party_for(request.headers, client_address())
+    # Werkzeug's Headers: a mapping with case-insensitive names, though not a Mapping subclass.
+    party = services().authenticator.party_for(cast(Mapping[str, str], request.headers),
+                                               client_address())
     g.party = party
     return party
 
