@@ -90,8 +90,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
         gateway.core.config.ConfigError: a setting is invalid or a production requirement is
             unmet.
     """
+    configured = settings.load(config)  # the process's one typed Settings (services().settings)
     app = Flask(__name__)
-    app.config.update(settings.load(config))
     app.config.update(
         API_TITLE="erx-gateway", API_VERSION="2", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
@@ -101,10 +101,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    http.configure_logging(app.config["LOG_LEVEL"])
-    http.init_app(app)
+    http.configure_logging(configured.log_level)
+    found = app.extensions[EXTENSION_KEY] = build_services(configured, listeners=listeners)
+    http.init_app(app, configured)
     metrics.init_app(app)
-    found = app.extensions[EXTENSION_KEY] = build_services(app.config, listeners=listeners)
     if start:
         found.start()
     ops.init_app(app)

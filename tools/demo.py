@@ -217,8 +217,8 @@ def target() -> tuple[str | None, str]:
     values = settings.load()
     running = supervisor.running_gateway(values)
     if running.get("url"):
-        return running["url"], f"the make run of {values['VAR_DIR']} (pid {running['pid']})"
-    return None, f"no make run of {values['VAR_DIR']} is running"
+        return running["url"], f"the make run of {values.var_dir} (pid {running['pid']})"
+    return None, f"no make run of {values.var_dir} is running"
 
 
 def main() -> int:

@@ -33,6 +33,7 @@ from gateway.audit.store import (
     sequence,
     utc,
 )
+from gateway.core.settings import Settings
 from signing.canonical import canonicalize
 from signing.merkle import EMPTY_ROOT, MerkleTree, MongoNodeStore
 
@@ -195,10 +196,10 @@ class SealPolicy:
     interval_seconds: float = 60.0
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> SealPolicy:
-        return cls(batch_size=config["AUDIT_SEAL_BATCH"],
-                   gap_grace_seconds=config["AUDIT_GAP_GRACE_SECONDS"],
-                   interval_seconds=config["AUDIT_SEAL_INTERVAL_SECONDS"])
+    def from_settings(cls, settings: Settings) -> SealPolicy:
+        return cls(batch_size=settings.audit_seal_batch,
+                   gap_grace_seconds=settings.audit_gap_grace_seconds,
+                   interval_seconds=settings.audit_seal_interval_seconds)
 
 
 class Sealer:

@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 
 from gateway.audit import search
 from gateway.console import charts, pages
@@ -132,7 +132,7 @@ def _audit_page(form: Any) -> Any:
     next_cursor = None
     if not errors:
         found = services()
-        limit = min(found.console.policy.page_size, current_app.config["AUDIT_PAGE_MAX"])
+        limit = min(found.console.policy.page_size, services().settings.audit_page_max)
         items, next_cursor = search.events_page(found.audit,
                                                 search.event_query(args, found.audit), limit)
     return page("console/inspector_audit.html", 422 if errors else 200, items=items,

@@ -20,6 +20,7 @@ from drug_catalog.model import Drug
 from gateway.audit.integrity import Integrity, check_integrity
 from gateway.audit.log import AuditLog
 from gateway.core.errors import bad_parameter
+from gateway.core.settings import Settings
 from gateway.forwarding.deliveries import COUNTED_STATES, count_table
 from gateway.parties.model import Party, client_id_for
 from gateway.parties.store import PartyStore
@@ -47,11 +48,11 @@ class ConsolePolicy:
     dashboard_cache_seconds: float = 0.0
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> ConsolePolicy:
-        return cls(page_size=config["CONSOLE_PAGE_SIZE"],
-                   dashboard_days=config["CONSOLE_DASHBOARD_DAYS"], top=config["CONSOLE_TOP"],
-                   utc_offset=config["REPORT_UTC_OFFSET"],
-                   dashboard_cache_seconds=config["CONSOLE_DASHBOARD_CACHE_SECONDS"])
+    def from_settings(cls, settings: Settings) -> ConsolePolicy:
+        return cls(page_size=settings.console_page_size,
+                   dashboard_days=settings.console_dashboard_days, top=settings.console_top,
+                   utc_offset=settings.report_utc_offset,
+                   dashboard_cache_seconds=settings.console_dashboard_cache_seconds)
 
 
 @dataclass(frozen=True)

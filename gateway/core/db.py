@@ -18,6 +18,8 @@ from pymongo import IndexModel, WriteConcern
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from gateway.core.settings import Settings
+
 log = logging.getLogger(__name__)
 
 IndexDeclaration = Mapping[str, Sequence[IndexModel]]
@@ -34,22 +36,22 @@ def embedded_uri(host: str, port: int) -> str:
     return f"mongodb://{host}:{port}/?directConnection=true&retryWrites=false"
 
 
-def mongodb_uri(config: Mapping[str, Any]) -> str:
+def mongodb_uri(settings: Settings) -> str:
     """The URI in force: ``MONGODB_URI``, or the embedded database's loopback address."""
-    return config["MONGODB_URI"] or embedded_uri(config["EMBEDDED_DB_HOST"],
-                                                 config["EMBEDDED_DB_PORT"])
+    return settings.mongodb_uri or embedded_uri(settings.embedded_db_host,
+                                                 settings.embedded_db_port)
 
 
-def connect(config: Mapping[str, Any], **options: Any) -> pymongo.MongoClient[dict[str, Any]]:
+def connect(settings: Settings, **options: Any) -> pymongo.MongoClient[dict[str, Any]]:
     """A client of the configured database; ``options`` add to or override pymongo's
     (``event_listeners`` for command monitoring, ``appname``)."""
-    timeout = config["MONGODB_TIMEOUT_MS"]
-    settings: dict[str, Any] = {
+    timeout = settings.mongodb_timeout_ms
+    client_options: dict[str, Any] = {
         "connect": False, "tz_aware": True, "serverSelectionTimeoutMS": timeout,
-        "connectTimeoutMS": timeout, "socketTimeoutMS": config["MONGODB_SOCKET_TIMEOUT_MS"],
-        "w": _write_concern_w(config["WRITE_CONCERN"]), "appname": "erx-gateway"}
-    settings.update(options)
-    return pymongo.MongoClient(mongodb_uri(config), **settings)
+        "connectTimeoutMS": timeout, "socketTimeoutMS": settings.mongodb_socket_timeout_ms,
+        "w": _write_concern_w(settings.write_concern), "appname": "erx-gateway"}
+    client_options.update(options)
+    return pymongo.MongoClient(mongodb_uri(settings), **client_options)
 
 
 def _write_concern_w(value: str) -> int | str:
@@ -71,13 +73,13 @@ def ensure_indexes(database: Database[dict[str, Any]], declarations: Sequence[In
 class Storage:
     """The process's client and database, and the indexes its stores declared."""
 
-    def __init__(self, config: Mapping[str, Any],
+    def __init__(self, settings: Settings,
                  indexes: Sequence[IndexDeclaration] = (), *,
                  listeners: Sequence[Any] = ()) -> None:
-        self.client = connect(config, event_listeners=list(listeners))
+        self.client = connect(settings, event_listeners=list(listeners))
         self.indexes = list(indexes)
         self.database: Database[dict[str, Any]] = self.client.get_database(
-            config["DB_NAME"], write_concern=WriteConcern(w=_write_concern_w(config["WRITE_CONCERN"])))
+            settings.db_name, write_concern=WriteConcern(w=_write_concern_w(settings.write_concern)))
         self._indexes_ready = False
         self._lock = threading.Lock()
 

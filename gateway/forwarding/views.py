@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -151,7 +150,7 @@ def _answer(webhook: Mapping[str, Any]) -> dict[str, Any]:
 def put_webhook() -> Any:
     """Register (or replace) this pharmacy's webhook."""
     url, events = validate_webhook(json_object(),
-                                   allow_http=current_app.config["ENV"] == "development")
+                                   allow_http=services().settings.env == "development")
     return _answer(services().webhooks.put(current_party().code, url=url, events=events))
 
 

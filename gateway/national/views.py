@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
@@ -266,7 +266,7 @@ def thong_tin_don_thuoc(code: str) -> Any:
     viewed(stored, party, details)
     # The national document through the one mapping, then what a pharmacy also needs.
     answer = to_national(stored["document"], signature=stored.get("prescriber_signature") or "",
-                         utc_offset_minutes=current_app.config["RX_UTC_OFFSET_MINUTES"])
+                         utc_offset_minutes=services().settings.rx_utc_offset_minutes)
     answer.update(_issuer(stored))
     answer["trang_thai"] = service.effective_status(stored)
     answer["canh_bao"] = national_error_map(stored.get("warnings", []))

@@ -12,6 +12,7 @@ from drug_catalog.catalog import Catalog
 from drug_catalog.text import fold_phrase
 from gateway.audit.log import AuditLog
 from gateway.core.config import ConfigError
+from gateway.core.settings import Settings as GatewaySettings
 from gateway.prescriptions.audit_outbox import PrescriptionAuditOutbox
 from gateway.prescriptions.model import Settings, Validated
 from gateway.prescriptions.overlap_store import OverlapStore
@@ -27,14 +28,14 @@ from signing.canonical import canonicalize
 from signing.errors import PrescriberSignatureError
 
 
-def validation_policy(config: Mapping[str, Any]) -> Policy:
+def validation_policy(settings: GatewaySettings) -> Policy:
     """The validation policy from the settings.
 
     Raises:
         ConfigError: a policy number or list is invalid.
     """
     try:
-        return Policy.from_mapping(config)
+        return Policy.from_mapping(settings.by_name())
     except PolicyError as exc:
         raise ConfigError(f"validation policy: {exc}") from None
 
@@ -43,7 +44,7 @@ def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: S
                     qr: PrescriptionQr, audit: AuditLog, policy: Policy, zone: tzinfo,
                     overlap_store: OverlapStore,
                     party_names: Callable[[Iterable[str]], Mapping[str, str]],
-                    config: Mapping[str, Any],
+                    settings: GatewaySettings,
                     audit_outbox: PrescriptionAuditOutbox | None = None) -> Lifecycle:
     """The lifecycle with its validation, signing, cross-facility check and audit events
     (written inside the prescription's own updates: ``audit_outbox``).
@@ -52,7 +53,7 @@ def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: S
         ConfigError: an overlap setting is invalid.
     """
     overlaps = OverlapCheck(store, overlap_store, catalog=catalog, audit=audit,
-                            names=party_names, policy=OverlapPolicy.from_config(config))
+                            names=party_names, policy=OverlapPolicy.from_settings(settings))
 
     def validate(raw: Any, facility: str | None, now: datetime) -> Validated:
         result = validate_prescription(raw, catalog=catalog, policy=policy,
@@ -92,10 +93,10 @@ def build_lifecycle(store: PrescriptionStore, *, catalog: Catalog, signatures: S
         .astimezone(UTC),
         patient_key=audit.patient_hash, overlaps=overlaps, read_qr=qr.read,
         settings=Settings(timezone=zone, pack_reservation_grace=timedelta(
-            seconds=config["PACK_RESERVATION_GRACE_SECONDS"]),
-            require_pharmacy_contact=config["ENV"] == "production",
+            seconds=settings.pack_reservation_grace_seconds),
+            require_pharmacy_contact=settings.env == "production",
             measured_units=frozenset(fold_phrase(unit) for unit in policy.measured_units),
             quantity_decimals=policy.quantity_decimals, quantity_max=policy.quantity_max,
-            max_dispenses=config["RX_MAX_DISPENSES"],
-            max_packs_per_dispense=config["RX_MAX_PACKS_PER_DISPENSE"],
-            nomination=config["NOMINATION"]))
+            max_dispenses=settings.rx_max_dispenses,
+            max_packs_per_dispense=settings.rx_max_packs_per_dispense,
+            nomination=settings.nomination))

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.core.db import mongodb_uri
+from gateway.core.settings import Settings
 from gateway.runtime.embedded import EmbeddedDatabase, EmbeddedDatabaseError, answers, terminate
 
 _PR_SET_PDEATHSIG = 1
@@ -45,10 +46,10 @@ def _spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
                             start_new_session=True, preexec_fn=_die_with_parent)
 
 
-def run_file(values: Mapping[str, Any]) -> Path:
+def run_file(settings: Settings) -> Path:
     """Where a running ``erx-gateway run`` says how it runs, so that command-line calls from
     another terminal act in the same mode (see :func:`running_gateway`)."""
-    return Path(values["VAR_DIR"]) / "run" / "gateway.json"
+    return Path(settings.var_dir) / "run" / "gateway.json"
 
 
 #: Settings a running gateway publishes in its run file, which command-line calls and
@@ -56,22 +57,22 @@ def run_file(values: Mapping[str, Any]) -> Path:
 PUBLISHED = ("ENV", "HTTP_HOST", "HTTP_PORT", "EMBEDDED_DB_HOST", "EMBEDDED_DB_PORT")
 
 
-def write_run_file(values: Mapping[str, Any], pid: int) -> None:
+def write_run_file(settings: Settings, pid: int) -> None:
     """Publish how this gateway runs: its pid, mode, HTTP address and embedded database port
     (never the URI of an external database: it may hold a password)."""
-    path = run_file(values)
+    path = run_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    published = {name: values[name] for name in PUBLISHED}
-    published.update(pid=pid, url=f"http://{values['HTTP_HOST']}:{values['HTTP_PORT']}",
-                     external_database=bool(values["MONGODB_URI"]))
+    published = {name: settings.by_name()[name] for name in PUBLISHED}
+    published.update(pid=pid, url=f"http://{settings.http_host}:{settings.http_port}",
+                     external_database=bool(settings.mongodb_uri))
     path.write_text(json.dumps(published, indent=1))
 
 
-def running_gateway(values: Mapping[str, Any]) -> dict[str, Any]:
+def running_gateway(settings: Settings) -> dict[str, Any]:
     """What the ``erx-gateway run`` of this ``VAR_DIR`` published, if it is running, else {}:
     its :data:`PUBLISHED` settings, and ``pid``, ``url``, ``external_database``."""
     try:
-        published = json.loads(run_file(values).read_text())
+        published = json.loads(run_file(settings).read_text())
         os.kill(int(published["pid"]), 0)  # raises if no such process
     except (OSError, ValueError, KeyError, TypeError):
         return {}
@@ -81,38 +82,38 @@ def running_gateway(values: Mapping[str, Any]) -> dict[str, Any]:
             if name in published}
 
 
-def adopted_settings(values: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[
+def adopted_settings(settings: Settings, environ: Mapping[str, str]) -> tuple[
         dict[str, Any], dict[str, Any]]:
     """The running gateway's published settings a command should take (those its environment
     does not set itself), and what was published (empty when no gateway of this VAR_DIR runs)."""
-    running = running_gateway(values)
+    running = running_gateway(settings)
     adopted = {name: running[name] for name in PUBLISHED
                if name in running and f"ERX_{name}" not in environ}
     return adopted, running
 
 
-def gunicorn_limits(values: Mapping[str, Any]) -> list[str]:
+def gunicorn_limits(settings: Settings) -> list[str]:
     """gunicorn's request-line and header limits, set above the gateway's own
     (``MAX_URL_BYTES``, ``MAX_HEADER_BYTES``, ``MAX_HEADER_FIELDS``) so that an oversized
     request reaches the gateway, which answers 414 or 431 in problem+json rather than
     gunicorn's HTML page. gunicorn reads at most 8,190 bytes of request line; 0 lifts it."""
-    line = max(values["MAX_URL_BYTES"] + 64, 8190)  # method, version and spaces around the URL
+    line = max(settings.max_url_bytes + 64, 8190)  # method, version and spaces around the URL
     return ["--limit-request-line", str(line if line <= 8190 else 0),
-            "--limit-request-field_size", str(values["MAX_HEADER_BYTES"] * 2),
-            "--limit-request-fields", str(values["MAX_HEADER_FIELDS"] * 2)]
+            "--limit-request-field_size", str(settings.max_header_bytes * 2),
+            "--limit-request-fields", str(settings.max_header_fields * 2)]
 
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _restart(database: EmbeddedDatabase, restarts: list[float], values: Mapping[str, Any]) -> bool:
+def _restart(database: EmbeddedDatabase, restarts: list[float], settings: Settings) -> bool:
     """Start a dead embedded database again; False when it may not or could not be."""
     now = time.monotonic()
-    window = values["EMBEDDED_DB_RESTART_WINDOW_SECONDS"]
+    window = settings.embedded_db_restart_window_seconds
     restarts[:] = [at for at in restarts if now - at < window]
     say(f"the embedded database exited with status {database.exit_status()}")
-    if len(restarts) >= values["EMBEDDED_DB_MAX_RESTARTS"]:
+    if len(restarts) >= settings.embedded_db_max_restarts:
         say(f"it died {len(restarts) + 1} times within {window:g} s: stopping everything")
         return False
     restarts.append(now)
@@ -126,7 +127,7 @@ def _restart(database: EmbeddedDatabase, restarts: list[float], values: Mapping[
     return True
 
 
-def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
+def run(settings: Settings, *, prepare: Callable[[str], bool],
         workers: Sequence[list[str]]) -> int:
     """Run until interrupted; the exit status is non-zero when a child failed.
 
@@ -134,7 +135,7 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
     whether it answered; ``workers`` are the argv lists of the processes started beside
     gunicorn.
     """
-    var_dir = Path(values["VAR_DIR"])
+    var_dir = Path(settings.var_dir)
     run_dir = var_dir / "run"
     var_dir.mkdir(parents=True, exist_ok=True)
     stopping = False
@@ -150,20 +151,20 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     status = 0
     try:
-        uri = mongodb_uri(values)
-        if not values["MONGODB_URI"]:
+        uri = mongodb_uri(settings)
+        if not settings.mongodb_uri:
             if answers(uri):
                 say(f"something already answers on {uri}: is another `make run` up? "
                      f"Stop it, or set ERX_EMBEDDED_DB_PORT.")
                 return 1
-            database = EmbeddedDatabase.from_config(values)
+            database = EmbeddedDatabase.from_settings(settings)
             say(f"starting the embedded database (data in {database.storage_path}) ...")
             database.start()
         if not prepare(uri):
-            say(f"the database at {uri if not values['MONGODB_URI'] else 'ERX_MONGODB_URI'} "
+            say(f"the database at {uri if not settings.mongodb_uri else 'ERX_MONGODB_URI'} "
                 f"does not answer")
             return 1
-        write_run_file(values, os.getpid())
+        write_run_file(settings, os.getpid())
 
         env = dict(os.environ)
         env["ERX_MONGODB_URI"] = uri
@@ -171,10 +172,10 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
         shutil.rmtree(prometheus_dir, ignore_errors=True)
         prometheus_dir.mkdir(parents=True)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(prometheus_dir)
-        bind = f"{values['HTTP_HOST']}:{values['HTTP_PORT']}"
-        gunicorn = [sys.executable, "-m", "gunicorn", "--workers", str(values["WORKERS"]),
-                    "--threads", str(values["THREADS"]), "--bind", bind,
-                    "--graceful-timeout", "10", *gunicorn_limits(values),
+        bind = f"{settings.http_host}:{settings.http_port}"
+        gunicorn = [sys.executable, "-m", "gunicorn", "--workers", str(settings.workers),
+                    "--threads", str(settings.threads), "--bind", bind,
+                    "--graceful-timeout", "10", *gunicorn_limits(settings),
                     "gateway:create_app()"]
         children.append(("gunicorn", _spawn(gunicorn, env)))
         for argv in workers:
@@ -189,7 +190,7 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
         restarts: list[float] = []
         while not stopping:
             dead = database is not None and database.exit_status() is not None
-            if dead and not _restart(database, restarts, values):  # type: ignore[arg-type]
+            if dead and not _restart(database, restarts, settings):  # type: ignore[arg-type]
                 status = 1
                 break
             for name, process in children:
@@ -200,7 +201,7 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
                     break
             time.sleep(0.2)
     finally:
-        run_file(values).unlink(missing_ok=True)
+        run_file(settings).unlink(missing_ok=True)
         for _name, process in reversed(children):
             terminate(process, 20.0)
         if database is not None:

@@ -51,7 +51,7 @@ def test_from_mapping_reads_the_settings() -> None:
 def test_every_policy_field_has_a_gateway_setting_with_the_same_default() -> None:
     from gateway.core import config
 
-    values = config.load({}, environ={})
+    values = config.load({}, environ={}).by_name()
     names = setting_names()
     assert set(names.values()) <= set(values)
     assert Policy.from_mapping(values) == Policy()

@@ -102,7 +102,7 @@ def test_the_catalog_service_is_the_cached_catalog(loaded: Flask) -> None:
     found = services(loaded)
     catalog = found.catalog.catalog
     assert found.lifecycle.catalog is catalog  # validation and dispensing share the cache
-    assert catalog.refresh_seconds == loaded.config["CATALOG_REFRESH_SECONDS"]
+    assert catalog.refresh_seconds == services(loaded).settings.catalog_refresh_seconds
     assert catalog.resolve("VN-21939-19").name == "Bucain spinal"
 
 

@@ -181,7 +181,7 @@ def test_the_dashboard_reuses_its_figures_for_a_while(inspector: Browser, app: F
 
     console = services(app).console
     console.policy = replace(console.policy,
-                             dashboard_cache_seconds=app.config["CONSOLE_DASHBOARD_CACHE_SECONDS"])
+                             dashboard_cache_seconds=services(app).settings.console_dashboard_cache_seconds)
     issued(client, world)
     assert total() == "1"
     issued(client, world)

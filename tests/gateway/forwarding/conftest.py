@@ -41,7 +41,7 @@ def app_config(app_config: dict[str, Any], registry: RegistryDouble) -> dict[str
 @pytest.fixture
 def make_forwarder(app: Flask) -> Callable[..., Forwarder]:
     def make(**overrides: Any) -> Forwarder:
-        return build_forwarder(services(app), app.config, **overrides)
+        return build_forwarder(services(app), **overrides)
 
     return make
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from gateway.web.context import services
 from tests.support.forwarding import FACILITY, deliveries_of, insert_prescriptions
 
 
@@ -49,7 +50,7 @@ def test_plain_http_webhooks_only_in_development(app, client, auth_headers) -> N
     from gateway.core.errors import Invalid
     from gateway.forwarding.webhooks import validate_webhook
 
-    assert app.config["ENV"] == "development"
+    assert services(app).settings.env == "development"
     answer = client.put("/v2/pharmacies/me/webhook", headers=auth_headers("pharmacy", "NT001"),
                         json={"url": "http://nt.example/erx"})
     assert answer.status_code == 200

@@ -12,7 +12,7 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.core.config import ConfigError
+from gateway.core.config import ConfigError, load
 from gateway.forwarding.registry import (
     HttpRegistryClient,
     UnconfiguredRegistry,
@@ -115,8 +115,8 @@ def test_a_lease_shorter_than_a_send_is_refused() -> None:
                   "FORWARD_CONNECT_TIMEOUT_SECONDS": 3.0,
               "FORWARD_TIMEOUT_SECONDS": 10.0}
     with pytest.raises(ConfigError, match="ERX_FORWARDER_LEASE_SECONDS"):
-        ForwardingPolicy.from_config(config)
-    policy = ForwardingPolicy.from_config({**config, "FORWARDER_LEASE_SECONDS": 26.0})
+        ForwardingPolicy.from_settings(load(config, environ={}))
+    policy = ForwardingPolicy.from_settings(load({**config, "FORWARDER_LEASE_SECONDS": 26.0}, environ={}))
     assert policy.max_age == timedelta(hours=72) and policy.backoff_base == 2.0
 
 

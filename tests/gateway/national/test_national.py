@@ -45,7 +45,7 @@ def test_national_submit_and_native_submit_store_the_same_document(
                 stored.append(services().prescription_store.get("79001NAT0001-c"))
     finally:
         for app in (native_app, national_app):
-            mongo_client.drop_database(app.config["DB_NAME"])
+            mongo_client.drop_database(services(app).settings.db_name)
     native, national = stored
     assert native["document"] == national["document"]
     assert native["content_sha256"] == national["content_sha256"] == checksum

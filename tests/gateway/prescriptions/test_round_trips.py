@@ -184,7 +184,7 @@ N = 40
 
 def forward_and_seal(app: Flask) -> int:
     """Deliver what is due, then seal the log; how many prescriptions were forwarded."""
-    forwarder = build_forwarder(services(app), app.config)
+    forwarder = build_forwarder(services(app))
     forwarded = forwarder.run_until_idle()
     with app.app_context():
         services(app).sealer.seal()

@@ -46,6 +46,7 @@ def test_the_forwarder_refuses_a_plain_http_or_missing_registry(app_config: dict
 
 
 def test_development_may_use_a_local_plain_http_registry(app: Any, app_config: dict[str, Any]) -> None:
-    config = {**app.config, "REGISTRY_BASE_URL": "http://127.0.0.1:9"}
-    forwarder = build_forwarder(services(app), config)
+    found = services(app)
+    found.settings = found.settings.but(registry_base_url="http://127.0.0.1:9")
+    forwarder = build_forwarder(found)
     assert forwarder is not None
