@@ -191,9 +191,9 @@ def seal(database: Database, signer: TreeHeadSigner, *, batch_size: int = 10_000
 class SealPolicy:
     """How sealing runs: events per database round trip, and how long a hole may stay."""
 
-    batch_size: int = 10_000
-    gap_grace_seconds: float = 60.0
-    interval_seconds: float = 60.0
+    batch_size: int  # the settings' defaults (from_settings), not repeated here
+    gap_grace_seconds: float
+    interval_seconds: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SealPolicy:

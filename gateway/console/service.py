@@ -45,7 +45,7 @@ class ConsolePolicy:
     dashboard_days: int
     top: int
     utc_offset: str
-    dashboard_cache_seconds: float = 0.0
+    dashboard_cache_seconds: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConsolePolicy:

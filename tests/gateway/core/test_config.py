@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import FrozenInstanceError, fields
 from pathlib import Path
@@ -13,9 +14,11 @@ from gateway import create_app
 from gateway.core import config
 from gateway.core.config import ConfigError
 from gateway.core.settings import Settings
+from gateway.prescriptions.overlaps import OverlapPolicy
 from gateway.web.context import services
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+ROOT = Path(__file__).resolve().parents[3]
+README = ROOT / "README.md"
 
 
 def test_defaults_then_environment_then_overrides() -> None:
@@ -117,3 +120,28 @@ def test_the_settings_are_frozen_and_reach_the_services(app) -> None:
         found.workers = 3  # type: ignore[misc]
     assert found.db_name == app.extensions["erx"].settings.db_name
     assert "TOKEN_TTL_SECONDS" not in app.config  # no setting is looked up by name in Flask's
+
+
+def test_the_overlap_policy_defaults_are_the_settings_defaults() -> None:
+    """OverlapPolicy keeps defaults for the unit tests that build one; they are the table's."""
+    assert OverlapPolicy() == OverlapPolicy.from_settings(config.load({}, environ={}))
+
+
+def test_no_setting_is_read_by_its_name_outside_the_table() -> None:
+    """Services take the typed Settings (or a policy built from it), never ``config["NAME"]``."""
+    names = {setting.name for setting in config.SETTINGS}
+    found = []
+    for path in sorted((ROOT / "gateway").rglob("*.py")):
+        if path.name == "config.py" and path.parent.name == "core":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            key = None
+            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                key = node.slice.value
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr == "get" and node.args and isinstance(node.args[0], ast.Constant):
+                key = node.args[0].value
+            if key in names:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {key}")
+    # The run file a running gateway publishes is keyed by setting name (supervisor.PUBLISHED).
+    assert [item for item in found if not item.startswith("gateway/runtime/supervisor.py")] == []
