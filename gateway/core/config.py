@@ -431,13 +431,13 @@ def _checked(setting: Setting, value: Any) -> Any:
         try:
             return setting.parse(value)
         except ValueError as exc:
-            raise ConfigError(f"{setting.name}: {exc}") from None
+            raise ConfigError(f"{setting.env_var}: {exc}") from None
     if wanted is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if wanted is tuple and isinstance(value, list) and all(isinstance(item, str) for item in value):
         return tuple(value)
     if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
-        raise ConfigError(f"{setting.name}: expected {wanted.__name__}, got {value!r}")
+        raise ConfigError(f"{setting.env_var}: expected {wanted.__name__}, got {value!r}")
     return value
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from gateway import create_app
 from gateway.container import build_forwarder
-from gateway.core.config import ConfigError
+from gateway.core.config import ConfigError, load
 from gateway.forwarding.worker import registry_client
 from gateway.web.context import services
 from tests.support.production import production
@@ -42,7 +42,7 @@ def test_production_refuses_an_unsafe_set_up(app_config: dict[str, Any], change:
 def test_the_forwarder_refuses_a_plain_http_or_missing_registry(app_config: dict[str, Any]) -> None:
     for url, message in (("http://registry.example.vn", "https"), ("", "required")):
         with pytest.raises(ConfigError, match=message):
-            registry_client(production(app_config, REGISTRY_BASE_URL=url))
+            registry_client(load(production(app_config, REGISTRY_BASE_URL=url), environ={}))
 
 
 def test_development_may_use_a_local_plain_http_registry(app: Any, app_config: dict[str, Any]) -> None:
