@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin, get_type_hints
 
 from gateway.core.settings import Settings
 
@@ -354,6 +354,13 @@ SETTINGS: tuple[Setting, ...] = (
             "warn drug.duplicate_therapy when a c prescription's drug shares an active "
             "ingredient with another facility's prescription for the same person on "
             "overlapping days (one more indexed query per c submission)"),
+    Setting("RX_OVERLAP_CLAIM_SECONDS", 30, parse_positive_int,
+            "an n or h submission claims the person's treatment days for this long while it is "
+            "stored, so an overlapping one at the same moment waits and sees it; a claim left by "
+            "a process that died blocks that person's overlapping submissions this long at most"),
+    Setting("RX_OVERLAP_WAIT_SECONDS", 5, parse_positive_float,
+            "the longest an n or h submission waits for an overlapping one of the same person "
+            "being stored (then 503 with Retry-After)"),
     Setting("OVERLAP_REPORT_PAGE_SIZE", 100, parse_positive_int,
             "overlaps per page of /v2/reports/controlled-overlaps by default"),
     Setting("OVERLAP_REPORT_PAGE_MAX", 1000, parse_positive_int,
@@ -391,6 +398,9 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
+# Each setting's type, as Settings declares it (tuple[str, ...] is checked as a tuple).
+_TYPES: dict[str, type] = {name.upper(): get_origin(hint) or hint
+                           for name, hint in get_type_hints(Settings).items()}
 
 
 def load(overrides: Mapping[str, Any] | None = None,
@@ -426,7 +436,7 @@ def _checked(setting: Setting, value: Any) -> Any:
     """An override as the setting holds it: text parsed as its variable would be, a whole
     number for a decimal one taken as such, a list as a tuple; anything else of the wrong type
     refused."""
-    wanted = type(setting.default)
+    wanted = _TYPES[setting.name]
     if isinstance(value, str):
         try:
             return setting.parse(value)

@@ -131,6 +131,8 @@ class Settings:
     rx_overlap_narcotic: str
     rx_overlap_psychotropic: str
     rx_duplicate_therapy: bool
+    rx_overlap_claim_seconds: int
+    rx_overlap_wait_seconds: float
     overlap_report_page_size: int
     overlap_report_page_max: int
     # --- console (people in browsers: README "Console")

@@ -25,25 +25,40 @@ Each facility sees only its own prescriptions; the gateway sees them all. What i
 - **What the prescriber reads**: the other facility's name, the other's periods, the days in
   common, and what is shared (the ingredient of the prescriber's own drug, or its class):
   nothing about the person beyond what the prescriber sent, not even the other drug.
+- **One after the other** (``n`` and ``h``): a submission that nothing refuses claims the
+  person's treatment days (:meth:`OverlapStore.claim`, one conditional update of the person's
+  claims document) before it is stored. The claim fails when another prescription's live claim
+  covers one of those days and the check did not read that prescription: a submission that
+  read before the other was stored. It then reads again (the other is stored within
+  milliseconds) and is refused or warned by it, so of two overlapping submissions the later
+  one always sees the earlier. It waits at most ``RX_OVERLAP_WAIT_SECONDS`` (then 503: retry);
+  a claim lives ``RX_OVERLAP_CLAIM_SECONDS``, so a submitter that died holding one blocks the
+  person's overlapping submissions no longer than that, and one that would store after its
+  claim lapsed gives up (503) instead.
+- **``c`` after the insert**: ``drug.duplicate_therapy`` is only ever a warning, so a ``c``
+  prescription is stored first and checked after, its warnings then added to it
+  (:meth:`PrescriptionStore.add_warnings`). Of two at the same moment, the one stored later
+  reads the other, so it carries the warning (the earlier may too, when it read after the
+  other was stored). No claim, so no command more.
 - **Cost**: one indexed query per checked submission
-  (:meth:`PrescriptionStore.overlap_candidates`); only when something is found, one more for
-  the parties' names, and the records (:class:`OverlapCheck.record`).
-
-Known limit: two submissions for the same person at the same moment do not see each other
-(the check reads, then the prescription is inserted).
+  (:meth:`PrescriptionStore.overlap_candidates`) and, for ``n`` and ``h``, the claim; only when
+  something is found, one more for the parties' names, and the records
+  (:class:`OverlapCheck.record`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from drug_catalog.catalog import Catalog
 from drug_catalog.model import Drug, ingredient_key
 from gateway.audit.log import AuditLog
 from gateway.core.config import ConfigError
+from gateway.core.errors import Unavailable
 from gateway.core.settings import Settings
 from gateway.parties.model import Party, client_id_for
 from gateway.prescriptions.model import CANCELLED
@@ -117,6 +132,8 @@ class OverlapPolicy:
     narcotic: str = "error"
     psychotropic: str = "warning"
     duplicate_therapy: bool = True
+    claim_seconds: float = 30.0   # RX_OVERLAP_CLAIM_SECONDS: how long a claim lives
+    wait_seconds: float = 5.0     # RX_OVERLAP_WAIT_SECONDS: the longest wait for another
 
     def __post_init__(self) -> None:
         for name in ("narcotic", "psychotropic"):
@@ -131,7 +148,9 @@ class OverlapPolicy:
         """Raises: ConfigError: a value is not allowed."""
         return cls(narcotic=settings.rx_overlap_narcotic,
                    psychotropic=settings.rx_overlap_psychotropic,
-                   duplicate_therapy=settings.rx_duplicate_therapy)
+                   duplicate_therapy=settings.rx_duplicate_therapy,
+                   claim_seconds=settings.rx_overlap_claim_seconds,
+                   wait_seconds=settings.rx_overlap_wait_seconds)
 
     def severity(self, control_class: str) -> str:
         return self.narcotic if control_class == "narcotic" else self.psychotropic
@@ -235,6 +254,18 @@ class Findings:
     names: dict[str, str] = field(default_factory=dict)  # client id -> party name
     errors: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)  # codes of every candidate the check read
+    claim: Claim | None = None                     # the claim taken (OverlapCheck.decide)
+    after_insert: bool = False                     # a c one: checked once it is stored
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim on a person's treatment days, held until the prescription is stored."""
+
+    patient: str
+    code: str
+    until: datetime
 
 
 class OverlapCheck:
@@ -259,23 +290,80 @@ class OverlapCheck:
                 document["loai_don_thuoc"]):
             return Findings()
         first_day = min(period["tu_ngay"] for period in document["dot_dung_thuoc"])
-        overlaps = find_overlaps(document, lines,
-                                 self.store.overlap_candidates(patient, first_day),
+        candidates = self.store.overlap_candidates(patient, first_day)
+        seen = [candidate["_id"] for candidate in candidates]
+        overlaps = find_overlaps(document, lines, candidates,
                                  facility=party.facility, policy=self.policy,
                                  ingredients_of=self.ingredients_of)
         if not overlaps:
-            return Findings()
+            return Findings(seen=seen)
         wanted = {client_id_for("clinic", party.facility, None)}
         for overlap in overlaps:
             wanted |= {client_id_for("clinic", overlap.other["facility"], None),
                        overlap.other.get("issuer", "")}
         names = dict(self.names(sorted(name for name in wanted if name)))
-        findings = Findings(overlaps=overlaps, names=names)
+        findings = Findings(overlaps=overlaps, names=names, seen=seen)
         for overlap in overlaps:
             issue = {"pointer": overlap.pointer, "code": overlap.code,
                      "message": self._message(overlap, names)}
             (findings.errors if overlap.severity == "error" else findings.warnings).append(issue)
         return findings
+
+    def decide(self, document: Mapping[str, Any], lines: Sequence[Mapping[str, Any]],
+               patient: str | None, party: Party) -> Findings:
+        """:meth:`check`, and for an ``n`` or ``h`` prescription that nothing refuses, its
+        claim on the person's days (``claim`` of the findings; the module docstring says
+        why); checked again while another overlapping submission is being stored. A ``c`` one
+        is not checked here: only warnings can come of it, so it is checked once stored
+        (``after_insert``).
+
+        Raises:
+            Unavailable: still another one's claim after ``RX_OVERLAP_WAIT_SECONDS``.
+        """
+        if (document["loai_don_thuoc"] == "c" and patient is not None and party.facility
+                and self.policy.duplicate_therapy):
+            return Findings(after_insert=True)
+        deadline = time.monotonic() + self.policy.wait_seconds
+        pause = 0.005
+        while True:
+            findings = self.check(document, lines, patient, party)
+            if (findings.errors or patient is None or not party.facility
+                    or document["loai_don_thuoc"] not in ("n", "h")):
+                return findings
+            now = datetime.now(UTC)
+            claim = Claim(patient, document["ma_don_thuoc"],
+                          now + timedelta(seconds=self.policy.claim_seconds))
+            periods = document["dot_dung_thuoc"]
+            if self.records.claim(patient, claim.code, seen=findings.seen, until=claim.until,
+                                  now=now, first=min(p["tu_ngay"] for p in periods),
+                                  last=max(p["den_ngay"] for p in periods)):
+                findings.claim = claim
+                return findings
+            if time.monotonic() >= deadline:
+                raise Unavailable("another prescription for the same person is being stored; "
+                                  "retry", retry_after=1)
+            self.records.drop_expired(patient, now)  # when the document was full
+            time.sleep(pause)
+            pause = min(2 * pause, 0.2)
+
+    def confirm(self, findings: Findings) -> None:
+        """Just before the insert: the claim taken is still live.
+
+        Raises:
+            Unavailable: it lapsed (a stalled submission); it is released.
+        """
+        claim = findings.claim
+        if claim is not None and datetime.now(UTC) >= claim.until:
+            self.release(findings)
+            raise Unavailable("the submission took too long to be stored; retry",
+                              retry_after=1)
+
+    def release(self, findings: Findings) -> None:
+        """Give the claim up: its prescription will not be stored by this submission."""
+        if findings.claim is not None:
+            self.records.release(findings.claim.patient, findings.claim.code,
+                                 findings.claim.until)
+            findings.claim = None
 
     def ingredients_of(self, line: Mapping[str, Any]) -> frozenset[str]:
         """A stored line's ingredient keys (read from the catalog for lines stored before

@@ -116,7 +116,9 @@ class Lifecycle(Dispensing):
         lines = self._lines(document)
         cccd = document.get("ma_dinh_danh_cong_dan")
         patient = self.patient_key(cccd) if cccd else None
-        findings = (self.overlaps.check(document, lines, patient, party)
+        # Checked and, for n and h, the person's days claimed: an overlapping submission at
+        # the same moment is decided after this one (gateway/prescriptions/overlaps.py).
+        findings = (self.overlaps.decide(document, lines, patient, party)
                     if self.overlaps is not None else Findings())
         if findings.errors:
             # A retry of a prescription stored before is answered as such, not refused by
@@ -132,7 +134,9 @@ class Lifecycle(Dispensing):
         stored["prescriber_signature"] = validated.prescriber_signature
         stored.update(audit_outbox.initial_fields(
             self._audit_events("prescription.submitted", stored)))
-        if self.store.insert(stored):
+        if self._insert_claimed(stored, findings):
+            if findings.after_insert:
+                findings = self._check_stored(stored, lines, patient, party)
             self._record_overlaps(findings, document, party, patient, accepted=True, now=now)
             return Submitted(stored, created=True)
         # The code exists: the same prescription again, or a clash.
@@ -140,6 +144,33 @@ class Lifecycle(Dispensing):
         if existing is None:  # deleted in between: nothing in this system deletes one
             raise Unavailable("the prescription changed while it was stored; retry")
         return self._resubmitted(existing, content_sha256, party)
+
+    def _insert_claimed(self, stored: dict[str, Any], findings: Findings) -> bool:
+        """Insert a new prescription under the claim its check took (if any); the claim is
+        given up when nothing was stored."""
+        if self.overlaps is None:
+            return self.store.insert(stored)
+        self.overlaps.confirm(findings)
+        created = False
+        try:
+            created = self.store.insert(stored)
+        finally:
+            if not created:
+                self.overlaps.release(findings)
+        return created
+
+    def _check_stored(self, stored: dict[str, Any], lines: list[dict[str, Any]],
+                      patient: str | None, party: Party) -> Findings:
+        """The check of a prescription that can only be warned (``c``), once stored: its
+        warnings are added to it and to the answer."""
+        if self.overlaps is None:
+            return Findings()
+        findings = self.overlaps.check(stored["document"], lines, patient, party)
+        if findings.warnings:
+            self.store.add_warnings(stored["_id"], findings.warnings)
+            stored["warnings"] = [*stored["warnings"], *findings.warnings]
+            stored["version"] += 1
+        return findings
 
     def _record_overlaps(self, findings: Findings, document: dict[str, Any], party: Party,
                          patient: str | None, *, accepted: bool, now: datetime) -> None:

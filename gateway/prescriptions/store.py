@@ -150,6 +150,14 @@ class PrescriptionStore:
         return self.prescriptions.update_one({"_id": code, "version": version},
                                              dict(update)).modified_count == 1
 
+    def add_warnings(self, code: str, warnings: Sequence[Mapping[str, Any]]) -> None:
+        """Append warnings found once the prescription was stored (the duplicate-therapy
+        check of a ``c`` one, gateway/prescriptions/overlaps.py): a change, so the version
+        moves (a concurrent conditional update reads again)."""
+        self.prescriptions.update_one(
+            {"_id": code}, {"$push": {"warnings": {"$each": [dict(w) for w in warnings]}},
+                            "$inc": {"version": 1}})
+
     def note_viewer(self, code: str, pharmacy: str) -> None:
         """Remember a pharmacy that looked the prescription up."""
         self.prescriptions.update_one({"_id": code},

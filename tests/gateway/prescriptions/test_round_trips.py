@@ -1,8 +1,9 @@
 """Database operations per request and per prescription end to end (issue 14), counted with
 pymongo's command monitoring on the app's own clients: deterministic, no clock involved.
 
-Budgets: a submit 2, a pharmacy's lookup 2 (its first view included), a dispense 4; end to
-end with the registry delivery and the audit log, a prescription 5 and a dispense 6.
+Budgets: a submit 2 (3 for an ``n`` or ``h`` one: the claim on the person's days), a
+pharmacy's lookup 2 (its first view included), a dispense 4; end to end with the registry
+delivery and the audit log, a prescription 5 and a dispense 6.
 
 What is counted: every command the app's clients send (the request pool and the change
 feed's own client), from every thread, except connection handshakes and authentication. Per
@@ -26,6 +27,7 @@ from gateway.container import build_forwarder
 from gateway.web.context import services
 from tests.support.commands import Commands
 from tests.support.forwarding import FACILITY, FAST_FORWARDING, REGISTRY_PASSWORD
+from tests.support.overlaps import DIAZEPAM, MORPHINE_ORAL, rx
 from tests.support.prescriptions import PARACETAMOL, dispense, gtin_of, pack, prescription, submit
 from tests.support.registry_double import RegistryDouble
 
@@ -115,9 +117,22 @@ def submitted(client: FlaskClient, world: dict[str, Any], person: int) -> str:
 def test_a_submit_costs_two_operations(client: FlaskClient, warm: dict, commands: Commands) -> None:
     with commands.on_this_thread() as ops:
         submitted(client, warm, 1)
-    # The cross-facility check's one indexed read, and the insert carrying the outbox and
-    # the prescription.submitted audit event.
-    assert ops == [("find", "prescriptions"), ("insert", "prescriptions")]
+    # The insert carrying the outbox and the prescription.submitted audit event, then the
+    # cross-facility check's one indexed read (a c prescription is checked once stored).
+    assert ops == [("insert", "prescriptions"), ("find", "prescriptions")]
+
+
+def test_a_controlled_submit_costs_one_more_the_claim_on_the_persons_days(
+        client: FlaskClient, warm: dict, commands: Commands) -> None:
+    """n and h: the claim that puts overlapping submissions one after the other
+    (gateway/prescriptions/overlaps.py); c (above): none."""
+    for person, (loai, drug) in enumerate((("n", MORPHINE_ORAL), ("h", DIAZEPAM)), 300):
+        body = rx(warm, loai, [drug], [(0, 6)], cccd=f"079090{person:06d}")
+        with commands.on_this_thread() as ops:
+            answer = submit(client, warm["h"]["doctor_a"], body)
+        assert answer.status_code == 201, answer.get_json()
+        assert ops == [("find", "prescriptions"), ("update", "overlap_claims"),
+                       ("insert", "prescriptions")]
 
 
 def test_a_pharmacy_lookup_costs_two_operations_first_view_included(
@@ -174,7 +189,7 @@ def test_the_national_submit_costs_two_operations(client: FlaskClient, warm: dic
         answer = client.post("/api/v1/gui-don-thuoc", json=body_for(5),
                              headers=warm["h"]["doctor_a"])
     assert answer.status_code == 200 and answer.get_json()["success"], answer.get_json()
-    assert ops == [("find", "prescriptions"), ("insert", "prescriptions")]
+    assert ops == [("insert", "prescriptions"), ("find", "prescriptions")]
 
 
 # --- end to end ------------------------------------------------------------------------------------
