@@ -6,6 +6,8 @@ services the API uses (:mod:`gateway.prescriptions.service`, :mod:`gateway.audit
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from collections import Counter
@@ -24,7 +26,6 @@ from gateway.core.settings import Settings
 from gateway.forwarding.deliveries import COUNTED_STATES, count_table
 from gateway.parties.model import Party, client_id_for
 from gateway.parties.store import PartyStore
-from gateway.prescriptions.cursor import decode_cursor, encode_cursor
 from gateway.prescriptions.outbox_store import OutboxStore
 from gateway.prescriptions.overlap_store import OverlapStore
 from gateway.prescriptions.reports import overlap_item, summary
@@ -119,7 +120,7 @@ class Console:
         """
         query: dict[str, Any] = {"dispenses.pharmacy": party.code}
         if cursor:
-            after_time, after_code = decode_cursor(cursor)
+            after_time, after_code = _decode_cursor(cursor)
             query = {"$and": [query, {"$or": [
                 {"issued_at": {"$lt": after_time}},
                 {"issued_at": after_time, "_id": {"$lt": after_code}}]}]}
@@ -137,7 +138,7 @@ class Console:
         next_cursor = None
         if len(found) > limit:
             last = found[limit - 1]
-            next_cursor = encode_cursor(last["issued_at"], last["_id"])
+            next_cursor = _encode_cursor(last["issued_at"], last["_id"])
         return rows, next_cursor
 
     def _dispense_row(self, dispense: Mapping[str, Any]) -> dict[str, Any]:
@@ -266,3 +267,17 @@ def _facility_label(code: str | None, names: Mapping[str, str]) -> str:
     name = names.get(client_id_for("clinic", code, code))
     return f"{name} ({code})" if name else code
 
+
+def _encode_cursor(issued_at: datetime, code: str) -> str:
+    raw = json.dumps([issued_at.astimezone(UTC).isoformat(), code]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        issued_at, code = json.loads(raw)
+        return datetime.fromisoformat(issued_at), str(code)
+    except (ValueError, TypeError):
+        raise bad_parameter("cursor", "a cursor from the previous page",
+                            "Phải là con trỏ của trang trước") from None

@@ -22,6 +22,8 @@ the same update (gateway/prescriptions/outbox.py). A pack serial is unique syste
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +33,6 @@ from gateway.core.errors import Conflict, Forbidden, Unavailable, bad_parameter,
 from gateway.parties.model import Party
 from gateway.prescriptions import audit_outbox, outbox
 from gateway.prescriptions.audit_outbox import PrescriptionAuditOutbox
-from gateway.prescriptions.cursor import decode_cursor, encode_cursor
 from gateway.prescriptions.dispensing import AuditEvent, Dispensing
 from gateway.prescriptions.model import (
     CANCELLED,
@@ -329,7 +330,7 @@ class Lifecycle(Dispensing):
         if issued:
             query["issued_at"] = issued
         if cursor is not None:
-            after_time, after_id = decode_cursor(cursor)
+            after_time, after_id = _decode_cursor(cursor)
             query = {"$and": [query, {"$or": [
                 {"issued_at": {"$lt": after_time}},
                 {"issued_at": after_time, "_id": {"$lt": after_id}}]}]}
@@ -338,7 +339,7 @@ class Lifecycle(Dispensing):
         if len(found) > limit:
             found = found[:limit]
             last = found[-1]
-            next_cursor = encode_cursor(last["issued_at"], last["_id"])
+            next_cursor = _encode_cursor(last["issued_at"], last["_id"])
         return found, next_cursor
 
     # --- cancel ------------------------------------------------------------------------
@@ -377,3 +378,17 @@ class Lifecycle(Dispensing):
                         "forward_due_at": now, "forward_open": True}
         raise Unavailable("the prescription is changing too fast; retry")
 
+
+def _encode_cursor(issued_at: datetime, code: str) -> str:
+    raw = json.dumps([issued_at.astimezone(UTC).isoformat(), code]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        issued_at, code = json.loads(raw)
+        return datetime.fromisoformat(issued_at), str(code)
+    except (ValueError, TypeError):
+        raise bad_parameter("cursor", "a next_cursor value from a previous page",
+                            "Phải là next_cursor của trang trước") from None
