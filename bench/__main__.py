@@ -14,7 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "BENCHMARKS.md"
-AREAS = ("catalog", "validation", "signing", "lifecycle", "overlaps", "forwarding", "audit")
+AREAS = ("catalog", "validation", "signing", "lifecycle", "overlaps", "forwarding", "audit",
+         "journaling")
 HEADER = """# Benchmarks
 
 Produced by `make bench` (all areas) or `.venv/bin/python -m bench AREA`; each section says

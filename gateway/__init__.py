@@ -91,7 +91,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
             unmet.
     """
     configured = settings.load(config)  # the process's one typed Settings (services().settings)
-    app = Flask(__name__)
+    app = http.GatewayFlask(__name__)
     app.config.update(
         API_TITLE="erx-gateway", API_VERSION="2", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",

@@ -33,7 +33,7 @@ from gateway.catalog.service import CatalogService
 from gateway.console.service import Console, ConsolePolicy
 from gateway.core import encryption
 from gateway.core.changes import ChangeFeed, DocumentCache
-from gateway.core.config import check_registry_url, secret_setting
+from gateway.core.config import check_embedded_database, check_registry_url, secret_setting
 from gateway.core.db import IndexDeclaration, Storage, connect
 from gateway.core.encryption import FieldCipher, master_key
 from gateway.core.settings import Settings
@@ -200,6 +200,7 @@ def build_services(settings: Settings, *, listeners: Sequence[Any] = ()) -> Serv
         production_hint="keep it: changing it makes old events unsearchable by patient")
     check_utc_offset(settings.report_utc_offset)
     check_registry_url(settings)
+    check_embedded_database(settings)
     data_key = master_key(settings)
     login_limit = parse_limit(settings.login_failure_limit)
     address_limit = parse_limit(settings.login_address_failure_limit, "LOGIN_ADDRESS_FAILURE_LIMIT")
@@ -263,6 +264,7 @@ def build_services(settings: Settings, *, listeners: Sequence[Any] = ()) -> Serv
                               render_pdf=render_pdf),
             idempotency=IdempotencyStore(database[idempotency.COLLECTION],
                                          ttl_seconds=settings.idempotency_ttl_seconds,
+                                         lease_seconds=settings.idempotency_lease_seconds,
                                          cipher=cipher),
             webhooks=WebhookStore(database, cache=webhook_cache),
             delivery_metrics=delivery_metrics,

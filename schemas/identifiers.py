@@ -5,6 +5,7 @@ Structures as docs/identifiers.md and docs/national-api.md describe them.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from datetime import date
@@ -58,8 +59,13 @@ def is_bhyt_number(value: str) -> bool:
             or is_cccd(value))
 
 
-def generate_prescription_code(facility_code: str, loai_don_thuoc: str) -> str:
-    """A new ``ma_don_thuoc``: facility code, 7 cryptographically random letters/digits, type.
+def generate_prescription_code(facility_code: str, loai_don_thuoc: str,
+                               seed: str | None = None) -> str:
+    """A new ``ma_don_thuoc``: facility code, 7 letters/digits, type. The 7 are
+    cryptographically random, or, given a ``seed``, drawn from its SHA-256 (the same seed gives
+    the same code: the gateway seeds with the sender, its Idempotency-Key and the body, so
+    that a retry of a submit whose first attempt died after storing names the same
+    prescription).
 
     36**7 (7.8e10) codes per facility and type; uniqueness is the caller's storage unique
     index (on a duplicate, generate again).
@@ -71,5 +77,12 @@ def generate_prescription_code(facility_code: str, loai_don_thuoc: str) -> str:
         raise ValueError(f"a facility code is 5 letters or digits, got {facility_code!r}")
     if loai_don_thuoc not in ("c", "n", "h", "y"):
         raise ValueError(f"loai_don_thuoc is one of c, n, h, y, got {loai_don_thuoc!r}")
-    random_part = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(7))
-    return f"{facility_code}{random_part}-{loai_don_thuoc}"
+    if seed is None:
+        part = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(7))
+    else:
+        number = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big")
+        part = ""
+        for _ in range(7):
+            number, digit = divmod(number, len(_CODE_ALPHABET))
+            part += _CODE_ALPHABET[digit]
+    return f"{facility_code}{part}-{loai_don_thuoc}"

@@ -270,7 +270,8 @@ def verify_compact(jws: str, jwks: Mapping[str, Any]) -> tuple[str, dict[str, An
 
     Structure is checked before the key and the signature, so ``malformed_jws`` means the
     text cannot be read as such a token at all, and any change to a readable token (its
-    header, payload or signature) is ``bad_signature`` or ``unknown_kid``.
+    header, payload or signature) is ``bad_signature`` or ``unknown_kid``; a readable header
+    naming another algorithm (``none``, even unsigned) is ``unsupported_alg`` first.
 
     Raises:
         VerificationError: ``malformed_jws`` (not three base64url parts, an empty payload or
@@ -280,6 +281,12 @@ def verify_compact(jws: str, jwks: Mapping[str, Any]) -> tuple[str, dict[str, An
     """
     header = read_protected_header(jws)
     encoded_header, encoded_payload, encoded_signature = jws.split(".")
+    alg, kid = header.get("alg"), header.get("kid")
+    # A readable header naming an algorithm we never sign with ("none" above all, with or
+    # without a signature or kid) is a forgery attempt, not an unreadable text.
+    if isinstance(alg, str) and alg not in ALGORITHMS:
+        raise VerificationError("unsupported_alg", f"alg {alg!r} is not one of {ALGORITHMS}",
+                                kid=kid if isinstance(kid, str) else None)
     if not encoded_payload:
         raise VerificationError("malformed_jws", "the payload is detached (empty middle part)")
     if not encoded_signature:
@@ -289,7 +296,6 @@ def verify_compact(jws: str, jwks: Mapping[str, Any]) -> tuple[str, dict[str, An
         signature = b64url_decode(encoded_signature)
     except ValueError:
         raise VerificationError("malformed_jws", "the payload or signature is not base64url") from None
-    alg, kid = header.get("alg"), header.get("kid")
     if not isinstance(alg, str) or not isinstance(kid, str) or not kid:
         raise VerificationError("malformed_jws", "the header needs string alg and kid")
     if alg not in ALGORITHMS:

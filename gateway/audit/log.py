@@ -39,6 +39,10 @@ ACTIONS: dict[str, str] = {
     "party.disabled": "a party was disabled",
     "party.enabled": "a party was enabled again",
     "party.secret_rotated": "a party was given a new secret",
+    "party.refused": "a request to the party administration API was refused (403: the caller "
+                     "is not an admin, or the party is a regulator or admin, which only the "
+                     "command line manages; 409: the last enabled admin); details: reason, "
+                     "method",
     "user.created": "a console user (a person acting as a party) was created",
     "user.disabled": "a console user was disabled: their sessions ended",
     "user.enabled": "a console user was enabled again",

@@ -22,6 +22,7 @@ from gateway.audit.tree import latest_tree_head, tree, tree_head_at
 from gateway.web.context import services
 from gateway.web.http import export_response, export_type
 from gateway.web.openapi import errors
+from gateway.web.params import Instant
 from gateway.web.problems import ApiError
 from gateway.web.security import requires
 
@@ -50,8 +51,8 @@ class EventQuerySchema(Schema):
                                  metadata={"description": "a ma_don_thuoc"})
     patient = fields.String(validate=validate.Regexp(r"^\s*[0-9A-Za-z]{1,32}\s*$"), metadata={
         "description": "a CCCD or health id; hashed on the server before matching"})
-    from_ = fields.AwareDateTime(data_key="from", metadata={"description": "inclusive"})
-    to = fields.AwareDateTime(metadata={"description": "exclusive"})
+    from_ = Instant(data_key="from", metadata={"description": "inclusive"})
+    to = Instant(metadata={"description": "exclusive"})
     cursor = fields.String(validate=validate.Regexp(r"^[0-9]{1,18}$"),
                            metadata={"description": "next_cursor of the previous page"})
     limit = fields.Integer(validate=validate.Range(min=1, max=INT64_MAX),

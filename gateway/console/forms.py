@@ -24,6 +24,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from gateway.core import dates
+
 #: Where an error without a field of its own is shown: at the top of the form.
 FORM = ""
 _NUMBER = re.compile(r"^[0-9]+(?:[.,][0-9]+)?$")
@@ -126,7 +128,7 @@ def day(raw: str | None) -> date | None:
     """A date input's value (``YYYY-MM-DD``), or None when empty.
 
     Raises:
-        ValueError: not a date.
+        ValueError: not a date, or outside :mod:`gateway.core.dates`'s range.
     """
     text = (raw or "").strip()
-    return date.fromisoformat(text) if text else None
+    return dates.checked(date.fromisoformat(text)) if text else None

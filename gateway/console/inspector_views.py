@@ -51,7 +51,9 @@ def _window(form: Any) -> tuple[tuple[datetime, datetime] | None, dict[str, str]
         return None, values, errors
     try:
         window = services().console.window(chosen.get("from"), chosen.get("to"))
-    except Invalid:
+    except Invalid as exc:
+        if exc.errors and exc.errors[0].get("parameter") == "from":  # the window is too long
+            return None, values, {"from": [exc.errors[0]["message"]]}
         return None, values, {"to": ["Ngày kết thúc phải sau ngày bắt đầu"]}
     zone = services().timezone
     values = {"from": window[0].astimezone(zone).date().isoformat(),

@@ -44,6 +44,7 @@ _KEPT_WINDOWS = 32
 class ConsolePolicy:
     page_size: int
     dashboard_days: int
+    dashboard_max_days: int
     top: int
     utc_offset: str
     dashboard_cache_seconds: float
@@ -51,7 +52,8 @@ class ConsolePolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> ConsolePolicy:
         return cls(page_size=settings.console_page_size,
-                   dashboard_days=settings.console_dashboard_days, top=settings.console_top,
+                   dashboard_days=settings.console_dashboard_days,
+                   dashboard_max_days=settings.console_dashboard_max_days, top=settings.console_top,
                    utc_offset=settings.report_utc_offset,
                    dashboard_cache_seconds=settings.console_dashboard_cache_seconds)
 
@@ -157,13 +159,20 @@ class Console:
         days, today included), as the instants ``[start 00:00, end + 1 day 00:00)``.
 
         Raises:
-            gateway.core.errors.Invalid: ``end`` before ``start``.
+            gateway.core.errors.Invalid: ``end`` before ``start`` (parameter ``to``), or more
+                than ``CONSOLE_DASHBOARD_MAX_DAYS`` days (parameter ``from``: every summary
+                reads each prescription of the window, and the charts draw each day).
         """
         today = self.clock().astimezone(self.zone).date()
         last = end or today
         first = start or last - timedelta(days=self.policy.dashboard_days - 1)
         if first > last:
             raise bad_parameter("to", "a day on or after from", "Phải là ngày từ `from` trở đi")
+        longest = self.policy.dashboard_max_days
+        if (last - first).days + 1 > longest:
+            raise bad_parameter("from", f"a window of at most {longest} days",
+                                f"Khoảng thời gian tối đa {longest} ngày (đã chọn "
+                                f"{(last - first).days + 1} ngày)")
         return (datetime.combine(first, datetime.min.time(), tzinfo=self.zone),
                 datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=self.zone))
 

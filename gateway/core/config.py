@@ -105,6 +105,12 @@ SETTINGS: tuple[Setting, ...] = (
             "the client address used by the audit log and the login limiter (0: none)"),
     Setting("MAX_BODY_BYTES", 1_048_576, parse_positive_int,
             "largest accepted request body; larger ones get 413"),
+    Setting("MAX_DRAIN_BYTES", 67_108_864, parse_positive_int,
+            "`erx-gateway run`'s gunicorn: bytes of a body the gateway refused unread (413) "
+            "that it reads and discards before closing, so the client gets the answer rather "
+            "than a reset connection (64 MiB)"),
+    Setting("DRAIN_SECONDS", 10.0, parse_positive_float,
+            "longest time spent discarding such a body (MAX_DRAIN_BYTES) before closing"),
     Setting("MAX_URL_BYTES", 4096, parse_positive_int,
             "longest accepted URL (path and query string); longer ones get 414 (gunicorn is "
             "started with a request-line limit above it, so the gateway answers)"),
@@ -125,10 +131,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MONGODB_SOCKET_TIMEOUT_MS", 30_000, parse_positive_int,
             "longest wait for one database answer: a database that stops answering fails the "
             "request (503) instead of holding its thread"),
-    Setting("WRITE_CONCERN", "majority", str, "write concern `w` for every write"),
+    Setting("WRITE_CONCERN", "majority", str,
+            "write concern `w` for every write (`j: true` is always added: docs/durability.md)"),
     Setting("EMBEDDED_DB_HOST", "127.0.0.1", str, "loopback address of the embedded database"),
     Setting("EMBEDDED_DB_PORT", 27027, parse_positive_int, "port of the embedded database"),
     Setting("EMBEDDED_DB_CACHE", "512M", str, "WiredTiger cache size of the embedded database"),
+    Setting("EMBEDDED_DB_IN_PRODUCTION", "", parse_choice("", "single-node"),
+            "`single-node`: run production on the embedded database, acknowledging that one "
+            "node has no replica (a lost disk loses the data; no failover). Unset, production "
+            "refuses to start without ERX_MONGODB_URI (README \"Production\")"),
     Setting("EMBEDDED_DB_MAX_RESTARTS", 5, parse_non_negative_int,
             "times `erx-gateway run` restarts a dead embedded database within "
             "EMBEDDED_DB_RESTART_WINDOW_SECONDS before it stops everything (exit status 1)"),
@@ -185,6 +196,9 @@ SETTINGS: tuple[Setting, ...] = (
             "time zone of answers' times and of date-only query bounds (IANA name)"),
     Setting("IDEMPOTENCY_TTL_SECONDS", 86_400, parse_positive_int,
             "how long an Idempotency-Key's answer is kept for replay"),
+    Setting("IDEMPOTENCY_LEASE_SECONDS", 30.0, parse_positive_float,
+            "a retry with the Idempotency-Key of a request still running gets 409 with "
+            "Retry-After; past this (the first one's process died) the retry completes it"),
     Setting("PACK_RESERVATION_GRACE_SECONDS", 60, parse_positive_int,
             "after this, a scanned pack held by a dispense that never completed (crash) may be "
             "dispensed again"),
@@ -378,6 +392,9 @@ SETTINGS: tuple[Setting, ...] = (
             "rows per page of the console's lists (prescriptions, dispenses, audit events)"),
     Setting("CONSOLE_DASHBOARD_DAYS", 30, parse_positive_int,
             "days the inspector's dashboard and overlap page show by default"),
+    Setting("CONSOLE_DASHBOARD_MAX_DAYS", 366, parse_positive_int,
+            "longest window, in days, the inspector's dashboard and overlap page show (a "
+            "longer one is refused with a message: each view reads every prescription of it)"),
     Setting("CONSOLE_TOP", 10, parse_positive_int,
             "facilities, drugs and prescribers the inspector's charts and tables rank"),
     Setting("CONSOLE_DASHBOARD_CACHE_SECONDS", 60.0, parse_non_negative_float,
@@ -486,6 +503,23 @@ def check_registry_url(settings: Settings) -> None:
     if settings.env == "production" and url and not url.lower().startswith("https://"):
         raise ConfigError("ERX_REGISTRY_BASE_URL must be an https:// URL in production: the "
                           "facility password is sent to it")
+
+
+def check_embedded_database(settings: Settings) -> None:
+    """Production runs on the embedded database (no ``MONGODB_URI``) only when the operator
+    acknowledges that a single node has no replica.
+
+    Raises:
+        ConfigError: in production, no ``MONGODB_URI`` and ``EMBEDDED_DB_IN_PRODUCTION`` is
+            not ``single-node``.
+    """
+    if (settings.env == "production" and not settings.mongodb_uri
+            and settings.embedded_db_in_production != "single-node"):
+        raise ConfigError(
+            "ERX_MONGODB_URI is not set, so production would run on the embedded database: one "
+            "node, no replica (a lost disk loses every prescription; no failover). Set "
+            "ERX_MONGODB_URI to a replica set, or ERX_EMBEDDED_DB_IN_PRODUCTION=single-node to "
+            "accept a single node")
 
 
 def describe(settings: Settings) -> list[dict[str, str]]:

@@ -42,20 +42,27 @@ def mongodb_uri(settings: Settings) -> str:
                                                  settings.embedded_db_port)
 
 
+def write_concern(settings: Settings) -> WriteConcern:
+    """The write concern of every write: ``w`` of ``WRITE_CONCERN`` (``majority``) and
+    ``j: true``, so that a write is acknowledged only once it is in the journal on disk
+    (docs/durability.md). It is given to the client as keyword arguments, which pymongo puts
+    above the URI's own options: a ``w=1`` or ``journal=false`` in ``MONGODB_URI`` cannot
+    weaken it."""
+    value = settings.write_concern
+    return WriteConcern(w=int(value) if value.isdigit() else value, j=True)
+
+
 def connect(settings: Settings, **options: Any) -> pymongo.MongoClient[dict[str, Any]]:
     """A client of the configured database; ``options`` add to or override pymongo's
     (``event_listeners`` for command monitoring, ``appname``)."""
     timeout = settings.mongodb_timeout_ms
+    concern = write_concern(settings)
     client_options: dict[str, Any] = {
         "connect": False, "tz_aware": True, "serverSelectionTimeoutMS": timeout,
         "connectTimeoutMS": timeout, "socketTimeoutMS": settings.mongodb_socket_timeout_ms,
-        "w": _write_concern_w(settings.write_concern), "appname": "erx-gateway"}
+        "w": concern.document["w"], "journal": concern.document["j"], "appname": "erx-gateway"}
     client_options.update(options)
     return pymongo.MongoClient(mongodb_uri(settings), **client_options)
-
-
-def _write_concern_w(value: str) -> int | str:
-    return int(value) if value.isdigit() else value
 
 
 def ensure_indexes(database: Database[dict[str, Any]], declarations: Sequence[IndexDeclaration]) -> None:
@@ -79,7 +86,7 @@ class Storage:
         self.client = connect(settings, event_listeners=list(listeners))
         self.indexes = list(indexes)
         self.database: Database[dict[str, Any]] = self.client.get_database(
-            settings.db_name, write_concern=WriteConcern(w=_write_concern_w(settings.write_concern)))
+            settings.db_name, write_concern=write_concern(settings))
         self._indexes_ready = False
         self._lock = threading.Lock()
 

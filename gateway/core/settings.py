@@ -24,6 +24,8 @@ class Settings:
     threads: int
     proxy_hops: int
     max_body_bytes: int
+    max_drain_bytes: int
+    drain_seconds: float
     max_url_bytes: int
     max_header_bytes: int
     max_header_fields: int
@@ -37,6 +39,7 @@ class Settings:
     embedded_db_host: str
     embedded_db_port: int
     embedded_db_cache: str
+    embedded_db_in_production: str
     embedded_db_max_restarts: int
     embedded_db_restart_window_seconds: float
     # --- patient data at rest
@@ -59,6 +62,7 @@ class Settings:
     # --- prescriptions
     timezone: str
     idempotency_ttl_seconds: int
+    idempotency_lease_seconds: float
     pack_reservation_grace_seconds: int
     nomination: str
     # --- signatures
@@ -141,6 +145,7 @@ class Settings:
     console_password_min_chars: int
     console_page_size: int
     console_dashboard_days: int
+    console_dashboard_max_days: int
     console_top: int
     console_dashboard_cache_seconds: float
     # --- drug catalog

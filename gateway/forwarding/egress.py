@@ -5,7 +5,9 @@ DNS answer to change in).
 
 Refused (README "Security", webhooks): every address that is not globally routable (loopback,
 private, link-local, shared 100.64.0.0/10, unspecified, reserved, documentation ranges),
-multicast, IPv4-mapped IPv6, in any spelling the C resolver accepts (``2130706433``, ``0x7f.1``,
+multicast, IPv6 outside 2000::/3, every IPv6 form embedding an IPv4 address (IPv4-mapped,
+IPv4-compatible ``[::127.0.0.1]``, 6to4, Teredo, NAT64 ``64:ff9b::/96`` and
+``64:ff9b:1::/48``), in any spelling the C resolver accepts (``2130706433``, ``0x7f.1``,
 ``127.1``, ``0177.0.0.1``, ``0``), and the names ``localhost``, ``*.localhost``,
 ``ip6-localhost``, ``ip6-loopback`` with or without a trailing dot. A name is refused when any
 address it resolves to is refused.
@@ -54,12 +56,27 @@ def literal_address(host: str) -> IpAddress | None:
         return None
 
 
+#: Blocks refused beyond what this Python's ``ipaddress`` knows as not global: IPv6 forms that
+#: carry an IPv4 address (IPv4-compatible ``::a.b.c.d``, IPv4-translated, NAT64's well-known
+#: and local-use prefixes, which a translator turns into any IPv4 address, internal ones
+#: included), and the special-purpose blocks IANA lists as not globally reachable that older
+#: Pythons take for global: IETF protocol assignments (192.0.0.0/24, which also holds the dummy
+#: address 192.0.0.8), the documentation block of RFC 9637, the deprecated 6to4 relay anycast.
+REFUSED_NETWORKS = tuple(ipaddress.ip_network(block) for block in (
+    "::/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "3fff::/20",
+    "192.0.0.0/24", "192.88.99.0/24"))
+
+
 def refused_address(address: IpAddress) -> bool:
-    """Whether the gateway must not connect to ``address``."""
+    """Whether the gateway must not connect to ``address``: anything but global unicast (for
+    IPv6, only 2000::/3 outside the special-purpose blocks: ``is_reserved`` covers the rest of
+    the space), and every IPv6 form that embeds an IPv4 address."""
     if isinstance(address, ipaddress.IPv6Address) and (address.ipv4_mapped or address.sixtofour
                                                        or address.teredo):
         return True
-    return not address.is_global or address.is_multicast
+    if any(address in network for network in REFUSED_NETWORKS):
+        return True
+    return not address.is_global or address.is_multicast or address.is_reserved
 
 
 def refused_name(host: str) -> bool:

@@ -30,6 +30,10 @@ class UnknownParty(NotFound, PartyError):
     """No party has this client id."""
 
 
+class LastAdmin(Conflict, PartyError):
+    """Disabling this administrator would leave no enabled one."""
+
+
 @dataclass(frozen=True)
 class Party:
     client_id: str

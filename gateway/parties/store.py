@@ -33,6 +33,7 @@ from gateway.parties.model import (
     FACILITY_CODE,
     PARTY_CODE,
     ROLES,
+    LastAdmin,
     Party,
     PartyError,
     PartyExists,
@@ -119,6 +120,12 @@ class PartyStore:
         doc = self._by_id(client_id)
         return Party.from_document(doc) if doc else None
 
+    def fresh(self, client_id: str) -> Party | None:
+        """The party as stored now, read from the database (never the cache): what a change to
+        parties checks its caller against, so that no revocation is late by a cache's delay."""
+        doc = self._load(client_id) if isinstance(client_id, str) else None
+        return Party.from_document(doc) if doc else None
+
     def find_national(self, facility: str, doctor: str | None = None) -> Party | None:
         """The party a national login names: the clinic of ``facility``, or its doctor."""
         role, code = ("clinic", facility) if doctor is None else ("doctor", doctor)
@@ -155,6 +162,8 @@ class PartyStore:
         """
         if status not in ("active", "disabled"):
             raise PartyError("status is active or disabled")
+        if status == "disabled":
+            self.check_can_disable(client_id)
         # update_one, then read: findAndModify scans the collection on the embedded database.
         result = self.collection.update_one(
             {"_id": client_id},
@@ -165,6 +174,18 @@ class PartyStore:
         if party is None:
             raise UnknownParty(f"no party {client_id}")
         return party
+
+    def check_can_disable(self, client_id: str) -> None:
+        """Raises LastAdmin when ``client_id`` is an enabled admin and no other admin is
+        enabled (nobody could then administer the gateway over HTTP)."""
+        doc = self._load(client_id)
+        if doc is None or doc.get("role") != "admin" or doc.get("status") != "active":
+            return
+        other = self.collection.find_one({"role": "admin", "status": "active",
+                                          "_id": {"$ne": client_id}}, {"_id": 1})
+        if other is None:
+            raise LastAdmin(f"{client_id} is the last enabled admin: enable or create another "
+                            "admin first (erx-gateway parties create --role admin)")
 
     def update(self, client_id: str, *, name: str | None = None, address: str | None = None,
                phone: str | None = None) -> Party:

@@ -6,6 +6,7 @@ that stores it). Edge code (it reads the request), but no endpoint: both views m
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from flask import Response, json, request, url_for
@@ -19,6 +20,7 @@ from gateway.prescriptions.representation import resource
 from gateway.web.context import services
 from gateway.web.problems import PROBLEM_MEDIA_TYPE, ApiError, to_problem
 from gateway.web.security import current_party
+from schemas.identifiers import generate_prescription_code
 
 
 def view_of(stored: dict[str, Any], party: Party) -> dict[str, Any]:
@@ -61,7 +63,18 @@ def refused_error(refused: Refused) -> ApiError:
 
 
 def submit_answer(raw: dict[str, Any], party: Party) -> Answer:
-    """Submit and build the 201 answer (shared by the native and national endpoints)."""
+    """Submit and build the 201 answer (shared by the native and national endpoints).
+
+    With an Idempotency-Key and no ``ma_don_thuoc``, the code is made from the sender, the key
+    and the body: a retry after a first attempt that stored the prescription and died before
+    answering (a killed worker) finds that prescription instead of storing a second one, and a
+    key used again for another body once its answer has expired gets another code."""
+    key = request.headers.get("Idempotency-Key")
+    if key and not raw.get("ma_don_thuoc") and party.facility:
+        seed = request_fingerprint(party.client_id, key, request.get_data())
+        with contextlib.suppress(ValueError):  # an invalid type or facility: validation says
+            kind: Any = raw.get("loai_don_thuoc")  # not a c, n, h or y: ValueError, validation says
+            raw = {**raw, "ma_don_thuoc": generate_prescription_code(party.facility, kind, seed=seed)}
     try:
         submitted = services().lifecycle.submit(raw, party)
     except Refused as refused:

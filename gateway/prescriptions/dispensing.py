@@ -180,7 +180,7 @@ class Dispensing:
         """The warnings of a dispense by another pharmacy than the nominated one (advisory),
         or Forbidden (binding)."""
         nominated = stored.get("nominated_pharmacy")
-        if not nominated or nominated == party.code:
+        if not nominated or str(nominated).casefold() == party.code.casefold():  # NT0001 = nt0001
             return []
         if self.settings.nomination == "binding":
             raise Forbidden(f"{stored['_id']} nominates pharmacy {nominated}",

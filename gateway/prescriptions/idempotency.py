@@ -30,7 +30,6 @@ from gateway.core.encryption import FieldCipher
 from gateway.core.errors import Conflict, Malformed
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
-LEASE = timedelta(seconds=30)
 
 
 @dataclass
@@ -58,9 +57,11 @@ def request_fingerprint(*parts: bytes | str) -> str:
 
 
 class IdempotencyStore:
-    def __init__(self, collection: Collection, *, ttl_seconds: int, cipher: FieldCipher) -> None:
+    def __init__(self, collection: Collection, *, ttl_seconds: int, cipher: FieldCipher,
+                 lease_seconds: float = 30.0) -> None:
         self.collection = collection
         self.ttl = timedelta(seconds=ttl_seconds)
+        self.lease = timedelta(seconds=lease_seconds)
         self.cipher = cipher
 
     def run(self, *, scope: str, key: str | None, fingerprint: str,
@@ -118,7 +119,7 @@ class IdempotencyStore:
             now = datetime.now(UTC)
             try:
                 self.collection.insert_one({"_id": record_id, "fingerprint": fingerprint,
-                                            "state": "pending", "lease_until": now + LEASE,
+                                            "state": "pending", "lease_until": now + self.lease,
                                             "created_at": now, "expires_at": now + self.ttl})
                 return
             except DuplicateKeyError:
@@ -137,7 +138,7 @@ class IdempotencyStore:
                                retry_after=1)
             taken = self.collection.update_one(
                 {"_id": record_id, "state": "pending", "lease_until": existing["lease_until"]},
-                {"$set": {"lease_until": now + LEASE}})
+                {"$set": {"lease_until": now + self.lease}})
             if taken.modified_count == 1:
                 return  # the first owner died: this request completes the work
         raise Conflict(slug="idempotency-in-progress",

@@ -16,14 +16,15 @@ from gateway.prescriptions.reports import (
 )
 from gateway.web.context import services
 from gateway.web.http import NDJSON, export_response, export_type
+from gateway.web.params import Instant
 from gateway.web.security import requires
 
 blp = Blueprint("reports", __name__, description="Regulators' summary reports")
 
 
 class SummaryQuerySchema(Schema):
-    from_ = fields.AwareDateTime(data_key="from", metadata={"description": "inclusive"})
-    to = fields.AwareDateTime(metadata={"description": "exclusive"})
+    from_ = Instant(data_key="from", metadata={"description": "inclusive"})
+    to = Instant(metadata={"description": "exclusive"})
     group_by = fields.String(required=True, validate=validate.OneOf(GROUPINGS))
 
     @validates_schema
@@ -73,9 +74,9 @@ def report_summary(args: dict[str, Any]) -> Any:
 
 
 class OverlapQuerySchema(Schema):
-    from_ = fields.AwareDateTime(data_key="from", metadata={
+    from_ = Instant(data_key="from", metadata={
         "description": "detected at or after (inclusive)"})
-    to = fields.AwareDateTime(metadata={"description": "detected before (exclusive)"})
+    to = Instant(metadata={"description": "detected before (exclusive)"})
     cursor = fields.String(validate=validate.Regexp(
         r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z-[0-9a-f]{12}$"),
         metadata={"description": "next_cursor of the previous page"})

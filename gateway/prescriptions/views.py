@@ -8,6 +8,7 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
+from gateway.core import dates
 from gateway.core.errors import bad_parameter
 from gateway.prescriptions.answers import (
     cancel_answer,
@@ -231,13 +232,13 @@ def _parse_time(name: str, raw: str | None) -> datetime | None:
     if raw is None:
         return None
     try:
-        if len(raw) == 10:
-            return datetime.combine(date.fromisoformat(raw), time(0),
-                                    tzinfo=services().timezone).astimezone(UTC)
-        parsed = datetime.fromisoformat(raw)
+        parsed = (datetime.combine(date.fromisoformat(raw), time(0)) if len(raw) == 10
+                  else datetime.fromisoformat(raw))
     except ValueError:
         raise bad_parameter(name, "an ISO 8601 date or date-time",
                             "Phải là ngày hoặc thời điểm ISO 8601") from None
+    if not dates.in_range(parsed):  # before shifting it: day one in +07:00 has no UTC form
+        raise bad_parameter(name, dates.RANGE_TEXT, dates.RANGE_TEXT_VI)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=services().timezone)
     return parsed.astimezone(UTC)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pymongo
 from pymongo.errors import PyMongoError
 
+from gateway.core.config import check_embedded_database
 from gateway.core.db import embedded_uri, mongodb_uri
 from gateway.core.settings import Settings
 
@@ -86,9 +87,12 @@ class EmbeddedDatabase:
         return self._process.pid if self._process else None
 
     def command(self) -> list[str]:
+        """The server's command line. ``--sync-on-commit``: every commit fsyncs the journal
+        before it is answered, whatever the write concern of the write (the gateway's writes
+        carry ``j: true`` as well); docs/durability.md says why and what it costs."""
         cmd = [sys.executable, "-m", "secantus", "--host", self.host, "--port", str(self.port),
                "--storage-path", self.storage_path, "--log-level", "WARNING",
-               "--cache-size", self.cache_size]
+               "--cache-size", self.cache_size, "--sync-on-commit"]
         if self.test_commands:
             cmd.append("--enable-test-commands")
         return cmd
@@ -114,7 +118,10 @@ class EmbeddedDatabase:
             log = subprocess.DEVNULL  # type: ignore[assignment]
         # A new session so that Ctrl-C in a terminal reaches only our supervisor, which then
         # stops this process in order (the database last).
-        self._process = subprocess.Popen(self.command(), stdout=log, stderr=log,
+        # SECANTUS_TEST_FAST_STORAGE=1 in the environment would open the store without the
+        # journal's sync; SECANTUS_FORCE_DURABLE=1 overrides it.
+        env = {**os.environ, "SECANTUS_FORCE_DURABLE": "1"}
+        self._process = subprocess.Popen(self.command(), stdout=log, stderr=log, env=env,
                                          stdin=subprocess.DEVNULL, start_new_session=True,
                                          umask=0o077)
         if self.log_path:
@@ -164,6 +171,7 @@ def database_for_command(settings: Settings) -> Iterator[str]:
     With ``MONGODB_URI`` set, that URI. Otherwise the embedded database of ``VAR_DIR``: the one
     ``make run`` started if it answers, else one started for the duration of the command.
     """
+    check_embedded_database(settings)
     uri = mongodb_uri(settings)
     if settings.mongodb_uri or answers(uri):
         yield uri

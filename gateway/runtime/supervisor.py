@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.core.config import check_embedded_database
 from gateway.core.db import mongodb_uri
 from gateway.core.settings import Settings
 from gateway.runtime.embedded import EmbeddedDatabase, EmbeddedDatabaseError, answers, terminate
@@ -54,7 +55,8 @@ def run_file(settings: Settings) -> Path:
 
 #: Settings a running gateway publishes in its run file, which command-line calls and
 #: ``make demo`` adopt unless their own environment sets them (``ERX_<NAME>``).
-PUBLISHED = ("ENV", "HTTP_HOST", "HTTP_PORT", "EMBEDDED_DB_HOST", "EMBEDDED_DB_PORT")
+PUBLISHED = ("ENV", "HTTP_HOST", "HTTP_PORT", "EMBEDDED_DB_HOST", "EMBEDDED_DB_PORT",
+             "EMBEDDED_DB_IN_PRODUCTION")
 
 
 def write_run_file(settings: Settings, pid: int) -> None:
@@ -92,15 +94,33 @@ def adopted_settings(settings: Settings, environ: Mapping[str, str]) -> tuple[
     return adopted, running
 
 
+#: the longest request line gunicorn reads (its maximum; 0 would lift the limit altogether)
+GUNICORN_MAX_REQUEST_LINE = 8190
+
+
 def gunicorn_limits(settings: Settings) -> list[str]:
     """gunicorn's request-line and header limits, set above the gateway's own
     (``MAX_URL_BYTES``, ``MAX_HEADER_BYTES``, ``MAX_HEADER_FIELDS``) so that an oversized
-    request reaches the gateway, which answers 414 or 431 in problem+json rather than
-    gunicorn's HTML page. gunicorn reads at most 8,190 bytes of request line; 0 lifts it."""
-    line = max(settings.max_url_bytes + 64, 8190)  # method, version and spaces around the URL
-    return ["--limit-request-line", str(line if line <= 8190 else 0),
+    request reaches the gateway, which answers 414 or 431 in problem+json. gunicorn reads at
+    most 8,190 bytes of request line: a longer one it refuses itself, and
+    :class:`gateway.runtime.gunicorn.ProblemWorker` answers that refusal as problem+json too
+    (the limit is never lifted: a worker would buffer whatever a client sends)."""
+    return ["--limit-request-line", str(GUNICORN_MAX_REQUEST_LINE),
             "--limit-request-field_size", str(settings.max_header_bytes * 2),
             "--limit-request-fields", str(settings.max_header_fields * 2)]
+
+
+def gunicorn_command(settings: Settings) -> list[str]:
+    """The gunicorn that ``erx-gateway run`` starts: its workers, threads, address and limits,
+    the gateway's worker (problem+json for gunicorn's own refusals, a bounded drain of unread
+    bodies) and logger (no patient identifier in its logs)."""
+    bind = f"{settings.http_host}:{settings.http_port}"
+    return [sys.executable, "-m", "gunicorn", "--workers", str(settings.workers),
+            "--threads", str(settings.threads), "--bind", bind,
+            "--graceful-timeout", "10", *gunicorn_limits(settings),
+            "--worker-class", "gateway.runtime.gunicorn.ProblemWorker",
+            "--logger-class", "gateway.runtime.gunicorn.RedactingLogger",
+            "gateway:create_app()"]
 
 
 def say(message: str) -> None:
@@ -135,6 +155,7 @@ def run(settings: Settings, *, prepare: Callable[[str], bool],
     whether it answered; ``workers`` are the argv lists of the processes started beside
     gunicorn.
     """
+    check_embedded_database(settings)  # before anything starts (raises ConfigError)
     var_dir = Path(settings.var_dir)
     run_dir = var_dir / "run"
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -173,11 +194,7 @@ def run(settings: Settings, *, prepare: Callable[[str], bool],
         prometheus_dir.mkdir(parents=True)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(prometheus_dir)
         bind = f"{settings.http_host}:{settings.http_port}"
-        gunicorn = [sys.executable, "-m", "gunicorn", "--workers", str(settings.workers),
-                    "--threads", str(settings.threads), "--bind", bind,
-                    "--graceful-timeout", "10", *gunicorn_limits(settings),
-                    "gateway:create_app()"]
-        children.append(("gunicorn", _spawn(gunicorn, env)))
+        children.append(("gunicorn", _spawn(gunicorn_command(settings), env)))
         for argv in workers:
             children.append((argv[-1], _spawn(list(argv), env)))
 

@@ -24,6 +24,7 @@ from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway.core import redaction
 from gateway.core.settings import Settings
 from gateway.web.context import services
 from gateway.web.problems import ApiError
@@ -209,14 +210,15 @@ _DIGIT_RUN = re.compile(r"\d{6,}")
 def logged_path() -> str:
     """The request path as the access log may keep it: a patient identifier in a matched route
     becomes ``<cccd>``; in a path no route matched, every run of six or more digits becomes
-    ``<digits>`` (a CCCD, an insurance number, a phone number)."""
+    ``<digits>``; and in every path, whatever the route, :func:`redaction.redact` takes out
+    what looks like a patient identifier (nine or more digits, a BHYT number, a QR text)."""
     rule, values = request.url_rule, request.view_args or {}
     if rule is None:
-        return _DIGIT_RUN.sub("<digits>", request.path)[:512]
+        return redaction.redact(_DIGIT_RUN.sub("<digits>", request.path))[:512]
     path = request.path
     for name in PATIENT_PATH_VARIABLES & set(values):
         path = path.replace(str(values[name]), f"<{name}>")
-    return path[:512]
+    return redaction.redact(path)[:512]
 
 
 def client_address() -> str:
@@ -267,8 +269,20 @@ def _check_sizes() -> None:
                                      f"{settings.max_header_bytes} byte")
 
 
+def _credentials_sent() -> bool:
+    """Whether the request carried (or was answered for) a party: such an answer may hold
+    patient data."""
+    return (g.get("party") is not None or "Authorization" in request.headers
+            or "app-key" in request.headers or bool(request.cookies))
+
+
 def _finish(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.get("request_id", "")
+    # Nothing a party reads is kept by a browser or a shared cache (OWASP ASVS 8.2.1): no-store
+    # on every authenticated answer (API JSON, CSV, NDJSON, PDF, console pages), and on any
+    # answer that states no policy of its own (the public JWKS and the docs' assets do).
+    if _credentials_sent() or "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     endpoint = request.url_rule.rule if request.url_rule else "<unmatched>"
     party = g.get("party")
@@ -282,11 +296,47 @@ def _finish(response: Response) -> Response:
     return response
 
 
+def _text(formatted: str | list[str]) -> str:
+    """What JsonFormatter formats an exception or stack into: text (a list of lines only when
+    asked for arrays, which this logger never is)."""
+    return formatted if isinstance(formatted, str) else "\n".join(formatted)
+
+
+class RedactingFormatter(JsonFormatter):
+    """The JSON log line, with patient identifiers taken out of the message, the traceback
+    and any ``path`` or ``query`` field (:func:`redaction.redact`), whoever logged them (an
+    exception's text may quote the identifier it was about)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.msg, record.args = redaction.redact(record.getMessage()), None
+        for name in ("path", "query", "url"):
+            value = getattr(record, name, None)
+            if isinstance(value, str):
+                setattr(record, name, redaction.redact(value))
+        return super().format(record)
+
+    def formatException(self, ei: Any) -> str:
+        return redaction.redact(_text(super().formatException(ei)))
+
+    def formatStack(self, stack_info: str) -> str:
+        return redaction.redact(_text(super().formatStack(stack_info)))
+
+
+class GatewayFlask(Flask):
+    """Flask whose log of an unexpected error names the redacted path (Flask's own names the
+    raw one: a CCCD in the URL would reach the log)."""
+
+    request_class = GatewayRequest
+
+    def log_exception(self, exc_info: Any) -> None:
+        self.logger.error(f"Exception on {logged_path()} [{request.method}]", exc_info=exc_info)
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
-                                       rename_fields={"asctime": "time", "levelname": "level",
-                                                      "name": "logger"}))
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                                            rename_fields={"asctime": "time", "levelname": "level",
+                                                           "name": "logger"}))
     root = logging.getLogger()
     if not any(getattr(h, "_erx", False) for h in root.handlers):
         handler._erx = True  # type: ignore[attr-defined]

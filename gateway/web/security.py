@@ -22,33 +22,41 @@ from gateway.web.http import client_address
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def current_party() -> Party:
-    """The authenticated party of this request.
+def current_party(*, fresh: bool = False) -> Party:
+    """The authenticated party of this request; ``fresh``: its credentials checked against the
+    database rather than the party cache (no revocation window).
 
     Raises:
         gateway.core.errors.Unauthenticated: no valid credentials, or a disabled party.
+        gateway.core.errors.Malformed: a bearer token and an app-key together.
     """
     party = g.get("party")
-    if party is not None:
+    if party is not None and (not fresh or g.get("party_fresh")):
         return party
     # Werkzeug's Headers: a mapping with case-insensitive names, though not a Mapping subclass.
     party = services().authenticator.party_for(cast(Mapping[str, str], request.headers),
-                                               client_address())
-    g.party = party
+                                               client_address(), fresh=fresh)
+    g.party, g.party_fresh = party, fresh
     return party
 
 
-def requires(*roles: str) -> Callable[[F], F]:
+def requires(*roles: str, fresh: bool = False,
+             refused: Callable[[Party, Forbidden], None] | None = None) -> Callable[[F], F]:
     """View decorator: the request must come from an active party with one of ``roles``
-    (any role when none are named); 401 without valid credentials, 403 for another role."""
+    (any role when none are named); 401 without valid credentials, 403 for another role.
+    ``fresh``: the credentials are checked against the database, not the party cache;
+    ``refused(party, error)`` is told of a 403 before it is answered (to audit it)."""
 
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            party = current_party()
+            party = current_party(fresh=fresh)
             if roles and party.role not in roles:
-                raise Forbidden(f"this needs the role {' or '.join(roles)}; "
-                                f"the token is a {party.role}'s")
+                error = Forbidden(f"this needs the role {' or '.join(roles)}; "
+                                  f"the token is a {party.role}'s")
+                if refused is not None:
+                    refused(party, error)
+                raise error
             return view(*args, **kwargs)
 
         # The OpenAPI document says who may call (gateway.web.openapi adds the 401 and 403).

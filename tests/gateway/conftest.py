@@ -1,6 +1,6 @@
 """Fixtures of the gateway tests: the demo catalog loaded into the test database, the parties of
 a small world (clinics, doctors, pharmacies, a regulator, an admin), the overlap scenarios, the
-environment of `erx-gateway run`."""
+environment of `erx-gateway run`, console users and a client that fills forms as a browser does."""
 
 from __future__ import annotations
 
@@ -12,21 +12,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from gateway.web.context import services
 from tests.support.catalog import load_demo_catalog
+from tests.support.console import Browser, Person
 from tests.support.environment import free_port
-from tests.support.overlaps import (
-    BIRTH,
-    DIAZEPAM,
-    MORPHINE_INJ,
-    MORPHINE_ORAL,
-    PATIENT_NAME,
-    SEDUXEN,
-    accepted,
-    rx,
-)
-from tests.support.prescriptions import (
-    submit,
-)
+from tests.support.overlaps import BIRTH, DIAZEPAM, MORPHINE_INJ, MORPHINE_ORAL, PATIENT_NAME, SEDUXEN, accepted, rx
+from tests.support.prescriptions import submit
 
 
 @pytest.fixture
@@ -91,3 +82,30 @@ def caught(client: FlaskClient, two: dict[str, Any]) -> dict[str, Any]:
     warned = accepted(client, two["h"]["doctor_2"], rx(two, "h", [SEDUXEN], [(9, 12)], **person))
     return {**two, "first": first["ma_don_thuoc"], "calm": calm["ma_don_thuoc"],
             "warned": warned["ma_don_thuoc"]}
+
+
+@pytest.fixture
+def make_person(app: Flask, make_party):
+    """``make_person(role, code, username, facility=None)``: a party (made if new) and a user."""
+    made: dict[str, Any] = {}
+
+    def make(role: str, code: str, username: str, facility: str | None = None) -> Person:
+        key = f"{role}:{code}:{facility}"
+        if key not in made:
+            made[key] = make_party(role, code, facility)
+        party = made[key]
+        user, password = services(app).users.create(party_id=party.client_id, role=role,
+                                                    username=username)
+        return Person(user.username, password, party.client_id)
+
+    return make
+
+
+@pytest.fixture
+def browser(client: FlaskClient) -> Browser:
+    return Browser(client)
+
+
+@pytest.fixture
+def browser_factory(app: Flask):
+    return lambda: Browser(app.test_client())

@@ -316,7 +316,8 @@ def test_compact_tokens_fail_with_their_reason(ed25519_signer, es256_signer):
     assert compact_reason(f"{unencoded}.{payload}.{signature}",
                           key_set(ed25519_signer)) == "malformed_jws"
     none = b64url_encode(json.dumps({"alg": "none", "kid": ed25519_signer.kid}).encode())
-    assert compact_reason(f"{none}.{payload}.", key_set(ed25519_signer)) == "malformed_jws"
+    # unsigned alg none is a forgery attempt, not an unreadable text (issue 23)
+    assert compact_reason(f"{none}.{payload}.", key_set(ed25519_signer)) == "unsupported_alg"
     assert compact_reason(f"{none}.{payload}.{signature}",
                           key_set(ed25519_signer)) == "unsupported_alg"
 

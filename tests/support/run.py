@@ -37,3 +37,17 @@ def interrupt(process: subprocess.Popen[bytes]) -> str:
 
 
 BIN = Path(sys.executable).parent
+
+
+def database_pid(port: str) -> int:
+    """The pid of the SecantusDB process serving ``port`` (a child of the supervisor)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"secantus" in cmdline and port.encode() in cmdline:
+            return int(entry.name)
+    raise AssertionError(f"no embedded database on port {port}")

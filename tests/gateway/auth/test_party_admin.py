@@ -61,8 +61,8 @@ def test_party_administration_refuses_bad_input_and_other_roles(client, auth_hea
     assert client.get("/v2/parties/pharmacy-NT1", headers=admin).status_code == 404  # nothing stored
     assert_problem(client.patch("/v2/parties/nobody", headers=admin, json={"name": "Y"}), 404, "not-found")
     assert_problem(client.patch("/v2/parties/nobody", headers=admin, json={}), 422, "validation")
-    client.post("/v2/parties", headers=admin, json={"role": "regulator", "code": "SYT", "name": "Sở Y tế"})
-    taken = client.post("/v2/parties", headers=admin, json={"role": "regulator", "code": "SYT", "name": "Z"})
+    client.post("/v2/parties", headers=admin, json={"role": "pharmacy", "code": "SYT", "name": "NT"})
+    taken = client.post("/v2/parties", headers=admin, json={"role": "pharmacy", "code": "SYT", "name": "Z"})
     assert_problem(taken, 409, "conflict")
     assert_problem(client.get("/v2/parties?role=emperor", headers=admin), 422, "validation")
     pharmacy = auth_headers("pharmacy", "NT9")

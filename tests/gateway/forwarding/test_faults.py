@@ -208,6 +208,11 @@ def test_forwarder_killed_mid_send_loses_nothing(app, db, registry, tmp_path: Pa
     # registry's duplicate check saw one code under one id: delivered_once_each).
     assert repeated <= in_flight
     assert sum(registry.duplicates.values()) <= len(in_flight)
+    print(f"\nforwarder SIGKILL mid-send: {len(in_flight)} sends cut short; acknowledged "
+          f"{len(codes)}, found at the registry {len(registry.prescriptions)}, repeats "
+          f"recognised by their delivery id {sum(registry.duplicates.values())}, "
+          f"under two delivery ids "
+          f"{sum(len(registry.delivery_of_code[f'{registry.SEND} {c}']) > 1 for c in codes)}")
 
 
 @pytest.mark.slow

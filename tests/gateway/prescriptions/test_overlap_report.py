@@ -18,14 +18,7 @@ from hypothesis import strategies as st
 from gateway.prescriptions.reports import OVERLAP_COLUMNS
 from gateway.web.context import services
 from tests.support.http import assert_problem
-from tests.support.overlaps import (
-    BIRTH,
-    CCCD,
-    MORPHINE_INJ,
-    MORPHINE_ORAL,
-    PATIENT_NAME,
-    day,
-)
+from tests.support.overlaps import BIRTH, CCCD, MORPHINE_INJ, MORPHINE_ORAL, PATIENT_NAME, day
 
 REPORT = "/v2/reports/controlled-overlaps"
 

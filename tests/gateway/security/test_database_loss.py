@@ -22,7 +22,7 @@ from gateway.runtime.embedded import EmbeddedDatabase
 from gateway.web.context import services
 from tests.support.environment import free_port
 from tests.support.http import assert_problem
-from tests.support.run import interrupt, start, wait_ready
+from tests.support.run import database_pid, interrupt, start, wait_ready
 
 
 def test_requests_answer_503_with_retry_after_while_the_database_is_down(
@@ -67,29 +67,16 @@ def test_the_client_bounds_every_wait() -> None:
         client.close()
 
 
-def _database_pid(port: str) -> int:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"secantus" in b" ".join(cmdline) and port.encode() in cmdline:
-            return int(entry.name)
-    raise AssertionError(f"no embedded database on port {port}")
-
-
 @pytest.mark.slow
 def test_the_supervisor_restarts_a_dead_database_and_readyz_recovers(run_env: dict[str, str]) -> None:
     base = f"http://127.0.0.1:{run_env['ERX_HTTP_PORT']}"
     process = start(run_env)
     try:
         wait_ready(process, base)
-        first = _database_pid(run_env["ERX_EMBEDDED_DB_PORT"])
+        first = database_pid(run_env["ERX_EMBEDDED_DB_PORT"])
         os.kill(first, signal.SIGKILL)
         wait_ready(process, base)  # asserts the supervisor is still running
-        assert _database_pid(run_env["ERX_EMBEDDED_DB_PORT"]) != first
+        assert database_pid(run_env["ERX_EMBEDDED_DB_PORT"]) != first
     finally:
         output = interrupt(process)
     assert "restarting the embedded database" in output, output
@@ -102,7 +89,7 @@ def test_past_its_restart_budget_the_supervisor_exits_non_zero(run_env: dict[str
     process = start({**run_env, "ERX_EMBEDDED_DB_MAX_RESTARTS": "0"})
     try:
         wait_ready(process, base)
-        os.kill(_database_pid(run_env["ERX_EMBEDDED_DB_PORT"]), signal.SIGKILL)
+        os.kill(database_pid(run_env["ERX_EMBEDDED_DB_PORT"]), signal.SIGKILL)
         output, _ = process.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         output = interrupt(process).encode()

@@ -50,3 +50,16 @@ def test_binding_nomination_refuses_another_pharmacy(make_app, make_party, demo_
                                                 "object.id": code})
     assert failed["details"]["codes"] == ["dispense.not_nominated"]
     assert dispense(client, nominated, code, [{"line": 0, "so_luong_ban": 1}]).status_code == 201
+
+
+def test_a_nominated_pharmacy_code_compares_case_insensitively(make_app, make_party, demo_catalog) -> None:
+    app = make_app(NOMINATION="binding")
+    load_demo_catalog(app)
+    client = app.test_client()
+    doctor = make_party("doctor", "BS022", facility="79022").headers(client)
+    nominated = make_party("pharmacy", "NT0001").headers(client)
+    created = submit(client, doctor, prescription(ma_co_so_cung_ung_thuoc_chi_dinh="nt0001"))
+    assert created.status_code == 201, created.get_json()
+    answer = dispense(client, nominated, created.get_json()["ma_don_thuoc"], [{"line": 0, "so_luong_ban": 1}])
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["dispense"]["warnings"] == []

@@ -7,16 +7,23 @@ the variable to fix.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway import create_app
 from gateway.container import build_forwarder
-from gateway.core.config import ConfigError, load
+from gateway.core.config import ConfigError, check_embedded_database, load
 from gateway.forwarding.worker import registry_client
 from gateway.web.context import services
+from tests.support.environment import free_port
 from tests.support.production import production
+
+BIN = Path(sys.executable).parent
 
 
 def test_a_complete_production_configuration_starts(app_config: dict[str, Any]) -> None:
@@ -32,6 +39,7 @@ def test_a_complete_production_configuration_starts(app_config: dict[str, Any]) 
     ({"REGISTRY_BASE_URL": "http://registry.example.vn"}, "ERX_REGISTRY_BASE_URL"),
     ({"REGISTRY_BASE_URL": "HTTP://registry.example.vn"}, "ERX_REGISTRY_BASE_URL"),
     ({"TOKEN_SECRET": "short"}, "ERX_TOKEN_SECRET"),
+    ({"MONGODB_URI": ""}, "ERX_EMBEDDED_DB_IN_PRODUCTION"),
 ])
 def test_production_refuses_an_unsafe_set_up(app_config: dict[str, Any], change: dict[str, Any],
                                              variable: str) -> None:
@@ -50,3 +58,26 @@ def test_development_may_use_a_local_plain_http_registry(app: Any, app_config: d
     found.settings = found.settings.but(registry_base_url="http://127.0.0.1:9")
     forwarder = build_forwarder(found)
     assert forwarder is not None
+
+
+def test_production_runs_on_the_embedded_database_only_when_told_it_is_one_node(
+        tmp_path: Path) -> None:
+    """``erx-gateway run`` and a command-line call in production without ERX_MONGODB_URI stop
+    before starting anything, naming the setting; ``single-node`` lets the check pass."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
+    env.update({"ERX_ENV": "production", "ERX_VAR_DIR": str(tmp_path / "var"),
+                "ERX_EMBEDDED_DB_PORT": str(free_port()), "ERX_HTTP_PORT": str(free_port())})
+    for command in (["run"], ["parties", "list"]):
+        refused = subprocess.run([str(BIN / "erx-gateway"), *command], env=env,
+                                 capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1, refused.stderr
+        assert "ERX_EMBEDDED_DB_IN_PRODUCTION=single-node" in refused.stderr
+        assert "ERX_MONGODB_URI" in refused.stderr
+    assert not (tmp_path / "var" / "db").exists()  # no database was started
+    values = load({}, environ={"ERX_ENV": "production",
+                               "ERX_EMBEDDED_DB_IN_PRODUCTION": "single-node"})
+    check_embedded_database(values)
+    check_embedded_database(values.but(embedded_db_in_production="",
+                                       mongodb_uri="mongodb://db1,db2,db3/?replicaSet=rs0"))
+    with pytest.raises(ConfigError, match="ERX_EMBEDDED_DB_IN_PRODUCTION"):
+        load({}, environ={"ERX_EMBEDDED_DB_IN_PRODUCTION": "yes"})

@@ -64,3 +64,26 @@ def test_no_patient_identifier_reaches_the_request_log(client: FlaskClient, make
         assert CCCD not in json.dumps(record.__dict__, default=str)
     assert lines[0].path == "/v2/patients/<cccd>/access-log"
     assert lines[2].path == "/v2/nowhere/<digits>/x"
+
+
+def test_an_unexpected_error_logs_no_identifier_from_its_path_or_message(
+        make_app, caplog: pytest.LogCaptureFixture) -> None:
+    """Flask's own "Exception on <path>" and the exception's text (which may quote the value it
+    failed on) are redacted by the log formatter, like every logged message."""
+    from gateway.web.http import RedactingFormatter
+
+    app = make_app()
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answered 500 and logged, as when served
+
+    @app.route("/v2/boom/<value>")
+    def boom(value: str) -> str:
+        raise RuntimeError(f"cannot read {value}; BHYT DN4797915123456")
+
+    with caplog.at_level(logging.INFO):
+        answer = app.test_client().get(f"/v2/boom/{CCCD}?patient={CCCD}")
+    assert answer.status_code == 500
+    formatter = RedactingFormatter("%(message)s")
+    lines = [formatter.format(record) for record in caplog.records]
+    assert any("Exception on /v2/boom/<digits> [GET]" in line for line in lines), lines
+    assert any("RuntimeError: cannot read <digits>; BHYT <bhyt>" in line for line in lines)
+    assert not [line for line in lines if CCCD in line or "DN4797915123456" in line]

@@ -8,9 +8,13 @@ closed ones.
 
 from __future__ import annotations
 
+import csv
+import ipaddress
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -29,12 +33,16 @@ from gateway.forwarding.webhooks import ERRORS, PharmacyWebhookClient, validate_
 from gateway.prescriptions.outbox import RESULT_PERMANENT, RESULT_RETRY
 from tests.support.registry_double import WebhookReceiver
 
+DATA = Path(__file__).resolve().parents[2] / "data"
 HOSTILE_HOSTS = [
     "2130706433", "0x7f.1", "127.1", "0", "0177.0.0.1", "0x7f000001", "127.0.0.1", "localhost",
     "localhost.", "LOCALHOST", "ip6-localhost", "ip6-loopback", "a.b.localhost", "100.64.0.1",
     "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "0.0.0.0", "224.0.0.1",
     "[::1]", "[::]", "[::ffff:127.0.0.1]", "[::ffff:8.8.8.8]", "[fe80::1]", "[fc00::1]",
     "[2002:7f00:1::]", "192.0.2.1", "198.18.0.1", "240.0.0.1", "255.255.255.255",
+    # IPv4-compatible IPv6 and NAT64 (a translator reaches any IPv4 address through them)
+    "[::127.0.0.1]", "[::7f00:1]", "[::10.0.0.1]", "[::8.8.8.8]", "[64:ff9b::127.0.0.1]",
+    "[64:ff9b::8.8.8.8]", "[64:ff9b:1::a00:1]", "[::ffff:0:127.0.0.1]",
 ]
 
 
@@ -75,6 +83,50 @@ def test_a_name_is_refused_when_any_of_its_addresses_is_internal() -> None:
             check_host(name, resolver=resolver)
     assert [str(a) for a in check_host("public.example", resolver=resolver)] == [
         "8.8.4.4", "2001:4860:4860::8888"]
+
+
+def _registry() -> list[tuple[Any, str, str]]:
+    """tests/data/iana-special-purpose.csv: (network, name, globally reachable)."""
+    lines = [line for line in (DATA / "iana-special-purpose.csv").read_text().splitlines()
+             if line and not line.startswith("#")]
+    return [(ipaddress.ip_network(row["block"]), row["name"], row["globally_reachable"])
+            for row in csv.DictReader(lines)]
+
+
+def _samples(network: Any) -> set[Any]:
+    """The first, last and middle addresses of a block, and one past its first."""
+    size = network.num_addresses
+    return {network[0], network[size - 1], network[size // 2], network[min(1, size - 1)]}
+
+
+def test_every_special_purpose_block_that_is_not_global_is_refused() -> None:
+    """Every entry of IANA's IPv4 and IPv6 special-purpose registries that the registry says is
+    not globally reachable (or N/A), and every IPv6 block that embeds an IPv4 address, is
+    refused at each sampled address, written as a URL host and as a resolved name."""
+    registry = _registry()
+    reachable = [network for network, _, globally in registry if globally == "True"]
+    checked = 0
+    for network, name, globally in registry:
+        must_refuse = globally != "True" or network == ipaddress.ip_network("64:ff9b::/96")
+        if not must_refuse:
+            continue
+        for address in _samples(network):
+            if any(address in other and other.prefixlen > network.prefixlen for other in reachable):
+                continue  # a more specific block the registry says is reachable (2001:1::1 ...)
+            assert refused_address(address), (str(network), name, str(address))
+            host = f"[{address}]" if address.version == 6 else str(address)
+            with pytest.raises(Invalid):
+                validate_webhook({"url": f"https://{host}/hook"}, allow_http=False)
+            with pytest.raises(EgressRefused):
+                check_host("pharmacy.example", resolver=lambda *_, a=address: [str(a)])
+            checked += 1
+    assert checked >= 130, checked  # 136 when written
+    print(f"{len(registry)} registry entries, {checked} addresses refused")
+
+
+def test_public_unicast_addresses_are_still_allowed() -> None:
+    for address in ("8.8.8.8", "1.1.1.1", "2001:4860:4860::8888", "2606:4700:4700::1111"):
+        assert not refused_address(ipaddress.ip_address(address)), address
 
 
 @given(st.ip_addresses())

@@ -215,6 +215,21 @@ def test_verify_qr_says_why_an_altered_or_foreign_qr_is_invalid(printed: dict,
     assert foreign.exit_code == 1 and json.loads(foreign.stdout)["reason"] == "unknown_kid"
 
 
+@pytest.mark.parametrize("header", [{"alg": "none"}, {"alg": "none", "kid": "k"},
+                                    {"alg": "None"}, {"alg": "HS256", "kid": "k"}])
+@pytest.mark.parametrize("signed", [False, True])
+def test_verify_qr_says_forged_for_alg_none(printed: dict, jwks_file: Path,
+                                            header: dict, signed: bool) -> None:
+    """An unsigned token (``alg: none``) is the classic JWT forgery: exit 1, never 'unreadable'."""
+    _, payload, signature = printed["token"].split(".")
+    forged = f"{b64url_encode(json.dumps(header).encode())}.{payload}.{signature if signed else ''}"
+    result = verify_qr(forged, jwks_file)
+    assert result.exit_code == 1, result.output
+    verdict = json.loads(result.stdout)
+    assert verdict["valid"] is False and verdict["reason"] == "unsupported_alg"
+    assert verdict["ma_don_thuoc"] == printed["code"]  # what it claims, unproven
+
+
 def test_verify_qr_unreadable_text_or_key_set_exits_2(printed: dict, jwks_file: Path,
                                                       tmp_path: Path) -> None:
     for junk in ("79001ABCDEFG-c", "", "a.b.c", "x" * 400):
