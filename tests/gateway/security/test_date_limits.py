@@ -178,7 +178,7 @@ def test_any_day_on_any_console_date_input_is_answered(
 def test_the_dashboard_window_is_capped_with_a_message(app: Flask, world: dict,
                                                        browser: Browser) -> None:
     _person(app, world, "regulator", "thanh.tra", browser)
-    longest = app.config["CONSOLE_DASHBOARD_MAX_DAYS"]
+    longest = services(app).settings.console_dashboard_max_days
     assert longest == 366
     start = date(2025, 1, 1)
     too_long = browser.post("/console/inspector/", {
