@@ -12,9 +12,8 @@ from pathlib import Path
 import grimp
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("gateway", "schemas", "signing", "drug_catalog")
-SOURCE_DIRS = (*PACKAGES, "bench", "tools")
+from tests.support.layout import PACKAGES, ROOT, SOURCE_DIRS
+
 MAX_LINES = 600
 # The composition root may import lazily (each such import carries a comment saying why).
 LAZY_IMPORTS_ALLOWED = ("gateway/__init__.py", "gateway/container.py", "gateway/cli/")

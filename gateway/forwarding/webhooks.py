@@ -37,6 +37,7 @@ from pymongo.database import Database
 from gateway.core.changes import DocumentCache
 from gateway.core.errors import Invalid
 from gateway.forwarding.egress import EgressRefused, PinnedPoster, Unreachable, check_host
+from gateway.parties.model import pharmacy_key
 from gateway.prescriptions.outbox import PHARMACY_EVENTS, Outcome
 
 SIGNATURE_HEADER = "Erx-Signature"
@@ -64,31 +65,39 @@ COLLECTION = "webhooks"
 
 
 class WebhookStore:
-    """One webhook per pharmacy code in ``webhooks`` (``_id`` = pharmacy code); ``cache``
-    (None: none) keeps them while the change feed says they are current."""
+    """One webhook per pharmacy in ``webhooks``, its ``_id`` the pharmacy's code compared as
+    every pharmacy code is (:func:`gateway.parties.model.pharmacy_key`: a nomination of
+    ``nt0001`` reaches the webhook of ``NT0001``); ``cache`` (None: none) keeps them while the
+    change feed says they are current. A webhook stored before codes were compared so is
+    still found under its code as registered, and moves to its key when registered again."""
 
     def __init__(self, database: Database, *, cache: DocumentCache | None = None) -> None:
         self.collection = database[COLLECTION]
         self.cache = cache
 
-    def _load(self, pharmacy: Any) -> dict[str, Any] | None:
-        return self.collection.find_one({"_id": pharmacy})
+    def _load(self, key: Any) -> dict[str, Any] | None:
+        return self.collection.find_one({"_id": key})
 
     def get(self, pharmacy: str) -> dict[str, Any] | None:
-        if self.cache is None:
-            return self._load(pharmacy)
-        return self.cache.get(pharmacy, self._load)
+        key = pharmacy_key(pharmacy)
+        found = self._load(key) if self.cache is None else self.cache.get(key, self._load)
+        if found is None and key != pharmacy:  # registered under its code as written
+            found = self._load(pharmacy)
+        return found
 
     def put(self, pharmacy: str, *, url: str, events: list[str]) -> dict[str, Any]:
         now = datetime.now(UTC)
+        key = pharmacy_key(pharmacy)
         stored = self.collection.find_one_and_update(
-            {"_id": pharmacy},
+            {"_id": key},
             {"$set": {"url": url, "events": events, "updated_at": now},
              "$setOnInsert": {"created_at": now}},
             upsert=True, return_document=True)
         assert stored is not None  # an upsert returning the document after it
+        if key != pharmacy:
+            self.collection.delete_one({"_id": pharmacy})
         if self.cache is not None:
-            self.cache.invalidate(pharmacy)
+            self.cache.invalidate(key)
         return stored
 
 

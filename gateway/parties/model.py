@@ -34,6 +34,10 @@ class LastAdmin(Conflict, PartyError):
     """Disabling this administrator would leave no enabled one."""
 
 
+class PartyConflict(Conflict, PartyError):
+    """Other changes of the same party kept crossing this one."""
+
+
 @dataclass(frozen=True)
 class Party:
     client_id: str
@@ -68,6 +72,13 @@ class Party:
         return {"client_id": self.client_id, "role": self.role, "code": self.code,
                 "name": self.name, "facility": self.facility, "status": self.status,
                 "address": self.address, "phone": self.phone}
+
+
+def pharmacy_key(code: str) -> str:
+    """The form in which pharmacy codes are compared, the one rule wherever a pharmacy is
+    matched by its code (a nomination checked at dispense, the webhook a delivery goes to,
+    the pharmacies told of a cancellation): case-insensitively, ``NT0001`` = ``nt0001``."""
+    return code.casefold()
 
 
 def client_id_for(role: str, code: str, facility: str | None) -> str:

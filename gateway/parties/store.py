@@ -15,10 +15,20 @@ Reads by client id (every authenticated request) go through an in-process
 secret hash, so ``status`` and ``generation`` are compared through it), which the process's
 change feed empties of a party as soon as any process changes it; this store also forgets a
 party it changes itself at once.
+
+The number of enabled admins is also kept in ``party_counts`` (this store owns it too), so
+that disabling an admin is decided one after the other in one conditional write: the count
+is taken down by one only while it is above one, *before* the admin's status changes, and an
+admin's count goes up only *after* it is created or enabled. Each step is one single-document
+write (no transaction, so the same on a standalone server, a replica set and the embedded
+database); a crash between the two writes of a change leaves the count low, never high, so it
+can refuse a disable it need not have, never allow the last one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -27,6 +37,7 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
+from pymongo.results import UpdateResult
 
 from gateway.core.changes import DocumentCache
 from gateway.parties.model import (
@@ -35,6 +46,7 @@ from gateway.parties.model import (
     ROLES,
     LastAdmin,
     Party,
+    PartyConflict,
     PartyError,
     PartyExists,
     UnknownParty,
@@ -44,10 +56,21 @@ from gateway.parties.model import (
 from gateway.parties.secrets import SecretHasher
 
 COLLECTION = "parties"
+#: per-role counts of enabled parties; one document, ``{_id: "admin", enabled: n}``
+COUNTS = "party_counts"
+ADMIN = "admin"
+#: how often a change of an admin's status is tried again when another change of the same
+#: admin crosses it
+STATUS_ATTEMPTS = 5
 INDEXES = {COLLECTION: [
     IndexModel([("role", ASCENDING), ("facility", ASCENDING), ("code", ASCENDING)],
                unique=True, name="role_facility_code"),
 ]}
+
+
+def _last_admin(client_id: str) -> LastAdmin:
+    return LastAdmin(f"{client_id} is the last enabled admin: enable or create another admin "
+                     "first (erx-gateway parties create --role admin)")
 
 
 class PartyStore:
@@ -57,6 +80,7 @@ class PartyStore:
     def __init__(self, database: Database[dict[str, Any]], *, hasher: SecretHasher,
                  cache: DocumentCache | None = None) -> None:
         self.collection = database[COLLECTION]
+        self.counts = database[COUNTS]
         self.hasher = hasher
         self.cache = cache
 
@@ -100,6 +124,9 @@ class PartyStore:
                 raise PartyError(f"a {role} belongs to no facility")
             if not PARTY_CODE.match(code):
                 raise PartyError("code: 1-50 letters, digits, '.', '_' or '-'")
+        if role == "pharmacy" and self._pharmacy_twin(code):
+            raise PartyExists(f"a pharmacy with code {code} exists already (pharmacy codes "
+                              "compare case-insensitively)")
         secret = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         party = Party(client_id=client_id_for(role, code, facility), role=role, code=code,
@@ -110,11 +137,22 @@ class PartyStore:
                     **{key: value for key, value in contact.items() if key != "name"},
                     "secret_hash": self.hasher.hash_generated(secret), "generation": 0,
                     "created_at": now, "updated_at": now}
+        if role == ADMIN:
+            self._admin_count()
         try:
             self.collection.insert_one(document)
         except DuplicateKeyError:
             raise PartyExists(f"a {role} with code {code} exists already") from None
+        if role == ADMIN:
+            self._count_admins(+1)
         return party, secret
+
+    def _pharmacy_twin(self, code: str) -> bool:
+        """A pharmacy whose code is ``code`` as ``pharmacy_key`` compares codes (a
+        nomination, a webhook and the dispenses shown as its own could not tell them apart)."""
+        return self.collection.find_one(
+            {"role": "pharmacy", "code": {"$regex": f"^{re.escape(code)}$", "$options": "i"}},
+            {"_id": 1}) is not None
 
     def get(self, client_id: str) -> Party | None:
         doc = self._by_id(client_id)
@@ -158,34 +196,92 @@ class PartyStore:
         """Enable or disable a party; a disabled party's tokens stop working at once.
 
         Raises:
-            UnknownParty: no such client id.
+            UnknownParty: no such client id; LastAdmin: it is the last enabled admin;
+            PartyConflict: an admin's status kept changing under this change.
         """
         if status not in ("active", "disabled"):
             raise PartyError("status is active or disabled")
-        if status == "disabled":
-            self.check_can_disable(client_id)
-        # update_one, then read: findAndModify scans the collection on the embedded database.
-        result = self.collection.update_one(
-            {"_id": client_id},
-            {"$set": {"status": status, "updated_at": datetime.now(UTC)},
-             "$inc": {"generation": 1}})
+        doc = self._load(client_id)
+        if doc is None:
+            raise UnknownParty(f"no party {client_id}")
+        if doc.get("role") == ADMIN:
+            self._set_admin_status(client_id, status)
+        else:
+            # update_one, then read: findAndModify scans the collection on the embedded database.
+            self.collection.update_one({"_id": client_id}, self._status_change(status))
         self._changed(client_id)
-        party = self.get(client_id) if result.matched_count else None
+        party = self.get(client_id)
         if party is None:
             raise UnknownParty(f"no party {client_id}")
         return party
 
-    def check_can_disable(self, client_id: str) -> None:
-        """Raises LastAdmin when ``client_id`` is an enabled admin and no other admin is
-        enabled (nobody could then administer the gateway over HTTP)."""
-        doc = self._load(client_id)
-        if doc is None or doc.get("role") != "admin" or doc.get("status") != "active":
+    @staticmethod
+    def _status_change(status: str) -> dict[str, Any]:
+        return {"$set": {"status": status, "updated_at": datetime.now(UTC)},
+                "$inc": {"generation": 1}}
+
+    def _set_admin_status(self, client_id: str, status: str) -> None:
+        """Change an admin's status, keeping the count of enabled admins (never below one).
+
+        Every write is conditional on the status it changes from, so that a change counts
+        only when it happened, whatever other change crosses it.
+        """
+        self._admin_count()
+        other = "disabled" if status == "active" else "active"
+        for _ in range(STATUS_ATTEMPTS):
+            if status == "disabled" and self._matches(client_id, other):
+                taken = self.counts.update_one({"_id": ADMIN, "enabled": {"$gt": 1}},
+                                               {"$inc": {"enabled": -1}})
+                if not taken.matched_count:
+                    raise _last_admin(client_id)
+                if self._changed_from(client_id, other, status).matched_count:
+                    return
+                self._count_admins(+1)  # disabled by another change meanwhile: give it back
+            elif status == "active" and self._changed_from(client_id, other, status).matched_count:
+                self._count_admins(+1)
+                return
+            # already in that status: a new generation all the same, as for any party
+            if self._changed_from(client_id, status, status).matched_count:
+                return
+        raise PartyConflict(f"{client_id} kept changing; try again")
+
+    def _matches(self, client_id: str, status: str) -> bool:
+        return self.collection.find_one({"_id": client_id, "status": status}, {"_id": 1}) is not None
+
+    def _changed_from(self, client_id: str, before: str, status: str) -> UpdateResult:
+        return self.collection.update_one({"_id": client_id, "status": before},
+                                          self._status_change(status))
+
+    def _admin_count(self) -> None:
+        """Make sure the count of enabled admins exists; the first time, count them.
+
+        Called before any change of an admin, so that a count taken here never includes a
+        change whose own count comes after it.
+        """
+        if self.counts.find_one({"_id": ADMIN}, {"_id": 1}) is not None:
             return
-        other = self.collection.find_one({"role": "admin", "status": "active",
-                                          "_id": {"$ne": client_id}}, {"_id": 1})
-        if other is None:
-            raise LastAdmin(f"{client_id} is the last enabled admin: enable or create another "
-                            "admin first (erx-gateway parties create --role admin)")
+        enabled = self.collection.count_documents({"role": ADMIN, "status": "active"})
+        with contextlib.suppress(DuplicateKeyError):  # counted by another process first
+            self.counts.insert_one({"_id": ADMIN, "enabled": enabled})
+
+    def _count_admins(self, change: int) -> None:
+        self.counts.update_one({"_id": ADMIN}, {"$inc": {"enabled": change}})
+
+    def enabled_admins(self) -> int:
+        """The count of enabled admins that disabling one is decided on (never above the true
+        number; below it only after a crash in the middle of a change)."""
+        self._admin_count()
+        doc = self.counts.find_one({"_id": ADMIN}) or {}
+        return int(doc.get("enabled", 0))
+
+    def check_can_disable(self, client_id: str) -> None:
+        """Raises LastAdmin when ``client_id`` is an enabled admin that :meth:`set_status` would
+        not disable now (an early answer: the decision is the conditional write there)."""
+        doc = self._load(client_id)
+        if doc is None or doc.get("role") != ADMIN or doc.get("status") != "active":
+            return
+        if self.enabled_admins() <= 1:
+            raise _last_admin(client_id)
 
     def update(self, client_id: str, *, name: str | None = None, address: str | None = None,
                phone: str | None = None) -> Party:

@@ -21,7 +21,7 @@ from drug_catalog.errors import CatalogError, InvalidGs1
 from drug_catalog.identifiers import parse_gs1
 from drug_catalog.text import fold_phrase
 from gateway.core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, error_item
-from gateway.parties.model import Party
+from gateway.parties.model import Party, pharmacy_key
 from gateway.prescriptions import outbox
 from gateway.prescriptions.audit_outbox import audit_update
 from gateway.prescriptions.model import (
@@ -180,7 +180,7 @@ class Dispensing:
         """The warnings of a dispense by another pharmacy than the nominated one (advisory),
         or Forbidden (binding)."""
         nominated = stored.get("nominated_pharmacy")
-        if not nominated or str(nominated).casefold() == party.code.casefold():  # NT0001 = nt0001
+        if not nominated or pharmacy_key(str(nominated)) == pharmacy_key(party.code):
             return []
         if self.settings.nomination == "binding":
             raise Forbidden(f"{stored['_id']} nominates pharmacy {nominated}",

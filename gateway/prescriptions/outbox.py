@@ -34,6 +34,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from gateway.parties.model import pharmacy_key
+
 REGISTRY = "registry"
 PHARMACY_PREFIX = "pharmacy:"
 
@@ -116,20 +118,20 @@ def deliveries_for_issue(doc: Mapping[str, Any], now: datetime) -> list[dict[str
 
 def pharmacies_aware(doc: Mapping[str, Any]) -> list[str]:
     """Pharmacies that received the prescription or looked it up, in first-seen order:
-    the nominated one, those with a delivery, those that viewed it, those that dispensed."""
-    seen: dict[str, None] = {}
-    if doc.get("nominated_pharmacy"):
-        seen[doc["nominated_pharmacy"]] = None
-    for entry in doc.get("deliveries") or []:
-        code = pharmacy_code(entry.get("target", ""))
+    the nominated one, those with a delivery, those that viewed it, those that dispensed.
+
+    One each, their codes compared as every pharmacy code is
+    (:func:`gateway.parties.model.pharmacy_key`), each under its first spelling: a
+    cancellation goes to the same target as the issue before it, so it waits for it."""
+    seen: dict[str, str] = {}
+    codes = [doc.get("nominated_pharmacy")]
+    codes += [pharmacy_code(entry.get("target", "")) for entry in doc.get("deliveries") or []]
+    codes += list(doc.get("viewed_by_pharmacies") or [])
+    codes += [dispense.get("pharmacy") for dispense in doc.get("dispenses") or []]
+    for code in codes:
         if code:
-            seen[code] = None
-    for code in doc.get("viewed_by_pharmacies") or []:
-        seen[code] = None
-    for dispense in doc.get("dispenses") or []:
-        if dispense.get("pharmacy"):
-            seen[dispense["pharmacy"]] = None
-    return list(seen)
+            seen.setdefault(pharmacy_key(code), code)
+    return list(seen.values())
 
 
 def deliveries_for_cancel(doc: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from gateway.parties.model import Party
+from gateway.parties.model import Party, pharmacy_key
 from schemas.quantities import as_number, exact
 
 
@@ -26,7 +26,8 @@ def resource(stored: dict[str, Any], party: Party, *, status: str,
     ``zone`` and ``status`` its effective status."""
     dispenses = []
     for dispense in stored.get("dispenses", []):
-        own = party.role != "pharmacy" or dispense["pharmacy"] == party.code
+        own = party.role != "pharmacy" or pharmacy_key(dispense["pharmacy"]) == pharmacy_key(
+            party.code)
         shown = {"id": dispense["id"], "pharmacy": dispense["pharmacy"],
                  "at": _iso(dispense["at"], zone),
                  "items": [{**item, "so_luong_ban": as_number(exact(item["so_luong_ban"]))}

@@ -34,16 +34,15 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from gateway.core import config as settings
 from gateway.core.redaction import redact
-from gateway.web.problems import _TITLES, PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX, TITLES
+from gateway.web.problems import PROBLEM_MEDIA_TYPE, status_problem
 
 _DETAIL_CHARS = 200
 
 
 def problem_bytes(status: int, reason: str, message: str) -> bytes:
     """A complete HTTP/1.1 answer (connection closing) with a problem+json body."""
-    slug = _TITLES.get(status, "malformed" if status < 500 else "internal")
-    title = TITLES.get(slug, (reason, reason))
-    body = json.dumps({"type": PROBLEM_TYPE_PREFIX + slug, "title": title[0], "status": status,
+    problem_type, title = status_problem(status)
+    body = json.dumps({"type": problem_type, "title": title, "status": status,
                        "detail": redact(message)[:_DETAIL_CHARS] or reason},
                       ensure_ascii=False).encode("utf-8")
     head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"

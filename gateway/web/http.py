@@ -3,8 +3,8 @@ and the CSV / NDJSON exports of list endpoints.
 
 - A body is parsed strictly: a non-JSON content type is 415, malformed JSON, non-UTF-8 bytes
   and pathologically deep nesting are 400, all in the problem envelope.
-- Every request gets an id (``X-Request-ID`` if the client sent a sane one, else a new one),
-  echoed in the answer and in the one JSON log line written per request.
+- Every request gets an id (``X-Request-ID`` if the client sent a safe one, else a new one:
+  :func:`request_id`), echoed in the answer and in the one JSON log line written per request.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 access_log = logging.getLogger("erx.access")
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+#: what a client's ``X-Request-ID`` may be (and :func:`redaction.redact` must leave it as it is)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # Only the media type the API declares: not any application/x-anything+json (OWASP: a parser
 # must not be chosen by a type the client invents).
 _JSON_TYPE = re.compile(r"^application/json$")
@@ -239,9 +240,31 @@ def _bound_chunked_body() -> None:
     environ["CONTENT_LENGTH"] = str(len(raw))
 
 
+def request_id(supplied: str | None) -> str:
+    """The id of a request: the client's ``X-Request-ID`` when it is a safe one, else a new one.
+
+    Safe: 1 to 64 letters, digits, ``.``, ``_``, ``:`` or ``-``, and nothing the log redaction
+    takes out (no run of nine or more digits, BHYT number or QR text). The id is echoed in the
+    answer, written in the request log and kept in audit events, so a patient identifier sent
+    as one would reach all three.
+    """
+    if supplied and _REQUEST_ID.match(supplied) and redaction.redact(supplied) == supplied:
+        return supplied
+    return new_request_id()
+
+
+def new_request_id() -> str:
+    """A random id (128 bits, hexadecimal) that :func:`request_id` would accept back: one
+    with a run of nine or more digits, which the log redaction would mistake for an
+    identifier, is drawn again."""
+    while True:
+        made = uuid.uuid4().hex
+        if redaction.redact(made) == made:
+            return made
+
+
 def _begin() -> None:
-    supplied = request.headers.get("X-Request-ID", "")
-    g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    g.request_id = request_id(request.headers.get("X-Request-ID"))
     g.started = time.perf_counter()
     _check_sizes()
 

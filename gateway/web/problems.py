@@ -108,6 +108,15 @@ TITLES: dict[str, tuple[str, str]] = {
 LANGUAGES = ("vi", "en")
 
 
+def status_problem(status: int, lang: str = "vi") -> tuple[str, str]:
+    """The problem type (``urn:erx:problem:…``) and title, in ``lang``, of an answer that has
+    only its HTTP status (a refusal by the HTTP server before any view runs): the status's own
+    type, else ``malformed`` for a 4xx and ``internal`` for a 5xx."""
+    slug = _TITLES.get(status, "malformed" if status < 500 else "internal")
+    vi, en = TITLES[slug]
+    return PROBLEM_TYPE_PREFIX + slug, vi if lang == "vi" else en
+
+
 def language() -> str:
     """``vi`` or ``en``: the request's ``Accept-Language`` choice, Vietnamese by default."""
     if not has_request_context():

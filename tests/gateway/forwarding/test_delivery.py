@@ -108,12 +108,15 @@ def test_wrong_registry_password_is_retried_not_lost(db, registry, make_forwarde
         wait_until(lambda: states(db) == {"delivered": 1}, message="delivered after the fix")
 
 
+def _register_webhook(client, pharmacy: dict[str, str], receiver) -> None:
+    put = client.put("/v2/pharmacies/me/webhook", headers=pharmacy,
+                     json={"url": receiver.url + "/erx"})
+    assert put.status_code == 200, put.get_json()
+
+
 def test_the_nominated_pharmacy_gets_a_signed_push_and_then_the_cancellation(
         db, app, client, registry, webhook_receiver, make_forwarder, auth_headers) -> None:
-    pharmacy = auth_headers("pharmacy", "NT001")
-    put = client.put("/v2/pharmacies/me/webhook", headers=pharmacy,
-                     json={"url": webhook_receiver.url + "/erx"})
-    assert put.status_code == 200, put.get_json()
+    _register_webhook(client, auth_headers("pharmacy", "NT001"), webhook_receiver)
     [code] = insert_prescriptions(db, 1, nominated="NT001")
     make_forwarder().run_until_idle()
     cancel(app, code, viewed_by=["NT002"])  # NT002 has no webhook
@@ -133,6 +136,30 @@ def test_the_nominated_pharmacy_gets_a_signed_push_and_then_the_cancellation(
         assert resource["ma_don_thuoc"] == code and "deliveries" not in resource
         assert push["headers"][DELIVERY_ID_HEADER] in {d["id"] for d in deliveries_of(db, code)}
     assert json.loads(pushes[1]["body"])["status"] == "cancelled"
+
+
+def test_a_nomination_in_another_case_reaches_the_pharmacy_once(
+        db, app, client, registry, webhook_receiver, make_forwarder, auth_headers,
+        demo_catalog) -> None:
+    """Pharmacy codes compare case-insensitively here as at dispense (one rule,
+    gateway.parties.model.pharmacy_key): a nomination of nt001 reaches NT001's webhook, and the
+    cancellation after NT001 looked it up and dispensed goes there once, after the issue,
+    showing NT001 its own dispense with its invoice number."""
+    _register_webhook(client, auth_headers("pharmacy", "NT001"), webhook_receiver)
+    [code] = insert_prescriptions(db, 1, nominated="nt001")
+    make_forwarder().run_until_idle()
+    dispense(app, code, pharmacy="NT001", ma_hoa_don="HD-NT001-1")
+    cancel(app, code, viewed_by=["NT001"])
+    make_forwarder().run_until_idle()
+    assert [(d["target"], d["event"], d["state"]) for d in deliveries_of(db, code)
+            if d["target"] != "registry"] == [
+        ("pharmacy:nt001", "prescription.issued", "delivered"),
+        ("pharmacy:nt001", "prescription.cancelled", "delivered")]
+    pushes = webhook_receiver.received
+    assert [p["headers"][EVENT_HEADER] for p in pushes] == ["prescription.issued",
+                                                            "prescription.cancelled"]
+    [shown] = json.loads(pushes[1]["body"])["dispenses"]
+    assert shown["pharmacy"] == "NT001" and shown["ma_hoa_don"] == "HD-NT001-1"
 
 
 def test_delivery_outcomes_leave_audit_events(db, registry, make_forwarder) -> None:

@@ -63,3 +63,31 @@ def test_a_nominated_pharmacy_code_compares_case_insensitively(make_app, make_pa
     answer = dispense(client, nominated, created.get_json()["ma_don_thuoc"], [{"line": 0, "so_luong_ban": 1}])
     assert answer.status_code == 201, answer.get_json()
     assert answer.get_json()["dispense"]["warnings"] == []
+
+
+def test_a_pharmacy_code_differing_only_in_case_is_taken(client, auth_headers) -> None:
+    """Codes that a nomination, a webhook and a pharmacy's own dispenses cannot tell apart
+    belong to one pharmacy."""
+    admin = auth_headers("admin", "ops")
+    assert client.post("/v2/parties", headers=admin, json={
+        "role": "pharmacy", "code": "NT0001", "name": "NT"}).status_code == 201
+    twin = client.post("/v2/parties", headers=admin, json={
+        "role": "pharmacy", "code": "nt0001", "name": "NT"})
+    assert_problem(twin, 409, "conflict")
+    assert "case-insensitively" in twin.get_json()["detail"]
+
+
+def test_a_webhook_stored_under_its_code_as_written_is_still_found(
+        client, auth_headers, database) -> None:
+    """Webhooks stored before codes were compared case-insensitively (``_id`` = the code as
+    registered) keep working, and move to the compared form when registered again."""
+    pharmacy = auth_headers("pharmacy", "NT0001")
+    database["webhooks"].insert_one({"_id": "NT0001", "url": "https://nt.example/erx",
+                                     "events": ["prescription.issued"]})
+    answer = client.get("/v2/pharmacies/me/webhook", headers=pharmacy)
+    assert answer.status_code == 200 and answer.get_json()["url"] == "https://nt.example/erx"
+    assert client.put("/v2/pharmacies/me/webhook", headers=pharmacy,
+                      json={"url": "https://nt.example/v2"}).status_code == 200
+    assert [doc["_id"] for doc in database["webhooks"].find()] == ["nt0001"]
+    assert client.get("/v2/pharmacies/me/webhook", headers=pharmacy).get_json()["url"] == (
+        "https://nt.example/v2")
