@@ -24,6 +24,7 @@ from gateway.console import account_views, clinic_views, inspector_views, pharma
 from gateway.console import pages as console_pages
 from gateway.container import build_services
 from gateway.core import config as settings
+from gateway.fhir import views as fhir_views
 from gateway.forwarding import views as forwarding_views
 from gateway.national import views as national_views
 from gateway.prescriptions import print_views, report_views
@@ -54,6 +55,7 @@ API_SPEC_OPTIONS: dict[str, Any] = {
 BLUEPRINTS = (ops.blp, auth_views.blp, party_views.blp, signature_views.blp, forwarding_views.blp,
               forwarding_views.webhooks_blp, audit_views.blp, report_views.blp,
               catalog_views.blp, prescription_views.blp, print_views.blp, national_views.blp,
+              fhir_views.blp,
               account_views.blp, pharmacy_views.blp, clinic_views.blp, inspector_views.blp)
 
 
@@ -115,7 +117,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
             api.register_blueprint(blueprint)
         else:
             app.register_blueprint(blueprint)
-    problems.init_app(app, faces={national_views.blp.name: national_views.national_error})
+    problems.init_app(app, faces={national_views.blp.name: national_views.national_error,
+                                  fhir_views.blp.name: fhir_views.outcome_error})
     return app
 
 

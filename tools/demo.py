@@ -1,6 +1,7 @@
 """``make demo``: a clinic submits, a pharmacy looks up and dispenses half then the rest with
-scanned packs, an over-dispense is refused, another prescription is cancelled, and the clinic
-sees where its prescription was forwarded.
+scanned packs, an over-dispense is refused, another prescription is cancelled, the clinic
+sees where its prescription was forwarded, and the same is done through the FHIR face (a
+transaction Bundle in, MedicationRequests read back, a MedicationDispense).
 
 Against the running ``make run`` of this checkout (the address its run file,
 ``$ERX_VAR_DIR/run/gateway.json``, publishes; ``ERX_DEMO_URL`` names another), if it answers,
@@ -31,6 +32,8 @@ from typing import Any
 import requests
 
 from gateway.core import config as settings
+from gateway.fhir.examples import transaction
+from gateway.fhir.systems import Systems
 from gateway.forwarding.simulator import RegistrySimulator as RegistryDouble
 from gateway.runtime import supervisor
 from schemas import examples
@@ -187,7 +190,33 @@ class Demo:
                   f"{len(self.registry.prescriptions)}, dispense reports "
                   f"{len(self.registry.dispenses)}, cancellations "
                   f"{len(self.registry.cancellations)}.")
+        self.fhir(facility, drugs, doctor_h, first_h)
         print("\nDemo finished.")
+
+    def fhir(self, facility: str, drugs: list[dict[str, Any]], doctor_h: dict[str, str],
+             pharmacy_h: dict[str, str]) -> None:
+        """The same through the FHIR face (docs/fhir.md): a transaction Bundle in, the
+        MedicationRequests read back, one line dispensed as a MedicationDispense."""
+        systems = Systems(settings.load()["FHIR_SYSTEM_BASE"].rstrip("/"))
+        bundle = transaction(self.prescription(facility, drugs), systems)
+        fhir_json = {"Content-Type": "application/fhir+json"}
+        status, reply = self.call("10. The doctor submits a prescription through FHIR "
+                                  "(a transaction Bundle)", "POST", "/fhir/R4", doctor_h,
+                                  bundle, **fhir_json)
+        if status != 200:
+            raise SystemExit("the FHIR submission was refused; see above")
+        code = reply["entry"][-1]["response"]["location"].split("/")[1].rsplit(".", 1)[0]
+        self.call("11. It reads back as Vietnam Core MedicationRequests", "GET",
+                  f"/fhir/R4/MedicationRequest?group-identifier={code}"
+                  "&_include=MedicationRequest:subject", doctor_h)
+        self.call("12. A pharmacy dispenses line 1 as a MedicationDispense", "POST",
+                  "/fhir/R4/MedicationDispense", pharmacy_h,
+                  {"resourceType": "MedicationDispense", "status": "completed",
+                   "subject": {"reference": f"Patient/{code}"},
+                   "authorizingPrescription": [{"reference": f"MedicationRequest/{code}.1"}],
+                   "quantity": {"value": 20, "unit": drugs[0]["unit"]},
+                   "identifier": [{"system": systems.invoice, "value": "HD0005"}]},
+                  **fhir_json, **{"Idempotency-Key": secrets.token_hex(8)})
 
     def _wait_delivered(self, headers: dict[str, str], codes: list[str]) -> None:
         deadline = time.monotonic() + 60

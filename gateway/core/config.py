@@ -412,6 +412,17 @@ SETTINGS: tuple[Setting, ...] = (
             "results of GET /v2/drugs?q= when no limit is given (at most 100)"),
     Setting("CATALOG_IMPORT_BATCH", 1000, parse_positive_int,
             "rows compared and written per database round trip by `erx-gateway catalog import`"),
+    # --- FHIR face (docs/fhir.md) -------------------------------------------------------------
+    Setting("FHIR_SYSTEM_BASE", "https://erx-gateway.vn/fhir", str,
+            "base URI of the gateway's own FHIR identifier systems, code systems and extensions "
+            "(`<base>/sid/ma-don-thuoc`...): the IG has none for these concepts (docs/fhir.md)"),
+    Setting("FHIR_PAGE_SIZE", 20, parse_positive_int,
+            "resources of a FHIR search page when `_count` is not given"),
+    Setting("FHIR_MAX_PAGE_SIZE", 200, parse_positive_int,
+            "largest `_count` a FHIR search accepts"),
+    Setting("FHIR_SEARCH_MAX_PRESCRIPTIONS", 1000, parse_positive_int,
+            "prescriptions a FHIR search may match (it counts them for `total`); more is 422 "
+            "`too-costly`: narrow it by patient, status or authoredon"),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -153,6 +153,11 @@ class Settings:
     catalog_demo: str
     catalog_search_limit: int
     catalog_import_batch: int
+    # --- FHIR face
+    fhir_system_base: str
+    fhir_page_size: int
+    fhir_max_page_size: int
+    fhir_search_max_prescriptions: int
 
     def by_name(self) -> dict[str, Any]:
         """The values by setting name (``TOKEN_TTL_SECONDS``), as the table and the domain

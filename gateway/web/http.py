@@ -60,8 +60,10 @@ class GatewayRequest(Request):
                        detail_vi="JSON không đúng cú pháp")
 
 
-def json_body(*, allow_form: bool = False) -> Any:
-    """The request body as JSON (or as a flat form, where the endpoint allows it).
+def json_body(*, allow_form: bool = False, json_types: tuple[str, ...] = ()) -> Any:
+    """The request body as JSON (or as a flat form, where the endpoint allows it);
+    ``json_types``: other JSON media types the endpoint reads (the FHIR face's
+    ``application/fhir+json``).
 
     Raises:
         ApiError: 415 for another content type, 400 for a body that is not valid JSON.
@@ -69,8 +71,9 @@ def json_body(*, allow_form: bool = False) -> Any:
     mimetype = request.mimetype or ""
     if allow_form and mimetype == _FORM_TYPE:
         return _clean_text(request.form.to_dict())
-    if not _JSON_TYPE.match(mimetype):
-        accepted = "application/json" + (" or application/x-www-form-urlencoded" if allow_form else "")
+    if not _JSON_TYPE.match(mimetype) and mimetype not in json_types:
+        accepted = " or ".join(("application/json", *json_types)) + (
+            " or application/x-www-form-urlencoded" if allow_form else "")
         raise ApiError(415, detail=f"expected {accepted}, got {mimetype or 'no content type'}",
                        detail_vi=f"Cần Content-Type {accepted}, nhận được {mimetype or 'không có'}")
     raw = request.get_data(cache=True)
@@ -146,9 +149,9 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
-def json_object(*, allow_form: bool = False) -> dict[str, Any]:
+def json_object(*, allow_form: bool = False, json_types: tuple[str, ...] = ()) -> dict[str, Any]:
     """Like :func:`json_body`, but the top level must be an object (422 otherwise)."""
-    body = json_body(allow_form=allow_form)
+    body = json_body(allow_form=allow_form, json_types=json_types)
     if not isinstance(body, dict):
         raise ApiError(422, detail="the body must be a JSON object",
                        detail_vi="Nội dung phải là một đối tượng JSON",

@@ -24,10 +24,13 @@ def test_demo_walks_the_whole_flow() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     statuses = [line for line in done.stdout.splitlines() if line.startswith("--> ")]
     assert statuses == ["--> 201", "--> 200", "--> 201", "--> 201", "--> 409", "--> 201",
-                        "--> 200", "--> 409", "--> 200"]
+                        "--> 200", "--> 409", "--> 200",
+                        # the FHIR face: a transaction Bundle, its read, a MedicationDispense
+                        "--> 200", "--> 200", "--> 201"]
     # The forwarder delivered everything to the registry double: 2 prescriptions, 2 dispense
     # reports, 1 cancellation.
     assert ("Received by the national-registry simulator: prescriptions 2, dispense reports 2, "
             "cancellations 1.") in done.stdout
     assert "dispense.over_quantity" in done.stdout or "dispense.state" in done.stdout
+    assert '"resourceType": "MedicationRequest"' in done.stdout
     assert "Demo finished." in done.stdout
