@@ -23,12 +23,13 @@ import pymongo
 
 from bench.harness import free_port
 from gateway.audit.log import AuditLog
-from gateway.audit.store import EVENTS
-from gateway.audit.tree import TREE_HEADS, TREE_NODES, TREE_STATE, TreeHead, seal
+from gateway.audit.store import EVENTS, TREE_HEADS, TREE_NODES, TREE_STATE
+from gateway.audit.tree import TreeHead, seal
 from gateway.runtime.embedded import EmbeddedDatabase
 from signing.jws import Signer
-from signing.keys import generate_private_key
-from signing.merkle import MerkleTree, MongoNodeStore, node_hash
+from signing.key_store import generate_private_key
+from signing.merkle import MerkleTree, node_hash
+from signing.merkle_store import MongoNodeStore
 
 TREE_SIZE = 1_000_000
 PROOFS = 300

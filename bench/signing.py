@@ -15,7 +15,7 @@ from typing import Any
 
 from signing.canonical import canonicalize
 from signing.jws import Signer, verify_document
-from signing.keys import generate_private_key
+from signing.key_store import generate_private_key
 
 ROUND_SECONDS = 1.5
 ROUNDS = 3

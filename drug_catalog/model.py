@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from drug_catalog.errors import InvalidDrug, InvalidIdentifier
@@ -17,7 +18,19 @@ from drug_catalog.identifiers import normalize_code, normalize_gtin, parse_regis
 from drug_catalog.text import compact, tokens
 
 KINDS = ("chemical", "traditional", "biological", "raw_material")
-CONTROL_CLASSES = ("none", "narcotic", "psychotropic", "precursor", "radioactive")
+
+
+class ControlClass(StrEnum):
+    """A product's special-control class; ``none`` for ordinary products."""
+
+    NONE = "none"
+    NARCOTIC = "narcotic"
+    PSYCHOTROPIC = "psychotropic"
+    PRECURSOR = "precursor"
+    RADIOACTIVE = "radioactive"
+
+
+CONTROL_CLASSES: tuple[str, ...] = tuple(kind.value for kind in ControlClass)
 STATUSES = ("active", "suspended", "withdrawn", "recalled")
 
 FIELDS = ("national_code", "registration_number", "gtins", "name", "active_ingredients",

@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
@@ -22,13 +22,13 @@ from gateway.audit import store as audit_store
 from gateway.audit.log import AuditLog, EventContext
 from gateway.audit.store import QueueSource
 from gateway.audit.tree import Sealer, SealPolicy
-from gateway.auth import sessions as sessions_store
-from gateway.auth import users as users_store
+from gateway.auth import session_store, user_store
 from gateway.auth.limiter import LoginLimiter, parse_limit
 from gateway.auth.service import Authenticator
-from gateway.auth.sessions import ConsoleLogin, SessionPolicy, SessionStore
+from gateway.auth.session_store import SessionStore
+from gateway.auth.sessions import ConsoleLogin, SessionPolicy
 from gateway.auth.tokens import TokenService, VerifiedKeys
-from gateway.auth.users import UserStore
+from gateway.auth.user_store import UserStore
 from gateway.catalog.service import CatalogService
 from gateway.console.service import Console, ConsolePolicy
 from gateway.core import encryption
@@ -39,44 +39,49 @@ from gateway.core.encryption import FieldCipher, master_key
 from gateway.core.settings import Settings
 from gateway.forwarding.deliveries import DeliveryMetrics
 from gateway.forwarding.registry import RegistryClient
-from gateway.forwarding.webhooks import COLLECTION as WEBHOOKS
-from gateway.forwarding.webhooks import PharmacyWebhookClient, WebhookStore
+from gateway.forwarding.webhook_store import COLLECTION as WEBHOOKS
+from gateway.forwarding.webhook_store import WebhookStore
+from gateway.forwarding.webhooks import PharmacyWebhookClient
 from gateway.forwarding.worker import Forwarder, ForwardingPolicy, registry_client
 from gateway.parties import store as parties_store
 from gateway.parties.model import Party, client_id_for
 from gateway.parties.secrets import SecretHasher
 from gateway.parties.store import PartyStore
-from gateway.prescriptions import audit_outbox, idempotency, overlap_store
+from gateway.prescriptions import audit_outbox_store, idempotency_store, overlap_store, wiring
 from gateway.prescriptions import store as prescriptions_store
-from gateway.prescriptions.audit_outbox import PrescriptionAuditOutbox
-from gateway.prescriptions.idempotency import IdempotencyStore
+from gateway.prescriptions.audit_outbox_store import PrescriptionAuditOutbox
+from gateway.prescriptions.cancelling import Cancelling
+from gateway.prescriptions.dispensing import Dispensing
+from gateway.prescriptions.idempotency_store import IdempotencyStore
+from gateway.prescriptions.model import StoredPrescription
 from gateway.prescriptions.outbox_store import OutboxStore
 from gateway.prescriptions.overlap_store import OverlapStore
+from gateway.prescriptions.overlaps import OverlapCheck, OverlapPolicy
 from gateway.prescriptions.print_pdf import render_pdf
 from gateway.prescriptions.printing import Printing
+from gateway.prescriptions.reading import Reading
 from gateway.prescriptions.reports import check_utc_offset
 from gateway.prescriptions.representation import resource
-from gateway.prescriptions.service import Lifecycle
 from gateway.prescriptions.store import PrescriptionStore
-from gateway.prescriptions.wiring import build_lifecycle, validation_policy
+from gateway.prescriptions.submission import Submission
 from gateway.signatures import service as signatures_service
 from gateway.signatures.qr import PrescriptionQr
 from gateway.signatures.service import Signatures, build_signatures
-from signing.keys import COLLECTION as SIGNING_KEYS
-from signing.keys import KeyStore
+from signing.key_store import COLLECTION as SIGNING_KEYS
+from signing.key_store import KeyStore
 
 # Every collection's indexes, created at start-up (the drug catalog's store keeps its own,
 # the login limiter's collections belong to the limits library).
 INDEXES: tuple[IndexDeclaration, ...] = (
     parties_store.INDEXES,
-    users_store.INDEXES,
-    sessions_store.INDEXES,
+    user_store.INDEXES,
+    session_store.INDEXES,
     audit_store.INDEXES,
     signatures_service.INDEXES,
     prescriptions_store.INDEXES,
-    audit_outbox.INDEXES,
+    audit_outbox_store.INDEXES,
     overlap_store.INDEXES,
-    idempotency.INDEXES,
+    idempotency_store.INDEXES,
     encryption.INDEXES,
 )
 
@@ -103,7 +108,11 @@ class Services:
     prescription_store: PrescriptionStore
     outbox: OutboxStore
     overlaps: OverlapStore
-    lifecycle: Lifecycle
+    # the prescription services, each over the one store
+    submission: Submission
+    reading: Reading
+    cancelling: Cancelling
+    dispensing: Dispensing
     printing: Printing
     idempotency: IdempotencyStore
     webhooks: WebhookStore
@@ -204,7 +213,8 @@ def build_services(settings: Settings, *, listeners: Sequence[Any] = ()) -> Serv
     data_key = master_key(settings)
     login_limit = parse_limit(settings.login_failure_limit)
     address_limit = parse_limit(settings.login_address_failure_limit, "LOGIN_ADDRESS_FAILURE_LIMIT")
-    policy = validation_policy(settings)
+    policy = wiring.validation_policy(settings)
+    overlap_policy = OverlapPolicy.from_settings(settings)
     zone = ZoneInfo(settings.timezone)
 
     storage = Storage(settings, INDEXES, listeners=listeners)
@@ -244,11 +254,23 @@ def build_services(settings: Settings, *, listeners: Sequence[Any] = ()) -> Serv
         outbox = OutboxStore(database, cipher=cipher)
         overlaps = OverlapStore(database)
         qr = PrescriptionQr(signatures)
-        lifecycle = build_lifecycle(prescription_store, catalog=catalog.catalog,
-                                    signatures=signatures, qr=qr, audit=audit, policy=policy,
-                                    zone=zone, overlap_store=overlaps,
-                                    party_names=parties.names, settings=settings,
-                                    audit_outbox=prescription_audit)
+        audit_event = wiring.audit_events(audit)
+        submission = Submission(
+            prescription_store, catalog=catalog.catalog,
+            validate=wiring.validator(catalog=catalog.catalog, signatures=signatures,
+                                      policy=policy),
+            sign=wiring.signer(signatures), dispensable_until=wiring.dispensing_window(policy),
+            patient_key=audit.patient_hash,
+            overlaps=OverlapCheck(prescription_store, overlaps, catalog=catalog.catalog,
+                                  audit=audit, names=parties.names, policy=overlap_policy),
+            audit_event=audit_event)
+        reading = Reading(prescription_store, read_qr=qr.read, patient_key=audit.patient_hash,
+                          audit_event=audit_event, audit_outbox=prescription_audit,
+                          audit_queue=audit.store)
+        cancelling = Cancelling(prescription_store, audit_event=audit_event)
+        dispensing = Dispensing(
+            prescription_store, catalog=catalog.catalog, audit_event=audit_event,
+            settings=wiring.dispense_settings(settings, policy=policy, zone=zone))
         webhook_cache = DocumentCache(feed, ttl_seconds=poll)
         feed.subscribe(WEBHOOKS, webhook_cache)
         delivery_metrics = DeliveryMetrics(
@@ -258,17 +280,19 @@ def build_services(settings: Settings, *, listeners: Sequence[Any] = ()) -> Serv
             authenticator=authenticator, users=users, console_login=console_login,
             audit=audit, sealer=sealer, signatures=signatures,
             qr=qr, catalog=catalog, prescription_store=prescription_store, outbox=outbox,
-            overlaps=overlaps, lifecycle=lifecycle,
-            printing=Printing(lifecycle, parties=parties, qr=qr, catalog=catalog.catalog,
+            overlaps=overlaps, submission=submission, reading=reading, cancelling=cancelling,
+            dispensing=dispensing,
+            printing=Printing(reading, parties=parties, qr=qr, catalog=catalog.catalog,
                               zone=zone, child_months=policy.child_age_months,
                               render_pdf=render_pdf),
-            idempotency=IdempotencyStore(database[idempotency.COLLECTION],
+            idempotency=IdempotencyStore(database[idempotency_store.COLLECTION],
                                          ttl_seconds=settings.idempotency_ttl_seconds,
                                          lease_seconds=settings.idempotency_lease_seconds,
                                          cipher=cipher),
             webhooks=WebhookStore(database, cache=webhook_cache),
             delivery_metrics=delivery_metrics,
-            console=Console(lifecycle=lifecycle, catalog=catalog.catalog, parties=parties,
+            console=Console(reading=reading, prescriptions=prescription_store,
+                            catalog=catalog.catalog, parties=parties,
                             outbox=outbox, overlaps=overlaps, audit=audit,
                             signatures=signatures, zone=zone,
                             policy=ConsolePolicy.from_settings(settings)),
@@ -288,8 +312,8 @@ def pharmacy_view(services: Services) -> Callable[[Mapping[str, Any], str], dict
     def view(doc: Mapping[str, Any], pharmacy: str) -> dict[str, Any]:
         party = Party(client_id=client_id_for("pharmacy", pharmacy, None), role="pharmacy",
                       code=pharmacy, name="", facility=None, status="active")
-        stored = dict(doc)
-        return resource(stored, party, status=services.lifecycle.effective_status(stored),
+        stored = cast(StoredPrescription, dict(doc))  # a snapshot of the outbox's
+        return resource(stored, party, status=services.reading.effective_status(stored),
                         zone=services.timezone)
 
     return view

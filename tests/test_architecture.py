@@ -215,3 +215,79 @@ def test_the_pattern_reader_reads_as_mypy_does() -> None:
     assert not _matches("gateway.parties.store_x", "gateway.*.store")
     assert _matches("schemas", "schemas.*") and _matches("schemas.data.x", "schemas.*")
     assert not _matches("schemasx.y", "schemas.*")
+# --- MongoDB queries and updates live in the stores -------------------------------------------
+# A store module is one named ``store.py`` or ``*_store.py``: the owner of its collections,
+# the only code that writes a query, an update, a pipeline or an index filter for them. Two
+# modules of the core's database plumbing own no collection of the domain and are stores in
+# that sense too: the change feed (its $match over the change streams of every subscribed
+# collection) and the field encryption (the key vault's index).
+STORE_PLUMBING = ("gateway/core/changes.py", "gateway/core/encryption.py")
+# ``$`` words that are not MongoDB's: JSON Schema and OpenAPI keywords.
+NOT_MONGODB = frozenset({"$ref", "$schema", "$id", "$defs"})
+_OPERATOR = re.compile(r"\$[A-Za-z_][\w.]*")
+
+
+def _is_store(relative: str) -> bool:
+    name = relative.rsplit("/", 1)[-1]
+    return name == "store.py" or name.endswith("_store.py") or relative in STORE_PLUMBING
+
+
+def _operators(source: str) -> list[tuple[int, str]]:
+    """Every string constant (dict keys included) or f-string that is a MongoDB operator or a
+    ``$field`` path: ``"$set"``, ``"$lines.dispensed"``, ``f"${name}"``."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if _OPERATOR.fullmatch(node.value) and node.value not in NOT_MONGODB:
+                found.append((node.lineno, node.value))
+        elif isinstance(node, ast.JoinedStr) and node.values:
+            first = node.values[0]
+            if (isinstance(first, ast.Constant) and isinstance(first.value, str)
+                    and first.value.startswith("$")):
+                found.append((node.lineno, first.value + "{...}"))
+    return found
+
+
+def test_the_operator_finder_finds_operators() -> None:
+    source = ('q = {"status": {"$in": ["a"]}, "$or": []}\n'
+              'u = {"$set": {"x": 1}}\n'
+              'p = [{"$group": {"_id": "$lines.ma_thuoc"}}, f"${name}"]\n'
+              'ok = {"$ref": "#/x", "link": "$response.body#/id", "hash": "$erx-hmac$", "s": "$"}\n')
+    assert sorted(_operators(source)) == sorted([(1, "$in"), (1, "$or"), (2, "$set"),
+                                                 (3, "$group"), (3, "$lines.ma_thuoc"),
+                                                 (3, "${...}")])
+
+
+def test_no_mongodb_operator_outside_the_stores() -> None:
+    """Services, views and everything else ask a store by name (``record_dispense``,
+    ``release``); none writes a MongoDB query or update itself."""
+    outside = []
+    for path in _modules(*PACKAGES):
+        relative = path.relative_to(ROOT).as_posix()
+        if _is_store(relative):
+            continue
+        outside += [f"{relative}:{line}: {word}"
+                    for line, word in _operators(path.read_text(encoding="utf-8"))]
+    assert outside == []
+
+
+# pymongo's collection methods (``find`` is left out: strings have one too).
+COLLECTION_METHODS = frozenset({
+    "find_one", "insert_one", "insert_many", "update_one", "update_many", "replace_one",
+    "delete_one", "delete_many", "aggregate", "count_documents", "bulk_write", "distinct",
+    "find_one_and_update", "find_one_and_replace", "find_one_and_delete", "watch"})
+
+
+def test_no_collection_is_read_or_written_outside_the_stores() -> None:
+    """Besides operators, a plain ``find_one({"_id": ...})`` or ``insert_one`` belongs to the
+    store of its collection too (the change feed's ``watch`` is the core's plumbing)."""
+    outside = []
+    for path in _modules(*PACKAGES):
+        relative = path.relative_to(ROOT).as_posix()
+        if _is_store(relative):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        outside += [f"{relative}:{node.lineno}: {node.func.attr}" for node in ast.walk(tree)
+                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in COLLECTION_METHODS]
+    assert outside == []

@@ -4,7 +4,7 @@
 context function the composition root gives it: the request's party, request id and address)
 and a unique ``event_id``. :meth:`AuditLog.record` prepares and queues it for the sequencer
 (:mod:`gateway.audit.store`): one insert, no counter. An event about a prescription is instead
-prepared by the prescription lifecycle and written inside the update that changes the
+prepared by the prescription services and written inside the update that changes the
 prescription, so the change and its audit event are stored together or not at all. Recording
 fails closed: if the event cannot be stored, the action's request fails.
 

@@ -34,32 +34,18 @@ def known_action(action: str) -> bool:
 
 def event_query(args: Mapping[str, Any], audit: AuditLog) -> dict[str, Any]:
     """The database filter of a search (keys of :data:`FILTERS`; a CCCD is hashed here)."""
-    query: dict[str, Any] = {}
-    if args.get("actor"):
-        query["actor.party_id"] = args["actor"]
-    if args.get("user"):
-        query["actor.user"] = args["user"]
+    actions = None
     if args.get("action"):
         action = args["action"]
-        if action.endswith(".*"):
-            query["action"] = {"$in": [name for name in ACTIONS if name.startswith(action[:-1])]}
-        else:
-            query["action"] = action
-    if args.get("prescription"):
-        query["object.type"] = "prescription"
-        query["object.id"] = args["prescription"]
-    if args.get("patient"):
-        query["patient_hash"] = audit.patient_hash(args["patient"])
-    if args.get("from_") is not None or args.get("to") is not None:
-        span = {}
-        if args.get("from_") is not None:
-            span["$gte"] = utc(args["from_"])
-        if args.get("to") is not None:
-            span["$lt"] = utc(args["to"])
-        query["time"] = span
-    if args.get("cursor") is not None:
-        query["_id"] = {"$gt": int(args["cursor"])}
-    return query
+        actions = ([name for name in ACTIONS if name.startswith(action[:-1])]
+                   if action.endswith(".*") else [action])
+    return store.event_filter(
+        actor=args.get("actor") or None, user=args.get("user") or None, actions=actions,
+        prescription=args.get("prescription") or None,
+        patient_hash=audit.patient_hash(args["patient"]) if args.get("patient") else None,
+        since=utc(args["from_"]) if args.get("from_") is not None else None,
+        until=utc(args["to"]) if args.get("to") is not None else None,
+        after=int(args["cursor"]) if args.get("cursor") is not None else None)
 
 
 def events_page(audit: AuditLog, query: Mapping[str, Any],
@@ -94,10 +80,9 @@ def access_log(audit: AuditLog, parties: PartyStore, cccd: str, *, cursor: str |
     """Who read, printed or dispensed the person's prescriptions, oldest first; the reading
     is itself recorded (``patient.access_log_viewed``)."""
     audit.catch_up()
-    query: dict[str, Any] = {"patient_hash": audit.patient_hash(cccd),
-                             "action": {"$in": list(ACCESS_ACTIONS)}}
-    if cursor is not None:
-        query["_id"] = {"$gt": int(cursor)}
+    query = store.event_filter(patient_hash=audit.patient_hash(cccd),
+                               actions=list(ACCESS_ACTIONS),
+                               after=int(cursor) if cursor is not None else None)
     docs = store.find_page(audit.database, query, limit + 1)
     page = docs[:limit]
     names = parties.names(d["actor"]["party_id"] for d in page if d["actor"].get("party_id"))

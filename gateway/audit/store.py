@@ -4,7 +4,7 @@ their sequence numbers.
 Trillian-style (google/trillian: a log's leaves are queued, and the *sequencer* later gives
 queued leaves their indices in batches): recording an event is ONE insert, into the queue
 ``audit_queue`` (or, for an event about a prescription, a ``$push`` inside the very update
-that changes the prescription: see :mod:`gateway.prescriptions.audit_outbox`). No counter is
+that changes the prescription: see :mod:`gateway.prescriptions.audit_outbox_store`). No counter is
 read or incremented on the request path. The sequencer (:func:`sequence`, run by the sealer
 and before every read of the log) takes a batch of queued events from every source, orders
 them by time, and inserts them into ``audit_events`` under the next numbers ``0, 1, 2, ...``
@@ -39,10 +39,16 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from signing.merkle_store import MongoNodeStore
+
 log = logging.getLogger(__name__)
 
 EVENTS = "audit_events"
 QUEUE = "audit_queue"
+# The Merkle tree of the sealed events (gateway/audit/tree.py).
+TREE_NODES = "audit_tree_nodes"
+TREE_STATE = "audit_tree_state"
+TREE_HEADS = "audit_tree_heads"
 SYSTEM_ROLE = "system"
 
 
@@ -131,7 +137,7 @@ class QueueSource:
 
     def acknowledge(self, events: Sequence[Mapping[str, Any]]) -> None:
         # In chunks: the embedded database matches each candidate against the whole $in list
-        # (gateway/prescriptions/audit_outbox.py measures it).
+        # (gateway/prescriptions/audit_outbox_store.py measures it).
         ids = [event["event_id"] for event in events]
         for start in range(0, len(ids), QUEUE_ACKNOWLEDGE_CHUNK):
             self.queue.delete_many({"_id": {"$in": ids[start:start + QUEUE_ACKNOWLEDGE_CHUNK]}})
@@ -220,6 +226,85 @@ INDEXES = {EVENTS: [
     IndexModel([("patient_hash", ASCENDING), ("_id", ASCENDING)], name="patient",
                partialFilterExpression={"patient_hash": {"$type": "string"}}),
 ]}
+
+
+def event_filter(*, actor: str | None = None, user: str | None = None,
+                 actions: Sequence[str] | None = None, prescription: str | None = None,
+                 patient_hash: str | None = None, since: datetime | None = None,
+                 until: datetime | None = None, after: int | None = None) -> dict[str, Any]:
+    """The filter of the events by ``actor`` (party id), ``user`` (a person of the console),
+    one of ``actions`` (a single one: an equality), about ``prescription``, about the person
+    ``patient_hash``, recorded in ``[since, until)``, numbered after ``after``."""
+    query: dict[str, Any] = {}
+    if actor is not None:
+        query["actor.party_id"] = actor
+    if user is not None:
+        query["actor.user"] = user
+    if actions is not None:
+        query["action"] = actions[0] if len(actions) == 1 else {"$in": list(actions)}
+    if prescription is not None:
+        query["object.type"] = "prescription"
+        query["object.id"] = prescription
+    if patient_hash is not None:
+        query["patient_hash"] = patient_hash
+    if since is not None or until is not None:
+        span = {}
+        if since is not None:
+            span["$gte"] = since
+        if until is not None:
+            span["$lt"] = until
+        query["time"] = span
+    if after is not None:
+        query["_id"] = {"$gt": after}
+    return query
+
+
+def committed_tree_size(database: Database[dict[str, Any]]) -> int:
+    """How many events the Merkle tree holds (the sealer's committed size)."""
+    state = database[TREE_STATE].find_one({"_id": "tree"})
+    return int(state["size"]) if state else 0
+
+
+def tree_nodes(database: Database[dict[str, Any]]) -> MongoNodeStore:
+    """The stored nodes of the audit Merkle tree."""
+    return MongoNodeStore(database[TREE_NODES])
+
+
+def tree_head_document(database: Database[dict[str, Any]],
+                       tree_size: int | None = None) -> dict[str, Any] | None:
+    """The stored tree head of ``tree_size`` (None: the latest), or None."""
+    if tree_size is None:
+        return database[TREE_HEADS].find_one(sort=[("_id", DESCENDING)])
+    return database[TREE_HEADS].find_one({"_id": tree_size})
+
+
+def insert_tree_head(database: Database[dict[str, Any]], document: Mapping[str, Any]) -> bool:
+    """Publish a tree head; False when one of its size exists already."""
+    try:
+        database[TREE_HEADS].insert_one(dict(document))
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+def tree_head_documents_before(database: Database[dict[str, Any]], tree_size: int,
+                               limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` stored tree heads of smaller sizes than ``tree_size``, latest first."""
+    return list(database[TREE_HEADS].find({"_id": {"$lt": tree_size}})
+                .sort("_id", DESCENDING).limit(limit))
+
+
+def commit_tree_size(database: Database[dict[str, Any]], before: int, after: int) -> bool:
+    """Compare-and-set of the sealer's committed tree size."""
+    if before == 0:
+        try:
+            database[TREE_STATE].insert_one({"_id": "tree", "size": after})
+            return True
+        except DuplicateKeyError:
+            pass
+    result = database[TREE_STATE].update_one({"_id": "tree", "size": before},
+                                             {"$set": {"size": after}})
+    return result.modified_count == 1
 
 
 def find_page(database: Database[dict[str, Any]], query: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:

@@ -19,29 +19,30 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pymongo import DESCENDING
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from gateway.audit.log import event_leaf
 from gateway.audit.store import (
     UnsequencedSource,
+    commit_tree_size,
+    committed_tree_size,
     event_from_document,
     format_time,
+    insert_tree_head,
     next_run,
     now_millis,
     sequence,
+    tree_head_document,
+    tree_head_documents_before,
+    tree_nodes,
     utc,
 )
 from gateway.core.settings import Settings
 from signing.canonical import canonicalize
-from signing.merkle import EMPTY_ROOT, MerkleTree, MongoNodeStore
+from signing.merkle import EMPTY_ROOT, MerkleTree
 
 log = logging.getLogger(__name__)
 
-TREE_NODES = "audit_tree_nodes"
-TREE_STATE = "audit_tree_state"
-TREE_HEADS = "audit_tree_heads"
 
 
 class TreeHeadSigner(Protocol):
@@ -85,48 +86,34 @@ class TreeHead:
                    timestamp=utc(doc["timestamp"]), signature=doc["signature"])
 
 
-def sealed_size(database: Database) -> int:
+def sealed_size(database: Database[dict[str, Any]]) -> int:
     """How many events the Merkle tree holds (the sealer's committed size)."""
-    state = database[TREE_STATE].find_one({"_id": "tree"})
-    return int(state["size"]) if state else 0
+    return committed_tree_size(database)
 
 
-def tree(database: Database, size: int | None = None) -> MerkleTree:
+def tree(database: Database[dict[str, Any]], size: int | None = None) -> MerkleTree:
     """The audit Merkle tree in ``database`` (at its committed size unless ``size``)."""
-    return MerkleTree(MongoNodeStore(database[TREE_NODES]),
-                      size=sealed_size(database) if size is None else size)
+    return MerkleTree(tree_nodes(database), size=sealed_size(database) if size is None else size)
 
 
-def latest_tree_head(database: Database) -> TreeHead | None:
-    doc = database[TREE_HEADS].find_one(sort=[("_id", DESCENDING)])
+def latest_tree_head(database: Database[dict[str, Any]]) -> TreeHead | None:
+    doc = tree_head_document(database)
     return TreeHead.from_document(doc) if doc else None
 
 
-def tree_heads_before(database: Database, tree_size: int, limit: int) -> list[TreeHead]:
+def tree_heads_before(database: Database[dict[str, Any]], tree_size: int,
+                      limit: int) -> list[TreeHead]:
     """Up to ``limit`` tree heads published at smaller sizes than ``tree_size``, latest first."""
-    docs = database[TREE_HEADS].find({"_id": {"$lt": tree_size}}).sort("_id", DESCENDING)
-    return [TreeHead.from_document(doc) for doc in docs.limit(limit)]
+    return [TreeHead.from_document(doc)
+            for doc in tree_head_documents_before(database, tree_size, limit)]
 
 
-def tree_head_at(database: Database, tree_size: int) -> TreeHead | None:
-    doc = database[TREE_HEADS].find_one({"_id": tree_size})
+def tree_head_at(database: Database[dict[str, Any]], tree_size: int) -> TreeHead | None:
+    doc = tree_head_document(database, tree_size)
     return TreeHead.from_document(doc) if doc else None
 
 
-def _commit_size(database: Database, before: int, after: int) -> bool:
-    """Compare-and-set of the committed tree size."""
-    if before == 0:
-        try:
-            database[TREE_STATE].insert_one({"_id": "tree", "size": after})
-            return True
-        except DuplicateKeyError:
-            pass
-    result = database[TREE_STATE].update_one({"_id": "tree", "size": before},
-                                             {"$set": {"size": after}})
-    return result.modified_count == 1
-
-
-def sequence_all(database: Database, sources: Sequence[UnsequencedSource], *,
+def sequence_all(database: Database[dict[str, Any]], sources: Sequence[UnsequencedSource], *,
                  batch_size: int = 10_000) -> int:
     """Sequence every event waiting in ``sources``, ``batch_size`` a round trip; how many.
 
@@ -141,7 +128,7 @@ def sequence_all(database: Database, sources: Sequence[UnsequencedSource], *,
             return total
 
 
-def seal(database: Database, signer: TreeHeadSigner, *, batch_size: int = 10_000,
+def seal(database: Database[dict[str, Any]], signer: TreeHeadSigner, *, batch_size: int = 10_000,
          gap_grace_seconds: float = 60.0,
          sources: Sequence[UnsequencedSource] = ()) -> TreeHead:
     """Sequence the events waiting in ``sources``, append every unsealed event to the Merkle
@@ -166,7 +153,7 @@ def seal(database: Database, signer: TreeHeadSigner, *, batch_size: int = 10_000
             break
         before = merkle.size
         merkle.append(event_leaf(event_from_document(doc)) for doc in run)
-        if not _commit_size(database, before, merkle.size):
+        if not commit_tree_size(database, before, merkle.size):
             merkle = tree(database)  # another sealer got there first: go on from its size
         elif len(run) < batch_size:
             break  # everything numbered is sealed, and nothing more was waiting
@@ -178,11 +165,9 @@ def seal(database: Database, signer: TreeHeadSigner, *, batch_size: int = 10_000
     head = TreeHead(tree_size=merkle.size, root_hash=root, timestamp=timestamp,
                     signature=signer.sign_detached(
                         TreeHead.signed_fields(merkle.size, root, timestamp)))
-    try:
-        database[TREE_HEADS].insert_one({"_id": head.tree_size, "root_hash": head.root_hash,
-                                         "timestamp": head.timestamp,
-                                         "signature": head.signature})
-    except DuplicateKeyError:
+    if not insert_tree_head(database, {"_id": head.tree_size, "root_hash": head.root_hash,
+                                       "timestamp": head.timestamp,
+                                       "signature": head.signature}):
         return tree_head_at(database, head.tree_size) or head
     return head
 
@@ -207,7 +192,7 @@ class Sealer:
     each seal; ``sources`` are where events wait for their numbers (the queue, the
     prescriptions' outboxes: the composition root lists them)."""
 
-    def __init__(self, database: Database, *, signer: Callable[[], TreeHeadSigner],
+    def __init__(self, database: Database[dict[str, Any]], *, signer: Callable[[], TreeHeadSigner],
                  policy: SealPolicy, sources: Sequence[UnsequencedSource] = ()) -> None:
         self.database = database
         self.signer = signer

@@ -1,12 +1,13 @@
 """People's sessions in the console: login, resume, logout, password change (no HTTP here).
 
 A session is a random 256-bit id held by the browser (in the signed, HttpOnly session
-cookie); the ``console_sessions`` collection (its only owner) keeps its SHA-256, never the id,
-with the user, the party, the login time and the last request's time. A session ends at
-logout, after ``CONSOLE_SESSION_IDLE_SECONDS`` without a request, ``CONSOLE_SESSION_ABSOLUTE_SECONDS``
-after its login, when its user or party is disabled (both are read again on every request), and
-when the user's password changes (the other sessions). Expired records are removed by a TTL
-index at their absolute end, and by :meth:`ConsoleLogin.resume` as soon as they are seen.
+cookie); the ``console_sessions`` collection (:mod:`gateway.auth.session_store`) keeps its
+SHA-256, never the id, with the user, the party, the login time and the last request's time.
+A session ends at logout, after ``CONSOLE_SESSION_IDLE_SECONDS`` without a request,
+``CONSOLE_SESSION_ABSOLUTE_SECONDS`` after its login, when its user or party is disabled (both
+are read again on every request), and when the user's password changes (the other sessions).
+Expired records are removed by a TTL index at their absolute end, and by
+:meth:`ConsoleLogin.resume` as soon as they are seen.
 
 Failed logins and failed current-password checks count against the same brute-force limit as
 the API's secrets (:class:`gateway.auth.limiter.LoginLimiter`), keyed ``user:<username>``.
@@ -14,37 +15,23 @@ the API's secrets (:class:`gateway.auth.limiter.LoginLimiter`), keyed ``user:<us
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from pymongo import ASCENDING, IndexModel
-from pymongo.database import Database
 
 from gateway.auth.limiter import LoginLimiter
-from gateway.auth.users import PASSWORD_MAX_CHARS, User, UserStore
+from gateway.auth.session_store import SessionStore
+from gateway.auth.user_store import UserStore
+from gateway.auth.users import PASSWORD_MAX_CHARS, User
 from gateway.core.errors import Invalid, error_item
 from gateway.core.settings import Settings
 from gateway.parties.model import Party
 from gateway.parties.store import PartyStore
 
-COLLECTION = "console_sessions"
-INDEXES = {COLLECTION: [
-    IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl"),
-    IndexModel([("username", ASCENDING)], name="username"),
-]}
-
 
 def limiter_key(username: str) -> str:
     """The login limiter's key of a username (never the same as a party's client id)."""
     return f"user:{username.strip().lower()[:128]}"
-
-
-def _digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -67,35 +54,6 @@ class Signed:
     user: User
     party: Party
     session_id: str
-
-
-class SessionStore:
-    def __init__(self, database: Database) -> None:
-        self.collection = database[COLLECTION]
-
-    def create(self, user: User, *, now: datetime, absolute: timedelta, address: str) -> str:
-        session_id = secrets.token_urlsafe(32)
-        self.collection.insert_one({"_id": _digest(session_id), "username": user.username,
-                                    "party_id": user.party_id, "created_at": now,
-                                    "seen_at": now, "expires_at": now + absolute,
-                                    "address": address[:64]})
-        return session_id
-
-    def get(self, session_id: str) -> dict[str, Any] | None:
-        return self.collection.find_one({"_id": _digest(session_id)})
-
-    def touch(self, session_id: str, now: datetime) -> None:
-        self.collection.update_one({"_id": _digest(session_id)}, {"$set": {"seen_at": now}})
-
-    def end(self, session_id: str) -> bool:
-        return self.collection.delete_one({"_id": _digest(session_id)}).deleted_count == 1
-
-    def end_user(self, username: str, *, keep: str | None = None) -> int:
-        """End every session of ``username`` (but ``keep``); how many ended."""
-        query: dict[str, Any] = {"username": username}
-        if keep is not None:
-            query["_id"] = {"$ne": _digest(keep)}
-        return self.collection.delete_many(query).deleted_count
 
 
 class ConsoleLogin:

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
 
-from gateway.core.errors import RateLimited, Unauthenticated
+from gateway.core.errors import RateLimited, Unauthenticated, UnsupportedGrantType
 from gateway.parties.model import Party
 from gateway.web.context import services
 from gateway.web.http import client_address, json_object
@@ -67,8 +67,7 @@ def issue_token() -> Any:
     grant_type, client_id, secret = _require_strings(body, "grant_type", "client_id",
                                                      "client_secret")
     if grant_type != "client_credentials":
-        raise ApiError(400, slug="unsupported-grant-type", title="Unsupported grant type",
-                       detail="grant_type must be client_credentials")
+        raise UnsupportedGrantType(grant_type)
     party = authenticate_secret(client_id, secret)
     if party is None:
         _audit_login("client_credentials", None, client_id)

@@ -67,7 +67,7 @@ def _list(form: Any, status: int = 200) -> Any:
     if not errors:
         values = chosen["values"]
         try:
-            found, next_cursor = services().lifecycle.list(
+            found, next_cursor = services().reading.list(
                 g.party, facility=None, status=values["status"] or None,
                 issued_from=chosen["from"], issued_to=chosen["to"],
                 patient=values["patient"] or None, cursor=form.get("cursor") or None,
@@ -98,8 +98,8 @@ def search() -> Any:
 def _show(code: str, status: int = 200, *, errors: dict[str, list[str]] | None = None,
           reason: str = "") -> Any:
     found = services()
-    stored = found.lifecycle.get(code)
-    found.lifecycle.authorize_read(stored, g.party)
+    stored = found.reading.get(code)
+    found.reading.authorize_read(stored, g.party)
     if status == 200:
         record("prescription.viewed", stored)
     deliveries = deliveries_for(found.outbox, code, g.party)

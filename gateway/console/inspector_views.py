@@ -235,8 +235,8 @@ def overlaps_search() -> Any:
 @signed_in("regulator")
 def prescription(code: str) -> Any:
     found = services()
-    stored = found.lifecycle.get(code)
-    found.lifecycle.authorize_read(stored, g.party)
+    stored = found.reading.get(code)
+    found.reading.authorize_read(stored, g.party)
     record("prescription.viewed", stored)
     return page("console/inspector_rx.html", rx=sheet(stored, g.party),
                 deliveries=deliveries_for(found.outbox, code, g.party))

@@ -54,8 +54,7 @@ def lookup() -> Any:
         return page("console/pharmacy_home.html", status, code=text,
                     errors={"code": [item["message"] for item in exc.errors]})
     if details is not None:  # QR text: audited now, with how it was read
-        lifecycle = services().lifecycle
-        lifecycle.authorize_read(stored, g.party)
+        services().reading.authorize_read(stored, g.party)
         viewed(stored, g.party, details)
         session[SEEN] = stored["_id"]
     return redirect(url_for(".prescription", code=stored["_id"]), 303)
@@ -63,9 +62,9 @@ def lookup() -> Any:
 
 def _show(code: str, status: int = 200, *, errors: dict[str, list[str]] | None = None,
           form: dict[str, str] | None = None) -> Any:
-    lifecycle = services().lifecycle
-    stored = lifecycle.get(code)
-    lifecycle.authorize_read(stored, g.party)
+    reading = services().reading
+    stored = reading.get(code)
+    reading.authorize_read(stored, g.party)
     if session.pop(SEEN, None) != code and status == 200:
         viewed(stored, g.party)
     shown = sheet(stored, g.party)
@@ -87,7 +86,7 @@ def prescription(code: str) -> Any:
 @blp.route("/rx/<code>/dispense", methods=["POST"])
 @signed_in("pharmacy")
 def dispense(code: str) -> Any:
-    stored = services().lifecycle.get(code)
+    stored = services().reading.get(code)
     filled = dispense_body(request.form, len(stored["lines"]))
     form = {name: request.form.get(name, "") for name in request.form if name != "csrf_token"}
     if filled.errors:

@@ -1,13 +1,11 @@
 """What only the console needs (no HTTP here): a pharmacy's own dispense history, the
 products a line may be substituted with, the inspector's dashboard figures, the overlap page's
 ranking, and the integrity check. Everything else the console shows or does goes through the
-services the API uses (:mod:`gateway.prescriptions.service`, :mod:`gateway.audit.search`, ...).
+services the API uses (:mod:`gateway.prescriptions.reading`, :mod:`gateway.audit.search`, ...).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import time
 from collections import Counter
@@ -26,10 +24,12 @@ from gateway.core.settings import Settings
 from gateway.forwarding.deliveries import COUNTED_STATES, count_table
 from gateway.parties.model import Party, client_id_for
 from gateway.parties.store import PartyStore
+from gateway.prescriptions.cursor import decode_cursor, encode_cursor
 from gateway.prescriptions.outbox_store import OutboxStore
 from gateway.prescriptions.overlap_store import OverlapStore
+from gateway.prescriptions.reading import Reading
 from gateway.prescriptions.reports import overlap_item, summary
-from gateway.prescriptions.service import Lifecycle
+from gateway.prescriptions.store import PrescriptionStore
 from gateway.signatures.service import Signatures
 from signing.jws import verify_detached
 
@@ -74,11 +74,13 @@ class Dashboard:
 
 
 class Console:
-    def __init__(self, *, lifecycle: Lifecycle, catalog: Catalog, parties: PartyStore,
+    def __init__(self, *, reading: Reading, prescriptions: PrescriptionStore, catalog: Catalog,
+                 parties: PartyStore,
                  outbox: OutboxStore, overlaps: OverlapStore, audit: AuditLog,
                  signatures: Signatures, zone: tzinfo, policy: ConsolePolicy,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.lifecycle = lifecycle
+        self.reading = reading
+        self.prescriptions = prescriptions
         self.catalog = catalog
         self.parties = parties
         self.outbox = outbox
@@ -120,27 +122,23 @@ class Console:
         Raises:
             gateway.core.errors.Invalid: a malformed cursor.
         """
-        query: dict[str, Any] = {"dispenses.pharmacy": party.code}
-        if cursor:
-            after_time, after_code = _decode_cursor(cursor)
-            query = {"$and": [query, {"$or": [
-                {"issued_at": {"$lt": after_time}},
-                {"issued_at": after_time, "_id": {"$lt": after_code}}]}]}
+        after = (decode_cursor(cursor, "a cursor from the previous page",
+                               "Phải là con trỏ của trang trước") if cursor else None)
         limit = self.policy.page_size
-        found = self.lifecycle.store.find_page(query, limit + 1)
+        found = self.prescriptions.page(limit=limit + 1, dispensed_by=party.code, after=after)
         rows = []
         for stored in found[:limit]:
             mine = [dispense for dispense in stored["dispenses"]
                     if dispense["pharmacy"] == party.code]
             rows.append({"code": stored["_id"],
                          "patient": stored["document"].get("ho_ten_benh_nhan", ""),
-                         "status": self.lifecycle.effective_status(stored),
+                         "status": self.reading.effective_status(stored),
                          "issued_at": stored["issued_at"].astimezone(self.zone),
                          "dispenses": [self._dispense_row(dispense) for dispense in mine]})
         next_cursor = None
         if len(found) > limit:
             last = found[limit - 1]
-            next_cursor = _encode_cursor(last["issued_at"], last["_id"])
+            next_cursor = encode_cursor(last["issued_at"], last["_id"])
         return rows, next_cursor
 
     def _dispense_row(self, dispense: Mapping[str, Any]) -> dict[str, Any]:
@@ -193,7 +191,7 @@ class Console:
         return figures
 
     def _dashboard(self, start: datetime, end: datetime) -> Dashboard:
-        store = self.lifecycle.store
+        store = self.prescriptions
         offset = self.policy.utc_offset
         days = {row["key"]: row for row in summary(store, group_by="day", start=start, end=end,
                                                    utc_offset=offset)["groups"]}
@@ -275,18 +273,3 @@ def _facility_label(code: str | None, names: Mapping[str, str]) -> str:
         return "?"
     name = names.get(client_id_for("clinic", code, code))
     return f"{name} ({code})" if name else code
-
-
-def _encode_cursor(issued_at: datetime, code: str) -> str:
-    raw = json.dumps([issued_at.astimezone(UTC).isoformat(), code]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        issued_at, code = json.loads(raw)
-        return datetime.fromisoformat(issued_at), str(code)
-    except (ValueError, TypeError):
-        raise bad_parameter("cursor", "a cursor from the previous page",
-                            "Phải là con trỏ của trang trước") from None

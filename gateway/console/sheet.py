@@ -10,7 +10,7 @@ from typing import Any
 from gateway.console import labels
 from gateway.parties.model import Party
 from gateway.prescriptions.answers import view_of
-from gateway.prescriptions.model import DISPENSABLE
+from gateway.prescriptions.model import DISPENSABLE, StoredPrescription
 from gateway.prescriptions.printing import SEXES, TITLES, age_text, clean
 from gateway.web.context import services
 
@@ -24,7 +24,7 @@ def _dmy(value: str | None) -> str:
         return clean(value)
 
 
-def sheet(stored: dict[str, Any], party: Party) -> dict[str, Any]:
+def sheet(stored: StoredPrescription, party: Party) -> dict[str, Any]:
     """Everything a prescription page shows ``party``."""
     found = services()
     shown = view_of(stored, party)
@@ -94,11 +94,11 @@ def sheet(stored: dict[str, Any], party: Party) -> dict[str, Any]:
     }
 
 
-def row(stored: dict[str, Any]) -> dict[str, Any]:
+def row(stored: StoredPrescription) -> dict[str, Any]:
     """One line of a list of prescriptions."""
     found = services()
     document = stored["document"]
-    status = found.lifecycle.effective_status(stored)
+    status = found.reading.effective_status(stored)
     return {"code": stored["_id"], "patient": clean(document.get("ho_ten_benh_nhan")),
             "type": document.get("loai_don_thuoc", ""), "status": status,
             "status_label": labels.STATUSES.get(status, status),

@@ -1,7 +1,8 @@
 """The FHIR face's one coupling to the prescriptions package: the stored prescription's layout
-read into :mod:`gateway.fhir.model` values, and the lifecycle's public operations the native
-endpoints use (read access, listing, validation). When the prescriptions package changes how it
-stores a prescription, this module is the one to follow it. No HTTP here.
+read into :mod:`gateway.fhir.model` values, and the public operations of the prescription
+services the native endpoints use (read access, listing: Reading; validation: Submission).
+When the prescriptions package changes how it stores a prescription, this module is the one
+to follow it. No HTTP here.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ def _iso(value: datetime | None, zone: tzinfo) -> str:
 
 
 class Reader(Protocol):
-    """What the native read endpoints use of the prescriptions package (its lifecycle, or
-    the read service of its split): the FHIR face uses exactly these."""
+    """What the native read endpoints use of the prescriptions package
+    (:class:`gateway.prescriptions.reading.Reading`): the FHIR face uses exactly these."""
 
     def get(self, code: str) -> Mapping[str, Any]: ...
 

@@ -1,4 +1,4 @@
-"""The FHIR face's reads and searches (no HTTP): each resource from the same lifecycle and
+"""The FHIR face's reads and searches (no HTTP): each resource from the same prescription services and
 access rules as the native endpoints, searchset Bundles with ``total``, ``_count`` pages and
 ``_include``. Writes go through the native submit and dispense paths (gateway/fhir/views.py).
 """

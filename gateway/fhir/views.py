@@ -63,8 +63,8 @@ def _service() -> FhirService:
     settings = found.settings
     systems = _systems()
     prescriptions = Prescriptions(
-        found.lifecycle, found.parties, catalog=found.catalog.catalog,
-        validate=found.lifecycle.validate, pack_holder=found.prescription_store.pack_holder,
+        found.reading, found.parties, catalog=found.catalog.catalog,
+        validate=found.submission.validate, pack_holder=found.prescription_store.pack_holder,
         zone=found.timezone, systems=systems)
     return FhirService(prescriptions,
                        found.catalog, found.parties, systems=systems,

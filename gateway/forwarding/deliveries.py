@@ -122,7 +122,8 @@ def _kind(row: Mapping[str, Any]) -> str:
 def count_table(rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
     """Deliveries by (state, target kind), every counted state and kind present, from the rows
     of :meth:`OutboxStore.count_by_state`."""
-    table = {(state, kind): 0 for state in COUNTED_STATES for kind in TARGET_KINDS}
+    table: dict[tuple[str, str], int] = {(state, kind): 0 for state in COUNTED_STATES
+                                         for kind in TARGET_KINDS}
     for row in rows:
         key = (row["_id"]["state"], _kind(row))
         table[key] = table.get(key, 0) + row["count"]

@@ -34,13 +34,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from gateway.prescriptions.outbox import QUEUED
 from gateway.prescriptions.outbox_store import OutboxStore
-
-# The change events that mean work for a forwarder (a $match on the feed's stream).
-WORK_EVENTS: dict[str, Any] = {"$or": [
-    {"operationType": {"$in": ["insert", "replace"]}},
-    {f"updateDescription.updatedFields.{QUEUED}": {"$exists": True}}]}
 
 
 def parse_partition(value: str) -> tuple[int, int]:

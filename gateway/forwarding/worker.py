@@ -68,7 +68,7 @@ from gateway.forwarding.registry import (
     national_dispense_report,
     national_document,
 )
-from gateway.forwarding.schedule import WORK_EVENTS, Schedule, parse_partition
+from gateway.forwarding.schedule import Schedule, parse_partition
 from gateway.forwarding.webhooks import PharmacyWebhookClient
 from gateway.parties.store import PartyStore
 from gateway.prescriptions.outbox import (
@@ -90,7 +90,7 @@ from gateway.prescriptions.outbox import (
     target_kind,
     waiting_for,
 )
-from gateway.prescriptions.outbox_store import OutboxStore
+from gateway.prescriptions.outbox_store import WORK_EVENTS, OutboxStore, Outcomes
 from gateway.prescriptions.store import PRESCRIPTIONS
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ class Forwarder:
         if index is None:
             return False if fresh else self._recompute(code)
         doc = self.outbox.opened(doc)  # patient fields in plain text for the receivers
-        unwritten: dict[str, Any] = {}  # the previous delivery's outcome, in dotted paths
+        unwritten: Outcomes = {}  # the previous delivery's outcome: index -> fields
         events: list[dict[str, Any]] = []  # the audit events of the unwritten outcome
         claimed = False
         try:
@@ -246,35 +246,33 @@ class Forwarder:
                 entry = deliveries[index]
                 tried.add(index)
                 seen = (entry["state"], entry.get("attempts", 0))  # as the snapshot shows it
-                prefix = f"deliveries.{index}."
                 now = self.clock()
                 first = entry.get("first_attempt_at") or now
                 if self._parks(entry):
-                    parked = {prefix + "state": PENDING, prefix + "next_attempt_at": None,
-                              prefix + "last_error": UnconfiguredRegistry.REASON}
+                    parked = {"state": PENDING, "next_attempt_at": None,
+                              "last_error": UnconfiguredRegistry.REASON}
                     entry.update(state=PENDING, next_attempt_at=None)
                     if claimed:
-                        unwritten.update(parked)
+                        unwritten[index] = parked
                     else:
-                        self._write(doc, index, seen, claimed, parked, {}, now)
+                        self._write(doc, index, seen, claimed, {index: parked}, False, now)
                         claimed = True
                 elif now - first >= self.policy.max_age:
-                    gave_up = self._outcome_fields(code, entry, index, None, first, now, events)
-                    self._write(doc, index, seen, claimed, {**unwritten, **gave_up}, {}, now,
-                                events)
+                    gave_up = self._outcome_fields(code, entry, None, first, now, events)
+                    self._write(doc, index, seen, claimed, {**unwritten, index: gave_up}, False,
+                                now, events)
                     claimed, unwritten, events = True, {}, []
                 else:
                     self._write(doc, index, seen, claimed, {
-                        **unwritten, prefix + "state": IN_FLIGHT, prefix + "last_attempt_at": now,
-                        prefix + "first_attempt_at": first}, {prefix + "attempts": 1}, now,
-                        events)
+                        **unwritten, index: {"state": IN_FLIGHT, "last_attempt_at": now,
+                                             "first_attempt_at": first}}, True, now, events)
                     claimed, events = True, []
                     attempt = entry.get("attempts", 0) + 1
                     entry.update(state=IN_FLIGHT, attempts=attempt, first_attempt_at=first)
                     with SEND_SECONDS.labels(target_kind(entry["target"])).time():
                         outcome = self.deliver(doc, entry, attempt)
-                    unwritten = self._outcome_fields(code, entry, index, outcome, first,
-                                                     self.clock(), events)
+                    unwritten = {index: self._outcome_fields(code, entry, outcome, first,
+                                                             self.clock(), events)}
                 if self.stopping.is_set():
                     break
                 index = self._next_index(deliveries, tried, self.clock())
@@ -300,49 +298,51 @@ class Forwarder:
             self.audit.store(event)
 
     def _write(self, doc: dict[str, Any], index: int, seen: tuple[str, int], claimed: bool,
-               sets: dict[str, Any], inc: dict[str, int], now: datetime,
+               outcomes: Outcomes, attempted: bool, now: datetime,
                events: list[dict[str, Any]] | None = None) -> None:
         """The first write claims the prescription, on condition that the lease is free and
-        the delivery is still as the snapshot shows it; later writes need our lease."""
+        the delivery is still as the snapshot shows it; later writes need our lease.
+        ``outcomes``: the fields to write, by delivery index; ``attempted``: delivery
+        ``index`` is being sent (its attempts count one more)."""
         claim = None if claimed else {"index": index, "id": doc["deliveries"][index]["id"],
                                       "state": seen[0], "attempts": seen[1]}
         if not self.outbox.write(doc["_id"], owner=self.owner,
-                                 lease_until=now + self.policy.lease, sets=sets, inc=inc,
+                                 lease_until=now + self.policy.lease, outcomes=outcomes,
+                                 attempted=index if attempted else None,
                                  claim=claim, now=now, audit_events=events):
             raise LeaseLost(doc["_id"])
 
-    def _outcome_fields(self, code: str, entry: dict[str, Any], index: int,
-                        outcome: Outcome | None, first: datetime,
-                        now: datetime, events: list[dict[str, Any]]) -> dict[str, Any]:
-        """The fields recording ``outcome`` (None: given up unsent, too old); updates
-        ``entry`` to match, counts the result, and adds a final outcome's audit event to
-        ``events``."""
-        prefix = f"deliveries.{index}."
+    def _outcome_fields(self, code: str, entry: dict[str, Any], outcome: Outcome | None,
+                        first: datetime, now: datetime,
+                        events: list[dict[str, Any]]) -> dict[str, Any]:
+        """The fields of the delivery recording ``outcome`` (None: given up unsent, too old);
+        updates ``entry`` to match, counts the result, and adds a final outcome's audit event
+        to ``events``."""
         fields: dict[str, Any] = {}
         if outcome is None:
             state, result = DEAD, "dead"
-            fields[prefix + "last_error"] = (f"gave up: first attempt more than "
+            fields["last_error"] = (f"gave up: first attempt more than "
                                              f"{self.policy.max_age} ago; last error: "
                                              f"{entry.get('last_error')}")
         else:
-            fields[prefix + "last_error"] = outcome.error
-            fields[prefix + "response"] = outcome.response
+            fields["last_error"] = outcome.error
+            fields["response"] = outcome.response
             if outcome.kind == RESULT_DELIVERED:
                 state, result = DELIVERED, "delivered"
-                fields[prefix + "delivered_at"] = now
+                fields["delivered_at"] = now
             elif outcome.kind == RESULT_PERMANENT:
                 state, result = FAILED_PERMANENT, "failed_permanent"
             elif now - first >= self.policy.max_age:
                 state, result = DEAD, "dead"
-                fields[prefix + "last_error"] = (f"gave up after {self.policy.max_age}: "
+                fields["last_error"] = (f"gave up after {self.policy.max_age}: "
                                                  f"{outcome.error}")
             else:
                 state, result = PENDING, "retry"
                 delay = backoff_delay(entry.get("attempts", 1), base=self.policy.backoff_base,
                                       cap=self.policy.backoff_cap, rng=self.rng)
-                entry["next_attempt_at"] = fields[prefix + "next_attempt_at"] = \
+                entry["next_attempt_at"] = fields["next_attempt_at"] = \
                     now + timedelta(seconds=delay)
-        fields[prefix + "state"] = entry["state"] = state
+        fields["state"] = entry["state"] = state
         ATTEMPTS.labels(target_kind(entry["target"]), entry["event"], result).inc()
         if state == FAILED_PERMANENT:
             REFUSED.labels(target_kind(entry["target"])).inc()
@@ -360,18 +360,14 @@ class Forwarder:
             details={"delivery": entry["id"], "target": entry["target"], "event": entry["event"],
                      "attempts": entry.get("attempts", 0), "state": state})
 
-    def _finish(self, code: str, unwritten: Mapping[str, Any],
+    def _finish(self, code: str, unwritten: Outcomes,
                 events: list[dict[str, Any]] | None = None,
                 known: Mapping[str, Any] | None = None) -> None:
         """Record the last outcome, set ``forward_due_at``, release. ``known``: the outbox as
         this lease holder has kept it (:meth:`OutboxStore.release`); without it the due time
         is recomputed in the database."""
-        by_index: dict[int, dict[str, Any]] = {}
-        for path, value in unwritten.items():
-            _, index, name = path.split(".", 2)
-            by_index.setdefault(int(index), {})[name] = value
         try:
-            released = self.outbox.release(code, owner=self.owner, outcomes=by_index,
+            released = self.outbox.release(code, owner=self.owner, outcomes=unwritten,
                                            audit_events=events, known=known)
         except PyMongoError:
             self._keep_events(events or [])  # it may or may not have been written: keep it

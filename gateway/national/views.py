@@ -13,6 +13,7 @@ the national system only changes its base URL.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import jsonify, request
@@ -21,10 +22,10 @@ from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
 
 from drug_catalog.errors import CatalogError
-from gateway.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from gateway.core.errors import Conflict, DomainError, Invalid, NotFound, PharmacyIdentity
 from gateway.parties.model import Party
 from gateway.prescriptions.answers import dispense_answer, idempotent, looked_up, submit_answer, viewed
-from gateway.prescriptions.model import STATUSES
+from gateway.prescriptions.model import STATUSES, StoredPrescription
 from gateway.web.context import services
 from gateway.web.http import json_object
 from gateway.web.openapi import EDGE_STATUSES, national_errors
@@ -197,7 +198,7 @@ def field_path(pointer: str) -> str:
     return ".".join(parts) or "don_thuoc"
 
 
-def national_error_map(errors: list[dict[str, str]]) -> dict[str, list[str]]:
+def national_error_map(errors: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     mapped: dict[str, list[str]] = {}
     for item in errors:
         mapped.setdefault(field_path(item.get("pointer", "")), []).append(
@@ -258,7 +259,7 @@ def gui_don_thuoc() -> Any:
 def thong_tin_don_thuoc(code: str) -> Any:
     """Look a prescription up by its code or its printed QR text (pharmacy, national shape)."""
     party = current_party()
-    service = services().lifecycle
+    service = services().reading
     try:
         stored, details = looked_up(code)
     except (NotFound, Invalid, Conflict) as exc:
@@ -311,7 +312,7 @@ def _summary(problem: ApiError) -> str:
     return f"[{problem.slug}] {body['title']}" + (f": {body['detail']}" if body.get("detail") else "")
 
 
-def _issuer(stored: dict[str, Any]) -> dict[str, str]:
+def _issuer(stored: StoredPrescription) -> dict[str, str]:
     """Who issued it, from the parties: the prescribing doctor's name (empty when the facility
     itself submitted: the gateway does not know which of its doctors prescribed), the
     facility's name and phone."""
@@ -353,7 +354,7 @@ def _native_dispense(body: dict[str, Any], party: Party) -> tuple[str, dict[str,
 
     Raises:
         gateway.core.errors.Invalid: naming the national field.
-        gateway.core.errors.Forbidden: the report names another pharmacy.
+        gateway.core.errors.PharmacyIdentity: the report names another pharmacy.
         gateway.core.errors.NotFound: no such prescription.
     """
     errors = _pharmacy_fields(body, party)
@@ -364,7 +365,7 @@ def _native_dispense(body: dict[str, Any], party: Party) -> tuple[str, dict[str,
     for name in sorted(set(body) - DISPENSE_FIELDS):
         errors.append({"pointer": f"/{name}", "code": "dispense.unknown_field",
                        "message": f"Trường không được hỗ trợ: {name}"})
-    stored = services().lifecycle.get(code)
+    stored = services().reading.get(code)
     items = body.get("thong_tin_thuoc")
     if not isinstance(items, list) or not items:
         errors.append({"pointer": "/thong_tin_thuoc", "code": "dispense.items_required",
@@ -407,16 +408,11 @@ def _pharmacy_fields(body: dict[str, Any], party: Party) -> list[dict[str, str]]
                            "message": f"{name} là chuỗi tối đa {PHARMACY_FIELD_MAX} ký tự"})
     named = body.get("ma_dinh_danh_co_so_cung_ung_thuoc")
     if isinstance(named, str) and named and named != party.code:
-        raise Forbidden(f"the report names pharmacy {named}, but the caller is {party.code}",
-                        slug="pharmacy-identity", title="The report names another pharmacy",
-                        errors=[{"pointer": "/ma_dinh_danh_co_so_cung_ung_thuoc",
-                                 "code": "dispense.pharmacy_identity",
-                                 "message": "Mã cơ sở cung ứng thuốc khác với nhà thuốc đang đăng "
-                                            "nhập"}])
+        raise PharmacyIdentity(named, party.code)
     return errors
 
 
-def _line_of(stored: dict[str, Any], identifier: Any) -> int | None:
+def _line_of(stored: StoredPrescription, identifier: Any) -> int | None:
     if not isinstance(identifier, str):
         return None
     for line, submitted in zip(stored["lines"], stored["document"]["thong_tin_don_thuoc"], strict=True):
@@ -424,7 +420,7 @@ def _line_of(stored: dict[str, Any], identifier: Any) -> int | None:
                           submitted.get("ma_thuoc")):
             return line["index"]
     try:
-        national_code = services().lifecycle.catalog.resolve(identifier).national_code
+        national_code = services().catalog.catalog.resolve(identifier).national_code
     except CatalogError:  # an unknown identifier simply matches no line
         return None
     return next((line["index"] for line in stored["lines"]

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from gateway.core.errors import Conflict, Invalid, NotFound
 
-ROLES = ("clinic", "doctor", "pharmacy", "regulator", "admin")
+
+class Role(StrEnum):
+    """What a party is; its token's ``role`` claim and ``requires(...)`` name these."""
+
+    CLINIC = "clinic"
+    DOCTOR = "doctor"
+    PHARMACY = "pharmacy"
+    REGULATOR = "regulator"
+    ADMIN = "admin"
+
+
+ROLES: tuple[str, ...] = tuple(role.value for role in Role)
 FACILITY_CODE = re.compile(r"^[0-9A-Za-z]{5}$")
 PARTY_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,49}$")
 #: A Vietnamese phone number as the national interface writes it: 0 then 9 or 10 digits

@@ -8,7 +8,7 @@ burn the CPU. Such secrets are stored as HMAC-SHA256 keyed by a random per-secre
 
 Secrets a person chose (console passwords) and hashes written before this scheme keep Argon2id
 (RFC 9106). Argon2id runs in at most ``concurrency`` threads at once; a check that cannot start
-within ``wait_seconds`` is refused with :class:`gateway.core.errors.RateLimited`, so a flood
+within ``wait_seconds`` is refused with :class:`gateway.core.errors.LoginBusy`, so a flood
 gets 429 quickly and API requests keep their threads. A legacy Argon2 hash of a generated
 secret is replaced by the fast form at its next successful check.
 """
@@ -24,7 +24,7 @@ import threading
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gateway.core.errors import RateLimited
+from gateway.core.errors import LoginBusy
 
 FAST_PREFIX = "$erx-hmac-sha256$"
 _DUMMY_FAST = FAST_PREFIX + "AAAAAAAAAAAAAAAAAAAAAA$" + "A" * 43
@@ -65,7 +65,7 @@ class SecretHasher:
 
     # --- passwords -------------------------------------------------------------------------
     def hash_password(self, password: str) -> str:
-        """The Argon2id form of a secret a person chose. Raises: RateLimited (pool busy)."""
+        """The Argon2id form of a secret a person chose. Raises: LoginBusy (pool busy)."""
         with self._slot():
             return self.argon2.hash(password)
 
@@ -75,7 +75,7 @@ class SecretHasher:
         same as a wrong secret of a generated-secret account.
 
         Raises:
-            RateLimited: an Argon2id check could not start within ``wait_seconds``.
+            LoginBusy: an Argon2id check could not start within ``wait_seconds``.
         """
         if stored is None:
             stored = _DUMMY_FAST
@@ -118,8 +118,8 @@ class _Slot:
 
     def __enter__(self) -> None:
         if not self.semaphore.acquire(timeout=self.wait_seconds):
-            raise RateLimited("the gateway is checking too many passwords; retry shortly",
-                              retry_after=1, slug="login-busy", title="Too many logins at once")
+            raise LoginBusy("the gateway is checking too many passwords; retry shortly",
+                            retry_after=1)
 
     def __exit__(self, *_: object) -> None:
         self.semaphore.release()

@@ -1,6 +1,6 @@
 """What the native and the national prescription endpoints share: the idempotent run of a
 request, the submit and dispense answers, and the audit events of refusals (an accepted
-submission, a dispense, a read or a cancellation is audited by the lifecycle, inside the update
+submission, a dispense, a read or a cancellation is audited by its service, inside the update
 that stores it). Edge code (it reads the request), but no endpoint: both views modules call it.
 """
 
@@ -11,11 +11,11 @@ from typing import Any
 
 from flask import Response, json, request, url_for
 
-from gateway.core.errors import Conflict, Forbidden, Invalid
+from gateway.core.errors import Conflict, Forbidden, Invalid, QrContentChanged
 from gateway.parties.model import Party
 from gateway.prescriptions.dispensing import dispense_id_for
-from gateway.prescriptions.idempotency import Answer, request_fingerprint
-from gateway.prescriptions.model import Refused
+from gateway.prescriptions.idempotency_store import Answer, request_fingerprint
+from gateway.prescriptions.model import Refused, StoredPrescription
 from gateway.prescriptions.representation import resource
 from gateway.web.context import services
 from gateway.web.problems import PROBLEM_MEDIA_TYPE, ApiError, to_problem
@@ -23,10 +23,10 @@ from gateway.web.security import current_party
 from schemas.identifiers import generate_prescription_code
 
 
-def view_of(stored: dict[str, Any], party: Party) -> dict[str, Any]:
+def view_of(stored: StoredPrescription, party: Party) -> dict[str, Any]:
     """The prescription resource as ``party`` may see it, now."""
     found = services()
-    return resource(stored, party, status=found.lifecycle.effective_status(stored),
+    return resource(stored, party, status=found.reading.effective_status(stored),
                     zone=found.timezone)
 
 
@@ -57,11 +57,6 @@ def idempotent(scope: str, operation: Any) -> Response:
         fingerprint=fingerprint, operation=operation, answer_for=_problem_answer))
 
 
-def refused_error(refused: Refused) -> ApiError:
-    return ApiError(422, slug="validation", title="Prescription is invalid",
-                    errors=refused.errors, warnings=refused.warnings)
-
-
 def submit_answer(raw: dict[str, Any], party: Party) -> Answer:
     """Submit and build the 201 answer (shared by the native and national endpoints).
 
@@ -76,10 +71,10 @@ def submit_answer(raw: dict[str, Any], party: Party) -> Answer:
             kind: Any = raw.get("loai_don_thuoc")  # not a c, n, h or y: ValueError, validation says
             raw = {**raw, "ma_don_thuoc": generate_prescription_code(party.facility, kind, seed=seed)}
     try:
-        submitted = services().lifecycle.submit(raw, party)
+        submitted = services().submission.submit(raw, party)
     except Refused as refused:
         record_refusal(raw, refused)
-        raise refused_error(refused) from None
+        raise
     stored = submitted.stored  # audited inside its insert when it was created
     location = url_for("prescriptions.get_prescription", code=stored["_id"])
     return Answer(201, view_of(stored, party), {"Location": location})
@@ -92,7 +87,7 @@ def dispense_answer(code: str, party: Party, body: dict[str, Any], *,
     key = idempotency_key or request.headers.get("Idempotency-Key")
     dispense_id = dispense_id_for(party, code, key) if key else None
     try:
-        stored, dispense = services().lifecycle.dispense(code, party, body, dispense_id=dispense_id)
+        stored, dispense = services().dispensing.dispense(code, party, body, dispense_id=dispense_id)
     except (Conflict, Forbidden, Invalid) as exc:
         services().audit.record("prescription.dispensed", outcome="failure",
                                 object_type="prescription", object_id=code,
@@ -104,19 +99,19 @@ def dispense_answer(code: str, party: Party, body: dict[str, Any], *,
                         "prescription": shown})
 
 
-def looked_up(code_or_qr: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def looked_up(code_or_qr: str) -> tuple[StoredPrescription, dict[str, Any] | None]:
     """The prescription a lookup names by its code or its printed QR text, and the details of
     its ``prescription.viewed`` event (``{"via": "qr"}`` for QR text), which the caller
     records; a refused QR text (forged, unreadable, content changed) is audited here as a
     failed ``prescription.viewed`` before it is answered.
 
     Raises:
-        NotFound, Invalid, Conflict: see :meth:`Lifecycle.lookup`.
+        NotFound, Invalid, Conflict: see :meth:`gateway.prescriptions.reading.Reading.lookup`.
     """
     try:
-        stored, claim = services().lifecycle.lookup(code_or_qr)
+        stored, claim = services().reading.lookup(code_or_qr)
     except (Invalid, Conflict) as exc:
-        code = exc.extra.get("ma_don_thuoc")
+        code = exc.prescription if isinstance(exc, QrContentChanged) else None
         services().audit.record("prescription.viewed", outcome="failure",
                                 object_type="prescription" if code else None, object_id=code,
                                 details={"via": "qr", "codes": exc.codes()})
@@ -124,17 +119,17 @@ def looked_up(code_or_qr: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     return stored, ({"via": "qr", "kid": claim.kid} if claim is not None else None)
 
 
-def viewed(stored: dict[str, Any], party: Party, details: dict[str, Any] | None = None) -> None:
+def viewed(stored: StoredPrescription, party: Party, details: dict[str, Any] | None = None) -> None:
     """``prescription.viewed`` (and a pharmacy's first look) in one update of the
     prescription."""
-    services().lifecycle.note_view(stored, party, details)
+    services().reading.note_view(stored, party, details)
 
 
-def record(action: str, stored: dict[str, Any], *,
+def record(action: str, stored: StoredPrescription, *,
            details: dict[str, Any] | None = None) -> None:
     """An audit event about a prescription that changes nothing else in it (a read, a
     print), written into the prescription's own audit outbox: one update."""
-    services().lifecycle.note_event(stored, action, details)
+    services().reading.note_event(stored, action, details)
 
 
 def record_refusal(raw: dict[str, Any], refused: Refused) -> None:
@@ -147,13 +142,13 @@ def record_refusal(raw: dict[str, Any], refused: Refused) -> None:
                             details={"codes": sorted({e["code"] for e in refused.errors})})
 
 
-def cancel_answer(code: str, party: Party, body: dict[str, Any]) -> dict[str, Any]:
+def cancel_answer(code: str, party: Party, body: dict[str, Any]) -> StoredPrescription:
     """Cancel with the reason ``body["ly_do"]``, audited in the same update (shared by the native endpoint
     and the console); the stored prescription after it.
 
     Raises:
         Invalid: no reason, a reason over 2,000 characters, or another field.
-        NotFound, Forbidden, Conflict: see :meth:`Lifecycle.cancel`.
+        NotFound, Forbidden, NotCancellable: see :meth:`gateway.prescriptions.cancelling.Cancelling.cancel`.
     """
     reason: Any = body.get("ly_do")  # checked below
     errors = []
@@ -168,4 +163,4 @@ def cancel_answer(code: str, party: Party, body: dict[str, Any]) -> dict[str, An
                        "message": f"Trường không được hỗ trợ: {name}"})
     if errors:
         raise Invalid("the cancellation is invalid", errors=errors)
-    return services().lifecycle.cancel(code, party, reason.strip())  # audited with it
+    return services().cancelling.cancel(code, party, reason.strip())  # audited with it

@@ -1,9 +1,10 @@
 """Dispensing: a pharmacy records what it sold against a prescription, with scanned packs.
 
-A dispense is one conditional update of the prescription (its version, see
-:mod:`gateway.prescriptions.store`), carrying its outbox entries and its audit event; every
-serialised pack is reserved first in ``dispensed_packs``, so a pack is dispensed once across
-the whole system.
+A dispense is one conditional update of the prescription
+(:meth:`gateway.prescriptions.store.PrescriptionStore.record_dispense`, under the version it
+read), carrying its outbox entries and its audit event; every serialised pack is reserved
+first in ``dispensed_packs``, so a pack is dispensed once across the whole system. No HTTP
+here.
 """
 
 from __future__ import annotations
@@ -12,24 +13,41 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from drug_catalog.catalog import Catalog
 from drug_catalog.errors import CatalogError, InvalidGs1
 from drug_catalog.identifiers import parse_gs1
+from drug_catalog.model import ControlClass
 from drug_catalog.text import fold_phrase
-from gateway.core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, error_item
-from gateway.parties.model import Party, pharmacy_key
+from gateway.core.errors import (
+    DispenseLimit,
+    Forbidden,
+    Invalid,
+    NotDispensable,
+    NotNominated,
+    OverQuantity,
+    PharmacyContactMissing,
+    SerialReused,
+    Unavailable,
+    error_item,
+)
+from gateway.parties.model import Party, Role, pharmacy_key
 from gateway.prescriptions import outbox
-from gateway.prescriptions.audit_outbox import audit_update
 from gateway.prescriptions.model import (
     DISPENSABLE,
     DISPENSED,
-    EXPIRED,
     PARTIALLY_DISPENSED,
+    AuditEvent,
+    Dispense,
+    DispenseItem,
+    Issue,
+    PackRecord,
     Settings,
+    StoredPrescription,
+    effective_status,
     state_message,
 )
 from gateway.prescriptions.store import PrescriptionStore
@@ -37,42 +55,22 @@ from schemas.quantities import as_number, exact, quantity_problem
 
 log = logging.getLogger(__name__)
 
-# (action, stored prescription, details=...) -> a prepared audit event (AuditLog.prepare).
-AuditEvent = Callable[..., dict[str, Any]]
-
-
 class Dispensing:
-    """The dispense operation of :class:`gateway.prescriptions.service.Lifecycle`."""
+    """A pharmacy's dispenses, checked against the ``catalog`` (substitutes, packs) and the
+    ``settings``; ``audit_event`` prepares the ``prescription.dispensed`` event written with
+    each."""
 
-    store: PrescriptionStore
-    catalog: Catalog
-    settings: Settings
-    clock: Callable[[], datetime]
-    audit_event: AuditEvent | None
-
-    def _audit_events(self, action: str, stored: Mapping[str, Any], *,
-                      details: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """The audit event of ``action`` on ``stored``, to write with the change (none when
-        the lifecycle has no audit log)."""
-        if self.audit_event is None:
-            return []
-        return [self.audit_event(action, stored, details=dict(details) if details else None)]
-
-    def get(self, code: str) -> dict[str, Any]:
-        """The stored prescription. Raises: NotFound."""
-        stored = self.store.get(code)
-        if stored is None:
-            raise NotFound(f"no prescription {code}")
-        return stored
-
-    def effective_status(self, stored: Mapping[str, Any]) -> str:
-        """``expired`` once a dispensable prescription is past ``dispensable_until``."""
-        if stored["status"] in DISPENSABLE and self.clock() > stored["dispensable_until"]:
-            return EXPIRED
-        return stored["status"]
+    def __init__(self, store: PrescriptionStore, *, catalog: Catalog, settings: Settings,
+                 audit_event: AuditEvent,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.settings = settings
+        self.audit_event = audit_event
+        self.clock = clock
 
     def dispense(self, code: str, party: Party, body: Mapping[str, Any], *,
-                 dispense_id: str | None = None) -> tuple[dict, dict]:
+                 dispense_id: str | None = None) -> tuple[StoredPrescription, Dispense]:
         """Record a (partial) dispense by ``party``; returns ``(stored, dispense)``.
 
         ``dispense_id`` (derived from an Idempotency-Key and the prescription, see
@@ -81,36 +79,30 @@ class Dispensing:
         the national report come from its party record, never from a request.
 
         Raises:
-            NotFound. Forbidden: a non-pharmacy; ``dispense.not_nominated`` under binding
-                nomination. Conflict: ``dispense.state`` when not dispensable,
-                ``dispense.over_quantity`` when a line would exceed what was prescribed,
-                ``dispense.serial_reused``, ``dispense.limit`` past ``RX_MAX_DISPENSES``.
-                Invalid: every content problem.
+            NotFound. Forbidden: a non-pharmacy. NotNominated: under binding nomination.
+            NotDispensable: cancelled, expired or fully dispensed. OverQuantity: a line would
+                exceed what was prescribed. SerialReused: a pack was dispensed before.
+            DispenseLimit: past ``RX_MAX_DISPENSES``. PharmacyContactMissing: production,
+                a pharmacy without address or phone. Invalid: every content problem.
         """
-        if party.role != "pharmacy":
+        if party.role != Role.PHARMACY:
             raise Forbidden("only a pharmacy dispenses")
         if not party.reachable:
             if self.settings.require_pharmacy_contact:
-                raise Conflict(
-                    f"{party.client_id} has no address or phone: the national dispense report "
-                    "could not be filed (erx-gateway parties update, or PATCH /v2/parties/{id})",
-                    slug="pharmacy-contact-missing", title="The pharmacy's contact details are missing",
-                    errors=[error_item("", "dispense.pharmacy_contact",
-                                       "Nhà thuốc chưa có địa chỉ hoặc số điện thoại: không thể gửi "
-                                       "báo cáo bán thuốc lên hệ thống quốc gia")])
+                raise PharmacyContactMissing(party.client_id)
             log.warning("pharmacy %s has no address or phone: its national dispense report will "
                         "carry them empty (development)", party.client_id)
         dispense_id = dispense_id or secrets.token_hex(12)
-        stored = self.get(code)
+        stored = self.store.require(code)
         for existing in stored["dispenses"]:
             if existing["id"] == dispense_id:
                 return stored, existing
         warnings = self._check_nomination(stored, party)
         now = self.clock()
         items, packs = self._check_dispense_body(stored, body, now)
-        dispense = {"id": dispense_id, "pharmacy": party.code, "by": party.client_id,
-                    "ma_hoa_don": body.get("ma_hoa_don"), "at": now, "items": items,
-                    "packs": [pack["_id"] for pack in packs]}
+        dispense: Dispense = {"id": dispense_id, "pharmacy": party.code, "by": party.client_id,
+                              "ma_hoa_don": body.get("ma_hoa_don"), "at": now, "items": items,
+                              "packs": [pack["_id"] for pack in packs]}
         if warnings:
             dispense["warnings"] = warnings
         self._reserve_packs(packs, code, dispense_id, now)
@@ -121,12 +113,12 @@ class Dispensing:
                 self.store.release_packs([p["_id"] for p in packs], dispense_id)
             raise
 
-    def _apply_dispense(self, code: str, dispense: dict[str, Any],
-                        stored: dict[str, Any]) -> dict[str, Any]:
+    def _apply_dispense(self, code: str, dispense: Dispense,
+                        stored: StoredPrescription) -> StoredPrescription:
         """Apply ``dispense`` to the version in ``stored``; on a lost race re-read and retry."""
         for attempt in range(self.settings.cas_attempts):
             if attempt:
-                stored = self.get(code)
+                stored = self.store.require(code)
             if any(existing["id"] == dispense["id"] for existing in stored["dispenses"]):
                 return stored
             self._check_dispensable(stored)
@@ -144,8 +136,7 @@ class Dispensing:
                         f"/items/{position}/so_luong_ban", "dispense.over_quantity",
                         f"Vượt số lượng kê đơn: còn lại {as_number(remaining)}"))
             if over:
-                raise Conflict(slug="over-quantity", title="More than was prescribed",
-                               errors=over)
+                raise OverQuantity(errors=over)
             # exact sums, set under the version check (never a float $inc that drifts)
             new_totals = {index: totals[index] + wanted.get(index, Decimal(0)) for index in totals}
             complete = all(new_totals[line["index"]] >= exact(line["prescribed"])
@@ -157,16 +148,10 @@ class Dispensing:
             details: dict[str, Any] = {"dispense": dispense["id"]}
             if dispense.get("warnings"):
                 details["warnings"] = sorted({item["code"] for item in dispense["warnings"]})
-            update = outbox.merge_updates(
-                {"$inc": {"version": 1},
-                 "$set": {"status": status,
-                          **{f"lines.{index}.dispensed": value
-                             for index, value in dispensed.items()}},
-                 "$push": {"dispenses": dispense}},
-                outbox.outbox_update(entries, now),
-                audit_update(self._audit_events("prescription.dispensed", stored,
-                                                details=details)))
-            if self.store.compare_and_set(code, stored["version"], update):
+            event = self.audit_event("prescription.dispensed", stored, details=details)
+            if self.store.record_dispense(code, stored["version"], dispense=dispense,
+                                          status=status, dispensed=dispensed,
+                                          deliveries=entries, audit_events=[event], now=now):
                 # What the update made of the version read: no read-back round trip.
                 return {**stored, "version": stored["version"] + 1, "status": status,
                         "lines": [{**line, "dispensed": dispensed.get(index, line["dispensed"])}
@@ -176,39 +161,30 @@ class Dispensing:
                         "forward_due_at": now, "forward_open": True}
         raise Unavailable("the prescription is changing too fast; retry")
 
-    def _check_nomination(self, stored: Mapping[str, Any], party: Party) -> list[dict[str, str]]:
+    def _check_nomination(self, stored: Mapping[str, Any], party: Party) -> list[Issue]:
         """The warnings of a dispense by another pharmacy than the nominated one (advisory),
         or Forbidden (binding)."""
         nominated = stored.get("nominated_pharmacy")
         if not nominated or pharmacy_key(str(nominated)) == pharmacy_key(party.code):
             return []
         if self.settings.nomination == "binding":
-            raise Forbidden(f"{stored['_id']} nominates pharmacy {nominated}",
-                            slug="not-nominated", title="Another pharmacy is nominated",
-                            errors=[error_item("/ma_don_thuoc", "dispense.not_nominated",
-                                               f"Đơn thuốc chỉ định nhà thuốc {nominated}: nhà "
-                                               "thuốc khác không được bán")])
-        return [error_item("/ma_don_thuoc", "dispense.not_nominated",
-                           f"Đơn thuốc chỉ định nhà thuốc {nominated}, không phải nhà thuốc này")]
+            raise NotNominated(stored["_id"], nominated)
+        return [cast(Issue, error_item(
+            "/ma_don_thuoc", "dispense.not_nominated",
+            f"Đơn thuốc chỉ định nhà thuốc {nominated}, không phải nhà thuốc này"))]
 
     def _check_dispense_count(self, stored: Mapping[str, Any]) -> None:
         if len(stored["dispenses"]) >= self.settings.max_dispenses:
-            raise Conflict(f"{stored['_id']} already has {len(stored['dispenses'])} dispenses",
-                           slug="dispense-limit", title="Too many dispenses",
-                           errors=[error_item("/ma_don_thuoc", "dispense.limit",
-                                              f"Đơn thuốc đã có {self.settings.max_dispenses} lần "
-                                              "bán: không ghi nhận thêm")])
+            raise DispenseLimit(stored["_id"], count=len(stored["dispenses"]),
+                                limit=self.settings.max_dispenses)
 
     def _check_dispensable(self, stored: Mapping[str, Any]) -> None:
-        status = self.effective_status(stored)
+        status = effective_status(stored, self.clock())
         if status not in DISPENSABLE:
-            raise Conflict(slug="not-dispensable", title="The prescription cannot be dispensed",
-                           detail=f"it is {status}",
-                           errors=[error_item("/ma_don_thuoc", "dispense.state",
-                                              state_message(status))])
+            raise NotDispensable(stored["_id"], status, state_message(status))
 
     def _check_dispense_body(self, stored: Mapping[str, Any], body: Mapping[str, Any],
-                             now: datetime) -> tuple[list[dict], list[dict]]:
+                             now: datetime) -> tuple[list[DispenseItem], list[dict[str, Any]]]:
         self._check_dispensable(stored)
         self._check_dispense_count(stored)
         errors: list[dict[str, str]] = []
@@ -220,24 +196,24 @@ class Dispensing:
         if not isinstance(raw_items, list) or not raw_items:
             errors.append(error_item("/items", "dispense.items_required",
                                      "Cần ít nhất một dòng thuốc bán"))
-            raise Invalid(title="The dispense is invalid", errors=errors)
+            raise Invalid(errors=errors)
         if len(raw_items) > len(stored["lines"]):
             errors.append(error_item("/items", "dispense.items_limit",
                                      f"Tối đa {len(stored['lines'])} dòng thuốc bán (một dòng cho "
                                      "mỗi thuốc của đơn)"))
-            raise Invalid(title="The dispense is invalid", errors=errors)
+            raise Invalid(errors=errors)
         scanned = sum(len(raw["packs"]) for raw in raw_items
                       if isinstance(raw, dict) and isinstance(raw.get("packs"), list))
         if scanned > self.settings.max_packs_per_dispense:
             errors.append(error_item("/items", "dispense.packs_limit",
                                      f"Tối đa {self.settings.max_packs_per_dispense} hộp thuốc được "
                                      f"quét trong một lần bán (nhận {scanned})"))
-            raise Invalid(title="The dispense is invalid", errors=errors)
+            raise Invalid(errors=errors)
         unknown = sorted(set(body) - {"ma_hoa_don", "items"})
         for name in unknown:
             errors.append(error_item(f"/{name}", "dispense.unknown_field",
                                      f"Trường không được hỗ trợ: {name}"))
-        items: list[dict[str, Any]] = []
+        items: list[DispenseItem] = []
         packs: list[dict[str, Any]] = []
         seen_packs: set[str] = set()
         today = now.astimezone(self.settings.timezone).date()
@@ -266,7 +242,7 @@ class Dispensing:
                 continue
             line = stored["lines"][line_index]
             prescribed = self.catalog.resolve(line["ma_thuoc"])
-            quantity: Any = raw.get("so_luong_ban")  # checked by quantity_problem
+            quantity: Any = raw.get("so_luong_ban")  # a number once quantity_problem passes
             unit = prescribed.unit or line.get("unit") or ""
             problem = quantity_problem(quantity, measured=fold_phrase(unit) in self.settings.measured_units,
                                        decimals=self.settings.quantity_decimals,
@@ -290,7 +266,7 @@ class Dispensing:
                                              f"Mã thuốc không có trong danh mục ({exc})"))
                     continue
             if product.national_code != prescribed.national_code:
-                if prescribed.control_class == "narcotic" or product.control_class == "narcotic":
+                if ControlClass.NARCOTIC in (prescribed.control_class, product.control_class):
                     errors.append(error_item(f"{pointer}/ma_thuoc", "dispense.substitution",
                                              "Không được thay thế thuốc gây nghiện"))
                 elif not product.same_composition(prescribed):
@@ -340,7 +316,7 @@ class Dispensing:
                               product.national_code != prescribed.national_code,
                               "packs": [p["_id"] for p in packs if p["pointer"].startswith(pointer + "/")]})
         if errors:
-            raise Invalid(title="The dispense is invalid", errors=errors)
+            raise Invalid(errors=errors)
         return items, packs
 
     def _reserve_packs(self, packs: list[dict[str, Any]], code: str, dispense_id: str,
@@ -353,9 +329,10 @@ class Dispensing:
         reserved: list[str] = []
         reused: list[dict[str, str]] = []
         for pack in packs:
-            record = {"_id": pack["_id"], "gtin": pack["gtin"], "serial": pack["serial"],
-                      "batch": pack["batch"], "expiry": pack["expiry"], "prescription": code,
-                      "dispense": dispense_id, "at": now}
+            record: PackRecord = {"_id": pack["_id"], "gtin": pack["gtin"],
+                                  "serial": pack["serial"], "batch": pack["batch"],
+                                  "expiry": pack["expiry"], "prescription": code,
+                                  "dispense": dispense_id, "at": now}
             if self.store.reserve_pack(record):
                 reserved.append(pack["_id"])
                 continue
@@ -373,10 +350,9 @@ class Dispensing:
         if reused:
             if reserved:
                 self.store.release_packs(reserved, dispense_id)
-            raise Conflict(slug="serial-reused", title="A pack was dispensed before",
-                           errors=reused)
+            raise SerialReused(errors=reused)
 
-    def _orphaned(self, holder: Mapping[str, Any], now: datetime) -> bool:
+    def _orphaned(self, holder: PackRecord, now: datetime) -> bool:
         if now - holder["at"] < self.settings.pack_reservation_grace:
             return False
         return not self.store.has_dispense(holder["prescription"], holder["dispense"])

@@ -3,16 +3,12 @@
 Accepting, cancelling or dispensing a prescription appends its deliveries in the SAME atomic
 update that changes the prescription, so a change is never stored without its deliveries and
 a delivery never exists for a change that was not stored. The functions here are pure: they
-build the entries and the update fragment; the lifecycle merges the fragment into its own
-update (:func:`merge_updates`) and the forwarder (``gateway/forwarding/worker.py``) sends them.
+build the entries; the store writes them with the change
+(:meth:`gateway.prescriptions.store.PrescriptionStore.record_dispense`, ...) and the forwarder
+(``gateway/forwarding/worker.py``) sends them.
 
-A delivery entry (one element of the document's ``deliveries`` array)::
-
-    {"id": "<uuid hex>", "seq": 0, "target": "registry" | "pharmacy:<code>",
-     "event": "prescription.issued" | "prescription.cancelled" | "dispense.recorded",
-     "ref": "<dispense id>" | None, "state": "pending", "attempts": 0,
-     "created_at": now, "next_attempt_at": now, "first_attempt_at": None,
-     "last_error": None, "response": None, "delivered_at": None}
+A delivery entry is one element of the document's ``deliveries`` array,
+:class:`gateway.prescriptions.model.Delivery`.
 
 Document fields of the outbox: ``deliveries``; ``forward_due_at`` (earliest time something
 may be sent, None when nothing is open); ``forward_open`` (True exactly when
@@ -35,30 +31,31 @@ from datetime import datetime
 from typing import Any
 
 from gateway.parties.model import pharmacy_key
+from gateway.prescriptions.model import Delivery, DeliveryEvent, DeliveryState
 
 REGISTRY = "registry"
 PHARMACY_PREFIX = "pharmacy:"
 
-PRESCRIPTION_ISSUED = "prescription.issued"
-PRESCRIPTION_CANCELLED = "prescription.cancelled"
-DISPENSE_RECORDED = "dispense.recorded"
-EVENTS = (PRESCRIPTION_ISSUED, PRESCRIPTION_CANCELLED, DISPENSE_RECORDED)
+PRESCRIPTION_ISSUED = DeliveryEvent.PRESCRIPTION_ISSUED
+PRESCRIPTION_CANCELLED = DeliveryEvent.PRESCRIPTION_CANCELLED
+DISPENSE_RECORDED = DeliveryEvent.DISPENSE_RECORDED
+EVENTS: tuple[str, ...] = tuple(event.value for event in DeliveryEvent)
 # Events a pharmacy may subscribe its webhook to (dispense reports go to the registry only).
 PHARMACY_EVENTS = (PRESCRIPTION_ISSUED, PRESCRIPTION_CANCELLED)
 
 # Set by every change that queues deliveries (never by the forwarder): what wakes forwarders.
 QUEUED = "forward_queued_at"
-# Incremented by every change that adds deliveries or makes one due again (outbox_update,
+# Incremented by every change that adds deliveries or makes one due again (store.outbox_update,
 # OutboxStore.unpark, OutboxStore.retry): the forwarder's release names the value its snapshot
 # showed, so a release computed from that snapshot can only land if nothing changed meanwhile.
 REVISION = "forward_rev"
 
-PENDING = "pending"
-IN_FLIGHT = "in_flight"
-DELIVERED = "delivered"
-FAILED_PERMANENT = "failed_permanent"
-DEAD = "dead"
-STATES = (PENDING, IN_FLIGHT, DELIVERED, FAILED_PERMANENT, DEAD)
+PENDING = DeliveryState.PENDING
+IN_FLIGHT = DeliveryState.IN_FLIGHT
+DELIVERED = DeliveryState.DELIVERED
+FAILED_PERMANENT = DeliveryState.FAILED_PERMANENT
+DEAD = DeliveryState.DEAD
+STATES: tuple[str, ...] = tuple(state.value for state in DeliveryState)
 # States an administrator may send again (POST /v2/deliveries/{id}/retry).
 RETRYABLE_BY_ADMIN = (FAILED_PERMANENT, DEAD)
 # States the forwarder still has work for.
@@ -79,11 +76,12 @@ def pharmacy_code(target: str) -> str | None:
 
 
 def new_delivery(*, target: str, event: str, seq: int, now: datetime,
-                 ref: str | None = None) -> dict[str, Any]:
+                 ref: str | None = None) -> Delivery:
     """One pending delivery entry, due at ``now``."""
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
-    return {"id": uuid.uuid4().hex, "seq": seq, "target": target, "event": event, "ref": ref,
+    return {"id": uuid.uuid4().hex, "seq": seq, "target": target,
+            "event": DeliveryEvent(event), "ref": ref,
             "state": PENDING, "attempts": 0, "created_at": now, "next_attempt_at": now,
             "first_attempt_at": None, "last_error": None, "response": None,
             "delivered_at": None}
@@ -95,7 +93,7 @@ def _next_seq(doc: Mapping[str, Any]) -> int:
 
 
 def _entries(doc: Mapping[str, Any], now: datetime,
-             wanted: Iterable[tuple[str, str, str | None]]) -> list[dict[str, Any]]:
+             wanted: Iterable[tuple[str, str, str | None]]) -> list[Delivery]:
     seq = _next_seq(doc)
     entries = []
     for offset, (target, event, ref) in enumerate(wanted):
@@ -104,7 +102,7 @@ def _entries(doc: Mapping[str, Any], now: datetime,
     return entries
 
 
-def deliveries_for_issue(doc: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+def deliveries_for_issue(doc: Mapping[str, Any], now: datetime) -> list[Delivery]:
     """Entries for an accepted prescription: the registry, and the nominated pharmacy if any.
 
     ``doc`` is the prescription document about to be inserted (``nominated_pharmacy`` read).
@@ -134,7 +132,7 @@ def pharmacies_aware(doc: Mapping[str, Any]) -> list[str]:
     return list(seen.values())
 
 
-def deliveries_for_cancel(doc: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+def deliveries_for_cancel(doc: Mapping[str, Any], now: datetime) -> list[Delivery]:
     """Entries for a cancellation: the registry, and every pharmacy aware of the prescription.
 
     ``doc`` is the stored document as read before the cancelling update.
@@ -145,39 +143,9 @@ def deliveries_for_cancel(doc: Mapping[str, Any], now: datetime) -> list[dict[st
 
 
 def deliveries_for_dispense(doc: Mapping[str, Any], dispense: Mapping[str, Any],
-                            now: datetime) -> list[dict[str, Any]]:
+                            now: datetime) -> list[Delivery]:
     """Entries for a recorded dispense: its report to the registry (``ref`` = dispense id)."""
     return _entries(doc, now, [(REGISTRY, DISPENSE_RECORDED, dispense["id"])])
-
-
-def outbox_update(entries: Sequence[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
-    """The update fragment appending ``entries`` and making the document due for forwarding.
-
-    Setting ``forward_due_at`` to ``now`` (rather than a minimum) is safe: the forwarder
-    recomputes it from the array whenever it releases the document.
-    """
-    if not entries:
-        return {}
-    return {"$push": {"deliveries": {"$each": list(entries)}},
-            "$set": {"forward_due_at": now, "forward_open": True, QUEUED: now},
-            "$inc": {REVISION: 1}}
-
-
-def merge_updates(*updates: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge update documents operator by operator (``$set`` with ``$set``, ...).
-
-    Raises:
-        ValueError: two updates set the same field under the same operator.
-    """
-    merged: dict[str, dict[str, Any]] = {}
-    for update in updates:
-        for operator, fields in update.items():
-            target = merged.setdefault(operator, {})
-            for name, value in fields.items():
-                if name in target:
-                    raise ValueError(f"both updates use {operator} on {name}")
-                target[name] = value
-    return merged
 
 
 def initial_fields(entries: Sequence[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
@@ -208,7 +176,7 @@ def waiting_for(deliveries: Sequence[Mapping[str, Any]], index: int) -> str | No
                 and (other.get("seq", position), position) < (entry.get("seq", index), index)]
     if not blockers:
         return None
-    return min(blockers, key=lambda other: other.get("seq", 0))["id"]
+    return str(min(blockers, key=lambda other: other.get("seq", 0))["id"])
 
 
 # --- what a send attempt came to --------------------------------------------------------

@@ -15,7 +15,6 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 
 from gateway.core.encryption import FieldCipher
-from gateway.prescriptions.audit_outbox import audit_stage, audit_update
 from gateway.prescriptions.outbox import (
     DELIVERED,
     FAILED_PERMANENT,
@@ -26,9 +25,23 @@ from gateway.prescriptions.outbox import (
     RETRYABLE_BY_ADMIN,
     REVISION,
     earliest_due,
-    merge_updates,
 )
-from gateway.prescriptions.store import PRESCRIPTIONS
+from gateway.prescriptions.store import PRESCRIPTIONS, audit_stage, audit_update, merge_updates
+
+#: fields of deliveries by their index in the outbox: what the forwarder writes
+Outcomes = dict[int, dict[str, Any]]
+
+# The change events that mean work for a forwarder (the $match of its change feed): a new
+# prescription, or a change that queued deliveries (never the forwarders' own writes).
+WORK_EVENTS: dict[str, Any] = {"$or": [
+    {"operationType": {"$in": ["insert", "replace"]}},
+    {f"updateDescription.updatedFields.{QUEUED}": {"$exists": True}}]}
+
+
+def _delivery_fields(outcomes: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+    """``outcomes`` as the dotted paths of an update (``deliveries.3.state``)."""
+    return {f"deliveries.{index}.{name}": value
+            for index, values in outcomes.items() for name, value in values.items()}
 
 # forward_due_at recomputed in the database: the earliest next_attempt_at of an open delivery
 # not held back by an earlier undelivered delivery to the same target. A parked delivery (its
@@ -99,15 +112,18 @@ class OutboxStore:
                       "forward_open": True, QUEUED: now}, "$inc": {REVISION: 1}},
             array_filters=[{"d.state": PENDING, "d.next_attempt_at": None}]).modified_count
 
-    def write(self, code: str, *, owner: str, lease_until: datetime, sets: Mapping[str, Any],
-              inc: Mapping[str, int], claim: Mapping[str, Any] | None, now: datetime,
+    def write(self, code: str, *, owner: str, lease_until: datetime,
+              outcomes: Mapping[int, Mapping[str, Any]], attempted: int | None,
+              claim: Mapping[str, Any] | None, now: datetime,
               audit_events: list[dict[str, Any]] | None = None) -> bool:
-        """One write of the forwarder, renewing its lease. ``claim`` (``{index, id, state,
-        attempts}`` of the delivery as the snapshot shows it) makes it the claim: the lease
-        must be free and the delivery unchanged; without it the lease must be ``owner``'s.
-        ``audit_events`` (of the outcomes it records) are written with it. False when the
-        condition does not hold (the lease is lost)."""
-        fields = {**sets, "forward_lease_until": lease_until}
+        """One write of the forwarder, renewing its lease: the fields of ``outcomes`` (by
+        delivery index), one more attempt of the delivery ``attempted``. ``claim`` (``{index,
+        id, state, attempts}`` of the delivery as the snapshot shows it) makes it the claim:
+        the lease must be free and the delivery unchanged; without it the lease must be
+        ``owner``'s. ``audit_events`` (of the outcomes it records) are written with it. False
+        when the condition does not hold (the lease is lost)."""
+        fields = {**_delivery_fields(outcomes), "forward_lease_until": lease_until}
+        inc = {f"deliveries.{attempted}.attempts": 1} if attempted is not None else {}
         if claim is None:
             query: dict[str, Any] = {"_id": code, "forward_lease_owner": owner}
         else:
@@ -117,7 +133,7 @@ class OutboxStore:
                      f"deliveries.{index}.state": claim["state"],
                      f"deliveries.{index}.attempts": claim["attempts"]}
             fields["forward_lease_owner"] = owner
-        update = merge_updates({"$set": fields}, {"$inc": dict(inc)} if inc else {},
+        update = merge_updates({"$set": fields}, {"$inc": inc} if inc else {},
                                audit_update(audit_events or []))
         return self.prescriptions.update_one(query, update).matched_count == 1
 
@@ -136,8 +152,7 @@ class OutboxStore:
         (which the embedded database evaluates several times slower)."""
         if known is not None:
             due = earliest_due(known["deliveries"])
-            fields = {f"deliveries.{index}.{name}": value
-                      for index, values in outcomes.items() for name, value in values.items()}
+            fields = _delivery_fields(outcomes)
             fields.update(forward_due_at=due, forward_open=due is not None,
                           forward_lease_until=None, forward_lease_owner=None)
             update = merge_updates({"$set": fields}, audit_update(audit_events or []))

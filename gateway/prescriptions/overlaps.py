@@ -58,7 +58,7 @@ from drug_catalog.catalog import Catalog
 from drug_catalog.model import Drug, ingredient_key
 from gateway.audit.log import AuditLog
 from gateway.core.config import ConfigError
-from gateway.core.errors import Unavailable
+from gateway.core.errors import ClaimLapsed, PersonBusy
 from gateway.core.settings import Settings
 from gateway.parties.model import Party, client_id_for
 from gateway.prescriptions.model import CANCELLED
@@ -318,7 +318,7 @@ class OverlapCheck:
         (``after_insert``).
 
         Raises:
-            Unavailable: still another one's claim after ``RX_OVERLAP_WAIT_SECONDS``.
+            PersonBusy: still another one's claim after ``RX_OVERLAP_WAIT_SECONDS``.
         """
         if (document["loai_don_thuoc"] == "c" and patient is not None and party.facility
                 and self.policy.duplicate_therapy):
@@ -340,8 +340,7 @@ class OverlapCheck:
                 findings.claim = claim
                 return findings
             if time.monotonic() >= deadline:
-                raise Unavailable("another prescription for the same person is being stored; "
-                                  "retry", retry_after=1)
+                raise PersonBusy(retry_after=1)
             self.records.drop_expired(patient, now)  # when the document was full
             time.sleep(pause)
             pause = min(2 * pause, 0.2)
@@ -350,13 +349,12 @@ class OverlapCheck:
         """Just before the insert: the claim taken is still live.
 
         Raises:
-            Unavailable: it lapsed (a stalled submission); it is released.
+            ClaimLapsed: it lapsed (a stalled submission); it is released.
         """
         claim = findings.claim
         if claim is not None and datetime.now(UTC) >= claim.until:
             self.release(findings)
-            raise Unavailable("the submission took too long to be stored; retry",
-                              retry_after=1)
+            raise ClaimLapsed(retry_after=1)
 
     def release(self, findings: Findings) -> None:
         """Give the claim up: its prescription will not be stored by this submission."""

@@ -46,7 +46,7 @@ def print_pdf(code: str) -> Any:
     printing = services().printing
     stored, form = printing.form(code, current_party())
     body = printing.pdf(form)
-    services().lifecycle.note_event(stored, "prescription.printed",
+    services().reading.note_event(stored, "prescription.printed",
                                     {"format": "pdf", "status": form.status})
     return Response(body, mimetype="application/pdf", headers={
         **_PRIVATE, "Content-Disposition": f'inline; filename="don-thuoc-{stored["_id"]}.pdf"'})
@@ -63,7 +63,7 @@ def print_html(code: str) -> Any:
     stored, form = services().printing.form(code, current_party())
     page = render_template("print.html", form=form,
                            qr=Markup(qr_svg(form.qr_text, module_mm=MODULE_MM)))
-    services().lifecycle.note_event(stored, "prescription.printed",
+    services().reading.note_event(stored, "prescription.printed",
                                     {"format": "html", "status": form.status})
     return Response(page, mimetype="text/html", headers={
         **_PRIVATE, "Content-Security-Policy": _HTML_POLICY})

@@ -24,8 +24,8 @@ from drug_catalog.model import Drug
 from gateway.core.errors import Forbidden
 from gateway.parties.model import Party
 from gateway.parties.store import PartyStore
-from gateway.prescriptions.model import CANCELLED, EXPIRED, PRESCRIBERS
-from gateway.prescriptions.service import Lifecycle
+from gateway.prescriptions.model import CANCELLED, EXPIRED, PRESCRIBERS, StoredPrescription
+from gateway.prescriptions.reading import Reading
 from gateway.signatures.qr import QR_ERROR, QR_VERSION, PrescriptionQr
 from schemas.rules import months_between
 
@@ -34,7 +34,7 @@ TITLES = {"c": "ĐƠN THUỐC", "n": "ĐƠN THUỐC “N”", "h": "ĐƠN THUỐ
           "y": "ĐƠN THUỐC Y HỌC CỔ TRUYỀN"}
 SEXES = {2: "Nam", 3: "Nữ", 1: "Không xác định"}
 # The mark printed across a prescription that can no longer be dispensed.
-MARKS = {CANCELLED: "ĐÃ HỦY", EXPIRED: "HẾT HẠN"}
+MARKS: dict[str, str] = {CANCELLED: "ĐÃ HỦY", EXPIRED: "HẾT HẠN"}
 PRINTERS = ("clinic", "doctor", "regulator")
 
 
@@ -229,11 +229,11 @@ def qr_svg(text: str, *, module_mm: float) -> str:
 class Printing:
     """Printing a prescription: who may, the form, the QR token, the PDF."""
 
-    def __init__(self, lifecycle: Lifecycle, *, parties: PartyStore, qr: PrescriptionQr,
+    def __init__(self, reading: Reading, *, parties: PartyStore, qr: PrescriptionQr,
                  catalog: Catalog, zone: tzinfo, child_months: int,
                  render_pdf: Callable[[PrintedForm], bytes],
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.lifecycle = lifecycle
+        self.reading = reading
         self.parties = parties
         self.qr = qr
         self.catalog = catalog
@@ -252,20 +252,20 @@ class Printing:
             raise Forbidden("this prescription belongs to another facility")
         raise Forbidden("only the issuing facility and regulators print a prescription")
 
-    def form(self, code: str, party: Party) -> tuple[dict[str, Any], PrintedForm]:
+    def form(self, code: str, party: Party) -> tuple[StoredPrescription, PrintedForm]:
         """The stored prescription and its form, with a QR token signed now.
 
         Raises:
             NotFound. Forbidden: see :meth:`authorize`.
             signing.errors.KeyStoreError: no usable signing key.
         """
-        stored = self.lifecycle.get(code)
+        stored = self.reading.get(code)
         self.authorize(stored, party)
         facility = self.parties.find_national(stored["facility"])
         prescriber = (self.parties.get(stored["issuer"])
                       if stored.get("issuer_role") == "doctor" else None)
         token = self.qr.issue(stored["_id"], stored["content_sha256"])
-        return stored, printed_form(stored, status=self.lifecycle.effective_status(stored),
+        return stored, printed_form(stored, status=self.reading.effective_status(stored),
                                     facility=facility, prescriber=prescriber,
                                     drug=self.catalog.get, qr_text=token, zone=self.zone,
                                     now=self.clock(), child_months=self.child_months)

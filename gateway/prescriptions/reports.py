@@ -1,5 +1,5 @@
-"""Regulators' reports: the summary over the prescriptions collection (one aggregation, no
-copies), and the shape of the controlled-overlaps report (its records are kept by
+"""Regulators' reports: the summary over the prescriptions collection (its aggregations are
+gateway/prescriptions/report_store.py's), and the shape of the controlled-overlaps report (its records are kept by
 gateway/prescriptions/overlap_store.py).
 
 ``GET /v2/reports/summary?from=&to=&group_by=facility|drug|type|day`` counts, per group, the
@@ -8,9 +8,7 @@ dispensed, and the same for controlled drugs (narcotic, psychotropic, precursor,
 radioactive) separately. Quantities add up units as prescribed: they are comparable within a
 drug (``group_by=drug``), indicative across drugs.
 
-Fields of a prescription document read here (gateway/prescriptions/service.py writes them):
-``issued_at`` (datetime), ``facility``, ``status``, ``document.loai_don_thuoc``, and per line
-of ``lines``: ``ma_thuoc`` (national code), ``prescribed``, ``dispensed``, ``control_class``.
+The fields of a prescription the summary reads are listed in report_store.py.
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from gateway.core.config import ConfigError
+from gateway.prescriptions.report_store import summary_rows
 from gateway.prescriptions.store import PrescriptionStore
 from schemas.quantities import as_number, exact
 
@@ -29,9 +28,6 @@ from schemas.quantities import as_number, exact
 SUM_DECIMALS = 6
 GROUPINGS = ("facility", "drug", "type", "day")
 _OFFSET = re.compile(r"^[+-](0\d|1[0-4]):[0-5]\d$")
-
-def _is_controlled(line_field: str) -> dict[str, Any]:
-    return {"$not": [{"$in": [{"$ifNull": [line_field, "none"]}, ["none", ""]]}]}
 
 
 def summary(store: PrescriptionStore, *, group_by: str, start: datetime | None = None,
@@ -43,65 +39,9 @@ def summary(store: PrescriptionStore, *, group_by: str, start: datetime | None =
     """
     if group_by not in GROUPINGS:
         raise ValueError(f"group_by must be one of {', '.join(GROUPINGS)}")
-    match: dict[str, Any] = {}
-    if start is not None or end is not None:
-        match["issued_at"] = {**({"$gte": start} if start else {}),
-                              **({"$lt": end} if end else {})}
-    key = {
-        "facility": "$facility",
-        "drug": "$lines.ma_thuoc",
-        "type": "$document.loai_don_thuoc",
-        "day": {"$dateToString": {"format": "%Y-%m-%d", "date": "$issued_at",
-                                  "timezone": utc_offset}},
-    }[group_by]
-    has_line = {"$cond": [{"$ifNull": ["$lines", False]}, 1, 0]}
-    controlled = {"$and": [{"$ifNull": ["$lines", False]}, _is_controlled("$lines.control_class")]}
-    per_prescription = [
-        {"$match": match},
-        {"$unwind": {"path": "$lines", "preserveNullAndEmptyArrays": True}},
-        {"$addFields": {"_controlled": controlled}},
-        {"$group": {
-            "_id": {"key": key, "prescription": "$_id"},
-            "cancelled": {"$max": {"$cond": [{"$eq": ["$status", "cancelled"]}, 1, 0]}},
-            "lines": {"$sum": has_line},
-            "prescribed": {"$sum": {"$ifNull": ["$lines.prescribed", 0]}},
-            "dispensed": {"$sum": {"$ifNull": ["$lines.dispensed", 0]}},
-            "c_lines": {"$sum": {"$cond": ["$_controlled", 1, 0]}},
-            "c_prescribed": {"$sum": {"$cond": ["$_controlled",
-                                                {"$ifNull": ["$lines.prescribed", 0]}, 0]}},
-            "c_dispensed": {"$sum": {"$cond": ["$_controlled",
-                                               {"$ifNull": ["$lines.dispensed", 0]}, 0]}},
-        }},
-    ]
-
-    def rollup(group_key: Any) -> list[dict[str, Any]]:
-        return [
-            {"$group": {
-                "_id": group_key,
-                "prescriptions": {"$sum": 1},
-                "cancelled": {"$sum": "$cancelled"},
-                "lines": {"$sum": "$lines"},
-                "prescribed": {"$sum": "$prescribed"},
-                "dispensed": {"$sum": "$dispensed"},
-                "c_prescriptions": {"$sum": {"$cond": [{"$gt": ["$c_lines", 0]}, 1, 0]}},
-                "c_lines": {"$sum": "$c_lines"},
-                "c_prescribed": {"$sum": "$c_prescribed"},
-                "c_dispensed": {"$sum": "$c_dispensed"},
-            }},
-            {"$sort": {"_id": 1}},
-        ]
-
-    groups = [_shape(row, with_key=True)
-              for row in store.aggregate(per_prescription + rollup("$_id.key"))]
-    # Totals count each prescription once, even when it has several of the grouped drugs.
-    total_pipeline = per_prescription + [
-        {"$group": {"_id": "$_id.prescription", "cancelled": {"$max": "$cancelled"},
-                    "lines": {"$sum": "$lines"}, "prescribed": {"$sum": "$prescribed"},
-                    "dispensed": {"$sum": "$dispensed"}, "c_lines": {"$sum": "$c_lines"},
-                    "c_prescribed": {"$sum": "$c_prescribed"},
-                    "c_dispensed": {"$sum": "$c_dispensed"}}},
-    ] + rollup(None)
-    totals = next(iter(store.aggregate(total_pipeline)), None)
+    groups_rows, totals = summary_rows(store, group_by=group_by, start=start, end=end,
+                                       utc_offset=utc_offset)
+    groups = [_shape(row, with_key=True) for row in groups_rows]
     return {"group_by": group_by, "from": _iso(start, utc_offset), "to": _iso(end, utc_offset),
             "groups": groups,
             "totals": _shape(totals, with_key=False) if totals else _shape({}, with_key=False)}

@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from gateway.parties.model import Party, pharmacy_key
+from gateway.parties.model import Party, Role, pharmacy_key
+from gateway.prescriptions.model import StoredPrescription
 from schemas.quantities import as_number, exact
 
 
@@ -20,15 +21,15 @@ def _iso(value: datetime | None, zone: tzinfo) -> str | None:
     return value.astimezone(zone).isoformat() if value is not None else None
 
 
-def resource(stored: dict[str, Any], party: Party, *, status: str,
+def resource(stored: StoredPrescription, party: Party, *, status: str,
              zone: tzinfo) -> dict[str, Any]:
     """The prescription resource as ``party`` may see it (README "Prescriptions"), its times in
     ``zone`` and ``status`` its effective status."""
     dispenses = []
     for dispense in stored.get("dispenses", []):
-        own = party.role != "pharmacy" or pharmacy_key(dispense["pharmacy"]) == pharmacy_key(
+        own = party.role != Role.PHARMACY or pharmacy_key(dispense["pharmacy"]) == pharmacy_key(
             party.code)
-        shown = {"id": dispense["id"], "pharmacy": dispense["pharmacy"],
+        shown: dict[str, Any] = {"id": dispense["id"], "pharmacy": dispense["pharmacy"],
                  "at": _iso(dispense["at"], zone),
                  "items": [{**item, "so_luong_ban": as_number(exact(item["so_luong_ban"]))}
                            if "so_luong_ban" in item else item for item in dispense["items"]]}

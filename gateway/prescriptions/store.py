@@ -1,35 +1,39 @@
 """The ``prescriptions`` and ``dispensed_packs`` collections: the only code that reads or writes
-them outside the outbox's own queries (:mod:`gateway.prescriptions.outbox_store`), and the one
-place their indexes are declared.
+them, with the outbox's queries (:mod:`gateway.prescriptions.outbox_store`), the audit
+sequencer's (:mod:`gateway.prescriptions.audit_outbox_store`) and the regulators' reports
+(:mod:`gateway.prescriptions.report_store`) beside it; the one place their indexes are declared.
 
-One MongoDB document per prescription (collection ``prescriptions``)::
-
-    {_id: ma_don_thuoc, facility, issuer, issuer_role, status, version,
-     document: {...canonical national document...}, content_sha256,
-     signature: {alg, kid, jws}, warnings: [...],
-     lines: [{index, ma_thuoc (national code), submitted_ma_thuoc, prescribed, dispensed,
-              unit, control_class, ingredients (drug_catalog.model.ingredient_key of each)}],
-     dispenses: [{id, pharmacy, by, ma_hoa_don, at, items: [...], packs: [...]}],
-     cancellation: {at, by, ly_do} | None, patient: <keyed hash of the CCCD> | None,
-     issued_at, dispensable_until, nominated_pharmacy, viewed_by_pharmacies: [...],
-     deliveries: [...], forward_due_at, forward_open, forward_lease_until,
-     forward_lease_owner}
-
-Every state change is ONE conditional update of that document (:meth:`compare_and_set`): it
-names the ``version`` it read and increments it. A pack serial is unique system-wide through
+One document per prescription, :class:`gateway.prescriptions.model.StoredPrescription`. Every
+state change is ONE conditional update of it (:meth:`PrescriptionStore.record_dispense`,
+:meth:`PrescriptionStore.record_cancellation`): it names the ``version`` it read and
+increments it, and carries the change's deliveries (gateway/prescriptions/outbox.py) and audit
+events, so a change is never stored without them. A pack serial is unique system-wide through
 the unique ``_id`` (GTIN + serial) of ``dispensed_packs``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from gateway.core.encryption import FieldCipher
+from gateway.core.errors import NotFound
+from gateway.prescriptions.model import (
+    DISPENSABLE,
+    EXPIRED,
+    Cancellation,
+    Delivery,
+    Dispense,
+    PackRecord,
+    Status,
+    StoredPrescription,
+)
+from gateway.prescriptions.outbox import QUEUED, REVISION
 
 PRESCRIPTIONS = "prescriptions"
 PACKS = "dispensed_packs"
@@ -71,6 +75,73 @@ INDEXES = {
 OVERLAP_FIELDS = {"facility": 1, "issuer": 1, "issuer_role": 1, "status": 1, "lines": 1,
                   "document.loai_don_thuoc": 1, "document.dot_dung_thuoc": 1}
 
+# The audit events waiting for the sequencer (gateway/prescriptions/audit_outbox_store.py).
+AUDIT_PENDING = "audit_pending"
+AUDIT_OPEN = "audit_open"
+
+Update = dict[str, Any]
+
+
+def merge_updates(*updates: Mapping[str, Any]) -> Update:
+    """Merge update documents operator by operator (``$set`` with ``$set``, ...).
+
+    Raises:
+        ValueError: two updates set the same field under the same operator.
+    """
+    merged: dict[str, dict[str, Any]] = {}
+    for update in updates:
+        for operator, fields in update.items():
+            target = merged.setdefault(operator, {})
+            for name, value in fields.items():
+                if name in target:
+                    raise ValueError(f"both updates use {operator} on {name}")
+                target[name] = value
+    return merged
+
+
+def outbox_update(entries: Sequence[Mapping[str, Any]], now: datetime) -> Update:
+    """The update fragment appending ``entries`` to the outbox and making the document due
+    for forwarding.
+
+    Setting ``forward_due_at`` to ``now`` (rather than a minimum) is safe: the forwarder
+    recomputes it from the array whenever it releases the document.
+    """
+    if not entries:
+        return {}
+    return {"$push": {"deliveries": {"$each": [dict(entry) for entry in entries]}},
+            "$set": {"forward_due_at": now, "forward_open": True, QUEUED: now},
+            "$inc": {REVISION: 1}}
+
+
+def audit_update(events: Sequence[Mapping[str, Any]]) -> Update:
+    """The update fragment appending audit ``events`` for the sequencer."""
+    if not events:
+        return {}
+    return {"$push": {AUDIT_PENDING: {"$each": [dict(event) for event in events]}},
+            "$set": {AUDIT_OPEN: True}}
+
+
+def audit_stage(events: Sequence[Mapping[str, Any]]) -> list[Update]:
+    """The same as pipeline stages, for updates written as a pipeline (the forwarder's
+    release); ``$literal``: events are data, whatever their keys look like."""
+    if not events:
+        return []
+    return [{"$set": {AUDIT_PENDING: {"$concatArrays": [
+        {"$ifNull": [f"${AUDIT_PENDING}", []]}, {"$literal": [dict(event) for event in events]}]},
+        AUDIT_OPEN: True}}]
+
+
+def status_filter(status: str, now: datetime) -> dict[str, Any]:
+    """The condition on prescriptions whose effective status at ``now`` is ``status``
+    (``expired``: dispensable ones past ``dispensable_until``; a dispensable status: those
+    not past it)."""
+    if status == EXPIRED:
+        return {"status": {"$in": [str(kind) for kind in DISPENSABLE]},
+                "dispensable_until": {"$lt": now}}
+    if status in DISPENSABLE:
+        return {"status": status, "dispensable_until": {"$gte": now}}
+    return {"status": status}
+
 
 class PrescriptionStore:
     def __init__(self, database: Database[dict[str, Any]], *, cipher: FieldCipher) -> None:
@@ -78,14 +149,14 @@ class PrescriptionStore:
         self.packs = database[PACKS]
         self.cipher = cipher
 
-    def _opened(self, stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _opened(self, stored: dict[str, Any]) -> StoredPrescription:
         """A stored prescription with its patient fields decrypted (gateway.core.encryption)."""
-        if stored is not None and "document" in stored:
+        if "document" in stored:
             stored["document"] = self.cipher.open_document(stored["document"])
-        return stored
+        return cast(StoredPrescription, stored)
 
     # --- prescriptions -----------------------------------------------------------------
-    def insert(self, stored: Mapping[str, Any]) -> bool:
+    def insert(self, stored: StoredPrescription) -> bool:
         """Store a new prescription; False when its code exists already."""
         sealed = dict(stored)
         sealed["document"] = self.cipher.seal_document(stored["document"])
@@ -95,18 +166,56 @@ class PrescriptionStore:
             return False
         return True
 
-    def get(self, code: str, *, without: Sequence[str] = ()) -> dict[str, Any] | None:
+    def get(self, code: str, *, without: Sequence[str] = ()) -> StoredPrescription | None:
         """The stored prescription (less the ``without`` fields), or None."""
         if not isinstance(code, str):
             return None
         projection = dict.fromkeys(without, 0) or None
-        return self._opened(self.prescriptions.find_one({"_id": code}, projection))
+        found = self.prescriptions.find_one({"_id": code}, projection)
+        return self._opened(found) if found is not None else None
 
-    def find_page(self, query: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
-        """Up to ``limit`` prescriptions matching ``query``, newest first, without their
-        outboxes."""
-        return [self._opened(doc) for doc in  # type: ignore[misc]
-                self.prescriptions.find(dict(query), {"deliveries": 0})
+    def require(self, code: str) -> StoredPrescription:
+        """The stored prescription. Raises: NotFound."""
+        stored = self.get(code)
+        if stored is None:
+            raise NotFound(f"no prescription {code}")
+        return stored
+
+    def page(self, *, limit: int, facility: str | None = None, status: str | None = None,
+             now: datetime | None = None, patient: str | None = None,
+             issued_from: datetime | None = None, issued_to: datetime | None = None,
+             dispensed_by: str | None = None,
+             after: tuple[datetime, str] | None = None) -> list[StoredPrescription]:
+        """Up to ``limit`` prescriptions, newest first, without their outboxes: those of
+        ``facility``, in effective ``status`` at ``now`` (:func:`status_filter`), of
+        ``patient`` (the keyed hash), issued in ``[issued_from, issued_to)``, dispensed
+        against by the pharmacy ``dispensed_by``, and after ``(issued_at, code)`` (the last
+        of the previous page)."""
+        query: dict[str, Any] = {}
+        if facility is not None:
+            query["facility"] = facility
+        if status is not None:
+            if now is None:
+                raise ValueError("a status filter needs the time it is evaluated at")
+            query.update(status_filter(status, now))
+        if patient is not None:
+            query["patient"] = patient
+        if dispensed_by is not None:
+            query["dispenses.pharmacy"] = dispensed_by
+        issued: dict[str, Any] = {}
+        if issued_from is not None:
+            issued["$gte"] = issued_from
+        if issued_to is not None:
+            issued["$lt"] = issued_to
+        if issued:
+            query["issued_at"] = issued
+        if after is not None:
+            after_time, after_code = after
+            query = {"$and": [query, {"$or": [
+                {"issued_at": {"$lt": after_time}},
+                {"issued_at": after_time, "_id": {"$lt": after_code}}]}]}
+        return [self._opened(doc) for doc in
+                self.prescriptions.find(query, {"deliveries": 0})
                 .sort([("issued_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)]
 
     def overlap_candidates(self, patient: str, first_day: str) -> list[dict[str, Any]]:
@@ -141,7 +250,7 @@ class PrescriptionStore:
             if len(plain) < batch:
                 return done
 
-    def compare_and_set(self, code: str, version: int, update: Mapping[str, Any]) -> bool:
+    def _compare_and_set(self, code: str, version: int, update: Mapping[str, Any]) -> bool:
         """Apply ``update`` if the document is still at ``version`` (the update increments it).
 
         ``update_one`` rather than ``find_one_and_update``: the same atomic single-document
@@ -149,6 +258,30 @@ class PrescriptionStore:
         """
         return self.prescriptions.update_one({"_id": code, "version": version},
                                              dict(update)).modified_count == 1
+
+    def record_dispense(self, code: str, version: int, *, dispense: Dispense, status: Status,
+                        dispensed: Mapping[int, int | float], deliveries: Sequence[Delivery],
+                        audit_events: Sequence[Mapping[str, Any]], now: datetime) -> bool:
+        """Add ``dispense`` to the prescription still at ``version``: its new ``status``, the
+        new totals of the lines it sold (``dispensed``: line index -> exact total, set rather
+        than incremented, so float sums never drift), its ``deliveries`` and
+        ``audit_events``; ONE update. False when the version moved on (re-read and retry)."""
+        return self._compare_and_set(code, version, merge_updates(
+            {"$inc": {"version": 1},
+             "$set": {"status": status,
+                      **{f"lines.{index}.dispensed": value for index, value in dispensed.items()}},
+             "$push": {"dispenses": dispense}},
+            outbox_update(deliveries, now), audit_update(audit_events)))
+
+    def record_cancellation(self, code: str, version: int, *, cancellation: Cancellation,
+                            deliveries: Sequence[Delivery],
+                            audit_events: Sequence[Mapping[str, Any]], now: datetime) -> bool:
+        """Cancel the prescription still at ``version``, with its ``deliveries`` and
+        ``audit_events``: ONE update. False when the version moved on."""
+        return self._compare_and_set(code, version, merge_updates(
+            {"$set": {"status": Status.CANCELLED, "cancellation": cancellation},
+             "$inc": {"version": 1}},
+            outbox_update(deliveries, now), audit_update(audit_events)))
 
     def add_warnings(self, code: str, warnings: Sequence[Mapping[str, Any]]) -> None:
         """Append warnings found once the prescription was stored (the duplicate-therapy
@@ -172,7 +305,7 @@ class PrescriptionStore:
         return list(self.prescriptions.aggregate([dict(stage) for stage in pipeline]))
 
     # --- dispensed packs ---------------------------------------------------------------
-    def reserve_pack(self, record: Mapping[str, Any]) -> bool:
+    def reserve_pack(self, record: PackRecord) -> bool:
         """Insert one pack reservation; False when the pack is held already."""
         try:
             self.packs.insert_one(dict(record))
@@ -180,11 +313,10 @@ class PrescriptionStore:
             return False
         return True
 
-    def pack_holder(self, pack_id: str) -> dict[str, Any] | None:
-        return self.packs.find_one({"_id": pack_id})
+    def pack_holder(self, pack_id: str) -> PackRecord | None:
+        return cast("PackRecord | None", self.packs.find_one({"_id": pack_id}))
 
-    def take_over_pack(self, pack_id: str, holder_dispense: str,
-                       record: Mapping[str, Any]) -> bool:
+    def take_over_pack(self, pack_id: str, holder_dispense: str, record: PackRecord) -> bool:
         """Replace a reservation still held by ``holder_dispense``; True when taken."""
         return self.packs.replace_one({"_id": pack_id, "dispense": holder_dispense},
                                       dict(record)).modified_count == 1

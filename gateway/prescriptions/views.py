@@ -1,4 +1,4 @@
-"""Native prescription endpoints (README "Prescriptions") over the lifecycle service."""
+"""Native prescription endpoints (README "Prescriptions") over the prescription services."""
 
 from __future__ import annotations
 
@@ -221,7 +221,7 @@ def submit_prescription() -> Any:
 def get_prescription(code: str) -> Any:
     """Read one prescription by its code, or by the text of its printed QR code."""
     party = current_party()
-    service = services().lifecycle
+    service = services().reading
     stored, details = looked_up(code)
     service.authorize_read(stored, party)
     viewed(stored, party, details)
@@ -256,7 +256,7 @@ def list_prescriptions(args: dict[str, Any]) -> Any:
     issued_to = _parse_time("to", args.get("to"))
     if issued_from is not None and issued_to is not None and issued_from >= issued_to:
         raise bad_parameter("to", "a time after from", "Phải sau `from`")
-    found, next_cursor = services().lifecycle.list(
+    found, next_cursor = services().reading.list(
         party, facility=args.get("facility"), status=args.get("status"),
         issued_from=issued_from, issued_to=issued_to, patient=args.get("patient"),
         cursor=args.get("cursor"), limit=args["limit"])

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.core.errors import Invalid, error_item
+from gateway.core.errors import QrNotGenuine, error_item
 from gateway.signatures.service import Signatures
 from signing.canonical import canonicalize
 from signing.errors import VerificationError
@@ -148,14 +148,12 @@ def offline_verdict(text: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
             "message": "genuine: the gateway signed this prescription code and content hash"}
 
 
-def refusal_error(refused: QrRefused) -> Invalid:
+def refusal_error(refused: QrRefused) -> QrNotGenuine:
     """The 422 a lookup answers for a refused QR text."""
     code, message = _ERRORS.get(refused.reason, _ERRORS["bad_signature"])
     item = error_item("", code, message)
     item.update(parameter="ma_don_thuoc", reason=refused.reason)
-    return Invalid(f"the QR text is not a genuine prescription QR: {refused.message}",
-                   slug="qr-refused", title="The QR code is not a genuine prescription QR",
-                   errors=[item])
+    return QrNotGenuine(refused.message, reason=refused.reason, item=item)
 
 
 class PrescriptionQr:
@@ -181,7 +179,7 @@ class PrescriptionQr:
         """The claim of a genuine token, checked against every key the gateway ever had.
 
         Raises:
-            gateway.core.errors.Invalid: not a genuine prescription QR (``qr.unreadable``,
+            gateway.core.errors.QrNotGenuine: not a genuine prescription QR (``qr.unreadable``,
                 ``qr.forged`` or ``qr.not_prescription``, with the ``reason``).
         """
         try:

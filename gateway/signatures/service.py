@@ -1,7 +1,7 @@
 """The gateway's signatures in the process: key store, signer, JWKS, verification, and the
 prescriber-signature policy (no HTTP here).
 
-:func:`build_signatures` makes, once per process, the :class:`signing.keys.KeyStore` on the
+:func:`build_signatures` makes, once per process, the :class:`signing.key_store.KeyStore` on the
 gateway's database and the prescriber trust anchors; the :class:`Signatures` service gives:
 
 - :meth:`Signatures.signer` — the active :class:`signing.jws.Signer`;
@@ -33,7 +33,7 @@ from gateway.core.config import ConfigError
 from gateway.core.settings import Settings
 from signing.errors import KeyStoreError, NoActiveKey, TrustAnchorError
 from signing.jws import Signer
-from signing.keys import COLLECTION, KeyPolicy, KeyStore
+from signing.key_store import COLLECTION, KeyPolicy, KeyStore
 from signing.prescriber import PrescriberSignature, check_prescriber_signature, load_trust_anchors
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,14 @@ Every native endpoint, and every framework error (404, 405, 413, 415, 500), answ
                  "message": "..."}]}
 
 Services raise domain errors (:mod:`gateway.core.errors`, ``signing.errors``,
-``drug_catalog.errors``); :data:`PROBLEMS` maps each to a problem here, so HTTP stays at the
-edge. Views raise :class:`ApiError` for what is wrong with the HTTP request itself. No answer
-carries a stack trace: an unexpected exception is logged with its trace and answered with a
+``drug_catalog.errors``), one class per failure and carrying domain data only; the table
+:data:`PROBLEMS` gives each class its problem type here: a stable code (the ``<slug>`` of
+``urn:erx:problem:<slug>``, which also keys its titles in :data:`TITLES`) and an HTTP status,
+so HTTP stays at the edge. What an answer says beyond its type comes from the error itself
+(:func:`particulars`). Another face (the national one, FHIR) reuses the same two look-ups,
+:func:`problem_type` and :func:`particulars`, and words them in its own shape. Views raise
+:class:`ApiError` for what is wrong with the HTTP request itself. No answer carries a stack
+trace: an unexpected exception is logged with its trace and answered with a
 bare 500.
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, json, request
@@ -28,15 +34,33 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from drug_catalog.errors import AmbiguousIdentifier, BadCheckDigit, InvalidGs1, InvalidIdentifier, UnknownDrug
 from drug_catalog.store import CatalogUnavailable
 from gateway.core.errors import (
+    ClaimLapsed,
     Conflict,
+    DispenseLimit,
     DomainError,
     Forbidden,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
     Invalid,
+    LoginBusy,
     Malformed,
+    NotCancellable,
+    NotDispensable,
     NotFound,
+    NotNominated,
+    OverQuantity,
+    PersonBusy,
+    PharmacyContactMissing,
+    PharmacyIdentity,
+    PrescriptionExists,
+    QrContentChanged,
+    QrNotGenuine,
     RateLimited,
+    Refused,
+    SerialReused,
     Unauthenticated,
     Unavailable,
+    UnsupportedGrantType,
     error_item,
 )
 from gateway.core.messages import bilingual
@@ -314,46 +338,125 @@ def init_app(app: Flask, *, faces: Mapping[str, Callable[[Exception], Any]] | No
         app.register_error_handler(exc_type, answer)
 
 
-def to_problem(exc: BaseException) -> ApiError | None:
-    """The answer for a domain error (None for any other exception)."""
+@dataclass(frozen=True)
+class ProblemType:
+    """What the edge calls one failure: ``slug``, its stable code (``urn:erx:problem:<slug>``
+    and the key of its titles in :data:`TITLES`), and its HTTP ``status``."""
+
+    slug: str
+    status: int
+
+
+@dataclass
+class Particulars:
+    """What an answer says of one occurrence beyond its type: a ``detail`` in English, the
+    ``errors`` items, members of its own (``ma_don_thuoc``, ``warnings``...) and headers."""
+
+    detail: str | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    members: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# The one table from failures to problem types. A subclass not listed takes its nearest
+# listed base class's entry (the look-up walks the MRO).
+PROBLEMS: dict[type[Exception], ProblemType] = {
+    # the kinds of domain failure
+    Malformed: ProblemType("malformed", 400),
+    Unauthenticated: ProblemType("unauthenticated", 401),
+    Forbidden: ProblemType("forbidden", 403),
+    NotFound: ProblemType("not-found", 404),
+    Conflict: ProblemType("conflict", 409),
+    Invalid: ProblemType("validation", 422),
+    RateLimited: ProblemType("rate-limited", 429),
+    Unavailable: ProblemType("unavailable", 503),
+    # the failures with a type of their own
+    UnsupportedGrantType: ProblemType("unsupported-grant-type", 400),
+    LoginBusy: ProblemType("login-busy", 429),
+    Refused: ProblemType("validation", 422),
+    PrescriptionExists: ProblemType("prescription-exists", 409),
+    QrContentChanged: ProblemType("qr-content-changed", 409),
+    QrNotGenuine: ProblemType("qr-refused", 422),
+    NotCancellable: ProblemType("not-cancellable", 409),
+    NotDispensable: ProblemType("not-dispensable", 409),
+    OverQuantity: ProblemType("over-quantity", 409),
+    SerialReused: ProblemType("serial-reused", 409),
+    DispenseLimit: ProblemType("dispense-limit", 409),
+    PharmacyContactMissing: ProblemType("pharmacy-contact-missing", 409),
+    NotNominated: ProblemType("not-nominated", 403),
+    PharmacyIdentity: ProblemType("pharmacy-identity", 403),
+    IdempotencyKeyReused: ProblemType("idempotency-key-reused", 409),
+    PersonBusy: ProblemType("unavailable", 503),
+    ClaimLapsed: ProblemType("unavailable", 503),
+    IdempotencyInProgress: ProblemType("idempotency-in-progress", 409),
+    # the libraries' errors
+    PrescriberSignatureError: ProblemType("validation", 422),
+    VerificationError: ProblemType("validation", 422),
+    KeyStoreError: ProblemType("unavailable", 503),
+    UnknownDrug: ProblemType("not-found", 404),
+    BadCheckDigit: ProblemType("validation", 422),
+    InvalidIdentifier: ProblemType("validation", 422),
+    AmbiguousIdentifier: ProblemType("validation", 422),
+    InvalidGs1: ProblemType("validation", 422),
+    CatalogUnavailable: ProblemType("unavailable", 503),
+    ConnectionFailure: ProblemType("database-unavailable", 503),
+}
+
+
+def _lookup(table: Mapping[Any, Any], exc: BaseException) -> Any:
     for exc_type in type(exc).__mro__:
-        build = PROBLEMS.get(exc_type)
-        if build is not None:
-            return build(exc)
+        if exc_type in table:
+            return table[exc_type]
     return None
 
 
-def _domain(status: int) -> Callable[[DomainError], ApiError]:
-    def build(exc: DomainError) -> ApiError:
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-        return ApiError(status, title=exc.title, slug=exc.slug, detail=exc.detail,
-                        errors=exc.errors, headers=headers, **exc.extra)
-
-    return build
+def problem_type(exc: BaseException) -> ProblemType | None:
+    """The problem type of a failure (None for any other exception)."""
+    found: ProblemType | None = _lookup(PROBLEMS, exc)
+    return found
 
 
-def _unauthenticated(exc: Unauthenticated) -> ApiError:
-    return ApiError(401, detail=exc.detail, errors=exc.errors,
-                    headers={"WWW-Authenticate": 'Bearer realm="erx"'})
+def _domain(exc: DomainError) -> Particulars:
+    return Particulars(detail=exc.detail, errors=exc.errors)
 
 
-def _prescriber_signature_invalid(exc: PrescriberSignatureError) -> ApiError:
+def _retry_after(exc: RateLimited | IdempotencyInProgress | PersonBusy | ClaimLapsed
+                 ) -> Particulars:
+    return Particulars(detail=exc.detail, errors=exc.errors,
+                       headers={"Retry-After": str(exc.retry_after)})
+
+
+def _unauthenticated(exc: Unauthenticated) -> Particulars:
+    return Particulars(detail=exc.detail, errors=exc.errors,
+                       headers={"WWW-Authenticate": 'Bearer realm="erx"'})
+
+
+def _refused(exc: Refused) -> Particulars:
+    return Particulars(errors=exc.errors, members={"warnings": exc.warnings})
+
+
+def _qr_content_changed(exc: QrContentChanged) -> Particulars:
+    return Particulars(detail=exc.detail, errors=exc.errors,
+                       members={"ma_don_thuoc": exc.prescription})
+
+
+def _prescriber_signature_invalid(exc: PrescriberSignatureError) -> Particulars:
     item = error_item("/signature", "signature.prescriber_invalid",
                       f"Chữ ký số của người kê đơn không hợp lệ ({exc.reason}): {exc.message}")
     item["reason"] = exc.reason
-    return ApiError(422, errors=[item])
+    return Particulars(errors=[item])
 
 
-def _gateway_signature_invalid(exc: VerificationError) -> ApiError:
+def _gateway_signature_invalid(exc: VerificationError) -> Particulars:
     item = error_item("/signature", "signature.invalid",
                       f"Chữ ký số của cổng không hợp lệ ({exc.reason}): {exc.message}")
     item["reason"] = exc.reason
-    return ApiError(422, errors=[item])
+    return Particulars(errors=[item])
 
 
-def _signing_key_unavailable(exc: KeyStoreError) -> ApiError:
+def _signing_key_unavailable(exc: KeyStoreError) -> Particulars:
     log.error("signing key unavailable: %s", exc)
-    return ApiError(503, detail="the signing key is unavailable")
+    return Particulars(detail="the signing key is unavailable")
 
 
 def _identifier_item(code: str, message: str) -> dict[str, str]:
@@ -362,67 +465,66 @@ def _identifier_item(code: str, message: str) -> dict[str, str]:
     return item
 
 
-def _unknown_drug(exc: UnknownDrug) -> ApiError:
-    return ApiError(404, detail=str(exc), errors=[_identifier_item(
+def _unknown_drug(exc: UnknownDrug) -> Particulars:
+    return Particulars(detail=str(exc), errors=[_identifier_item(
         "drug.unknown", "Mã thuốc không có trong danh mục")])
 
 
-def _bad_check_digit(exc: BadCheckDigit) -> ApiError:
-    return ApiError(422, detail=f"the GTIN's check digit is {exc.found}; the other digits call "
-                                f"for {exc.expected}: a typing error?",
-                    errors=[_identifier_item(
-                        "drug.gtin_check_digit",
-                        f"Chữ số kiểm tra của GTIN sai: là {exc.found}, phải là {exc.expected}")],
-                    expected_check_digit=exc.expected)
+def _bad_check_digit(exc: BadCheckDigit) -> Particulars:
+    return Particulars(
+        detail=f"the GTIN's check digit is {exc.found}; the other digits call for "
+               f"{exc.expected}: a typing error?",
+        errors=[_identifier_item(
+            "drug.gtin_check_digit",
+            f"Chữ số kiểm tra của GTIN sai: là {exc.found}, phải là {exc.expected}")],
+        members={"expected_check_digit": exc.expected})
 
 
-def _invalid_identifier(exc: InvalidIdentifier) -> ApiError:
-    return ApiError(422, detail=exc.reason, errors=[_identifier_item(
+def _invalid_identifier(exc: InvalidIdentifier) -> Particulars:
+    return Particulars(detail=exc.reason, errors=[_identifier_item(
         "drug.identifier", f"Mã định danh thuốc không hợp lệ: {exc.reason}")])
 
 
-def _ambiguous_identifier(exc: AmbiguousIdentifier) -> ApiError:
-    return ApiError(422, detail=str(exc), errors=[_identifier_item(
+def _ambiguous_identifier(exc: AmbiguousIdentifier) -> Particulars:
+    return Particulars(detail=str(exc), errors=[_identifier_item(
         "drug.ambiguous", f"Mã này trỏ đến nhiều thuốc: {', '.join(exc.national_codes)}")],
-        national_codes=list(exc.national_codes))
+        members={"national_codes": list(exc.national_codes)})
 
 
-def _invalid_gs1(exc: InvalidGs1) -> ApiError:
+def _invalid_gs1(exc: InvalidGs1) -> Particulars:
     item = error_item("", "pack.gs1", f"Mã GS1 của hộp thuốc không đọc được: {exc.reason}")
-    return ApiError(422, detail=exc.reason, errors=[item])
+    return Particulars(detail=exc.reason, errors=[item])
 
 
-def _catalog_unavailable(exc: CatalogUnavailable) -> ApiError:
+def _catalog_unavailable(exc: CatalogUnavailable) -> Particulars:
     log.error("drug catalog unavailable: %s", exc)
-    return ApiError(503, detail="the drug catalog is unavailable")
+    return Particulars(detail="the drug catalog is unavailable")
 
 
 #: seconds a client is told to wait when the database cannot be reached
 DATABASE_RETRY_AFTER = 5
 
 
-def _database_unavailable(exc: ConnectionFailure) -> ApiError:
+def _database_unavailable(exc: ConnectionFailure) -> Particulars:
     log.error("database unavailable: %s", type(exc).__name__)
-    return ApiError(503, slug="database-unavailable", title="The database is unavailable",
-                    detail="the gateway cannot reach its database; nothing was changed that is "
-                           "not reported, retry shortly (an Idempotency-Key makes the retry safe)",
-                    headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
-                    errors=[error_item("", "service.database_unavailable",
-                                       "Cơ sở dữ liệu tạm thời không truy cập được, vui lòng thử "
-                                       "lại sau")])
+    return Particulars(
+        detail="the gateway cannot reach its database; nothing was changed that is not "
+               "reported, retry shortly (an Idempotency-Key makes the retry safe)",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        errors=[error_item("", "service.database_unavailable",
+                           "Cơ sở dữ liệu tạm thời không truy cập được, vui lòng thử lại sau")])
 
 
-# The one table from domain errors to answers. A subclass not listed takes its nearest
-# listed base class's entry (the lookup walks the MRO).
-PROBLEMS: dict[type[Exception], Callable[[Any], ApiError]] = {
-    Malformed: _domain(400),
+# How each failure's particulars are read from it (the nearest listed class, like PROBLEMS).
+_PARTICULARS: dict[type[Exception], Callable[[Any], Particulars]] = {
+    DomainError: _domain,
+    RateLimited: _retry_after,
+    IdempotencyInProgress: _retry_after,
+    PersonBusy: _retry_after,
+    ClaimLapsed: _retry_after,
     Unauthenticated: _unauthenticated,
-    Forbidden: _domain(403),
-    NotFound: _domain(404),
-    Conflict: _domain(409),
-    Invalid: _domain(422),
-    RateLimited: _domain(429),
-    Unavailable: _domain(503),
+    Refused: _refused,
+    QrContentChanged: _qr_content_changed,
     PrescriberSignatureError: _prescriber_signature_invalid,
     VerificationError: _gateway_signature_invalid,
     KeyStoreError: _signing_key_unavailable,
@@ -434,3 +536,19 @@ PROBLEMS: dict[type[Exception], Callable[[Any], ApiError]] = {
     CatalogUnavailable: _catalog_unavailable,
     ConnectionFailure: _database_unavailable,
 }
+
+
+def particulars(exc: BaseException) -> Particulars:
+    """What the answer to ``exc`` says beyond its type (nothing for an unknown exception)."""
+    build = _lookup(_PARTICULARS, exc)
+    return build(exc) if build is not None else Particulars()
+
+
+def to_problem(exc: BaseException) -> ApiError | None:
+    """The problem+json answer for a failure of the table (None for any other exception)."""
+    kind = problem_type(exc)
+    if kind is None:
+        return None
+    said = particulars(exc)
+    return ApiError(kind.status, slug=kind.slug, detail=said.detail, errors=said.errors,
+                    headers=said.headers, **said.members)

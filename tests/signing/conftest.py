@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from signing.jws import Signer
-from signing.keys import generate_private_key
+from signing.key_store import generate_private_key
 from tests.support.pki import NOW, Pki, build_pki, prescriber_jws
 
 

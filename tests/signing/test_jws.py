@@ -19,7 +19,7 @@ from signing.canonical import canonicalize
 from signing.errors import VerificationError
 from signing.jwk import b64url_decode, b64url_encode, public_jwk, thumbprint
 from signing.jws import Signer, read_protected_header, verify_compact, verify_detached, verify_document
-from signing.keys import generate_private_key, private_key_pem
+from signing.key_store import generate_private_key, private_key_pem
 from tests.support.json_strategies import json_values, prescriptions
 from tests.support.pki import NOW, prescription
 

@@ -11,7 +11,7 @@ from pymongo.database import Database
 from signing.errors import KeyStoreError, NoActiveKey, VerificationError
 from signing.jwk import thumbprint
 from signing.jws import verify_document
-from signing.keys import (
+from signing.key_store import (
     COLLECTION,
     KeyPolicy,
     KeyStore,
@@ -160,7 +160,7 @@ def test_production_refuses_to_work_without_a_passphrase(database: Database):
 
 def test_production_refuses_an_unencrypted_key(database: Database, caplog):
     development = store(database, passphrase=None, production=False)
-    with caplog.at_level(logging.WARNING, logger="signing.keys"):
+    with caplog.at_level(logging.WARNING, logger="signing.key_store"):
         record = development.generate()
         assert development.signer().kid == record.kid
     assert not record.encrypted

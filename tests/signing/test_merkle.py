@@ -22,8 +22,8 @@ from signing.merkle import (
     InvalidTreeSize,
     MerkleTree,
     MissingNode,
-    MongoNodeStore,
 )
+from signing.merkle_store import MongoNodeStore
 from tests.support.merkle import H, rfc_verify_consistency, rfc_verify_inclusion
 
 MAX_SIZE = 10_000

@@ -10,11 +10,17 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 
 from gateway.audit.log import event_leaf
-from gateway.audit.store import EVENTS, QUEUE, QueueSource, event_from_document, fill_lost
-from gateway.audit.tree import (
+from gateway.audit.store import (
+    EVENTS,
+    QUEUE,
     TREE_HEADS,
     TREE_NODES,
     TREE_STATE,
+    QueueSource,
+    event_from_document,
+    fill_lost,
+)
+from gateway.audit.tree import (
     PeriodicSealer,
     TreeHead,
     latest_tree_head,
@@ -22,7 +28,7 @@ from gateway.audit.tree import (
     sequence_all,
 )
 from gateway.audit.tree import seal as seal_tree
-from gateway.prescriptions.audit_outbox import PrescriptionAuditOutbox
+from gateway.prescriptions.audit_outbox_store import PrescriptionAuditOutbox
 from gateway.web.context import services
 
 __all__ = ["EVENTS", "QUEUE", "TREE_HEADS", "TREE_NODES", "TREE_STATE", "TreeHead",

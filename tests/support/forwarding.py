@@ -85,10 +85,10 @@ def cancel(app: Flask, code: str, *, reason: str = "Kê nhầm thuốc",
     found = services(app)
     for pharmacy in viewed_by or ():
         found.prescription_store.note_viewer(code, pharmacy)
-    stored = found.lifecycle.get(code)
+    stored = found.reading.get(code)
     clinic = Party(client_id=f"clinic-{stored['facility']}", role="clinic", code=stored["facility"],
                    name="", facility=stored["facility"], status="active")
-    found.lifecycle.cancel(code, clinic, reason)
+    found.cancelling.cancel(code, clinic, reason)
 
 
 def dispense(app: Flask, code: str, *, pharmacy: str, ma_hoa_don: str, quantity: int = 10) -> str:
@@ -100,7 +100,7 @@ def dispense(app: Flask, code: str, *, pharmacy: str, ma_hoa_don: str, quantity:
         party, _ = found.parties.create(role="pharmacy", code=pharmacy, name=f"Nhà thuốc {pharmacy}",
                                         address="2 Hai Bà Trưng, Quận 1, TP. Hồ Chí Minh",
                                         phone="0912345678")
-    _, recorded = found.lifecycle.dispense(code, party, {"ma_hoa_don": ma_hoa_don, "items": [
+    _, recorded = found.dispensing.dispense(code, party, {"ma_hoa_don": ma_hoa_don, "items": [
         {"line": 0, "so_luong_ban": quantity}]})
     return recorded["id"]
 

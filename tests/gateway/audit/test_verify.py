@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from gateway.audit.verify import verify_log
 from gateway.cli import main
 from signing.jws import Signer, verify_detached
-from signing.keys import generate_private_key
+from signing.key_store import generate_private_key
 from signing.merkle import InMemoryNodeStore, MerkleTree
 from tests.support import audit
 

@@ -101,7 +101,8 @@ def test_the_endpoints_are_documented(app: Flask, client: FlaskClient) -> None:
 def test_the_catalog_service_is_the_cached_catalog(loaded: Flask) -> None:
     found = services(loaded)
     catalog = found.catalog.catalog
-    assert found.lifecycle.catalog is catalog  # validation and dispensing share the cache
+    # validation and dispensing share the cache
+    assert found.submission.catalog is catalog and found.dispensing.catalog is catalog
     assert catalog.refresh_seconds == services(loaded).settings.catalog_refresh_seconds
     assert catalog.resolve("VN-21939-19").name == "Bucain spinal"
 

@@ -141,8 +141,8 @@ def test_a_pharmacy_without_contact_details_cannot_dispense_where_reports_are_re
     body = prescription(ma_don_thuoc="79001NOCONT1-c")
     assert client.post("/v2/prescriptions", json=body, headers=world["h"]["doctor_a"]).status_code == 201
     found = services(app)
-    lifecycle = found.lifecycle
-    lifecycle.settings = dataclasses.replace(lifecycle.settings, require_pharmacy_contact=True)  # production
+    dispensing = found.dispensing
+    dispensing.settings = dataclasses.replace(dispensing.settings, require_pharmacy_contact=True)  # production
     party, secret = found.parties.create(role="pharmacy", code="NT9", name="Nhà thuốc chưa đủ")
     assert not party.reachable
     headers = {"app-name": party.client_id, "app-key": secret}
@@ -150,7 +150,7 @@ def test_a_pharmacy_without_contact_details_cannot_dispense_where_reports_are_re
                          json={"items": [{"line": 0, "so_luong_ban": 1}]})
     assert answer.status_code == 409, answer.get_json()
     assert answer.get_json()["errors"][0]["code"] == "dispense.pharmacy_contact"
-    assert found.lifecycle.get("79001NOCONT1-c")["dispenses"] == []  # nothing half-done
+    assert found.reading.get("79001NOCONT1-c")["dispenses"] == []  # nothing half-done
     found.parties.update(party.client_id, address="3 Lý Tự Trọng, Quận 1", phone="0901234567")
     again = client.post("/v2/prescriptions/79001NOCONT1-c/dispenses", headers=headers,
                         json={"items": [{"line": 0, "so_luong_ban": 1}]})

@@ -14,7 +14,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.prescriptions import outbox
 from gateway.prescriptions.outbox import (
     DEAD,
     DELIVERED,
@@ -25,7 +24,7 @@ from gateway.prescriptions.outbox import (
     earliest_due,
 )
 from gateway.prescriptions.outbox_store import RELEASE, OutboxStore
-from gateway.prescriptions.store import PRESCRIPTIONS
+from gateway.prescriptions.store import PRESCRIPTIONS, outbox_update
 
 BASE = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 OWNER = "forwarder-test"
@@ -95,7 +94,7 @@ def test_a_delivery_added_since_the_snapshot_is_not_lost(database) -> None:
     later = BASE + timedelta(minutes=3)
     report = {"id": "d1", "seq": 1, "target": "registry", "state": PENDING,
               "next_attempt_at": later}
-    database[PRESCRIPTIONS].update_one({"_id": "RX1"}, outbox.outbox_update([report], later))
+    database[PRESCRIPTIONS].update_one({"_id": "RX1"}, outbox_update([report], later))
     released = _store(database).release("RX1", owner=OWNER, outcomes={0: {"state": DELIVERED}},
                                         known={"revision": None, "deliveries": known})
     stored = database[PRESCRIPTIONS].find_one({"_id": "RX1"})

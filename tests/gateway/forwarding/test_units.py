@@ -22,6 +22,7 @@ from gateway.forwarding.registry import (
 )
 from gateway.forwarding.worker import ForwardingPolicy, backoff_delay
 from gateway.prescriptions import outbox
+from gateway.prescriptions import store as prescription_store
 from tests.support.forwarding import prescription
 from tests.support.registry_double import RegistryDouble
 
@@ -60,15 +61,17 @@ def test_a_dispense_report_names_its_dispense() -> None:
 
 def test_the_update_fragment_merges_into_the_lifecycle_update() -> None:
     entries = outbox.deliveries_for_issue({}, NOW)
-    merged = outbox.merge_updates({"$set": {"status": "cancelled"}, "$inc": {"version": 1}},
-                                  outbox.outbox_update(entries, NOW))
+    merged = prescription_store.merge_updates(
+        {"$set": {"status": "cancelled"}, "$inc": {"version": 1}},
+        prescription_store.outbox_update(entries, NOW))
     assert merged == {"$set": {"status": "cancelled", "forward_due_at": NOW,
                                "forward_open": True, "forward_queued_at": NOW},
                       "$inc": {"version": 1, "forward_rev": 1},
                       "$push": {"deliveries": {"$each": entries}}}
-    assert outbox.outbox_update([], NOW) == {}
+    assert prescription_store.outbox_update([], NOW) == {}
     with pytest.raises(ValueError, match="forward_due_at"):
-        outbox.merge_updates({"$set": {"forward_due_at": None}}, outbox.outbox_update(entries, NOW))
+        prescription_store.merge_updates({"$set": {"forward_due_at": None}},
+                                         prescription_store.outbox_update(entries, NOW))
     with pytest.raises(ValueError, match="unknown event"):
         outbox.new_delivery(target="registry", event="prescription.amended", seq=0, now=NOW)
 

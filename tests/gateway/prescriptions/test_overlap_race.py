@@ -305,15 +305,15 @@ def test_a_claim_that_lapsed_before_the_insert_stores_nothing(
         app: Flask, two: dict, make_app, database: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:
     slow = make_app(RX_OVERLAP_CLAIM_SECONDS=1)
-    lifecycle = services(slow).lifecycle
-    sign = lifecycle.sign
+    submission = services(slow).submission
+    sign = submission.sign
     lapse = threading.Event()
 
     def stalled(document: Any) -> Any:
         lapse.wait(1.5)                       # a process stalled longer than its claim lives
         return sign(document)
 
-    monkeypatch.setattr(lifecycle, "sign", stalled)
+    monkeypatch.setattr(submission, "sign", stalled)
     answer = submit(slow.test_client(), two["h"]["doctor_1"], narcotic_pair(two, 8)[0])
     assert answer.status_code == 503, answer.get_json()
     assert database["prescriptions"].count_documents({}) == 0

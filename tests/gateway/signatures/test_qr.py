@@ -20,14 +20,14 @@ from gateway.signatures.qr import QR_ERROR, QR_VERSION, offline_verdict, qr_payl
 from gateway.web.context import services
 from signing.jwk import b64url_decode, b64url_encode
 from signing.jws import Signer, read_protected_header
-from signing.keys import generate_private_key
+from signing.key_store import generate_private_key
 from tests.support.audit import audit_log
 from tests.support.http import assert_problem
 from tests.support.prescriptions import issued
 
 
 def qr_token(app: Flask, code: str) -> str:
-    stored = services(app).lifecycle.get(code)
+    stored = services(app).reading.get(code)
     return services(app).qr.issue(code, stored["content_sha256"])
 
 
@@ -49,7 +49,7 @@ def foreign_token(code: str, sha256: str) -> str:
 def printed(app: Flask, client: FlaskClient, world: dict) -> dict[str, Any]:
     code = issued(client, world)
     return {"code": code, "token": qr_token(app, code), "world": world,
-            "stored": services(app).lifecycle.get(code)}
+            "stored": services(app).reading.get(code)}
 
 
 # --- the token -----------------------------------------------------------------------------

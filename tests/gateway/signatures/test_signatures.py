@@ -22,7 +22,7 @@ from gateway.core.config import SETTINGS, ConfigError
 from gateway.web.context import services
 from gateway.web.problems import handle_exception
 from signing.errors import NoActiveKey, PrescriberSignatureError
-from signing.keys import COLLECTION, KeyPolicy, KeyStore
+from signing.key_store import COLLECTION, KeyPolicy, KeyStore
 from signing.prescriber import unsigned_payload
 from tests.support.cli import cli_env
 from tests.support.pki import NOW, Pki, build_pki, issue, prescriber_jws, prescription

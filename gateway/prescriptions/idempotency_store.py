@@ -27,7 +27,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from gateway.core.encryption import FieldCipher
-from gateway.core.errors import Conflict, Malformed
+from gateway.core.errors import IdempotencyInProgress, IdempotencyKeyReused, Malformed
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -57,7 +57,8 @@ def request_fingerprint(*parts: bytes | str) -> str:
 
 
 class IdempotencyStore:
-    def __init__(self, collection: Collection, *, ttl_seconds: int, cipher: FieldCipher,
+    def __init__(self, collection: Collection[dict[str, Any]], *, ttl_seconds: int,
+                 cipher: FieldCipher,
                  lease_seconds: float = 30.0) -> None:
         self.collection = collection
         self.ttl = timedelta(seconds=ttl_seconds)
@@ -74,8 +75,9 @@ class IdempotencyStore:
 
         Raises:
             gateway.core.errors.Malformed: a malformed key.
-            gateway.core.errors.Conflict: a key reused with another request, or still in
-                progress; whatever ``operation`` raises.
+            gateway.core.errors.IdempotencyKeyReused: a key reused with another request.
+            gateway.core.errors.IdempotencyInProgress: the first request with the key still
+                runs. Whatever ``operation`` raises.
         """
         if key is None:
             return operation()
@@ -127,23 +129,17 @@ class IdempotencyStore:
             if existing is None:
                 continue  # expired between the insert and the read: try again
             if existing["fingerprint"] != fingerprint:
-                raise Conflict("this Idempotency-Key was used with another body or path",
-                               slug="idempotency-key-reused",
-                               title="Idempotency-Key reused with a different request")
+                raise IdempotencyKeyReused()
             if existing["state"] == "done":
                 raise _Replay(self.cipher.open_value(existing["answer"]))
             if existing["lease_until"] > now:
-                raise Conflict(slug="idempotency-in-progress",
-                               title="A request with this Idempotency-Key is in progress",
-                               retry_after=1)
+                raise IdempotencyInProgress(retry_after=1)
             taken = self.collection.update_one(
                 {"_id": record_id, "state": "pending", "lease_until": existing["lease_until"]},
                 {"$set": {"lease_until": now + self.lease}})
             if taken.modified_count == 1:
                 return  # the first owner died: this request completes the work
-        raise Conflict(slug="idempotency-in-progress",
-                       title="A request with this Idempotency-Key is in progress",
-                       retry_after=1)
+        raise IdempotencyInProgress(retry_after=1)
 
     def _finish(self, record_id: str, answer: Answer) -> None:
         self.collection.update_one(

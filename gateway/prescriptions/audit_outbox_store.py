@@ -2,15 +2,14 @@
 
 An event about a prescription (submitted, viewed, printed, dispensed, cancelled, delivered)
 is prepared by :meth:`gateway.audit.log.AuditLog.prepare` and written in the SAME update that
-changes the prescription (``$push`` onto ``audit_pending``, ``audit_open: true``), like the
+changes the prescription (appended to ``audit_pending``, ``audit_open: true``:
+:func:`gateway.prescriptions.store.audit_update`), like the
 deliveries of the transactional outbox (gateway/prescriptions/outbox.py): the change and its
 audit event are stored together or not at all, and recording costs no round trip of its own.
 
 :class:`PrescriptionAuditOutbox` is the audit sequencer's source over these fields
 (:class:`gateway.audit.store.UnsequencedSource`): it reads waiting events through the small
-partial index ``audit_open`` and removes sequenced ones by prescription code. This module and
-the stores of :mod:`gateway.prescriptions.store` and :mod:`gateway.prescriptions.outbox_store`
-are the only code touching the ``prescriptions`` collection.
+partial index ``audit_open`` and removes sequenced ones by prescription code.
 """
 
 from __future__ import annotations
@@ -21,10 +20,10 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.database import Database
 
-from gateway.prescriptions.store import PRESCRIPTIONS
+from gateway.prescriptions.store import AUDIT_OPEN as OPEN
+from gateway.prescriptions.store import AUDIT_PENDING as PENDING
+from gateway.prescriptions.store import PRESCRIPTIONS, audit_update
 
-PENDING = "audit_pending"
-OPEN = "audit_open"
 ACKNOWLEDGE_CHUNK = 50  # prescriptions per removal update (see acknowledge)
 
 INDEXES = {PRESCRIPTIONS: [
@@ -39,28 +38,10 @@ def initial_fields(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {PENDING: [dict(event) for event in events], OPEN: bool(events)}
 
 
-def audit_update(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The update fragment appending ``events`` (merge it with :func:`outbox.merge_updates`)."""
-    if not events:
-        return {}
-    return {"$push": {PENDING: {"$each": [dict(event) for event in events]}},
-            "$set": {OPEN: True}}
-
-
-def audit_stage(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The same as pipeline stages, for updates written as a pipeline (the forwarder's
-    release); ``$literal``: events are data, whatever their keys look like."""
-    if not events:
-        return []
-    return [{"$set": {PENDING: {"$concatArrays": [
-        {"$ifNull": [f"${PENDING}", []]}, {"$literal": [dict(event) for event in events]}]},
-        OPEN: True}}]
-
-
 class PrescriptionAuditOutbox:
     """The prescriptions' waiting audit events, as a source of the audit sequencer."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database[dict[str, Any]]) -> None:
         self.prescriptions = database[PRESCRIPTIONS]
 
     def record(self, code: str, events: Sequence[Mapping[str, Any]], *,
@@ -68,7 +49,7 @@ class PrescriptionAuditOutbox:
         """Append ``events`` to the prescription ``code`` (a read, a print); ``viewer``: a
         pharmacy looking it up for the first time, remembered in the same update (it is told
         of a cancellation)."""
-        update = audit_update(events)
+        update: dict[str, Any] = audit_update(events)
         if viewer is not None:
             update["$addToSet"] = {"viewed_by_pharmacies": viewer}
         if update:
