@@ -17,18 +17,18 @@ install: $(STAMP)
 run: install
 	ERX_ENV=$${ERX_ENV:-development} $(BIN)/erx-gateway run
 
-# The import rules (setup.cfg [importlinter]) and the lint rules (pyproject.toml [tool.ruff])
-# first: they take seconds and name the line at fault. tools/browser-deps installs Chromium and its
-# driver for the console's browser tests when missing (root with apt-get), or stops at once saying how.
-test: install
+# The import rules (setup.cfg [importlinter]), the lint rules (pyproject.toml [tool.ruff]) and
+# the type checker (setup.cfg [mypy]) first: they take seconds and name the line at fault.
+# tools/browser-deps installs Chromium and its driver for the console's browser tests when
+# missing (root with apt-get), or stops at once saying how.
+test: lint
 	tools/browser-deps
-	$(BIN)/lint-imports
-	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python -m bench

@@ -71,7 +71,7 @@ def _http_inclusion(uri: str, database: pymongo.database.Database, scratch: str,
     """Inclusion proofs through the endpoint (auth, tree head, proof, leaf, JSON), using the
     Flask test client: no network, but every database read the endpoint does."""
     from gateway import create_app
-    from gateway.core.context import services
+    from gateway.web.context import services
 
     signer = Signer(private_key=generate_private_key("EdDSA"))
     tree = MerkleTree(MongoNodeStore(database[TREE_NODES]), size=TREE_SIZE)

@@ -27,8 +27,8 @@ import pymongo
 
 from gateway.forwarding.simulator import RegistrySimulator as RegistryDouble
 from gateway.runtime.embedded import EmbeddedDatabase
-from tests.conftest import free_port
-from tests.gateway.forwarding.helpers import insert_prescriptions
+from tests.support.environment import free_port
+from tests.support.forwarding import insert_prescriptions
 
 ROOT = Path(__file__).resolve().parents[1]
 THROUGHPUT_N = int(os.environ.get("ERX_BENCH_FORWARD_N", "2000"))

@@ -36,8 +36,8 @@ from bench.harness import free_port
 from drug_catalog.demo import demo_catalog_path
 from gateway import create_app
 from gateway.core import db
-from gateway.core.context import services
 from gateway.runtime.embedded import EmbeddedDatabase
+from gateway.web.context import services
 from schemas import examples
 
 ROUNDS = 120

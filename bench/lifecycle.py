@@ -95,7 +95,7 @@ def run_bench() -> str:
 def _setup(env: dict[str, str]) -> dict[str, tuple[str, str]]:
     from drug_catalog.demo import demo_catalog_path
     from gateway import create_app
-    from gateway.core.context import services
+    from gateway.web.context import services
 
     app = create_app({key[4:]: value for key, value in env.items() if key.startswith("ERX_")
                       and key[4:] in ("MONGODB_URI", "DB_NAME", "ENV", "VAR_DIR", "TOKEN_SECRET",
@@ -417,7 +417,7 @@ def _targets(figures: dict[str, Any], raw: Result, submits: Result, paced: Resul
 
 
 def _forward(env: dict[str, str], ops: harness.Ops, bench: Any, count: int) -> dict[str, Any]:
-    from tests.gateway.forwarding.helpers import insert_prescriptions
+    from tests.support.forwarding import insert_prescriptions
 
     start = 1_000_000 * count
     ops.query(lambda: insert_prescriptions(bench, FORWARD_N, start=start))
@@ -436,7 +436,7 @@ def _forward(env: dict[str, str], ops: harness.Ops, bench: Any, count: int) -> d
 
 
 def _idle(env: dict[str, str], ops: harness.Ops, uri: str) -> dict[str, Any]:
-    from tests.gateway.forwarding.helpers import insert_prescriptions
+    from tests.support.forwarding import insert_prescriptions
 
     idle_env = {**env, "ERX_DB_NAME": "bench_idle", "ERX_REGISTRY_BASE_URL": ""}
     idle_db = ops.client["bench_idle"]
@@ -462,8 +462,8 @@ def _idle(env: dict[str, str], ops: harness.Ops, uri: str) -> dict[str, Any]:
 
 def _freshness(env: dict[str, str]) -> dict[str, tuple[float, float, float]]:
     from gateway import create_app
-    from gateway.core.context import services
-    from tests.drug_catalog.conftest import make_drug
+    from gateway.web.context import services
+    from tests.support.drugs import make_drug
 
     config = {key[4:]: value for key, value in env.items() if key.startswith("ERX_")
               and key[4:] in ("MONGODB_URI", "ENV", "VAR_DIR", "TOKEN_SECRET", "LOG_LEVEL",
@@ -536,7 +536,7 @@ class _Commands(CommandListener):
 
 def _per_request(env: dict[str, str], credentials: dict[str, tuple[str, str]]) -> dict[str, list[str]]:
     from gateway import create_app
-    from gateway.core.context import services
+    from gateway.web.context import services
 
     config = {key[4:]: value for key, value in env.items() if key.startswith("ERX_")
               and key[4:] in ("MONGODB_URI", "DB_NAME", "ENV", "VAR_DIR", "TOKEN_SECRET",

@@ -38,8 +38,8 @@ from pymongo import monitoring
 from bench.harness import free_port
 from drug_catalog.demo import demo_catalog_path
 from gateway import create_app
-from gateway.core.context import services
 from gateway.runtime.embedded import EmbeddedDatabase
+from gateway.web.context import services
 
 PEOPLE = 5_000
 HISTORY = 20_000

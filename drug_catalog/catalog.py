@@ -144,7 +144,7 @@ class _Search:
 
     __slots__ = ("entries", "fields", "inactive", "sorted_tokens")
 
-    def __init__(self, entries: dict[str, _Entry], fields: tuple[dict[str, Collection[str]], ...],
+    def __init__(self, entries: dict[str, _Entry], fields: tuple[Mapping[str, Collection[str]], ...],
                  inactive: frozenset[str], sorted_tokens: list[str]) -> None:
         self.entries = entries
         self.fields = fields
@@ -193,7 +193,7 @@ class _Search:
                     removed.discard(code)
             if drug.status != "active":
                 inactive.add(code)
-        fields = tuple(dict(field) for field in self.fields)
+        fields: tuple[dict[str, Collection[str]], ...] = tuple(dict(field) for field in self.fields)
         appeared: set[str] = set()
         vanished: set[str] = set()
         for (field, token), (added, removed) in edits.items():
@@ -313,7 +313,7 @@ class CatalogIndex:
             with self._search_lock:
                 search = self._search
                 if search is None:
-                    search = _Search.build(self._drug(code) for code in list(self._by_code))
+                    search = _Search.build(self._drugs(list(self._by_code)))
                     self._search = search
         return search
 
@@ -337,8 +337,8 @@ class CatalogIndex:
         the changed products are in; this index is not modified (readers keep using it).
         """
         changed: dict[str, Drug | None] = dict.fromkeys(deletes)
-        for drug in upserts:
-            changed[drug.national_code] = drug
+        for upsert in upserts:
+            changed[upsert.national_code] = upsert
         if not changed:
             return self
         by_code = dict(self._by_code)

@@ -299,7 +299,7 @@ def _choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str:
     value = data.get(key)
     if value not in choices:
         raise InvalidDrug(key, f"must be one of {', '.join(choices)}, got {value!r}")
-    return value
+    return str(value)
 
 
 def _gtins(value: Any) -> tuple[str, ...]:

@@ -90,14 +90,14 @@ def from_document(document: dict[str, Any]) -> Drug:
 class CatalogStore:
     """Products in MongoDB, upserted by national code, with a change counter."""
 
-    def __init__(self, *, drugs: Collection, meta: Collection,
-                 snapshots: Collection | None = None) -> None:
+    def __init__(self, *, drugs: Collection[dict[str, Any]], meta: Collection[dict[str, Any]],
+                 snapshots: Collection[dict[str, Any]] | None = None) -> None:
         self.drugs = drugs
         self.meta = meta
         self.snapshots = snapshots
 
     @classmethod
-    def from_database(cls, database: Database) -> CatalogStore:
+    def from_database(cls, database: Database[dict[str, Any]]) -> CatalogStore:
         """The store on ``database``'s ``drugs``, ``catalog_meta`` and ``catalog_snapshots``
         collections."""
         return cls(drugs=database[DRUGS], meta=database[CATALOG_META],
@@ -129,6 +129,7 @@ class CatalogStore:
                 return_document=ReturnDocument.AFTER)
         except PyMongoError as exc:
             raise CatalogUnavailable(f"updating the catalog version: {exc}") from exc
+        assert document is not None  # an upsert returning the document after it
         return int(document["version"])
 
     # ------------------------------------------------------------------ writers and snapshot

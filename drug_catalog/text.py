@@ -1,7 +1,9 @@
 """Case- and diacritics-insensitive text: ``thuốc`` and ``THUOC`` fold to the same ``thuoc``.
 
 Used for the search index (``drug_catalog.catalog``) and for comparing units, dosage forms and
-strengths.
+strengths; the one folding of the code base (``schemas`` compares units and rule words with
+:func:`fold_phrase`), so that a text folds the same way everywhere: the micro sign of ``"µg"``
+and the Greek mu of ``"μg"`` both become ``u``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ def fold(text: str) -> str:
     """Lower case without diacritics: ``"Thuốc Đông dược"`` → ``"thuoc dong duoc"``."""
     folded = text.translate(_FOLD).lower()
     return folded if folded.isascii() else _slow_fold(folded)
+
+
+def fold_phrase(text: str) -> str:
+    """:func:`fold` with each run of blanks made one space and none at either end: how units,
+    dosage forms and rule words compare (``" Viên  NÉN "`` → ``"vien nen"``; ``"µg"``, ``"μg"``
+    and ``"ug"`` all give ``"ug"``)."""
+    return " ".join(fold(text).split())
 
 
 def tokens(text: str) -> list[str]:

@@ -24,9 +24,6 @@ from gateway.console import account_views, clinic_views, inspector_views, pharma
 from gateway.console import pages as console_pages
 from gateway.container import build_services
 from gateway.core import config as settings
-from gateway.core import http, metrics, problems
-from gateway.core.context import EXTENSION_KEY, services
-from gateway.core.problems import ApiError, ProblemSchema, handle_exception
 from gateway.fhir import views as fhir_views
 from gateway.forwarding import views as forwarding_views
 from gateway.national import views as national_views
@@ -34,8 +31,10 @@ from gateway.prescriptions import print_views, report_views
 from gateway.prescriptions import views as prescription_views
 from gateway.runtime import preflight
 from gateway.signatures import views as signature_views
-from gateway.web import examples, openapi, ops
+from gateway.web import examples, http, metrics, openapi, ops, problems
+from gateway.web.context import EXTENSION_KEY, services
 from gateway.web.json_provider import WholeNumbersJSON
+from gateway.web.problems import ApiError, ProblemSchema, handle_exception
 from schemas.identifiers import typed_code
 
 API_SPEC_OPTIONS: dict[str, Any] = {
@@ -96,23 +95,23 @@ def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
         gateway.core.config.ConfigError: a setting is invalid or a production requirement is
             unmet.
     """
+    configured = settings.load(config)  # the process's one typed Settings (services().settings)
     app = http.GatewayFlask(__name__)
     app.json = WholeNumbersJSON(app)  # integers when whole, in every answer
-    app.config.update(settings.load(config))
     app.config.update(
         API_TITLE="erx-gateway", API_VERSION="2", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs", OPENAPI_SWAGGER_UI_URL="/docs/assets/",
         API_SPEC_OPTIONS=API_SPEC_OPTIONS, JSON_SORT_KEYS=False,
     )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
 
-    preflight.refuse(preflight.problems(app.config))  # every problem at once, before building
-    http.configure_logging(app.config["LOG_LEVEL"])
-    http.init_app(app)
+    preflight.refuse(preflight.problems(configured))  # every problem at once, before building
+    http.configure_logging(configured.log_level)
+    found = app.extensions[EXTENSION_KEY] = build_services(configured, listeners=listeners)
+    http.init_app(app, configured)
     metrics.init_app(app)
-    found = app.extensions[EXTENSION_KEY] = build_services(app.config, listeners=listeners)
     if start:
         found.start()
     ops.init_app(app)
@@ -123,7 +122,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
             api.register_blueprint(blueprint)
         else:
             app.register_blueprint(blueprint)
-    problems.init_app(app)
+    problems.init_app(app, faces={national_views.blp.name: national_views.national_error,
+                                  fhir_views.blp.name: fhir_views.outcome_error})
     app.url_value_preprocessor(_typed_code)
     return app
 

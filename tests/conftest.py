@@ -3,7 +3,6 @@ per test session, a fresh database per test, the app, a client, and party/token 
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,29 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway import create_app
-from gateway.core.context import services
 from gateway.core.encryption import generate_master_key
 from gateway.runtime.embedded import EmbeddedDatabase
-
-#: 40 real records of the Drug Administration's registry, in its published column layout.
-DAV_SAMPLE = Path(__file__).resolve().parent / "data" / "dav-registry-sample.csv"
-
-# Cheap Argon2 parameters: the tests create hundreds of parties.
-TEST_CONFIG: dict[str, Any] = {
-    "ENV": "development",
-    "TOKEN_SECRET": "test-token-secret-that-is-long-enough-0123456789",
-    "SECRET_HASH_TIME_COST": 1,
-    "SECRET_HASH_MEMORY_KIB": 1024,
-    "LOG_LEVEL": "warning",
-    # Short server-side waits: an app closed at teardown lets go of its stream at once.
-    "CHANGE_STREAM_AWAIT_MS": 200,
-}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from gateway.web.context import services
+from tests.support.environment import TEST_CONFIG, free_port
 
 
 @pytest.fixture(scope="session")

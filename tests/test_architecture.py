@@ -5,15 +5,15 @@ root, small modules, a flat top of ``gateway/`` with everything else in capabili
 from __future__ import annotations
 
 import ast
+import configparser
 import re
 from pathlib import Path
 
 import grimp
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("gateway", "schemas", "signing", "drug_catalog")
-SOURCE_DIRS = (*PACKAGES, "bench", "tools")
+from tests.support.layout import PACKAGES, ROOT, SOURCE_DIRS
+
 MAX_LINES = 600
 # The composition root may import lazily (each such import carries a comment saying why).
 LAZY_IMPORTS_ALLOWED = ("gateway/__init__.py", "gateway/container.py", "gateway/cli/")
@@ -109,6 +109,112 @@ def test_gateway_holds_only_a_handful_of_modules_directly() -> None:
                         "forwarding", "national", "parties", "prescriptions", "runtime", "signatures", "web"]
 
 
+# Calls that attach a module's handlers, commands or blueprints to something: at a module's top
+# level they would run on import, so only the composition root's modules may make them there.
+_REGISTERING = {"register_error_handler", "register_blueprint", "add_command", "errorhandler",
+                "app_errorhandler", "before_request", "after_request", "before_app_request",
+                "after_app_request", "add_url_rule"}
+_REGISTERS_AT_IMPORT = ("gateway/__init__.py", "gateway/cli/__init__.py")
+
+
+def _import_time_registrations(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    found = []
+    for statement in tree.body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            # A function's body runs when called; its decorators run on import.
+            for decorator in statement.decorator_list:
+                target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                # Decorating with the module's own blueprint (a route, its before_request) is
+                # how it is defined; decorating with another module's object registers into it.
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
+                        and target.value.id in imported:
+                    found.append(f"{path.name}:{decorator.lineno} @{target.value.id}.{target.attr}")
+            continue
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in _REGISTERING:
+                found.append(f"{path.name}:{node.lineno} .{node.func.attr}(...)")
+    return found
+
+
+def test_nothing_registers_itself_at_import_time() -> None:
+    """README "Architecture": the composition root registers every blueprint, command group and
+    error handler from explicit lists (regression: `erx-gateway users` added itself to the
+    command line, and the national views their error handlers, when imported)."""
+    found = [item for path in _modules("gateway")
+             if not path.relative_to(ROOT).as_posix().startswith(_REGISTERS_AT_IMPORT)
+             for item in _import_time_registrations(path)]
+    assert found == []
+
+
+def test_the_registration_scan_sees_both_forms(tmp_path: Path) -> None:
+    sample = tmp_path / "registration-sample.py"
+    sample.write_text("from x import main, PROBLEMS\nfrom y import blp\n\n@main.group()\ndef users():\n"
+                      "    pass\n\nfor handled in PROBLEMS:\n    blp.register_error_handler(handled, f)\n")
+    assert [item.split(" ", 1)[1] for item in _import_time_registrations(sample)] == [
+        "@main.group", ".register_error_handler(...)"]
+
+
+def test_tests_share_code_through_tests_support_only() -> None:
+    """A test module importing another test module (or a conftest) runs its imported fixtures
+    under a lint exemption and couples the two; shared helpers live in tests/support, shared
+    fixtures in a conftest.py."""
+    crossing = []
+    for path in sorted((ROOT / "tests").rglob("*.py")) + _modules("bench", "tools"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module \
+                    and (node.module == "tests" or node.module.startswith("tests.")) \
+                    and not (node.module == "tests.support" or node.module.startswith("tests.support.")):
+                crossing.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}")
+            elif isinstance(node, ast.Import):
+                crossing += [f"{path.relative_to(ROOT)}:{node.lineno} {alias.name}"
+                             for alias in node.names if alias.name.startswith("tests.")
+                             and not alias.name.startswith("tests.support")]
+    # The one exception, to remove: the FHIR cost test measures beside the native round-trip
+    # test with that module's own `app` override (a registry double and a command counter),
+    # which a conftest.py would impose on every test of its folder.
+    allowed = {"tests/gateway/fhir/test_costs.py:10 tests.gateway.prescriptions.test_round_trips"}
+    assert sorted(set(crossing) - allowed) == []
+
+
+def _mypy_sections() -> dict[str, dict[str, str]]:
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg", encoding="utf-8")
+    return {name.removeprefix("mypy-"): dict(parser[name]) for name in parser.sections()
+            if name.startswith("mypy-")}
+
+
+def _matches(module: str, pattern: str) -> bool:
+    # mypy's per-module patterns: `a.*` is a and below it, a `*` inside stands for components.
+    regex = re.escape(pattern).replace(r"\.\*", r"(\.[^.]+)+")
+    regex = regex[: -len(r"(\.[^.]+)+")] + r"(\.[^.]+)*" if pattern.endswith(".*") else regex
+    return re.fullmatch(regex, module) is not None
+
+
+def test_the_domain_the_core_and_every_model_and_store_are_type_checked_strictly() -> None:
+    strict = [patterns for patterns, options in _mypy_sections().items()
+              if options.get("disallow_untyped_defs") == "True"
+              and options.get("disallow_any_generics") == "True"]
+    assert len(strict) == 1
+    patterns = [item.strip() for item in strict[0].split(",")]
+    wanted = [path for path in _modules("schemas", "signing", "drug_catalog", "gateway/core")
+              if path.name != "__init__.py"]
+    wanted += [path for path in _modules("gateway") if path.name in ("model.py", "store.py")
+               or path.name.endswith("_store.py")]
+    modules = [".".join(path.relative_to(ROOT).with_suffix("").parts) for path in wanted]
+    assert "gateway.prescriptions.outbox_store" in modules and "signing.jws" in modules
+    assert [module for module in modules
+            if not any(_matches(module, pattern) for pattern in patterns)] == []
+
+
+def test_the_pattern_reader_reads_as_mypy_does() -> None:
+    assert _matches("gateway.parties.store", "gateway.*.store")
+    assert not _matches("gateway.parties.store_x", "gateway.*.store")
+    assert _matches("schemas", "schemas.*") and _matches("schemas.data.x", "schemas.*")
+    assert not _matches("schemasx.y", "schemas.*")
 # --- MongoDB queries and updates live in the stores -------------------------------------------
 # A store module is one named ``store.py`` or ``*_store.py``: the owner of its collections,
 # the only code that writes a query, an update, a pipeline or an index filter for them. Two

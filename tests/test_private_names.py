@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_architecture import ROOT, SOURCE_DIRS
+from tests.support.layout import ROOT, SOURCE_DIRS
 
 SOURCES = sorted(path for name in SOURCE_DIRS for path in (ROOT / name).rglob("*.py"))
 

@@ -199,7 +199,7 @@ class Demo:
              pharmacy_h: dict[str, str]) -> None:
         """The same through the FHIR face (docs/fhir.md): a transaction Bundle in, the
         MedicationRequests read back, one line dispensed as a MedicationDispense."""
-        systems = Systems(settings.load()["FHIR_SYSTEM_BASE"].rstrip("/"))
+        systems = Systems(settings.load().fhir_system_base.rstrip("/"))
         bundle = transaction(self.prescription(facility, drugs), systems)
         fhir_json = {"Content-Type": "application/fhir+json"}
         status, reply = self.call("10. The doctor submits a prescription through FHIR "
@@ -248,8 +248,8 @@ def target() -> tuple[str | None, str]:
     values = settings.load()
     running = supervisor.running_gateway(values)
     if running.get("url"):
-        return running["url"], f"the make run of {values['VAR_DIR']} (pid {running['pid']})"
-    return None, f"no make run of {values['VAR_DIR']} is running"
+        return running["url"], f"the make run of {values.var_dir} (pid {running['pid']})"
+    return None, f"no make run of {values.var_dir} is running"
 
 
 def main() -> int:

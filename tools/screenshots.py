@@ -29,8 +29,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from drug_catalog.demo import demo_catalog_path
 from gateway import create_app
-from gateway.core.context import services
 from gateway.runtime.embedded import EmbeddedDatabase
+from gateway.web.context import services
 from tools.browser import Served, browser_missing, chromium
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,6 +17,7 @@ import random
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from drug_catalog.identifiers import gtin_check_digit  # noqa: E402
 from drug_catalog.model import Drug  # noqa: E402
-from drug_catalog.sources import merge, read_dav_csv  # noqa: E402
+from drug_catalog.sources import SourceRecord, merge, read_dav_csv  # noqa: E402
 
 DAV_SAMPLE = ROOT / "tests" / "data" / "dav-registry-sample.csv"
 OUTPUT = HERE / "demo-catalog.ndjson"
@@ -71,10 +72,11 @@ RAW_EXTRACT = ("Cao khô dược liệu", "", "Kg", ("Túi 1 kg",))
 
 # (ingredients, shape, prescription_only, control, kind, registration family, names)
 # registration family: VD (domestic), VN (imported), NEW (12 digits), QLDB, QLSP, QLVX, V-H, GC
-P = []
+P: list[tuple[list[tuple[str, str]], tuple[Any, ...], bool, str, str, str, list[str]]] = []
 
 
-def group(ingredients, shape, rx, names, *, control="none", kind="chemical", family="VD"):
+def group(ingredients: list[tuple[str, str]], shape: tuple[Any, ...], rx: bool, names: list[str], *,
+          control: str = "none", kind: str = "chemical", family: str = "VD") -> None:
     P.append((ingredients, shape, rx, control, kind, family, names))
 
 
@@ -282,7 +284,7 @@ def main() -> None:
                           "Regenerate with drug_catalog/data/build_demo_catalog.py."}]
     item = 1
     with DAV_SAMPLE.open(encoding="utf-8-sig") as stream:
-        dav_records = list(read_dav_csv(stream))
+        dav_records = [record for record in read_dav_csv(stream) if isinstance(record, SourceRecord)]
     shapes_for_dav = {"VN-21939-19": ("Dung dịch tiêm", "Tiêm tủy sống", "Ống", "Hộp 5 ống x 4ml"),
                       "VN-16442-13": INHALER[:3] + ("Hộp 1 bình 200 liều",),
                       "VD-20256-13": ("Dung dịch tiêm", "Tiêm", "Ống", "Hộp 10 ống x 1ml"),
@@ -339,7 +341,7 @@ def main() -> None:
                 item += 1
             valid_until = EXPIRED.get(name) or date(rng.choice((2027, 2028, 2029, 2030)),
                                                     rng.randint(1, 12), rng.randint(1, 28))
-            record = {
+            entry = {
                 "national_code": national_code, "registration_number": registration,
                 "gtins": gtins, "name": name,
                 "active_ingredients": [{"name": n, "strength": s} for n, s in ingredients],
@@ -350,7 +352,7 @@ def main() -> None:
                 "registration_valid_until": valid_until.isoformat(),
                 "_sample": SAMPLE_NOTE,
             }
-            lines.append(Drug.from_dict(record).to_dict() | {"_sample": SAMPLE_NOTE})
+            lines.append(Drug.from_dict(entry).to_dict() | {"_sample": SAMPLE_NOTE})
     missing = (set(STATUS) | set(EXPIRED) | set(SHORT_GTIN)) - {line.get("name") for line in lines}
     assert not missing, missing
     with OUTPUT.open("w", encoding="utf-8") as out:

@@ -37,6 +37,7 @@ from gateway.audit.store import (
     tree_nodes,
     utc,
 )
+from gateway.core.settings import Settings
 from signing.canonical import canonicalize
 from signing.merkle import EMPTY_ROOT, MerkleTree
 
@@ -175,15 +176,15 @@ def seal(database: Database[dict[str, Any]], signer: TreeHeadSigner, *, batch_si
 class SealPolicy:
     """How sealing runs: events per database round trip, and how long a hole may stay."""
 
-    batch_size: int = 10_000
-    gap_grace_seconds: float = 60.0
-    interval_seconds: float = 60.0
+    batch_size: int  # the settings' defaults (from_settings), not repeated here
+    gap_grace_seconds: float
+    interval_seconds: float
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> SealPolicy:
-        return cls(batch_size=config["AUDIT_SEAL_BATCH"],
-                   gap_grace_seconds=config["AUDIT_GAP_GRACE_SECONDS"],
-                   interval_seconds=config["AUDIT_SEAL_INTERVAL_SECONDS"])
+    def from_settings(cls, settings: Settings) -> SealPolicy:
+        return cls(batch_size=settings.audit_seal_batch,
+                   gap_grace_seconds=settings.audit_gap_grace_seconds,
+                   interval_seconds=settings.audit_seal_interval_seconds)
 
 
 class Sealer:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -19,11 +19,11 @@ from gateway.audit import search
 from gateway.audit.log import NDJSON
 from gateway.audit.store import utc
 from gateway.audit.tree import latest_tree_head, tree, tree_head_at
-from gateway.core.context import services
-from gateway.core.http import export_response, export_type
-from gateway.core.problems import ApiError
+from gateway.web.context import services
+from gateway.web.http import export_response, export_type
 from gateway.web.openapi import errors
 from gateway.web.params import Instant
+from gateway.web.problems import ApiError
 from gateway.web.security import requires
 
 blp = Blueprint("audit", __name__, description="Regulators' audit trail, proofs and reports")
@@ -132,8 +132,8 @@ def list_events(args: dict[str, Any]) -> Any:
     query = search.event_query(args, services().audit)
     if wanted != "application/json":
         return _export(query, wanted)
-    config = current_app.config
-    limit = min(args.get("limit", config["AUDIT_PAGE_SIZE"]), config["AUDIT_PAGE_MAX"])
+    settings = services().settings
+    limit = min(args.get("limit", settings.audit_page_size), settings.audit_page_max)
     items, next_cursor = search.events_page(services().audit, query, limit)
     return {"items": items, "next_cursor": next_cursor}
 
@@ -280,8 +280,8 @@ def access_log(args: dict[str, Any], cccd: str) -> Any:
     """Which parties read or dispensed a person's prescriptions, oldest first."""
     if not search.valid_cccd(cccd):
         raise _parameter_error("cccd", "CCCD gồm 12 chữ số", "a CCCD is 12 digits")
-    config = current_app.config
-    limit = min(args.get("limit", config["AUDIT_PAGE_SIZE"]), config["AUDIT_PAGE_MAX"])
+    settings = services().settings
+    limit = min(args.get("limit", settings.audit_page_size), settings.audit_page_max)
     found = services()
     page = search.access_log(found.audit, found.parties, cccd, cursor=args.get("cursor"),
                              limit=limit)

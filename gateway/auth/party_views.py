@@ -18,10 +18,10 @@ from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from gateway.core.context import services
 from gateway.core.errors import DomainError, Forbidden, Invalid, error_item
-from gateway.core.http import json_object
 from gateway.parties.model import ROLES, LastAdmin, Party, UnknownParty, client_id_for
+from gateway.web.context import services
+from gateway.web.http import json_object
 from gateway.web.openapi import errors
 from gateway.web.security import current_party, requires
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from gateway.auth.limiter import LoginLimiter
 from gateway.auth.session_store import SessionStore
 from gateway.auth.user_store import UserStore
 from gateway.auth.users import PASSWORD_MAX_CHARS, User
 from gateway.core.errors import Invalid, error_item
+from gateway.core.settings import Settings
 from gateway.parties.model import Party
 from gateway.parties.store import PartyStore
 
@@ -41,10 +41,10 @@ class SessionPolicy:
     password_min_chars: int
 
     @classmethod
-    def from_config(cls, config: Any) -> SessionPolicy:
-        return cls(idle=timedelta(seconds=config["CONSOLE_SESSION_IDLE_SECONDS"]),
-                   absolute=timedelta(seconds=config["CONSOLE_SESSION_ABSOLUTE_SECONDS"]),
-                   password_min_chars=config["CONSOLE_PASSWORD_MIN_CHARS"])
+    def from_settings(cls, settings: Settings) -> SessionPolicy:
+        return cls(idle=timedelta(seconds=settings.console_session_idle_seconds),
+                   absolute=timedelta(seconds=settings.console_session_absolute_seconds),
+                   password_min_chars=settings.console_password_min_chars)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
 
-from gateway.core.context import services
 from gateway.core.errors import RateLimited, Unauthenticated, UnsupportedGrantType
-from gateway.core.http import client_address, json_object
-from gateway.core.problems import ApiError, from_http_exception
 from gateway.parties.model import Party
+from gateway.web.context import services
+from gateway.web.http import client_address, json_object
 from gateway.web.openapi import errors, national_errors
+from gateway.web.problems import ApiError, from_http_exception
 
 blp = Blueprint("auth", __name__, description="Parties obtain access tokens")
 
@@ -39,14 +39,15 @@ class TokenSchema(Schema):
 
 
 def _require_strings(body: dict[str, Any], *names: str) -> list[str]:
-    values = []
+    values: list[str] = []
     missing = []
     for name in names:
         value = body.get(name)
         if not isinstance(value, str) or not value:
             missing.append({"pointer": f"/{name}", "code": "request.required",
                             "message": "Bắt buộc, là chuỗi ký tự"})
-        values.append(value)
+        else:
+            values.append(value)
     if missing:
         raise ApiError(422, errors=missing)
     return values
@@ -120,9 +121,10 @@ def _national_login(doctor_field: str | None) -> Any:
         status = 400 if problem.status == 422 else problem.status
         return jsonify({"success": False, "error": {"body": messages or [
             problem.body()["title"] + (f": {problem.detail}" if problem.detail else "")]}}), status
-    facility = body.get("ma_lien_thong_co_so_kham_chua_benh")
-    doctor = body.get(doctor_field) if doctor_field else None
-    secret = body.get("password", body.get("mat_khau"))
+    # Checked below, each a non-empty string when given.
+    facility: Any = body.get("ma_lien_thong_co_so_kham_chua_benh")
+    doctor: Any = body.get(doctor_field) if doctor_field else None
+    secret: Any = body.get("password", body.get("mat_khau"))
     errors: dict[str, list[str]] = {}
     if not isinstance(facility, str) or not facility:
         errors["ma_lien_thong_co_so_kham_chua_benh"] = ["Bắt buộc"]

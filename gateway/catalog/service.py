@@ -22,6 +22,7 @@ from drug_catalog.demo import demo_catalog_path
 from drug_catalog.importer import ImportReport, import_file
 from drug_catalog.store import CATALOG_META, DRUGS, CatalogStore
 from gateway.core.changes import ChangeFeed
+from gateway.core.settings import Settings
 
 
 class CatalogService:
@@ -36,12 +37,12 @@ class CatalogService:
         self.env = env
 
     @classmethod
-    def from_config(cls, database: Database, config: Mapping[str, Any]) -> CatalogService:
+    def from_settings(cls, database: Database, settings: Settings) -> CatalogService:
         return cls(CatalogStore.from_database(database),
-                   refresh_seconds=config["CATALOG_REFRESH_SECONDS"],
-                   import_batch=config["CATALOG_IMPORT_BATCH"],
-                   search_limit=config["CATALOG_SEARCH_LIMIT"],
-                   demo=config["CATALOG_DEMO"], env=config["ENV"])
+                   refresh_seconds=settings.catalog_refresh_seconds,
+                   import_batch=settings.catalog_import_batch,
+                   search_limit=settings.catalog_search_limit,
+                   demo=settings.catalog_demo, env=settings.env)
 
     def start(self, feed: ChangeFeed) -> None:
         """Serve from memory kept current by ``feed`` (or by polling when it has no change

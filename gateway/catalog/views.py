@@ -9,7 +9,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from drug_catalog.catalog import MAX_SEARCH_LIMIT
 from drug_catalog.model import CONTROL_CLASSES, KINDS, STATUSES
-from gateway.core.context import services
+from gateway.web.context import services
 from gateway.web.openapi import errors
 from gateway.web.security import requires
 

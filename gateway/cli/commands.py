@@ -29,7 +29,7 @@ from gateway.audit.tree import PeriodicSealer
 from gateway.container import Services, bootstrap, build_forwarder
 from gateway.core import config as settings
 from gateway.core.config import ConfigError
-from gateway.core.context import services
+from gateway.core.settings import Settings
 from gateway.forwarding import simulator as registry_simulator
 from gateway.forwarding.worker import forwarder_argv
 from gateway.parties.model import ROLES, PartyError, PartyExists, client_id_for
@@ -37,6 +37,7 @@ from gateway.runtime import preflight, supervisor
 from gateway.runtime.embedded import database_for_command
 from gateway.signatures.offline import load_jwks, verify_saved
 from gateway.signatures.qr import UNREADABLE, offline_verdict
+from gateway.web.context import services
 from signing.errors import KeyStoreError, SigningError
 from signing.jws import verify_detached
 from signing.merkle import MerkleError
@@ -49,14 +50,13 @@ def _echo_json(value: Any) -> None:
 @contextlib.contextmanager
 def command_app(**overrides: Any) -> Iterator[Flask]:
     """An app (with an app context) wired to the database the running gateway uses."""
-    values = settings.load()
     # Run beside `make run` from another terminal, act in the running gateway's mode and on its
     # database unless ERX_* says otherwise (make run is development; a bare shell would be
     # production; another instance may use other ports).
-    adopted, running = supervisor.adopted_settings(values, os.environ)
-    values.update(adopted)
-    with database_for_command(values) as uri:
-        _say_instance(values, uri, running)
+    adopted, running = supervisor.adopted_settings(settings.load(), os.environ)
+    configured = settings.load(adopted)
+    with database_for_command(configured) as uri:
+        _say_instance(configured, uri, running)
         app = create_app({**adopted, "MONGODB_URI": uri, **overrides}, start=False)
         try:
             if not services(app).storage.prepare():
@@ -67,15 +67,15 @@ def command_app(**overrides: Any) -> Iterator[Flask]:
             services(app).close()
 
 
-def _say_instance(values: dict[str, Any], uri: str, running: dict[str, Any]) -> None:
+def _say_instance(configured: Settings, uri: str, running: dict[str, Any]) -> None:
     """Which instance this command acts on, on standard error (standard output stays the
     command's answer)."""
-    database = "ERX_MONGODB_URI" if values["MONGODB_URI"] else uri  # a URI may hold a password
+    database = "ERX_MONGODB_URI" if configured.mongodb_uri else uri  # a URI may hold a password
     if running:
-        where = (f"the gateway of {values['VAR_DIR']} (pid {running['pid']}, "
+        where = (f"the gateway of {configured.var_dir} (pid {running['pid']}, "
                  f"{running.get('url', '?')}), database {database}")
     else:
-        where = f"database {database} (no gateway of {values['VAR_DIR']} is running)"
+        where = f"database {database} (no gateway of {configured.var_dir} is running)"
     click.echo(f"erx-gateway: acting on {where}", err=True)
 
 
@@ -91,22 +91,21 @@ def config_command(fmt: str) -> None:
     """Print every setting, its default and the value in force: that of the gateway running
     beside it (same ERX_VAR_DIR) where ERX_* does not say otherwise."""
     try:
-        values = settings.load()
+        adopted, running = supervisor.adopted_settings(settings.load(), os.environ)
+        values = settings.load(adopted)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    adopted, running = supervisor.adopted_settings(values, os.environ)
-    values.update(adopted)
     rows = settings.describe(values)
     for row in rows:
         name = row["variable"].removeprefix("ERX_")
         row["source"] = ("running gateway" if name in adopted else
                          "environment" if row["variable"] in os.environ else "default")
     if running:
-        click.echo(f"erx-gateway: the settings of the gateway of {values['VAR_DIR']} (pid "
+        click.echo(f"erx-gateway: the settings of the gateway of {values.var_dir} (pid "
                    f"{running['pid']}, {running.get('url', '?')}); ERX_* set here win", err=True)
     else:
         click.echo(f"erx-gateway: the settings of this environment (no gateway of "
-                   f"{values['VAR_DIR']} is running)", err=True)
+                   f"{values.var_dir} is running)", err=True)
     if fmt == "json":
         _echo_json(rows)
     elif fmt == "markdown":
@@ -278,7 +277,7 @@ def verify_command(file: str, jwks_source: str) -> None:
     Exit status 0: valid; 1: invalid (the reason is printed); 2: unreadable input.
     """
     try:
-        timeout = settings.load()["JWKS_FETCH_TIMEOUT_SECONDS"]
+        timeout = settings.load().jwks_fetch_timeout_seconds
         with open(file, encoding="utf-8") as handle:
             resource = json.load(handle)
         if not isinstance(resource, dict):
@@ -304,16 +303,16 @@ def verify_qr_command(text: str, jwks_source: str) -> None:
     compact JWS at all, or the key set cannot be read).
     """
     try:
-        values = settings.load()
+        configured = settings.load()
         if text == "-":
             text = sys.stdin.read()
-        key_set = load_jwks(jwks_source, timeout=values["JWKS_FETCH_TIMEOUT_SECONDS"])
+        key_set = load_jwks(jwks_source, timeout=configured.jwks_fetch_timeout_seconds)
     except (OSError, ValueError, ConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     result = offline_verdict(text, key_set)
     if result["iat"] is not None:
-        result["printed_at"] = datetime.fromtimestamp(result["iat"], ZoneInfo(values["TIMEZONE"])).isoformat()
+        result["printed_at"] = datetime.fromtimestamp(result["iat"], ZoneInfo(configured.timezone)).isoformat()
     _echo_json(result)
     sys.exit(0 if result["valid"] else 2 if result["reason"] == UNREADABLE else 1)
 
@@ -328,8 +327,8 @@ def forwarder_command(concurrency: int | None, partition: str | None) -> None:
     with command_app(**overrides) as app:
         found = services(app)
         try:
-            policy = {"concurrency": concurrency} if concurrency else {}
-            forwarder = build_forwarder(found, app.config, **policy)
+            policy: dict[str, Any] = {"concurrency": concurrency} if concurrency else {}
+            forwarder = build_forwarder(found, **policy)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
         found.start(catalog=False)  # the change feed: parties, keys, webhooks, new work
@@ -466,11 +465,11 @@ def registry_sim_command(port: int, facility_code: str, password: str, failure_r
 def run_command() -> None:
     """Start the embedded database (unless ERX_MONGODB_URI is set), gunicorn and the
     background workers; Ctrl-C stops all of them."""
-    values = settings.load()
+    configured = settings.load()
     try:
         # Every missing or unsafe setting at once, before anything starts.
-        preflight.refuse(preflight.problems(values, forwarding=True))
-        sys.exit(supervisor.run(values, prepare=lambda uri: _prepare(uri),
+        preflight.refuse(preflight.problems(configured, forwarding=True))
+        sys.exit(supervisor.run(configured, prepare=lambda uri: _prepare(uri),
                                 workers=[forwarder_argv()]))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

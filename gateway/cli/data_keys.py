@@ -8,8 +8,8 @@ import json
 import click
 
 from gateway.cli.commands import command_app
-from gateway.core.context import services
 from gateway.core.encryption import MASTER_KEY_BYTES, generate_master_key
+from gateway.web.context import services
 
 
 @click.group("data-key")

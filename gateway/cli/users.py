@@ -12,16 +12,16 @@ from typing import Any
 import click
 
 from gateway.auth.users import UserError
-from gateway.cli.commands import command_app, main
+from gateway.cli.commands import command_app
 from gateway.container import Services
-from gateway.core.context import services
+from gateway.web.context import services
 
 
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
-@main.group()
+@click.group()
 def users() -> None:
     """People who use the console: a pharmacy's pharmacists, a clinic's staff, a regulator's
     inspectors (each acts as their party, with its role)."""

@@ -13,9 +13,9 @@ from flask import Blueprint, flash, g, redirect, request, session, url_for
 from gateway.console import pages
 from gateway.console.forms import field_errors
 from gateway.console.pages import SESSION_ID, page, signed_in
-from gateway.core.context import services
 from gateway.core.errors import Invalid, RateLimited
-from gateway.core.http import client_address
+from gateway.web.context import services
+from gateway.web.http import client_address
 
 PASSWORD_FIELDS = ("current_password", "new_password", "confirm_password")
 

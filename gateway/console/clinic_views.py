@@ -20,14 +20,14 @@ from gateway.console import pages
 from gateway.console.forms import DAY_INVALID, FORM, day, field_errors
 from gateway.console.pages import page, signed_in
 from gateway.console.sheet import row, sheet
-from gateway.core.context import services
 from gateway.core.errors import Conflict, Forbidden, Invalid
-from gateway.core.problems import to_problem
 from gateway.forwarding.deliveries import deliveries_for
 from gateway.prescriptions.answers import cancel_answer, record
 from gateway.prescriptions.model import STATUSES
 from gateway.prescriptions.print_pdf import MODULE_MM
 from gateway.prescriptions.printing import qr_svg
+from gateway.web.context import services
+from gateway.web.problems import to_problem
 
 blp = pages.attach(Blueprint("console_clinic", __name__, url_prefix="/console/clinic"))
 

@@ -155,7 +155,7 @@ def day(raw: str | None) -> date | None:
     parsed = parse_national_date(text)
     if parsed is None:
         raise ValueError(f"not a date: {text!r}")
-    return dates.checked(parsed)  # type: ignore[return-value]
+    return dates.checked(parsed)
 
 
 def shown_day(value: date) -> str:

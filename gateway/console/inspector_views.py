@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 
 from gateway.audit import search
 from gateway.console import charts, pages
@@ -22,11 +22,11 @@ from gateway.console.forms import DAY_INVALID, FORM, day, shown_day
 from gateway.console.labels import ACTION_FAMILIES, ACTIONS
 from gateway.console.pages import page, signed_in
 from gateway.console.sheet import sheet
-from gateway.core.context import services
 from gateway.core.errors import Invalid
-from gateway.core.http import NDJSON, export_response
 from gateway.forwarding.deliveries import deliveries_for
 from gateway.prescriptions.answers import record
+from gateway.web.context import services
+from gateway.web.http import NDJSON, export_response
 
 blp = pages.attach(Blueprint("console_inspector", __name__, url_prefix="/console/inspector"))
 
@@ -134,7 +134,7 @@ def _audit_page(form: Any) -> Any:
     next_cursor = None
     if not errors:
         found = services()
-        limit = min(found.console.policy.page_size, current_app.config["AUDIT_PAGE_MAX"])
+        limit = min(found.console.policy.page_size, services().settings.audit_page_max)
         items, next_cursor = search.events_page(found.audit,
                                                 search.event_query(args, found.audit), limit)
     return page("console/inspector_audit.html", 422 if errors else 200, items=items,
@@ -166,6 +166,7 @@ def audit_export() -> Any:
         return page("console/inspector_audit.html", 422, items=[], next_cursor=None,
                     values=values, errors=errors, actions=ACTIONS, families=ACTION_FAMILIES)
     audit_log = services().audit
+    assert mimetype is not None  # refused above
     response = export_response(search.every_event(audit_log, search.event_query(args, audit_log)),
                                mimetype, columns=search.CSV_COLUMNS, row=search.csv_row,
                                filename="audit-events.csv")

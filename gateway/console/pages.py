@@ -32,9 +32,9 @@ from werkzeug.exceptions import HTTPException
 from gateway.auth.sessions import Signed
 from gateway.console import labels
 from gateway.console.forms import DAY_HINT, DAY_PATTERN
-from gateway.core.context import services
 from gateway.core.messages import delivery_error_in_vietnamese
-from gateway.core.problems import ApiError, from_http_exception, to_problem
+from gateway.web.context import services
+from gateway.web.problems import ApiError, from_http_exception, to_problem
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,8 @@ CSRF_MESSAGE = ("Biểu mẫu đã hết hạn hoặc thiếu mã bảo vệ (CS
 
 def init_app(app: Flask) -> None:
     """Configure the session cookie and CSRF for the console (composition root)."""
-    config = app.config
-    development = config["ENV"] == "development"
+    settings = services(app).settings
+    development = settings.env == "development"
     secret = services(app).tokens.secret
     app.config.update(
         SECRET_KEY=hmac.new(secret, b"erx-console-session", hashlib.sha256).hexdigest(),
@@ -76,7 +76,7 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SECURE=not development,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_PATH="/",
         WTF_CSRF_CHECK_DEFAULT=False,
-        WTF_CSRF_TIME_LIMIT=config["CONSOLE_SESSION_ABSOLUTE_SECONDS"])
+        WTF_CSRF_TIME_LIMIT=settings.console_session_absolute_seconds)
     csrf.init_app(app)
     zone = services(app).timezone
     app.add_template_filter(labels.number, "vnnum")
@@ -130,6 +130,7 @@ DAY_ATTRS = (f'inputmode="numeric" pattern="{DAY_PATTERN}" placeholder="dd/mm/yy
 def _context() -> dict[str, Any]:
     signed = g.get("signed")
     return {"signed": signed, "labels": labels, "day_hint": DAY_HINT, "day_attrs": DAY_ATTRS,
+            "password_min_chars": services().settings.console_password_min_chars,
             "home": url_for(HOMES[signed.party.role]) if signed is not None else None}
 
 

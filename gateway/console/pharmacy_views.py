@@ -19,10 +19,10 @@ from gateway.console.forms import FORM, dispense_body, dispense_labels, field_er
 from gateway.console.labels import number
 from gateway.console.pages import page, signed_in
 from gateway.console.sheet import sheet
-from gateway.core.context import services
 from gateway.core.errors import Conflict, Forbidden, Invalid, NotFound
-from gateway.core.problems import to_problem
 from gateway.prescriptions.answers import dispense_answer, looked_up, viewed
+from gateway.web.context import services
+from gateway.web.problems import to_problem
 
 blp = pages.attach(Blueprint("console_pharmacy", __name__, url_prefix="/console/pharmacy"))
 

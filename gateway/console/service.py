@@ -20,7 +20,8 @@ from drug_catalog.model import Drug
 from gateway.audit.integrity import Integrity, check_integrity
 from gateway.audit.log import AuditLog
 from gateway.core.errors import bad_parameter
-from gateway.forwarding.deliveries import COUNTED_STATES, TARGET_KINDS, count_table
+from gateway.core.settings import Settings
+from gateway.forwarding.deliveries import COUNTED_STATES, count_table
 from gateway.parties.model import Party, client_id_for
 from gateway.parties.store import PartyStore
 from gateway.prescriptions.cursor import decode_cursor, encode_cursor
@@ -46,15 +47,15 @@ class ConsolePolicy:
     dashboard_max_days: int
     top: int
     utc_offset: str
-    dashboard_cache_seconds: float = 0.0
+    dashboard_cache_seconds: float
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> ConsolePolicy:
-        return cls(page_size=config["CONSOLE_PAGE_SIZE"],
-                   dashboard_days=config["CONSOLE_DASHBOARD_DAYS"],
-                   dashboard_max_days=config["CONSOLE_DASHBOARD_MAX_DAYS"], top=config["CONSOLE_TOP"],
-                   utc_offset=config["REPORT_UTC_OFFSET"],
-                   dashboard_cache_seconds=config["CONSOLE_DASHBOARD_CACHE_SECONDS"])
+    def from_settings(cls, settings: Settings) -> ConsolePolicy:
+        return cls(page_size=settings.console_page_size,
+                   dashboard_days=settings.console_dashboard_days,
+                   dashboard_max_days=settings.console_dashboard_max_days, top=settings.console_top,
+                   utc_offset=settings.report_utc_offset,
+                   dashboard_cache_seconds=settings.console_dashboard_cache_seconds)
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ class Console:
                          row["cancelled"]) for row in facilities],
             drugs=[(self._drug_label(row["key"]), row["prescriptions"], row["prescribed"])
                    for row in drugs[:top]],
-            deliveries=[(state, *(table[(state, kind)] for kind in TARGET_KINDS))
+            deliveries=[(state, table[(state, "registry")], table[(state, "pharmacy")])
                         for state in COUNTED_STATES])
 
     def _drug_label(self, national_code: str | None) -> str:

@@ -8,11 +8,11 @@ from datetime import date
 from typing import Any
 
 from gateway.console import labels
-from gateway.core.context import services
 from gateway.parties.model import Party
 from gateway.prescriptions.answers import view_of
 from gateway.prescriptions.model import DISPENSABLE, StoredPrescription
 from gateway.prescriptions.printing import SEXES, TITLES, age_text, clean
+from gateway.web.context import services
 
 
 def _dmy(value: str | None) -> str:

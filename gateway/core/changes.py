@@ -83,7 +83,7 @@ class ChangeFeed:
     """One change stream over ``database`` fanned out to subscribers (see the module
     docstring). ``enabled=False`` gives the polling mode from the start."""
 
-    def __init__(self, database: Database, *, enabled: bool = True, max_await_ms: int = 5000,
+    def __init__(self, database: Database[dict[str, Any]], *, enabled: bool = True, max_await_ms: int = 5000,
                  min_interval_ms: int = 0, retry_seconds: float = 1.0) -> None:
         self.database = database
         self.enabled = enabled

@@ -2,8 +2,9 @@
 
 A setting has a name, a parser, a default and one line of documentation. Values come from,
 in order: the defaults below, then ``ERX_<NAME>`` environment variables, then the mapping
-given to :func:`gateway.create_app` (tests). ``erx-gateway config`` prints this table with the
-values in force, and README.md carries the same table.
+given to :func:`gateway.create_app` (tests). :func:`load` builds the one typed
+:class:`~gateway.core.settings.Settings` of a process from them. ``erx-gateway config`` prints
+this table with the values in force, and README.md carries the same table.
 
 Defaults are the safe production choice; ``make run`` sets ``ERX_ENV=development``.
 """
@@ -15,7 +16,9 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin, get_type_hints
+
+from gateway.core.settings import Settings
 
 
 class ConfigError(ValueError):
@@ -423,32 +426,60 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
+# Each setting's type, as Settings declares it (tuple[str, ...] is checked as a tuple).
+_TYPES: dict[str, type] = {name.upper(): get_origin(hint) or hint
+                           for name, hint in get_type_hints(Settings).items()}
 
 
 def load(overrides: Mapping[str, Any] | None = None,
-         environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Resolve every setting: defaults, then ``ERX_*`` variables, then ``overrides``.
+         environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting: defaults, then ``ERX_*`` variables, then ``overrides`` (by setting
+    name; a text value is parsed as the variable would be, any other must have the setting's
+    type). The one place settings are read.
 
     Raises:
-        ConfigError: an environment variable does not parse, naming the variable.
+        ConfigError: an environment variable or override that does not parse or has the wrong
+            type, or an override naming no setting.
     """
     environ = os.environ if environ is None else environ
+    unknown = sorted(set(overrides or {}) - set(_BY_NAME))
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(unknown)}")
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         raw = environ.get(setting.env_var)
         if raw is None:
-            values[setting.name] = setting.default
+            values[setting.name.lower()] = setting.default
             continue
         try:
-            values[setting.name] = setting.parse(raw)
+            values[setting.name.lower()] = setting.parse(raw)
         except ValueError as exc:
             raise ConfigError(f"{setting.env_var}: {exc}") from None
     for name, value in (overrides or {}).items():
-        values[name] = value
-    return values
+        values[name.lower()] = _checked(_BY_NAME[name], value)
+    return Settings(**values)
 
 
-def secret_setting(values: Mapping[str, Any], name: str, *, keep_as: str,
+def _checked(setting: Setting, value: Any) -> Any:
+    """An override as the setting holds it: text parsed as its variable would be, a whole
+    number for a decimal one taken as such, a list as a tuple; anything else of the wrong type
+    refused."""
+    wanted = _TYPES[setting.name]
+    if isinstance(value, str):
+        try:
+            return setting.parse(value)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.env_var}: {exc}") from None
+    if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if wanted is tuple and isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+        raise ConfigError(f"{setting.env_var}: expected {wanted.__name__}, got {value!r}")
+    return value
+
+
+def secret_setting(settings: Settings, name: str, *, keep_as: str,
                    production_hint: str = "") -> bytes:
     """A secret setting of at least 32 characters; in development, when unset, one generated
     once and kept (mode 0600) in ``VAR_DIR/keep_as`` so restarts keep it.
@@ -457,15 +488,15 @@ def secret_setting(values: Mapping[str, Any], name: str, *, keep_as: str,
         ConfigError: too short, or unset in production.
     """
     variable = setting(name).env_var
-    configured = values[name]
+    configured: str = getattr(settings, name.lower())
     if configured:
         if len(configured) < 32:
             raise ConfigError(f"{variable} must be at least 32 characters")
         return configured.encode()
-    if values["ENV"] == "production":
+    if settings.env == "production":
         raise ConfigError(f"{variable} is required in production (32+ random characters"
                           f"{'; ' + production_hint if production_hint else ''})")
-    path = Path(values["VAR_DIR"]) / keep_as
+    path = Path(settings.var_dir) / keep_as
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48))
@@ -473,19 +504,19 @@ def secret_setting(values: Mapping[str, Any], name: str, *, keep_as: str,
     return path.read_text().strip().encode()
 
 
-def check_registry_url(values: Mapping[str, Any]) -> None:
+def check_registry_url(settings: Settings) -> None:
     """Production sends the facility's registry password only over TLS.
 
     Raises:
         ConfigError: in production, a ``REGISTRY_BASE_URL`` that is not https.
     """
-    url = values["REGISTRY_BASE_URL"]
-    if values["ENV"] == "production" and url and not url.lower().startswith("https://"):
+    url = settings.registry_base_url
+    if settings.env == "production" and url and not url.lower().startswith("https://"):
         raise ConfigError("ERX_REGISTRY_BASE_URL must be an https:// URL in production: the "
                           "facility password is sent to it")
 
 
-def check_embedded_database(values: Mapping[str, Any]) -> None:
+def check_embedded_database(settings: Settings) -> None:
     """Production runs on the embedded database (no ``MONGODB_URI``) only when the operator
     acknowledges that a single node has no replica.
 
@@ -493,8 +524,8 @@ def check_embedded_database(values: Mapping[str, Any]) -> None:
         ConfigError: in production, no ``MONGODB_URI`` and ``EMBEDDED_DB_IN_PRODUCTION`` is
             not ``single-node``.
     """
-    if (values["ENV"] == "production" and not values["MONGODB_URI"]
-            and values["EMBEDDED_DB_IN_PRODUCTION"] != "single-node"):
+    if (settings.env == "production" and not settings.mongodb_uri
+            and settings.embedded_db_in_production != "single-node"):
         raise ConfigError(
             "ERX_MONGODB_URI is not set, so production would run on the embedded database: one "
             "node, no replica (a lost disk loses every prescription; no failover). Set "
@@ -502,11 +533,12 @@ def check_embedded_database(values: Mapping[str, Any]) -> None:
             "accept a single node")
 
 
-def describe(values: Mapping[str, Any]) -> list[dict[str, str]]:
+def describe(settings: Settings) -> list[dict[str, str]]:
     """The settings table with values in force; secrets are masked."""
     rows = []
+    values = settings.by_name()
     for setting in SETTINGS:
-        value = values.get(setting.name, setting.default)
+        value = values[setting.name]
         shown = "***" if setting.secret and value else _render(value)
         rows.append({"variable": setting.env_var, "default": _render(setting.default),
                      "value": shown, "doc": setting.doc})

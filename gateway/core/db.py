@@ -18,6 +18,8 @@ from pymongo import IndexModel, WriteConcern
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from gateway.core.settings import Settings
+
 log = logging.getLogger(__name__)
 
 IndexDeclaration = Mapping[str, Sequence[IndexModel]]
@@ -34,36 +36,36 @@ def embedded_uri(host: str, port: int) -> str:
     return f"mongodb://{host}:{port}/?directConnection=true&retryWrites=false"
 
 
-def mongodb_uri(config: Mapping[str, Any]) -> str:
+def mongodb_uri(settings: Settings) -> str:
     """The URI in force: ``MONGODB_URI``, or the embedded database's loopback address."""
-    return config["MONGODB_URI"] or embedded_uri(config["EMBEDDED_DB_HOST"],
-                                                 config["EMBEDDED_DB_PORT"])
+    return settings.mongodb_uri or embedded_uri(settings.embedded_db_host,
+                                                 settings.embedded_db_port)
 
 
-def write_concern(config: Mapping[str, Any]) -> WriteConcern:
+def write_concern(settings: Settings) -> WriteConcern:
     """The write concern of every write: ``w`` of ``WRITE_CONCERN`` (``majority``) and
     ``j: true``, so that a write is acknowledged only once it is in the journal on disk
     (docs/durability.md). It is given to the client as keyword arguments, which pymongo puts
     above the URI's own options: a ``w=1`` or ``journal=false`` in ``MONGODB_URI`` cannot
     weaken it."""
-    value = config["WRITE_CONCERN"]
+    value = settings.write_concern
     return WriteConcern(w=int(value) if value.isdigit() else value, j=True)
 
 
-def connect(config: Mapping[str, Any], **options: Any) -> pymongo.MongoClient:
+def connect(settings: Settings, **options: Any) -> pymongo.MongoClient[dict[str, Any]]:
     """A client of the configured database; ``options`` add to or override pymongo's
     (``event_listeners`` for command monitoring, ``appname``)."""
-    timeout = config["MONGODB_TIMEOUT_MS"]
-    concern = write_concern(config)
-    settings: dict[str, Any] = {
+    timeout = settings.mongodb_timeout_ms
+    concern = write_concern(settings)
+    client_options: dict[str, Any] = {
         "connect": False, "tz_aware": True, "serverSelectionTimeoutMS": timeout,
-        "connectTimeoutMS": timeout, "socketTimeoutMS": config["MONGODB_SOCKET_TIMEOUT_MS"],
+        "connectTimeoutMS": timeout, "socketTimeoutMS": settings.mongodb_socket_timeout_ms,
         "w": concern.document["w"], "journal": concern.document["j"], "appname": "erx-gateway"}
-    settings.update(options)
-    return pymongo.MongoClient(mongodb_uri(config), **settings)
+    client_options.update(options)
+    return pymongo.MongoClient(mongodb_uri(settings), **client_options)
 
 
-def ensure_indexes(database: Database, declarations: Sequence[IndexDeclaration]) -> None:
+def ensure_indexes(database: Database[dict[str, Any]], declarations: Sequence[IndexDeclaration]) -> None:
     """Create every declared index (idempotent).
 
     Raises:
@@ -78,13 +80,13 @@ def ensure_indexes(database: Database, declarations: Sequence[IndexDeclaration])
 class Storage:
     """The process's client and database, and the indexes its stores declared."""
 
-    def __init__(self, config: Mapping[str, Any],
+    def __init__(self, settings: Settings,
                  indexes: Sequence[IndexDeclaration] = (), *,
                  listeners: Sequence[Any] = ()) -> None:
-        self.client = connect(config, event_listeners=list(listeners))
+        self.client = connect(settings, event_listeners=list(listeners))
         self.indexes = list(indexes)
-        self.database: Database = self.client.get_database(
-            config["DB_NAME"], write_concern=write_concern(config))
+        self.database: Database[dict[str, Any]] = self.client.get_database(
+            settings.db_name, write_concern=write_concern(settings))
         self._indexes_ready = False
         self._lock = threading.Lock()
 

@@ -39,6 +39,7 @@ from pymongo.encryption import Algorithm, ClientEncryption
 from pymongo.errors import DuplicateKeyError, EncryptionError
 
 from gateway.core.config import ConfigError
+from gateway.core.settings import Settings
 
 KEY_VAULT = "data_keys"
 KEY_NAME = "erx-patient-data"
@@ -80,19 +81,19 @@ def generate_master_key(path: str | Path) -> Path:
     return target
 
 
-def master_key(values: Mapping[str, Any]) -> bytes:
+def master_key(settings: Settings) -> bytes:
     """The local master key the settings name; in development, when unset, one generated once
     in ``VAR_DIR/data-key``.
 
     Raises:
         ConfigError: unset in production, unreadable, or not 96 bytes.
     """
-    configured = values["DATA_KEY_FILE"]
+    configured: str | Path = settings.data_key_file
     if not configured:
-        if values["ENV"] == "production":
+        if settings.env == "production":
             raise ConfigError("ERX_DATA_KEY_FILE is required in production: the master key that "
                               "protects patient data (erx-gateway data-key generate FILE)")
-        configured = Path(values["VAR_DIR"]) / "data-key"
+        configured = Path(settings.var_dir) / "data-key"
         if not configured.exists():
             with contextlib.suppress(FileExistsError):  # another process made it first
                 generate_master_key(configured)
@@ -109,9 +110,9 @@ def master_key(values: Mapping[str, Any]) -> bytes:
 class FieldCipher:
     """Encrypts and decrypts patient fields with the one data key (thread-safe)."""
 
-    def __init__(self, database: Database, key: bytes) -> None:
+    def __init__(self, database: Database[dict[str, Any]], key: bytes) -> None:
         self.database = database
-        self.encryption = ClientEncryption(
+        self.encryption: ClientEncryption[dict[str, Any]] = ClientEncryption(
             {"local": {"key": key}}, f"{database.name}.{KEY_VAULT}", database.client,
             CodecOptions(tz_aware=True, uuid_representation=UuidRepresentation.STANDARD))
         self._key_id: Any = None

@@ -5,7 +5,7 @@ in, the pharmacy it nominates). Every error may carry ``errors``: items ``{"poin
 "message"}`` with the stable rule codes of docs/rules.md and a message for a person, which
 both faces of the gateway show; and a ``detail`` in English. What each failure becomes in an
 answer (its problem type, its HTTP status, its title) is said only at the edges: the table of
-:mod:`gateway.core.problems` (and the national face's shape in ``gateway.national``).
+:mod:`gateway.web.problems` (and the national face's shape in ``gateway.national``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Response, json
 
-from gateway.core.problems import ApiError, language
+from gateway.web.problems import ApiError, language
 
 FHIR_JSON = "application/fhir+json"
 #: HTTP status -> the issue type of the FHIR issue-type value set.

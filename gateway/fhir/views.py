@@ -14,13 +14,9 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Response, g, request
 
-from gateway.core.context import services
 from gateway.core.errors import Forbidden, Invalid, NotFound
-from gateway.core.http import json_body, json_object
-from gateway.core.problems import PROBLEMS, ApiError, handle_exception
 from gateway.fhir import capability
 from gateway.fhir import resources as fr
 from gateway.fhir.adapter import Prescriptions
@@ -41,6 +37,9 @@ from gateway.prescriptions.answers import (
     submit_answer,
 )
 from gateway.prescriptions.model import Refused
+from gateway.web.context import services
+from gateway.web.http import json_body, json_object
+from gateway.web.problems import ApiError, handle_exception
 from gateway.web.security import current_party, requires
 
 blp = Blueprint("fhir", __name__)
@@ -52,7 +51,7 @@ OTHER_TYPES = ("Organization", "Medication")
 
 
 def _systems() -> Systems:
-    return Systems(current_app.config["FHIR_SYSTEM_BASE"].rstrip("/"))
+    return Systems(services().settings.fhir_system_base.rstrip("/"))
 
 
 def _base() -> str:
@@ -61,7 +60,7 @@ def _base() -> str:
 
 def _service() -> FhirService:
     found = services()
-    config = current_app.config
+    settings = found.settings
     systems = _systems()
     prescriptions = Prescriptions(
         found.reading, found.parties, catalog=found.catalog.catalog,
@@ -69,19 +68,20 @@ def _service() -> FhirService:
         zone=found.timezone, systems=systems)
     return FhirService(prescriptions,
                        found.catalog, found.parties, systems=systems,
-                       page_size=config["FHIR_PAGE_SIZE"],
-                       max_page_size=config["FHIR_MAX_PAGE_SIZE"],
-                       search_max=config["FHIR_SEARCH_MAX_PRESCRIPTIONS"],
-                       max_age_days=config["RX_MAX_AGE_DAYS"])
+                       page_size=settings.fhir_page_size,
+                       max_page_size=settings.fhir_max_page_size,
+                       search_max=settings.fhir_search_max_prescriptions,
+                       max_age_days=settings.rx_max_age_days)
 
 
 def _error_system() -> str:
     return f"{_systems().base}/CodeSystem/ma-loi"
 
 
-def _outcome(exc: Exception) -> Response:
+def outcome_error(exc: Exception) -> Response:
     """Every error of the face as an OperationOutcome; the FHIRPath of a national pointer from
-    the Bundle being read (``g.fhir_intake``)."""
+    the Bundle being read (``g.fhir_intake``). The composition root hands it to
+    :func:`gateway.web.problems.init_app` for this blueprint."""
     # The one handler of the gateway makes the problem (and logs an unexpected error).
     problem = exc if isinstance(exc, ApiError) else _problem_of(handle_exception(exc))
     intake: Intake | DispenseIntake | None = g.get("fhir_intake")
@@ -93,10 +93,6 @@ def _outcome(exc: Exception) -> Response:
         return intake.expression(item["pointer"])
 
     return outcome_response(problem, system=_error_system(), expression=expression, extra=extra)
-
-
-for _handled in (ApiError, HTTPException, *PROBLEMS):
-    blp.register_error_handler(_handled, _outcome)
 
 
 #: what an Accept may name for a JSON answer (parameters such as ``fhirVersion`` aside;

@@ -22,6 +22,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import certifi
@@ -89,7 +90,7 @@ def system_resolver(host: str, port: int) -> list[str]:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise Unreachable("the name does not resolve") from exc
-    return [item[4][0] for item in found]
+    return [str(item[4][0]) for item in found]
 
 
 def check_host(host: str, *, resolver: Resolver | None = None, port: int = 443) -> list[IpAddress]:
@@ -156,7 +157,7 @@ class PinnedPoster:
         target = addresses[0]
         path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
         host_header = parts.netloc.rsplit("@", 1)[-1]
-        kwargs = {"timeout": self.timeout, "retries": False, "maxsize": 1}
+        kwargs: dict[str, Any] = {"timeout": self.timeout, "retries": False, "maxsize": 1}
         if parts.scheme == "https":
             pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
                 str(target), port, server_hostname=host, assert_hostname=host,

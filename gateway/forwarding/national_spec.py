@@ -37,7 +37,7 @@ INVOICE_MAX = 20
 
 @dataclass(frozen=True)
 class Field:
-    check: Callable[[Any], str | None]  # None: acceptable; else the message
+    check: Callable[[Any], Errors | str | None]  # None: acceptable; else the message(s)
     required: bool = False
 
 

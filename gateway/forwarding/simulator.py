@@ -160,7 +160,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def reply(self, reply: Reply) -> None:
-        if reply is DROP:
+        if reply is None:  # DROP
             self.drop()
         else:
             self.answer(*reply)

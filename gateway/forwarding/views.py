@@ -7,18 +7,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
-from gateway.core.context import services
 from gateway.core.errors import NotFound
-from gateway.core.http import json_object
-from gateway.core.problems import ApiError
 from gateway.forwarding.deliveries import deliveries_for, delivery_report, retry_delivery
 from gateway.forwarding.webhooks import validate_webhook
 from gateway.prescriptions.outbox import PHARMACY_EVENTS
+from gateway.web.context import services
+from gateway.web.http import json_object
 from gateway.web.openapi import errors
+from gateway.web.problems import ApiError
 from gateway.web.security import current_party, requires
 
 blp = Blueprint("deliveries", __name__, description="Where each prescription was forwarded, "
@@ -160,7 +159,7 @@ def _answer(webhook: Mapping[str, Any]) -> dict[str, Any]:
 def put_webhook() -> Any:
     """Register (or replace) this pharmacy's webhook."""
     url, events = validate_webhook(json_object(),
-                                   allow_http=current_app.config["ENV"] == "development")
+                                   allow_http=services().settings.env == "development")
     return _answer(services().webhooks.put(current_party().code, url=url, events=events))
 
 

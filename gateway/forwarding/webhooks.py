@@ -63,7 +63,7 @@ def _registration_resolver(host: str, port: int) -> list[str]:
     """The addresses a name has now; none when it does not resolve yet (it is checked again,
     resolved, at every send)."""
     try:
-        return [item[4][0] for item in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+        return [str(item[4][0]) for item in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
     except (socket.gaierror, UnicodeError):
         return []
 
@@ -86,7 +86,7 @@ def validate_webhook(body: Mapping[str, Any], *, allow_http: bool) -> tuple[str,
         gateway.core.errors.Invalid: naming each problem.
     """
     errors = []
-    url = body.get("url")
+    url: Any = body.get("url")  # checked below
     events = body.get("events", list(PHARMACY_EVENTS))
     unknown = sorted(set(body) - {"url", "events"})
     for name in unknown:

@@ -59,6 +59,7 @@ from pymongo.errors import PyMongoError
 from gateway.audit.log import AuditLog
 from gateway.core.changes import ChangeFeed
 from gateway.core.config import ConfigError, check_registry_url
+from gateway.core.settings import Settings
 from gateway.forwarding.registry import (
     HttpRegistryClient,
     RegistryClient,
@@ -106,35 +107,36 @@ SEND_SECONDS = Histogram("erx_forward_send_duration_seconds", "Duration of one s
 
 @dataclass(frozen=True)
 class ForwardingPolicy:
-    """Numbers of the forwarder; ``from_config`` reads them from the settings."""
+    """Numbers of the forwarder, read from the settings by :meth:`from_settings` (their
+    defaults are the settings' own)."""
 
-    backoff_base: float = 2.0
-    backoff_cap: float = 900.0
-    max_age: timedelta = timedelta(hours=72)
-    lease: timedelta = timedelta(seconds=60)
-    concurrency: int = 8
-    poll_seconds: float = 1.0
-    claim_batch: int = 256
-    utc_offset_minutes: int = 420  # local time of the national document (ERX_RX_UTC_OFFSET_MINUTES)
-    partition: tuple[int, int] = (1, 1)  # ERX_FORWARDER_PARTITION
+    backoff_base: float
+    backoff_cap: float
+    max_age: timedelta
+    lease: timedelta
+    concurrency: int
+    poll_seconds: float
+    claim_batch: int
+    utc_offset_minutes: int  # local time of the national document (ERX_RX_UTC_OFFSET_MINUTES)
+    partition: tuple[int, int]  # ERX_FORWARDER_PARTITION
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> ForwardingPolicy:
+    def from_settings(cls, settings: Settings) -> ForwardingPolicy:
         """Raises ConfigError when the lease could run out during one send, or for a
         malformed partition."""
         try:
-            partition = parse_partition(config.get("FORWARDER_PARTITION", "1/1"))
+            partition = parse_partition(settings.forwarder_partition)
         except ValueError as exc:
             raise ConfigError(f"ERX_FORWARDER_PARTITION: {exc}") from None
-        policy = cls(backoff_base=config["FORWARD_BACKOFF_BASE_SECONDS"],
-                     backoff_cap=config["FORWARD_BACKOFF_CAP_SECONDS"],
-                     max_age=timedelta(hours=config["FORWARD_MAX_AGE_HOURS"]),
-                     lease=timedelta(seconds=config["FORWARDER_LEASE_SECONDS"]),
-                     concurrency=config["FORWARDER_CONCURRENCY"],
-                     poll_seconds=config["FORWARDER_POLL_SECONDS"],
-                     claim_batch=config["FORWARDER_CLAIM_BATCH"],
-                     utc_offset_minutes=config["RX_UTC_OFFSET_MINUTES"], partition=partition)
-        one_send = config["FORWARD_CONNECT_TIMEOUT_SECONDS"] + config["FORWARD_TIMEOUT_SECONDS"]
+        policy = cls(backoff_base=settings.forward_backoff_base_seconds,
+                     backoff_cap=settings.forward_backoff_cap_seconds,
+                     max_age=timedelta(hours=settings.forward_max_age_hours),
+                     lease=timedelta(seconds=settings.forwarder_lease_seconds),
+                     concurrency=settings.forwarder_concurrency,
+                     poll_seconds=settings.forwarder_poll_seconds,
+                     claim_batch=settings.forwarder_claim_batch,
+                     utc_offset_minutes=settings.rx_utc_offset_minutes, partition=partition)
+        one_send = settings.forward_connect_timeout_seconds + settings.forward_timeout_seconds
         if policy.lease.total_seconds() < 2 * one_send:
             raise ConfigError(
                 "ERX_FORWARDER_LEASE_SECONDS must be at least twice the connect plus read "
@@ -356,7 +358,7 @@ class Forwarder:
         """A terminal outcome's audit event, written with the outcome (or on its own if that
         write fails: :meth:`_keep_events`)."""
         return self.audit.prepare(
-            {DELIVERED: "delivery.delivered", SKIPPED: "delivery.skipped"}.get(
+            {DELIVERED.value: "delivery.delivered", SKIPPED.value: "delivery.skipped"}.get(
                 state, "delivery.failed"),
             outcome="success" if state in (DELIVERED, SKIPPED) else "failure",
             object_type="prescription", object_id=code, actor="forwarder",
@@ -433,7 +435,7 @@ class Forwarder:
             log.exception("forwarding a prescription failed",
                           extra={"ma_don_thuoc": doc.get("_id")})
         finally:
-            self.schedule.released(doc.get("_id"))
+            self.schedule.released(doc["_id"])
 
     def unpark(self) -> int:
         """With a configured registry: make every parked registry delivery due now (run once
@@ -499,26 +501,26 @@ class Forwarder:
 
 
 # --- wiring ---------------------------------------------------------------------------------------
-def registry_client(config: Mapping[str, Any]) -> RegistryClient:
+def registry_client(settings: Settings) -> RegistryClient:
     """The registry client the settings describe.
 
     Raises:
         ConfigError: in production, ``REGISTRY_BASE_URL`` is empty or not https.
     """
-    check_registry_url(config)
-    if not config["REGISTRY_BASE_URL"]:
-        if config["ENV"] == "production":
+    check_registry_url(settings)
+    if not settings.registry_base_url:
+        if settings.env == "production":
             raise ConfigError("ERX_REGISTRY_BASE_URL is required in production "
                               "(the national registry the forwarder sends to)")
         return UnconfiguredRegistry()
     return HttpRegistryClient(
-        base_url=config["REGISTRY_BASE_URL"], facility_code=config["REGISTRY_FACILITY_CODE"],
-        password=config["REGISTRY_PASSWORD"],
-        connect_timeout=config["FORWARD_CONNECT_TIMEOUT_SECONDS"],
-        read_timeout=config["FORWARD_TIMEOUT_SECONDS"],
-        cancel_path=config["REGISTRY_CANCEL_PATH"],
-        token_ttl_seconds=config["REGISTRY_TOKEN_TTL_SECONDS"],
-        already_exists=config["REGISTRY_ALREADY_EXISTS_PATTERN"])
+        base_url=settings.registry_base_url, facility_code=settings.registry_facility_code,
+        password=settings.registry_password,
+        connect_timeout=settings.forward_connect_timeout_seconds,
+        read_timeout=settings.forward_timeout_seconds,
+        cancel_path=settings.registry_cancel_path,
+        token_ttl_seconds=settings.registry_token_ttl_seconds,
+        already_exists=settings.registry_already_exists_pattern)
 
 
 def forwarder_argv() -> list[str]:

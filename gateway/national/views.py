@@ -16,20 +16,20 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
 
 from drug_catalog.errors import CatalogError
-from gateway.core.context import services
 from gateway.core.errors import Conflict, DomainError, Invalid, NotFound, PharmacyIdentity
-from gateway.core.http import json_object
-from gateway.core.problems import PROBLEMS, ApiError, from_http_exception, handle_exception, to_problem
 from gateway.parties.model import Party
 from gateway.prescriptions.answers import dispense_answer, idempotent, looked_up, submit_answer, viewed
 from gateway.prescriptions.model import STATUSES, StoredPrescription
+from gateway.web.context import services
+from gateway.web.http import json_object
 from gateway.web.openapi import EDGE_STATUSES, national_errors
+from gateway.web.problems import ApiError, from_http_exception, handle_exception, to_problem
 from gateway.web.security import current_party, requires
 from schemas.document import PrescriptionSchema
 from schemas.national import to_national, whole
@@ -215,7 +215,7 @@ def _problem(exc: ApiError | DomainError) -> ApiError:
 
 
 def _pharmacy_errors(exc: ApiError | DomainError) -> Any:
-    return _national_error(exc)
+    return national_error(exc)
 
 
 @blp.route("/api/v1/gui-don-thuoc", methods=["POST"])
@@ -267,7 +267,7 @@ def thong_tin_don_thuoc(code: str) -> Any:
     viewed(stored, party, details)
     # The national document through the one mapping, then what a pharmacy also needs.
     answer = to_national(stored["document"], signature=stored.get("prescriber_signature") or "",
-                         utc_offset_minutes=current_app.config["RX_UTC_OFFSET_MINUTES"])
+                         utc_offset_minutes=services().settings.rx_utc_offset_minutes)
     answer.update(_issuer(stored))
     answer["trang_thai"] = service.effective_status(stored)
     answer["canh_bao"] = national_error_map(stored.get("warnings", []))
@@ -279,10 +279,11 @@ def thong_tin_don_thuoc(code: str) -> Any:
 
 
 
-def _national_error(exc: Exception) -> Any:
+def national_error(exc: Exception) -> Any:
     """Every 4xx of a national endpoint in the national shape (docs/national-api.md): the
     submit answer with its error map for ``gui-don-thuoc``, ``danh_sach_cac_loi`` for the
-    pharmacy calls. 5xx and the request edge's 414 and 431 stay problem+json."""
+    pharmacy calls. 5xx and the request edge's 414 and 431 stay problem+json. The composition
+    root hands it to :func:`gateway.web.problems.init_app` for this blueprint."""
     if isinstance(exc, ApiError):
         problem = exc
     elif isinstance(exc, HTTPException):
@@ -309,10 +310,6 @@ def _national_error(exc: Exception) -> Any:
 def _summary(problem: ApiError) -> str:
     body = problem.body()
     return f"[{problem.slug}] {body['title']}" + (f": {body['detail']}" if body.get("detail") else "")
-
-
-for _handled in (ApiError, HTTPException, *PROBLEMS):
-    blp.register_error_handler(_handled, _national_error)
 
 
 def _issuer(stored: StoredPrescription) -> dict[str, str]:

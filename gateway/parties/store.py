@@ -77,7 +77,7 @@ class PartyStore:
     """Parties in MongoDB; ``hasher`` stores and checks their secrets; ``cache`` (None: none)
     keeps party documents by client id while the change feed says they are current."""
 
-    def __init__(self, database: Database, *, hasher: SecretHasher,
+    def __init__(self, database: Database[dict[str, Any]], *, hasher: SecretHasher,
                  cache: DocumentCache | None = None) -> None:
         self.collection = database[COLLECTION]
         self.counts = database[COUNTS]
@@ -328,7 +328,7 @@ class PartyStore:
         wanted = sorted(set(client_ids))
         if not wanted:
             return {}
-        return {doc["_id"]: doc.get("name")
+        return {doc["_id"]: str(doc["name"])  # every stored party has a name (Party.from_document)
                 for doc in self.collection.find({"_id": {"$in": wanted}}, {"name": 1})}
 
     def document(self, role: str, code: str | None) -> dict[str, Any] | None:

@@ -11,14 +11,14 @@ from typing import Any
 
 from flask import Response, json, request, url_for
 
-from gateway.core.context import services
 from gateway.core.errors import Conflict, Forbidden, Invalid, QrContentChanged
-from gateway.core.problems import PROBLEM_MEDIA_TYPE, ApiError, to_problem
 from gateway.parties.model import Party
 from gateway.prescriptions.dispensing import dispense_id_for
 from gateway.prescriptions.idempotency_store import Answer, request_fingerprint
 from gateway.prescriptions.model import Refused, StoredPrescription
 from gateway.prescriptions.representation import resource
+from gateway.web.context import services
+from gateway.web.problems import PROBLEM_MEDIA_TYPE, ApiError, to_problem
 from gateway.web.security import current_party
 from schemas.identifiers import generate_prescription_code
 
@@ -68,8 +68,8 @@ def submit_answer(raw: dict[str, Any], party: Party) -> Answer:
     if key and not raw.get("ma_don_thuoc") and party.facility:
         seed = request_fingerprint(party.client_id, key, request.get_data())
         with contextlib.suppress(ValueError):  # an invalid type or facility: validation says
-            raw = {**raw, "ma_don_thuoc": generate_prescription_code(
-                party.facility, raw.get("loai_don_thuoc"), seed=seed)}
+            kind: Any = raw.get("loai_don_thuoc")  # not a c, n, h or y: ValueError, validation says
+            raw = {**raw, "ma_don_thuoc": generate_prescription_code(party.facility, kind, seed=seed)}
     try:
         submitted = services().submission.submit(raw, party)
     except Refused as refused:
@@ -150,7 +150,7 @@ def cancel_answer(code: str, party: Party, body: dict[str, Any]) -> StoredPrescr
         Invalid: no reason, a reason over 2,000 characters, or another field.
         NotFound, Forbidden, NotCancellable: see :meth:`gateway.prescriptions.cancelling.Cancelling.cancel`.
     """
-    reason = body.get("ly_do")
+    reason: Any = body.get("ly_do")  # checked below
     errors = []
     if not isinstance(reason, str) or not reason.strip():
         errors.append({"pointer": "/ly_do", "code": "cancel.reason_required",

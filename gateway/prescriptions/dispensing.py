@@ -21,6 +21,7 @@ from drug_catalog.catalog import Catalog
 from drug_catalog.errors import CatalogError, InvalidGs1
 from drug_catalog.identifiers import parse_gs1
 from drug_catalog.model import ControlClass
+from drug_catalog.text import fold_phrase
 from gateway.core.errors import (
     Conflict,
     DispenseLimit,
@@ -52,7 +53,6 @@ from gateway.prescriptions.model import (
 )
 from gateway.prescriptions.store import PrescriptionStore
 from schemas.quantities import as_number, exact, quantity_problem
-from schemas.text import fold
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ class Dispensing:
             prescribed = self.catalog.resolve(line["ma_thuoc"])
             quantity: Any = raw.get("so_luong_ban")  # a number once quantity_problem passes
             unit = prescribed.unit or line.get("unit") or ""
-            problem = quantity_problem(quantity, measured=fold(unit) in self.settings.measured_units,
+            problem = quantity_problem(quantity, measured=fold_phrase(unit) in self.settings.measured_units,
                                        decimals=self.settings.quantity_decimals,
                                        maximum=self.settings.quantity_max)
             if problem:

@@ -210,7 +210,7 @@ class Settings:
     #: a pharmacy without an address or phone may not dispense (its national report could not
     #: be filed): production; development only logs a warning
     require_pharmacy_contact: bool = False
-    #: folded names (schemas.text.fold) of the units that take fractional quantities
+    #: folded names (drug_catalog.text.fold_phrase) of the units that take fractional quantities
     measured_units: frozenset[str] = frozenset()
     quantity_decimals: int = 3
     quantity_max: int = 10_000

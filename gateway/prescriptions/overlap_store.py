@@ -64,7 +64,7 @@ def record_id(at: datetime) -> str:
 
 
 class OverlapStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database[dict[str, Any]]) -> None:
         self.overlaps = database[OVERLAPS]
         self.claims = database[CLAIMS]
 

@@ -59,6 +59,7 @@ from drug_catalog.model import Drug, ingredient_key
 from gateway.audit.log import AuditLog
 from gateway.core.config import ConfigError
 from gateway.core.errors import ClaimLapsed, PersonBusy
+from gateway.core.settings import Settings
 from gateway.parties.model import Party, client_id_for
 from gateway.prescriptions.model import CANCELLED
 from gateway.prescriptions.overlap_store import OverlapStore, record_id
@@ -143,13 +144,13 @@ class OverlapPolicy:
             raise ConfigError("ERX_RX_DUPLICATE_THERAPY must be true or false")
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> OverlapPolicy:
+    def from_settings(cls, settings: Settings) -> OverlapPolicy:
         """Raises: ConfigError: a value is not allowed."""
-        return cls(narcotic=config["RX_OVERLAP_NARCOTIC"],
-                   psychotropic=config["RX_OVERLAP_PSYCHOTROPIC"],
-                   duplicate_therapy=config["RX_DUPLICATE_THERAPY"],
-                   claim_seconds=config.get("RX_OVERLAP_CLAIM_SECONDS", cls.claim_seconds),
-                   wait_seconds=config.get("RX_OVERLAP_WAIT_SECONDS", cls.wait_seconds))
+        return cls(narcotic=settings.rx_overlap_narcotic,
+                   psychotropic=settings.rx_overlap_psychotropic,
+                   duplicate_therapy=settings.rx_duplicate_therapy,
+                   claim_seconds=settings.rx_overlap_claim_seconds,
+                   wait_seconds=settings.rx_overlap_wait_seconds)
 
     def severity(self, control_class: str) -> str:
         return self.narcotic if control_class == "narcotic" else self.psychotropic

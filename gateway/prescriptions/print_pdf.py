@@ -11,12 +11,13 @@ across every page and as a stamp by the title.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
+from fpdf.fonts import CoreFont, TTFFont
 
 from gateway.prescriptions.printing import PrintedForm, qr_symbol
 
@@ -76,10 +77,11 @@ def covered() -> frozenset[int]:
     """The code points both the regular and the bold font draw."""
     fonts = _with_fonts(FPDF()).fonts
     try:
-        return frozenset(fonts[FONT.lower()].cmap).intersection(fonts[f"{FONT.lower()}B"].cmap)
+        regular, bold = fonts[FONT.lower()], fonts[f"{FONT.lower()}B"]
+        assert isinstance(regular, TTFFont) and isinstance(bold, TTFFont)  # added from files
+        return frozenset(regular.cmap).intersection(bold.cmap)
     finally:
-        for font in fonts.values():
-            font.close()
+        _close(fonts.values())
 
 
 def printable(value: str) -> str:
@@ -107,7 +109,12 @@ def render_pdf(form: PrintedForm) -> bytes:
         writer.closing(form)
         return bytes(pdf.output())
     finally:
-        for font in pdf.fonts.values():  # output() closes them too; not when it fails
+        _close(pdf.fonts.values())  # output() closes them too; not when it fails
+
+
+def _close(fonts: Iterable[CoreFont | TTFFont]) -> None:
+    for font in fonts:
+        if isinstance(font, TTFFont):  # a core font holds no file
             font.close()
 
 

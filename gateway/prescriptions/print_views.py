@@ -9,10 +9,10 @@ from flask import Response, render_template
 from flask_smorest import Blueprint
 from markupsafe import Markup
 
-from gateway.core.context import services
-from gateway.core.problems import PROBLEM_MEDIA_TYPE, ProblemSchema
 from gateway.prescriptions.print_pdf import MODULE_MM
 from gateway.prescriptions.printing import qr_svg
+from gateway.web.context import services
+from gateway.web.problems import PROBLEM_MEDIA_TYPE, ProblemSchema
 from gateway.web.security import current_party, requires
 
 blp = Blueprint("printing", __name__, template_folder="templates",

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from gateway.core.context import services
-from gateway.core.http import NDJSON, export_response, export_type
 from gateway.prescriptions.reports import (
     GROUPINGS,
     OVERLAP_COLUMNS,
@@ -17,6 +14,8 @@ from gateway.prescriptions.reports import (
     overlap_item,
     summary,
 )
+from gateway.web.context import services
+from gateway.web.http import NDJSON, export_response, export_type
 from gateway.web.params import Instant
 from gateway.web.security import requires
 
@@ -69,7 +68,7 @@ def report_summary(args: dict[str, Any]) -> Any:
     """Prescriptions, lines and quantities per facility, drug, type or day."""
     result = summary(services().prescription_store, group_by=args["group_by"],
                      start=args.get("from_"), end=args.get("to"),
-                     utc_offset=current_app.config["REPORT_UTC_OFFSET"])
+                     utc_offset=services().settings.report_utc_offset)
     result["from_"] = result.pop("from")
     return result
 
@@ -153,13 +152,13 @@ def controlled_overlaps(args: dict[str, Any]) -> Any:
     found = services()
     start, end = args.get("from_"), args.get("to")
     if wanted != "application/json":
-        items = (overlap_item(doc, found.timezone)
+        every = (overlap_item(doc, found.timezone)
                  for doc in found.overlaps.iterate(start=start, end=end))
-        return export_response(items, wanted, columns=OVERLAP_COLUMNS, row=overlap_csv_row,
+        return export_response(every, wanted, columns=OVERLAP_COLUMNS, row=overlap_csv_row,
                                filename="controlled-overlaps.csv")
-    config = current_app.config
-    limit = min(args.get("limit", config["OVERLAP_REPORT_PAGE_SIZE"]),
-                config["OVERLAP_REPORT_PAGE_MAX"])
+    settings = services().settings
+    limit = min(args.get("limit", settings.overlap_report_page_size),
+                settings.overlap_report_page_max)
     docs = found.overlaps.page(start=start, end=end, after=args.get("cursor"), limit=limit + 1)
     items = [overlap_item(doc, found.timezone) for doc in docs[:limit]]
     return {"items": items, "next_cursor": items[-1]["id"] if len(docs) > limit else None}

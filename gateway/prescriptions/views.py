@@ -9,9 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from gateway.core import dates
-from gateway.core.context import services
 from gateway.core.errors import bad_parameter
-from gateway.core.http import json_object
 from gateway.prescriptions.answers import (
     cancel_answer,
     dispense_answer,
@@ -22,6 +20,8 @@ from gateway.prescriptions.answers import (
     viewed,
 )
 from gateway.prescriptions.model import STATUSES
+from gateway.web.context import services
+from gateway.web.http import json_object
 from gateway.web.openapi import errors
 from gateway.web.security import current_party, requires
 from schemas.document import PrescriptionSchema

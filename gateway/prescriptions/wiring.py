@@ -10,27 +10,28 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, cast
 
 from drug_catalog.catalog import Catalog
+from drug_catalog.text import fold_phrase
 from gateway.audit.log import AuditLog
 from gateway.core.config import ConfigError
+from gateway.core.settings import Settings as GatewaySettings
 from gateway.prescriptions.model import AuditEvent, Issue, Settings, Signature, Validated
 from gateway.prescriptions.submission import Sign, Validate
 from gateway.signatures.service import Signatures
 from schemas.errors import PolicyError
 from schemas.policy import Policy
-from schemas.text import fold
 from schemas.validation import dispensable_until, validate_prescription
 from signing.canonical import canonicalize
 from signing.errors import PrescriberSignatureError
 
 
-def validation_policy(config: Mapping[str, Any]) -> Policy:
+def validation_policy(settings: GatewaySettings) -> Policy:
     """The validation policy from the settings.
 
     Raises:
         ConfigError: a policy number or list is invalid.
     """
     try:
-        return Policy.from_mapping(config)
+        return Policy.from_mapping(settings.by_name())
     except PolicyError as exc:
         raise ConfigError(f"validation policy: {exc}") from None
 
@@ -87,14 +88,14 @@ def dispensing_window(policy: Policy) -> Callable[[Mapping[str, Any], datetime],
     return lambda document, now: dispensable_until(document, policy).astimezone(UTC)
 
 
-def dispense_settings(config: Mapping[str, Any], *, policy: Policy, zone: tzinfo) -> Settings:
+def dispense_settings(settings: GatewaySettings, *, policy: Policy, zone: tzinfo) -> Settings:
     """What the dispensing service needs of the settings and the validation policy."""
     return Settings(timezone=zone,
                     pack_reservation_grace=timedelta(
-                        seconds=config["PACK_RESERVATION_GRACE_SECONDS"]),
-                    require_pharmacy_contact=config["ENV"] == "production",
-                    measured_units=frozenset(fold(unit) for unit in policy.measured_units),
+                        seconds=settings.pack_reservation_grace_seconds),
+                    require_pharmacy_contact=settings.env == "production",
+                    measured_units=frozenset(fold_phrase(unit) for unit in policy.measured_units),
                     quantity_decimals=policy.quantity_decimals, quantity_max=policy.quantity_max,
-                    max_dispenses=config["RX_MAX_DISPENSES"],
-                    max_packs_per_dispense=config["RX_MAX_PACKS_PER_DISPENSE"],
-                    nomination=config["NOMINATION"])
+                    max_dispenses=settings.rx_max_dispenses,
+                    max_packs_per_dispense=settings.rx_max_packs_per_dispense,
+                    nomination=settings.nomination)

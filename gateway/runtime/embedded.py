@@ -14,15 +14,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pymongo
 from pymongo.errors import PyMongoError
 
 from gateway.core.config import check_embedded_database
 from gateway.core.db import embedded_uri, mongodb_uri
+from gateway.core.settings import Settings
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -72,10 +72,10 @@ class EmbeddedDatabase:
         self._process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> EmbeddedDatabase:
-        var_dir = Path(config["VAR_DIR"])
-        return cls(storage_path=str(var_dir / "db"), host=config["EMBEDDED_DB_HOST"],
-                   port=config["EMBEDDED_DB_PORT"], cache_size=config["EMBEDDED_DB_CACHE"],
+    def from_settings(cls, settings: Settings) -> EmbeddedDatabase:
+        var_dir = Path(settings.var_dir)
+        return cls(storage_path=str(var_dir / "db"), host=settings.embedded_db_host,
+                   port=settings.embedded_db_port, cache_size=settings.embedded_db_cache,
                    log_path=str(var_dir / "log" / "embedded-db.log"))
 
     @property
@@ -165,16 +165,16 @@ class EmbeddedDatabase:
 
 
 @contextlib.contextmanager
-def database_for_command(config: Mapping[str, Any]) -> Iterator[str]:
+def database_for_command(settings: Settings) -> Iterator[str]:
     """The URI a command-line call should use, starting the embedded database if needed.
 
     With ``MONGODB_URI`` set, that URI. Otherwise the embedded database of ``VAR_DIR``: the one
     ``make run`` started if it answers, else one started for the duration of the command.
     """
-    check_embedded_database(config)
-    uri = mongodb_uri(config)
-    if config["MONGODB_URI"] or answers(uri):
+    check_embedded_database(settings)
+    uri = mongodb_uri(settings)
+    if settings.mongodb_uri or answers(uri):
         yield uri
         return
-    with EmbeddedDatabase.from_config(config) as database:
+    with EmbeddedDatabase.from_settings(settings) as database:
         yield database.uri

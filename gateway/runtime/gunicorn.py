@@ -33,8 +33,8 @@ from gunicorn.http.body import LengthReader
 from gunicorn.workers.gthread import ThreadWorker
 
 from gateway.core import config as settings
-from gateway.core.problems import PROBLEM_MEDIA_TYPE, status_problem
 from gateway.core.redaction import redact
+from gateway.web.problems import PROBLEM_MEDIA_TYPE, status_problem
 
 _DETAIL_CHARS = 200
 
@@ -83,9 +83,9 @@ class ProblemWorker(ThreadWorker):
 
     def init_process(self) -> None:
         util.write_error = _write_problem  # what Worker.handle_error calls to answer
-        values = settings.load()
-        self.drain_limit = values["MAX_DRAIN_BYTES"]
-        self.drain_seconds = values["DRAIN_SECONDS"]
+        configured = settings.load()
+        self.drain_limit = configured.max_drain_bytes
+        self.drain_seconds = configured.drain_seconds
         super().init_process()
 
     def handle(self, conn: Any) -> Any:
@@ -109,7 +109,8 @@ def _unread_body(conn: Any) -> bool:
 class RedactingLogger(Logger):
     """gunicorn's logger with patient identifiers taken out of its access and error logs."""
 
-    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+    # Any: the stubs type the atoms with a private TypedDict (gunicorn-stubs _AtomsDict).
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> Any:
         found = super().atoms(resp, req, environ, request_time)
         return {key: redact(value) if isinstance(value, str) and key != "t" else value
                 for key, value in found.items()}

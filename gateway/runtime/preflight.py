@@ -10,7 +10,7 @@ starts anything, with the forwarder's needs too) call it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from pymongo import MongoClient
@@ -24,6 +24,7 @@ from gateway.core.config import (
     secret_setting,
 )
 from gateway.core.encryption import master_key
+from gateway.core.settings import Settings
 from gateway.prescriptions.reports import check_utc_offset
 from gateway.prescriptions.wiring import validation_policy
 from gateway.signatures.service import key_policy, prescriber_policy
@@ -37,20 +38,20 @@ UNENCRYPTED_KEY = ("signing key {kid} is stored unencrypted (made by a developme
                    "is encrypted, the old one is kept only to verify what it signed)")
 
 
-def _passphrase(config: Mapping[str, Any]) -> None:
-    if config["ENV"] == "production" and not config["SIGNING_KEY_PASSPHRASE"]:
+def _passphrase(settings: Settings) -> None:
+    if settings.env == "production" and not settings.signing_key_passphrase:
         raise ConfigError("ERX_SIGNING_KEY_PASSPHRASE is required in production: it encrypts "
                           "the signing keys (a long random passphrase, e.g. "
                           f"`{RANDOM_SECRET}`; keep it)")
 
 
-def _registry_required(config: Mapping[str, Any]) -> None:
-    if config["ENV"] == "production" and not config["REGISTRY_BASE_URL"]:
+def _registry_required(settings: Settings) -> None:
+    if settings.env == "production" and not settings.registry_base_url:
         raise ConfigError("ERX_REGISTRY_BASE_URL is required in production (the national "
                           "registry the forwarder sends to, an https:// URL)")
 
 
-def _checks(config: Mapping[str, Any], *, forwarding: bool) -> list[Callable[[], Any]]:
+def _checks(config: Settings, *, forwarding: bool) -> list[Callable[[], Any]]:
     checks: list[Callable[[], Any]] = [
         lambda: secret_setting(config, "TOKEN_SECRET", keep_as="token-secret",
                                production_hint=f"e.g. `{RANDOM_SECRET}`"),
@@ -64,9 +65,9 @@ def _checks(config: Mapping[str, Any], *, forwarding: bool) -> list[Callable[[],
         lambda: prescriber_policy(config),
         lambda: check_registry_url(config),
         lambda: check_embedded_database(config),
-        lambda: check_utc_offset(config["REPORT_UTC_OFFSET"]),
-        lambda: parse_limit(config["LOGIN_FAILURE_LIMIT"]),
-        lambda: parse_limit(config["LOGIN_ADDRESS_FAILURE_LIMIT"], "LOGIN_ADDRESS_FAILURE_LIMIT"),
+        lambda: check_utc_offset(config.report_utc_offset),
+        lambda: parse_limit(config.login_failure_limit),
+        lambda: parse_limit(config.login_address_failure_limit, "LOGIN_ADDRESS_FAILURE_LIMIT"),
         lambda: validation_policy(config),
     ]
     if forwarding:
@@ -74,16 +75,16 @@ def _checks(config: Mapping[str, Any], *, forwarding: bool) -> list[Callable[[],
     return checks
 
 
-def stored_key_problem(config: Mapping[str, Any], uri: str | None = None) -> str | None:
+def stored_key_problem(config: Settings, uri: str | None = None) -> str | None:
     """In production, the unencrypted active signing key a development gateway left in the
     database, if any (None also when the database does not answer within two seconds: the
     key is checked again when it is used)."""
-    uri = uri or config["MONGODB_URI"]
-    if config["ENV"] != "production" or not uri:
+    uri = uri or config.mongodb_uri
+    if config.env != "production" or not uri:
         return None
     client: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=2000)
     try:
-        kid = unencrypted_active_kid(client[config["DB_NAME"]][SIGNING_KEYS])
+        kid = unencrypted_active_kid(client[config.db_name][SIGNING_KEYS])
     except PyMongoError:
         return None
     finally:
@@ -93,7 +94,7 @@ def stored_key_problem(config: Mapping[str, Any], uri: str | None = None) -> str
     return None
 
 
-def problems(config: Mapping[str, Any], *, forwarding: bool = False,
+def problems(config: Settings, *, forwarding: bool = False,
              uri: str | None = None) -> list[str]:
     """Every problem of the settings (and, in production, of the stored signing key), in
     order; ``forwarding``: also what the forwarder needs."""

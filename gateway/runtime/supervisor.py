@@ -30,6 +30,7 @@ from typing import Any
 
 from gateway.core.config import check_embedded_database
 from gateway.core.db import mongodb_uri
+from gateway.core.settings import Settings
 from gateway.runtime.embedded import EmbeddedDatabase, EmbeddedDatabaseError, answers, terminate
 
 _PR_SET_PDEATHSIG = 1
@@ -46,10 +47,10 @@ def _spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
                             start_new_session=True, preexec_fn=_die_with_parent)
 
 
-def run_file(values: Mapping[str, Any]) -> Path:
+def run_file(settings: Settings) -> Path:
     """Where a running ``erx-gateway run`` says how it runs, so that command-line calls from
     another terminal act in the same mode (see :func:`running_gateway`)."""
-    return Path(values["VAR_DIR"]) / "run" / "gateway.json"
+    return Path(settings.var_dir) / "run" / "gateway.json"
 
 
 #: Settings a running gateway publishes in its run file, which command-line calls and
@@ -58,22 +59,22 @@ PUBLISHED = ("ENV", "HTTP_HOST", "HTTP_PORT", "EMBEDDED_DB_HOST", "EMBEDDED_DB_P
              "EMBEDDED_DB_IN_PRODUCTION")
 
 
-def write_run_file(values: Mapping[str, Any], pid: int) -> None:
+def write_run_file(settings: Settings, pid: int) -> None:
     """Publish how this gateway runs: its pid, mode, HTTP address and embedded database port
     (never the URI of an external database: it may hold a password)."""
-    path = run_file(values)
+    path = run_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    published = {name: values[name] for name in PUBLISHED}
-    published.update(pid=pid, url=f"http://{values['HTTP_HOST']}:{values['HTTP_PORT']}",
-                     external_database=bool(values["MONGODB_URI"]))
+    published = {name: settings.by_name()[name] for name in PUBLISHED}
+    published.update(pid=pid, url=f"http://{settings.http_host}:{settings.http_port}",
+                     external_database=bool(settings.mongodb_uri))
     path.write_text(json.dumps(published, indent=1))
 
 
-def running_gateway(values: Mapping[str, Any]) -> dict[str, Any]:
+def running_gateway(settings: Settings) -> dict[str, Any]:
     """What the ``erx-gateway run`` of this ``VAR_DIR`` published, if it is running, else {}:
     its :data:`PUBLISHED` settings, and ``pid``, ``url``, ``external_database``."""
     try:
-        published = json.loads(run_file(values).read_text())
+        published = json.loads(run_file(settings).read_text())
         os.kill(int(published["pid"]), 0)  # raises if no such process
     except (OSError, ValueError, KeyError, TypeError):
         return {}
@@ -83,11 +84,11 @@ def running_gateway(values: Mapping[str, Any]) -> dict[str, Any]:
             if name in published}
 
 
-def adopted_settings(values: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[
+def adopted_settings(settings: Settings, environ: Mapping[str, str]) -> tuple[
         dict[str, Any], dict[str, Any]]:
     """The running gateway's published settings a command should take (those its environment
     does not set itself), and what was published (empty when no gateway of this VAR_DIR runs)."""
-    running = running_gateway(values)
+    running = running_gateway(settings)
     adopted = {name: running[name] for name in PUBLISHED
                if name in running and f"ERX_{name}" not in environ}
     return adopted, running
@@ -97,7 +98,7 @@ def adopted_settings(values: Mapping[str, Any], environ: Mapping[str, str]) -> t
 GUNICORN_MAX_REQUEST_LINE = 8190
 
 
-def gunicorn_limits(values: Mapping[str, Any]) -> list[str]:
+def gunicorn_limits(settings: Settings) -> list[str]:
     """gunicorn's request-line and header limits, set above the gateway's own
     (``MAX_URL_BYTES``, ``MAX_HEADER_BYTES``, ``MAX_HEADER_FIELDS``) so that an oversized
     request reaches the gateway, which answers 414 or 431 in problem+json. gunicorn reads at
@@ -105,18 +106,18 @@ def gunicorn_limits(values: Mapping[str, Any]) -> list[str]:
     :class:`gateway.runtime.gunicorn.ProblemWorker` answers that refusal as problem+json too
     (the limit is never lifted: a worker would buffer whatever a client sends)."""
     return ["--limit-request-line", str(GUNICORN_MAX_REQUEST_LINE),
-            "--limit-request-field_size", str(values["MAX_HEADER_BYTES"] * 2),
-            "--limit-request-fields", str(values["MAX_HEADER_FIELDS"] * 2)]
+            "--limit-request-field_size", str(settings.max_header_bytes * 2),
+            "--limit-request-fields", str(settings.max_header_fields * 2)]
 
 
-def gunicorn_command(values: Mapping[str, Any]) -> list[str]:
+def gunicorn_command(settings: Settings) -> list[str]:
     """The gunicorn that ``erx-gateway run`` starts: its workers, threads, address and limits,
     the gateway's worker (problem+json for gunicorn's own refusals, a bounded drain of unread
     bodies) and logger (no patient identifier in its logs)."""
-    bind = f"{values['HTTP_HOST']}:{values['HTTP_PORT']}"
-    return [sys.executable, "-m", "gunicorn", "--workers", str(values["WORKERS"]),
-            "--threads", str(values["THREADS"]), "--bind", bind,
-            "--graceful-timeout", "10", *gunicorn_limits(values),
+    bind = f"{settings.http_host}:{settings.http_port}"
+    return [sys.executable, "-m", "gunicorn", "--workers", str(settings.workers),
+            "--threads", str(settings.threads), "--bind", bind,
+            "--graceful-timeout", "10", *gunicorn_limits(settings),
             "--worker-class", "gateway.runtime.gunicorn.ProblemWorker",
             "--logger-class", "gateway.runtime.gunicorn.RedactingLogger",
             "gateway:create_app()"]
@@ -126,13 +127,13 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _restart(database: EmbeddedDatabase, restarts: list[float], values: Mapping[str, Any]) -> bool:
+def _restart(database: EmbeddedDatabase, restarts: list[float], settings: Settings) -> bool:
     """Start a dead embedded database again; False when it may not or could not be."""
     now = time.monotonic()
-    window = values["EMBEDDED_DB_RESTART_WINDOW_SECONDS"]
+    window = settings.embedded_db_restart_window_seconds
     restarts[:] = [at for at in restarts if now - at < window]
     say(f"the embedded database exited with status {database.exit_status()}")
-    if len(restarts) >= values["EMBEDDED_DB_MAX_RESTARTS"]:
+    if len(restarts) >= settings.embedded_db_max_restarts:
         say(f"it died {len(restarts) + 1} times within {window:g} s: stopping everything")
         return False
     restarts.append(now)
@@ -146,7 +147,7 @@ def _restart(database: EmbeddedDatabase, restarts: list[float], values: Mapping[
     return True
 
 
-def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
+def run(settings: Settings, *, prepare: Callable[[str], bool],
         workers: Sequence[list[str]]) -> int:
     """Run until interrupted; the exit status is non-zero when a child failed.
 
@@ -154,8 +155,8 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
     whether it answered; ``workers`` are the argv lists of the processes started beside
     gunicorn.
     """
-    check_embedded_database(values)  # before anything starts (raises ConfigError)
-    var_dir = Path(values["VAR_DIR"])
+    check_embedded_database(settings)  # before anything starts (raises ConfigError)
+    var_dir = Path(settings.var_dir)
     run_dir = var_dir / "run"
     var_dir.mkdir(parents=True, exist_ok=True)
     stopping = False
@@ -171,20 +172,20 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     status = 0
     try:
-        uri = mongodb_uri(values)
-        if not values["MONGODB_URI"]:
+        uri = mongodb_uri(settings)
+        if not settings.mongodb_uri:
             if answers(uri):
                 say(f"something already answers on {uri}: is another `make run` up? "
                      f"Stop it, or set ERX_EMBEDDED_DB_PORT.")
                 return 1
-            database = EmbeddedDatabase.from_config(values)
+            database = EmbeddedDatabase.from_settings(settings)
             say(f"starting the embedded database (data in {database.storage_path}) ...")
             database.start()
         if not prepare(uri):
-            say(f"the database at {uri if not values['MONGODB_URI'] else 'ERX_MONGODB_URI'} "
+            say(f"the database at {uri if not settings.mongodb_uri else 'ERX_MONGODB_URI'} "
                 f"does not answer")
             return 1
-        write_run_file(values, os.getpid())
+        write_run_file(settings, os.getpid())
 
         env = dict(os.environ)
         env["ERX_MONGODB_URI"] = uri
@@ -192,8 +193,8 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
         shutil.rmtree(prometheus_dir, ignore_errors=True)
         prometheus_dir.mkdir(parents=True)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(prometheus_dir)
-        bind = f"{values['HTTP_HOST']}:{values['HTTP_PORT']}"
-        children.append(("gunicorn", _spawn(gunicorn_command(values), env)))
+        bind = f"{settings.http_host}:{settings.http_port}"
+        children.append(("gunicorn", _spawn(gunicorn_command(settings), env)))
         for argv in workers:
             children.append((argv[-1], _spawn(list(argv), env)))
 
@@ -206,7 +207,7 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
         restarts: list[float] = []
         while not stopping:
             dead = database is not None and database.exit_status() is not None
-            if dead and not _restart(database, restarts, values):  # type: ignore[arg-type]
+            if dead and not _restart(database, restarts, settings):  # type: ignore[arg-type]
                 status = 1
                 break
             for name, process in children:
@@ -217,7 +218,7 @@ def run(values: Mapping[str, Any], *, prepare: Callable[[str], bool],
                     break
             time.sleep(0.2)
     finally:
-        run_file(values).unlink(missing_ok=True)
+        run_file(settings).unlink(missing_ok=True)
         for _name, process in reversed(children):
             terminate(process, 20.0)
         if database is not None:

@@ -30,6 +30,7 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
 from gateway.core.config import ConfigError
+from gateway.core.settings import Settings
 from signing.errors import KeyStoreError, NoActiveKey, TrustAnchorError
 from signing.jws import Signer
 from signing.key_store import COLLECTION, KeyPolicy, KeyStore
@@ -51,19 +52,19 @@ class PrescriberSignaturePolicy:
     clock_skew: timedelta
 
 
-def key_policy(config: Mapping[str, Any]) -> KeyPolicy:
+def key_policy(settings: Settings) -> KeyPolicy:
     """The key store's policy from the settings.
 
     Raises:
         ConfigError: ``SIGNING_ALG`` is not EdDSA or ES256.
     """
-    alg = _ALGORITHMS.get(str(config["SIGNING_ALG"]).lower())
+    alg = _ALGORITHMS.get(str(settings.signing_alg).lower())
     if alg is None:
-        raise ConfigError(f"ERX_SIGNING_ALG: expected EdDSA or ES256, got {config['SIGNING_ALG']!r}")
-    passphrase = config["SIGNING_KEY_PASSPHRASE"]
+        raise ConfigError(f"ERX_SIGNING_ALG: expected EdDSA or ES256, got {settings.signing_alg!r}")
+    passphrase = settings.signing_key_passphrase
     return KeyPolicy(algorithm=alg, passphrase=passphrase.encode("utf-8") if passphrase else None,
-                     production=config["ENV"] == "production",
-                     refresh_seconds=float(config["SIGNING_KEY_REFRESH_SECONDS"]))
+                     production=settings.env == "production",
+                     refresh_seconds=float(settings.signing_key_refresh_seconds))
 
 
 class Signatures:
@@ -144,19 +145,19 @@ class Signatures:
             log.warning("development: generated signing key %s (%s)", record.kid, record.alg)
 
 
-def build_key_store(database: Database, config: Mapping[str, Any]) -> KeyStore:
+def build_key_store(database: Database, settings: Settings) -> KeyStore:
     """A key store on ``database``.
 
     Raises:
         ConfigError: production without a passphrase, or an unknown algorithm.
     """
     try:
-        return KeyStore(database[COLLECTION], policy=key_policy(config))
+        return KeyStore(database[COLLECTION], policy=key_policy(settings))
     except KeyStoreError as exc:
         raise ConfigError(exc.message) from None
 
 
-def build_signatures(database: Database, config: Mapping[str, Any]) -> Signatures:
+def build_signatures(database: Database, settings: Settings) -> Signatures:
     """Build the key store and the prescriber-signature policy; refuse unsafe production set-ups.
 
     Raises:
@@ -164,8 +165,8 @@ def build_signatures(database: Database, config: Mapping[str, Any]) -> Signature
             active key, or requiring prescriber signatures without trust anchors; an unreadable
             trust-anchor file.
     """
-    store = build_key_store(database, config)
-    production = config["ENV"] == "production"
+    store = build_key_store(database, settings)
+    production = settings.env == "production"
     if not store.policy.passphrase:
         log.warning("ERX_SIGNING_KEY_PASSPHRASE is not set: signing keys are stored UNENCRYPTED "
                     "(development mode only)")
@@ -181,22 +182,22 @@ def build_signatures(database: Database, config: Mapping[str, Any]) -> Signature
                         "`erx-gateway keys generate` has run", exc.reason)
         except PyMongoError:
             log.warning("the database does not answer: the signing key is checked when it does")
-    return Signatures(store, prescriber_policy(config))
+    return Signatures(store, prescriber_policy(settings))
 
 
-def prescriber_policy(config: Mapping[str, Any]) -> PrescriberSignaturePolicy:
+def prescriber_policy(settings: Settings) -> PrescriberSignaturePolicy:
     """The prescriber-signature policy of the settings.
 
     Raises:
         ConfigError: an unreadable trust-anchor file; production requiring prescriber
             signatures without trust anchors.
     """
-    production = config["ENV"] == "production"
+    production = settings.env == "production"
     try:
-        anchors = tuple(load_trust_anchors(config["PRESCRIBER_TRUST_ANCHORS"]))
+        anchors = tuple(load_trust_anchors(settings.prescriber_trust_anchors))
     except TrustAnchorError as exc:
         raise ConfigError(f"ERX_PRESCRIBER_TRUST_ANCHORS: {exc}") from None
-    policy = config["PRESCRIBER_SIGNATURE"]
+    policy = settings.prescriber_signature
     if policy != "off" and not anchors:
         if production and policy == "required":
             raise ConfigError("ERX_PRESCRIBER_SIGNATURE=required needs "
@@ -205,4 +206,4 @@ def prescriber_policy(config: Mapping[str, Any]) -> PrescriberSignaturePolicy:
         log.warning("no ERX_PRESCRIBER_TRUST_ANCHORS: every signed prescription will be refused "
                     "(untrusted_chain)")
     return PrescriberSignaturePolicy(policy, anchors,
-                                     timedelta(seconds=float(config["PRESCRIBER_CLOCK_SKEW_SECONDS"])))
+                                     timedelta(seconds=float(settings.prescriber_clock_skew_seconds)))

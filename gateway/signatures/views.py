@@ -10,9 +10,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from pymongo.errors import PyMongoError
 
-from gateway.core.context import services
-from gateway.core.http import json_object
-from gateway.core.problems import ApiError
+from gateway.web.context import services
+from gateway.web.http import json_object
+from gateway.web.problems import ApiError
 from gateway.web.security import requires
 from signing.errors import VerificationError
 
@@ -72,7 +72,8 @@ def well_known_jwks() -> Any:
 def verify_signature() -> Any:
     """Verify a prescription's gateway signature (valid, kid, and the reason when not)."""
     body = json_object()
-    prescription, jws = body.get("prescription"), body.get("jws")
+    prescription: Any = body.get("prescription")  # both checked below
+    jws: Any = body.get("jws")
     errors = []
     if not isinstance(prescription, dict):
         errors.append({"pointer": "/prescription", "code": "request.required",

@@ -23,7 +23,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gateway.core.problems import PROBLEM_MEDIA_TYPE
+from gateway.web.problems import PROBLEM_MEDIA_TYPE
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}}
@@ -50,7 +50,7 @@ STATUS_MEANING = {
 EDGE_STATUSES = (414, 431)
 _EDGE = (*EDGE_STATUSES, 500, 503)
 #: Text in a request body or a query parameter: no C0/C1 control character but tab, line
-#: feed and carriage return, no bidi embedding, override or isolate (gateway.core.http
+#: feed and carriage return, no bidi embedding, override or isolate (gateway.web.http
 #: refuses them: 422). A lone surrogate (a JSON escape such as \ud800 alone), which no
 #: regular expression over characters can name, is refused too: :data:`TEXT_POLICY` says so
 #: in every such schema's description. (Naming the surrogate range in the pattern made
@@ -170,9 +170,9 @@ def _complete(operation: dict[str, Any], *, national: bool) -> None:
         wanted.append(400)
     for status in wanted:
         responses.setdefault(str(status), problem(STATUS_MEANING[status]))
-    for status in ("429", "503"):
-        if status in responses:
-            responses[status].setdefault("headers", {})["Retry-After"] = {
+    for limited in ("429", "503"):
+        if limited in responses:
+            responses[limited].setdefault("headers", {})["Retry-After"] = {
                 "schema": {"type": "integer", "minimum": 0},
                 "description": "seconds until a retry may succeed (when known)"}
     for status, response in responses.items():

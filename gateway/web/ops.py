@@ -15,8 +15,8 @@ from flask import Flask, send_from_directory
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from gateway.core import metrics
-from gateway.core.context import services
+from gateway.web import metrics
+from gateway.web.context import services
 
 blp = Blueprint("ops", __name__, description="Health, readiness and metrics")
 

@@ -8,16 +8,16 @@ takes effect at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import g, request
 
-from gateway.core.context import services
 from gateway.core.errors import Forbidden
-from gateway.core.http import client_address
 from gateway.parties.model import Party
+from gateway.web.context import services
+from gateway.web.http import client_address
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,7 +33,9 @@ def current_party(*, fresh: bool = False) -> Party:
     party = g.get("party")
     if party is not None and (not fresh or g.get("party_fresh")):
         return party
-    party = services().authenticator.party_for(request.headers, client_address(), fresh=fresh)
+    # Werkzeug's Headers: a mapping with case-insensitive names, though not a Mapping subclass.
+    party = services().authenticator.party_for(cast(Mapping[str, str], request.headers),
+                                               client_address(), fresh=fresh)
     g.party, g.party_fresh = party, fresh
     return party
 

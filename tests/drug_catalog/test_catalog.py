@@ -10,7 +10,7 @@ from drug_catalog.catalog import Catalog, CatalogIndex
 from drug_catalog.errors import AmbiguousIdentifier, BadCheckDigit, InvalidIdentifier, UnknownDrug
 from drug_catalog.identifiers import gtin_check_digit
 from drug_catalog.model import Drug
-from tests.drug_catalog.conftest import make_drug
+from tests.support.drugs import make_drug
 
 
 @pytest.fixture(scope="module")

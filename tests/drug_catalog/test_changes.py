@@ -18,7 +18,7 @@ from drug_catalog.errors import UnknownDrug
 from drug_catalog.importer import import_file
 from drug_catalog.model import Drug
 from drug_catalog.store import CatalogStore
-from tests.drug_catalog.conftest import make_drug
+from tests.support.drugs import make_drug
 
 DEMO = demo_drugs()
 QUERIES = ["para", "amo", "vien", "thuoc", "morphin", "a", "cef 500", "vd", "hacemol", "siro"]

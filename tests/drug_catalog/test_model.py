@@ -9,7 +9,7 @@ import pytest
 
 from drug_catalog.errors import InvalidDrug
 from drug_catalog.model import CONTROL_CLASSES, KINDS, STATUSES, Drug, ingredient_key
-from tests.drug_catalog.conftest import drug_record, make_drug
+from tests.support.drugs import drug_record, make_drug
 
 
 def test_to_dict_is_the_api_resource_and_from_dict_its_inverse(demo: list[Drug]) -> None:

@@ -16,8 +16,8 @@ from drug_catalog.sources import (
     read_records,
     split_ingredients,
 )
-from tests.conftest import DAV_SAMPLE
-from tests.drug_catalog.conftest import drug_record, make_drug
+from tests.support.drugs import drug_record, make_drug
+from tests.support.environment import DAV_SAMPLE
 
 HEADER = ("Số đăng ký,Tên thuốc,Hoạt chất - Hàm lượng,Tá dược,Phân loại,Loại thuốc,Nước sản xuất,"
           "Công ty đăng ký,Địa chỉ sản xuất,Tuổi thọ,Tiêu chuẩn,Số quyết định\n")

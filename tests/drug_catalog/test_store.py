@@ -16,8 +16,8 @@ from drug_catalog.demo import demo_catalog_path, demo_drugs
 from drug_catalog.errors import BadCheckDigit, ImportFormatError, InvalidDrug, UnknownDrug
 from drug_catalog.importer import format_for, import_file, import_stream
 from drug_catalog.store import CatalogStore, CatalogUnavailable
-from tests.conftest import DAV_SAMPLE
-from tests.drug_catalog.conftest import drug_record, make_drug
+from tests.support.drugs import drug_record, make_drug
+from tests.support.environment import DAV_SAMPLE
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from schemas.document import (
     parse_national_date,
     parse_prescribed_at,
 )
-from tests.schemas.strategies import SCHEMAS, Case, prescriptions
+from tests.support.schema_strategies import SCHEMAS, Case, prescriptions
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=False),
                     st.text(max_size=12), st.sampled_from(["01/02/2026", "2026-02-01", "J069",

@@ -12,7 +12,7 @@ from drug_catalog.catalog import CatalogIndex
 from drug_catalog.identifiers import gtin_check_digit
 from drug_catalog.model import Drug
 from schemas.validation import validate_prescription
-from tests.schemas.strategies import FACILITY, LOCAL, NOW, POLICY, dmy
+from tests.support.schema_strategies import FACILITY, LOCAL, NOW, POLICY, dmy
 
 
 def drug(code: str, registration: str, gtin_body: str, unit: str, **extra: Any) -> Drug:

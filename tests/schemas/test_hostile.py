@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.document import FIELD_ORDER, LIST_ITEM_FIELDS
-from tests.schemas.conftest import validate
-from tests.schemas.strategies import SCHEMAS, Case, prescriptions
+from tests.support.schema_strategies import SCHEMAS, Case, prescriptions
+from tests.support.schemas import validate
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)

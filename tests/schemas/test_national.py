@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from gateway.forwarding.national_spec import check_prescription
 from schemas.national import NATIONAL_FIELDS, to_national
-from tests.schemas.conftest import validate
-from tests.schemas.strategies import SCHEMAS, Case, prescriptions, variant_of
+from tests.support.schema_strategies import SCHEMAS, Case, prescriptions, variant_of
+from tests.support.schemas import validate
 
 
 @SCHEMAS

@@ -19,8 +19,8 @@ from schemas.identifiers import (
     is_cccd,
 )
 from schemas.policy import DEFAULT_CHRONIC_DISEASES_FILE, Policy, setting_names
-from tests.schemas.conftest import validate
-from tests.schemas.strategies import SCHEMAS, Case, dmy, prescriptions
+from tests.support.schema_strategies import SCHEMAS, Case, dmy, prescriptions
+from tests.support.schemas import validate
 
 
 def test_defaults_are_those_of_rules_md() -> None:
@@ -51,7 +51,7 @@ def test_from_mapping_reads_the_settings() -> None:
 def test_every_policy_field_has_a_gateway_setting_with_the_same_default() -> None:
     from gateway.core import config
 
-    values = config.load({}, environ={})
+    values = config.load({}, environ={}).by_name()
     names = setting_names()
     assert set(names.values()) <= set(values)
     assert Policy.from_mapping(values) == Policy()
@@ -163,7 +163,7 @@ def test_bhyt_formats() -> None:
 
 
 def test_a_follow_up_date_becomes_days_after_prescribing() -> None:
-    from tests.schemas.strategies import LOCAL, NOW
+    from tests.support.schema_strategies import LOCAL, NOW
     prescribed = (NOW - timedelta(days=1)).astimezone(LOCAL)
     doc = {"loai_don_thuoc": "c", "ma_don_thuoc": "79001ABCDEFG-c", "ho_ten_benh_nhan": "Trần Thị B",
            "ma_dinh_danh_y_te": "YT123", "ngay_sinh_benh_nhan": "01/01/1980", "gioi_tinh": 3,

@@ -19,8 +19,7 @@ from drug_catalog.model import Drug
 from drug_catalog.text import same_text
 from schemas.policy import Policy
 from schemas.validation import ValidationResult
-from tests.schemas.conftest import validate
-from tests.schemas.strategies import (
+from tests.support.schema_strategies import (
     ALPHANUM,
     FACILITY,
     NOW,
@@ -38,6 +37,7 @@ from tests.schemas.strategies import (
     raw_materials,
     texts,
 )
+from tests.support.schemas import validate
 
 RULES_MD = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from schemas.national import CANONICAL_ORDER, to_national
 from schemas.validation import dispensable_until
-from tests.schemas.conftest import validate
-from tests.schemas.strategies import FACILITY, POLICY, SCHEMAS, Case, prescriptions, variant_of
+from tests.support.schema_strategies import FACILITY, POLICY, SCHEMAS, Case, prescriptions, variant_of
+from tests.support.schemas import validate
 
 
 def _json_only(value: object) -> bool:

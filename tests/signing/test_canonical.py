@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from signing.canonical import canonicalize, content_sha256
 from signing.errors import CanonicalizationError
-from tests.signing.strategies import json_objects, json_values
+from tests.support.json_strategies import json_objects, json_values
 
 
 def shuffled(value):

@@ -20,8 +20,8 @@ from signing.errors import VerificationError
 from signing.jwk import b64url_decode, b64url_encode, public_jwk, thumbprint
 from signing.jws import Signer, read_protected_header, verify_compact, verify_detached, verify_document
 from signing.key_store import generate_private_key, private_key_pem
-from tests.signing.conftest import NOW, prescription
-from tests.signing.strategies import json_values, prescriptions
+from tests.support.json_strategies import json_values, prescriptions
+from tests.support.pki import NOW, prescription
 
 
 def key_set(*signers: Signer) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from signing.key_store import (
     load_private_key,
     private_key_pem,
 )
-from tests.signing.conftest import prescription
+from tests.support.pki import prescription
 
 PASSPHRASE = b"correct horse battery staple"
 

@@ -4,7 +4,7 @@ a valid chain passes, and each way it can fail has its own reason."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -18,7 +18,7 @@ from signing.prescriber import (
     unsigned_payload,
     verify_prescriber_signature,
 )
-from tests.signing.conftest import NOW, Pki, issue, prescriber_jws, prescription
+from tests.support.pki import NOW, Pki, issue, prescriber_jws, prescription
 
 
 def refused(call) -> PrescriberSignatureError:
@@ -206,6 +206,10 @@ def _sign_with_header(pki, payload, header):
     ({"alg": "HS256"}, "unsupported_alg"),
     ({"alg": "ES256", "crit": ["exp"]}, "unsupported_alg"),
     ({"alg": "ES256", "crit": "b64"}, "malformed_jws"),
+    # The gateway's own verifier's rules (one set of header checks, signing.jws.payload_encoded):
+    # an empty crit (RFC 7515 4.1.11) and an unlisted b64: false (RFC 7797 6) are malformed.
+    ({"alg": "ES256", "crit": []}, "malformed_jws"),
+    ({"alg": "ES256", "b64": False}, "malformed_jws"),
     ({"alg": "ES256", "b64": "no"}, "malformed_jws"),
     ({"alg": "ES256", "x5c": "LEAF", "sigT": "yesterday"}, "malformed_jws"),
     ({"alg": "ES256", "x5c": "LEAF", "sigT": "2026-03-02T02:30:00"}, "malformed_jws"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.support.environment import free_port
 from tools import demo
 
 pytestmark = pytest.mark.slow

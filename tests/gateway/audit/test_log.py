@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import threading
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -15,11 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.cli import main
-from gateway.core.context import services
+from gateway.web.context import services
 from signing import merkle
-from tests.gateway.audit import audit_ops as audit
-from tests.gateway.cli.test_cli import cli_env
-from tests.signing.test_merkle import rfc_verify_consistency, rfc_verify_inclusion
+from tests.support import audit
+from tests.support.cli import cli_env
+from tests.support.merkle import rfc_verify_consistency, rfc_verify_inclusion
 
 EVENTS = audit.EVENTS
 
@@ -138,7 +138,7 @@ def _sequence_from_another_process(uri: str, db_name: str) -> int:
     import pymongo
 
     from gateway.audit.tree import sequence_all
-    from tests.gateway.audit.audit_ops import sources
+    from tests.support.audit import sources
 
     client = pymongo.MongoClient(uri, tz_aware=True)
     try:
@@ -474,7 +474,7 @@ def test_access_log_lists_who_read_a_persons_prescriptions(app: Flask, client: F
     with app.test_request_context("/"):
         from flask import g
 
-        from gateway.core.context import services
+        from gateway.web.context import services
         g.party = services().parties.get(pharmacy.client_id)
         audit.record("prescription.viewed", object_type="prescription",
                      object_id="79001A1B2C3D-c", patient_id="079190001234")
@@ -511,7 +511,7 @@ def test_production_requires_a_patient_key(app_config: dict) -> None:
 def test_a_catalog_import_leaves_an_event(app: Flask, app_config: dict) -> None:
     import hashlib
 
-    from tests.conftest import DAV_SAMPLE
+    from tests.support.environment import DAV_SAMPLE
 
     result = CliRunner().invoke(main, ["catalog", "import", str(DAV_SAMPLE)],
                                 env=cli_env(app_config))

@@ -9,9 +9,8 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.gateway.audit import audit_ops as audit
-from tests.gateway.national.test_national import national_token
-from tests.gateway.prescriptions.test_prescriptions import dispense, issued, prescription, submit, world
+from tests.support import audit
+from tests.support.prescriptions import dispense, issued, national_token, prescription, submit
 
 CCCD = "079090001234"  # the patient of test_prescriptions.prescription()
 

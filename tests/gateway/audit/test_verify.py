@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from gateway.cli import main
 from signing.jws import Signer, verify_detached
 from signing.key_store import generate_private_key
 from signing.merkle import InMemoryNodeStore, MerkleTree
-from tests.gateway.audit import audit_ops as audit
+from tests.support import audit
 
 TAMPERED = (0, 1, 13, 33)  # first, second, middle, last sealed event
 

@@ -9,10 +9,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
 from gateway.parties.model import PartyError, PartyExists
+from gateway.web.context import services
 from gateway.web.security import current_party, requires
-from tests.gateway.web.test_app import assert_problem
+from tests.support.http import assert_problem
 
 TOKEN = "/v2/auth/token"
 FACILITY_LOGIN = "/api/auth/dang-nhap-co-so-kham-chua-benh"

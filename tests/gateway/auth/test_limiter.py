@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.core.config import ConfigError
-from tests.gateway.web.test_app import assert_problem
+from tests.support.http import assert_problem
 
 
 @pytest.fixture

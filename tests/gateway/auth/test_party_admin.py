@@ -7,10 +7,10 @@ import json
 from click.testing import CliRunner
 
 from gateway.cli import main
-from gateway.core.context import services
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.cli.test_cli import cli_env
-from tests.gateway.web.test_app import assert_problem
+from gateway.web.context import services
+from tests.support.audit import audit_log
+from tests.support.cli import cli_env
+from tests.support.http import assert_problem
 
 
 def test_admin_creates_updates_disables_and_rotates_a_party(app, client, auth_headers) -> None:

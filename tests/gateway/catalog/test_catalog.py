@@ -16,9 +16,9 @@ from drug_catalog.identifiers import gtin_check_digit
 from drug_catalog.importer import import_file
 from gateway.cli import main
 from gateway.container import bootstrap
-from gateway.core.context import services
-from tests.conftest import DAV_SAMPLE
-from tests.gateway.cli.test_cli import cli_env
+from gateway.web.context import services
+from tests.support.cli import cli_env
+from tests.support.environment import DAV_SAMPLE
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_the_catalog_service_is_the_cached_catalog(loaded: Flask) -> None:
     catalog = found.catalog.catalog
     # validation and dispensing share the cache
     assert found.submission.catalog is catalog and found.dispensing.catalog is catalog
-    assert catalog.refresh_seconds == loaded.config["CATALOG_REFRESH_SECONDS"]
+    assert catalog.refresh_seconds == services(loaded).settings.catalog_refresh_seconds
     assert catalog.resolve("VN-21939-19").name == "Bucain spinal"
 
 
@@ -149,7 +149,7 @@ def test_the_run_bootstrap_loads_the_demo_catalog(make_app) -> None:
 
 def test_an_identifier_naming_two_products_is_422_listing_them(
         app: Flask, client: FlaskClient, headers: dict[str, str], tmp_path: Path) -> None:
-    from tests.drug_catalog.conftest import drug_record
+    from tests.support.drugs import drug_record
 
     path = tmp_path / "two.ndjson"
     path.write_text("\n".join(json.dumps(record) for record in (

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from gateway.cli import main
 from gateway.core import config as settings
 from gateway.runtime import supervisor
-from tests.gateway.cli.test_cli import cli_env
+from tests.support.cli import cli_env
 from tools import demo
 
 

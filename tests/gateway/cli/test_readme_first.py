@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.gateway.cli.test_cli import cli_env
+from tests.support.cli import cli_env
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[3]

@@ -21,9 +21,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait as _WebDriverWait
 
-from gateway.core.context import services
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.prescriptions.test_prescriptions import issued, world
+from gateway.web.context import services
+from tests.support.audit import audit_log
+from tests.support.prescriptions import issued
 from tools.browser import Served, browser_missing, chromium, skip_requested, viewport
 
 WAIT = 30

@@ -11,11 +11,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.console.conftest import Browser, Person
-from tests.gateway.console.test_pharmacy import field_error
-from tests.gateway.prescriptions.test_prescriptions import dispense, issued, prescription, submit, world
+from gateway.web.context import services
+from tests.support.audit import audit_log
+from tests.support.console import Browser, Person, field_error
+from tests.support.prescriptions import dispense, issued, prescription, submit
 
 
 @pytest.fixture

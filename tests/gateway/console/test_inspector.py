@@ -18,14 +18,11 @@ from flask.testing import FlaskClient
 
 from gateway.audit.integrity import DatabaseSource
 from gateway.audit.verify import read_export, verify_log
-from gateway.core.context import services
+from gateway.web.context import services
 from signing.jws import verify_detached
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.console.conftest import Browser, Person
-from tests.gateway.console.test_pharmacy import field_error
-from tests.gateway.prescriptions.test_overlap_report import caught
-from tests.gateway.prescriptions.test_overlaps import two
-from tests.gateway.prescriptions.test_prescriptions import issued, world
+from tests.support.audit import audit_log
+from tests.support.console import Browser, Person, field_error
+from tests.support.prescriptions import issued
 
 
 @pytest.fixture
@@ -184,7 +181,7 @@ def test_the_dashboard_reuses_its_figures_for_a_while(inspector: Browser, app: F
 
     console = services(app).console
     console.policy = replace(console.policy,
-                             dashboard_cache_seconds=app.config["CONSOLE_DASHBOARD_CACHE_SECONDS"])
+                             dashboard_cache_seconds=services(app).settings.console_dashboard_cache_seconds)
     issued(client, world)
     assert total() == "1"
     issued(client, world)

@@ -11,19 +11,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.console.conftest import Browser, Person
-from tests.gateway.prescriptions.test_prescriptions import (
-    AMOXICILLIN,
-    PARACETAMOL,
-    PARACETAMOL_TWIN,
-    dispense,
-    gtin_of,
-    issued,
-    pack,
-    world,
-)
+from gateway.web.context import services
+from tests.support.audit import audit_log
+from tests.support.console import Browser, Person, field_error
+from tests.support.prescriptions import AMOXICILLIN, PARACETAMOL, PARACETAMOL_TWIN, dispense, gtin_of, issued, pack
 
 LOOKUP = "/console/pharmacy/lookup"
 
@@ -40,13 +31,6 @@ def pharmacist(world: dict[str, Any], app: Flask) -> Person:
 def signed(browser: Browser, pharmacist: Person) -> Browser:
     browser.login(pharmacist)
     return browser
-
-
-def field_error(html: str, field: str) -> str:
-    """The error text shown beside a field (empty when none)."""
-    found = re.search(rf'<div class="field-error" id="err-{re.escape(field)}">(.*?)</div>', html,
-                      re.S)
-    return re.sub(r"<[^>]+>", " ", found.group(1)).strip() if found else ""
 
 
 def remaining(html: str, line: int) -> str:

@@ -12,10 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway import create_app
-from gateway.core.context import services
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.console.conftest import Browser, Person
-from tests.gateway.security.test_production_startup import production
+from gateway.web.context import services
+from tests.support.audit import audit_log
+from tests.support.console import Browser, Person
+from tests.support.production import production
 
 LOGIN = "/console/login"
 
@@ -123,8 +123,8 @@ def test_idle_and_absolute_timeouts_end_the_session(app: Flask, browser_factory,
     login = services(app).console_login
     now = [datetime(2030, 1, 1, 8, 0, tzinfo=UTC)]
     login.clock = lambda: now[0]
-    idle = timedelta(seconds=app.config["CONSOLE_SESSION_IDLE_SECONDS"])
-    absolute = timedelta(seconds=app.config["CONSOLE_SESSION_ABSOLUTE_SECONDS"])
+    idle = timedelta(seconds=services(app).settings.console_session_idle_seconds)
+    absolute = timedelta(seconds=services(app).settings.console_session_absolute_seconds)
 
     quiet = browser_factory()
     quiet.login(pharmacist)

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from gateway.auth.users import USERNAME, UserError, normalise_username
 from gateway.cli import main
-from gateway.core.context import services
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.cli.test_cli import cli_env
-from tests.gateway.console.conftest import Browser, Person
+from gateway.web.context import services
+from tests.support.audit import audit_log
+from tests.support.cli import cli_env
+from tests.support.console import Browser, Person
 
 
 def run(app_config: dict, *args: str):

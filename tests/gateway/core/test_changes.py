@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from gateway.core.changes import LIVE, POLLING, ChangeFeed, DocumentCache
-from gateway.core.context import services
+from gateway.web.context import services
 
 WAIT = 30.0  # generous: only reached when something is broken
 

@@ -12,8 +12,8 @@ from pymongo.monitoring import CommandListener
 
 from gateway import create_app
 from gateway.core import config
-from gateway.core.context import services
 from gateway.core.db import connect
+from gateway.web.context import services
 from schemas import examples
 
 WRITES = frozenset({"insert", "update", "delete", "findAndModify"})

@@ -7,19 +7,11 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from gateway.fhir.examples import transaction
-from tests.gateway.fhir.test_fhir import FHIR, SYSTEMS
-from tests.gateway.prescriptions.test_round_trips import (
-    Commands,
-    app,
-    body_for,
-    commands,
-    registry,
-    submitted,
-    warm,
-    world,
-)
+from tests.gateway.prescriptions.test_round_trips import app, body_for, commands, registry, submitted, warm
+from tests.support.commands import Commands
+from tests.support.fhir_http import FHIR, SYSTEMS
 
-__all__ = ["app", "commands", "registry", "warm", "world"]  # fixtures, used by name
+__all__ = ["app", "commands", "registry", "warm"]  # fixtures, used by name
 
 
 def test_a_fhir_submit_costs_what_a_native_submit_costs(client: FlaskClient, warm: dict,

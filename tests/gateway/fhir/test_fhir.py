@@ -17,14 +17,15 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.core.context import services
 from gateway.fhir.examples import transaction
 from gateway.fhir.service import FhirService
-from gateway.fhir.systems import CCCD, IG, Systems
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.fhir.profiles import conformance_problems, empties
-from tests.gateway.fhir.test_mapping import json_values
-from tests.gateway.prescriptions.test_prescriptions import (
+from gateway.fhir.systems import CCCD, IG
+from gateway.web.context import services
+from tests.support.audit import audit_log
+from tests.support.fhir_http import FHIR, SYSTEMS
+from tests.support.fhir_mapping import json_values
+from tests.support.fhir_profiles import conformance_problems, empties
+from tests.support.prescriptions import (
     PARACETAMOL,
     PARACETAMOL_TWIN,
     dispense,
@@ -33,13 +34,7 @@ from tests.gateway.prescriptions.test_prescriptions import (
     pack,
     prescription,
     submit,
-    world,
 )
-
-__all__ = ["world"]  # a fixture, used by name
-
-SYSTEMS = Systems("https://erx-gateway.vn/fhir")
-FHIR = "application/fhir+json"
 
 
 def get(client: FlaskClient, path: str, headers: dict[str, str], **extra: str) -> Any:

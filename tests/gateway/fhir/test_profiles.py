@@ -13,10 +13,10 @@ import pytest
 
 from gateway.fhir import resources as fr
 from gateway.fhir import systems as fs
-from tests.gateway.fhir.profiles import DATA, NS, conformance_problems, profiles
-from tests.gateway.fhir.test_mapping import SYSTEMS, as_served
-from tests.schemas.conftest import validate
-from tests.schemas.strategies import catalog
+from tests.support.fhir_mapping import SYSTEMS, as_served
+from tests.support.fhir_profiles import DATA, NS, conformance_problems, profiles
+from tests.support.schema_strategies import catalog
+from tests.support.schemas import validate
 
 DOCUMENT = {
     "ma_don_thuoc": "79001ABCDEFG-c", "loai_don_thuoc": "c", "ho_ten_benh_nhan": "Trần Thị Bích",

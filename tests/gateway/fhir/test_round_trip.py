@@ -24,14 +24,11 @@ from hypothesis import strategies as st
 from gateway.fhir.examples import transaction
 from gateway.fhir.intake import read_transaction
 from schemas.validation import validate_prescription
-from tests.gateway.fhir.profiles import conformance_problems
-from tests.gateway.fhir.test_fhir import FHIR, SYSTEMS
-from tests.gateway.fhir.test_mapping import bundle_of, parses
-from tests.gateway.national.test_national import national_token
-from tests.gateway.prescriptions.test_prescriptions import prescription, world
-from tests.schemas.strategies import POLICY, TODAY, Case, catalog, prescriptions
-
-__all__ = ["world"]  # a fixture, used by name
+from tests.support.fhir_http import FHIR, SYSTEMS
+from tests.support.fhir_mapping import bundle_of, parses
+from tests.support.fhir_profiles import conformance_problems
+from tests.support.prescriptions import national_token, prescription
+from tests.support.schema_strategies import POLICY, TODAY, Case, catalog, prescriptions
 
 HTTP = settings(max_examples=12, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

@@ -6,15 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.gateway.forwarding.helpers import (
-    FACILITY,
-    app_config,
-    db,
-    deliveries_of,
-    insert_prescriptions,
-    make_forwarder,
-    registry,
-)
+from gateway.web.context import services
+from tests.support.forwarding import FACILITY, deliveries_of, insert_prescriptions
 
 
 # --- webhooks -----------------------------------------------------------------------------------
@@ -57,7 +50,7 @@ def test_plain_http_webhooks_only_in_development(app, client, auth_headers) -> N
     from gateway.core.errors import Invalid
     from gateway.forwarding.webhooks import validate_webhook
 
-    assert app.config["ENV"] == "development"
+    assert services(app).settings.env == "development"
     answer = client.put("/v2/pharmacies/me/webhook", headers=auth_headers("pharmacy", "NT001"),
                         json={"url": "http://nt.example/erx"})
     assert answer.status_code == 200
@@ -105,7 +98,7 @@ def test_who_sees_deliveries(db, client, auth_headers, make_forwarder) -> None:
 
 def test_a_waiting_delivery_names_what_it_waits_for(app, db, client, auth_headers, registry,
                                                     make_forwarder) -> None:
-    from tests.gateway.forwarding.helpers import cancel
+    from tests.support.forwarding import cancel
 
     [code] = insert_prescriptions(db, 1)
     registry.reject_codes = {code}

@@ -12,17 +12,9 @@ from pathlib import Path
 
 import requests
 
-from gateway.core.context import services
-from tests.gateway.forwarding.helpers import (
-    app_config,
-    db,
-    deliveries_of,
-    insert_prescriptions,
-    make_forwarder,
-    registry,
-)
-from tests.gateway.national.test_national import national_token
-from tests.gateway.prescriptions.test_prescriptions import PARACETAMOL, prescription, world
+from gateway.web.context import services
+from tests.support.forwarding import deliveries_of, insert_prescriptions
+from tests.support.prescriptions import PARACETAMOL, national_token, prescription
 
 ROOT = Path(__file__).resolve().parents[3]
 

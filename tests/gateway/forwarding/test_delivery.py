@@ -5,24 +5,19 @@ from __future__ import annotations
 
 import json
 
-from gateway.core.context import services
 from gateway.forwarding.webhooks import DELIVERY_ID_HEADER, EVENT_HEADER, SIGNATURE_HEADER
+from gateway.web.context import services
 from signing.jws import verify_detached
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.forwarding.helpers import (
+from tests.support.audit import audit_log
+from tests.support.forwarding import (
     FACILITY,
-    app_config,
     cancel,
-    db,
     deliveries_of,
     dispense,
     insert_prescriptions,
-    make_forwarder,
-    registry,
     running,
     states,
     wait_until,
-    webhook_receiver,
 )
 
 

@@ -18,22 +18,19 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.gateway.forwarding.helpers import (
+from gateway.web.context import services
+from tests.support.forwarding import (
     FACILITY,
     REGISTRY_PASSWORD,
-    app_config,
-    db,
     deliveries_of,
     insert_prescriptions,
-    make_forwarder,
-    registry,
     running,
     states,
     wait_until,
-    webhook_receiver,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,9 +42,10 @@ PATIENT = {"FORWARD_CONNECT_TIMEOUT_SECONDS": 5.0, "FORWARD_TIMEOUT_SECONDS": 30
            "FORWARDER_LEASE_SECONDS": 70.0}
 
 
-@pytest.fixture(autouse=True)
-def patient_forwarding(app) -> None:
-    app.config.update(PATIENT)
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """The forwarding tests' app, with the patient timeouts."""
+    return {**app_config, **PATIENT}
 
 
 def delivered_once_each(registry, codes) -> None:
@@ -96,7 +94,8 @@ def test_a_slow_receiver_does_not_hold_up_other_deliveries(db, app, client, regi
     webhook_receiver.hold_paths = {"/slow"}
     [slow] = insert_prescriptions(db, 1, nominated="NTSLOW")
     fast = insert_prescriptions(db, 20, start=1, nominated="NTFAST")
-    app.config.update(FORWARD_TIMEOUT_SECONDS=60.0, FORWARDER_LEASE_SECONDS=130.0)
+    found = services(app)
+    found.settings = found.settings.but(forward_timeout_seconds=60.0, forwarder_lease_seconds=130.0)
     try:
         with running(make_forwarder(concurrency=4)):
             wait_until(webhook_receiver.holding.is_set, message="the slow push is held")
@@ -152,11 +151,11 @@ def forwarder_process(app, registry, log_path: Path, **extra: str) -> subprocess
     """``python -m gateway.cli forwarder`` on the test database, sending to ``registry``;
     ``extra``: ERX_* settings replacing the defaults here (timeouts as PATIENT)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
-    config = app.config
+    settings = services(app).settings
     env.update({
-        "ERX_ENV": "development", "ERX_MONGODB_URI": config["MONGODB_URI"],
-        "ERX_DB_NAME": config["DB_NAME"], "ERX_VAR_DIR": config["VAR_DIR"],
-        "ERX_TOKEN_SECRET": config["TOKEN_SECRET"], "ERX_LOG_LEVEL": "warning",
+        "ERX_ENV": "development", "ERX_MONGODB_URI": settings.mongodb_uri,
+        "ERX_DB_NAME": settings.db_name, "ERX_VAR_DIR": settings.var_dir,
+        "ERX_TOKEN_SECRET": settings.token_secret, "ERX_LOG_LEVEL": "warning",
         "ERX_REGISTRY_BASE_URL": registry.url, "ERX_REGISTRY_FACILITY_CODE": FACILITY,
         "ERX_REGISTRY_PASSWORD": REGISTRY_PASSWORD,
         "ERX_FORWARD_CONNECT_TIMEOUT_SECONDS": "5", "ERX_FORWARD_TIMEOUT_SECONDS": "30",

@@ -7,8 +7,8 @@ import json
 
 from gateway.forwarding.webhooks import EVENT_HEADER, SIGNATURE_HEADER
 from signing.jws import verify_detached
-from tests.gateway.forwarding.helpers import app_config, db, deliveries_of, make_forwarder, registry, webhook_receiver
-from tests.gateway.prescriptions.test_prescriptions import PARACETAMOL, prescription
+from tests.support.forwarding import deliveries_of
+from tests.support.prescriptions import PARACETAMOL, prescription
 
 
 def test_submit_dispense_cancel_are_forwarded(client, make_party, demo_catalog, db, registry,

@@ -14,7 +14,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.prescriptions import outbox
 from gateway.prescriptions.outbox import (
     DEAD,
     DELIVERED,

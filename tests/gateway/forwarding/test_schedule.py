@@ -18,24 +18,21 @@ from flask import Flask
 
 from gateway import create_app
 from gateway.container import build_forwarder
-from gateway.core.context import services
 from gateway.forwarding.registry import UnconfiguredRegistry
 from gateway.forwarding.schedule import Schedule, parse_partition
-from tests.gateway.forwarding.helpers import (
+from gateway.web.context import services
+from tests.support.commands import Commands
+from tests.support.forwarding import (
     FACILITY,
     FAST_FORWARDING,
     REGISTRY_PASSWORD,
     deliveries_of,
     dispense,
     insert_prescriptions,
-    registry,
     running,
     states,
     wait_until,
 )
-from tests.gateway.prescriptions.test_round_trips import Commands
-
-__all__ = ["registry"]  # a fixture, used by name
 
 WAIT = 60.0
 
@@ -69,7 +66,7 @@ def configured(app_config: dict[str, Any], commands: Commands, registry) -> Iter
 
 def test_with_nothing_due_the_forwarder_looks_once_then_waits_for_an_event(
         configured: Flask, commands: Commands) -> None:
-    forwarder = build_forwarder(services(configured), configured.config)
+    forwarder = build_forwarder(services(configured))
     schedule = forwarder.schedule
     with commands.on_this_thread() as first:
         assert schedule.next() is None
@@ -85,7 +82,7 @@ def test_an_unconfigured_registry_parks_deliveries_and_the_forwarder_goes_quiet(
         unconfigured: Flask, commands: Commands) -> None:
     database = services(unconfigured).storage.database
     codes = insert_prescriptions(database, 30)
-    forwarder = build_forwarder(services(unconfigured), unconfigured.config)
+    forwarder = build_forwarder(services(unconfigured))
     assert isinstance(forwarder.registry, UnconfiguredRegistry) and forwarder.parked
     with running(forwarder):
         wait_until(lambda: database["prescriptions"].count_documents(
@@ -113,12 +110,12 @@ def test_a_configured_forwarder_delivers_what_waited_for_the_registry(
         unconfigured: Flask, app_config: dict[str, Any], commands: Commands, registry) -> None:
     database = services(unconfigured).storage.database
     codes = insert_prescriptions(database, 5)
-    build_forwarder(services(unconfigured), unconfigured.config).run_until_idle()
+    build_forwarder(services(unconfigured)).run_until_idle()
     assert states(database) == {"pending": 5}
     app = counted_app(app_config, commands, REGISTRY_BASE_URL=registry.url,
                       REGISTRY_FACILITY_CODE=FACILITY, REGISTRY_PASSWORD=REGISTRY_PASSWORD)
     try:
-        forwarder = build_forwarder(services(app), app.config)
+        forwarder = build_forwarder(services(app))
         assert forwarder.unpark() == 5  # what run() does first
         assert forwarder.run_until_idle() == 5
     finally:
@@ -128,7 +125,7 @@ def test_a_configured_forwarder_delivers_what_waited_for_the_registry(
 
 def test_new_work_is_pushed_by_the_feed_without_a_query(configured: Flask, registry) -> None:
     database = services(configured).storage.database
-    forwarder = build_forwarder(services(configured), configured.config)
+    forwarder = build_forwarder(services(configured))
     with running(forwarder):
         wait_until(forwarder.schedule.sleeping_forever, message="the forwarder asleep")
         looks = forwarder.schedule.looks
@@ -143,12 +140,12 @@ def test_a_submitted_prescription_reaches_the_registry_through_the_feed(
         configured: Flask, registry, demo_catalog_into, make_party) -> None:
     """Regression: the document of a change event has its patient fields encrypted (patient
     data at rest); the forwarder sent it as it was and every registry send failed."""
-    from tests.gateway.prescriptions.test_prescriptions import prescription
+    from tests.support.prescriptions import prescription
 
     demo_catalog_into(configured)
     client = configured.test_client()
     headers = make_party("doctor", "BS1", "79001").headers(client)
-    forwarder = build_forwarder(services(configured), configured.config)
+    forwarder = build_forwarder(services(configured))
     with running(forwarder):
         wait_until(forwarder.schedule.sleeping_forever, message="the forwarder asleep")
         looks = forwarder.schedule.looks
@@ -166,7 +163,7 @@ def test_work_queued_while_the_forwarder_holds_a_prescription_is_sent_after_it(
     the forwarder's own lease in the document: it is sent once the forwarder lets go."""
     demo_catalog_into(configured)
     database = services(configured).storage.database
-    forwarder = build_forwarder(services(configured), configured.config)
+    forwarder = build_forwarder(services(configured))
     hold = registry.hold_sends()
     try:
         with running(forwarder):
@@ -184,7 +181,7 @@ def test_work_queued_while_the_forwarder_holds_a_prescription_is_sent_after_it(
 def test_a_retry_is_slept_until_not_polled(configured: Flask, registry) -> None:
     database = services(configured).storage.database
     registry.status = 503
-    forwarder = build_forwarder(services(configured), configured.config)
+    forwarder = build_forwarder(services(configured))
     done = threading.Event()
     original = forwarder.process
 

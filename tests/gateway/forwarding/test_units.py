@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.core.config import ConfigError
+from gateway.core.config import ConfigError, load
 from gateway.forwarding.registry import (
     HttpRegistryClient,
     UnconfiguredRegistry,
@@ -23,8 +23,8 @@ from gateway.forwarding.registry import (
 from gateway.forwarding.worker import ForwardingPolicy, backoff_delay
 from gateway.prescriptions import outbox
 from gateway.prescriptions import store as prescription_store
-from tests.gateway.forwarding.helpers import prescription
-from tests.gateway.forwarding.registry_double import RegistryDouble
+from tests.support.forwarding import prescription
+from tests.support.registry_double import RegistryDouble
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -118,8 +118,8 @@ def test_a_lease_shorter_than_a_send_is_refused() -> None:
                   "FORWARD_CONNECT_TIMEOUT_SECONDS": 3.0,
               "FORWARD_TIMEOUT_SECONDS": 10.0}
     with pytest.raises(ConfigError, match="ERX_FORWARDER_LEASE_SECONDS"):
-        ForwardingPolicy.from_config(config)
-    policy = ForwardingPolicy.from_config({**config, "FORWARDER_LEASE_SECONDS": 26.0})
+        ForwardingPolicy.from_settings(load(config, environ={}))
+    policy = ForwardingPolicy.from_settings(load({**config, "FORWARDER_LEASE_SECONDS": 26.0}, environ={}))
     assert policy.max_age == timedelta(hours=72) and policy.backoff_base == 2.0
 
 

@@ -7,23 +7,8 @@ import uuid
 
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
-from tests.gateway.prescriptions.test_prescriptions import (
-    PARACETAMOL,
-    PARACETAMOL_TWIN,
-    dispense,
-    issued,
-    prescription,
-    world,
-)
-
-
-def national_token(client: FlaskClient, world: dict) -> dict[str, str]:
-    doctor = world["parties"]["doctor_a"]
-    answer = client.post("/api/auth/dang-nhap-bac-si", json={
-        "ma_lien_thong_bac_si": "BS001", "ma_lien_thong_co_so_kham_chua_benh": "79001",
-        "mat_khau": doctor.client_secret}).get_json()
-    return {"Authorization": f"Bearer {answer['token']}"}
+from gateway.web.context import services
+from tests.support.prescriptions import PARACETAMOL, PARACETAMOL_TWIN, issued, national_token, prescription
 
 
 def test_national_submit_and_native_submit_store_the_same_document(
@@ -60,7 +45,7 @@ def test_national_submit_and_native_submit_store_the_same_document(
                 stored.append(services().prescription_store.get("79001NAT0001-c"))
     finally:
         for app in (native_app, national_app):
-            mongo_client.drop_database(app.config["DB_NAME"])
+            mongo_client.drop_database(services(app).settings.db_name)
     native, national = stored
     assert native["document"] == national["document"]
     assert native["content_sha256"] == national["content_sha256"] == checksum

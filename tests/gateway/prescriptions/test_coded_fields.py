@@ -5,12 +5,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tests.gateway.national.test_national import national_token
-from tests.gateway.prescriptions.test_prescriptions import (
-    prescription,
-    submit,
-    world,
-)
+from tests.support.prescriptions import national_token, prescription, submit
 
 EXPECTED = {
     "/gioi_tinh": ("Phải là số nguyên", "1 (chưa rõ)", "2 (nam)", "3 (nữ)"),

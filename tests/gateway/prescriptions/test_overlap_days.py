@@ -186,7 +186,6 @@ def test_overlap_settings_refuse_other_values() -> None:
     with pytest.raises(ConfigError, match="ERX_RX_OVERLAP_NARCOTIC"):
         OverlapPolicy(narcotic="fatal")
     with pytest.raises(ConfigError, match="ERX_RX_OVERLAP_PSYCHOTROPIC"):
-        OverlapPolicy.from_config({"RX_OVERLAP_NARCOTIC": "error", "RX_OVERLAP_PSYCHOTROPIC": "",
-                                   "RX_DUPLICATE_THERAPY": True})
+        OverlapPolicy(narcotic="error", psychotropic="", duplicate_therapy=True)
     with pytest.raises(ConfigError, match="ERX_RX_DUPLICATE_THERAPY"):
         OverlapPolicy(duplicate_therapy="yes")  # type: ignore[arg-type]

@@ -19,23 +19,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.prescriptions.test_overlaps import (
-    DIAZEPAM,
-    MORPHINE_INJ,
-    MORPHINE_ORAL,
-    PARACETAMOL,
-    PARACETAMOL_TWIN,
-    SEDUXEN,
-    day,
-    rx,
-    two,
-    world,
-)
-from tests.gateway.prescriptions.test_prescriptions import submit
-
-__all__ = ["two", "world"]  # fixtures, used by name
+from gateway.web.context import services
+from tests.support.audit import audit_log
+from tests.support.overlaps import DIAZEPAM, MORPHINE_INJ, MORPHINE_ORAL, SEDUXEN, day, rx
+from tests.support.prescriptions import PARACETAMOL, PARACETAMOL_TWIN, submit
 
 PAIRS = 100
 REPORT = "/v2/reports/controlled-overlaps"

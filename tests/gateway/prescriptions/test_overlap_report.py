@@ -10,47 +10,17 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.core.context import services
 from gateway.prescriptions.reports import OVERLAP_COLUMNS
-from tests.gateway.prescriptions.test_overlaps import (
-    CCCD,
-    DIAZEPAM,
-    MORPHINE_INJ,
-    MORPHINE_ORAL,
-    SEDUXEN,
-    accepted,
-    day,
-    rx,
-    two,
-    world,
-)
-from tests.gateway.prescriptions.test_prescriptions import submit
-from tests.gateway.web.test_app import assert_problem
+from gateway.web.context import services
+from tests.support.http import assert_problem
+from tests.support.overlaps import BIRTH, CCCD, MORPHINE_INJ, MORPHINE_ORAL, PATIENT_NAME, day
 
 REPORT = "/v2/reports/controlled-overlaps"
-PATIENT_NAME = "Lê Thị Bình"
-BIRTH = "15/03/1990"
-
-
-@pytest.fixture
-def caught(client: FlaskClient, two: dict[str, Any]) -> dict[str, Any]:
-    """A refused narcotic overlap and a warned psychotropic one, across the two facilities."""
-    person = {"ho_ten_benh_nhan": PATIENT_NAME, "ngay_sinh_benh_nhan": BIRTH}
-    first = accepted(client, two["h"]["doctor_1"],
-                     rx(two, "n", [MORPHINE_ORAL], [(0, 6)], **person))
-    refused = submit(client, two["h"]["doctor_2"],
-                     rx(two, "n", [MORPHINE_INJ], [(4, 10)], **person))
-    assert refused.status_code == 422
-    calm = accepted(client, two["h"]["doctor_1"], rx(two, "h", [DIAZEPAM], [(0, 9)], **person))
-    warned = accepted(client, two["h"]["doctor_2"], rx(two, "h", [SEDUXEN], [(9, 12)], **person))
-    return {**two, "first": first["ma_don_thuoc"], "calm": calm["ma_don_thuoc"],
-            "warned": warned["ma_don_thuoc"]}
 
 
 def report(client: FlaskClient, headers: dict[str, str], **params: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ therapy warnings, what pharmacies see, the settings, and the cost (one indexed q
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -15,69 +15,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.core.config import ConfigError
-from gateway.core.context import services
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.prescriptions.test_prescriptions import VIETNAM, prescription, submit, world
-from tests.gateway.web.test_app import assert_problem
+from gateway.web.context import services
+from tests.support.audit import audit_log
+from tests.support.http import assert_problem
+from tests.support.overlaps import (
+    CCCD,
+    DIAZEPAM,
+    EPHEDRINE,
+    FENTANYL,
+    MORPHINE_INJ,
+    MORPHINE_ORAL,
+    SEDUXEN,
+    accepted,
+    day,
+    rx,
+)
+from tests.support.prescriptions import submit
 
-CCCD = "079090001234"
-MORPHINE_ORAL = "MT106069"    # Morphin sulfat 30mg, narcotic
-MORPHINE_INJ = "MT105985"     # Morphin hydroclorid 10mg/1ml, narcotic
-FENTANYL = "QLĐB-688-21"      # narcotic, another ingredient
-DIAZEPAM = "QLĐB-743-20"      # psychotropic
-SEDUXEN = "MT106260"          # psychotropic, diazepam too
-EPHEDRINE = "MT106732"        # precursor
 PARACETAMOL = "MT100039"
 PARACETAMOL_TWIN = "VD-35053-20"
 AMOXICILLIN = "MT100627"
-DIAGNOSIS = {"n": {"ma_chan_doan": "C50.9", "ten_chan_doan": "Ung thư vú"},       # 30 days
-             "h": {"ma_chan_doan": "F41.1", "ten_chan_doan": "Rối loạn lo âu"},   # 30 days
-             "c": {"ma_chan_doan": "J06.9", "ten_chan_doan": "Viêm họng cấp"}}
-
-
-def day(offset: int) -> date:
-    return datetime.now(VIETNAM).date() + timedelta(days=offset)
-
-
-def rx(world: dict[str, Any], loai: str, drugs: list[str], periods: list[tuple[int, int]], *,
-       cccd: str | None = CCCD, **fields: Any) -> dict[str, Any]:
-    """A valid ``loai`` prescription of ``drugs`` for the periods (days from today)."""
-    catalog = world["catalog"]
-    body = prescription(**fields)
-    body.update({
-        "loai_don_thuoc": loai, "chan_doan": [DIAGNOSIS[loai]],
-        "dot_dung_thuoc": [{"dot": number, "tu_ngay": day(start).strftime("%d/%m/%Y"),
-                            "den_ngay": day(end).strftime("%d/%m/%Y")}
-                           for number, (start, end) in enumerate(periods, 1)],
-        "thong_tin_don_thuoc": [
-            {"ma_thuoc": code, "ten_thuoc": " ".join(item.name.split("(")[0]
-                                                     for item in drug.active_ingredients),
-             "don_vi_tinh": drug.unit, "so_luong": 10, "cach_dung": "Theo chỉ dẫn"}
-            for code, drug in ((code, catalog.resolve(code)) for code in drugs)]})
-    if cccd is None:
-        body.pop("ma_dinh_danh_cong_dan")
-        body["ma_dinh_danh_y_te"] = "YT0001"
-    else:
-        body["ma_dinh_danh_cong_dan"] = cccd
-    return body
-
-
-@pytest.fixture
-def two(world: dict[str, Any], client: FlaskClient, make_party) -> dict[str, Any]:
-    """Two facilities with a named clinic and a named doctor each (plus the world's parties)."""
-    made = {"clinic_1": make_party("clinic", "79011", name="Bệnh viện Quận Một"),
-            "doctor_1": make_party("doctor", "BS011", facility="79011", name="BS Nguyễn Văn Một"),
-            "clinic_2": make_party("clinic", "01022", name="Phòng khám Đống Đa"),
-            "doctor_2": make_party("doctor", "BS022", facility="01022", name="BS Trần Thị Hai")}
-    world["h"].update({name: party.headers(client) for name, party in made.items()})
-    world["parties"].update(made)
-    return world
-
-
-def accepted(client: FlaskClient, headers: dict[str, str], body: dict[str, Any]) -> dict:
-    response = submit(client, headers, body)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 def overlap_warnings(resource: dict[str, Any]) -> list[dict[str, str]]:

@@ -5,93 +5,28 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.web.test_app import assert_problem
-
-VIETNAM = timezone(timedelta(hours=7))
-PARACETAMOL = "MT100039"        # Panacetal 500: paracetamol 500 mg, Viên nén
-PARACETAMOL_TWIN = "VD-35053-20"  # Paracetamol 500mg: same composition and form
-AMOXICILLIN = "MT100627"        # Amoxicilin 500 mg capsule
-SUSPENDED_TWIN = "MT100209"      # Tatamol 500: suspended
-
-
-def prescription(drugs: list[tuple[str, int]] | None = None, **fields: Any) -> dict[str, Any]:
-    now = datetime.now(VIETNAM) - timedelta(minutes=1)
-    body: dict[str, Any] = {
-        "loai_don_thuoc": "c",
-        "ho_ten_benh_nhan": "Nguyễn Văn An",
-        "ma_dinh_danh_cong_dan": "079090001234",
-        "ngay_sinh_benh_nhan": "15/03/1990",
-        "can_nang": 62,
-        "gioi_tinh": 2,
-        "dia_chi": "12 Lê Lợi, Quận 1, TP Hồ Chí Minh",
-        "chan_doan": [{"ma_chan_doan": "J06.9", "ten_chan_doan": "Nhiễm trùng hô hấp trên cấp",
-                       "ket_luan": "Viêm họng cấp"}],
-        "hinh_thuc_dieu_tri": 1,
-        "dot_dung_thuoc": [{"dot": 1, "tu_ngay": now.strftime("%d/%m/%Y"),
-                            "den_ngay": (now + timedelta(days=9)).strftime("%d/%m/%Y")}],
-        "thong_tin_don_thuoc": [
-            {"ma_thuoc": code, "biet_duoc": "", "ten_thuoc": "Thuốc", "don_vi_tinh": "Viên",
-             "so_luong": quantity, "cach_dung": "Uống 1 viên x 2 lần/ngày"}
-            for code, quantity in (drugs or [(PARACETAMOL, 20), (AMOXICILLIN, 14)])],
-        "loi_dan": "Tái khám nếu sốt cao",
-        "ngay_gio_ke_don": now.strftime("%Y-%m-%d %H:%M:%S"),
-        "signature": "",
-    }
-    body.update(fields)
-    return body
-
-
-def pack(gtin: str, serial: str, expiry: date | None = None) -> str:
-    expiry = expiry or date.today() + timedelta(days=365)
-    return f"(01){gtin}(17){expiry:%y%m%d}(10)L-77(21){serial}"
-
-
-@pytest.fixture
-def world(app: Flask, client: FlaskClient, make_party, demo_catalog) -> dict[str, Any]:
-    """Two clinics with a doctor each, two pharmacies, a regulator and an admin."""
-    parties = {
-        "clinic_a": make_party("clinic", "79001"),
-        "doctor_a": make_party("doctor", "BS001", facility="79001"),
-        "clinic_b": make_party("clinic", "01002"),
-        "pharmacy_1": make_party("pharmacy", "NT0001"),
-        "pharmacy_2": make_party("pharmacy", "NT0002"),
-        "regulator": make_party("regulator", "BYT"),
-        "admin": make_party("admin", "ops"),
-    }
-    headers = {name: party.headers(client) for name, party in parties.items()}
-    return {"parties": parties, "h": headers, "catalog": demo_catalog}
-
-
-def gtin_of(world: dict[str, Any], code: str) -> str:
-    return world["catalog"].resolve(code).gtins[0]
-
-
-def submit(client: FlaskClient, headers: dict[str, str], body: dict[str, Any] | None = None,
-           **extra: str):
-    return client.post("/v2/prescriptions", json=body or prescription(),
-                       headers={**headers, **extra})
-
-
-def issued(client: FlaskClient, world: dict[str, Any], **kwargs: Any) -> str:
-    response = submit(client, world["h"]["doctor_a"], prescription(**kwargs))
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["ma_don_thuoc"]
-
-
-def dispense(client: FlaskClient, headers: dict[str, str], code: str,
-             items: list[dict[str, Any]], invoice: str = "HD0001", **extra: str):
-    return client.post(f"/v2/prescriptions/{code}/dispenses",
-                       json={"ma_hoa_don": invoice, "items": items}, headers={**headers, **extra})
+from gateway.web.context import services
+from tests.support.audit import audit_log
+from tests.support.http import assert_problem
+from tests.support.prescriptions import (
+    AMOXICILLIN,
+    PARACETAMOL,
+    PARACETAMOL_TWIN,
+    SUSPENDED_TWIN,
+    VIETNAM,
+    dispense,
+    gtin_of,
+    issued,
+    pack,
+    prescription,
+    submit,
+)
 
 
 # --- submit -------------------------------------------------------------------------------

@@ -18,15 +18,15 @@ from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.core.context import services
-from gateway.core.http import configure_logging
 from gateway.parties.model import Party
 from gateway.prescriptions.print_pdf import printable, render_pdf
 from gateway.prescriptions.printing import age_text, number_text, printed_form, words_text
 from gateway.signatures.qr import offline_verdict
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.prescriptions.test_prescriptions import issued, world
-from tests.gateway.web.test_app import assert_problem
+from gateway.web.context import services
+from gateway.web.http import configure_logging
+from tests.support.audit import audit_log
+from tests.support.http import assert_problem
+from tests.support.prescriptions import issued
 
 A5_POINTS = (419.53, 595.28)
 PATIENT = "Nguyễn Thị Ánh Tuyết"

@@ -4,13 +4,13 @@ gateway/prescriptions/reports.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
+from gateway.web.context import services
 
 UTC = UTC
 

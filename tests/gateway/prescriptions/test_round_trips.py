@@ -13,80 +13,23 @@ thread from the first submit until the log is sealed, the feed's getMores includ
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
 from gateway import create_app
 from gateway.container import build_forwarder
-from gateway.core.context import services
-from tests.gateway.forwarding.helpers import FACILITY, FAST_FORWARDING, REGISTRY_PASSWORD
-from tests.gateway.forwarding.registry_double import RegistryDouble
-from tests.gateway.prescriptions.test_overlaps import DIAZEPAM, MORPHINE_ORAL, rx
-from tests.gateway.prescriptions.test_prescriptions import (
-    PARACETAMOL,
-    dispense,
-    gtin_of,
-    pack,
-    prescription,
-    submit,
-    world,
-)
-
-__all__ = ["world"]  # a fixture, used by name
-
-NOT_OPERATIONS = frozenset({"hello", "ismaster", "isMaster", "saslStart", "saslContinue",
-                            "endSessions", "ping", "buildInfo"})
-
-
-class Commands(CommandListener):
-    """Every database command the app sends: (thread, command, collection)."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[int, str, str]] = []
-        self._lock = threading.Lock()
-
-    def started(self, event: CommandStartedEvent) -> None:
-        if event.command_name in NOT_OPERATIONS:
-            return
-        target = event.command.get(event.command_name)
-        if event.command_name == "getMore":
-            target = event.command.get("collection")
-        with self._lock:
-            self.seen.append((threading.get_ident(), event.command_name,
-                              target if isinstance(target, str) else str(event.database_name)))
-
-    def succeeded(self, event: CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: CommandFailedEvent) -> None:
-        pass
-
-    @contextmanager
-    def on_this_thread(self) -> Iterator[list[tuple[str, str]]]:
-        """The commands this thread sends inside the block, as (command, collection)."""
-        me, start = threading.get_ident(), len(self.seen)
-        found: list[tuple[str, str]] = []
-        yield found
-        with self._lock:
-            found += [(name, target) for thread, name, target in self.seen[start:] if thread == me]
-
-    @contextmanager
-    def everywhere(self) -> Iterator[list[tuple[str, str]]]:
-        """Every command any thread sends inside the block."""
-        start = len(self.seen)
-        found: list[tuple[str, str]] = []
-        yield found
-        with self._lock:
-            found += [(name, target) for _, name, target in self.seen[start:]]
+from gateway.web.context import services
+from tests.support.commands import Commands
+from tests.support.forwarding import FACILITY, FAST_FORWARDING, REGISTRY_PASSWORD
+from tests.support.overlaps import DIAZEPAM, MORPHINE_ORAL, rx
+from tests.support.prescriptions import PARACETAMOL, dispense, gtin_of, pack, prescription, submit
+from tests.support.registry_double import RegistryDouble
 
 
 @pytest.fixture
@@ -256,7 +199,7 @@ N = 40
 
 def forward_and_seal(app: Flask) -> int:
     """Deliver what is due, then seal the log; how many prescriptions were forwarded."""
-    forwarder = build_forwarder(services(app), app.config)
+    forwarder = build_forwarder(services(app))
     forwarded = forwarder.run_until_idle()
     with app.app_context():
         services(app).sealer.seal()

@@ -4,15 +4,10 @@ the characters a reader confuses."""
 
 from __future__ import annotations
 
-import pytest
 from flask.testing import FlaskClient
 
 from schemas.identifiers import code_spellings, generate_prescription_code, typed_code
-from tests.gateway.prescriptions.test_prescriptions import (
-    dispense,
-    issued,
-    world,
-)
+from tests.support.prescriptions import dispense, issued
 
 
 def as_read_from_paper(code: str) -> str:

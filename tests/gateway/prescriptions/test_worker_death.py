@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.core.context import services
+from gateway.web.context import services
 from schemas import examples
 from schemas.identifiers import generate_prescription_code
 

@@ -30,8 +30,8 @@ import requests
 
 from gateway.runtime.embedded import EmbeddedDatabase
 from schemas import examples
-from tests.conftest import free_port
-from tests.gateway.runtime.test_run import BIN, database_pid, run_env, wait_ready
+from tests.support.environment import free_port
+from tests.support.run import BIN, database_pid, wait_ready
 
 #: Prescriptions taken through submit, dispense and cancel: one kill after each, 51 in all.
 ROUNDS = int(os.environ.get("ERX_KILL_ROUNDS", "17"))

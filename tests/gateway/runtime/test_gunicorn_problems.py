@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from gateway.core.problems import TITLES, status_problem
 from gateway.runtime.gunicorn import problem_bytes
+from gateway.web.problems import TITLES, status_problem
 
 
 @pytest.mark.parametrize(("status", "reason", "slug"), [

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from gateway import create_app
 from gateway.cli import main
 from gateway.core.config import ConfigError
-from gateway.core.context import services
 from gateway.runtime import supervisor
+from gateway.web.context import services
 
 BARE_PRODUCTION = {"ENV": "production", "TOKEN_SECRET": "", "AUDIT_PATIENT_KEY": "",
                    "DATA_KEY_FILE": "", "SIGNING_KEY_PASSPHRASE": "",

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.support.environment import free_port
+from tests.support.run import BIN, interrupt, start, wait_ready
 
-BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
 
@@ -40,55 +38,6 @@ def processes_mentioning(marker: str) -> list[str]:
         if marker in cmdline or marker.encode() in environ:
             found.append(f"{entry.name}: {cmdline}")
     return found
-
-
-def database_pid(port: str) -> int:
-    """The pid of the SecantusDB process serving ``port`` (a child of the supervisor)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"secantus" in cmdline and port.encode() in cmdline:
-            return int(entry.name)
-    raise AssertionError(f"no embedded database on port {port}")
-
-
-@pytest.fixture
-def run_env(tmp_path: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
-    env.update({"ERX_ENV": "development", "ERX_VAR_DIR": str(tmp_path / "var"),
-                "ERX_HTTP_PORT": str(free_port()), "ERX_EMBEDDED_DB_PORT": str(free_port()),
-                "ERX_WORKERS": "1", "ERX_SECRET_HASH_TIME_COST": "1",
-                "ERX_SECRET_HASH_MEMORY_KIB": "1024"})
-    return env
-
-
-def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([str(BIN / "erx-gateway"), "run"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-def wait_ready(process: subprocess.Popen[bytes], base: str, timeout: float = 60.0) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
-        try:
-            if (requests.get(f"{base}/healthz", timeout=5).status_code == 200
-                    and requests.get(f"{base}/readyz", timeout=5).status_code == 200):
-                return time.monotonic() - started
-        except (requests.ConnectionError, requests.Timeout):
-            pass  # workers still booting
-        time.sleep(0.25)
-    raise AssertionError(f"not ready within {timeout} s")
-
-
-def interrupt(process: subprocess.Popen[bytes]) -> str:
-    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    output, _ = process.communicate(timeout=60)
-    return output.decode()
 
 
 def test_run_serves_stops_cleanly_and_keeps_data(run_env: dict[str, str]) -> None:

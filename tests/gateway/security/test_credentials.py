@@ -12,10 +12,10 @@ from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
 from gateway.core.errors import RateLimited
 from gateway.parties.secrets import SecretHasher
-from tests.gateway.web.test_app import assert_problem
+from gateway.web.context import services
+from tests.support.http import assert_problem
 
 TOKEN = "/v2/auth/token"
 

@@ -17,12 +17,12 @@ import pytest
 import requests
 
 from gateway.core import config
-from gateway.core.context import services
 from gateway.core.db import connect
 from gateway.runtime.embedded import EmbeddedDatabase
-from tests.conftest import free_port
-from tests.gateway.runtime.test_run import database_pid, interrupt, run_env, start, wait_ready
-from tests.gateway.web.test_app import assert_problem
+from gateway.web.context import services
+from tests.support.environment import free_port
+from tests.support.http import assert_problem
+from tests.support.run import database_pid, interrupt, start, wait_ready
 
 
 def test_requests_answer_503_with_retry_after_while_the_database_is_down(

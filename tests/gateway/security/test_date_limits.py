@@ -19,10 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.core import dates
-from gateway.core.context import services
-from gateway.core.problems import PROBLEM_MEDIA_TYPE
-from tests.gateway.console.conftest import Browser, Person, browser, browser_factory
-from tests.gateway.prescriptions.test_prescriptions import world
+from gateway.web.context import services
+from gateway.web.problems import PROBLEM_MEDIA_TYPE
+from tests.support.console import Browser, Person
 
 EXAMPLES = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -179,7 +178,7 @@ def test_any_day_on_any_console_date_input_is_answered(
 def test_the_dashboard_window_is_capped_with_a_message(app: Flask, world: dict,
                                                        browser: Browser) -> None:
     _person(app, world, "regulator", "thanh.tra", browser)
-    longest = app.config["CONSOLE_DASHBOARD_MAX_DAYS"]
+    longest = services(app).settings.console_dashboard_max_days
     assert longest == 366
     start = date(2025, 1, 1)
     too_long = browser.post("/console/inspector/", {

@@ -17,18 +17,9 @@ from hypothesis import strategies as st
 
 from gateway.prescriptions.reports import _quantity as report_quantity
 from schemas.quantities import as_number, decimal_places, exact, quantity_problem
-from tests.gateway.conftest import load_demo_catalog
-from tests.gateway.prescriptions.test_prescriptions import (
-    PARACETAMOL,
-    dispense,
-    gtin_of,
-    issued,
-    pack,
-    prescription,
-    submit,
-    world,
-)
-from tests.gateway.web.test_app import assert_problem
+from tests.support.catalog import load_demo_catalog
+from tests.support.http import assert_problem
+from tests.support.prescriptions import PARACETAMOL, dispense, gtin_of, issued, pack, prescription, submit
 
 
 def test_a_key_reused_on_another_prescription_cannot_dispense_a_pack_twice(

@@ -16,9 +16,9 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
-from gateway.core.context import services
 from gateway.parties.model import LastAdmin
 from gateway.parties.store import COUNTS, PartyStore
+from gateway.web.context import services
 
 ROUNDS = 50
 #: the whole loop's bound; a round takes a few milliseconds

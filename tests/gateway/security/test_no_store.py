@@ -14,8 +14,8 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.gateway.console.conftest import Browser, Person, browser
-from tests.gateway.prescriptions.test_prescriptions import issued, world
+from tests.support.console import Browser, Person
+from tests.support.prescriptions import issued
 
 _VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -48,7 +48,7 @@ def test_every_authenticated_answer_is_no_store(app: Flask, client: FlaskClient,
 
 def test_console_pages_are_no_store(app: Flask, world: dict[str, Any],
                                     browser: Browser) -> None:
-    from gateway.core.context import services
+    from gateway.web.context import services
 
     found = world["parties"]["regulator"]
     user, password = services(app).users.create(party_id=found.client_id, role="regulator",

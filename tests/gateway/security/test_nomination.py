@@ -10,16 +10,10 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.conftest import load_demo_catalog
-from tests.gateway.prescriptions.test_prescriptions import (
-    dispense,
-    issued,
-    prescription,
-    submit,
-    world,
-)
-from tests.gateway.web.test_app import assert_problem
+from tests.support.audit import audit_log
+from tests.support.catalog import load_demo_catalog
+from tests.support.http import assert_problem
+from tests.support.prescriptions import dispense, issued, prescription, submit
 
 NOMINATED = {"ma_co_so_cung_ung_thuoc_chi_dinh": "NT0001"}
 

@@ -21,11 +21,11 @@ from flask.testing import FlaskClient
 from gateway.cli import main
 from gateway.core import config
 from gateway.core.config import ConfigError
-from gateway.core.context import services
 from gateway.core.encryption import DETERMINISTIC_FIELDS, PATIENT_FIELDS, master_key
 from gateway.runtime.embedded import EmbeddedDatabase
-from tests.conftest import free_port
-from tests.gateway.prescriptions.test_prescriptions import prescription, submit, world
+from gateway.web.context import services
+from tests.support.environment import free_port
+from tests.support.prescriptions import prescription, submit
 
 NAME = "Trần Thị Bí Mật"
 CCCD = "001090004321"
@@ -115,8 +115,8 @@ def test_documents_stored_before_encryption_are_migrated(client: FlaskClient, wo
     # still readable before the migration (mixed data during a rollout)
     assert client.get(f"/v2/prescriptions/{code}", headers=world["h"]["doctor_a"]).status_code == 200
     result = CliRunner().invoke(main, ["data-key", "migrate"], env={
-        f"ERX_{k}": str(v) for k, v in app.config.items()
-        if k in {s.name for s in config.SETTINGS} and v not in (None, "")
+        f"ERX_{k}": str(v) for k, v in services(app).settings.by_name().items()
+        if v not in (None, "")
         and not isinstance(v, (tuple, list))})
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"prescriptions": 1, "idempotency": 1}
@@ -134,11 +134,11 @@ def test_the_master_key_file(tmp_path: Path) -> None:
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     again = runner.invoke(main, ["data-key", "generate", str(key_file)])
     assert again.exit_code != 0 and "never overwritten" in again.output
-    production = {**config.load({}, environ={}), "ENV": "production"}
+    production = config.load({"ENV": "production"}, environ={})
     with pytest.raises(ConfigError, match="ERX_DATA_KEY_FILE is required in production"):
         master_key(production)
-    assert master_key({**production, "DATA_KEY_FILE": str(key_file)}) == key_file.read_bytes()
+    assert master_key(production.but(data_key_file=str(key_file))) == key_file.read_bytes()
     short = tmp_path / "short.key"
     short.write_bytes(b"x" * 32)
     with pytest.raises(ConfigError, match="32 bytes, not 96"):
-        master_key({**production, "DATA_KEY_FILE": str(short)})
+        master_key(production.but(data_key_file=str(short)))

@@ -17,21 +17,13 @@ import pytest
 
 from gateway import create_app
 from gateway.container import build_forwarder
-from gateway.core.config import SETTINGS, ConfigError, check_embedded_database, load
-from gateway.core.context import services
+from gateway.core.config import ConfigError, check_embedded_database, load
 from gateway.forwarding.worker import registry_client
-from tests.conftest import free_port
+from gateway.web.context import services
+from tests.support.environment import free_port
+from tests.support.production import production
 
 BIN = Path(sys.executable).parent
-
-
-def production(app_config: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """A complete production configuration, then ``changes``."""
-    secrets = {setting.name: "s" * 48 for setting in SETTINGS
-               if setting.secret and not app_config.get(setting.name, setting.default)}
-    return {**app_config, **secrets, "ENV": "production",
-            "SIGNING_KEY_PASSPHRASE": "a long production passphrase for the signing keys",
-            "REGISTRY_BASE_URL": "https://registry.example.vn", **changes}
 
 
 def test_a_complete_production_configuration_starts(app_config: dict[str, Any]) -> None:
@@ -58,12 +50,13 @@ def test_production_refuses_an_unsafe_set_up(app_config: dict[str, Any], change:
 def test_the_forwarder_refuses_a_plain_http_or_missing_registry(app_config: dict[str, Any]) -> None:
     for url, message in (("http://registry.example.vn", "https"), ("", "required")):
         with pytest.raises(ConfigError, match=message):
-            registry_client(production(app_config, REGISTRY_BASE_URL=url))
+            registry_client(load(production(app_config, REGISTRY_BASE_URL=url), environ={}))
 
 
 def test_development_may_use_a_local_plain_http_registry(app: Any, app_config: dict[str, Any]) -> None:
-    config = {**app.config, "REGISTRY_BASE_URL": "http://127.0.0.1:9"}
-    forwarder = build_forwarder(services(app), config)
+    found = services(app)
+    found.settings = found.settings.but(registry_base_url="http://127.0.0.1:9")
+    forwarder = build_forwarder(found)
     assert forwarder is not None
 
 
@@ -84,7 +77,7 @@ def test_production_runs_on_the_embedded_database_only_when_told_it_is_one_node(
     values = load({}, environ={"ERX_ENV": "production",
                                "ERX_EMBEDDED_DB_IN_PRODUCTION": "single-node"})
     check_embedded_database(values)
-    check_embedded_database({**values, "EMBEDDED_DB_IN_PRODUCTION": "",
-                             "MONGODB_URI": "mongodb://db1,db2,db3/?replicaSet=rs0"})
+    check_embedded_database(values.but(embedded_db_in_production="",
+                                       mongodb_uri="mongodb://db1,db2,db3/?replicaSet=rs0"))
     with pytest.raises(ConfigError, match="ERX_EMBEDDED_DB_IN_PRODUCTION"):
         load({}, environ={"ERX_EMBEDDED_DB_IN_PRODUCTION": "yes"})

@@ -16,9 +16,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.core import redaction
-from gateway.core.context import services
-from gateway.core.http import new_request_id, request_id
-from tests.gateway.audit.audit_ops import audit_log
+from gateway.web.context import services
+from gateway.web.http import new_request_id, request_id
+from tests.support.audit import audit_log
 
 CCCD = "079090001234"
 #: the last one a UUID whose digits could be a phone number: replaced too (the answer's

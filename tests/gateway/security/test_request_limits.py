@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.gateway.web.test_app import assert_problem
+from tests.support.http import assert_problem
 
 CCCD = "079090001234"
 
@@ -70,7 +70,7 @@ def test_an_unexpected_error_logs_no_identifier_from_its_path_or_message(
         make_app, caplog: pytest.LogCaptureFixture) -> None:
     """Flask's own "Exception on <path>" and the exception's text (which may quote the value it
     failed on) are redacted by the log formatter, like every logged message."""
-    from gateway.core.http import RedactingFormatter
+    from gateway.web.http import RedactingFormatter
 
     app = make_app()
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answered 500 and logged, as when served

@@ -13,13 +13,12 @@ import json
 import pytest
 from click.testing import CliRunner
 from flask import Flask
-from flask.testing import FlaskClient
 
 from gateway.cli import main
-from gateway.core.context import services
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.cli.test_cli import cli_env
-from tests.gateway.web.test_app import assert_problem
+from gateway.web.context import services
+from tests.support.audit import audit_log
+from tests.support.cli import cli_env
+from tests.support.http import assert_problem
 
 CLI_ONLY = ("regulator", "admin")
 

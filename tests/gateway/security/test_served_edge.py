@@ -16,7 +16,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,9 +26,9 @@ import requests
 from flask import Flask
 
 from gateway.core import config as settings
-from gateway.core.problems import PROBLEM_MEDIA_TYPE
 from gateway.runtime.supervisor import gunicorn_command
-from tests.conftest import free_port
+from gateway.web.problems import PROBLEM_MEDIA_TYPE
+from tests.support.environment import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +73,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(mongo_server: Any, tmp_path_factory: pytest.TempPathFactory,
            data_key_file: str) -> Iterator[Served]:
-    from tests.conftest import TEST_CONFIG
+    from tests.support.environment import TEST_CONFIG
 
     where = tmp_path_factory.mktemp("served")
     port = free_port()

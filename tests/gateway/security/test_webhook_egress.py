@@ -31,7 +31,7 @@ from gateway.forwarding.egress import (
 )
 from gateway.forwarding.webhooks import ERRORS, PharmacyWebhookClient, validate_webhook
 from gateway.prescriptions.outbox import RESULT_PERMANENT, RESULT_RETRY
-from tests.gateway.forwarding.registry_double import WebhookReceiver
+from tests.support.registry_double import WebhookReceiver
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 HOSTILE_HOSTS = [

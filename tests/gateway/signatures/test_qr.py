@@ -16,14 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.cli import main
-from gateway.core.context import services
 from gateway.signatures.qr import QR_ERROR, QR_VERSION, offline_verdict, qr_payload
+from gateway.web.context import services
 from signing.jwk import b64url_decode, b64url_encode
 from signing.jws import Signer, read_protected_header
 from signing.key_store import generate_private_key
-from tests.gateway.audit.audit_ops import audit_log
-from tests.gateway.prescriptions.test_prescriptions import issued, world
-from tests.gateway.web.test_app import assert_problem
+from tests.support.audit import audit_log
+from tests.support.http import assert_problem
+from tests.support.prescriptions import issued
 
 
 def qr_token(app: Flask, code: str) -> str:

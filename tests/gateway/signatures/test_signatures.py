@@ -19,13 +19,13 @@ from gateway import create_app
 from gateway.cli import main
 from gateway.container import bootstrap
 from gateway.core.config import SETTINGS, ConfigError
-from gateway.core.context import services
-from gateway.core.problems import handle_exception
+from gateway.web.context import services
+from gateway.web.problems import handle_exception
 from signing.errors import NoActiveKey, PrescriberSignatureError
 from signing.key_store import COLLECTION, KeyPolicy, KeyStore
 from signing.prescriber import unsigned_payload
-from tests.gateway.cli.test_cli import cli_env
-from tests.signing.conftest import NOW, Pki, build_pki, issue, prescriber_jws, prescription
+from tests.support.cli import cli_env
+from tests.support.pki import NOW, Pki, build_pki, issue, prescriber_jws, prescription
 
 
 def signer() -> Any:

@@ -7,21 +7,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from gateway.core.context import services
-from gateway.core.problems import PROBLEM_MEDIA_TYPE
-from tests.gateway.audit.audit_ops import audit_log
-
-
-def assert_problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_MEDIA_TYPE
-    body = response.get_json(force=True)
-    assert body["status"] == status
-    assert body["type"] == f"urn:erx:problem:{slug}"
-    assert body["title"]
-    assert "Traceback" not in response.get_data(as_text=True)
-    return body
-
+from gateway.web.context import services
+from tests.support.audit import audit_log
+from tests.support.http import assert_problem
 
 TOKEN = "/v2/auth/token"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from gateway.core.context import services
+from gateway.web.context import services
 
 #: (method, path) -> the party that sends it.
 SENDER = {

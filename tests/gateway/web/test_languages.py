@@ -18,12 +18,7 @@ from gateway.core.messages import (
     detail_in_vietnamese,
     item_in_english,
 )
-from tests.gateway.prescriptions.test_prescriptions import (
-    dispense,
-    issued,
-    prescription,
-    world,
-)
+from tests.support.prescriptions import issued, prescription
 
 ROOT = Path(__file__).resolve().parents[3]
 RAISERS = {"NotFound", "Forbidden", "Conflict", "Invalid", "Unauthenticated", "Unavailable",

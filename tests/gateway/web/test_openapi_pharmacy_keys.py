@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tests.gateway.prescriptions.test_prescriptions import issued, world
+from tests.support.prescriptions import issued
 
 APP_KEY = {"appKey": [], "appName": []}
 

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.core.http import csv_safe
-from tests.gateway.prescriptions.test_prescriptions import prescription, world
-from tests.gateway.web.test_app import assert_problem
+from gateway.web.http import csv_safe
+from tests.support.http import assert_problem
+from tests.support.prescriptions import prescription
 
 TOKEN = "/v2/auth/token"
 

@@ -34,10 +34,10 @@ from schemathesis.engine import Status, events, from_schema
 from werkzeug.serving import make_server
 
 from gateway import create_app
-from gateway.core.context import services
+from gateway.web.context import services
 from schemas import examples
-from tests.conftest import TEST_CONFIG
-from tests.gateway.conftest import load_demo_catalog
+from tests.support.catalog import load_demo_catalog
+from tests.support.environment import TEST_CONFIG
 
 pytestmark = pytest.mark.slow
 VIETNAM = timezone(timedelta(hours=7))

@@ -7,12 +7,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.gateway.prescriptions.test_prescriptions import (
-    dispense,
-    prescription,
-    submit,
-    world,
-)
+from tests.support.prescriptions import dispense, prescription, submit
 
 
 def whole_floats(value: Any, path: str = "") -> list[str]:

@@ -1,5 +1,6 @@
-"""Helpers and fixtures of the forwarding tests: prescription documents of the storage
-contract inserted directly, the registry and webhook doubles, a forwarder in a thread."""
+"""Helpers of the forwarding tests: prescription documents of the storage contract inserted
+directly, a forwarder in a thread, waiting for the deliveries (the fixtures, the registry and
+webhook doubles serving, are in tests/gateway/forwarding/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,16 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from flask import Flask
 from pymongo.database import Database
 
-from gateway.container import build_forwarder
-from gateway.core.context import services
 from gateway.forwarding.worker import Forwarder
 from gateway.parties.model import Party
 from gateway.prescriptions import outbox
-from tests.gateway.forwarding.registry_double import RegistryDouble, WebhookReceiver
+from gateway.web.context import services
 
 FACILITY = "79001"
 REGISTRY_PASSWORD = "registry-pass"
@@ -143,21 +141,6 @@ def running(forwarder: Forwarder) -> Iterator[Forwarder]:
         assert not thread.is_alive(), "the forwarder did not stop"
 
 
-# --- fixtures -----------------------------------------------------------------------------------
-@pytest.fixture
-def registry() -> Iterator[RegistryDouble]:
-    double = RegistryDouble(facility_code=FACILITY, password=REGISTRY_PASSWORD)
-    with double:
-        yield double
-
-
-@pytest.fixture
-def webhook_receiver() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    with receiver:
-        yield receiver
-
-
 FAST_FORWARDING = {
     "FORWARD_BACKOFF_BASE_SECONDS": 0.02, "FORWARD_BACKOFF_CAP_SECONDS": 0.2,
     "FORWARD_CONNECT_TIMEOUT_SECONDS": 1.0, "FORWARD_TIMEOUT_SECONDS": 2.0,
@@ -166,20 +149,3 @@ FAST_FORWARDING = {
 }
 
 
-@pytest.fixture
-def app_config(app_config: dict[str, Any], registry: RegistryDouble) -> dict[str, Any]:
-    return {**app_config, **FAST_FORWARDING, "REGISTRY_BASE_URL": registry.url,
-            "REGISTRY_FACILITY_CODE": FACILITY, "REGISTRY_PASSWORD": REGISTRY_PASSWORD}
-
-
-@pytest.fixture
-def make_forwarder(app: Flask) -> Callable[..., Forwarder]:
-    def make(**overrides: Any) -> Forwarder:
-        return build_forwarder(services(app), app.config, **overrides)
-
-    return make
-
-
-@pytest.fixture
-def db(app: Flask) -> Database:
-    return services(app).storage.database

@@ -56,7 +56,7 @@ def render(collectors: Sequence[Any] = ()) -> Response:
     else:
         payload = generate_latest()
     if collectors:
-        payload += generate_latest(_ScrapeCollectors(collectors))  # type: ignore[arg-type]
+        payload += generate_latest(_ScrapeCollectors(collectors))
     return Response(payload, mimetype=CONTENT_TYPE_LATEST.split(";")[0],
                     headers={"Content-Type": CONTENT_TYPE_LATEST})
 

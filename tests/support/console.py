@@ -1,5 +1,4 @@
-"""Fixtures of the console tests: people (users of parties) and a client that fills forms the
-way a browser does, CSRF token included."""
+"""A person in the console, driven through the test client: logins, forms with their CSRF token, field errors."""
 
 from __future__ import annotations
 
@@ -8,11 +7,7 @@ from dataclasses import dataclass
 from html import unescape
 from typing import Any
 
-import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-
-from gateway.core.context import services
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -66,28 +61,8 @@ class Browser:
         return response
 
 
-@pytest.fixture
-def make_person(app: Flask, make_party):
-    """``make_person(role, code, username, facility=None)``: a party (made if new) and a user."""
-    made: dict[str, Any] = {}
-
-    def make(role: str, code: str, username: str, facility: str | None = None) -> Person:
-        key = f"{role}:{code}:{facility}"
-        if key not in made:
-            made[key] = make_party(role, code, facility)
-        party = made[key]
-        user, password = services(app).users.create(party_id=party.client_id, role=role,
-                                                    username=username)
-        return Person(user.username, password, party.client_id)
-
-    return make
-
-
-@pytest.fixture
-def browser(client: FlaskClient) -> Browser:
-    return Browser(client)
-
-
-@pytest.fixture
-def browser_factory(app: Flask):
-    return lambda: Browser(app.test_client())
+def field_error(html: str, field: str) -> str:
+    """The error text shown beside a field (empty when none)."""
+    found = re.search(rf'<div class="field-error" id="err-{re.escape(field)}">(.*?)</div>', html,
+                      re.S)
+    return re.sub(r"<[^>]+>", " ", found.group(1)).strip() if found else ""

@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "fhir"
+DATA = Path(__file__).resolve().parents[1] / "data" / "fhir"
 NS = {"f": "http://hl7.org/fhir"}
 _Q = "{http://hl7.org/fhir}"
 

@@ -326,11 +326,20 @@ def handle_exception(exc: Exception) -> Response:
     raise exc  # not ours: Flask turns it into InternalServerError and calls us again
 
 
-def init_app(app: Flask) -> None:
-    app.register_error_handler(ApiError, handle_exception)
-    app.register_error_handler(HTTPException, handle_exception)
+def init_app(app: Flask, *, faces: Mapping[str, Callable[[Exception], Any]] | None = None) -> None:
+    """Answer every error with :func:`handle_exception`, or, under a blueprint named in
+    ``faces``, with that face's own renderer (the national face's shapes: the composition root
+    passes them, so no blueprint registers handlers at import time)."""
+    renderers = dict(faces or {})
+
+    def answer(exc: Exception) -> Any:
+        render = renderers.get(request.blueprint or "", handle_exception)
+        return render(exc)
+
+    app.register_error_handler(ApiError, answer)
+    app.register_error_handler(HTTPException, answer)
     for exc_type in PROBLEMS:
-        app.register_error_handler(exc_type, handle_exception)
+        app.register_error_handler(exc_type, answer)
 
 
 @dataclass(frozen=True)

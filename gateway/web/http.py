@@ -19,14 +19,16 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from flask import Flask, Request, Response, current_app, g, request
+from flask import Flask, Request, Response, g, request
 from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.core import redaction
 from gateway.core.numbers import whole_numbers
-from gateway.core.problems import ApiError
+from gateway.core.settings import Settings
+from gateway.web.context import services
+from gateway.web.problems import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -235,7 +237,7 @@ def _bound_chunked_body() -> None:
     environ = request.environ
     if environ.get("CONTENT_LENGTH") or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         return
-    limit = current_app.config["MAX_BODY_BYTES"]
+    limit = services().settings.max_body_bytes
     raw = environ["wsgi.input"].read(limit + 1)
     if len(raw) > limit:
         raise RequestEntityTooLarge(f"the body is over {limit} bytes")
@@ -302,20 +304,20 @@ def _check_sizes() -> None:
     Raises:
         ApiError: 414 or 431.
     """
-    config = current_app.config
+    settings = services().settings
     url = request.environ.get("RAW_URI") or request.full_path.rstrip("?")
-    if len(url.encode("utf-8", "surrogateescape")) > config["MAX_URL_BYTES"]:
-        raise ApiError(414, detail=f"the URL is longer than {config['MAX_URL_BYTES']} bytes",
-                       detail_vi=f"Địa chỉ dài hơn {config['MAX_URL_BYTES']} byte")
-    if len(request.headers) > config["MAX_HEADER_FIELDS"]:
-        raise ApiError(431, detail=f"more than {config['MAX_HEADER_FIELDS']} header fields",
-                       detail_vi=f"Nhiều hơn {config['MAX_HEADER_FIELDS']} trường tiêu đề")
+    if len(url.encode("utf-8", "surrogateescape")) > settings.max_url_bytes:
+        raise ApiError(414, detail=f"the URL is longer than {settings.max_url_bytes} bytes",
+                       detail_vi=f"Địa chỉ dài hơn {settings.max_url_bytes} byte")
+    if len(request.headers) > settings.max_header_fields:
+        raise ApiError(431, detail=f"more than {settings.max_header_fields} header fields",
+                       detail_vi=f"Nhiều hơn {settings.max_header_fields} trường tiêu đề")
     for name, value in request.headers.items():
-        if len(name) + len(value) + 2 > config["MAX_HEADER_BYTES"]:
+        if len(name) + len(value) + 2 > settings.max_header_bytes:
             raise ApiError(431, detail=f"the header field {name[:64]} is larger than "
-                                       f"{config['MAX_HEADER_BYTES']} bytes",
+                                       f"{settings.max_header_bytes} bytes",
                            detail_vi=f"Trường tiêu đề {name[:64]} lớn hơn "
-                                     f"{config['MAX_HEADER_BYTES']} byte")
+                                     f"{settings.max_header_bytes} byte")
 
 
 def _credentials_sent() -> bool:
@@ -345,6 +347,12 @@ def _finish(response: Response) -> Response:
     return response
 
 
+def _text(formatted: str | list[str]) -> str:
+    """What JsonFormatter formats an exception or stack into: text (a list of lines only when
+    asked for arrays, which this logger never is)."""
+    return formatted if isinstance(formatted, str) else "\n".join(formatted)
+
+
 class RedactingFormatter(JsonFormatter):
     """The JSON log line, with patient identifiers taken out of the message, the traceback
     and any ``path`` or ``query`` field (:func:`redaction.redact`), whoever logged them (an
@@ -359,10 +367,10 @@ class RedactingFormatter(JsonFormatter):
         return super().format(record)
 
     def formatException(self, ei: Any) -> str:
-        return redaction.redact(super().formatException(ei))
+        return redaction.redact(_text(super().formatException(ei)))
 
     def formatStack(self, stack_info: str) -> str:
-        return redaction.redact(super().formatStack(stack_info))
+        return redaction.redact(_text(super().formatStack(stack_info)))
 
 
 class GatewayFlask(Flask):
@@ -394,12 +402,12 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
-def init_app(app: Flask) -> None:
-    hops = app.config["PROXY_HOPS"]
+def init_app(app: Flask, settings: Settings) -> None:
+    hops = settings.proxy_hops
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.request_class = GatewayRequest
-    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.before_request(_begin)
     app.before_request(_bound_chunked_body)
     app.after_request(_finish)
