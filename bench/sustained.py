@@ -121,7 +121,10 @@ class Phase:
                   "database": [self.database.pid or 0]}
         cpu_before = {name: harness.cpu(pids) for name, pids in groups.items()}
         before, own = self.ops.read(), self.ops.own
+        profilers = _profile(groups, f"{request.method.lower()}-{rate:g}", seconds)
         result = loadgen.run("open", "127.0.0.1", self.gateway.port, request, rate, seconds)
+        for profiler in profilers:
+            profiler.wait(60)
         during = self.ops.since(before, own)
         cpu_during = {name: harness.cpu(pids) - cpu_before[name] for name, pids in groups.items()}
         answered = time.monotonic()
@@ -145,6 +148,25 @@ class Phase:
                 return None
             time.sleep(0.1)
         return time.monotonic() - since
+
+
+def _profile(groups: dict[str, list[int]], name: str,
+             seconds: float) -> list[subprocess.Popen[bytes]]:
+    """With ERX_BENCH_PYSPY=DIR (and py-spy installed beside this Python: a tool, not a
+    dependency), a sampling profile of every process of the phase while the load runs, as
+    collapsed stacks in DIR/<phase>-<group>-<pid>.txt (``--nonblocking``: the processes are
+    not paused to be sampled; ``--gil``: only the thread holding the interpreter, i.e. the
+    Python code that is running)."""
+    directory = os.environ.get("ERX_BENCH_PYSPY")
+    spy = Path(sys.executable).with_name("py-spy")
+    if not directory or not spy.exists():
+        return []
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    return [subprocess.Popen([str(spy), "record", "--nonblocking", "--gil", "--format", "raw",
+                              "--rate", "50", "--duration", str(int(seconds)), "--pid", str(pid),
+                              "-o", str(Path(directory) / f"{name}-{group}-{pid}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for group, pids in groups.items() for pid in pids]
 
 
 # --- the run -------------------------------------------------------------------------------------
