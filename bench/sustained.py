@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -44,7 +45,7 @@ SECONDS = float(os.environ.get("ERX_BENCH_SUSTAINED_SECONDS", "45"))
 RATES = tuple(float(rate) for rate in
               os.environ.get("ERX_BENCH_SUSTAINED_RATES", "20,40,80,100").split(","))
 OTHER_RATE = float(os.environ.get("ERX_BENCH_SUSTAINED_OTHER_RATE", "100"))
-DRAIN_LIMIT = 180.0  # seconds: a phase whose deliveries are not done by then is reported so
+DRAIN_LIMIT = 60.0  # seconds: a phase whose deliveries are not done by then is reported so
 IDLE_SECONDS = 20
 #: the issue's targets
 GATEWAY_MS, DATABASE_MS, TARGET_RATE, P99_MS, DRAIN_S = 3.5, 8.0, 100.0, 250.0, 10.0
@@ -116,12 +117,12 @@ class Phase:
         self.gateway, self.database, self.ops, self.bench, self.seal = (
             gateway, database, ops, bench, seal)
 
-    def run(self, request: Request, rate: float, seconds: float) -> dict[str, Any]:
+    def run(self, name: str, request: Request, rate: float, seconds: float) -> dict[str, Any]:
         groups = {"workers": self.gateway.workers(), "forwarder": self.gateway.forwarders(),
                   "database": [self.database.pid or 0]}
         cpu_before = {name: harness.cpu(pids) for name, pids in groups.items()}
         before, own = self.ops.read(), self.ops.own
-        profilers = _profile(groups, f"{request.method.lower()}-{rate:g}", seconds)
+        profilers = _profile(groups, re.sub(r"\W+", "-", name).strip("-"), seconds)
         result = loadgen.run("open", "127.0.0.1", self.gateway.port, request, rate, seconds)
         for profiler in profilers:
             profiler.wait(60)
@@ -231,20 +232,23 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> tuple[Any, ...]
         seal()
         for rate in RATES:
             print(f"   submit {rate:g}/s", file=sys.stderr, flush=True)
-            phases[f"submit {rate:g}/s"] = phase.run(submits(rate), rate, SECONDS)
+            name = f"submit {rate:g}/s"
+            phases[name] = phase.run(name, submits(rate), rate, SECONDS)
         codes = [doc["_id"] for doc in ops.query(lambda: list(
             bench["prescriptions"].find({}, {"_id": 1}).limit(2 * per)))]
         half = len(codes) // 2
         print(f"   lookup {OTHER_RATE:g}/s", file=sys.stderr, flush=True)
         lookup = Request("GET", [f"/v2/prescriptions/{code}" for code in codes[:half]], None,
                          tokens["pharmacy"], in_order=True)
-        phases[f"lookup {OTHER_RATE:g}/s"] = phase.run(lookup, OTHER_RATE, SECONDS)
+        name = f"lookup {OTHER_RATE:g}/s"
+        phases[name] = phase.run(name, lookup, OTHER_RATE, SECONDS)
         print(f"   dispense {OTHER_RATE:g}/s", file=sys.stderr, flush=True)
         dispense = Request("POST", [f"/v2/prescriptions/{code}/dispenses"
                                     for code in codes[half:]],
                            json.dumps({"items": [{"line": 0, "so_luong_ban": 1}]}).encode(),
                            tokens["pharmacy"], in_order=True)
-        phases[f"dispense {OTHER_RATE:g}/s"] = phase.run(dispense, OTHER_RATE, SECONDS)
+        name = f"dispense {OTHER_RATE:g}/s"
+        phases[name] = phase.run(name, dispense, OTHER_RATE, SECONDS)
         idle = _idle(ops, close)
     finally:
         gateway.stop()
@@ -256,7 +260,8 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> tuple[Any, ...]
         scaled.ready()
         tokens = _tokens(scaled.port, credentials)
         phase = Phase(scaled, database, ops, bench, seal)
-        phases["submit 100/s, 4 workers, 2 forwarders"] = phase.run(submits(100), 100, SECONDS)
+        name = "submit 100/s, 4 workers, 2 forwarders"
+        phases[name] = phase.run(name, submits(100), 100, SECONDS)
     finally:
         scaled.stop()
         close()
