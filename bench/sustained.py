@@ -164,7 +164,7 @@ def _profile(groups: dict[str, list[int]], name: str,
         return []
     Path(directory).mkdir(parents=True, exist_ok=True)
     return [subprocess.Popen([str(spy), "record", "--nonblocking", "--gil", "--format", "raw",
-                              "--rate", "50", "--duration", str(int(seconds)), "--pid", str(pid),
+                              "--rate", "100", "--duration", str(int(seconds)), "--pid", str(pid),
                               "-o", str(Path(directory) / f"{name}-{group}-{pid}.txt")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for group, pids in groups.items() for pid in pids]

@@ -309,10 +309,11 @@ def _check_sizes() -> None:
     if len(url.encode("utf-8", "surrogateescape")) > settings.max_url_bytes:
         raise ApiError(414, detail=f"the URL is longer than {settings.max_url_bytes} bytes",
                        detail_vi=f"Địa chỉ dài hơn {settings.max_url_bytes} byte")
-    if len(request.headers) > settings.max_header_fields:
+    headers = list(request.headers.items())  # read from the WSGI environ once, not twice
+    if len(headers) > settings.max_header_fields:
         raise ApiError(431, detail=f"more than {settings.max_header_fields} header fields",
                        detail_vi=f"Nhiều hơn {settings.max_header_fields} trường tiêu đề")
-    for name, value in request.headers.items():
+    for name, value in headers:
         if len(name) + len(value) + 2 > settings.max_header_bytes:
             raise ApiError(431, detail=f"the header field {name[:64]} is larger than "
                                        f"{settings.max_header_bytes} bytes",
@@ -334,6 +335,8 @@ def _finish(response: Response) -> Response:
     # answer that states no policy of its own (the public JWKS and the docs' assets do).
     if _credentials_sent() or "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
+    if not access_log.isEnabledFor(logging.INFO):  # its fields are not worth building
+        return response
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     endpoint = request.url_rule.rule if request.url_rule else "<unmatched>"
     party = g.get("party")
