@@ -16,8 +16,12 @@ the end of the seal, and divided by the requests answered 2xx. Operations are th
 own counters over the same window (``serverStatus.opcounters``, this script's own reads left
 out). Lookups (by code, each prescription once) and dispenses (1 unit of a line, each
 prescription once, end to end including the dispense report's delivery) run the same way at
-``ERX_BENCH_SUSTAINED_OTHER_RATE`` (default 100/s). The last row runs 100 submits/s against a
-second gateway with ``ERX_WORKERS=4`` and two forwarders (partitions 1/2 and 2/2).
+``ERX_BENCH_SUSTAINED_OTHER_RATE`` (default 100/s), after a first row of ``GET /healthz`` at
+that rate (the request edge alone: gunicorn, Flask, the access log and the metrics). The last
+row runs 100 submits/s against a second gateway with ``ERX_WORKERS=4`` and two forwarders
+(partitions 1/2 and 2/2). The gateway logs at the shipped level (info: one access-log line
+per request, to /dev/null here). ``ERX_BENCH_PYSPY=DIR`` adds a py-spy profile of every
+process of each phase (py-spy installed beside this Python: a tool, not a dependency).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from typing import Any
 import requests
 
 from bench import harness, loadgen
-from bench.lifecycle import _per_request, _prescription, _setup, _tokens
+from bench.lifecycle import bearer_tokens, commands_per_request, create_parties, prescription_body
 from bench.loadgen import Request
 from gateway.forwarding.simulator import RegistrySimulator
 from gateway.runtime.embedded import EmbeddedDatabase
@@ -75,8 +79,9 @@ class Gateway:
         self.port = harness.free_port()
         self.workers_wanted = workers
         partition = {"ERX_FORWARDER_PARTITION": f"1/{forwarders}"} if forwarders > 1 else {}
+        # the shipped log level: an access-log line per request (to /dev/null here)
         self.env = {**env, "ERX_HTTP_PORT": str(self.port), "ERX_HTTP_HOST": "127.0.0.1",
-                    "ERX_WORKERS": str(workers), **partition}
+                    "ERX_WORKERS": str(workers), "ERX_LOG_LEVEL": "info", **partition}
         self.runner = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"],
                                        env=self.env, cwd=harness.ROOT,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -205,7 +210,7 @@ def _sealer(env: dict[str, str]) -> tuple[Any, Any]:
 
 
 def _measure(env: dict[str, str], database: EmbeddedDatabase) -> tuple[Any, ...]:
-    credentials = _setup(env)
+    credentials = create_parties(env)
     ops = harness.Ops(database.uri)
     bench = ops.client["bench"]
     seal, close = _sealer(env)
@@ -213,7 +218,7 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> tuple[Any, ...]
     per = int(SECONDS * max(*RATES, OTHER_RATE, 100.0))
 
     def submits(rate: float) -> Request:
-        bodies = [json.dumps(_prescription(next(people))).encode()
+        bodies = [json.dumps(prescription_body(next(people))).encode()
                   for _ in range(int(rate * SECONDS))]
         return Request("POST", ["/v2/prescriptions"], None, tokens["doctor"], bodies=bodies,
                        in_order=True)
@@ -222,14 +227,18 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> tuple[Any, ...]
     gateway = Gateway(env, workers=2, forwarders=1)
     try:
         gateway.ready()
-        tokens = _tokens(gateway.port, credentials)
+        tokens = bearer_tokens(gateway.port, credentials)
         first = requests.post(f"http://127.0.0.1:{gateway.port}/v2/prescriptions",
-                              data=json.dumps(_prescription(0)), headers=tokens["doctor"],
+                              data=json.dumps(prescription_body(0)), headers=tokens["doctor"],
                               timeout=30)
         assert first.status_code == 201, first.text
         phase = Phase(gateway, database, ops, bench, seal)
         phase._drain(time.monotonic())
         seal()
+        name = f"GET /healthz {OTHER_RATE:g}/s (the request edge alone)"
+        print(f"   {name}", file=sys.stderr, flush=True)
+        phases[name] = phase.run(name, Request("GET", ["/healthz"], None, {}), OTHER_RATE,
+                                 min(SECONDS, 15))
         for rate in RATES:
             print(f"   submit {rate:g}/s", file=sys.stderr, flush=True)
             name = f"submit {rate:g}/s"
@@ -258,14 +267,14 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> tuple[Any, ...]
     scaled = Gateway(env, workers=4, forwarders=2)
     try:
         scaled.ready()
-        tokens = _tokens(scaled.port, credentials)
+        tokens = bearer_tokens(scaled.port, credentials)
         phase = Phase(scaled, database, ops, bench, seal)
         name = "submit 100/s, 4 workers, 2 forwarders"
         phases[name] = phase.run(name, submits(100), 100, SECONDS)
     finally:
         scaled.stop()
         close()
-    per_request = _per_request(env, credentials)
+    per_request = commands_per_request(env, credentials)
     return phases, idle, per_request
 
 
