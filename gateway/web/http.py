@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from flask import Flask, Request, Response, g, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -376,6 +377,17 @@ class RedactingFormatter(JsonFormatter):
         return redaction.redact(_text(super().formatStack(stack_info)))
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signer built only for a request that sends
+    the session cookie: Flask builds it for every request, and only the console's pages carry
+    the cookie (the API's requests never do)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()  # what Flask opens for a request without the cookie
+        return super().open_session(app, request)
+
+
 class GatewayFlask(Flask):
     """Flask whose log of an unexpected error names the redacted path (Flask's own names the
     raw one: a CCCD in the URL would reach the log)."""
@@ -410,6 +422,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.request_class = GatewayRequest
+    app.session_interface = CookieSessions()
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.before_request(_begin)
     app.before_request(_bound_chunked_body)
