@@ -124,7 +124,6 @@ class FieldCipher:
             self.options)
         self._master = key
         self._key_id: Any = None
-        self._key_document: dict[str, Any] | None = None
         self._direct: FieldAead | None = None
         self._lock = threading.Lock()
 
