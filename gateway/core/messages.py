@@ -9,6 +9,26 @@ title with a library's English sentence.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+
+#: The languages of the gateway's texts for people; the first is the default.
+LANGUAGES = ("vi", "en")
+
+
+def preferred_language(accepted: Iterable[tuple[str, float]]) -> str:
+    """``vi`` or ``en``: the first language of an ``Accept-Language`` (highest quality first,
+    then in the order sent, as Werkzeug parses it) that the gateway speaks; Vietnamese for a
+    wildcard or when none is."""
+    for value, quality in accepted:
+        primary = value.split("-", 1)[0].strip().lower()
+        if quality <= 0:
+            continue
+        if primary in LANGUAGES:
+            return primary
+        if primary == "*":
+            break
+    return LANGUAGES[0]
+
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
     (re.compile(pattern), vi, en) for pattern, vi, en in (

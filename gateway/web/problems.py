@@ -63,7 +63,7 @@ from gateway.core.errors import (
     UnsupportedGrantType,
     error_item,
 )
-from gateway.core.messages import bilingual, detail_in_vietnamese, item_in_english
+from gateway.core.messages import bilingual, detail_in_vietnamese, item_in_english, preferred_language
 from signing.errors import KeyStoreError, PrescriberSignatureError, VerificationError
 
 log = logging.getLogger(__name__)
@@ -129,9 +129,6 @@ TITLES: dict[str, tuple[str, str]] = {
     "not-nominated": ("Đơn thuốc chỉ định nhà thuốc khác", "Another pharmacy is nominated"),
     "pharmacy-identity": ("Báo cáo ghi tên nhà thuốc khác", "The report names another pharmacy"),
 }
-LANGUAGES = ("vi", "en")
-
-
 def status_problem(status: int, lang: str = "vi") -> tuple[str, str]:
     """The problem type (``urn:erx:problem:…``) and title, in ``lang``, of an answer that has
     only its HTTP status (a refusal by the HTTP server before any view runs): the status's own
@@ -145,7 +142,7 @@ def language() -> str:
     """``vi`` or ``en``: the request's ``Accept-Language`` choice, Vietnamese by default."""
     if not has_request_context():
         return "vi"
-    return request.accept_languages.best_match(LANGUAGES, default="vi") or "vi"
+    return preferred_language(request.accept_languages)
 
 
 class ApiError(Exception):
@@ -181,10 +178,10 @@ class ApiError(Exception):
         if detail:
             body["detail"] = detail
         if self.errors:
-            body["errors"] = [_localized(item, lang) for item in self.errors]
+            body["errors"] = [localized(item, lang) for item in self.errors]
         body.update(self.extra)
         if body.get("warnings"):
-            body["warnings"] = [_localized(item, lang) for item in body["warnings"]]
+            body["warnings"] = [localized(item, lang) for item in body["warnings"]]
         request_id = g.get("request_id") if g else None
         if request_id:
             body["request_id"] = request_id
@@ -200,7 +197,7 @@ class ApiError(Exception):
         return response
 
 
-def _localized(item: Mapping[str, Any], lang: str) -> dict[str, Any]:
+def localized(item: Mapping[str, Any], lang: str) -> dict[str, Any]:
     """An item with its message in ``lang`` when it has one in English (``_en``)."""
     shown = {key: value for key, value in item.items() if key != "_en"}
     if lang == "en":
