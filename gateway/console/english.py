@@ -295,6 +295,10 @@ SAID: tuple[tuple[str, str], ...] = (
     ("CCCD hoặc mã định danh y tế: chữ và số, tối đa 32 ký tự",
      "A CCCD or health identifier: letters and digits, at most 32"),
     ("Chọn định dạng CSV hoặc NDJSON", "Choose CSV or NDJSON"),
+    ("Phải là con trỏ của trang trước", "must be a cursor from the previous page"),
+    ("Phải là ngày từ `from` trở đi", "must be a day on or after `from`"),
+    ("Khoảng thời gian tối đa {} ngày (đã chọn {} ngày)",
+     "a period of at most {0} days ({1} days chosen)"),
     # forms
     ("Số lượng phải là một số (ví dụ 10 hoặc 2,5)", "The quantity must be a number (e.g. 10 or "
                                                     "2.5)"),
@@ -377,8 +381,10 @@ SAID: tuple[tuple[str, str], ...] = (
 
 _VALUE = re.compile(r"\\\{\\\}")
 _SAID_EXACT = {vi: en for vi, en in SAID if "{}" not in vi}
+# The longest wording first: "{} tháng tuổi" before "{} tuổi".
 _SAID_VALUES = tuple((re.compile(_VALUE.sub("(.+?)", re.escape(vi)), re.S), en)
-                     for vi, en in SAID if "{}" in vi)
+                     for vi, en in sorted((pair for pair in SAID if "{}" in pair[0]),
+                                          key=lambda pair: -len(pair[0].replace("{}", ""))))
 
 
 def page_text(text: str) -> str:
