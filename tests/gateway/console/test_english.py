@@ -317,10 +317,7 @@ def test_every_page_of_every_role_speaks_english(
     data = data_strings(database)
     seen_statuses = set()
     for browser, method, path, form in visits:
-        if method == "GET":
-            answer = browser.get(path)
-        else:
-            answer = browser.post(path, form)
+        answer = browser.get(path) if method == "GET" else browser.post(path, form)
         if answer.status_code == 303:
             answer = browser.get(answer.headers["Location"])
         html = answer.get_data(as_text=True)
