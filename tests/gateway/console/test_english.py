@@ -23,11 +23,10 @@ from gateway.web.context import services
 from tests.support.console import Browser, Person
 from tests.support.overlaps import DIAZEPAM, SEDUXEN, accepted, rx
 from tests.support.prescriptions import PARACETAMOL, dispense, prescription, submit
+from tests.support.source_texts import VIETNAMESE, literal_text
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES = ROOT / "gateway" / "console" / "templates" / "console"
-VIETNAMESE = re.compile("[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]",
-                        re.I)
 #: The language switch names Vietnamese in Vietnamese, on purpose (lang="vi").
 SWITCH = "Tiếng Việt"
 GETTEXT = ("_", "gettext", "ngettext")
@@ -83,16 +82,6 @@ def test_the_page_table_has_no_unused_entry() -> None:
     assert [text for text in english.PAGES if text not in used] == []
 
 
-def _text(node: ast.AST) -> str | None:
-    """A string literal or an f-string (values as X1)."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.JoinedStr):
-        return "".join(part.value if isinstance(part, ast.Constant) else "X1"
-                       for part in node.values)
-    return None
-
-
 def view_texts() -> list[tuple[str, str]]:
     """Every Vietnamese string of the console's Python modules (docstrings aside), and the
     printed form's words the pages reuse."""
@@ -108,7 +97,7 @@ def view_texts() -> list[tuple[str, str]]:
         strings += [node for node in ast.walk(tree) if isinstance(node, ast.Constant)
                     and id(node) not in inside and id(node) not in docstrings]
         found += [(text, f"{path.name}:{node.lineno}") for node in strings
-                  if (text := _text(node)) and VIETNAMESE.search(text)
+                  if (text := literal_text(node)) and VIETNAMESE.search(text)
                   and path.name != "english.py"]
     return found
 

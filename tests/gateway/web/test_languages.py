@@ -22,26 +22,12 @@ from gateway.core.messages import (
 from gateway.core.reasons import SIGNATURE_REASONS, catalog_reason_in_vietnamese
 from signing.errors import PrescriberSignatureError, VerificationError
 from tests.support.prescriptions import SUSPENDED_TWIN, issued, prescription
+from tests.support.source_texts import VIETNAMESE, literal_text
 
 ROOT = Path(__file__).resolve().parents[3]
 RAISERS = {"NotFound", "Forbidden", "Conflict", "Invalid", "Unauthenticated", "Unavailable",
            "PartyError", "PartyExists", "UnknownParty", "ApiError", "DomainError",
            "RateLimited", "UserError", "UserExists", "UnknownUser"}
-VIETNAMESE = re.compile("[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]",
-                        re.I)
-
-
-def _text(node: ast.AST) -> str | None:
-    """A string literal, an f-string (values as X1, X2, ...) or a sum of them."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.JoinedStr):
-        return "".join(part.value if isinstance(part, ast.Constant) else "X1"
-                       for part in node.values)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = _text(node.left), _text(node.right)
-        return left + right if left is not None and right is not None else None
-    return None
 
 
 def _raiser_classes(trees: list[ast.Module]) -> set[str]:
@@ -88,9 +74,9 @@ def raised_details(given_too: bool = False) -> list[tuple[str, str]]:
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
         if not given_too and any(keyword.arg == "detail_vi" for keyword in node.keywords):
             continue  # the raiser gives the Vietnamese itself
-        texts = ([_text(node.args[0])] if (name in raisers or _is_super_init(func)) and node.args
+        texts = ([literal_text(node.args[0])] if (name in raisers or _is_super_init(func)) and node.args
                  else [])
-        texts += [_text(keyword.value) for keyword in node.keywords if keyword.arg == "detail"]
+        texts += [literal_text(keyword.value) for keyword in node.keywords if keyword.arg == "detail"]
         found += [(text, f"{path.relative_to(ROOT)}:{node.lineno}") for text in texts
                   if text and not VIETNAMESE.search(text)
                   and re.sub(r"X1|\W", "", text)]  # words, not only values
@@ -163,13 +149,13 @@ def outcome_errors() -> list[tuple[str, str]]:
         for node in ast.walk(tree):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr in ("retry", "permanent", "skipped") and node.args):
-                text = _text(node.args[0])
+                text = literal_text(node.args[0])
                 if text and text != "X1":
                     found.append((text, f"{path.relative_to(ROOT)}:{node.lineno}"))
             if isinstance(node, ast.Assign) and any(getattr(t, "id", "") in ("ERRORS", "REASON")
                                                     for t in node.targets):
                 values = node.value.values if isinstance(node.value, ast.Dict) else [node.value]
-                found += [(_text(value), str(path.name)) for value in values if _text(value)]
+                found += [(literal_text(value), str(path.name)) for value in values if literal_text(value)]
     return found
 
 
@@ -199,13 +185,13 @@ def item_messages() -> list[tuple[str, str]]:
                     func = node.func
                     name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
                     if name in ("error_item", "error", "warn", "Problem") and len(node.args) >= 3:
-                        texts.append(_text(node.args[2]))
+                        texts.append(literal_text(node.args[2]))
                     elif name and name.endswith("_item") and len(node.args) == 2:
-                        texts.append(_text(node.args[1]))
+                        texts.append(literal_text(node.args[1]))
                 elif isinstance(node, ast.Dict):
                     keys = [key.value for key in node.keys if isinstance(key, ast.Constant)]
                     if "message" in keys and "_en" not in keys:
-                        texts.append(_text(node.values[keys.index("message")]))
+                        texts.append(literal_text(node.values[keys.index("message")]))
                 found += [(text, f"{path.relative_to(ROOT)}:{node.lineno}") for text in texts
                           if text and VIETNAMESE.search(text)]
     return found
@@ -237,7 +223,7 @@ def library_reasons() -> list[tuple[str, str]]:
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                     and node.func.id in ("InvalidIdentifier", "InvalidGs1")
                     and len(node.args) >= 2):
-                text = _text(node.args[1])
+                text = literal_text(node.args[1])
                 if text:
                     found.append((text, f"{path.relative_to(ROOT)}:{node.lineno}"))
     return found
