@@ -40,6 +40,7 @@ from gateway.auth.sessions import Signed
 from gateway.console import english, labels
 from gateway.console.forms import DAY_HINT, DAY_PATTERN
 from gateway.core.messages import LANGUAGES, delivery_error_in_vietnamese, preferred_language
+from gateway.core.reasons import integrity_in_vietnamese
 from gateway.web.context import services
 from gateway.web.problems import ApiError, from_http_exception, localized, to_problem
 
@@ -95,6 +96,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(say, "tr")
     app.add_template_filter(lambda value: labels.number(value, lang()), "vnnum")
     app.add_template_filter(_delivery_error, "deliveryerror")
+    app.add_template_filter(
+        lambda text: text if lang() == "en" else integrity_in_vietnamese(text), "integritytext")
     app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y %H:%M"), "vntime")
     app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y"), "vndate")
     app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y %H:%M:%S"), "vnsecond")

@@ -128,6 +128,40 @@ def signature_reason_in_vietnamese(reason: str, message: str) -> str:
     return SIGNATURE_REASONS.get(reason, message)
 
 
+#: The audit log's integrity findings (gateway/audit/integrity.py, English) as the
+#: inspector's page says them in Vietnamese.
+INTEGRITY: tuple[tuple[str, str], ...] = (
+    ("the log has not been sealed yet", "nhật ký chưa được niêm phong lần nào"),
+    ("the latest tree head's signature does not verify: {}",
+     "chữ ký của bản tóm tắt mới nhất không hợp lệ: {0}"),
+    ("the first tree head: no earlier one to compare",
+     "bản tóm tắt đầu tiên: chưa có bản trước để so"),
+    ("the tree head of {} events is not consistent with the latest: {}",
+     "bản tóm tắt {0} sự kiện không nhất quán với bản mới nhất: {1}"),
+    ("the log of {} events extends the one of {} events",
+     "nhật ký {0} sự kiện nối tiếp nhật ký {1} sự kiện"),
+)
+_INTEGRITY = tuple((re.compile(_VALUE.sub("(.+?)", re.escape(english)), re.S), vi)
+                   for english, vi in INTEGRITY)
+_SIGNATURE_TEXT = re.compile(r"([a-z_]+): (.*)", re.S)
+
+
+def integrity_in_vietnamese(text: str) -> str:
+    """An integrity finding in Vietnamese; a signature's refusal inside it by its reason code
+    (the technical text of any other failure kept)."""
+    for pattern, vi in _INTEGRITY:
+        match = pattern.fullmatch(text)
+        if match:
+            values = []
+            for value in match.groups():
+                signature = _SIGNATURE_TEXT.fullmatch(value)
+                if signature and signature.group(1) in SIGNATURE_REASONS:
+                    value = f"{signature.group(1)}: {SIGNATURE_REASONS[signature.group(1)]}"
+                values.append(value)
+            return vi.format(*values)
+    return text
+
+
 def prescriber_signature_item(exc: PrescriberSignatureError) -> dict[str, Any]:
     """The error item of a refused prescriber's signature: its reason code, the reason said in
     Vietnamese, the library's message in the English (``_en``)."""

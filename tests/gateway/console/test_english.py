@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from jinja2 import Environment, nodes
 
 from gateway.console import english, labels
+from gateway.core.reasons import integrity_in_vietnamese
 from gateway.prescriptions.printing import SEXES, TITLES
 from gateway.web.context import services
 from tests.support.console import Browser, Person
@@ -117,6 +118,18 @@ def test_the_printed_form_s_words_the_pages_show_have_their_english() -> None:
     assert english.english("từ 01/12/2026 đến 07/12/2026") == "from 01/12/2026 to 07/12/2026"
     assert english.english("Hộp thứ 2: Hộp thuốc được quét hai lần") == \
         "Pack 2: the pack was scanned twice"
+
+
+def test_the_integrity_panel_s_technical_details_are_vietnamese_by_default() -> None:
+    tree = ast.parse((ROOT / "gateway" / "audit" / "integrity.py").read_text("utf-8"))
+    findings = [literal_text(node.args[4]) for node in ast.walk(tree)
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Integrity"]
+    assert len(findings) == 5
+    for text in findings:
+        assert VIETNAMESE.search(integrity_in_vietnamese(str(text))), text
+    assert integrity_in_vietnamese("the latest tree head's signature does not verify: "
+                                   "bad_signature: the signature does not verify") == \
+        "chữ ký của bản tóm tắt mới nhất không hợp lệ: bad_signature: chữ ký không khớp nội dung"
 
 
 # --- choosing the language -------------------------------------------------------------------
