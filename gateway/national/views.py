@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 from gateway.core.errors import Conflict, DomainError, Invalid, NotFound, PharmacyIdentity
 from gateway.parties.model import Party
 from gateway.prescriptions.answers import dispense_answer, idempotent, looked_up, submit_answer, viewed
-from gateway.prescriptions.dispensing import item_problems, items_problem, unknown_fields
+from gateway.prescriptions.dispensing import item_problems, sold_items, unknown_fields
 from gateway.prescriptions.model import STATUSES, StoredPrescription
 from gateway.web.context import services
 from gateway.web.http import json_object
@@ -365,11 +365,8 @@ def _native_dispense(body: dict[str, Any], party: Party) -> tuple[str, dict[str,
     errors += unknown_fields(body, DISPENSE_FIELDS)
     stored = services().reading.get(code)
     dispensing = services().dispensing
-    items = body.get("thong_tin_thuoc")
-    no_items = items_problem(items, "/thong_tin_thuoc")
-    if no_items is not None:
-        errors.append(no_items)
-        items = []
+    items, no_items = sold_items(body.get("thong_tin_thuoc"), "/thong_tin_thuoc")
+    errors += no_items
     native_items = []
     for position, item in enumerate(items):
         pointer = f"/thong_tin_thuoc/{position}"

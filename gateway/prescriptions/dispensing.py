@@ -191,11 +191,9 @@ class Dispensing:
         if invoice is not None and (not isinstance(invoice, str) or len(invoice) > 20):
             errors.append(error_item("/ma_hoa_don", "dispense.invoice",
                                      "Mã hóa đơn là chuỗi tối đa 20 ký tự"))
-        raw_items = body.get("items")
-        no_items = items_problem(raw_items, "/items")
-        if no_items is not None:
-            errors.append(no_items)
-            raise Invalid(errors=errors)
+        raw_items, no_items = sold_items(body.get("items"), "/items")
+        if no_items:
+            raise Invalid(errors=errors + no_items)
         if len(raw_items) > len(stored["lines"]):
             errors.append(error_item("/items", "dispense.items_limit",
                                      f"Tối đa {len(stored['lines'])} dòng thuốc bán (một dòng cho "
@@ -421,12 +419,12 @@ def unknown_fields(given: Iterable[str], known: Collection[str],
             for name in sorted(set(given) - set(known))]
 
 
-def items_problem(items: Any, pointer: str) -> dict[str, str] | None:
-    """``dispense.items_required`` unless ``items`` (a report's list of sold items, at
-    ``pointer``) is a non-empty list."""
+def sold_items(items: Any, pointer: str) -> tuple[list[Any], list[dict[str, str]]]:
+    """A report's list of sold items (at ``pointer``) and its problem: ``dispense.items_required``
+    unless it is a non-empty list (then no items)."""
     if isinstance(items, list) and items:
-        return None
-    return error_item(pointer, "dispense.items_required", "Cần ít nhất một dòng thuốc bán")
+        return items, []
+    return [], [error_item(pointer, "dispense.items_required", "Cần ít nhất một dòng thuốc bán")]
 
 
 def item_problems(item: Any, pointer: str, known: Collection[str]) -> list[dict[str, str]]:
