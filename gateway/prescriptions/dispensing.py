@@ -39,14 +39,13 @@ from gateway.parties.model import Party, Role, pharmacy_key
 from gateway.prescriptions import outbox
 from gateway.prescriptions.model import (
     DISPENSABLE,
-    DISPENSED,
-    PARTIALLY_DISPENSED,
     AuditEvent,
     Dispense,
     DispenseItem,
     Issue,
     PackRecord,
     Settings,
+    Status,
     StoredPrescription,
     effective_status,
     state_message,
@@ -142,7 +141,7 @@ class Dispensing:
                            for line in stored["lines"])
             now = dispense["at"]
             entries = outbox.deliveries_for_dispense(stored, dispense, now)
-            status = DISPENSED if complete else PARTIALLY_DISPENSED
+            status = Status.DISPENSED if complete else Status.PARTIALLY_DISPENSED
             dispensed = {index: as_number(new_totals[index]) for index in wanted}
             details: dict[str, Any] = {"dispense": dispense["id"]}
             if dispense.get("warnings"):
