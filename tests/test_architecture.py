@@ -115,6 +115,7 @@ _REGISTERING = {"register_error_handler", "register_blueprint", "add_command", "
                 "app_errorhandler", "before_request", "after_request", "before_app_request",
                 "after_app_request", "add_url_rule"}
 _REGISTERS_AT_IMPORT = ("gateway/__init__.py", "gateway/cli/__init__.py")
+_METRICS = {"Counter", "Gauge", "Histogram", "Summary", "Info", "Enum"}
 
 
 def _import_time_registrations(path: Path) -> list[str]:
@@ -137,13 +138,18 @@ def _import_time_registrations(path: Path) -> list[str]:
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                     and node.func.attr in _REGISTERING:
                 found.append(f"{path.name}:{node.lineno} .{node.func.attr}(...)")
+            # a Prometheus metric joins the process-wide registry when made, unless told not to
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in _METRICS and "registry" not in {k.arg for k in node.keywords}:
+                found.append(f"{path.name}:{node.lineno} {node.func.id}(...)")
     return found
 
 
 def test_nothing_registers_itself_at_import_time() -> None:
-    """README "Architecture": the composition root registers every blueprint, command group and
-    error handler from explicit lists (regression: `erx-gateway users` added itself to the
-    command line, and the national views their error handlers, when imported)."""
+    """README "Architecture": the composition root registers every blueprint, command group,
+    error handler and Prometheus metric from explicit lists (regression: `erx-gateway users`
+    added itself to the command line, and the national views their error handlers, when
+    imported; the metrics joined prometheus_client's default registry)."""
     found = [item for path in _modules("gateway")
              if not path.relative_to(ROOT).as_posix().startswith(_REGISTERS_AT_IMPORT)
              for item in _import_time_registrations(path)]
@@ -153,9 +159,10 @@ def test_nothing_registers_itself_at_import_time() -> None:
 def test_the_registration_scan_sees_both_forms(tmp_path: Path) -> None:
     sample = tmp_path / "registration-sample.py"
     sample.write_text("from x import main, PROBLEMS\nfrom y import blp\n\n@main.group()\ndef users():\n"
-                      "    pass\n\nfor handled in PROBLEMS:\n    blp.register_error_handler(handled, f)\n")
+                      "    pass\n\nfor handled in PROBLEMS:\n    blp.register_error_handler(handled, f)\n"
+                      "SENT = Counter('sent', 'd')\nKEPT = Counter('kept', 'd', registry=None)\n")
     assert [item.split(" ", 1)[1] for item in _import_time_registrations(sample)] == [
-        "@main.group", ".register_error_handler(...)"]
+        "@main.group", ".register_error_handler(...)", "Counter(...)"]
 
 
 def test_tests_share_code_through_tests_support_only() -> None:

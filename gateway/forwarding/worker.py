@@ -87,12 +87,15 @@ from gateway.prescriptions.store import PRESCRIPTIONS
 
 log = logging.getLogger(__name__)
 
+# Registered by the composition root (gateway.web.metrics.init_app), not on import.
 REFUSED = Counter("erx_forward_refused_total", "Deliveries the receiver refused for good "
-                  "(failed_permanent), by target", ["target"])
+                  "(failed_permanent), by target", ["target"], registry=None)
 ATTEMPTS = Counter("erx_forward_attempts_total", "Send attempts by the forwarder, by result",
-                   ["target", "event", "result"])
+                   ["target", "event", "result"], registry=None)
 SEND_SECONDS = Histogram("erx_forward_send_duration_seconds", "Duration of one send attempt",
-                         ["target"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+                         ["target"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+                         registry=None)
+METRICS = (REFUSED, ATTEMPTS, SEND_SECONDS)
 
 
 @dataclass(frozen=True)
