@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
-from gateway.core.errors import Forbidden, Invalid, NotFound
+from gateway.core.errors import Forbidden, Invalid, NotFound, PharmacyIdentity
 from gateway.fhir import capability
 from gateway.fhir import resources as fr
 from gateway.fhir.adapter import Prescriptions
@@ -39,7 +39,7 @@ from gateway.prescriptions.answers import (
 from gateway.prescriptions.model import Refused
 from gateway.web.context import services
 from gateway.web.http import json_body, json_object
-from gateway.web.problems import ApiError, handle_exception
+from gateway.web.problems import ApiError, handle_exception, problem_for
 from gateway.web.security import current_party, requires
 
 blp = Blueprint("fhir", __name__)
@@ -235,7 +235,7 @@ def _submit(bundle: dict[str, Any]) -> Response:
                   if intake.document is not None else [])
         record_refusal(intake.document or {}, Refused(
             [*errors, *({"code": item["code"]} for item in intake.problems)]))
-        raise ApiError(422, slug="validation", errors=errors)
+        raise problem_for(Invalid, errors=errors)
     started = datetime.now(UTC)
     response = idempotent("submit", lambda: submit_answer(intake.document, party))
     if response.status_code >= 400:  # a refusal kept for this Idempotency-Key, replayed
@@ -346,8 +346,8 @@ def _dispense(resources: list[tuple[str, Any]], *, transaction: bool) -> Respons
                                 object_type="prescription" if intake.code else None,
                                 object_id=intake.code, details={"codes": codes})
         if "dispense.pharmacy_identity" in codes:
-            raise ApiError(403, slug="pharmacy-identity")
-        raise ApiError(422, slug="validation")
+            raise problem_for(PharmacyIdentity)
+        raise problem_for(Invalid)
     code = intake.code
     response = idempotent(f"dispense\x1f{code}",
                           lambda: dispense_answer(code, party, intake.body))
