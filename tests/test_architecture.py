@@ -180,11 +180,7 @@ def test_tests_share_code_through_tests_support_only() -> None:
                 crossing += [f"{path.relative_to(ROOT)}:{node.lineno} {alias.name}"
                              for alias in node.names if alias.name.startswith("tests.")
                              and not alias.name.startswith("tests.support")]
-    # The one exception, to remove: the FHIR cost test measures beside the native round-trip
-    # test with that module's own `app` override (a registry double and a command counter),
-    # which a conftest.py would impose on every test of its folder.
-    allowed = {"tests/gateway/fhir/test_costs.py:10 tests.gateway.prescriptions.test_round_trips"}
-    assert sorted(set(crossing) - allowed) == []
+    assert crossing == []
 
 
 def _mypy_sections() -> dict[str, dict[str, str]]:
