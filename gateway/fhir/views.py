@@ -29,6 +29,7 @@ from gateway.fhir.service import (
     FhirService,
 )
 from gateway.fhir.systems import Systems
+from gateway.parties.model import Role
 from gateway.prescriptions.answers import (
     cancel_answer,
     dispense_answer,
@@ -36,7 +37,7 @@ from gateway.prescriptions.answers import (
     record_refusal,
     submit_answer,
 )
-from gateway.prescriptions.model import Refused
+from gateway.prescriptions.model import PRESCRIBERS, Refused
 from gateway.web.context import services
 from gateway.web.http import json_body, json_object
 from gateway.web.problems import ApiError, handle_exception, problem_for
@@ -203,7 +204,7 @@ def transaction() -> Response:
     kinds = {str(resource.get("resourceType")) if isinstance(resource, dict) else None
              for _where, resource in resources}
     if kinds == {"MedicationDispense"}:
-        if party.role != "pharmacy":
+        if party.role != Role.PHARMACY:
             raise Forbidden("only a pharmacy dispenses")
         if bundle.get("type") != "transaction":
             raise Invalid(errors=[{"pointer": "/type", "code": "fhir.bundle_type",
@@ -224,7 +225,7 @@ def _entry_resources(bundle: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def _submit(bundle: dict[str, Any]) -> Response:
     party = current_party()
-    if party.role not in ("clinic", "doctor"):
+    if party.role not in PRESCRIBERS:
         raise Forbidden("only a clinic or a doctor prescribes")
     intake = read_transaction(bundle, _systems())
     g.fhir_intake = intake

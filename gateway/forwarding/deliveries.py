@@ -25,8 +25,8 @@ from prometheus_client.core import GaugeMetricFamily
 from pymongo.errors import PyMongoError
 
 from gateway.core.errors import Conflict, Forbidden, NotFound, error_item
-from gateway.parties.model import Party
-from gateway.prescriptions.model import DeliveryState
+from gateway.parties.model import Party, Role
+from gateway.prescriptions.model import PRESCRIBERS, DeliveryState
 from gateway.prescriptions.outbox import OPEN, RETRYABLE_BY_ADMIN, waiting_for
 from gateway.prescriptions.outbox_store import OutboxStore
 
@@ -79,8 +79,8 @@ def deliveries_for(outbox: OutboxStore, code: str, party: Party) -> list[dict[st
     doc = outbox.deliveries_of(code)
     if doc is None:
         raise NotFound(f"no prescription {code}")
-    if not (party.role in ("regulator", "admin")
-            or (party.role in ("clinic", "doctor") and party.facility == doc.get("facility"))):
+    if not (party.role in (Role.REGULATOR, Role.ADMIN)
+            or (party.role in PRESCRIBERS and party.facility == doc.get("facility"))):
         raise Forbidden("only the issuing facility, regulators and admins see deliveries")
     deliveries = doc.get("deliveries") or []
     order = sorted(range(len(deliveries)), key=lambda i: (deliveries[i].get("seq", i), i))

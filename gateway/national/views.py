@@ -22,7 +22,7 @@ from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
 
 from gateway.core.errors import Conflict, DomainError, Invalid, NotFound, PharmacyIdentity
-from gateway.parties.model import Party
+from gateway.parties.model import Party, Role
 from gateway.prescriptions.answers import dispense_answer, idempotent, looked_up, submit_answer, viewed
 from gateway.prescriptions.dispensing import item_problems, sold_items, unknown_fields
 from gateway.prescriptions.model import STATUSES, StoredPrescription
@@ -318,7 +318,7 @@ def _issuer(stored: StoredPrescription) -> dict[str, str]:
     facility's name and phone."""
     store = services().parties
     clinic = store.find_national(stored["facility"])
-    doctor = store.get(stored["issuer"]) if stored.get("issuer_role") == "doctor" else None
+    doctor = store.get(stored["issuer"]) if stored.get("issuer_role") == Role.DOCTOR else None
     return {"ten_bac_si": doctor.name if doctor else "",
             "ten_co_so_kham_chua_benh": clinic.name if clinic else "",
             "so_dien_thoai_co_so_kham_chua_benh": (clinic.phone or "") if clinic else ""}

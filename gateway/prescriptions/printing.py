@@ -23,7 +23,7 @@ from num2words import num2words
 from drug_catalog.catalog import Catalog
 from drug_catalog.model import Drug
 from gateway.core.errors import Forbidden
-from gateway.parties.model import Party
+from gateway.parties.model import Party, Role
 from gateway.parties.store import PartyStore
 from gateway.prescriptions.model import PRESCRIBERS, Status, StoredPrescription
 from gateway.prescriptions.reading import Reading
@@ -278,7 +278,7 @@ class Printing:
 
     def authorize(self, stored: Mapping[str, Any], party: Party) -> None:
         """The issuing facility's clinic and doctors, and regulators, print. Raises: Forbidden."""
-        if party.role == "regulator":
+        if party.role == Role.REGULATOR:
             return
         if party.role in PRESCRIBERS and party.facility == stored["facility"]:
             return
@@ -297,7 +297,7 @@ class Printing:
         self.authorize(stored, party)
         facility = self.parties.find_national(stored["facility"])
         prescriber = (self.parties.get(stored["issuer"])
-                      if stored.get("issuer_role") == "doctor" else None)
+                      if stored.get("issuer_role") == Role.DOCTOR else None)
         token = self.qr.issue(stored["_id"], stored["content_sha256"])
         return stored, printed_form(stored, status=self.reading.effective_status(stored),
                                     facility=facility, prescriber=prescriber,
