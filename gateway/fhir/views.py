@@ -324,7 +324,7 @@ def cancel(resource_id: str) -> Response:
     reason = reasons[0].get("text") if reasons and isinstance(reasons[0], dict) else (
         reasons[0] if reasons else None)
     if status != ["cancelled"] or len(operations) != 1 + len(reasons):
-        raise ApiError(422, errors=[{
+        raise Invalid(errors=[{
             "pointer": "", "code": "fhir.value",
             "message": "Chỉ nhận JSON Patch thay /status bằng cancelled (và /statusReason)",
             "_en": "only a JSON Patch replacing /status with cancelled (and /statusReason)"}])

@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[3]
 # The kinds of failure: a specific failure is one of them (its base class).
 KINDS = (errors.Malformed, errors.NotFound, errors.Unauthenticated, errors.Forbidden,
          errors.Conflict, errors.Invalid, errors.RateLimited, errors.Unavailable)
+# What the kinds answer: a view meaning one of them raises the kind (405, 406 and the request
+# edge's own statuses are HTTP's alone).
+KIND_STATUSES = frozenset(PROBLEMS[kind].status for kind in KINDS)
 FAILURES = [cls for _, cls in inspect.getmembers(errors, inspect.isclass)
             if issubclass(cls, errors.DomainError) and cls is not errors.DomainError
             and cls not in KINDS]
@@ -76,7 +79,8 @@ def _callee(call: ast.Call) -> str:
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_error_is_raised_with_a_problem_type(path: Path) -> None:
     """A problem type (``slug=``, ``title=``, HTTP extras) is given only to the HTTP edge's own
-    answer (``ApiError``, in views); a domain error is raised with its data alone."""
+    answer (``ApiError``, in views, for what no domain error means: 405, 406); a domain error is
+    raised with its data alone."""
     domain = {name for name, cls in inspect.getmembers(errors, inspect.isclass)
               if issubclass(cls, errors.DomainError)}
     # a domain datum, not HTTP: the seconds until a retry may succeed
@@ -87,11 +91,15 @@ def test_no_error_is_raised_with_a_problem_type(path: Path) -> None:
             continue
         callee = _callee(node)
         if callee == "ApiError":
-            # the edge's own answer names no problem type of the table's by hand
+            # the edge's own answer names no problem type of the table's by hand, and a view
+            # raises the domain error whose kind the table gives that status instead
             if path.name != "problems.py":
                 named += [f"ApiError:{node.lineno}:slug={keyword.value.value}"
                           for keyword in node.keywords if keyword.arg == "slug"
                           and isinstance(keyword.value, ast.Constant)]
+            if "web" not in path.relative_to(ROOT).parts and node.args \
+                    and isinstance(node.args[0], ast.Constant) and node.args[0].value in KIND_STATUSES:
+                named.append(f"ApiError:{node.lineno}:{node.args[0].value}")
             continue
         if not (callee in domain or callee.endswith(("Error", "Refused"))):
             continue
