@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, g, redirect, render_template, request, session, url_for
@@ -152,7 +152,7 @@ def signed_in(*roles: str) -> Callable[[F], F]:
                             messages=[MESSAGES[403]])
             return view(*args, **kwargs)
 
-        return cast(F, wrapper)
+        return wrapper  # type: ignore[return-value]
 
     return decorator
 
