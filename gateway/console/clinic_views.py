@@ -27,7 +27,7 @@ from gateway.prescriptions.model import STATUSES
 from gateway.prescriptions.print_pdf import MODULE_MM
 from gateway.prescriptions.printing import qr_svg
 from gateway.web.context import services
-from gateway.web.problems import to_problem
+from gateway.web.problems import status_of
 
 blp = pages.attach(Blueprint("console_clinic", __name__, url_prefix="/console/clinic"))
 
@@ -73,7 +73,7 @@ def _list(form: Any, status: int = 200) -> Any:
                 patient=values["patient"] or None, cursor=form.get("cursor") or None,
                 limit=services().console.policy.page_size)
         except Invalid as exc:
-            errors = {FORM: [item["message"] for item in exc.errors]}
+            errors = {FORM: [pages.item_message(item) for item in exc.errors]}
             status = 422
         else:
             rows = [row(stored) for stored in found]
@@ -120,10 +120,10 @@ def cancel(code: str) -> Any:
     try:
         cancel_answer(code, g.party, {"ly_do": reason})
     except (Invalid, Conflict, Forbidden) as exc:
-        status = to_problem(exc).status  # type: ignore[union-attr]
+        status = status_of(exc)
         return _show(code, status, errors=field_errors(exc.errors, fields=("ly_do",)),
                      reason=reason)
-    flash(f"Đã hủy đơn thuốc {code}.", "success")
+    flash(pages.say(f"Đã hủy đơn thuốc {code}."), "success")
     return redirect(url_for(".prescription", code=code), 303)
 
 
