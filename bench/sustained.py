@@ -304,7 +304,8 @@ def _report(phases: dict[str, dict[str, Any]], idle: float,
             f"| {name} | {result.throughput:.1f}/s | {result.percentile(50):.0f} ms | "
             f"{result.percentile(99):.0f} ms | {result.ok}{f' {errors}' if errors else ''} | "
             f"{drained(phase)} | {cpu['workers']:.2f} ms | {cpu['forwarder']:.2f} ms | "
-            f"{cpu['database']:.2f} ms | {phase['ops']:.2f} / {phase['ops_e2e']:.2f} |")
+            f"{phase['cpu_during']['database']:.2f} / {cpu['database']:.2f} ms | "
+            f"{phase['ops']:.2f} / {phase['ops_e2e']:.2f} |")
     submits = [phase for name, phase in phases.items() if name.startswith("submit")]
     at_target = phases.get(f"submit {TARGET_RATE:g}/s")
 
@@ -343,8 +344,9 @@ def _report(phases: dict[str, dict[str, Any]], idle: float,
         f"Each phase paces requests open-loop for {SECONDS:g} s. *Drained*: from the last "
         "answer until no delivery is left to send. CPU columns: milliseconds of CPU per request "
         "answered, from the phase's start until drained and sealed (end to end): the gunicorn "
-        "workers, the forwarder(s) (which also seal on their timer), the embedded database. "
-        "*Operations*: the database's opcounters per request while the load ran / end to end.",
+        "workers, the forwarder(s) (which also seal on their timer), the embedded database "
+        "(while the load ran / end to end). *Operations*: the database's opcounters per "
+        "request while the load ran / end to end.",
         "",
         "| phase | achieved | p50 | p99 | answered 2xx | drained | gateway workers | "
         "forwarder | database | operations |",
