@@ -4,12 +4,15 @@ forwarder, the sealer) started, waited for and stopped."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,34 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTED = ("insert", "query", "update", "delete", "getmore", "command")
+
+
+@contextlib.contextmanager
+def environment(prefix: str) -> Iterator[tuple[dict[str, str], Any]]:
+    """An embedded SecantusDB on disk in a temporary directory and the strict registry
+    simulator (answering at once), and the ``ERX_`` environment of a gateway using both
+    (development mode, the demo catalog not imported, logging at warning): ``(env,
+    database)``, stopped and removed afterwards."""
+    from gateway.forwarding.simulator import RegistrySimulator
+    from gateway.runtime.embedded import EmbeddedDatabase
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        database = EmbeddedDatabase(storage_path=str(Path(tmp) / "db"), port=free_port(),
+                                    log_path=str(Path(tmp) / "db.log"))
+        database.start()
+        registry = RegistrySimulator(facility_code="79001", password="bench-registry").start()
+        env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
+        env.update({"ERX_MONGODB_URI": database.uri, "ERX_DB_NAME": "bench",
+                    "ERX_ENV": "development", "ERX_VAR_DIR": str(Path(tmp) / "var"),
+                    "ERX_TOKEN_SECRET": "bench-token-secret-0123456789-0123456789",
+                    "ERX_LOG_LEVEL": "warning", "ERX_CATALOG_DEMO": "no",
+                    "ERX_REGISTRY_BASE_URL": registry.url, "ERX_REGISTRY_FACILITY_CODE": "79001",
+                    "ERX_REGISTRY_PASSWORD": "bench-registry"})
+        try:
+            yield env, database
+        finally:
+            registry.stop()
+            database.stop()
 
 
 def free_port() -> int:

@@ -31,7 +31,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from itertools import count
 from pathlib import Path
@@ -42,7 +41,6 @@ import requests
 from bench import harness, loadgen
 from bench.lifecycle import bearer_tokens, commands_per_request, create_parties, prescription_body
 from bench.loadgen import Request
-from gateway.forwarding.simulator import RegistrySimulator
 from gateway.runtime.embedded import EmbeddedDatabase
 
 SECONDS = float(os.environ.get("ERX_BENCH_SUSTAINED_SECONDS", "45"))
@@ -178,23 +176,8 @@ def _profile(groups: dict[str, list[int]], name: str,
 # --- the run -------------------------------------------------------------------------------------
 
 def run() -> str:
-    with tempfile.TemporaryDirectory(prefix="erx-bench-sustained-") as tmp:
-        database = EmbeddedDatabase(storage_path=str(Path(tmp) / "db"), port=harness.free_port(),
-                                    log_path=str(Path(tmp) / "db.log"))
-        database.start()
-        registry = RegistrySimulator(facility_code="79001", password="bench-registry").start()
-        env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
-        env.update({"ERX_MONGODB_URI": database.uri, "ERX_DB_NAME": "bench",
-                    "ERX_ENV": "development", "ERX_VAR_DIR": str(Path(tmp) / "var"),
-                    "ERX_TOKEN_SECRET": "bench-token-secret-0123456789-0123456789",
-                    "ERX_LOG_LEVEL": "warning", "ERX_CATALOG_DEMO": "no",
-                    "ERX_REGISTRY_BASE_URL": registry.url, "ERX_REGISTRY_FACILITY_CODE": "79001",
-                    "ERX_REGISTRY_PASSWORD": "bench-registry"})
-        try:
-            return _report(*_measure(env, database))
-        finally:
-            registry.stop()
-            database.stop()
+    with harness.environment("erx-bench-sustained-") as (env, database):
+        return _report(*_measure(env, database))
 
 
 def _sealer(env: dict[str, str]) -> tuple[Any, Any]:
