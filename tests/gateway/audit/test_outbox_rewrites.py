@@ -7,7 +7,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pymongo
 from pymongo.database import Database
+from pymongo.monitoring import CommandListener
 
 from gateway.prescriptions.audit_outbox_store import PrescriptionAuditOutbox
 from gateway.prescriptions.store import PRESCRIPTIONS
@@ -55,6 +57,36 @@ def test_each_prescription_is_rewritten_once_and_a_later_event_stays(database: D
         else:
             assert doc["audit_pending"] == [] and doc["audit_open"] is False
     assert outbox.pending(1000) == [_event("RX7", 2)]
+
+
+class _Updates(CommandListener):
+    def __init__(self) -> None:
+        self.count = 0
+
+    def started(self, event: Any) -> None:
+        self.count += event.command_name == "update"
+
+    def succeeded(self, event: Any) -> None:
+        pass
+
+    def failed(self, event: Any) -> None:
+        pass
+
+
+def test_a_chunk_emptied_by_the_first_update_takes_no_second(database: Database,
+                                                             mongo_server: Any) -> None:
+    codes = [f"RX{n}" for n in range(60)]  # two chunks
+    database[PRESCRIPTIONS].insert_many([{"_id": code, "audit_pending": [_event(code, 0)],
+                                          "audit_open": True} for code in codes])
+    updates = _Updates()
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo_server.uri, event_listeners=[updates])
+    try:
+        outbox = PrescriptionAuditOutbox(client[database.name])
+        outbox.acknowledge(outbox.pending(1000))
+    finally:
+        client.close()
+    assert updates.count == 2
+    assert database[PRESCRIPTIONS].count_documents({"audit_open": True}) == 0
 
 
 def test_events_of_a_prescription_read_in_part_are_removed_and_the_rest_stays(
