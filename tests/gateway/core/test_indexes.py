@@ -62,7 +62,7 @@ def test_processes_starting_together_all_get_the_indexes(database: Database) -> 
     def start() -> None:
         try:
             ensure_indexes(database, INDEXES, [RETIRED_INDEXES])
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             failures.append(exc)
 
     threads = [threading.Thread(target=start) for _ in range(4)]
