@@ -64,8 +64,12 @@ INDEXES = {
         IndexModel([("forward_open", ASCENDING), ("forward_due_at", ASCENDING)],
                    name="forward_open_due", partialFilterExpression={"forward_open": True}),
         # A pharmacy's own dispense history in the console, newest prescriptions first.
+        # Partial: only prescriptions with a dispense are in it (a pharmacy code is a
+        # non-empty string, so an equality on one implies the filter), so the forwarder's
+        # and the sequencer's rewrites of the others never touch it.
         IndexModel([("dispenses.pharmacy", ASCENDING), ("issued_at", DESCENDING),
-                    ("_id", DESCENDING)], name="pharmacy_dispenses"),
+                    ("_id", DESCENDING)], name="dispensing_pharmacy",
+                   partialFilterExpression={"dispenses.pharmacy": {"$gt": ""}}),
         # POST /v2/deliveries/{id}/retry and the delivery metrics.
         IndexModel([("deliveries.id", ASCENDING)], name="delivery_id"),
         IndexModel([("deliveries.state", ASCENDING)], name="delivery_state"),
@@ -77,10 +81,10 @@ INDEXES = {
 
 # Indexes of earlier versions, dropped at start-up where they exist (gateway/core/db.py):
 # patient_issued (served by patient_treatment_end), facility_status_issued and status_issued
-# (a status is one filter more on facility_issued or issued), forward_due (now partial, as
-# forward_open_due).
+# (a status is one filter more on facility_issued or issued), forward_due and
+# pharmacy_dispenses (now partial, as forward_open_due and dispensing_pharmacy).
 RETIRED_INDEXES = {PRESCRIPTIONS: ["patient_issued", "facility_status_issued", "status_issued",
-                                   "forward_due"]}
+                                   "forward_due", "pharmacy_dispenses"]}
 
 # What the overlap check reads of the person's other prescriptions.
 OVERLAP_FIELDS = {"facility": 1, "issuer": 1, "issuer_role": 1, "status": 1, "lines": 1,

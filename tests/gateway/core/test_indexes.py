@@ -15,7 +15,7 @@ from gateway import create_app
 from gateway.container import INDEXES
 from gateway.core.db import ensure_indexes
 from gateway.prescriptions.outbox_store import OutboxStore
-from gateway.prescriptions.store import PRESCRIPTIONS, RETIRED_INDEXES
+from gateway.prescriptions.store import PRESCRIPTIONS, RETIRED_INDEXES, PrescriptionStore
 from gateway.web.context import services
 
 # What earlier versions created on prescriptions (and this one no longer wants).
@@ -27,6 +27,8 @@ EARLIER = [
     IndexModel([("status", ASCENDING), ("issued_at", DESCENDING), ("_id", DESCENDING)],
                name="status_issued"),
     IndexModel([("forward_open", ASCENDING), ("forward_due_at", ASCENDING)], name="forward_due"),
+    IndexModel([("dispenses.pharmacy", ASCENDING), ("issued_at", DESCENDING),
+                ("_id", DESCENDING)], name="pharmacy_dispenses"),
 ]
 
 
@@ -49,6 +51,8 @@ def test_start_up_drops_the_retired_indexes_and_creates_the_declared_ones(
             assert not set(present) & set(RETIRED_INDEXES[PRESCRIPTIONS])
             assert dict(present["forward_open_due"]["partialFilterExpression"]) == {
                 "forward_open": True}
+            assert dict(present["dispensing_pharmacy"]["partialFilterExpression"]) == {
+                "dispenses.pharmacy": {"$gt": ""}}
         finally:
             services(app).close()
     assert database[PRESCRIPTIONS].find_one({"_id": "RX1"}) == {"_id": "RX1",
@@ -104,5 +108,28 @@ def test_the_forwarders_look_for_work_rides_the_partial_index(app_config: dict[s
         query = {key: command[key] for key in ("find", "filter", "sort", "limit")}
         plan = database.command("explain", query)["queryPlanner"]["winningPlan"]
         assert "forward_open_due" in str(plan) and "COLLSCAN" not in str(plan)
+    finally:
+        services(app).close()
+
+
+def test_a_pharmacys_dispense_history_rides_the_partial_index(app_config: dict[str, Any]) -> None:
+    """Only dispensed prescriptions are in ``dispensing_pharmacy``; the console's query for a
+    pharmacy's history still finds its prescriptions through it."""
+    finds = _Finds()
+    app = create_app(app_config, listeners=[finds])
+    try:
+        found = services(app)
+        assert found.wait_ready()
+        database = found.storage.database
+        database[PRESCRIPTIONS].insert_many(
+            [{"_id": f"RX{n}", "issued_at": n, "dispenses": [{"pharmacy": f"NT{n % 2}"}]}
+             for n in range(4)] + [{"_id": "RX9", "issued_at": 9, "dispenses": []}])
+        finds.commands.clear()
+        listed = PrescriptionStore(database, cipher=found.cipher).page(limit=10, dispensed_by="NT1")
+        assert [doc["_id"] for doc in listed] == ["RX3", "RX1"]
+        [command] = [c for c in finds.commands if c["find"] == PRESCRIPTIONS]
+        query = {key: command[key] for key in ("find", "filter", "sort", "limit")}
+        plan = database.command("explain", query)["queryPlanner"]["winningPlan"]
+        assert "dispensing_pharmacy" in str(plan) and "COLLSCAN" not in str(plan)
     finally:
         services(app).close()
