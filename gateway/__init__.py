@@ -26,6 +26,7 @@ from gateway.container import build_services
 from gateway.core import config as settings
 from gateway.fhir import views as fhir_views
 from gateway.forwarding import views as forwarding_views
+from gateway.forwarding.worker import METRICS as forwarder_metrics
 from gateway.national import views as national_views
 from gateway.prescriptions import print_views, report_views
 from gateway.prescriptions import views as prescription_views
@@ -111,7 +112,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, start: bool = True,
     http.configure_logging(configured.log_level)
     found = app.extensions[EXTENSION_KEY] = build_services(configured, listeners=listeners)
     http.init_app(app, configured)
-    metrics.init_app(app)
+    metrics.init_app(app, forwarder_metrics)
     if start:
         found.start()
     ops.init_app(app)

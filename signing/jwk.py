@@ -87,7 +87,7 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
     Raises:
         ValueError: unknown ``kty`` or a required member missing.
     """
-    members = _THUMBPRINT_MEMBERS.get(jwk.get("kty"))  # type: ignore[arg-type]
+    members = _THUMBPRINT_MEMBERS.get(jwk.get("kty", ""))
     if members is None or any(not isinstance(jwk.get(name), str) for name in members):
         raise ValueError("not a public JWK with the members RFC 7638 requires")
     # The required members are strings, so RFC 7638's JSON form is exactly RFC 8785's.

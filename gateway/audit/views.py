@@ -19,11 +19,11 @@ from gateway.audit import search
 from gateway.audit.log import NDJSON
 from gateway.audit.store import utc
 from gateway.audit.tree import latest_tree_head, tree, tree_head_at
+from gateway.core.errors import Invalid, NotFound
 from gateway.web.context import services
 from gateway.web.http import export_response, export_type
 from gateway.web.openapi import errors
 from gateway.web.params import Instant
-from gateway.web.problems import ApiError
 from gateway.web.security import requires
 
 blp = Blueprint("audit", __name__, description="Regulators' audit trail, proofs and reports")
@@ -34,8 +34,8 @@ blp = Blueprint("audit", __name__, description="Regulators' audit trail, proofs 
 INT64_MAX = 2**63 - 1
 
 
-def _parameter_error(name: str, message_vi: str, message_en: str) -> ApiError:
-    return ApiError(422, errors=[{"pointer": f"/{name}", "code": "request.invalid",
+def _parameter_error(name: str, message_vi: str, message_en: str) -> Invalid:
+    return Invalid(errors=[{"pointer": f"/{name}", "code": "request.invalid",
                                   "message": message_vi, "_en": message_en, "parameter": name}])
 
 
@@ -163,7 +163,7 @@ def get_tree_head(args: dict[str, Any]) -> Any:
     head = (tree_head_at(database, args["tree_size"]) if "tree_size" in args
             else latest_tree_head(database))
     if head is None:
-        raise ApiError(404, detail="no tree head has been published at that size"
+        raise NotFound("no tree head has been published at that size"
                        if "tree_size" in args else "the log has not been sealed yet")
     return head.to_json()
 
@@ -199,7 +199,7 @@ class ConsistencyProofSchema(Schema):
 def _published_size() -> int:
     head = latest_tree_head(services().storage.database)
     if head is None:
-        raise ApiError(404, detail="the log has not been sealed yet")
+        raise NotFound("the log has not been sealed yet")
     return head.tree_size
 
 

@@ -19,7 +19,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from gateway.core.errors import DomainError, Forbidden, Invalid, error_item
-from gateway.parties.model import ROLES, LastAdmin, Party, UnknownParty, client_id_for
+from gateway.parties.model import ROLES, LastAdmin, Party, Role, UnknownParty, client_id_for
 from gateway.web.context import services
 from gateway.web.http import json_object
 from gateway.web.openapi import errors
@@ -206,7 +206,7 @@ def update_party(client_id: str) -> Any:
 def disable_party(client_id: str) -> Any:
     """Disable a party: its tokens and app-key stop working at once."""
     target = services().parties.fresh(client_id)
-    if target is not None and target.role == "admin":
+    if target is not None and target.role == Role.ADMIN:
         try:  # the last enabled admin: 409 says so, rather than the 403 of any other admin
             services().parties.check_can_disable(client_id)
         except LastAdmin as exc:

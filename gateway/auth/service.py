@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from gateway.auth.limiter import LoginLimiter
 from gateway.auth.tokens import TokenService, VerifiedKeys
 from gateway.core.errors import Malformed, Unauthenticated
-from gateway.parties.model import Party
+from gateway.parties.model import Party, Role
 from gateway.parties.store import PartyStore
 
 
@@ -77,7 +77,7 @@ class Authenticator:
                 party = self.authenticate_secret(client_id, secret, address)
                 if party is not None:
                     self.app_keys.remember(client_id, secret, party.generation)
-            if party is not None and party.role != "pharmacy":
+            if party is not None and party.role != Role.PHARMACY:
                 raise Unauthenticated("app-name and app-key authenticate pharmacies only: "
                                       "other parties send a bearer token")
         else:

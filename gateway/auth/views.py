@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
 
-from gateway.core.errors import RateLimited, Unauthenticated, UnsupportedGrantType
+from gateway.core.errors import Invalid, RateLimited, Unauthenticated, UnsupportedGrantType
 from gateway.parties.model import Party
 from gateway.web.context import services
 from gateway.web.http import client_address, json_object
@@ -49,7 +49,7 @@ def _require_strings(body: dict[str, Any], *names: str) -> list[str]:
         else:
             values.append(value)
     if missing:
-        raise ApiError(422, errors=missing)
+        raise Invalid(errors=missing)
     return values
 
 

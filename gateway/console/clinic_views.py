@@ -27,7 +27,7 @@ from gateway.prescriptions.model import STATUSES
 from gateway.prescriptions.print_pdf import MODULE_MM
 from gateway.prescriptions.printing import qr_svg
 from gateway.web.context import services
-from gateway.web.problems import to_problem
+from gateway.web.problems import status_of
 
 blp = pages.attach(Blueprint("console_clinic", __name__, url_prefix="/console/clinic"))
 
@@ -120,7 +120,7 @@ def cancel(code: str) -> Any:
     try:
         cancel_answer(code, g.party, {"ly_do": reason})
     except (Invalid, Conflict, Forbidden) as exc:
-        status = to_problem(exc).status  # type: ignore[union-attr]
+        status = status_of(exc)
         return _show(code, status, errors=field_errors(exc.errors, fields=("ly_do",)),
                      reason=reason)
     flash(f"Đã hủy đơn thuốc {code}.", "success")

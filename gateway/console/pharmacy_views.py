@@ -22,7 +22,7 @@ from gateway.console.sheet import sheet
 from gateway.core.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.prescriptions.answers import dispense_answer, looked_up, viewed
 from gateway.web.context import services
-from gateway.web.problems import to_problem
+from gateway.web.problems import status_of
 
 blp = pages.attach(Blueprint("console_pharmacy", __name__, url_prefix="/console/pharmacy"))
 
@@ -50,7 +50,7 @@ def lookup() -> Any:
         return page("console/pharmacy_home.html", 404, code=text,
                     errors={"code": ["Không tìm thấy đơn thuốc có mã này"]})
     except (Invalid, Conflict) as exc:
-        status = to_problem(exc).status  # type: ignore[union-attr]
+        status = status_of(exc)
         return page("console/pharmacy_home.html", status, code=text,
                     errors={"code": [item["message"] for item in exc.errors]})
     if details is not None:  # QR text: audited now, with how it was read
@@ -101,7 +101,7 @@ def dispense(code: str) -> Any:
         answer = dispense_answer(code, g.party, filled.body,
                                  idempotency_key=f"console:{nonce}" if nonce else None)
     except (Invalid, Conflict, Forbidden) as exc:
-        status = to_problem(exc).status  # type: ignore[union-attr]
+        status = status_of(exc)
         errors = field_errors(exc.errors, filled.lines, fields=("ma_hoa_don",))
         if not exc.errors:
             errors.setdefault(FORM, []).append(pages.MESSAGES.get(status, pages.MESSAGES[400]))

@@ -25,6 +25,7 @@ from gateway.forwarding.deliveries import COUNTED_STATES, count_table
 from gateway.parties.model import Party, client_id_for
 from gateway.parties.store import PartyStore
 from gateway.prescriptions.cursor import decode_cursor, encode_cursor
+from gateway.prescriptions.model import Dispense
 from gateway.prescriptions.outbox_store import OutboxStore
 from gateway.prescriptions.overlap_store import OverlapStore
 from gateway.prescriptions.reading import Reading
@@ -141,7 +142,7 @@ class Console:
             next_cursor = encode_cursor(last["issued_at"], last["_id"])
         return rows, next_cursor
 
-    def _dispense_row(self, dispense: Mapping[str, Any]) -> dict[str, Any]:
+    def _dispense_row(self, dispense: Dispense) -> dict[str, Any]:
         items = []
         for item in dispense["items"]:
             drug = self.catalog.get(item["ma_thuoc"])

@@ -15,7 +15,7 @@ from drug_catalog.catalog import Catalog
 from gateway.fhir import resources as fr
 from gateway.fhir.model import Dispense, DispensedItem, Line, Pack, Rx
 from gateway.fhir.systems import Systems
-from gateway.parties.model import Party
+from gateway.parties.model import Party, Role
 from gateway.parties.store import PartyStore
 
 
@@ -117,7 +117,7 @@ class Prescriptions:
                  unit=line.get("unit"))
             for line, sent in zip(stored["lines"], document["thong_tin_don_thuoc"], strict=True))
         doctor = (self.parties.get(stored["issuer"])
-                  if stored.get("issuer_role") == "doctor" else None)
+                  if stored.get("issuer_role") == Role.DOCTOR else None)
         clinic = self.parties.find_national(stored["facility"])
         return Rx(code=stored["_id"], document=document,
                   status=self.reader.effective_status(stored), facility=stored["facility"],
@@ -130,7 +130,7 @@ class Prescriptions:
                   if dispenses else ())
 
     def _dispense(self, dispense: Mapping[str, Any], party: Party) -> Dispense:
-        own = party.role != "pharmacy" or dispense["pharmacy"] == party.code
+        own = party.role != Role.PHARMACY or dispense["pharmacy"] == party.code
         items = tuple(
             DispensedItem(line=item["line"], national_code=item["ma_thuoc"],
                           prescribed_code=item.get("ma_thuoc_da_ke_don", item["ma_thuoc"]),

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
-from gateway.core.errors import Forbidden, Invalid, NotFound
+from gateway.core.errors import Forbidden, Invalid, NotFound, PharmacyIdentity
 from gateway.fhir import capability
 from gateway.fhir import resources as fr
 from gateway.fhir.adapter import Prescriptions
@@ -29,6 +29,7 @@ from gateway.fhir.service import (
     FhirService,
 )
 from gateway.fhir.systems import Systems
+from gateway.parties.model import Role
 from gateway.prescriptions.answers import (
     cancel_answer,
     dispense_answer,
@@ -36,10 +37,10 @@ from gateway.prescriptions.answers import (
     record_refusal,
     submit_answer,
 )
-from gateway.prescriptions.model import Refused
+from gateway.prescriptions.model import PRESCRIBERS, Refused
 from gateway.web.context import services
 from gateway.web.http import json_body, json_object
-from gateway.web.problems import ApiError, handle_exception
+from gateway.web.problems import ApiError, handle_exception, problem_for
 from gateway.web.security import current_party, requires
 
 blp = Blueprint("fhir", __name__)
@@ -203,7 +204,7 @@ def transaction() -> Response:
     kinds = {str(resource.get("resourceType")) if isinstance(resource, dict) else None
              for _where, resource in resources}
     if kinds == {"MedicationDispense"}:
-        if party.role != "pharmacy":
+        if party.role != Role.PHARMACY:
             raise Forbidden("only a pharmacy dispenses")
         if bundle.get("type") != "transaction":
             raise Invalid(errors=[{"pointer": "/type", "code": "fhir.bundle_type",
@@ -224,7 +225,7 @@ def _entry_resources(bundle: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def _submit(bundle: dict[str, Any]) -> Response:
     party = current_party()
-    if party.role not in ("clinic", "doctor"):
+    if party.role not in PRESCRIBERS:
         raise Forbidden("only a clinic or a doctor prescribes")
     intake = read_transaction(bundle, _systems())
     g.fhir_intake = intake
@@ -235,7 +236,7 @@ def _submit(bundle: dict[str, Any]) -> Response:
                   if intake.document is not None else [])
         record_refusal(intake.document or {}, Refused(
             [*errors, *({"code": item["code"]} for item in intake.problems)]))
-        raise ApiError(422, slug="validation", errors=errors)
+        raise problem_for(Invalid, errors=errors)
     started = datetime.now(UTC)
     response = idempotent("submit", lambda: submit_answer(intake.document, party))
     if response.status_code >= 400:  # a refusal kept for this Idempotency-Key, replayed
@@ -323,7 +324,7 @@ def cancel(resource_id: str) -> Response:
     reason = reasons[0].get("text") if reasons and isinstance(reasons[0], dict) else (
         reasons[0] if reasons else None)
     if status != ["cancelled"] or len(operations) != 1 + len(reasons):
-        raise ApiError(422, errors=[{
+        raise Invalid(errors=[{
             "pointer": "", "code": "fhir.value",
             "message": "Chỉ nhận JSON Patch thay /status bằng cancelled (và /statusReason)",
             "_en": "only a JSON Patch replacing /status with cancelled (and /statusReason)"}])
@@ -346,8 +347,8 @@ def _dispense(resources: list[tuple[str, Any]], *, transaction: bool) -> Respons
                                 object_type="prescription" if intake.code else None,
                                 object_id=intake.code, details={"codes": codes})
         if "dispense.pharmacy_identity" in codes:
-            raise ApiError(403, slug="pharmacy-identity")
-        raise ApiError(422, slug="validation")
+            raise problem_for(PharmacyIdentity)
+        raise problem_for(Invalid)
     code = intake.code
     response = idempotent(f"dispense\x1f{code}",
                           lambda: dispense_answer(code, party, intake.body))

@@ -25,20 +25,14 @@ from prometheus_client.core import GaugeMetricFamily
 from pymongo.errors import PyMongoError
 
 from gateway.core.errors import Conflict, Forbidden, NotFound, error_item
-from gateway.parties.model import Party
-from gateway.prescriptions.outbox import (
-    DEAD,
-    FAILED_PERMANENT,
-    IN_FLIGHT,
-    PENDING,
-    RETRYABLE_BY_ADMIN,
-    waiting_for,
-)
+from gateway.parties.model import Party, Role
+from gateway.prescriptions.model import PRESCRIBERS, DeliveryState
+from gateway.prescriptions.outbox import OPEN, RETRYABLE_BY_ADMIN, waiting_for
 from gateway.prescriptions.outbox_store import OutboxStore
 
 log = logging.getLogger(__name__)
 
-COUNTED_STATES = (PENDING, IN_FLIGHT, FAILED_PERMANENT, DEAD)
+COUNTED_STATES = (DeliveryState.PENDING, DeliveryState.IN_FLIGHT, DeliveryState.FAILED_PERMANENT, DeliveryState.DEAD)
 TARGET_KINDS = ("registry", "pharmacy")
 # What a delivery shows, in this order (the deliveries view's schema has the same fields).
 PUBLIC_FIELDS = ("id", "seq", "target", "event", "ref", "state", "attempts", "created_at",
@@ -49,7 +43,7 @@ PUBLIC_FIELDS = ("id", "seq", "target", "event", "ref", "state", "attempts", "cr
 def refusal_errors(entry: Mapping[str, Any]) -> dict[str, Any] | None:
     """The receiver's error map of a refused delivery (the national ``error`` object, or the
     pharmacy answer's body), or None when it was not refused."""
-    if entry.get("state") != FAILED_PERMANENT:
+    if entry.get("state") != DeliveryState.FAILED_PERMANENT:
         return None
     body = (entry.get("response") or {}).get("body")
     if isinstance(body, dict):
@@ -68,9 +62,9 @@ def _utc(value: Any) -> Any:
 def public_delivery(deliveries: list[Mapping[str, Any]], index: int) -> dict[str, Any]:
     entry = deliveries[index]
     shown = {name: _utc(entry.get(name)) for name in PUBLIC_FIELDS}
-    if entry.get("state") != PENDING:
+    if entry.get("state") != DeliveryState.PENDING:
         shown["next_attempt_at"] = None
-    shown["waiting_for"] = waiting_for(deliveries, index) if entry.get("state") == PENDING else None
+    shown["waiting_for"] = waiting_for(deliveries, index) if entry.get("state") == DeliveryState.PENDING else None
     shown["refusal"] = refusal_errors(entry)
     return shown
 
@@ -85,8 +79,8 @@ def deliveries_for(outbox: OutboxStore, code: str, party: Party) -> list[dict[st
     doc = outbox.deliveries_of(code)
     if doc is None:
         raise NotFound(f"no prescription {code}")
-    if not (party.role in ("regulator", "admin")
-            or (party.role in ("clinic", "doctor") and party.facility == doc.get("facility"))):
+    if not (party.role in (Role.REGULATOR, Role.ADMIN)
+            or (party.role in PRESCRIBERS and party.facility == doc.get("facility"))):
         raise Forbidden("only the issuing facility, regulators and admins see deliveries")
     deliveries = doc.get("deliveries") or []
     order = sorted(range(len(deliveries)), key=lambda i: (deliveries[i].get("seq", i), i))
@@ -181,12 +175,12 @@ class DeliveryMetrics:
                                  labels=["target"])
         oldest: dict[str, datetime] = {}
         for row in rows:
-            if row["_id"]["state"] in (PENDING, IN_FLIGHT) and row.get("oldest") is not None:
+            if row["_id"]["state"] in OPEN and row.get("oldest") is not None:
                 created = _utc(row["oldest"])
                 oldest[_kind(row)] = min(created, oldest.get(_kind(row), created))
         for (state, kind), count in count_table(rows).items():
             counts.add_metric([state, kind], count)
-            if state == FAILED_PERMANENT:
+            if state == DeliveryState.FAILED_PERMANENT:
                 refused.add_metric([kind], count)
         now = datetime.now(UTC)
         for kind in TARGET_KINDS:

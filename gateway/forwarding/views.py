@@ -17,7 +17,6 @@ from gateway.prescriptions.outbox import PHARMACY_EVENTS
 from gateway.web.context import services
 from gateway.web.http import json_object
 from gateway.web.openapi import errors
-from gateway.web.problems import ApiError
 from gateway.web.security import current_party, requires
 
 blp = Blueprint("deliveries", __name__, description="Where each prescription was forwarded, "
@@ -171,5 +170,5 @@ def get_webhook() -> Any:
     """This pharmacy's webhook (404 if none is registered)."""
     webhook = services().webhooks.get(current_party().code)
     if webhook is None:
-        raise ApiError(404, detail="no webhook is registered")
+        raise NotFound("no webhook is registered")
     return _answer(webhook)

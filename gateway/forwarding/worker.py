@@ -71,23 +71,13 @@ from gateway.forwarding.registry import (
 from gateway.forwarding.schedule import Schedule, parse_partition
 from gateway.forwarding.webhooks import PharmacyWebhookClient
 from gateway.parties.store import PartyStore
+from gateway.prescriptions.model import DeliveryEvent, DeliveryState
 from gateway.prescriptions.outbox import (
-    DEAD,
-    DELIVERED,
-    DISPENSE_RECORDED,
-    FAILED_PERMANENT,
-    IN_FLIGHT,
     OPEN,
-    PENDING,
-    PRESCRIPTION_CANCELLED,
-    PRESCRIPTION_ISSUED,
     REGISTRY,
-    RESULT_DELIVERED,
-    RESULT_PERMANENT,
-    RESULT_SKIPPED,
     REVISION,
-    SKIPPED,
     Outcome,
+    SendResult,
     pharmacy_code,
     target_kind,
     waiting_for,
@@ -97,12 +87,15 @@ from gateway.prescriptions.store import PRESCRIPTIONS
 
 log = logging.getLogger(__name__)
 
+# Registered by the composition root (gateway.web.metrics.init_app), not on import.
 REFUSED = Counter("erx_forward_refused_total", "Deliveries the receiver refused for good "
-                  "(failed_permanent), by target", ["target"])
+                  "(failed_permanent), by target", ["target"], registry=None)
 ATTEMPTS = Counter("erx_forward_attempts_total", "Send attempts by the forwarder, by result",
-                   ["target", "event", "result"])
+                   ["target", "event", "result"], registry=None)
 SEND_SECONDS = Histogram("erx_forward_send_duration_seconds", "Duration of one send attempt",
-                         ["target"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+                         ["target"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+                         registry=None)
+METRICS = (REFUSED, ATTEMPTS, SEND_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -209,7 +202,7 @@ class Forwarder:
                     or waiting_for(deliveries, index) is not None):
                 continue
             # in_flight while nobody holds the lease: the holder died mid-send; due now.
-            if entry["state"] == PENDING:
+            if entry["state"] == DeliveryState.PENDING:
                 due = entry.get("next_attempt_at")
                 if due is None:  # parked: due as soon as the registry is configured
                     if self._parks(entry):
@@ -251,9 +244,9 @@ class Forwarder:
                 now = self.clock()
                 first = entry.get("first_attempt_at") or now
                 if self._parks(entry):
-                    parked = {"state": PENDING, "next_attempt_at": None,
+                    parked = {"state": DeliveryState.PENDING, "next_attempt_at": None,
                               "last_error": UnconfiguredRegistry.REASON}
-                    entry.update(state=PENDING, next_attempt_at=None)
+                    entry.update(state=DeliveryState.PENDING, next_attempt_at=None)
                     if claimed:
                         unwritten[index] = parked
                     else:
@@ -266,11 +259,12 @@ class Forwarder:
                     claimed, unwritten, events = True, {}, []
                 else:
                     self._write(doc, index, seen, claimed, {
-                        **unwritten, index: {"state": IN_FLIGHT, "last_attempt_at": now,
+                        **unwritten, index: {"state": DeliveryState.IN_FLIGHT,
+                                             "last_attempt_at": now,
                                              "first_attempt_at": first}}, True, now, events)
                     claimed, events = True, []
                     attempt = entry.get("attempts", 0) + 1
-                    entry.update(state=IN_FLIGHT, attempts=attempt, first_attempt_at=first)
+                    entry.update(state=DeliveryState.IN_FLIGHT, attempts=attempt, first_attempt_at=first)
                     with SEND_SECONDS.labels(target_kind(entry["target"])).time():
                         outcome = self.deliver(doc, entry, attempt)
                     unwritten = {index: self._outcome_fields(code, entry, outcome, first,
@@ -288,7 +282,8 @@ class Forwarder:
         # Released: wake for the earliest retry (not before: a look while this forwarder
         # still held the prescription would take its lease for the next due time).
         retries = [deliveries[i]["next_attempt_at"] for i in tried
-                   if deliveries[i].get("state") == PENDING and deliveries[i].get("next_attempt_at")]
+                   if deliveries[i].get("state") == DeliveryState.PENDING
+                   and deliveries[i].get("next_attempt_at")]
         if retries:
             self.schedule.retry_at(min(retries))
         return True
@@ -322,35 +317,36 @@ class Forwarder:
         to ``events``."""
         fields: dict[str, Any] = {}
         if outcome is None:
-            state, result = DEAD, "dead"
+            state, result = DeliveryState.DEAD, "dead"
             fields["last_error"] = (f"gave up: first attempt more than "
                                              f"{self.policy.max_age} ago; last error: "
                                              f"{entry.get('last_error')}")
         else:
             fields["last_error"] = outcome.error
             fields["response"] = outcome.response
-            if outcome.kind == RESULT_DELIVERED:
-                state, result = DELIVERED, "delivered"
+            if outcome.kind == SendResult.DELIVERED:
+                state, result = DeliveryState.DELIVERED, "delivered"
                 fields["delivered_at"] = now
-            elif outcome.kind == RESULT_PERMANENT:
-                state, result = FAILED_PERMANENT, "failed_permanent"
-            elif outcome.kind == RESULT_SKIPPED:
-                state, result = SKIPPED, "skipped"
+            elif outcome.kind == SendResult.PERMANENT:
+                state, result = DeliveryState.FAILED_PERMANENT, "failed_permanent"
+            elif outcome.kind == SendResult.SKIPPED:
+                state, result = DeliveryState.SKIPPED, "skipped"
             elif now - first >= self.policy.max_age:
-                state, result = DEAD, "dead"
+                state, result = DeliveryState.DEAD, "dead"
                 fields["last_error"] = (f"gave up after {self.policy.max_age}: "
                                                  f"{outcome.error}")
             else:
-                state, result = PENDING, "retry"
+                state, result = DeliveryState.PENDING, "retry"
                 delay = backoff_delay(entry.get("attempts", 1), base=self.policy.backoff_base,
                                       cap=self.policy.backoff_cap, rng=self.rng)
                 entry["next_attempt_at"] = fields["next_attempt_at"] = \
                     now + timedelta(seconds=delay)
         fields["state"] = entry["state"] = state
         ATTEMPTS.labels(target_kind(entry["target"]), entry["event"], result).inc()
-        if state == FAILED_PERMANENT:
+        if state == DeliveryState.FAILED_PERMANENT:
             REFUSED.labels(target_kind(entry["target"])).inc()
-        if state in (DELIVERED, FAILED_PERMANENT, DEAD, SKIPPED):
+        if state in (DeliveryState.DELIVERED, DeliveryState.FAILED_PERMANENT, DeliveryState.DEAD,
+                     DeliveryState.SKIPPED):
             events.append(self._audit_event(code, entry, state))
         return fields
 
@@ -358,9 +354,9 @@ class Forwarder:
         """A terminal outcome's audit event, written with the outcome (or on its own if that
         write fails: :meth:`_keep_events`)."""
         return self.audit.prepare(
-            {DELIVERED.value: "delivery.delivered", SKIPPED.value: "delivery.skipped"}.get(
-                state, "delivery.failed"),
-            outcome="success" if state in (DELIVERED, SKIPPED) else "failure",
+            {DeliveryState.DELIVERED.value: "delivery.delivered",
+             DeliveryState.SKIPPED.value: "delivery.skipped"}.get(state, "delivery.failed"),
+            outcome="success" if state in (DeliveryState.DELIVERED, DeliveryState.SKIPPED) else "failure",
             object_type="prescription", object_id=code, actor="forwarder",
             details={"delivery": entry["id"], "target": entry["target"], "event": entry["event"],
                      "attempts": entry.get("attempts", 0), "state": state})
@@ -400,13 +396,13 @@ class Forwarder:
     def _send(self, doc: Mapping[str, Any], entry: Mapping[str, Any], attempt: int) -> Outcome:
         target, event, delivery_id = entry["target"], entry["event"], entry["id"]
         if target == REGISTRY:
-            if event == PRESCRIPTION_ISSUED:
+            if event == DeliveryEvent.PRESCRIPTION_ISSUED:
                 body = national_document(doc, utc_offset_minutes=self.policy.utc_offset_minutes)
                 return self.registry.send_prescription(body, delivery_id=delivery_id)
-            if event == PRESCRIPTION_CANCELLED:
+            if event == DeliveryEvent.PRESCRIPTION_CANCELLED:
                 return self.registry.send_cancellation(national_cancellation(doc),
                                                        delivery_id=delivery_id)
-            if event == DISPENSE_RECORDED:
+            if event == DeliveryEvent.DISPENSE_RECORDED:
                 dispense = next((d for d in doc.get("dispenses") or []
                                  if d.get("id") == entry.get("ref")), None)
                 if dispense is None:

@@ -21,10 +21,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
 
-from drug_catalog.errors import CatalogError
 from gateway.core.errors import Conflict, DomainError, Invalid, NotFound, PharmacyIdentity
-from gateway.parties.model import Party
+from gateway.parties.model import Party, Role
 from gateway.prescriptions.answers import dispense_answer, idempotent, looked_up, submit_answer, viewed
+from gateway.prescriptions.dispensing import item_problems, sold_items, unknown_fields
 from gateway.prescriptions.model import STATUSES, StoredPrescription
 from gateway.web.context import services
 from gateway.web.http import json_object
@@ -318,7 +318,7 @@ def _issuer(stored: StoredPrescription) -> dict[str, str]:
     facility's name and phone."""
     store = services().parties
     clinic = store.find_national(stored["facility"])
-    doctor = store.get(stored["issuer"]) if stored.get("issuer_role") == "doctor" else None
+    doctor = store.get(stored["issuer"]) if stored.get("issuer_role") == Role.DOCTOR else None
     return {"ten_bac_si": doctor.name if doctor else "",
             "ten_co_so_kham_chua_benh": clinic.name if clinic else "",
             "so_dien_thoai_co_so_kham_chua_benh": (clinic.phone or "") if clinic else ""}
@@ -362,27 +362,19 @@ def _native_dispense(body: dict[str, Any], party: Party) -> tuple[str, dict[str,
     if not isinstance(code, str) or not code:
         raise Invalid(errors=[{"pointer": "/ma_don_thuoc", "code": "request.required",
                                "message": "Thiếu mã đơn thuốc"}])
-    for name in sorted(set(body) - DISPENSE_FIELDS):
-        errors.append({"pointer": f"/{name}", "code": "dispense.unknown_field",
-                       "message": f"Trường không được hỗ trợ: {name}"})
+    errors += unknown_fields(body, DISPENSE_FIELDS)
     stored = services().reading.get(code)
-    items = body.get("thong_tin_thuoc")
-    if not isinstance(items, list) or not items:
-        errors.append({"pointer": "/thong_tin_thuoc", "code": "dispense.items_required",
-                       "message": "Cần ít nhất một dòng thuốc bán"})
-        items = []
+    dispensing = services().dispensing
+    items, no_items = sold_items(body.get("thong_tin_thuoc"), "/thong_tin_thuoc")
+    errors += no_items
     native_items = []
     for position, item in enumerate(items):
         pointer = f"/thong_tin_thuoc/{position}"
+        errors += item_problems(item, pointer, ITEM_FIELDS)
         if not isinstance(item, dict):
-            errors.append({"pointer": pointer, "code": "dispense.item",
-                           "message": "Dòng thuốc bán phải là đối tượng"})
             continue
-        for name in sorted(set(item) - ITEM_FIELDS):
-            errors.append({"pointer": f"{pointer}/{name}", "code": "dispense.unknown_field",
-                           "message": f"Trường không được hỗ trợ: {name}"})
         prescribed = item.get("ma_thuoc_da_ke_don", item.get("ma_thuoc"))
-        line = _line_of(stored, prescribed)
+        line = dispensing.line_for(stored, prescribed)
         if line is None:
             errors.append({"pointer": f"{pointer}/ma_thuoc_da_ke_don", "code": "dispense.line",
                            "message": "Thuốc này không có trong đơn"})
@@ -410,19 +402,3 @@ def _pharmacy_fields(body: dict[str, Any], party: Party) -> list[dict[str, str]]
     if isinstance(named, str) and named and named != party.code:
         raise PharmacyIdentity(named, party.code)
     return errors
-
-
-def _line_of(stored: StoredPrescription, identifier: Any) -> int | None:
-    if not isinstance(identifier, str):
-        return None
-    for line, submitted in zip(stored["lines"], stored["document"]["thong_tin_don_thuoc"], strict=True):
-        if identifier in (line["ma_thuoc"], line.get("submitted_ma_thuoc"),
-                          submitted.get("ma_thuoc")):
-            return line["index"]
-    try:
-        national_code = services().catalog.catalog.resolve(identifier).national_code
-    except CatalogError:  # an unknown identifier simply matches no line
-        return None
-    return next((line["index"] for line in stored["lines"]
-                 if line["ma_thuoc"] == national_code), None)
-

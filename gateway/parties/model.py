@@ -94,7 +94,7 @@ def pharmacy_key(code: str) -> str:
 
 
 def client_id_for(role: str, code: str, facility: str | None) -> str:
-    if role == "doctor":
+    if role == Role.DOCTOR:
         return f"doctor-{facility}-{code}"
     return f"{role}-{code}"
 

@@ -49,6 +49,7 @@ from gateway.parties.model import (
     PartyConflict,
     PartyError,
     PartyExists,
+    Role,
     UnknownParty,
     checked_contact,
     client_id_for,
@@ -110,11 +111,11 @@ class PartyStore:
         if role not in ROLES:
             raise PartyError(f"role must be one of {', '.join(ROLES)}")
         contact = checked_contact(name=name, address=address, phone=phone)
-        if role == "clinic":
+        if role == Role.CLINIC:
             if not FACILITY_CODE.match(code):
                 raise PartyError("a clinic code is the 5-character facility code")
             facility = code
-        elif role == "doctor":
+        elif role == Role.DOCTOR:
             if not facility or not FACILITY_CODE.match(facility):
                 raise PartyError("a doctor needs --facility, a 5-character facility code")
             if not PARTY_CODE.match(code):
@@ -124,7 +125,7 @@ class PartyStore:
                 raise PartyError(f"a {role} belongs to no facility")
             if not PARTY_CODE.match(code):
                 raise PartyError("code: 1-50 letters, digits, '.', '_' or '-'")
-        if role == "pharmacy" and self._pharmacy_twin(code):
+        if role == Role.PHARMACY and self._pharmacy_twin(code):
             raise PartyExists(f"a pharmacy with code {code} exists already (pharmacy codes "
                               "compare case-insensitively)")
         secret = secrets.token_urlsafe(32)
@@ -166,7 +167,7 @@ class PartyStore:
 
     def find_national(self, facility: str, doctor: str | None = None) -> Party | None:
         """The party a national login names: the clinic of ``facility``, or its doctor."""
-        role, code = ("clinic", facility) if doctor is None else ("doctor", doctor)
+        role, code = (Role.CLINIC, facility) if doctor is None else (Role.DOCTOR, doctor)
         if not isinstance(facility, str) or not isinstance(code, str):
             return None
         doc = self._by_id(client_id_for(role, code, facility))
@@ -336,7 +337,7 @@ class PartyStore:
         (not to be changed: it may be the cache's)."""
         if not isinstance(code, str):
             return None
-        if role != "doctor":  # a doctor's client id also names its facility
+        if role != Role.DOCTOR:  # a doctor's client id also names its facility
             doc = self._by_id(client_id_for(role, code, None))
             return doc if doc is not None and doc.get("role") == role else None
         return self.collection.find_one({"role": role, "code": code}, {"secret_hash": 0})

@@ -11,12 +11,12 @@ from gateway.core.errors import Forbidden, NotCancellable, Unavailable
 from gateway.parties.model import Party
 from gateway.prescriptions import outbox
 from gateway.prescriptions.model import (
-    CANCELLED,
     DISPENSABLE,
     MAX_CAS_ATTEMPTS,
     PRESCRIBERS,
     AuditEvent,
     Cancellation,
+    Status,
     StoredPrescription,
     state_message,
 )
@@ -59,7 +59,7 @@ class Cancelling:
             if self.store.record_cancellation(code, stored["version"], cancellation=cancellation,
                                               deliveries=entries, audit_events=[event], now=now):
                 # What the update made of the version read: no read-back round trip.
-                return {**stored, "status": CANCELLED, "cancellation": cancellation,
+                return {**stored, "status": Status.CANCELLED, "cancellation": cancellation,
                         "version": stored["version"] + 1,
                         "deliveries": [*(stored.get("deliveries") or []), *entries],
                         "forward_due_at": now, "forward_open": True}

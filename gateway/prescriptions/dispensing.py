@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -39,14 +39,13 @@ from gateway.parties.model import Party, Role, pharmacy_key
 from gateway.prescriptions import outbox
 from gateway.prescriptions.model import (
     DISPENSABLE,
-    DISPENSED,
-    PARTIALLY_DISPENSED,
     AuditEvent,
     Dispense,
     DispenseItem,
     Issue,
     PackRecord,
     Settings,
+    Status,
     StoredPrescription,
     effective_status,
     state_message,
@@ -55,6 +54,10 @@ from gateway.prescriptions.store import PrescriptionStore
 from schemas.quantities import as_number, exact, quantity_problem
 
 log = logging.getLogger(__name__)
+
+NATIVE_FIELDS = frozenset({"ma_hoa_don", "items"})
+NATIVE_ITEM_FIELDS = frozenset({"line", "ma_thuoc", "so_luong_ban", "packs"})
+
 
 class Dispensing:
     """A pharmacy's dispenses, checked against the ``catalog`` (substitutes, packs) and the
@@ -138,7 +141,7 @@ class Dispensing:
                            for line in stored["lines"])
             now = dispense["at"]
             entries = outbox.deliveries_for_dispense(stored, dispense, now)
-            status = DISPENSED if complete else PARTIALLY_DISPENSED
+            status = Status.DISPENSED if complete else Status.PARTIALLY_DISPENSED
             dispensed = {index: as_number(new_totals[index]) for index in wanted}
             details: dict[str, Any] = {"dispense": dispense["id"]}
             if dispense.get("warnings"):
@@ -187,11 +190,9 @@ class Dispensing:
         if invoice is not None and (not isinstance(invoice, str) or len(invoice) > 20):
             errors.append(error_item("/ma_hoa_don", "dispense.invoice",
                                      "Mã hóa đơn là chuỗi tối đa 20 ký tự"))
-        raw_items = body.get("items")
-        if not isinstance(raw_items, list) or not raw_items:
-            errors.append(error_item("/items", "dispense.items_required",
-                                     "Cần ít nhất một dòng thuốc bán"))
-            raise Invalid(errors=errors)
+        raw_items, no_items = sold_items(body.get("items"), "/items")
+        if no_items:
+            raise Invalid(errors=errors + no_items)
         if len(raw_items) > len(stored["lines"]):
             errors.append(error_item("/items", "dispense.items_limit",
                                      f"Tối đa {len(stored['lines'])} dòng thuốc bán (một dòng cho "
@@ -204,23 +205,17 @@ class Dispensing:
                                      f"Tối đa {self.settings.max_packs_per_dispense} hộp thuốc được "
                                      f"quét trong một lần bán (nhận {scanned})"))
             raise Invalid(errors=errors)
-        unknown = sorted(set(body) - {"ma_hoa_don", "items"})
-        for name in unknown:
-            errors.append(error_item(f"/{name}", "dispense.unknown_field",
-                                     f"Trường không được hỗ trợ: {name}"))
+        errors += unknown_fields(body, NATIVE_FIELDS)
         items: list[DispenseItem] = []
         packs: list[dict[str, Any]] = []
         seen_packs: set[str] = set()
         today = now.astimezone(self.settings.timezone).date()
         for position, raw in enumerate(raw_items):
             pointer = f"/items/{position}"
-            if not isinstance(raw, dict):
-                errors.append(error_item(pointer, "dispense.item", "Dòng thuốc bán phải là đối tượng"))
-                continue
             item_errors = len(errors)
-            for name in sorted(set(raw) - {"line", "ma_thuoc", "so_luong_ban", "packs"}):
-                errors.append(error_item(f"{pointer}/{name}", "dispense.unknown_field",
-                                         f"Trường không được hỗ trợ: {name}"))
+            errors += item_problems(raw, pointer, NATIVE_ITEM_FIELDS)
+            if not isinstance(raw, dict):
+                continue
             line_index = raw.get("line")
             if not isinstance(line_index, int) or isinstance(line_index, bool):
                 errors.append({**error_item(f"{pointer}/line", "dispense.line",
@@ -345,6 +340,24 @@ class Dispensing:
                     f"Vượt số lượng kê đơn: còn lại {as_number(exact(line['prescribed']) - done)}"))
         return over
 
+    def line_for(self, stored: StoredPrescription, identifier: Any) -> int | None:
+        """The index of the line of ``stored`` that ``identifier`` names: the line's national
+        code, the identifier the prescriber sent, or any identifier of the same product in the
+        catalog; ``None`` when no line matches (a report that names its lines by drug)."""
+        if not isinstance(identifier, str):
+            return None
+        for line, submitted in zip(stored["lines"], stored["document"]["thong_tin_don_thuoc"],
+                                   strict=True):
+            if identifier in (line["ma_thuoc"], line.get("submitted_ma_thuoc"),
+                              submitted.get("ma_thuoc")):
+                return line["index"]
+        try:
+            national_code = self.catalog.resolve(identifier).national_code
+        except CatalogError:  # an unknown identifier simply matches no line
+            return None
+        return next((line["index"] for line in stored["lines"]
+                     if line["ma_thuoc"] == national_code), None)
+
     def dispense_problems(self, stored: Mapping[str, Any],
                           body: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every problem ``body`` would be refused for against ``stored``, without recording
@@ -394,6 +407,31 @@ class Dispensing:
         if now - holder["at"] < self.settings.pack_reservation_grace:
             return False
         return not self.store.has_dispense(holder["prescription"], holder["dispense"])
+
+
+def unknown_fields(given: Iterable[str], known: Collection[str],
+                   pointer: str = "") -> list[dict[str, str]]:
+    """``dispense.unknown_field`` for each name of ``given`` outside ``known``, in name order,
+    under ``pointer`` (a report's own field names: the native body's or a face's)."""
+    return [error_item(f"{pointer}/{name}", "dispense.unknown_field",
+                       f"Trường không được hỗ trợ: {name}")
+            for name in sorted(set(given) - set(known))]
+
+
+def sold_items(items: Any, pointer: str) -> tuple[list[Any], list[dict[str, str]]]:
+    """A report's list of sold items (at ``pointer``) and its problem: ``dispense.items_required``
+    unless it is a non-empty list (then no items)."""
+    if isinstance(items, list) and items:
+        return items, []
+    return [], [error_item(pointer, "dispense.items_required", "Cần ít nhất một dòng thuốc bán")]
+
+
+def item_problems(item: Any, pointer: str, known: Collection[str]) -> list[dict[str, str]]:
+    """The shape problems of one sold item at ``pointer``: not an object (``dispense.item``),
+    or its fields outside ``known``."""
+    if not isinstance(item, dict):
+        return [error_item(pointer, "dispense.item", "Dòng thuốc bán phải là đối tượng")]
+    return unknown_fields(item, known, pointer)
 
 
 def dispense_id_for(party: Party, code: str, idempotency_key: str) -> str:

@@ -54,12 +54,7 @@ class DeliveryEvent(StrEnum):
     DISPENSE_RECORDED = "dispense.recorded"
 
 
-ISSUED = Status.ISSUED
-PARTIALLY_DISPENSED = Status.PARTIALLY_DISPENSED
-DISPENSED = Status.DISPENSED
-CANCELLED = Status.CANCELLED
-EXPIRED = Status.EXPIRED
-DISPENSABLE: tuple[Status, ...] = (ISSUED, PARTIALLY_DISPENSED)
+DISPENSABLE: tuple[Status, ...] = (Status.ISSUED, Status.PARTIALLY_DISPENSED)
 #: every status a listing may filter on, as plain strings (OpenAPI enums, messages)
 STATUSES: tuple[str, ...] = tuple(status.value for status in Status)
 PRESCRIBERS: tuple[Role, ...] = (Role.CLINIC, Role.DOCTOR)
@@ -260,6 +255,7 @@ def effective_status(stored: Mapping[str, Any], now: datetime) -> Status:
 
 def state_message(status: str) -> str:
     """Why a prescription in ``status`` cannot be changed, for a person (Vietnamese)."""
-    messages: dict[str, str] = {CANCELLED: "Đơn thuốc đã bị hủy", DISPENSED: "Đơn thuốc đã bán đủ",
-                                EXPIRED: "Đơn thuốc đã hết hạn"}
+    messages: dict[str, str] = {Status.CANCELLED: "Đơn thuốc đã bị hủy",
+                                Status.DISPENSED: "Đơn thuốc đã bán đủ",
+                                Status.EXPIRED: "Đơn thuốc đã hết hạn"}
     return messages.get(status, f"Trạng thái đơn thuốc: {status}")

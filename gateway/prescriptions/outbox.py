@@ -28,6 +28,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from gateway.parties.model import pharmacy_key
@@ -36,12 +37,9 @@ from gateway.prescriptions.model import Delivery, DeliveryEvent, DeliveryState
 REGISTRY = "registry"
 PHARMACY_PREFIX = "pharmacy:"
 
-PRESCRIPTION_ISSUED = DeliveryEvent.PRESCRIPTION_ISSUED
-PRESCRIPTION_CANCELLED = DeliveryEvent.PRESCRIPTION_CANCELLED
-DISPENSE_RECORDED = DeliveryEvent.DISPENSE_RECORDED
 EVENTS: tuple[str, ...] = tuple(event.value for event in DeliveryEvent)
 # Events a pharmacy may subscribe its webhook to (dispense reports go to the registry only).
-PHARMACY_EVENTS = (PRESCRIPTION_ISSUED, PRESCRIPTION_CANCELLED)
+PHARMACY_EVENTS = (DeliveryEvent.PRESCRIPTION_ISSUED, DeliveryEvent.PRESCRIPTION_CANCELLED)
 
 # Set by every change that queues deliveries (never by the forwarder): what wakes forwarders.
 QUEUED = "forward_queued_at"
@@ -50,20 +48,13 @@ QUEUED = "forward_queued_at"
 # showed, so a release computed from that snapshot can only land if nothing changed meanwhile.
 REVISION = "forward_rev"
 
-PENDING = DeliveryState.PENDING
-IN_FLIGHT = DeliveryState.IN_FLIGHT
-DELIVERED = DeliveryState.DELIVERED
-FAILED_PERMANENT = DeliveryState.FAILED_PERMANENT
-DEAD = DeliveryState.DEAD
-#: nothing to send: the pharmacy has no webhook for the event (neither sent nor a failure)
-SKIPPED = DeliveryState.SKIPPED
 STATES: tuple[str, ...] = tuple(state.value for state in DeliveryState)
 # States after which a later delivery to the same target may go.
-SETTLED = (DELIVERED, SKIPPED)
+SETTLED = (DeliveryState.DELIVERED, DeliveryState.SKIPPED)
 # States an administrator may send again (POST /v2/deliveries/{id}/retry).
-RETRYABLE_BY_ADMIN = (FAILED_PERMANENT, DEAD)
+RETRYABLE_BY_ADMIN = (DeliveryState.FAILED_PERMANENT, DeliveryState.DEAD)
 # States the forwarder still has work for.
-OPEN = (PENDING, IN_FLIGHT)
+OPEN = (DeliveryState.PENDING, DeliveryState.IN_FLIGHT)
 
 
 def pharmacy_target(code: str) -> str:
@@ -86,7 +77,7 @@ def new_delivery(*, target: str, event: str, seq: int, now: datetime,
         raise ValueError(f"unknown event {event!r}")
     return {"id": uuid.uuid4().hex, "seq": seq, "target": target,
             "event": DeliveryEvent(event), "ref": ref,
-            "state": PENDING, "attempts": 0, "created_at": now, "next_attempt_at": now,
+            "state": DeliveryState.PENDING, "attempts": 0, "created_at": now, "next_attempt_at": now,
             "first_attempt_at": None, "last_error": None, "response": None,
             "delivered_at": None}
 
@@ -111,10 +102,10 @@ def deliveries_for_issue(doc: Mapping[str, Any], now: datetime) -> list[Delivery
 
     ``doc`` is the prescription document about to be inserted (``nominated_pharmacy`` read).
     """
-    wanted: list[tuple[str, str, str | None]] = [(REGISTRY, PRESCRIPTION_ISSUED, None)]
+    wanted: list[tuple[str, str, str | None]] = [(REGISTRY, DeliveryEvent.PRESCRIPTION_ISSUED, None)]
     nominated = doc.get("nominated_pharmacy")
     if nominated:
-        wanted.append((pharmacy_target(nominated), PRESCRIPTION_ISSUED, None))
+        wanted.append((pharmacy_target(nominated), DeliveryEvent.PRESCRIPTION_ISSUED, None))
     return _entries(doc, now, wanted)
 
 
@@ -141,15 +132,15 @@ def deliveries_for_cancel(doc: Mapping[str, Any], now: datetime) -> list[Deliver
 
     ``doc`` is the stored document as read before the cancelling update.
     """
-    wanted: list[tuple[str, str, str | None]] = [(REGISTRY, PRESCRIPTION_CANCELLED, None)]
-    wanted += [(pharmacy_target(code), PRESCRIPTION_CANCELLED, None) for code in pharmacies_aware(doc)]
+    wanted: list[tuple[str, str, str | None]] = [(REGISTRY, DeliveryEvent.PRESCRIPTION_CANCELLED, None)]
+    wanted += [(pharmacy_target(code), DeliveryEvent.PRESCRIPTION_CANCELLED, None) for code in pharmacies_aware(doc)]
     return _entries(doc, now, wanted)
 
 
 def deliveries_for_dispense(doc: Mapping[str, Any], dispense: Mapping[str, Any],
                             now: datetime) -> list[Delivery]:
     """Entries for a recorded dispense: its report to the registry (``ref`` = dispense id)."""
-    return _entries(doc, now, [(REGISTRY, DISPENSE_RECORDED, dispense["id"])])
+    return _entries(doc, now, [(REGISTRY, DeliveryEvent.DISPENSE_RECORDED, dispense["id"])])
 
 
 def initial_fields(entries: Sequence[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
@@ -183,20 +174,22 @@ def waiting_for(deliveries: Sequence[Mapping[str, Any]], index: int) -> str | No
     return str(min(blockers, key=lambda other: other.get("seq", 0))["id"])
 
 
-# --- what a send attempt came to --------------------------------------------------------
-RESULT_DELIVERED = "delivered"   # the receiver has it (including "already have it")
-RESULT_RETRY = "retry"           # transient: 5xx, timeout, connection error, throttling
-RESULT_PERMANENT = "permanent"   # the receiver refused the content: retrying cannot help
-RESULT_SKIPPED = "skipped"       # nothing to send (a pharmacy without a webhook for the event)
+class SendResult(StrEnum):
+    """What a send attempt came to."""
+
+    DELIVERED = "delivered"   # the receiver has it (including "already have it")
+    RETRY = "retry"           # transient: 5xx, timeout, connection error, throttling
+    PERMANENT = "permanent"   # the receiver refused the content: retrying cannot help
+    SKIPPED = "skipped"       # nothing to send (a pharmacy without a webhook for the event)
 
 
 class Outcome:
-    """The result of one send attempt: ``kind`` is one of the ``RESULT_*`` values;
+    """The result of one send attempt: ``kind`` is a :class:`SendResult`;
     ``error`` a short reason; ``response`` the receiver's answer as kept in the delivery."""
 
     __slots__ = ("error", "kind", "response")
 
-    def __init__(self, kind: str, *, error: str | None = None,
+    def __init__(self, kind: SendResult, *, error: str | None = None,
                  response: Mapping[str, Any] | None = None) -> None:
         self.kind = kind
         self.error = error
@@ -207,16 +200,16 @@ class Outcome:
 
     @classmethod
     def delivered(cls, response: Mapping[str, Any] | None = None) -> Outcome:
-        return cls(RESULT_DELIVERED, response=response)
+        return cls(SendResult.DELIVERED, response=response)
 
     @classmethod
     def retry(cls, error: str, response: Mapping[str, Any] | None = None) -> Outcome:
-        return cls(RESULT_RETRY, error=error, response=response)
+        return cls(SendResult.RETRY, error=error, response=response)
 
     @classmethod
     def skipped(cls, reason: str) -> Outcome:
-        return cls(RESULT_SKIPPED, error=reason)
+        return cls(SendResult.SKIPPED, error=reason)
 
     @classmethod
     def permanent(cls, error: str, response: Mapping[str, Any] | None = None) -> Outcome:
-        return cls(RESULT_PERMANENT, error=error, response=response)
+        return cls(SendResult.PERMANENT, error=error, response=response)

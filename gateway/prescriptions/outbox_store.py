@@ -15,17 +15,8 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 
 from gateway.core.encryption import FieldCipher
-from gateway.prescriptions.outbox import (
-    FAILED_PERMANENT,
-    OPEN,
-    PENDING,
-    QUEUED,
-    REGISTRY,
-    RETRYABLE_BY_ADMIN,
-    REVISION,
-    SETTLED,
-    earliest_due,
-)
+from gateway.prescriptions.model import DeliveryState
+from gateway.prescriptions.outbox import OPEN, QUEUED, REGISTRY, RETRYABLE_BY_ADMIN, REVISION, SETTLED, earliest_due
 from gateway.prescriptions.store import PRESCRIPTIONS, audit_stage, audit_update, merge_updates
 
 #: fields of deliveries by their index in the outbox: what the forwarder writes
@@ -108,14 +99,14 @@ class OutboxStore:
     def unpark(self, now: datetime) -> int:
         """Make every parked delivery (waiting for the registry to be configured) due now;
         how many prescriptions had some. One read when there are none."""
-        parked = {"deliveries": {"$elemMatch": {"state": PENDING, "next_attempt_at": None}}}
+        parked = {"deliveries": {"$elemMatch": {"state": DeliveryState.PENDING, "next_attempt_at": None}}}
         if self.prescriptions.find_one(parked, {"_id": 1}) is None:
             return 0
         return self.prescriptions.update_many(
             parked,
             {"$set": {"deliveries.$[d].next_attempt_at": now, "forward_due_at": now,
                       "forward_open": True, QUEUED: now}, "$inc": {REVISION: 1}},
-            array_filters=[{"d.state": PENDING, "d.next_attempt_at": None}]).modified_count
+            array_filters=[{"d.state": DeliveryState.PENDING, "d.next_attempt_at": None}]).modified_count
 
     def write(self, code: str, *, owner: str, lease_until: datetime,
               outcomes: Mapping[int, Mapping[str, Any]], attempted: int | None,
@@ -194,7 +185,7 @@ class OutboxStore:
         retryable = {"$in": list(RETRYABLE_BY_ADMIN)}
         changed = self.prescriptions.update_one(
             {"deliveries": {"$elemMatch": {"id": delivery_id, "state": retryable}}},
-            {"$set": {"deliveries.$[d].state": PENDING, "deliveries.$[d].next_attempt_at": now,
+            {"$set": {"deliveries.$[d].state": DeliveryState.PENDING, "deliveries.$[d].next_attempt_at": now,
                       "deliveries.$[d].attempts": 0, "deliveries.$[d].first_attempt_at": None,
                       "deliveries.$[d].retried_at": now, "deliveries.$[d].retried_by": by,
                       "forward_due_at": now, "forward_open": True, QUEUED: now},
@@ -207,7 +198,7 @@ class OutboxStore:
     def refused(self, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` refused (failed_permanent) deliveries, oldest first, each with its
         prescription's code: ``{"_id": code, "delivery": {...}}``."""
-        wanted = {"deliveries.state": FAILED_PERMANENT}
+        wanted = {"deliveries.state": DeliveryState.FAILED_PERMANENT}
         return list(self.prescriptions.aggregate([
             {"$match": wanted}, {"$project": {"deliveries": 1}},
             {"$unwind": "$deliveries"}, {"$match": wanted},

@@ -61,7 +61,7 @@ from gateway.core.config import ConfigError
 from gateway.core.errors import ClaimLapsed, PersonBusy
 from gateway.core.settings import Settings
 from gateway.parties.model import Party, client_id_for
-from gateway.prescriptions.model import CANCELLED
+from gateway.prescriptions.model import Status
 from gateway.prescriptions.overlap_store import OverlapStore, record_id
 from gateway.prescriptions.store import PrescriptionStore
 
@@ -205,7 +205,7 @@ def find_overlaps(document: Mapping[str, Any], lines: Sequence[Mapping[str, Any]
     own = spans(document["dot_dung_thuoc"])
     found: list[Overlap] = []
     for other in candidates:
-        if other["_id"] == document["ma_don_thuoc"] or other.get("status") == CANCELLED:
+        if other["_id"] == document["ma_don_thuoc"] or other.get("status") == Status.CANCELLED:
             continue
         if code == DUPLICATE_THERAPY and other.get("facility") == facility:
             continue

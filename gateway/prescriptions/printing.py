@@ -23,9 +23,9 @@ from num2words import num2words
 from drug_catalog.catalog import Catalog
 from drug_catalog.model import Drug
 from gateway.core.errors import Forbidden
-from gateway.parties.model import Party
+from gateway.parties.model import Party, Role
 from gateway.parties.store import PartyStore
-from gateway.prescriptions.model import CANCELLED, EXPIRED, PRESCRIBERS, StoredPrescription
+from gateway.prescriptions.model import PRESCRIBERS, Status, StoredPrescription
 from gateway.prescriptions.reading import Reading
 from gateway.signatures.qr import QR_ERROR, QR_VERSION, PrescriptionQr
 from schemas.rules import months_between
@@ -35,7 +35,7 @@ TITLES = {"c": "ĐƠN THUỐC", "n": "ĐƠN THUỐC “N”", "h": "ĐƠN THUỐ
           "y": "ĐƠN THUỐC Y HỌC CỔ TRUYỀN"}
 SEXES = {2: "Nam", 3: "Nữ", 1: "Không xác định"}
 # The mark printed across a prescription that can no longer be dispensed.
-MARKS: dict[str, str] = {CANCELLED: "ĐÃ HỦY", EXPIRED: "HẾT HẠN"}
+MARKS: dict[str, str] = {Status.CANCELLED: "ĐÃ HỦY", Status.EXPIRED: "HẾT HẠN"}
 PRINTERS = ("clinic", "doctor", "regulator")
 #: How many copies of an "N" or "H" prescription are made and where each stays (the Ministry
 #: of Health's prescribing rules, Thông tư 52/2017/TT-BYT as amended): printed on the form.
@@ -209,10 +209,10 @@ def printed_form(stored: Mapping[str, Any], *, status: str, facility: Party | No
     weight = document.get("can_nang")
     cancellation = stored.get("cancellation") or {}
     mark_detail = ""
-    if status == CANCELLED and cancellation:
+    if status == Status.CANCELLED and cancellation:
         mark_detail = (f"Đơn đã hủy ngày {_dmy(cancellation['at'].astimezone(zone).date())}: "
                        f"{clean(cancellation.get('ly_do'))}")
-    elif status == EXPIRED:
+    elif status == Status.EXPIRED:
         mark_detail = (f"Đơn hết hạn mua thuốc từ "
                        f"{_dmy(stored['dispensable_until'].astimezone(zone).date())}")
     facility_name = clean(facility.name) if facility else ""
@@ -278,7 +278,7 @@ class Printing:
 
     def authorize(self, stored: Mapping[str, Any], party: Party) -> None:
         """The issuing facility's clinic and doctors, and regulators, print. Raises: Forbidden."""
-        if party.role == "regulator":
+        if party.role == Role.REGULATOR:
             return
         if party.role in PRESCRIBERS and party.facility == stored["facility"]:
             return
@@ -297,7 +297,7 @@ class Printing:
         self.authorize(stored, party)
         facility = self.parties.find_national(stored["facility"])
         prescriber = (self.parties.get(stored["issuer"])
-                      if stored.get("issuer_role") == "doctor" else None)
+                      if stored.get("issuer_role") == Role.DOCTOR else None)
         token = self.qr.issue(stored["_id"], stored["content_sha256"])
         return stored, printed_form(stored, status=self.reading.effective_status(stored),
                                     facility=facility, prescriber=prescriber,

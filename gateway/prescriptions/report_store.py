@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from gateway.prescriptions.model import Status
 from gateway.prescriptions.store import PrescriptionStore
 
 
@@ -45,7 +46,7 @@ def summary_rows(store: PrescriptionStore, *, group_by: str, start: datetime | N
         {"$addFields": {"_controlled": controlled}},
         {"$group": {
             "_id": {"key": key, "prescription": "$_id"},
-            "cancelled": {"$max": {"$cond": [{"$eq": ["$status", "cancelled"]}, 1, 0]}},
+            "cancelled": {"$max": {"$cond": [{"$eq": ["$status", Status.CANCELLED.value]}, 1, 0]}},
             "lines": {"$sum": has_line},
             "prescribed": {"$sum": {"$ifNull": ["$lines.prescribed", 0]}},
             "dispensed": {"$sum": {"$ifNull": ["$lines.dispensed", 0]}},

@@ -25,7 +25,6 @@ from gateway.core.encryption import FieldCipher
 from gateway.core.errors import NotFound
 from gateway.prescriptions.model import (
     DISPENSABLE,
-    EXPIRED,
     Cancellation,
     Delivery,
     Dispense,
@@ -150,7 +149,7 @@ def status_filter(status: str, now: datetime) -> dict[str, Any]:
     """The condition on prescriptions whose effective status at ``now`` is ``status``
     (``expired``: dispensable ones past ``dispensable_until``; a dispensable status: those
     not past it)."""
-    if status == EXPIRED:
+    if status == Status.EXPIRED:
         return {"status": {"$in": [str(kind) for kind in DISPENSABLE]},
                 "dispensable_until": {"$lt": now}}
     if status in DISPENSABLE:

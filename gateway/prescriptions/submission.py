@@ -13,12 +13,12 @@ from gateway.core.errors import Forbidden, PrescriptionExists, Refused, Unavaila
 from gateway.parties.model import Party, Role
 from gateway.prescriptions import audit_outbox_store, outbox
 from gateway.prescriptions.model import (
-    ISSUED,
     PRESCRIBERS,
     AuditEvent,
     Issue,
     Line,
     Signature,
+    Status,
     StoredPrescription,
     Submitted,
     Validated,
@@ -159,7 +159,7 @@ class Submission:
                       prescriber_signature: str) -> StoredPrescription:
         stored: dict[str, Any] = {
             "_id": document["ma_don_thuoc"], "facility": party.facility,
-            "issuer": party.client_id, "issuer_role": Role(party.role), "status": ISSUED,
+            "issuer": party.client_id, "issuer_role": Role(party.role), "status": Status.ISSUED,
             "version": 1, "document": document, "content_sha256": content_sha256,
             "signature": signature, "warnings": warnings, "lines": lines,
             "dispenses": [], "cancellation": None,

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pymongo
 from pymongo.errors import PyMongoError
@@ -111,11 +112,12 @@ class EmbeddedDatabase:
             # Only the gateway's user may read the data files (and the journal) at all.
             Path(self.storage_path).mkdir(parents=True, exist_ok=True)
             os.chmod(self.storage_path, 0o700)
+        log: IO[bytes] | int
         if self.log_path:
             Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
             log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         else:
-            log = subprocess.DEVNULL  # type: ignore[assignment]
+            log = subprocess.DEVNULL
         # A new session so that Ctrl-C in a terminal reaches only our supervisor, which then
         # stops this process in order (the database last).
         # SECANTUS_TEST_FAST_STORAGE=1 in the environment would open the store without the
@@ -124,7 +126,7 @@ class EmbeddedDatabase:
         self._process = subprocess.Popen(self.command(), stdout=log, stderr=log, env=env,
                                          stdin=subprocess.DEVNULL, start_new_session=True,
                                          umask=0o077)
-        if self.log_path:
+        if not isinstance(log, int):
             log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

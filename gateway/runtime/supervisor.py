@@ -207,7 +207,7 @@ def run(settings: Settings, *, prepare: Callable[[str], bool],
         restarts: list[float] = []
         while not stopping:
             dead = database is not None and database.exit_status() is not None
-            if dead and not _restart(database, restarts, settings):  # type: ignore[arg-type]
+            if database is not None and dead and not _restart(database, restarts, settings):
                 status = 1
                 break
             for name, process in children:

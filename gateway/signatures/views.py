@@ -10,9 +10,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from pymongo.errors import PyMongoError
 
+from gateway.core.errors import Invalid, Unavailable
 from gateway.web.context import services
 from gateway.web.http import json_object
-from gateway.web.problems import ApiError
 from gateway.web.security import requires
 from signing.errors import VerificationError
 
@@ -58,7 +58,7 @@ def well_known_jwks() -> Any:
     try:
         key_set = signatures.jwks()
     except PyMongoError:
-        raise ApiError(503, detail="the key set is unavailable") from None
+        raise Unavailable("the key set is unavailable") from None
     response = Response(json.dumps(key_set), mimetype="application/jwk-set+json")
     response.headers["Cache-Control"] = f"public, max-age={int(signatures.key_store.policy.refresh_seconds)}"
     return response
@@ -85,7 +85,7 @@ def verify_signature() -> Any:
                 "message": f"Trường không được hỗ trợ: {name}", "_en": f"unknown field: {name}"}
                for name in sorted(set(body) - {"prescription", "jws"})]
     if errors:
-        raise ApiError(422, errors=errors)
+        raise Invalid(errors=errors)
     try:
         kid = services().signatures.verify_prescription(prescription, jws)
     except VerificationError as exc:

@@ -388,14 +388,17 @@ class GatewayFlask(Flask):
 QUIET_LIBRARIES = ("fontTools", "fpdf", "PIL")
 
 
+class _GatewayLogHandler(logging.StreamHandler):
+    """The gateway's own handler on the root logger (added once however many apps are made)."""
+
+
 def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler()
+    handler = _GatewayLogHandler()
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
                                             rename_fields={"asctime": "time", "levelname": "level",
                                                            "name": "logger"}))
     root = logging.getLogger()
-    if not any(getattr(h, "_erx", False) for h in root.handlers):
-        handler._erx = True  # type: ignore[attr-defined]
+    if not any(isinstance(h, _GatewayLogHandler) for h in root.handlers):
         root.addHandler(handler)
     root.setLevel(level.upper())
     for name in QUIET_LIBRARIES:

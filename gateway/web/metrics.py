@@ -15,18 +15,23 @@ from typing import Any
 from flask import Flask, Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
     multiprocess,
 )
+from prometheus_client.registry import Collector
 
+# Made here, registered by the composition root (init_app): nothing registers at import.
 REQUESTS = Counter("erx_http_requests_total", "HTTP requests answered",
-                   ["method", "endpoint", "status"])
+                   ["method", "endpoint", "status"], registry=None)
 LATENCY = Histogram("erx_http_request_duration_seconds", "HTTP request latency",
                     ["method", "endpoint", "status"],
-                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                    registry=None)
+_REGISTERED: set[Collector] = set()
 
 
 def _observe(response: Response) -> Response:
@@ -61,5 +66,13 @@ def render(collectors: Sequence[Any] = ()) -> Response:
                     headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, process_metrics: Sequence[Collector] = ()) -> None:
+    """Count ``app``'s requests, and register its metrics and ``process_metrics`` (those of the
+    other packages, made with ``registry=None``) in the process's default registry, once per
+    process however many apps it builds. Under multiprocess mode the figures go to the shared
+    directory whatever the registry."""
     app.after_request(_observe)
+    for collector in (REQUESTS, LATENCY, *process_metrics):
+        if collector not in _REGISTERED:
+            REGISTRY.register(collector)
+            _REGISTERED.add(collector)

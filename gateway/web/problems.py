@@ -29,7 +29,7 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, json, request
 from marshmallow import Schema, fields
 from pymongo.errors import ConnectionFailure
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from drug_catalog.errors import AmbiguousIdentifier, BadCheckDigit, InvalidGs1, InvalidIdentifier, UnknownDrug
 from drug_catalog.store import CatalogUnavailable
@@ -257,8 +257,8 @@ def from_http_exception(exc: HTTPException) -> ApiError:
     if status == 422 and "messages" in data:  # webargs / flask-smorest argument validation
         errors = list(_webargs_errors(data["messages"]))
     headers = {}
-    if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
-        headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        headers["Allow"] = ", ".join(exc.valid_methods)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
@@ -546,6 +546,24 @@ def particulars(exc: BaseException) -> Particulars:
     """What the answer to ``exc`` says beyond its type (nothing for an unknown exception)."""
     build = _lookup(_PARTICULARS, exc)
     return build(exc) if build is not None else Particulars()
+
+
+def problem_for(failure: type[DomainError], *,
+                errors: Iterable[Mapping[str, Any]] | None = None) -> ApiError:
+    """The answer of the table for the kind ``failure`` (its slug and status), with ``errors``
+    and nothing of an instance: for a face that says the particulars its own way (the FHIR
+    face's refused Bundle, whose issues it keeps itself)."""
+    kind = _kind(failure)
+    return ApiError(kind.status, slug=kind.slug, errors=errors)
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status the table gives ``exc`` (every domain error has one)."""
+    return _kind(type(exc)).status
+
+
+def _kind(failure: type[DomainError]) -> ProblemType:
+    return next(PROBLEMS[cls] for cls in failure.__mro__ if cls in PROBLEMS)
 
 
 def to_problem(exc: BaseException) -> ApiError | None:

@@ -62,7 +62,7 @@ def requires(*roles: str, fresh: bool = False,
         # The OpenAPI document says who may call (gateway.web.openapi adds the 401 and 403).
         documented = dict(getattr(wrapper, "_apidoc", {}))
         documented["manual_doc"] = {**documented.get("manual_doc", {}), "x-roles": list(roles)}
-        wrapper._apidoc = documented  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+        wrapper.__dict__["_apidoc"] = documented
+        return cast(F, wrapper)
 
     return decorator

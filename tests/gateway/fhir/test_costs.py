@@ -1,15 +1,15 @@
 """The FHIR face costs the database what the native face does: it is the same path
-(database commands counted as in tests/gateway/prescriptions/test_round_trips.py, the native
-request measured beside the FHIR one)."""
+(database commands counted as in tests/gateway/prescriptions/test_round_trips.py, with the app
+of tests/support/round_trips.py, the native request measured beside the FHIR one)."""
 
 from __future__ import annotations
 
 from flask.testing import FlaskClient
 
 from gateway.fhir.examples import transaction
-from tests.gateway.prescriptions.test_round_trips import app, body_for, commands, registry, submitted, warm
 from tests.support.commands import Commands
 from tests.support.fhir_http import FHIR, SYSTEMS
+from tests.support.round_trips import app, body_for, commands, registry, submitted, warm
 
 __all__ = ["app", "commands", "registry", "warm"]  # fixtures, used by name
 

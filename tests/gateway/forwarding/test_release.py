@@ -14,15 +14,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.prescriptions.outbox import (
-    DEAD,
-    DELIVERED,
-    FAILED_PERMANENT,
-    IN_FLIGHT,
-    PENDING,
-    REVISION,
-    earliest_due,
-)
+from gateway.prescriptions.model import DeliveryState
+from gateway.prescriptions.outbox import REVISION, earliest_due
 from gateway.prescriptions.outbox_store import RELEASE, OutboxStore
 from gateway.prescriptions.store import PRESCRIPTIONS, outbox_update
 
@@ -40,8 +33,9 @@ def outboxes(draw: st.DrawFn) -> list[dict[str, Any]]:
     order = draw(st.permutations(list(range(count))))
     return [{"id": f"d{index}", "seq": order[index],
              "target": draw(st.sampled_from(["registry", "pharmacy:NT0001"])),
-             "state": draw(st.sampled_from([PENDING, IN_FLIGHT, DELIVERED, FAILED_PERMANENT,
-                                            DEAD])),
+             "state": draw(st.sampled_from([DeliveryState.PENDING, DeliveryState.IN_FLIGHT,
+                                            DeliveryState.DELIVERED,
+                                            DeliveryState.FAILED_PERMANENT, DeliveryState.DEAD])),
              "next_attempt_at": draw(st.one_of(st.none(), st.integers(0, 90).map(
                  lambda minutes: BASE + timedelta(minutes=minutes))))}
             for index in range(count)]
@@ -72,44 +66,44 @@ def test_an_unchanged_outbox_is_released_with_the_due_time_the_forwarder_compute
         database) -> None:
     # The stored array still says pending; the forwarder knows it delivered it (its outcome
     # is written by this release): the due time comes from what it knows.
-    _held(database, [{"id": "d0", "seq": 0, "target": "registry", "state": IN_FLIGHT,
+    _held(database, [{"id": "d0", "seq": 0, "target": "registry", "state": DeliveryState.IN_FLIGHT,
                       "next_attempt_at": BASE}])
-    known = [{"id": "d0", "seq": 0, "target": "registry", "state": DELIVERED,
+    known = [{"id": "d0", "seq": 0, "target": "registry", "state": DeliveryState.DELIVERED,
               "next_attempt_at": BASE}]
-    released = _store(database).release("RX1", owner=OWNER, outcomes={0: {"state": DELIVERED}},
+    released = _store(database).release("RX1", owner=OWNER, outcomes={0: {"state": DeliveryState.DELIVERED}},
                                          known={"revision": None, "deliveries": known})
     stored = database[PRESCRIPTIONS].find_one({"_id": "RX1"})
     assert released
-    assert stored["deliveries"][0]["state"] == DELIVERED
+    assert stored["deliveries"][0]["state"] == DeliveryState.DELIVERED
     assert (stored["forward_due_at"], stored["forward_open"]) == (None, False)
     assert stored["forward_lease_owner"] is None and stored["forward_lease_until"] is None
 
 
 def test_a_delivery_added_since_the_snapshot_is_not_lost(database) -> None:
-    _held(database, [{"id": "d0", "seq": 0, "target": "registry", "state": IN_FLIGHT,
+    _held(database, [{"id": "d0", "seq": 0, "target": "registry", "state": DeliveryState.IN_FLIGHT,
                       "next_attempt_at": BASE}])
-    known = [{"id": "d0", "seq": 0, "target": "registry", "state": DELIVERED,
+    known = [{"id": "d0", "seq": 0, "target": "registry", "state": DeliveryState.DELIVERED,
               "next_attempt_at": BASE}]
     # a dispense appends its report while the forwarder holds the prescription
     later = BASE + timedelta(minutes=3)
-    report = {"id": "d1", "seq": 1, "target": "registry", "state": PENDING,
+    report = {"id": "d1", "seq": 1, "target": "registry", "state": DeliveryState.PENDING,
               "next_attempt_at": later}
     database[PRESCRIPTIONS].update_one({"_id": "RX1"}, outbox_update([report], later))
-    released = _store(database).release("RX1", owner=OWNER, outcomes={0: {"state": DELIVERED}},
+    released = _store(database).release("RX1", owner=OWNER, outcomes={0: {"state": DeliveryState.DELIVERED}},
                                         known={"revision": None, "deliveries": known})
     stored = database[PRESCRIPTIONS].find_one({"_id": "RX1"})
     assert released
     assert stored[REVISION] == 1
-    assert [entry["state"] for entry in stored["deliveries"]] == [DELIVERED, PENDING]
+    assert [entry["state"] for entry in stored["deliveries"]] == [DeliveryState.DELIVERED, DeliveryState.PENDING]
     assert (stored["forward_due_at"], stored["forward_open"]) == (later, True)
 
 
 def test_a_parked_delivery_made_due_meanwhile_is_not_lost(database) -> None:
     # the forwarder parked the registry delivery (no registry configured) while another
     # forwarder, configured, unparked it
-    _held(database, [{"id": "d0", "seq": 0, "target": "registry", "state": PENDING,
+    _held(database, [{"id": "d0", "seq": 0, "target": "registry", "state": DeliveryState.PENDING,
                       "next_attempt_at": None}])
-    known = [{"id": "d0", "seq": 0, "target": "registry", "state": PENDING,
+    known = [{"id": "d0", "seq": 0, "target": "registry", "state": DeliveryState.PENDING,
               "next_attempt_at": None}]
     store = _store(database)
     assert store.unpark(BASE) == 1
@@ -120,7 +114,7 @@ def test_a_parked_delivery_made_due_meanwhile_is_not_lost(database) -> None:
 
 
 def test_another_holder_releases_nothing(database) -> None:
-    _held(database, [{"id": "d0", "seq": 0, "target": "registry", "state": IN_FLIGHT,
+    _held(database, [{"id": "d0", "seq": 0, "target": "registry", "state": DeliveryState.IN_FLIGHT,
                       "next_attempt_at": BASE}])
     released = _store(database).release("RX1", owner="someone-else", outcomes={},
                                         known={"revision": None, "deliveries": []})

@@ -30,7 +30,7 @@ from gateway.forwarding.egress import (
     refused_address,
 )
 from gateway.forwarding.webhooks import ERRORS, PharmacyWebhookClient, validate_webhook
-from gateway.prescriptions.outbox import RESULT_PERMANENT, RESULT_RETRY
+from gateway.prescriptions.outbox import SendResult
 from tests.support.registry_double import WebhookReceiver
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -170,7 +170,7 @@ def test_a_name_resolving_to_loopback_at_send_time_is_never_called(receiver: Web
     poster = PinnedPoster(connect_timeout=1, read_timeout=2, allow_internal=False,
                           resolver=_resolver({"rebound.example": ["127.0.0.1"]}))
     outcome = _send(_client(f"http://rebound.example:{port}/hook", poster))
-    assert (outcome.kind, outcome.error) == (RESULT_PERMANENT, ERRORS["forbidden"])
+    assert (outcome.kind, outcome.error) == (SendResult.PERMANENT, ERRORS["forbidden"])
     assert receiver.received == []
 
 
@@ -219,4 +219,4 @@ def test_last_error_does_not_tell_open_ports_from_closed_ones(closing_port: int)
               for port in (closing_port, closed_port)}
     assert errors == {ERRORS["unreachable"]}
     outcome = _send(_client(f"http://127.0.0.1:{closed_port}/", poster))
-    assert outcome.kind == RESULT_RETRY and str(closed_port) not in outcome.error
+    assert outcome.kind == SendResult.RETRY and str(closed_port) not in outcome.error
