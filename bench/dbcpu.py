@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import subprocess
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,8 +32,6 @@ import requests
 from bench import harness, loadgen
 from bench.lifecycle import _prescription, _setup, _tokens
 from bench.loadgen import Request, Result
-from gateway.forwarding.simulator import RegistrySimulator
-from gateway.runtime.embedded import EmbeddedDatabase
 
 
 def _wait_settled(ops: harness.Ops, db: Any, timeout: float = 300) -> float:
@@ -114,18 +111,7 @@ def main() -> None:
     parser.add_argument("--profile", help="py-spy raw output of the submit phase")
     parser.add_argument("--lookups", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="erx-dbcpu-") as tmp:
-        database = EmbeddedDatabase(storage_path=str(Path(tmp) / "db"), port=harness.free_port(),
-                                    log_path=str(Path(tmp) / "db.log"))
-        database.start()
-        registry = RegistrySimulator(facility_code="79001", password="bench-registry").start()
-        env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
-        env.update({"ERX_MONGODB_URI": database.uri, "ERX_DB_NAME": "bench",
-                    "ERX_ENV": "development", "ERX_VAR_DIR": str(Path(tmp) / "var"),
-                    "ERX_TOKEN_SECRET": "bench-token-secret-0123456789-0123456789",
-                    "ERX_LOG_LEVEL": "warning", "ERX_CATALOG_DEMO": "no",
-                    "ERX_REGISTRY_BASE_URL": registry.url, "ERX_REGISTRY_FACILITY_CODE": "79001",
-                    "ERX_REGISTRY_PASSWORD": "bench-registry"})
+    with harness.embedded_gateway("erx-dbcpu-") as (database, env):
         server = forwarder = None
         try:
             credentials = _setup(env)
@@ -138,8 +124,8 @@ def main() -> None:
             tokens = _tokens(port, credentials)
             for person in range(900_000, 900_010):  # warm every process's caches
                 requests.post(f"http://127.0.0.1:{port}/v2/prescriptions",
-                                      data=json.dumps(_prescription(person)).encode(),
-                                      headers=tokens["doctor"], timeout=30)
+                              data=json.dumps(_prescription(person)).encode(),
+                              headers=tokens["doctor"], timeout=30)
             _wait_settled(ops, db)
             total = int(args.rate * args.seconds)
             bodies = [json.dumps(_prescription(person)).encode() for person in range(total)]
@@ -168,8 +154,6 @@ def main() -> None:
         finally:
             if server is not None and forwarder is not None:
                 harness.stop(server, forwarder)
-            registry.stop()
-            database.stop()
 
 
 if __name__ == "__main__":

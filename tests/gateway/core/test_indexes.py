@@ -5,14 +5,16 @@ that replaced a full one."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
 from pymongo.monitoring import CommandListener
 
 from gateway import create_app
-from gateway.container import INDEXES
+from gateway.container import INDEXES, Services
 from gateway.core.db import ensure_indexes
 from gateway.prescriptions.outbox_store import OutboxStore
 from gateway.prescriptions.store import PRESCRIPTIONS, RETIRED_INDEXES, PrescriptionStore
@@ -92,44 +94,48 @@ class _Finds(CommandListener):
     def failed(self, event: Any) -> None:
         pass
 
+    def plan_of_the_find(self, database: Database) -> str:
+        """The server's winning plan for the one find of prescriptions seen, as text."""
+        [command] = [c for c in self.commands if c["find"] == PRESCRIPTIONS]
+        query = {key: command[key] for key in ("find", "filter", "sort", "limit")}
+        return str(database.command("explain", query)["queryPlanner"]["winningPlan"])
 
-def test_the_forwarders_look_for_work_rides_the_partial_index(app_config: dict[str, Any]) -> None:
+
+@pytest.fixture
+def counted(app_config: dict[str, Any]) -> Iterator[tuple[Services, _Finds]]:
+    """A ready app's services and the finds its clients send."""
     finds = _Finds()
     app = create_app(app_config, listeners=[finds])
     try:
-        found = services(app)
-        assert found.wait_ready()
-        database = found.storage.database
-        database[PRESCRIPTIONS].insert_many([{"_id": f"RX{n}", "forward_open": n % 2 == 0,
-                                              "forward_due_at": None} for n in range(6)])
-        finds.commands.clear()
-        OutboxStore(database, cipher=found.cipher).upcoming(10)
-        [command] = [c for c in finds.commands if c["find"] == PRESCRIPTIONS]
-        query = {key: command[key] for key in ("find", "filter", "sort", "limit")}
-        plan = database.command("explain", query)["queryPlanner"]["winningPlan"]
-        assert "forward_open_due" in str(plan) and "COLLSCAN" not in str(plan)
+        assert services(app).wait_ready()
+        yield services(app), finds
     finally:
         services(app).close()
 
 
-def test_a_pharmacys_dispense_history_rides_the_partial_index(app_config: dict[str, Any]) -> None:
+def test_the_forwarders_look_for_work_rides_the_partial_index(
+        counted: tuple[Services, _Finds]) -> None:
+    found, finds = counted
+    database = found.storage.database
+    database[PRESCRIPTIONS].insert_many([{"_id": f"RX{n}", "forward_open": n % 2 == 0,
+                                          "forward_due_at": None} for n in range(6)])
+    finds.commands.clear()
+    OutboxStore(database, cipher=found.cipher).upcoming(10)
+    plan = finds.plan_of_the_find(database)
+    assert "forward_open_due" in plan and "COLLSCAN" not in plan
+
+
+def test_a_pharmacys_dispense_history_rides_the_partial_index(
+        counted: tuple[Services, _Finds]) -> None:
     """Only dispensed prescriptions are in ``dispensing_pharmacy``; the console's query for a
     pharmacy's history still finds its prescriptions through it."""
-    finds = _Finds()
-    app = create_app(app_config, listeners=[finds])
-    try:
-        found = services(app)
-        assert found.wait_ready()
-        database = found.storage.database
-        database[PRESCRIPTIONS].insert_many(
-            [{"_id": f"RX{n}", "issued_at": n, "dispenses": [{"pharmacy": f"NT{n % 2}"}]}
-             for n in range(4)] + [{"_id": "RX9", "issued_at": 9, "dispenses": []}])
-        finds.commands.clear()
-        listed = PrescriptionStore(database, cipher=found.cipher).page(limit=10, dispensed_by="NT1")
-        assert [doc["_id"] for doc in listed] == ["RX3", "RX1"]
-        [command] = [c for c in finds.commands if c["find"] == PRESCRIPTIONS]
-        query = {key: command[key] for key in ("find", "filter", "sort", "limit")}
-        plan = database.command("explain", query)["queryPlanner"]["winningPlan"]
-        assert "dispensing_pharmacy" in str(plan) and "COLLSCAN" not in str(plan)
-    finally:
-        services(app).close()
+    found, finds = counted
+    database = found.storage.database
+    database[PRESCRIPTIONS].insert_many(
+        [{"_id": f"RX{n}", "issued_at": n, "dispenses": [{"pharmacy": f"NT{n % 2}"}]}
+         for n in range(4)] + [{"_id": "RX9", "issued_at": 9, "dispenses": []}])
+    finds.commands.clear()
+    listed = PrescriptionStore(database, cipher=found.cipher).page(limit=10, dispensed_by="NT1")
+    assert [doc["_id"] for doc in listed] == ["RX3", "RX1"]
+    plan = finds.plan_of_the_find(database)
+    assert "dispensing_pharmacy" in plan and "COLLSCAN" not in plan
