@@ -82,7 +82,7 @@ def logout() -> Any:
         found.console_login.logout(signed.session_id)
         found.audit.record("auth.logout", object_type="user", object_id=signed.user.username)
     session.clear()
-    flash("Bạn đã đăng xuất.")
+    flash(pages.say("Bạn đã đăng xuất."))
     return redirect(url_for("console.login"), 303)
 
 
@@ -110,7 +110,7 @@ def password_post() -> Any:
                                  f"{exc.retry_after} giây."]})
     found.audit.record("user.password_changed", object_type="user",
                        object_id=g.signed.user.username, details={"by": "console"})
-    flash("Đã đổi mật khẩu. Các phiên đăng nhập khác của bạn đã kết thúc.")
+    flash(pages.say("Đã đổi mật khẩu. Các phiên đăng nhập khác của bạn đã kết thúc."))
     return redirect(pages.home_of(g.signed), 303)
 
 

@@ -73,7 +73,7 @@ def _list(form: Any, status: int = 200) -> Any:
                 patient=values["patient"] or None, cursor=form.get("cursor") or None,
                 limit=services().console.policy.page_size)
         except Invalid as exc:
-            errors = {FORM: [item["message"] for item in exc.errors]}
+            errors = {FORM: [pages.item_message(item) for item in exc.errors]}
             status = 422
         else:
             rows = [row(stored) for stored in found]
@@ -123,7 +123,7 @@ def cancel(code: str) -> Any:
         status = status_of(exc)
         return _show(code, status, errors=field_errors(exc.errors, fields=("ly_do",)),
                      reason=reason)
-    flash(f"Đã hủy đơn thuốc {code}.", "success")
+    flash(pages.say(f"Đã hủy đơn thuốc {code}."), "success")
     return redirect(url_for(".prescription", code=code), 303)
 
 

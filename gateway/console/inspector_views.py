@@ -53,7 +53,7 @@ def _window(form: Any) -> tuple[tuple[datetime, datetime] | None, dict[str, str]
         window = services().console.window(chosen.get("from"), chosen.get("to"))
     except Invalid as exc:
         if exc.errors and exc.errors[0].get("parameter") == "from":  # the window is too long
-            return None, values, {"from": [exc.errors[0]["message"]]}
+            return None, values, {"from": [pages.item_message(exc.errors[0])]}
         return None, values, {"to": ["Ngày kết thúc phải sau ngày bắt đầu"]}
     zone = services().timezone
     values = {"from": shown_day(window[0].astimezone(zone).date()),
@@ -68,9 +68,11 @@ def _dashboard(form: Any) -> Any:
         return page("console/inspector_dashboard.html", 422, values=values, errors=errors,
                     charts=[], totals=None)
     figures = services().console.dashboard(*window)
-    drawn = [charts.per_day(figures.per_day), charts.per_type(figures.per_type),
-             charts.controlled(figures.controlled), charts.facilities(figures.facilities),
-             charts.drugs(figures.drugs), charts.deliveries(figures.deliveries)]
+    lang = pages.lang()
+    drawn = [charts.per_day(figures.per_day, lang), charts.per_type(figures.per_type, lang),
+             charts.controlled(figures.controlled, lang),
+             charts.facilities(figures.facilities, lang), charts.drugs(figures.drugs, lang),
+             charts.deliveries(figures.deliveries, lang)]
     return page("console/inspector_dashboard.html", values=values, errors={}, charts=drawn,
                 totals=figures.totals)
 

@@ -1,4 +1,5 @@
-"""The Vietnamese words the console shows for the gateway's codes (pure tables)."""
+"""The Vietnamese words the console shows for the gateway's codes (pure tables; their English
+is in :mod:`gateway.console.english`)."""
 
 from __future__ import annotations
 
@@ -52,10 +53,13 @@ def delivery_target(target: str) -> str:
     return target
 
 
-def number(value: object) -> str:
-    """A quantity as people write it in Vietnam: no needless decimals, a decimal comma."""
+def number(value: object, lang: str = "vi") -> str:
+    """A quantity as people write it: no needless decimals; in Vietnamese a decimal comma and
+    a dot between thousands, in English (``lang="en"``) the other way round."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    if float(value).is_integer():
-        return f"{int(value):,}".replace(",", ".")
-    return f"{value:g}".replace(".", ",")
+    text = f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+    return text if lang == "en" else text.translate(_VIETNAMESE_MARKS)
+
+
+_VIETNAMESE_MARKS = str.maketrans({",": ".", ".": ","})

@@ -12,6 +12,13 @@ signed in, rendering with the console's headers, and error pages.
 - **Headers**: ``Content-Security-Policy`` (no script at all, styles and images from the
   gateway only), ``Cache-Control: no-store`` (pages carry patient data), no framing, no
   referrer beyond the gateway.
+- **Language**: Vietnamese, or English when the browser prefers English
+  (``Accept-Language``, q-values respected) or the person chose it with ``?lang=en`` (kept
+  in the ``erx-lang`` cookie; ``?lang=vi`` goes back; no other value is read). The templates
+  mark their texts with Jinja's i18n extension (``_()``, ``{% trans %}``); the ``tr`` filter
+  says a finished text (a label, a view's or a service's message) in the page's language.
+  The tables are :mod:`gateway.console.english`. Dates stay ``dd/mm/yyyy``; the printed
+  prescription (HTML print page and PDF) stays Vietnamese, a legal document.
 """
 
 from __future__ import annotations
@@ -19,22 +26,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, Response, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from gateway.auth.sessions import Signed
-from gateway.console import labels
+from gateway.console import english, labels
 from gateway.console.forms import DAY_HINT, DAY_PATTERN
-from gateway.core.messages import delivery_error_in_vietnamese
+from gateway.core.messages import LANGUAGES, delivery_error_in_vietnamese, preferred_language
+from gateway.core.reasons import integrity_in_vietnamese
 from gateway.web.context import services
-from gateway.web.problems import ApiError, from_http_exception, to_problem
+from gateway.web.problems import ApiError, from_http_exception, localized, to_problem
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,9 @@ MESSAGES = {
     500: "Đã có lỗi hệ thống. Vui lòng thử lại sau.",
     503: "Hệ thống tạm thời không phục vụ được. Vui lòng thử lại sau.",
 }
+#: The cookie that keeps the language a person chose with ``?lang=`` (a year).
+LANG_COOKIE = "erx-lang"
+LANG_COOKIE_SECONDS = 365 * 24 * 3600
 CSRF_MESSAGE = ("Biểu mẫu đã hết hạn hoặc thiếu mã bảo vệ (CSRF), nên không có gì được thay "
                 "đổi. Hãy tải lại trang rồi gửi lại.")
 
@@ -79,11 +90,69 @@ def init_app(app: Flask) -> None:
         WTF_CSRF_TIME_LIMIT=settings.console_session_absolute_seconds)
     csrf.init_app(app)
     zone = services(app).timezone
-    app.add_template_filter(labels.number, "vnnum")
-    app.add_template_filter(delivery_error_in_vietnamese, "vnerror")
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_gettext, ngettext=_ngettext, newstyle=True)
+    app.add_template_filter(say, "tr")
+    app.add_template_filter(lambda value: labels.number(value, lang()), "vnnum")
+    app.add_template_filter(_delivery_error, "deliveryerror")
+    app.add_template_filter(
+        lambda text: text if lang() == "en" else integrity_in_vietnamese(text), "integritytext")
     app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y %H:%M"), "vntime")
     app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y"), "vndate")
     app.add_template_filter(lambda value: _when(value, zone, "%d/%m/%Y %H:%M:%S"), "vnsecond")
+
+
+def lang() -> str:
+    """``vi`` or ``en``: the language of the console page being made."""
+    return str(g.get("lang", "vi"))
+
+
+def say(text: Any) -> str:
+    """A finished text (a label, a view's or a service's message) in the page's language."""
+    text = "" if text is None else str(text)
+    return english.english(text) if lang() == "en" else text
+
+
+def item_message(item: Mapping[str, Any]) -> str:
+    """An error item's message in the page's language (its own English when it has one)."""
+    return str(localized(item, lang()).get("message", ""))
+
+
+def _gettext(message: str) -> str:
+    return english.page_text(message) if lang() == "en" else message
+
+
+def _ngettext(singular: str, plural: str, count: int) -> str:
+    if lang() == "en":
+        return english.page_plural(singular, plural, count)
+    return singular if count == 1 else plural
+
+
+def _delivery_error(text: str | None) -> str:
+    """A delivery's last error: Vietnamese, or the API's own English text."""
+    return (text or "") if lang() == "en" else delivery_error_in_vietnamese(text)
+
+
+def _choose_language() -> None:
+    """The page's language: ``?lang=`` (then remembered), else the cookie, else the
+    browser's ``Accept-Language``; Vietnamese for anything else."""
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        g.lang = g.lang_chosen = asked
+    elif request.cookies.get(LANG_COOKIE) in LANGUAGES:
+        g.lang = request.cookies[LANG_COOKIE]
+    else:
+        g.lang = preferred_language(request.accept_languages)
+
+
+def _switch_url(other: str) -> str:
+    """This page in the other language (a GET page as it is, else the home or login page)."""
+    if request.method == "GET":
+        args = request.args.to_dict()
+        args["lang"] = other
+        return request.path + "?" + urlencode(args)
+    return (home_of(g.signed) if g.get("signed") else url_for("console.login")) + f"?lang={other}"
 
 
 def _when(value: Any, zone: Any, fmt: str) -> str:
@@ -102,6 +171,7 @@ def _when(value: Any, zone: Any, fmt: str) -> str:
 def attach(blueprint: Blueprint) -> Blueprint:
     """Give a console blueprint CSRF checks, the console's headers, HTML error pages and the
     templates' common values."""
+    blueprint.before_request(_choose_language)
     blueprint.before_request(_protect)
     blueprint.after_request(_headers)
     blueprint.register_error_handler(Exception, error_page)
@@ -115,6 +185,13 @@ def _protect() -> None:
 
 
 def _headers(response: Response) -> Response:
+    chosen = g.get("lang_chosen")
+    if chosen:
+        development = services().settings.env == "development"
+        response.set_cookie(LANG_COOKIE, chosen, max_age=LANG_COOKIE_SECONDS, path="/console/",
+                            secure=not development, httponly=True, samesite="Lax")
+    response.headers.setdefault("Content-Language", lang())
+    response.vary.update(("Accept-Language", "Cookie"))
     response.headers.setdefault("Content-Security-Policy", POLICY)
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
@@ -129,7 +206,9 @@ DAY_ATTRS = (f'inputmode="numeric" pattern="{DAY_PATTERN}" placeholder="dd/mm/yy
 
 def _context() -> dict[str, Any]:
     signed = g.get("signed")
-    return {"signed": signed, "labels": labels, "day_hint": DAY_HINT, "day_attrs": DAY_ATTRS,
+    other = "vi" if lang() == "en" else "en"
+    return {"signed": signed, "labels": labels, "day_hint": say(DAY_HINT), "day_attrs": DAY_ATTRS,
+            "lang": lang(), "other_lang": other, "switch_url": _switch_url(other),
             "password_min_chars": services().settings.console_password_min_chars,
             "home": url_for(HOMES[signed.party.role]) if signed is not None else None}
 
@@ -186,13 +265,15 @@ def page(template: str, status: int = 200, *, headers: dict[str, str] | None = N
 
 
 def messages_of(exc: Exception) -> tuple[int, list[str], dict[str, str]]:
-    """The status, the Vietnamese messages and the headers an error is shown with."""
+    """The status, the messages (in the page's language) and the headers an error is shown
+    with."""
     problem = exc if isinstance(exc, ApiError) else to_problem(exc)
     if problem is None and isinstance(exc, HTTPException):
         problem = from_http_exception(exc)
     if problem is None:
         return 500, [MESSAGES[500]], {}
-    found = [str(item["message"]) for item in problem.errors if item.get("message")]
+    found = [str(shown["message"]) for shown in (localized(item, lang()) for item in problem.errors)
+             if shown.get("message")]
     return problem.status, found or [MESSAGES.get(problem.status, MESSAGES[400])], problem.headers
 
 

@@ -52,7 +52,7 @@ def lookup() -> Any:
     except (Invalid, Conflict) as exc:
         status = status_of(exc)
         return page("console/pharmacy_home.html", status, code=text,
-                    errors={"code": [item["message"] for item in exc.errors]})
+                    errors={"code": [pages.item_message(item) for item in exc.errors]})
     if details is not None:  # QR text: audited now, with how it was read
         services().reading.authorize_read(stored, g.party)
         viewed(stored, g.party, details)
@@ -107,11 +107,12 @@ def dispense(code: str) -> Any:
             errors.setdefault(FORM, []).append(pages.MESSAGES.get(status, pages.MESSAGES[400]))
         return _show(code, status, errors=errors, form=form)
     done = answer.body["dispense"]
-    sold = ", ".join(f"dòng {item['line'] + 1}: {number(item['so_luong_ban'])}"
+    lang = pages.lang()
+    sold = ", ".join(pages.say(f"dòng {item['line'] + 1}: {number(item['so_luong_ban'], lang)}")
                      for item in done["items"])
-    flash(f"Đã ghi nhận lần bán {done['id']} ({sold}).", "success")
+    flash(pages.say(f"Đã ghi nhận lần bán {done['id']} ({sold})."), "success")
     for warning in done.get("warnings") or []:
-        flash(warning.get("message", ""), "warning")
+        flash(pages.item_message(warning), "warning")
     session[SEEN] = code
     return redirect(url_for(".prescription", code=code), 303)
 

@@ -9,6 +9,29 @@ title with a library's English sentence.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from schemas.document import SEXES, TREATMENT_SETTINGS, TYPE_MEANINGS, choices_text
+
+#: The languages of the gateway's texts for people; the first is the default.
+LANGUAGES = ("vi", "en")
+
+
+def preferred_language(accepted: Iterable[tuple[str, float]]) -> str:
+    """``vi`` or ``en``: the first language of an ``Accept-Language`` (highest quality first,
+    then in the order sent, as Werkzeug parses it) that the gateway speaks; Vietnamese for a
+    wildcard or when none is."""
+    for value, quality in accepted:
+        primary = value.split("-", 1)[0].strip().lower()
+        if quality <= 0:
+            continue
+        if primary in LANGUAGES:
+            return primary
+        if primary == "*":
+            break
+    return LANGUAGES[0]
+
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
     (re.compile(pattern), vi, en) for pattern, vi, en in (
@@ -434,10 +457,125 @@ ITEMS: tuple[tuple[str, str], ...] = (
      "a traditional medicine is prescribed only on a basic (c) or traditional (y) prescription"),
     ("Số ngày dùng thuốc ({}) vượt giới hạn {} ngày của {} với các chẩn đoán này",
      "{0} days of treatment exceed the {1}-day limit of {2} for these diagnoses"),
+    ("Vai trò phải là một trong {}", "the role must be one of {0}"),
+    ("Bắt buộc, là chuỗi ký tự", "required, a string"),
+    ("Trường không được hỗ trợ", "unknown field"),
+    ("Bắt buộc, là một URL", "required, a URL"),
+    ("Danh sách sự kiện không rỗng", "a non-empty list of events"),
+    ("URL dài quá {} ký tự", "the URL is longer than {0} characters"),
+    ("URL phải dùng https", "the URL must use https"),
+    ("Sự kiện phải là một trong {}", "the event must be one of {0}"),
+    ("URL thiếu tên máy chủ", "the URL has no host name"),
+    ("URL không được chứa tên đăng nhập hoặc mật khẩu",
+     "the URL must not hold a user name or a password"),
+    ("URL không được trỏ tới địa chỉ nội bộ", "the URL must not point to an internal address"),
+    ("Thuốc này không có trong đơn", "this drug is not in the prescription"),
+    ("{} là chuỗi tối đa {} ký tự", "{0} is a string of at most {1} characters"),
+    ("Thiếu mã đơn thuốc", "the prescription code is missing"),
+    ("Cần nêu lý do hủy đơn", "a reason for cancelling is needed"),
+    ("Lý do tối đa 2.000 ký tự", "the reason has at most 2,000 characters"),
+    ("Bắt buộc, là đối tượng JSON (prescription của đơn thuốc)",
+     "required, a JSON object (the prescription's `prescription`)"),
+    ("Bắt buộc, là chuỗi JWS (signature.jws của đơn thuốc)",
+     "required, a JWS string (the prescription's `signature.jws`)"),
+    ("Ký tự không được phép (U+{}): ký tự điều khiển, ký tự đảo chiều hoặc UTF-16 lẻ",
+     "a character that is not allowed (U+{0}): a control, bidi or lone surrogate character"),
+    ("Tên trường chứa ký tự không được phép", "a field name holds a character that is not "
+                                              "allowed"),
+    ("Nội dung phải là một đối tượng JSON", "the body must be a JSON object"),
+    ("Chữ số kiểm tra của GTIN sai: là {}, phải là {}",
+     "the GTIN's check digit is wrong: it is {0}, it should be {1}"),
+    ("Mã này trỏ đến nhiều thuốc: {}", "this code names several products: {0}"),
+    ("Mã thuốc không có trong danh mục", "the drug code is not in the catalog"),
+    ("Mã định danh thuốc không hợp lệ: {}", "not a valid drug identifier: {0}"),
+    ("Thuốc đang {}, không được kê đơn", "the drug is {0}: it may not be prescribed"),
+    ("Số đăng ký của thuốc đã hết hiệu lực ({})", "the drug's registration has expired ({0})"),
+    ("{} chỉ nên gồm thuốc thuộc nhóm của nó; thuốc này là thuốc {}",
+     "{0} should hold only drugs of its class; this drug is {1}"),
+    ("Đơn thuốc có tối đa {} chẩn đoán", "a prescription has at most {0} diagnoses"),
+    ("Đơn thuốc có tối đa {} đợt dùng thuốc", "a prescription has at most {0} treatment periods"),
+    ("Không sinh được mã đơn thuốc cho mã cơ sở {}",
+     "no prescription code can be made for the facility code {0}"),
+    ("Đơn thuốc phải là một đối tượng JSON", "the prescription must be a JSON object"),
+    ("Thiếu mã đơn thuốc (cổng chỉ sinh mã khi biết mã cơ sở gửi đơn)",
+     "the prescription code is missing (the gateway makes one only when it knows the "
+     "submitting facility's code)"),
+    ("Phải là một danh sách (mảng JSON)", "must be a list (a JSON array)"),
+    ("Số lượng có tối đa {} chữ số thập phân", "the quantity has at most {0} decimal places"),
+    ("Ngày phải từ {} đến {}", "must be a day from {0} to {1}"),
+    ("Đơn thuốc đã bị hủy", "the prescription is cancelled"),
+    ("Đơn thuốc đã bán đủ", "the prescription is fully dispensed"),
+    ("Đơn thuốc đã hết hạn", "the prescription has expired"),
+    ("Trạng thái đơn thuốc: {}", "the prescription's status: {0}"),
+    ("Không đọc được mã QR: đây không phải mã QR đơn thuốc của cổng",
+     "the QR code cannot be read: it is not one of the gateway's prescription QR codes"),
+    ("Mã QR không hợp lệ: thuật toán ký không được chấp nhận",
+     "the QR code is not valid: its signature algorithm is not accepted"),
+    ("Mã QR không hợp lệ: không phải khóa ký của cổng",
+     "the QR code is not valid: it is not signed with the gateway's key"),
+    ("Mã QR không hợp lệ: chữ ký sai, mã đã bị sửa hoặc giả mạo",
+     "the QR code is not valid: its signature is wrong, it was altered or forged"),
+    ("Mã QR do cổng ký nhưng không phải mã QR đơn thuốc",
+     "the QR code is signed by the gateway but is not a prescription's"),
+    ("{}: người bệnh có {} tại {} ({}), trùng {} ngày",
+     "{0}: the patient has {1} at {2} ({3}), {4} days overlap"),
 )
+
+#: The coded fields' meanings in English (schemas/document.py gives the Vietnamese).
+CODE_MEANINGS = {"chưa rõ": "unknown", "nam": "male", "nữ": "female", "khám bệnh": "visit",
+                 "điều trị ngoại trú": "outpatient treatment",
+                 "điều trị nội trú": "inpatient treatment",
+                 "đơn thuốc thường": "basic prescription", "thuốc gây nghiện": "narcotic drugs",
+                 "thuốc hướng thần, tiền chất": "psychotropic drugs or precursors",
+                 "y học cổ truyền": "traditional medicine"}
+
+
+def _choices_in_english(choices: Mapping[Any, str]) -> str:
+    shown = [f"{code} ({CODE_MEANINGS[meaning]})" for code, meaning in choices.items()]
+    return ", ".join(shown[:-1]) + f" or {shown[-1]}" if len(shown) > 1 else shown[0]
+
+
+#: The values rule messages carry in Vietnamese (a coded field's values with their meaning,
+#: control classes, prescription types, a product's state) and their English.
+VALUES: dict[str, str] = {
+    **{choices_text(table): _choices_in_english(table)
+       for table in (SEXES, TREATMENT_SETTINGS, TYPE_MEANINGS)},
+    "gây nghiện": "narcotic", "hướng thần": "psychotropic", "tiền chất": "precursor",
+    "phóng xạ": "radioactive", "không kiểm soát đặc biệt": "not specially controlled",
+    "đơn thuốc thường (c)": "a basic prescription (c)",
+    "đơn thuốc gây nghiện (n)": "a narcotic prescription (n)",
+    "đơn thuốc hướng thần, tiền chất (h)": "a psychotropic or precursor prescription (h)",
+    "đơn thuốc y học cổ truyền (y)": "a traditional-medicine prescription (y)",
+    "bị đình chỉ": "suspended", "bị rút số đăng ký": "withdrawn", "bị thu hồi": "recalled",
+    "Trùng lặp điều trị": "Duplicate therapy", "Trùng thời gian dùng thuốc": "Overlapping treatment",
+}
+#: Values with values of their own (the overlap warnings' parts).
+_VALUE_PATTERNS = tuple((_template(vi), en) for vi, en in (
+    ("đơn thuốc cùng hoạt chất {}", "a prescription with the same ingredient {0}"),
+    ("đơn thuốc có thuốc {}", "a prescription with {0} drugs"),
+    ("cơ sở {}", "facility {0}"), ("từ {} đến {}", "from {0} to {1}")))
+
+
+def value_in_english(value: str) -> str:
+    """A value of a rule message in English (as it is when it is data: a code, a name)."""
+    found = VALUES.get(value) or VALUES.get(value[:1].lower() + value[1:])
+    if found is not None:
+        return found if value[:1].islower() else found[:1].upper() + found[1:]
+    if ", từ " in value:  # several spans of days
+        return ", ".join(value_in_english(part) for part in value.split(", "))
+    for pattern, en in _VALUE_PATTERNS:
+        match = pattern.fullmatch(value)
+        if match:
+            return en.format(*(value_in_english(part) for part in match.groups()))
+    return value
 _ITEMS = tuple((_template(vietnamese), en) for vietnamese, en in ITEMS)
 
 
 def item_in_english(message: str) -> str | None:
-    """The English of an item's Vietnamese ``message`` (None when the table lacks it)."""
-    return _translated(_ITEMS, message)
+    """The English of an item's Vietnamese ``message`` (None when the table lacks it), its
+    values in English too when they are words (a coded field's values and their meaning)."""
+    for pattern, english in _ITEMS:
+        match = pattern.fullmatch(message)
+        if match:
+            return english.format(*(value_in_english(value) for value in match.groups()))
+    return None

@@ -35,6 +35,7 @@ from gateway.core.errors import (
     Unavailable,
     error_item,
 )
+from gateway.core.reasons import catalog_reason_in_vietnamese
 from gateway.parties.model import Party, Role, pharmacy_key
 from gateway.prescriptions import outbox
 from gateway.prescriptions.model import (
@@ -252,8 +253,10 @@ class Dispensing:
                 try:
                     product = self.catalog.resolve(identifier)
                 except CatalogError as exc:
-                    errors.append(error_item(f"{pointer}/ma_thuoc", "drug.unknown",
-                                             f"Mã thuốc không có trong danh mục ({exc})"))
+                    errors.append({**error_item(
+                        f"{pointer}/ma_thuoc", "drug.unknown",
+                        f"Mã thuốc không có trong danh mục ({catalog_reason_in_vietnamese(str(exc))})"),
+                        "_en": f"the drug code is not in the catalog ({exc})"})
                     continue
             if product.national_code != prescribed.national_code:
                 if ControlClass.NARCOTIC in (prescribed.control_class, product.control_class):
@@ -264,9 +267,11 @@ class Dispensing:
                         f"{pointer}/ma_thuoc", "dispense.substitution",
                         "Thuốc thay thế phải cùng hoạt chất, hàm lượng và dạng bào chế"))
             if not product.is_active(today):
-                errors.append(error_item(f"{pointer}/ma_thuoc", "dispense.product_inactive",
-                                         f"Thuốc không còn lưu hành "
-                                         f"({product.inactive_reason(today)})"))
+                reason = product.inactive_reason(today) or ""
+                errors.append({**error_item(
+                    f"{pointer}/ma_thuoc", "dispense.product_inactive",
+                    f"Thuốc không còn lưu hành ({catalog_reason_in_vietnamese(reason)})"),
+                    "_en": f"the product is no longer marketed ({reason})"})
             raw_packs = raw.get("packs", [])
             if not isinstance(raw_packs, list):
                 errors.append(error_item(f"{pointer}/packs", "dispense.pack_invalid",
@@ -281,8 +286,10 @@ class Dispensing:
                 try:
                     pack = parse_gs1(scanned)
                 except InvalidGs1 as exc:
-                    errors.append(error_item(pack_pointer, "dispense.pack_invalid",
-                                             f"Mã GS1 không hợp lệ: {exc}"))
+                    errors.append({**error_item(
+                        pack_pointer, "dispense.pack_invalid",
+                        f"Mã GS1 không hợp lệ: {catalog_reason_in_vietnamese(exc.reason)}"),
+                        "_en": f"not a valid GS1 code: {exc.reason}"})
                     continue
                 if pack.gtin not in product.gtins:
                     errors.append(error_item(pack_pointer, "dispense.pack_gtin",

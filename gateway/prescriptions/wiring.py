@@ -13,6 +13,7 @@ from drug_catalog.catalog import Catalog
 from drug_catalog.text import fold_phrase
 from gateway.audit.log import AuditLog
 from gateway.core.config import ConfigError
+from gateway.core.reasons import prescriber_signature_item
 from gateway.core.settings import Settings as GatewaySettings
 from gateway.prescriptions.model import AuditEvent, Issue, Settings, Signature, Validated
 from gateway.prescriptions.submission import Sign, Validate
@@ -49,9 +50,7 @@ def validator(*, catalog: Catalog, signatures: Signatures, policy: Policy) -> Va
             try:
                 signatures.check_prescriber({**document, "signature": result.signature}, now=now)
             except PrescriberSignatureError as exc:
-                errors.append({"pointer": "/signature", "code": "signature.prescriber_invalid",
-                               "message": f"Chữ ký số của người kê đơn không hợp lệ: {exc}",
-                               "reason": exc.reason})
+                errors.append(cast(Issue, prescriber_signature_item(exc)))
                 document = None
         return Validated(document, errors, warnings, result.signature)
 

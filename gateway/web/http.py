@@ -26,6 +26,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.core import redaction
 from gateway.core.numbers import whole_numbers
+from gateway.core.reasons import json_error
 from gateway.core.settings import Settings
 from gateway.web.context import services
 from gateway.web.problems import ApiError
@@ -57,8 +58,7 @@ class GatewayRequest(Request):
     """Flask's request with JSON failures that are always a 400, never a 500."""
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
-        raise ApiError(400, detail=f"malformed JSON: {e}" if e else "malformed JSON",
-                       detail_vi="JSON không đúng cú pháp")
+        raise malformed_json(e)
 
 
 def json_body(*, allow_form: bool = False, json_types: tuple[str, ...] = ()) -> Any:
@@ -87,9 +87,21 @@ def json_body(*, allow_form: bool = False, json_types: tuple[str, ...] = ()) -> 
         raise ApiError(400, detail="the JSON is nested too deeply",
                        detail_vi="JSON lồng quá nhiều cấp") from None
     except ValueError as exc:
-        raise ApiError(400, detail=f"malformed JSON: {exc}",
-                       detail_vi=f"JSON không hợp lệ: {exc}") from None
+        raise malformed_json(exc) from None
     return _clean_text(body)
+
+
+def malformed_json(exc: ValueError | None) -> ApiError:
+    """The 400 of a body that is not JSON: where the parser stopped and why, in the
+    request's language (the parser's English said in Vietnamese too)."""
+    if isinstance(exc, std_json.JSONDecodeError):
+        english, vietnamese = json_error(exc)
+    elif exc is not None and (duplicate := _DUPLICATE.fullmatch(str(exc))):
+        english, vietnamese = str(exc), f"tên trường {duplicate.group(1)} xuất hiện hai lần"
+    else:
+        return ApiError(400, detail="malformed JSON", detail_vi="JSON không đúng cú pháp")
+    return ApiError(400, detail=f"malformed JSON: {english}",
+                    detail_vi=f"JSON không đúng cú pháp: {vietnamese}")
 
 
 def _clean_text(body: Any) -> Any:
@@ -128,6 +140,9 @@ def _clean_text(body: Any) -> Any:
 
 def _printable(text: str) -> str:
     return _FORBIDDEN_TEXT.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+_DUPLICATE = re.compile(r"duplicate key (.+)")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

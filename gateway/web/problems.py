@@ -63,7 +63,12 @@ from gateway.core.errors import (
     UnsupportedGrantType,
     error_item,
 )
-from gateway.core.messages import bilingual, detail_in_vietnamese, item_in_english
+from gateway.core.messages import bilingual, detail_in_vietnamese, item_in_english, preferred_language
+from gateway.core.reasons import (
+    catalog_reason_in_vietnamese,
+    prescriber_signature_item,
+    signature_reason_in_vietnamese,
+)
 from signing.errors import KeyStoreError, PrescriberSignatureError, VerificationError
 
 log = logging.getLogger(__name__)
@@ -129,9 +134,6 @@ TITLES: dict[str, tuple[str, str]] = {
     "not-nominated": ("Đơn thuốc chỉ định nhà thuốc khác", "Another pharmacy is nominated"),
     "pharmacy-identity": ("Báo cáo ghi tên nhà thuốc khác", "The report names another pharmacy"),
 }
-LANGUAGES = ("vi", "en")
-
-
 def status_problem(status: int, lang: str = "vi") -> tuple[str, str]:
     """The problem type (``urn:erx:problem:…``) and title, in ``lang``, of an answer that has
     only its HTTP status (a refusal by the HTTP server before any view runs): the status's own
@@ -145,7 +147,7 @@ def language() -> str:
     """``vi`` or ``en``: the request's ``Accept-Language`` choice, Vietnamese by default."""
     if not has_request_context():
         return "vi"
-    return request.accept_languages.best_match(LANGUAGES, default="vi") or "vi"
+    return preferred_language(request.accept_languages)
 
 
 class ApiError(Exception):
@@ -181,10 +183,10 @@ class ApiError(Exception):
         if detail:
             body["detail"] = detail
         if self.errors:
-            body["errors"] = [_localized(item, lang) for item in self.errors]
+            body["errors"] = [localized(item, lang) for item in self.errors]
         body.update(self.extra)
         if body.get("warnings"):
-            body["warnings"] = [_localized(item, lang) for item in body["warnings"]]
+            body["warnings"] = [localized(item, lang) for item in body["warnings"]]
         request_id = g.get("request_id") if g else None
         if request_id:
             body["request_id"] = request_id
@@ -200,7 +202,7 @@ class ApiError(Exception):
         return response
 
 
-def _localized(item: Mapping[str, Any], lang: str) -> dict[str, Any]:
+def localized(item: Mapping[str, Any], lang: str) -> dict[str, Any]:
     """An item with its message in ``lang`` when it has one in English (``_en``)."""
     shown = {key: value for key, value in item.items() if key != "_en"}
     if lang == "en":
@@ -360,6 +362,8 @@ class Particulars:
     errors: list[dict[str, Any]] = field(default_factory=list)
     members: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    #: The detail in Vietnamese when it is a library's text (the table of details lacks it).
+    detail_vi: str | None = None
 
 
 # The one table from failures to problem types. A subclass not listed takes its nearest
@@ -445,16 +449,15 @@ def _qr_content_changed(exc: QrContentChanged) -> Particulars:
 
 
 def _prescriber_signature_invalid(exc: PrescriberSignatureError) -> Particulars:
-    item = error_item("/signature", "signature.prescriber_invalid",
-                      f"Chữ ký số của người kê đơn không hợp lệ ({exc.reason}): {exc.message}")
-    item["reason"] = exc.reason
-    return Particulars(errors=[item])
+    return Particulars(errors=[prescriber_signature_item(exc)])
 
 
 def _gateway_signature_invalid(exc: VerificationError) -> Particulars:
+    said = signature_reason_in_vietnamese(exc.reason, exc.message)
     item = error_item("/signature", "signature.invalid",
-                      f"Chữ ký số của cổng không hợp lệ ({exc.reason}): {exc.message}")
-    item["reason"] = exc.reason
+                      f"Chữ ký số của cổng không hợp lệ ({exc.reason}): {said}")
+    item.update({"reason": exc.reason, "_en": f"the gateway's digital signature is not valid "
+                                              f"({exc.reason}): {exc.message}"})
     return Particulars(errors=[item])
 
 
@@ -470,8 +473,8 @@ def _identifier_item(code: str, message: str) -> dict[str, str]:
 
 
 def _unknown_drug(exc: UnknownDrug) -> Particulars:
-    return Particulars(detail=str(exc), errors=[_identifier_item(
-        "drug.unknown", "Mã thuốc không có trong danh mục")])
+    return Particulars(detail=str(exc), detail_vi=catalog_reason_in_vietnamese(str(exc)),
+                       errors=[_identifier_item("drug.unknown", "Mã thuốc không có trong danh mục")])
 
 
 def _bad_check_digit(exc: BadCheckDigit) -> Particulars:
@@ -485,19 +488,24 @@ def _bad_check_digit(exc: BadCheckDigit) -> Particulars:
 
 
 def _invalid_identifier(exc: InvalidIdentifier) -> Particulars:
-    return Particulars(detail=exc.reason, errors=[_identifier_item(
-        "drug.identifier", f"Mã định danh thuốc không hợp lệ: {exc.reason}")])
+    said = catalog_reason_in_vietnamese(exc.reason)
+    item = _identifier_item("drug.identifier", f"Mã định danh thuốc không hợp lệ: {said}")
+    item["_en"] = f"not a valid drug identifier: {exc.reason}"
+    return Particulars(detail=exc.reason, detail_vi=said, errors=[item])
 
 
 def _ambiguous_identifier(exc: AmbiguousIdentifier) -> Particulars:
-    return Particulars(detail=str(exc), errors=[_identifier_item(
+    return Particulars(detail=str(exc), detail_vi=catalog_reason_in_vietnamese(str(exc)),
+                       errors=[_identifier_item(
         "drug.ambiguous", f"Mã này trỏ đến nhiều thuốc: {', '.join(exc.national_codes)}")],
         members={"national_codes": list(exc.national_codes)})
 
 
 def _invalid_gs1(exc: InvalidGs1) -> Particulars:
-    item = error_item("", "pack.gs1", f"Mã GS1 của hộp thuốc không đọc được: {exc.reason}")
-    return Particulars(detail=exc.reason, errors=[item])
+    said = catalog_reason_in_vietnamese(exc.reason)
+    item = error_item("", "pack.gs1", f"Mã GS1 của hộp thuốc không đọc được: {said}")
+    item["_en"] = f"the pack's GS1 code cannot be read: {exc.reason}"
+    return Particulars(detail=exc.reason, detail_vi=said, errors=[item])
 
 
 def _catalog_unavailable(exc: CatalogUnavailable) -> Particulars:
@@ -573,4 +581,4 @@ def to_problem(exc: BaseException) -> ApiError | None:
         return None
     said = particulars(exc)
     return ApiError(kind.status, slug=kind.slug, detail=said.detail, errors=said.errors,
-                    headers=said.headers, **said.members)
+                    headers=said.headers, detail_vi=said.detail_vi, **said.members)

@@ -51,7 +51,7 @@ def settle(app: Flask) -> None:
     written now comes after them in the stream."""
     found, marker = services(app), uuid.uuid4().hex
     found.storage.database["feed_markers"].insert_one({"_id": marker})
-    assert found.feed.wait_for(lambda: marker in app.extensions["markers"].keys, 30)
+    assert found.feed.wait_for(lambda: marker in app.extensions["markers"].keys, 90)
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def app(app_config: dict[str, Any], registry: RegistryDouble, commands: Commands
     application.extensions["markers"] = Markers()
     feed.subscribe("feed_markers", application.extensions["markers"])
     services(application).storage.database["feed_wake"].insert_one({})
-    assert feed.wait_for(lambda: feed.session > session, 30)
+    assert feed.wait_for(lambda: feed.session > session, 90)
     settle(application)
     yield application
     services(application).close()

@@ -230,6 +230,9 @@ def test_an_english_browser_still_writes_dates_day_first_and_sees_refusals_at_th
             username, password = person(app, world, "clinic_a", "le.tan")
             sign_in(english, served.url, username, password)
             english.get(served.url + "/console/clinic/")
+            # The browser prefers English: the console answers in English.
+            assert english.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+            assert english.find_element(By.TAG_NAME, "h1").text == "The facility's prescriptions"
             day = english.find_element(By.ID, "f-from")
             assert day.get_attribute("type") == "text"
             assert day.get_attribute("placeholder") == "dd/mm/yyyy"

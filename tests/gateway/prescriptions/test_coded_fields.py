@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
+from gateway.core.messages import item_in_english
 from tests.support.prescriptions import national_token, prescription, submit
 
 EXPECTED = {
@@ -33,3 +34,28 @@ def test_a_wrong_code_of_the_right_type_names_the_values_too(client: FlaskClient
     answer = submit(client, world["h"]["doctor_a"], prescription(gioi_tinh=5))
     [item] = [item for item in answer.get_json()["errors"] if item["pointer"] == "/gioi_tinh"]
     assert "1 (chưa rõ), 2 (nam) hoặc 3 (nữ)" in item["message"]
+
+
+def test_the_values_and_their_meaning_are_english_when_english_is_asked(
+        client: FlaskClient, world: dict) -> None:
+    body = prescription(gioi_tinh="Nam", hinh_thuc_dieu_tri=7, loai_don_thuoc=1)
+    english = {"Accept-Language": "en"}
+    answer = submit(client, world["h"]["doctor_a"], body, **english)
+    messages = {item["pointer"]: item["message"] for item in answer.get_json()["errors"]}
+    assert messages["/gioi_tinh"] == "must be an integer: 1 (unknown), 2 (male) or 3 (female)"
+    assert messages["/hinh_thuc_dieu_tri"] == ("the treatment setting must be 1 (visit), "
+                                               "2 (outpatient treatment) or 3 (inpatient "
+                                               "treatment)")
+    assert messages["/loai_don_thuoc"] == (
+        "must be a string: c (basic prescription), n (narcotic drugs), h (psychotropic drugs "
+        "or precursors) or y (traditional medicine)")
+    wrong = submit(client, world["h"]["doctor_a"], prescription(gioi_tinh=5), **english)
+    [item] = [item for item in wrong.get_json()["errors"] if item["pointer"] == "/gioi_tinh"]
+    assert item["message"] == "the sex must be 1 (unknown), 2 (male) or 3 (female)"
+
+
+def test_control_classes_and_prescription_types_in_messages_are_english_when_asked() -> None:
+    assert item_in_english("Thuốc gây nghiện chỉ được kê trong đơn thuốc gây nghiện (n)") == \
+        "a narcotic drug is prescribed only on a narcotic prescription (n)"
+    assert item_in_english("Thuốc đang bị thu hồi, không được kê đơn") == \
+        "the drug is recalled: it may not be prescribed"

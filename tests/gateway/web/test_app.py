@@ -34,7 +34,7 @@ def test_wrong_method_is_405_with_allow(client: FlaskClient) -> None:
 def test_malformed_json_is_400(client: FlaskClient) -> None:
     answer = client.post(TOKEN, data="{not json", content_type="application/json")
     body = assert_problem(answer, 400, "malformed")
-    assert body["title"] == "Yêu cầu không đúng định dạng" and "JSON không hợp lệ" in body["detail"]
+    assert body["title"] == "Yêu cầu không đúng định dạng" and "JSON không đúng cú pháp" in body["detail"]
     assert answer.headers["Content-Language"] == "vi"
     english = client.post(TOKEN, data="{not json", content_type="application/json",
                           headers={"Accept-Language": "en-GB,en;q=0.9,vi;q=0.5"})

@@ -12,33 +12,22 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from drug_catalog.errors import AmbiguousIdentifier, InvalidGs1, InvalidIdentifier, UnknownDrug
 from gateway.core.messages import (
     DETAILS,
     delivery_error_in_vietnamese,
     detail_in_vietnamese,
     item_in_english,
 )
-from tests.support.prescriptions import issued, prescription
+from gateway.core.reasons import SIGNATURE_REASONS, catalog_reason_in_vietnamese
+from signing.errors import PrescriberSignatureError, VerificationError
+from tests.support.prescriptions import SUSPENDED_TWIN, issued, prescription
+from tests.support.source_texts import VIETNAMESE, literal_text
 
 ROOT = Path(__file__).resolve().parents[3]
 RAISERS = {"NotFound", "Forbidden", "Conflict", "Invalid", "Unauthenticated", "Unavailable",
            "PartyError", "PartyExists", "UnknownParty", "ApiError", "DomainError",
            "RateLimited", "UserError", "UserExists", "UnknownUser"}
-VIETNAMESE = re.compile("[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]",
-                        re.I)
-
-
-def _text(node: ast.AST) -> str | None:
-    """A string literal, an f-string (values as X1, X2, ...) or a sum of them."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.JoinedStr):
-        return "".join(part.value if isinstance(part, ast.Constant) else "X1"
-                       for part in node.values)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = _text(node.left), _text(node.right)
-        return left + right if left is not None and right is not None else None
-    return None
 
 
 def _raiser_classes(trees: list[ast.Module]) -> set[str]:
@@ -85,9 +74,9 @@ def raised_details(given_too: bool = False) -> list[tuple[str, str]]:
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
         if not given_too and any(keyword.arg == "detail_vi" for keyword in node.keywords):
             continue  # the raiser gives the Vietnamese itself
-        texts = ([_text(node.args[0])] if (name in raisers or _is_super_init(func)) and node.args
+        texts = ([literal_text(node.args[0])] if (name in raisers or _is_super_init(func)) and node.args
                  else [])
-        texts += [_text(keyword.value) for keyword in node.keywords if keyword.arg == "detail"]
+        texts += [literal_text(keyword.value) for keyword in node.keywords if keyword.arg == "detail"]
         found += [(text, f"{path.relative_to(ROOT)}:{node.lineno}") for text in texts
                   if text and not VIETNAMESE.search(text)
                   and re.sub(r"X1|\W", "", text)]  # words, not only values
@@ -160,13 +149,13 @@ def outcome_errors() -> list[tuple[str, str]]:
         for node in ast.walk(tree):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr in ("retry", "permanent", "skipped") and node.args):
-                text = _text(node.args[0])
+                text = literal_text(node.args[0])
                 if text and text != "X1":
                     found.append((text, f"{path.relative_to(ROOT)}:{node.lineno}"))
             if isinstance(node, ast.Assign) and any(getattr(t, "id", "") in ("ERRORS", "REASON")
                                                     for t in node.targets):
                 values = node.value.values if isinstance(node.value, ast.Dict) else [node.value]
-                found += [(_text(value), str(path.name)) for value in values if _text(value)]
+                found += [(literal_text(value), str(path.name)) for value in values if literal_text(value)]
     return found
 
 
@@ -181,20 +170,30 @@ def test_every_delivery_error_is_said_in_vietnamese_in_the_console() -> None:
 
 
 def item_messages() -> list[tuple[str, str]]:
-    """Every literal message of an error item: ``error_item(pointer, code, message)`` and the
-    rules' ``ctx.error`` / ``ctx.warn``."""
+    """Every literal message of an error item: ``error_item(pointer, code, message)``, the
+    rules' ``ctx.error`` / ``ctx.warn`` and ``Problem(path, code, message)``, an item helper's
+    ``*_item(code, message)``, and an item written as a dict (``{"message": ...}``) that does
+    not give its English itself (``"_en"``)."""
     found = []
     for package in ("gateway", "schemas"):
         for path in sorted((ROOT / package).rglob("*.py")):
+            if path.parent.name == "console":
+                continue  # the console's own texts: tests/gateway/console/test_english.py
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if not isinstance(node, ast.Call) or len(node.args) < 3:
-                    continue
-                func = node.func
-                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-                if name in ("error_item", "error", "warn"):
-                    text = _text(node.args[2])
-                    if text and VIETNAMESE.search(text):
-                        found.append((text, f"{path.relative_to(ROOT)}:{node.lineno}"))
+                texts: list[str | None] = []
+                if isinstance(node, ast.Call):
+                    func = node.func
+                    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+                    if name in ("error_item", "error", "warn", "Problem") and len(node.args) >= 3:
+                        texts.append(literal_text(node.args[2]))
+                    elif name and name.endswith("_item") and len(node.args) == 2:
+                        texts.append(literal_text(node.args[1]))
+                elif isinstance(node, ast.Dict):
+                    keys = [key.value for key in node.keys if isinstance(key, ast.Constant)]
+                    if "message" in keys and "_en" not in keys:
+                        texts.append(literal_text(node.values[keys.index("message")]))
+                found += [(text, f"{path.relative_to(ROOT)}:{node.lineno}") for text in texts
+                          if text and VIETNAMESE.search(text)]
     return found
 
 
@@ -213,3 +212,94 @@ def test_a_refused_prescription_speaks_english_when_asked(client: FlaskClient,
     said = {item["pointer"]: item["message"] for item in answer["errors"]}
     assert said["/gioi_tinh"].startswith("the sex must be")
     assert not VIETNAMESE.search(said["/ho_ten_benh_nhan"])
+
+
+def library_reasons() -> list[tuple[str, str]]:
+    """Every literal reason the drug catalog raises (``InvalidIdentifier``, ``InvalidGs1``):
+    answers carry it as a value of their detail and items."""
+    found = []
+    for path in sorted((ROOT / "drug_catalog").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("InvalidIdentifier", "InvalidGs1")
+                    and len(node.args) >= 2):
+                text = literal_text(node.args[1])
+                if text:
+                    found.append((text, f"{path.relative_to(ROOT)}:{node.lineno}"))
+    return found
+
+
+def test_every_library_reason_is_said_in_vietnamese() -> None:
+    reasons = library_reasons()
+    assert len(reasons) > 20
+    missing = [f"{where}: {text!r}" for text, where in reasons
+               if not VIETNAMESE.search(catalog_reason_in_vietnamese(text))]
+    assert missing == []
+    for error in (UnknownDrug("XYZ"), AmbiguousIdentifier("893", ["MT1", "MT2"]),
+                  InvalidIdentifier("12", "a GTIN has digits only"),
+                  InvalidGs1("(01)1", "GTIN (01) must be 14 digits, got '1'")):
+        assert VIETNAMESE.search(catalog_reason_in_vietnamese(str(error))), error
+    for reasons_of in (VerificationError.REASONS, PrescriberSignatureError.REASONS):
+        assert [reason for reason in reasons_of if reason not in SIGNATURE_REASONS] == []
+
+
+def _vi_en(client: FlaskClient, method: str, path: str, **kwargs) -> tuple[dict, dict]:
+    return (_ask(client, None, method, path, **kwargs).get_json(),
+            _ask(client, "en", method, path, **kwargs).get_json())
+
+
+def test_details_built_from_a_parser_s_text_are_vietnamese_with_the_position(
+        client: FlaskClient, world: dict) -> None:
+    h = world["h"]
+    vi, en = _vi_en(client, "POST", "/v2/prescriptions", headers=h["doctor_a"],
+                    data='{"a": 1,,}', content_type="application/json")
+    assert vi["detail"] == "JSON không đúng cú pháp: cần tên trường trong dấu ngoặc kép ở dòng 1, cột 9"
+    assert en["detail"] == ("malformed JSON: Expecting property name enclosed in double quotes "
+                            "at line 1, column 9")
+    vi, en = _vi_en(client, "POST", "/v2/prescriptions", headers=h["doctor_a"],
+                    data='{"a": 1, "a": 2}', content_type="application/json")
+    assert vi["detail"] == "JSON không đúng cú pháp: tên trường 'a' xuất hiện hai lần"
+    assert en["detail"] == "malformed JSON: duplicate key 'a'"
+
+
+def test_details_and_items_built_from_the_catalog_s_errors_are_vietnamese(
+        client: FlaskClient, world: dict) -> None:
+    h = world["h"]
+    vi, en = _vi_en(client, "GET", "/v2/drugs/NOPE-1", headers=h["pharmacy_1"])
+    assert vi["detail"] == "không có thuốc nào trong danh mục có mã 'NOPE-1'"
+    assert en["detail"] == "no product in the catalog is identified by 'NOPE-1'"
+    code = issued(client, world)
+    items = [{"line": 0, "so_luong_ban": 1, "ma_thuoc": "NOPE-1", "packs": ["(01)1"]},
+             {"line": 1, "so_luong_ban": 1, "packs": ["(01)123"]}]
+    vi, en = _vi_en(client, "POST", f"/v2/prescriptions/{code}/dispenses",
+                    headers=h["pharmacy_1"], json={"items": items})
+    said = {item["pointer"]: item["message"] for item in vi["errors"]}
+    assert said["/items/0/ma_thuoc"] == ("Mã thuốc không có trong danh mục (không có thuốc nào "
+                                         "trong danh mục có mã 'NOPE-1')")
+    assert said["/items/1/packs/0"] == "Mã GS1 không hợp lệ: GTIN (01) phải gồm 14 chữ số"
+    told = {item["pointer"]: item["message"] for item in en["errors"]}
+    assert told["/items/0/ma_thuoc"] == ("the drug code is not in the catalog (no product in the "
+                                         "catalog is identified by 'NOPE-1')")
+    assert told["/items/1/packs/0"] == "not a valid GS1 code: GTIN (01) must be 14 digits"
+    vi, en = _vi_en(client, "POST", f"/v2/prescriptions/{code}/dispenses",
+                    headers=h["pharmacy_1"], json={"items": [
+                        {"line": 0, "so_luong_ban": 1, "ma_thuoc": SUSPENDED_TWIN}]})
+    assert "Thuốc không còn lưu hành (bị đình chỉ lưu hành)" in \
+        [item["message"] for item in vi["errors"]]
+    assert "the product is no longer marketed (suspended)" in \
+        [item["message"] for item in en["errors"]]
+
+
+def test_a_refused_prescriber_signature_says_its_reason_in_vietnamese(
+        client: FlaskClient, world: dict) -> None:
+    body = prescription(signature="not-a-jws")
+    vi, en = _vi_en(client, "POST", "/v2/prescriptions", headers=world["h"]["doctor_a"],
+                    json=body)
+    [item] = [item for item in vi["errors"] if item["pointer"] == "/signature"]
+    assert item["message"].startswith("Chữ ký số của người kê đơn không hợp lệ (malformed_jws): "
+                                      "chữ ký không đúng dạng JWS")
+    assert item["reason"] == "malformed_jws"
+    [item] = [item for item in en["errors"] if item["pointer"] == "/signature"]
+    assert item["message"].startswith("the prescriber's digital signature is not valid "
+                                      "(malformed_jws): ")
+    assert not VIETNAMESE.search(item["message"])

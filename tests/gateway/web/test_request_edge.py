@@ -43,7 +43,10 @@ def test_a_charset_parameter_is_fine(client, world) -> None:
 def test_a_key_given_twice_is_400(client, raw) -> None:
     answer = client.post(TOKEN, data=raw, content_type="application/json")
     body = assert_problem(answer, 400, "malformed")
-    assert "duplicate key" in body["detail"]
+    assert "xuất hiện hai lần" in body["detail"]  # the name given twice, in Vietnamese
+    english = client.post(TOKEN, data=raw, content_type="application/json",
+                          headers={"Accept-Language": "en"})
+    assert "duplicate key" in assert_problem(english, 400, "malformed")["detail"]
 
 
 def test_duplicate_keys_in_a_prescription_store_nothing(client, world, database) -> None:
