@@ -4,20 +4,56 @@ forwarder, the sealer) started, waited for and stopped."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pymongo
 import requests
 
+from gateway.forwarding.simulator import RegistrySimulator
+from gateway.runtime.embedded import EmbeddedDatabase
+
 ROOT = Path(__file__).resolve().parents[1]
 COUNTED = ("insert", "query", "update", "delete", "getmore", "command")
+
+
+@contextlib.contextmanager
+def embedded_gateway(prefix: str) -> Iterator[tuple[EmbeddedDatabase, dict[str, str]]]:
+    """An embedded database on disk in a temporary directory and the registry simulator,
+    with the environment of a gateway using both (:func:`gateway_env`); both stopped after."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        database = EmbeddedDatabase(storage_path=str(Path(tmp) / "db"), port=free_port(),
+                                    log_path=str(Path(tmp) / "db.log"))
+        database.start()
+        registry = RegistrySimulator(facility_code="79001", password="bench-registry").start()
+        try:
+            yield database, gateway_env(database.uri, registry.url, tmp)
+        finally:
+            registry.stop()
+            database.stop()
+
+
+def gateway_env(database_uri: str, registry_url: str, tmp: str) -> dict[str, str]:
+    """This process's environment without its ``ERX_`` settings, plus those of a benchmark
+    gateway: the database at ``database_uri``, the registry simulator at ``registry_url``,
+    its files under ``tmp``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
+    env.update({"ERX_MONGODB_URI": database_uri, "ERX_DB_NAME": "bench",
+                "ERX_ENV": "development", "ERX_VAR_DIR": str(Path(tmp) / "var"),
+                "ERX_TOKEN_SECRET": "bench-token-secret-0123456789-0123456789",
+                "ERX_LOG_LEVEL": "warning", "ERX_CATALOG_DEMO": "no",
+                "ERX_REGISTRY_BASE_URL": registry_url, "ERX_REGISTRY_FACILITY_CODE": "79001",
+                "ERX_REGISTRY_PASSWORD": "bench-registry"})
+    return env
 
 
 def free_port() -> int:

@@ -21,11 +21,9 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import tempfile
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -34,7 +32,6 @@ from pymongo.monitoring import CommandListener
 from bench import harness, loadgen
 from bench.harness import COUNTED
 from bench.loadgen import Request, Result
-from gateway.forwarding.simulator import RegistrySimulator
 from gateway.runtime.embedded import EmbeddedDatabase
 
 PEOPLE = 5000
@@ -73,23 +70,8 @@ def _prescription(person: int = 1234) -> dict[str, Any]:
 # --- the run -------------------------------------------------------------------------------------
 
 def run_bench() -> str:
-    with tempfile.TemporaryDirectory(prefix="erx-bench-") as tmp:
-        database = EmbeddedDatabase(storage_path=str(Path(tmp) / "db"), port=harness.free_port(),
-                                    log_path=str(Path(tmp) / "db.log"))
-        database.start()
-        registry = RegistrySimulator(facility_code="79001", password="bench-registry").start()
-        env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
-        env.update({"ERX_MONGODB_URI": database.uri, "ERX_DB_NAME": "bench",
-                    "ERX_ENV": "development", "ERX_VAR_DIR": str(Path(tmp) / "var"),
-                    "ERX_TOKEN_SECRET": "bench-token-secret-0123456789-0123456789",
-                    "ERX_LOG_LEVEL": "warning", "ERX_CATALOG_DEMO": "no",
-                    "ERX_REGISTRY_BASE_URL": registry.url, "ERX_REGISTRY_FACILITY_CODE": "79001",
-                    "ERX_REGISTRY_PASSWORD": "bench-registry"})
-        try:
-            return _measure(env, database)
-        finally:
-            registry.stop()
-            database.stop()
+    with harness.embedded_gateway("erx-bench-") as (database, env):
+        return _measure(env, database)
 
 
 def _setup(env: dict[str, str]) -> dict[str, tuple[str, str]]:
