@@ -19,36 +19,41 @@ from typing import Any
 import pymongo
 import requests
 
+from gateway.forwarding.simulator import RegistrySimulator
+from gateway.runtime.embedded import EmbeddedDatabase
+
 ROOT = Path(__file__).resolve().parents[1]
 COUNTED = ("insert", "query", "update", "delete", "getmore", "command")
 
 
 @contextlib.contextmanager
-def environment(prefix: str) -> Iterator[tuple[dict[str, str], Any]]:
-    """An embedded SecantusDB on disk in a temporary directory and the strict registry
-    simulator (answering at once), and the ``ERX_`` environment of a gateway using both
-    (development mode, the demo catalog not imported, logging at warning): ``(env,
-    database)``, stopped and removed afterwards."""
-    from gateway.forwarding.simulator import RegistrySimulator
-    from gateway.runtime.embedded import EmbeddedDatabase
-
+def embedded_gateway(prefix: str) -> Iterator[tuple[EmbeddedDatabase, dict[str, str]]]:
+    """An embedded database on disk in a temporary directory and the registry simulator,
+    with the environment of a gateway using both (:func:`gateway_env`); both stopped after."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         database = EmbeddedDatabase(storage_path=str(Path(tmp) / "db"), port=free_port(),
                                     log_path=str(Path(tmp) / "db.log"))
         database.start()
         registry = RegistrySimulator(facility_code="79001", password="bench-registry").start()
-        env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
-        env.update({"ERX_MONGODB_URI": database.uri, "ERX_DB_NAME": "bench",
-                    "ERX_ENV": "development", "ERX_VAR_DIR": str(Path(tmp) / "var"),
-                    "ERX_TOKEN_SECRET": "bench-token-secret-0123456789-0123456789",
-                    "ERX_LOG_LEVEL": "warning", "ERX_CATALOG_DEMO": "no",
-                    "ERX_REGISTRY_BASE_URL": registry.url, "ERX_REGISTRY_FACILITY_CODE": "79001",
-                    "ERX_REGISTRY_PASSWORD": "bench-registry"})
         try:
-            yield env, database
+            yield database, gateway_env(database.uri, registry.url, tmp)
         finally:
             registry.stop()
             database.stop()
+
+
+def gateway_env(database_uri: str, registry_url: str, tmp: str) -> dict[str, str]:
+    """This process's environment without its ``ERX_`` settings, plus those of a benchmark
+    gateway: the database at ``database_uri``, the registry simulator at ``registry_url``,
+    its files under ``tmp``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ERX_")}
+    env.update({"ERX_MONGODB_URI": database_uri, "ERX_DB_NAME": "bench",
+                "ERX_ENV": "development", "ERX_VAR_DIR": str(Path(tmp) / "var"),
+                "ERX_TOKEN_SECRET": "bench-token-secret-0123456789-0123456789",
+                "ERX_LOG_LEVEL": "warning", "ERX_CATALOG_DEMO": "no",
+                "ERX_REGISTRY_BASE_URL": registry_url, "ERX_REGISTRY_FACILITY_CODE": "79001",
+                "ERX_REGISTRY_PASSWORD": "bench-registry"})
+    return env
 
 
 def free_port() -> int:

@@ -70,7 +70,7 @@ def prescription_body(person: int = 1234) -> dict[str, Any]:
 # --- the run -------------------------------------------------------------------------------------
 
 def run_bench() -> str:
-    with harness.environment("erx-bench-") as (env, database):
+    with harness.embedded_gateway("erx-bench-") as (database, env):
         return _measure(env, database)
 
 

@@ -176,7 +176,7 @@ def _profile(groups: dict[str, list[int]], name: str,
 # --- the run -------------------------------------------------------------------------------------
 
 def run() -> str:
-    with harness.environment("erx-bench-sustained-") as (env, database):
+    with harness.embedded_gateway("erx-bench-sustained-") as (database, env):
         return _report(*_measure(env, database))
 
 

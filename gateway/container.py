@@ -34,7 +34,7 @@ from gateway.console.service import Console, ConsolePolicy
 from gateway.core import encryption
 from gateway.core.changes import ChangeFeed, DocumentCache
 from gateway.core.config import check_embedded_database, check_registry_url, secret_setting
-from gateway.core.db import IndexDeclaration, Storage, connect
+from gateway.core.db import IndexDeclaration, RetiredIndexes, Storage, connect
 from gateway.core.encryption import FieldCipher, master_key
 from gateway.core.settings import Settings
 from gateway.forwarding.deliveries import DeliveryMetrics
@@ -84,6 +84,8 @@ INDEXES: tuple[IndexDeclaration, ...] = (
     idempotency_store.INDEXES,
     encryption.INDEXES,
 )
+# Indexes of earlier versions, dropped at start-up where they exist.
+RETIRED_INDEXES: tuple[RetiredIndexes, ...] = (prescriptions_store.RETIRED_INDEXES,)
 
 
 @dataclass
@@ -217,7 +219,7 @@ def build_services(settings: Settings, *, listeners: Sequence[Any] = ()) -> Serv
     overlap_policy = OverlapPolicy.from_settings(settings)
     zone = ZoneInfo(settings.timezone)
 
-    storage = Storage(settings, INDEXES, listeners=listeners)
+    storage = Storage(settings, INDEXES, retired=RETIRED_INDEXES, listeners=listeners)
     feed = change_feed(settings, listeners)
     try:
         database = storage.database

@@ -20,6 +20,10 @@ latency, with no request needed to trigger it and no polling.
 - **Idle cost.** The stream waits on the server (``maxAwaitTimeMS``,
   ``ERX_CHANGE_STREAM_AWAIT_MS``): an idle process costs one ``getMore`` per wait, and a
   change is answered at once, not at the end of the wait.
+- **Events.** Inserts and replacements carry ``fullDocument``; updates carry their
+  ``updateDescription`` only (no ``updateLookup``: on the embedded database reading the
+  document for every update of the database, in every process's stream, cost more than the
+  rest of the feed).
 - **Busy cost.** Two ``getMore`` of the stream are at least
   ``ERX_CHANGE_STREAM_MIN_INTERVAL_MS`` apart: under load a process's feed costs at most one
   operation per interval whatever the rate of changes (they arrive in batches), and a change
@@ -242,7 +246,13 @@ class ChangeFeed:
             if self._replay_from is not None:
                 self._token, self._replay_from = self._replay_from, None
         resuming = self._token is not None
-        with self.database.watch(self._pipeline(), full_document="updateLookup",
+        # No ``fullDocument: updateLookup``: the server would read the whole document of
+        # every update in the database for every process's stream, before the ``$match``
+        # (SecantusDB does, for events nobody subscribed to as well). Inserts and
+        # replacements carry their document anyway; an update event carries its
+        # ``updateDescription``, and the one subscriber that needs an updated document (the
+        # forwarder's schedule) reads it itself (docs/performance.md).
+        with self.database.watch(self._pipeline(),
                                  max_await_time_ms=self.max_await_ms,
                                  resume_after=self._token) as stream:
             self._token = stream.resume_token

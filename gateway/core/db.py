@@ -1,8 +1,10 @@
 """MongoDB wiring: one client per process, the database handle, and start-up indexes.
 
-Each store that owns a collection declares its indexes as ``{collection: [IndexModel, ...]}``;
-the composition root hands the list of declarations to :class:`Storage`, which creates them
-at start-up (``create_index`` is idempotent). If the database is down at start-up the app
+Each store that owns a collection declares its indexes as ``{collection: [IndexModel, ...]}``,
+and the names of indexes it no longer wants as ``{collection: [name, ...]}``; the composition
+root hands both lists to :class:`Storage`, which drops the retired ones where they exist and
+creates the declared ones at start-up (both idempotent, and safe from several processes at
+once). If the database is down at start-up the app
 still starts; ``/readyz`` answers 503 and retries until the indexes exist.
 """
 
@@ -16,13 +18,17 @@ from typing import Any
 import pymongo
 from pymongo import IndexModel, WriteConcern
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from gateway.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 IndexDeclaration = Mapping[str, Sequence[IndexModel]]
+RetiredIndexes = Mapping[str, Sequence[str]]
+
+# Another process dropped it first (IndexNotFound), or the namespace is gone.
+_ALREADY_GONE = frozenset({27, 26})
 
 
 def embedded_uri(host: str, port: int) -> str:
@@ -65,12 +71,33 @@ def connect(settings: Settings, **options: Any) -> pymongo.MongoClient[dict[str,
     return pymongo.MongoClient(mongodb_uri(settings), **client_options)
 
 
-def ensure_indexes(database: Database[dict[str, Any]], declarations: Sequence[IndexDeclaration]) -> None:
-    """Create every declared index (idempotent).
+def drop_retired_indexes(database: Database[dict[str, Any]], retired: Sequence[RetiredIndexes]) -> None:
+    """Drop the retired indexes that exist (one ``listIndexes`` a collection; idempotent).
+
+    Raises:
+        pymongo.errors.PyMongoError: the database is unreachable or refuses.
+    """
+    for declaration in retired:
+        for collection, names in declaration.items():
+            present = set(database[collection].index_information()) & set(names)
+            for name in sorted(present):
+                try:
+                    database[collection].drop_index(name)
+                except OperationFailure as exc:
+                    if exc.code not in _ALREADY_GONE:
+                        raise
+                log.info("dropped the retired index %s.%s", collection, name)
+
+
+def ensure_indexes(database: Database[dict[str, Any]], declarations: Sequence[IndexDeclaration],
+                   retired: Sequence[RetiredIndexes] = ()) -> None:
+    """Drop the ``retired`` indexes that exist, then create every declared index (idempotent).
+    Retired ones go first: a declared index may reuse the fields of one it replaces.
 
     Raises:
         pymongo.errors.PyMongoError: the database is unreachable or refuses an index.
     """
+    drop_retired_indexes(database, retired)
     for declaration in declarations:
         for collection, models in declaration.items():
             if models:
@@ -82,9 +109,11 @@ class Storage:
 
     def __init__(self, settings: Settings,
                  indexes: Sequence[IndexDeclaration] = (), *,
+                 retired: Sequence[RetiredIndexes] = (),
                  listeners: Sequence[Any] = ()) -> None:
         self.client = connect(settings, event_listeners=list(listeners))
         self.indexes = list(indexes)
+        self.retired = list(retired)
         self.database: Database[dict[str, Any]] = self.client.get_database(
             settings.db_name, write_concern=write_concern(settings))
         self._indexes_ready = False
@@ -97,7 +126,7 @@ class Storage:
         with self._lock:
             if not self._indexes_ready:
                 try:
-                    ensure_indexes(self.database, self.indexes)
+                    ensure_indexes(self.database, self.indexes, self.retired)
                 except PyMongoError as exc:
                     log.warning("database not ready: %s", exc.__class__.__name__)
                     return False

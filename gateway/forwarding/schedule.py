@@ -3,8 +3,11 @@
 - **New work is pushed.** A forwarder subscribes to the process's change feed
   (gateway/core/changes.py) for prescriptions that were inserted or got new deliveries
   (``forward_queued_at`` is set by those changes and never by a forwarder, so a forwarder's
-  own writes do not wake it). The event carries the whole document, which is the snapshot the
-  forwarder claims with: no query to find it.
+  own writes do not wake it). An insert's event carries the whole document, which is the
+  snapshot the forwarder claims with: no query to find it. An update's event (a dispense or a
+  cancellation queued deliveries) carries no document (the feed asks for no post-image, which
+  every process would pay for every write): the forwarder reads the ones that arrived since
+  its last read in ONE query by ``_id``, those of its own partition only.
 - **Later work is scheduled.** One query (:meth:`OutboxStore.upcoming`) returns the open
   prescriptions earliest due first; those due now are taken, and the forwarder sleeps until the
   next one is due (a retry in backoff, a lease of a forwarder that may have died) or until the
@@ -77,6 +80,7 @@ class Schedule:
         self._timers: list[datetime] = []  # retries and leases noted since (a heap)
         self._active: set[str] = set()  # taken by this forwarder, not yet released
         self._held_changed: set[str] = set()  # changed while this forwarder had them
+        self._to_read: set[str] = set()  # announced by the feed without their document
         self.looks = 0  # upcoming() queries made (tests and benchmarks read it)
 
     # --- what is whose ---------------------------------------------------------------------
@@ -110,7 +114,23 @@ class Schedule:
     # --- the feed's subscriber protocol -------------------------------------------------------
     def feed_event(self, change: Mapping[str, Any]) -> None:
         doc = change.get("fullDocument")
-        if not isinstance(doc, Mapping) or not doc.get("forward_open"):
+        if isinstance(doc, Mapping):
+            self._consider(doc)
+            return
+        code = (change.get("documentKey") or {}).get("_id")
+        if not isinstance(code, str):
+            return
+        if not self.mine(code):
+            self._wake_at(self.clock() + self.lease)  # its partition's forwarder may be down
+            return
+        with self._lock:  # read by next(), with the others that arrive meanwhile
+            self._to_read.add(code)
+        self._wake.set()
+
+    def _consider(self, doc: Mapping[str, Any]) -> None:
+        """Take a snapshot announced by the feed (or read for it) as fresh work, or note when
+        to look at it."""
+        if not doc.get("forward_open"):
             return
         code = doc.get("_id")
         now = self.clock()
@@ -143,6 +163,11 @@ class Schedule:
     def next(self) -> tuple[dict[str, Any], bool] | None:
         """The next snapshot to process and whether it came from the feed; None when nothing
         is due now (then :meth:`sleep`)."""
+        with self._lock:
+            codes, self._to_read = self._to_read, set()
+        if codes:
+            for doc in self.outbox.snapshots(sorted(codes)):
+                self._consider(doc)
         with self._lock:
             while self._fresh:
                 doc = self._fresh.popleft()
@@ -229,7 +254,7 @@ class Schedule:
         """True when the next :meth:`sleep` would wait for an event with no time limit."""
         with self._lock:
             return (self._next_wake is None and not self._timers and not self._fresh
-                    and not self._due and not self._look and self.live())
+                    and not self._to_read and not self._due and not self._look and self.live())
 
     def wake(self) -> None:
         self._wake.set()

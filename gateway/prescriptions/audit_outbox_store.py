@@ -69,14 +69,23 @@ class PrescriptionAuditOutbox:
         codes = sorted(by_code)
         # In chunks: the embedded database matches each candidate against the whole $in list,
         # so one update over a seal's thousands of codes cost ~27 ms a document, against
-        # ~4 ms in chunks of 50 (measured, 2,000 prescriptions). Two plain updates a chunk
-        # rather than one pipeline update (which it evaluates several times slower): the
-        # events go, then the flag of the prescriptions left without any. An event pushed in
-        # between keeps its prescription's flag.
+        # ~4 ms in chunks of 50 (measured, 2,000 prescriptions). Plain updates rather than one
+        # pipeline update (which it evaluates several times slower), and each
+        # prescription rewritten ONCE (a rewrite is the embedded database's dearest operation:
+        # every index entry of the document is deleted and written again; docs/performance.md):
+        # the first empties the outbox of those whose every waiting event is acknowledged and
+        # drops their flag in the same write; the second removes the acknowledged events from
+        # those that got another event since they were read (they keep their flag and that
+        # event; only when the first did not empty the whole chunk). An event pushed between
+        # the two updates is not acknowledged, so neither update touches it.
         for start in range(0, len(codes), ACKNOWLEDGE_CHUNK):
             chunk = codes[start:start + ACKNOWLEDGE_CHUNK]
             ids = sorted(set().union(*(by_code[code] for code in chunk)))
-            self.prescriptions.update_many({"_id": {"$in": chunk}},
-                                           {"$pull": {PENDING: {"event_id": {"$in": ids}}}})
-            self.prescriptions.update_many({"_id": {"$in": chunk}, PENDING: {"$size": 0}},
-                                           {"$set": {OPEN: False}})
+            emptied = self.prescriptions.update_many(
+                {"_id": {"$in": chunk}, OPEN: True,
+                 PENDING: {"$not": {"$elemMatch": {"event_id": {"$nin": ids}}}}},
+                {"$set": {PENDING: [], OPEN: False}}).matched_count
+            if emptied < len(chunk):  # the usual case needs no second command
+                self.prescriptions.update_many(
+                    {"_id": {"$in": chunk}, f"{PENDING}.event_id": {"$in": ids}},
+                    {"$pull": {PENDING: {"event_id": {"$in": ids}}}})

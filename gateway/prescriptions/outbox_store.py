@@ -91,6 +91,11 @@ class OutboxStore:
             {"forward_open": True},
             sort=[("forward_open", ASCENDING), ("forward_due_at", ASCENDING)], limit=limit))
 
+    def snapshots(self, codes: list[str]) -> list[dict[str, Any]]:
+        """The prescriptions ``codes`` name (one query by ``_id``), as :meth:`upcoming` gives
+        them: the documents of updates the change feed announced without them."""
+        return list(self.prescriptions.find({"_id": {"$in": codes}}))
+
     def unpark(self, now: datetime) -> int:
         """Make every parked delivery (waiting for the registry to be configured) due now;
         how many prescriptions had some. One read when there are none."""

@@ -38,30 +38,37 @@ from schemas.identifiers import code_spellings
 PRESCRIPTIONS = "prescriptions"
 PACKS = "dispensed_packs"
 
+# Every index of ``prescriptions`` is written again at each rewrite of a document (the
+# embedded database deletes and rewrites every entry of the document, ~0.3 ms of its CPU per
+# index and update: docs/performance.md), so the collection keeps the indexes its queries
+# need and no more; README "Capacity model" lists which query each serves.
 INDEXES = {
     PRESCRIPTIONS: [
-        # Clinic listings (own facility, newest first) and regulators' filters.
+        # Clinic listings (own facility, newest first; a status filter reads on through the
+        # facility's prescriptions) and regulators' filters.
         IndexModel([("facility", ASCENDING), ("issued_at", DESCENDING), ("_id", DESCENDING)],
                    name="facility_issued"),
-        IndexModel([("facility", ASCENDING), ("status", ASCENDING),
-                    ("issued_at", DESCENDING), ("_id", DESCENDING)],
-                   name="facility_status_issued"),
-        IndexModel([("patient", ASCENDING), ("issued_at", DESCENDING), ("_id", DESCENDING)],
-                   name="patient_issued"),
         # The overlap check at submission (gateway/prescriptions/overlaps.py): a person's
         # prescriptions whose treatment ends on or after a day (multikey over the periods).
+        # Also a person's listing (a regulator's filter by patient: tens of prescriptions,
+        # sorted in memory).
         IndexModel([("patient", ASCENDING), ("document.dot_dung_thuoc.den_ngay", ASCENDING)],
                    name="patient_treatment_end"),
-        IndexModel([("status", ASCENDING), ("issued_at", DESCENDING), ("_id", DESCENDING)],
-                   name="status_issued"),
+        # Everything newest first, issue-date ranges (reports), and a status filter read on
+        # through it.
         IndexModel([("issued_at", DESCENDING), ("_id", DESCENDING)], name="issued"),
         # The forwarder's query for due documents, earliest first (forward_open: see
-        # gateway/prescriptions/outbox.py).
+        # gateway/prescriptions/outbox.py). Partial: only open documents are in it, so the
+        # rewrites of the (many) closed ones never touch it, and it stays small.
         IndexModel([("forward_open", ASCENDING), ("forward_due_at", ASCENDING)],
-                   name="forward_due"),
+                   name="forward_open_due", partialFilterExpression={"forward_open": True}),
         # A pharmacy's own dispense history in the console, newest prescriptions first.
+        # Partial: only prescriptions with a dispense are in it (a pharmacy code is a
+        # non-empty string, so an equality on one implies the filter), so the forwarder's
+        # and the sequencer's rewrites of the others never touch it.
         IndexModel([("dispenses.pharmacy", ASCENDING), ("issued_at", DESCENDING),
-                    ("_id", DESCENDING)], name="pharmacy_dispenses"),
+                    ("_id", DESCENDING)], name="dispensing_pharmacy",
+                   partialFilterExpression={"dispenses.pharmacy": {"$gt": ""}}),
         # POST /v2/deliveries/{id}/retry and the delivery metrics.
         IndexModel([("deliveries.id", ASCENDING)], name="delivery_id"),
         IndexModel([("deliveries.state", ASCENDING)], name="delivery_state"),
@@ -70,6 +77,13 @@ INDEXES = {
     # dispensable once across the whole system.
     PACKS: [IndexModel([("prescription", ASCENDING)], name="prescription")],
 }
+
+# Indexes of earlier versions, dropped at start-up where they exist (gateway/core/db.py):
+# patient_issued (served by patient_treatment_end), facility_status_issued and status_issued
+# (a status is one filter more on facility_issued or issued), forward_due and
+# pharmacy_dispenses (now partial, as forward_open_due and dispensing_pharmacy).
+RETIRED_INDEXES = {PRESCRIPTIONS: ["patient_issued", "facility_status_issued", "status_issued",
+                                   "forward_due", "pharmacy_dispenses"]}
 
 # What the overlap check reads of the person's other prescriptions.
 OVERLAP_FIELDS = {"facility": 1, "issuer": 1, "issuer_role": 1, "status": 1, "lines": 1,

@@ -178,6 +178,27 @@ def test_work_queued_while_the_forwarder_holds_a_prescription_is_sent_after_it(
     assert len(registry.dispenses) == 1
 
 
+def test_a_dispense_announced_without_its_document_is_read_and_sent_without_a_look(
+        configured: Flask, registry, demo_catalog_into) -> None:
+    """The feed's update events carry no document: the forwarder reads the dispensed
+    prescription by its code (one query) and sends the report."""
+    demo_catalog_into(configured)
+    database = services(configured).storage.database
+    forwarder = build_forwarder(services(configured))
+    reads: list[list[str]] = []
+    snapshots = forwarder.schedule.outbox.snapshots
+    forwarder.schedule.outbox.snapshots = lambda codes: reads.append(codes) or snapshots(codes)  # type: ignore[method-assign]
+    with running(forwarder):
+        [code] = insert_prescriptions(database, 1)
+        wait_until(lambda: states(database) == {"delivered": 1}, timeout=WAIT,
+                   message="the prescription delivered")
+        assert reads == []  # an insert's event carries its document
+        dispense(configured, code, pharmacy="NT0001", ma_hoa_don="HD1")
+        wait_until(lambda: states(database) == {"delivered": 2}, timeout=WAIT,
+                   message="the dispense report sent")
+    assert reads == [[code]] and len(registry.dispenses) == 1
+
+
 def test_a_retry_is_slept_until_not_polled(configured: Flask, registry) -> None:
     database = services(configured).storage.database
     registry.status = 503
@@ -218,10 +239,16 @@ def test_partitions_split_the_codes_and_are_checked() -> None:
 class NoOutbox:
     def __init__(self) -> None:
         self.looks = 0
+        self.reads: list[list[str]] = []
 
     def upcoming(self, limit: int) -> list:
         self.looks += 1
         return []
+
+    def snapshots(self, codes: list[str]) -> list:
+        self.reads.append(codes)
+        now = datetime(2026, 12, 1, tzinfo=UTC)
+        return [{"_id": code, "forward_open": True, "forward_due_at": now} for code in codes]
 
 
 def schedule_for_units() -> Schedule:
@@ -332,3 +359,22 @@ def test_two_forwarders_draining_one_backlog_seldom_claim_the_same_prescription(
             schedule.released(code)
     assert taken == {doc["_id"] for doc in docs}
     assert stale <= len(docs) // 20
+
+
+def test_updates_announced_without_documents_are_read_in_one_query_of_this_partition() -> None:
+    schedule = schedule_for_units()
+    schedule.partition = (1, 2)
+    codes = [f"79001{n:07d}-c" for n in range(20)]
+    mine = [code for code in codes if schedule.mine(code)]
+    assert 0 < len(mine) < len(codes)
+    assert schedule.next() is None and schedule.sleeping_forever()
+    for code in codes:
+        schedule.feed_event({"operationType": "update", "documentKey": {"_id": code},
+                             "updateDescription": {"updatedFields": {}}})
+    assert not schedule.sleeping_forever()
+    taken = []
+    while (got := schedule.next()) is not None:
+        taken.append(got)
+    assert schedule.outbox.reads == [sorted(mine)]  # one read, this partition's codes only
+    assert sorted(doc["_id"] for doc, _ in taken) == sorted(mine)
+    assert all(fresh for _, fresh in taken)
