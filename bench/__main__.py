@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "BENCHMARKS.md"
 AREAS = ("catalog", "validation", "signing", "lifecycle", "overlaps", "forwarding", "audit",
-         "journaling")
+         "journaling", "sustained")
 HEADER = """# Benchmarks
 
 Produced by `make bench` (all areas) or `.venv/bin/python -m bench AREA`; each section says

@@ -30,7 +30,7 @@ from typing import Any
 import requests
 
 from bench import harness, loadgen
-from bench.lifecycle import _prescription, _setup, _tokens
+from bench.lifecycle import bearer_tokens, create_parties, prescription_body
 from bench.loadgen import Request, Result
 
 
@@ -114,21 +114,21 @@ def main() -> None:
     with harness.embedded_gateway("erx-dbcpu-") as (database, env):
         server = forwarder = None
         try:
-            credentials = _setup(env)
+            credentials = create_parties(env)
             ops = harness.Ops(database.uri)
             db = ops.client["bench"]
             port = harness.free_port()
             server = harness.gunicorn(env, port, 2)
             forwarder = harness.forwarder(env)
             harness.ready(port)
-            tokens = _tokens(port, credentials)
+            tokens = bearer_tokens(port, credentials)
             for person in range(900_000, 900_010):  # warm every process's caches
                 requests.post(f"http://127.0.0.1:{port}/v2/prescriptions",
-                              data=json.dumps(_prescription(person)).encode(),
+                              data=json.dumps(prescription_body(person)).encode(),
                               headers=tokens["doctor"], timeout=30)
             _wait_settled(ops, db)
             total = int(args.rate * args.seconds)
-            bodies = [json.dumps(_prescription(person)).encode() for person in range(total)]
+            bodies = [json.dumps(prescription_body(person)).encode() for person in range(total)]
             submit = Request("POST", ["/v2/prescriptions"], None, tokens["doctor"], bodies=bodies)
             pid = database.pid or 0
             rows = [_phase("submit", lambda: loadgen.run("open", "127.0.0.1", port, submit,

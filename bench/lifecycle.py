@@ -46,7 +46,7 @@ VIETNAM = timezone(timedelta(hours=7))
 LINES = ["MT100039", "MT100627", "VD-35685-23", "MT103374", "MT103986"]  # demo catalog
 
 
-def _prescription(person: int = 1234) -> dict[str, Any]:
+def prescription_body(person: int = 1234) -> dict[str, Any]:
     """A 5-line basic prescription for the person numbered ``person`` (their CCCD)."""
     now = datetime.now(VIETNAM)
     return {
@@ -74,7 +74,7 @@ def run_bench() -> str:
         return _measure(env, database)
 
 
-def _setup(env: dict[str, str]) -> dict[str, tuple[str, str]]:
+def create_parties(env: dict[str, str]) -> dict[str, tuple[str, str]]:
     from drug_catalog.demo import demo_catalog_path
     from gateway import create_app
     from gateway.web.context import services
@@ -98,7 +98,7 @@ def _setup(env: dict[str, str]) -> dict[str, tuple[str, str]]:
     return credentials
 
 
-def _tokens(port: int, credentials: dict[str, tuple[str, str]]) -> dict[str, dict[str, str]]:
+def bearer_tokens(port: int, credentials: dict[str, tuple[str, str]]) -> dict[str, dict[str, str]]:
     tokens = {}
     for role, (client_id, secret) in credentials.items():
         answer = requests.post(f"http://127.0.0.1:{port}/v2/auth/token", timeout=30, json={
@@ -110,10 +110,10 @@ def _tokens(port: int, credentials: dict[str, tuple[str, str]]) -> dict[str, dic
 
 
 def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
-    credentials = _setup(env)
+    credentials = create_parties(env)
     ops = harness.Ops(database.uri)
     bench = ops.client["bench"]
-    body = json.dumps(_prescription()).encode()
+    body = json.dumps(prescription_body()).encode()
     rows: list[str] = []
     figures: dict[str, Any] = {}
 
@@ -143,12 +143,12 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
 
     try:
         harness.ready(port)
-        tokens = _tokens(port, credentials)
+        tokens = bearer_tokens(port, credentials)
         check = requests.post(f"http://127.0.0.1:{port}/v2/prescriptions", data=body,
                               headers=tokens["doctor"], timeout=30)
         assert check.status_code == 201, check.text
         deliver_and_seal()
-        bodies = [json.dumps(_prescription(person)).encode() for person in range(PEOPLE)]
+        bodies = [json.dumps(prescription_body(person)).encode() for person in range(PEOPLE)]
         submit = Request("POST", ["/v2/prescriptions"], None, tokens["doctor"], bodies=bodies)
 
         before, own = ops.read(), ops.own
@@ -208,7 +208,7 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
     server = harness.gunicorn(env, port, 1)
     try:
         harness.ready(port)
-        tokens = _tokens(port, credentials)
+        tokens = bearer_tokens(port, credentials)
         submit = Request("POST", ["/v2/prescriptions"], None, tokens["doctor"], bodies=bodies)
         one_worker = loadgen.run("closed", "127.0.0.1", port, submit, CONCURRENCY, SECONDS)
         deliver_and_seal()
@@ -223,7 +223,7 @@ def _measure(env: dict[str, str], database: EmbeddedDatabase) -> str:
 
     # F. how fast a change reaches another process, G. operations per request (in process)
     freshness = _freshness(env)
-    per_request = _per_request(env, credentials)
+    per_request = commands_per_request(env, credentials)
 
     ratio = submits.throughput / raw.throughput if raw.throughput else float("nan")
 
@@ -516,7 +516,7 @@ class _Commands(CommandListener):
             return [name for thread, name in self.seen[start:] if thread == me]
 
 
-def _per_request(env: dict[str, str], credentials: dict[str, tuple[str, str]]) -> dict[str, list[str]]:
+def commands_per_request(env: dict[str, str], credentials: dict[str, tuple[str, str]]) -> dict[str, list[str]]:
     from gateway import create_app
     from gateway.web.context import services
 
@@ -536,7 +536,7 @@ def _per_request(env: dict[str, str], credentials: dict[str, tuple[str, str]]) -
                 "client_secret": secret}).get_json()["access_token"]
             headers[role] = {"Authorization": f"Bearer {token}"}
             client.get("/v2/drugs/MT100039", headers=headers[role])  # the party, cached
-        client.post("/v2/prescriptions", json=_prescription(90_001), headers=headers["doctor"])
+        client.post("/v2/prescriptions", json=prescription_body(90_001), headers=headers["doctor"])
 
         def count(call: Any) -> list[str]:
             start = len(commands.seen)
@@ -547,7 +547,7 @@ def _per_request(env: dict[str, str], credentials: dict[str, tuple[str, str]]) -
         measured: dict[str, list[str]] = {}
         answer: list[Any] = []
         measured["submit"] = count(lambda: answer.append(client.post(
-            "/v2/prescriptions", json=_prescription(90_002), headers=headers["doctor"]))
+            "/v2/prescriptions", json=prescription_body(90_002), headers=headers["doctor"]))
             or answer[-1])
         code = answer[-1].get_json()["ma_don_thuoc"]
         measured["pharmacy lookup, first view"] = count(lambda: client.get(

@@ -22,6 +22,7 @@ class Request:
     body: bytes | None
     headers: dict[str, str]
     bodies: list[bytes] | None = None  # when given, one is picked at random per request
+    in_order: bool = False  # paths and bodies taken in turn (the n-th request the n-th), not at random
 
 
 @dataclass
@@ -43,9 +44,13 @@ class Result:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
 
 
-def _send(connection: http.client.HTTPConnection, request: Request) -> int:
-    path = random.choice(request.paths)
-    body = random.choice(request.bodies) if request.bodies else request.body
+def _send(connection: http.client.HTTPConnection, request: Request, index: int) -> int:
+    if request.in_order:
+        path = request.paths[index % len(request.paths)]
+        body = request.bodies[index % len(request.bodies)] if request.bodies else request.body
+    else:
+        path = random.choice(request.paths)
+        body = random.choice(request.bodies) if request.bodies else request.body
     connection.request(request.method, path, body=body, headers=request.headers)
     response = connection.getresponse()
     response.read()
@@ -53,10 +58,11 @@ def _send(connection: http.client.HTTPConnection, request: Request) -> int:
 
 
 def _attempt(connection: http.client.HTTPConnection, request: Request, host: str,
-             port: int) -> tuple[int, http.client.HTTPConnection]:
-    """Send once; a broken connection counts as status 0 and is replaced."""
+             port: int, index: int = 0) -> tuple[int, http.client.HTTPConnection]:
+    """Send once (``index``: the request's number, for ``in_order``); a broken connection
+    counts as status 0 and is replaced."""
     try:
-        return _send(connection, request), connection
+        return _send(connection, request, index), connection
     except (OSError, http.client.HTTPException):
         connection.close()
         return 0, http.client.HTTPConnection(host, port, timeout=30)
@@ -120,7 +126,7 @@ def _open(host: str, port: int, request: Request, rate: float, seconds: float) -
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            status, connection = _attempt(connection, request, host, port)
+            status, connection = _attempt(connection, request, host, port, index)
             tally.add(status, time.perf_counter() - scheduled)
         connection.close()
 

@@ -119,12 +119,12 @@ def generate_prescription_code(facility_code: str, loai_don_thuoc: str,
         raise ValueError(f"a facility code is 5 letters or digits, got {facility_code!r}")
     if loai_don_thuoc not in ("c", "n", "h", "y"):
         raise ValueError(f"loai_don_thuoc is one of c, n, h, y, got {loai_don_thuoc!r}")
-    if seed is None:
-        part = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(7))
+    if seed is None:  # one draw of the 7 characters (one read of the system's randomness)
+        number = secrets.randbelow(len(_CODE_ALPHABET) ** 7)
     else:
         number = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big")
-        part = ""
-        for _ in range(7):
-            number, digit = divmod(number, len(_CODE_ALPHABET))
-            part += _CODE_ALPHABET[digit]
+    part = ""
+    for _ in range(7):
+        number, digit = divmod(number, len(_CODE_ALPHABET))
+        part += _CODE_ALPHABET[digit]
     return f"{facility_code}{part}-{loai_don_thuoc}"

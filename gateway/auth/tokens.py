@@ -21,10 +21,21 @@ TOKEN_ALGORITHM = "HS256"
 TOKEN_ISSUER = "erx-gateway"
 
 
+#: verified tokens remembered at most (the memory is emptied when full)
+VERIFIED_TOKENS = 10_000
+
+
 class TokenService:
+    """Issues tokens and checks them. A token verified once is remembered with its expiry
+    (:data:`VERIFIED_TOKENS` at most), so the HMAC and the claims are not checked again on
+    every request of its holder; it stops being accepted at its ``exp`` all the same, and the
+    party's status and credential generation are still read on every request
+    (:meth:`gateway.auth.service.Authenticator.party_for`)."""
+
     def __init__(self, *, secret: bytes, ttl_seconds: int) -> None:
         self.secret = secret
         self.ttl_seconds = ttl_seconds
+        self._verified: dict[str, tuple[float, tuple[str, int]]] = {}
 
     def issue(self, party: Party) -> dict[str, Any]:
         now = int(time.time())
@@ -37,6 +48,12 @@ class TokenService:
     def subject(self, token: str) -> tuple[str, int] | None:
         """The client id and credential generation a valid, unexpired token names, or None
         (a token from before generations counts as generation 0)."""
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            if time.time() < remembered[0]:  # PyJWT: expired when exp <= now
+                return remembered[1]
+            self._verified.pop(token, None)
+            return None
         try:
             claims = jwt.decode(token, self.secret, algorithms=[TOKEN_ALGORITHM],
                                 issuer=TOKEN_ISSUER, options={"require": ["exp", "sub", "iat"]})
@@ -45,6 +62,9 @@ class TokenService:
         subject, generation = claims.get("sub"), claims.get("gen", 0)
         if not isinstance(subject, str) or not isinstance(generation, int) or isinstance(generation, bool):
             return None
+        if len(self._verified) >= VERIFIED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (float(claims["exp"]), (subject, generation))
         return subject, generation
 
 

@@ -39,6 +39,7 @@ from pymongo.encryption import Algorithm, ClientEncryption
 from pymongo.errors import DuplicateKeyError, EncryptionError
 
 from gateway.core.config import ConfigError
+from gateway.core.field_aead import FieldAead, unwrap_local
 from gateway.core.settings import Settings
 
 KEY_VAULT = "data_keys"
@@ -108,14 +109,22 @@ def master_key(settings: Settings) -> bytes:
 
 
 class FieldCipher:
-    """Encrypts and decrypts patient fields with the one data key (thread-safe)."""
+    """Encrypts and decrypts patient fields with the one data key (thread-safe).
+
+    Values are encrypted and decrypted in this process (:mod:`gateway.core.field_aead`, the
+    same bytes as libmongocrypt's, about ten times cheaper); libmongocrypt keeps the key vault
+    (creating and finding the data key) and anything the former leaves to it."""
 
     def __init__(self, database: Database[dict[str, Any]], key: bytes) -> None:
         self.database = database
+        self.options: CodecOptions[Any] = CodecOptions(
+            tz_aware=True, uuid_representation=UuidRepresentation.STANDARD)
         self.encryption: ClientEncryption[dict[str, Any]] = ClientEncryption(
             {"local": {"key": key}}, f"{database.name}.{KEY_VAULT}", database.client,
-            CodecOptions(tz_aware=True, uuid_representation=UuidRepresentation.STANDARD))
+            self.options)
+        self._master = key
         self._key_id: Any = None
+        self._direct: FieldAead | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -131,28 +140,52 @@ class FieldCipher:
 
     def _find_or_create_key(self) -> Any:
         found = self.encryption.get_key_by_alt_name(KEY_NAME)
-        if found is not None:
-            return found["_id"]
-        try:
-            return self.encryption.create_data_key("local", key_alt_names=[KEY_NAME])
-        except (DuplicateKeyError, EncryptionError):
-            found = self.encryption.get_key_by_alt_name(KEY_NAME)
-            if found is None:
-                raise
-            return found["_id"]
+        if found is None:
+            try:
+                created = self.encryption.create_data_key("local", key_alt_names=[KEY_NAME])
+            except (DuplicateKeyError, EncryptionError):
+                found = self.encryption.get_key_by_alt_name(KEY_NAME)
+                if found is None:
+                    raise
+            else:
+                found = self.encryption.get_key(created)
+                if found is None:  # removed in between: libmongocrypt says so on first use
+                    return created
+        self._direct = self._in_process(found)
+        return found["_id"]
+
+    def _in_process(self, key: Mapping[str, Any]) -> FieldAead | None:
+        """The in-process cipher of the data key ``key`` (its key-vault document), when its
+        master key is the local one this process holds."""
+        if (key.get("masterKey") or {}).get("provider") != "local":
+            return None
+        data_key = unwrap_local(self._master, bytes(key["keyMaterial"]))
+        identifier = key["_id"]
+        raw = identifier.bytes if hasattr(identifier, "bytes") else bytes(identifier)
+        return FieldAead(raw, data_key, self.options) if data_key is not None else None
 
     # --- single values -----------------------------------------------------------------------
     def encrypt(self, value: Any, *, deterministic: bool = False) -> Binary:
+        key_id = self.key_id()
+        if self._direct is not None:
+            sealed = self._direct.encrypt(value, deterministic=deterministic)
+            if sealed is not None:
+                return sealed
         algorithm = (Algorithm.AEAD_AES_256_CBC_HMAC_SHA_512_Deterministic if deterministic
                      else Algorithm.AEAD_AES_256_CBC_HMAC_SHA_512_Random)
-        return self.encryption.encrypt(value, algorithm, key_id=self.key_id())
+        return self.encryption.encrypt(value, algorithm, key_id=key_id)
 
     def decrypt(self, value: Any) -> Any:
         """``value`` decrypted when it is ciphertext; anything else as it is (documents written
         before encryption, or not yet migrated)."""
         if isinstance(value, Binary) and value.subtype == ENCRYPTED_SUBTYPE:
-            return self.encryption.decrypt(value)
+            return self._decrypted(value)
         return value
+
+    def _decrypted(self, value: Binary) -> Any:
+        self.key_id()
+        opened = self._direct.decrypt(value) if self._direct is not None else None
+        return opened[0] if opened is not None else self.encryption.decrypt(value)
 
     def search_value(self, cccd: str) -> Binary:
         """The deterministic ciphertext of a CCCD, to find it with an equality query."""
@@ -188,5 +221,5 @@ class FieldCipher:
 
     def open_value(self, value: Any) -> Any:
         if isinstance(value, Binary) and value.subtype == ENCRYPTED_SUBTYPE:
-            return self.encryption.decrypt(value)["v"]
+            return self._decrypted(value)["v"]
         return value

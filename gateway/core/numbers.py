@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+_LEAVES = frozenset({str, int, bool, type(None)})
+
 
 def whole_numbers(value: Any) -> Any:
     """``value`` with every whole float, at any depth of dicts, lists and tuples, as an int."""
+    kind = type(value)
+    if kind in _LEAVES:  # most of an answer: returned at once
+        return value
+    if kind is dict:
+        return {key: whole_numbers(item) for key, item in value.items()}
     if isinstance(value, float):
         return int(value) if value.is_integer() else value
     if isinstance(value, dict):

@@ -51,9 +51,12 @@ def _problem_answer(exc: Exception) -> Answer | None:
 
 def idempotent(scope: str, operation: Any) -> Response:
     party = current_party()
-    fingerprint = request_fingerprint(request.method, request.path, request.get_data())
+    key = request.headers.get("Idempotency-Key")
+    # what a kept answer is matched against: only a request with a key keeps one
+    fingerprint = (request_fingerprint(request.method, request.path, request.get_data())
+                   if key is not None else "")
     return _json(services().idempotency.run(
-        scope=f"{party.client_id}\x1f{scope}", key=request.headers.get("Idempotency-Key"),
+        scope=f"{party.client_id}\x1f{scope}", key=key,
         fingerprint=fingerprint, operation=operation, answer_for=_problem_answer))
 
 

@@ -23,6 +23,7 @@ without patient identifiers.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 from typing import Any
@@ -134,10 +135,13 @@ class RedactingLogger(Logger):
         super().warning(self._redacted(msg, args), **kwargs)
 
     def info(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        super().info(self._redacted(msg, args), **kwargs)
+        if self.error_log.isEnabledFor(logging.INFO):
+            super().info(self._redacted(msg, args), **kwargs)
 
     def debug(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        super().debug(self._redacted(msg, args), **kwargs)
+        # gunicorn says every request at debug level: redacted only when it is written
+        if self.error_log.isEnabledFor(logging.DEBUG):
+            super().debug(self._redacted(msg, args), **kwargs)
 
     def exception(self, msg: Any, *args: Any, **kwargs: Any) -> None:
         super().exception(self._redacted(msg, args), **kwargs)

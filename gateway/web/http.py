@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from flask import Flask, Request, Response, g, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -324,10 +325,11 @@ def _check_sizes() -> None:
     if len(url.encode("utf-8", "surrogateescape")) > settings.max_url_bytes:
         raise ApiError(414, detail=f"the URL is longer than {settings.max_url_bytes} bytes",
                        detail_vi=f"Địa chỉ dài hơn {settings.max_url_bytes} byte")
-    if len(request.headers) > settings.max_header_fields:
+    headers = list(request.headers.items())  # read from the WSGI environ once, not twice
+    if len(headers) > settings.max_header_fields:
         raise ApiError(431, detail=f"more than {settings.max_header_fields} header fields",
                        detail_vi=f"Nhiều hơn {settings.max_header_fields} trường tiêu đề")
-    for name, value in request.headers.items():
+    for name, value in headers:
         if len(name) + len(value) + 2 > settings.max_header_bytes:
             raise ApiError(431, detail=f"the header field {name[:64]} is larger than "
                                        f"{settings.max_header_bytes} bytes",
@@ -349,6 +351,8 @@ def _finish(response: Response) -> Response:
     # answer that states no policy of its own (the public JWKS and the docs' assets do).
     if _credentials_sent() or "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
+    if not access_log.isEnabledFor(logging.INFO):  # its fields are not worth building
+        return response
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     endpoint = request.url_rule.rule if request.url_rule else "<unmatched>"
     party = g.get("party")
@@ -388,6 +392,17 @@ class RedactingFormatter(JsonFormatter):
         return redaction.redact(_text(super().formatStack(stack_info)))
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signer built only for a request that sends
+    the session cookie: Flask builds it for every request, and only the console's pages carry
+    the cookie (the API's requests never do)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()  # what Flask opens for a request without the cookie
+        return super().open_session(app, request)
+
+
 class GatewayFlask(Flask):
     """Flask whose log of an unexpected error names the redacted path (Flask's own names the
     raw one: a CCCD in the URL would reach the log)."""
@@ -425,6 +440,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.request_class = GatewayRequest
+    app.session_interface = CookieSessions()
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.before_request(_begin)
     app.before_request(_bound_chunked_body)

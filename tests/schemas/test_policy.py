@@ -176,3 +176,11 @@ def test_a_follow_up_date_becomes_days_after_prescribing() -> None:
     result = validate(doc)
     assert result.errors == []
     assert result.document["ngay_tai_kham"] == 14
+
+
+def test_generated_codes_draw_every_character_in_every_position() -> None:
+    from schemas.identifiers import _CODE_ALPHABET
+
+    drawn = [generate_prescription_code("79001", "c")[5:12] for _ in range(4000)]
+    for position in range(7):
+        assert {code[position] for code in drawn} == set(_CODE_ALPHABET)

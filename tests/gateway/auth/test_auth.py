@@ -240,3 +240,27 @@ def test_rotating_a_secret_invalidates_the_old_one(client: FlaskClient, app: Fla
         new_secret = services().parties.rotate_secret(clinic.client_id)
     assert token_request(client, clinic.client_id, clinic.client_secret).status_code == 401
     assert token_request(client, clinic.client_id, new_secret).status_code == 200
+
+
+def test_a_verified_token_is_not_verified_again_until_it_expires(monkeypatch) -> None:
+    """The token's signature and claims are checked once; later requests with it are answered
+    from memory, and only until its ``exp``."""
+    from gateway.auth import tokens as token_module
+    from gateway.parties.model import Party
+
+    service = token_module.TokenService(secret=b"s" * 48, ttl_seconds=60)
+    party = Party(client_id="clinic-79001", role="clinic", code="79001", name="x",
+                  facility="79001", status="active")
+    token = service.issue(party)["access_token"]
+    decodes = []
+    real_decode = token_module.jwt.decode
+    monkeypatch.setattr(token_module.jwt, "decode",
+                        lambda *args, **kwargs: decodes.append(1) or real_decode(*args, **kwargs))
+    assert service.subject(token) == ("clinic-79001", party.generation)
+    assert service.subject(token) == ("clinic-79001", party.generation)
+    assert len(decodes) == 1
+    assert service.subject(token + "x") is None  # another (forged) text is checked, not matched
+    assert len(decodes) == 2
+    expiry = real_decode(token, b"s" * 48, algorithms=["HS256"], issuer="erx-gateway")["exp"]
+    monkeypatch.setattr(token_module.time, "time", lambda: expiry + 0.0)
+    assert service.subject(token) is None

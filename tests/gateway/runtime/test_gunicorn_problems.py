@@ -31,3 +31,27 @@ def test_a_refusal_by_gunicorn_is_the_apps_problem_type(status: int, reason: str
 def test_status_problem_gives_the_title_in_either_language() -> None:
     assert status_problem(414, "en") == ("urn:erx:problem:uri-too-long", TITLES["uri-too-long"][1])
     assert status_problem(414) == ("urn:erx:problem:uri-too-long", TITLES["uri-too-long"][0])
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_gunicorns_per_request_debug_line_is_redacted_only_when_written(level: str,
+                                                                       monkeypatch) -> None:
+    """gunicorn says every request at debug level; below that level nothing is built."""
+    import logging
+
+    from gunicorn.config import Config
+
+    from gateway.runtime import gunicorn as worker
+
+    config = Config()
+    config.set("loglevel", level)
+    logger = worker.RedactingLogger(config)
+    calls: list[str] = []
+    monkeypatch.setattr(worker, "redact", lambda text: calls.append(text) or "<redacted>")
+    written: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: written.append(record.getMessage())  # type: ignore[method-assign]
+    logger.error_log.addHandler(handler)
+    logger.debug("%s %s", "GET", "/v2/prescriptions?cccd=079190001234")
+    assert (calls, written) == (([], []) if level == "info" else
+                                (["GET /v2/prescriptions?cccd=079190001234"], ["<redacted>"]))

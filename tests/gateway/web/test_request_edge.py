@@ -184,3 +184,19 @@ def test_a_dispense_line_of_the_wrong_type_says_so(client, world) -> None:
                           json={"items": [{"line": 7, "so_luong_ban": 1}]})
     assert assert_problem(english, 422, "validation")["errors"][0]["message"] == \
         "must be from 0 to 1 (the first line is 0)"
+
+
+def test_the_session_signer_is_built_only_for_a_request_with_the_session_cookie(
+        app, monkeypatch) -> None:
+    from gateway.web.http import CookieSessions
+
+    built = []
+    original = CookieSessions.get_signing_serializer
+    monkeypatch.setattr(CookieSessions, "get_signing_serializer",
+                        lambda self, flask_app: built.append(1) or original(self, flask_app))
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    assert built == []
+    client.set_cookie("erx-console", "not-a-signed-session")
+    assert client.get("/healthz").status_code == 200
+    assert built == [1]  # read (and its bad signature ignored) as before
