@@ -80,8 +80,10 @@ def wait_text(driver: WebDriver, selector: str, text: str) -> None:
 def sign_in(driver: WebDriver, base: str, username: str, password: str) -> None:
     """Sign in from the keyboard only: type, Tab, type, Enter."""
     driver.get(base + "/console/")
-    WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.NAME, "username")))
-    assert driver.switch_to.active_element.get_attribute("name") == "username"  # autofocus
+    # The browser runs autofocus when it next renders the page, not when the element appears:
+    # wait for the focus itself (a form without autofocus still times out here).
+    WebDriverWait(driver, WAIT).until(
+        lambda d: d.switch_to.active_element.get_attribute("name") == "username")
     driver.switch_to.active_element.send_keys(username, Keys.TAB)
     assert driver.switch_to.active_element.get_attribute("name") == "password"
     driver.switch_to.active_element.send_keys(password, Keys.ENTER)
