@@ -1,7 +1,10 @@
 """A small HTTP load generator run in its own process (so it does not share the GIL with the
 server under test). Closed loop: ``concurrency`` keep-alive connections each send the next
 request as soon as the previous answer arrives. Open loop: requests are scheduled at a fixed
-rate and latency is measured from the scheduled time (no coordinated omission).
+rate and latency is measured from the scheduled time (no coordinated omission); with
+``cut_off``, a request that could not be sent by the end of its phase (every connection still
+waiting for an answer) is not sent at all, and counted as such: the phase lasts its length, not
+as long as a saturated server takes to answer everything scheduled.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class Result:
     statuses: dict[int, int]
     elapsed: float
     latencies: list[float]
+    unsent: int = 0  # open loop with cut_off: scheduled, but not sent by the phase's end
 
     @property
     def throughput(self) -> float:
@@ -82,9 +86,9 @@ class _Tally:
             if 200 <= status < 300:
                 self.latencies.append(took)
 
-    def result(self, elapsed: float) -> Result:
+    def result(self, elapsed: float, unsent: int = 0) -> Result:
         return Result(sum(self.statuses.values()), len(self.latencies), self.statuses,
-                      elapsed, self.latencies)
+                      elapsed, self.latencies, unsent)
 
 
 def _closed(host: str, port: int, request: Request, concurrency: int, seconds: float) -> Result:
@@ -108,11 +112,14 @@ def _closed(host: str, port: int, request: Request, concurrency: int, seconds: f
     return tally.result(time.perf_counter() - started)
 
 
-def _open(host: str, port: int, request: Request, rate: float, seconds: float) -> Result:
+def _open(host: str, port: int, request: Request, rate: float, seconds: float,
+          cut_off: bool = False) -> Result:
     total = int(rate * seconds)
     start = time.perf_counter() + 0.2
+    end = start + seconds
     tally = _Tally()
     next_index = [0]
+    unsent = [0]
 
     def worker() -> None:
         connection = http.client.HTTPConnection(host, port, timeout=30)
@@ -126,6 +133,10 @@ def _open(host: str, port: int, request: Request, rate: float, seconds: float) -
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
+            elif cut_off and time.perf_counter() >= end:
+                with tally.lock:
+                    unsent[0] += 1
+                continue
             status, connection = _attempt(connection, request, host, port, index)
             tally.add(status, time.perf_counter() - scheduled)
         connection.close()
@@ -135,7 +146,7 @@ def _open(host: str, port: int, request: Request, rate: float, seconds: float) -
         thread.start()
     for thread in threads:
         thread.join()
-    return tally.result(time.perf_counter() - start)
+    return tally.result(time.perf_counter() - start, unsent[0])
 
 
 def _raw_inserts(uri: str, database: str, body: bytes, concurrency: int,
@@ -189,12 +200,14 @@ def raw_inserts(uri: str, database: str, body: bytes, concurrency: int,
 
 
 def run(mode: str, host: str, port: int, request: Request, level: float,
-        seconds: float) -> Result:
+        seconds: float, cut_off: bool = False) -> Result:
     """Run one load in a separate process: ``mode`` ``closed`` (``level`` = concurrency) or
-    ``open`` (``level`` = requests per second)."""
+    ``open`` (``level`` = requests per second; ``cut_off``: nothing is sent after the phase's
+    end)."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    args = (host, port, request, int(level) if mode == "closed" else level, seconds)
+    args: tuple[Any, ...] = ((host, port, request, int(level), seconds) if mode == "closed"
+                             else (host, port, request, level, seconds, cut_off))
     process = context.Process(target=_child, args=(queue, mode, args))
     process.start()
     result = queue.get(timeout=seconds + 300)

@@ -15,7 +15,6 @@ secret is replaced by the fast form at its next successful check.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -25,17 +24,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from gateway.core.errors import LoginBusy
+from signing.jwk import b64url_decode, b64url_encode
 
 FAST_PREFIX = "$erx-hmac-sha256$"
 _DUMMY_FAST = FAST_PREFIX + "AAAAAAAAAAAAAAAAAAAAAA$" + "A" * 43
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _digest(salt: bytes, secret: str) -> bytes:
@@ -57,7 +49,7 @@ class SecretHasher:
     def hash_generated(secret: str) -> str:
         """The stored form of a secret the gateway generated (high entropy)."""
         salt = secrets.token_bytes(16)
-        return f"{FAST_PREFIX}{_b64(salt)}${_b64(_digest(salt, secret))}"
+        return f"{FAST_PREFIX}{b64url_encode(salt)}${b64url_encode(_digest(salt, secret))}"
 
     @staticmethod
     def is_fast(stored: str) -> bool:
@@ -82,8 +74,8 @@ class SecretHasher:
         if self.is_fast(stored):
             try:
                 salt_text, digest_text = stored[len(FAST_PREFIX):].split("$", 1)
-                expected = _unb64(digest_text)
-                salt = _unb64(salt_text)
+                expected = b64url_decode(digest_text)
+                salt = b64url_decode(salt_text)
             except ValueError:
                 return False
             return hmac.compare_digest(_digest(salt, secret), expected)

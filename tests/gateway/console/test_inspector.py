@@ -204,3 +204,45 @@ def test_dates_are_day_first_whatever_the_browser_language(inspector: Browser) -
     assert "ngày/tháng/năm" in field_error(american.get_data(as_text=True), "from")
     audit = inspector.get("/console/inspector/audit").get_data(as_text=True)
     assert 'type="date"' not in audit and re.search(r'name="from" type="text" value="\d\d/', audit)
+
+
+def next_page_fields(html: str) -> dict[str, str]:
+    """The hidden fields of a listing's "next page" form: its filters and the cursor."""
+    form = next(form for form in re.findall(r"<form .*?</form>", html, re.S)
+                if 'name="cursor"' in form)
+    return {name: value for name, value in
+            re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)
+            if name != "csrf_token"}
+
+
+def listed(html: str) -> list[str]:
+    return re.findall(r'<tr class="outcome-[^"]*">.*?</tr>|<tbody>.*?</tbody>', html, re.S)
+
+
+def test_each_listing_pages_with_its_filters_kept(
+        inspector: Browser, app: Flask, client: FlaskClient, world: dict,
+        caught: dict[str, Any]) -> None:
+    """One row a page: the audit search, a person's access log and the overlaps each offer a
+    next page that carries the filters and a cursor, and that page shows the next row."""
+    console = services(app).console
+    console.policy = replace(console.policy, page_size=1)
+    code = issued(client, world)
+    inspector.get(f"/console/inspector/rx/{code}")
+    for _ in range(2):
+        client.get(f"/v2/prescriptions/{code}", headers=world["h"]["pharmacy_1"])
+    today = inspector.get("/console/inspector/overlaps").get_data(as_text=True)
+    window = {name: re.search(rf'name="{name}"[^>]*value="([^"]+)"', today).group(1)
+              for name in ("from", "to")}  # the default window, as the form shows it
+    pages = [("/console/inspector/audit", {"user": "thanh.tra"}),
+             ("/console/inspector/access-log", {"cccd": "079090001234"}),
+             ("/console/inspector/overlaps", window)]
+    for path, filters in pages:
+        first = inspector.post(path, filters)
+        assert first.status_code == 200, path
+        fields = next_page_fields(first.get_data(as_text=True))
+        assert fields["cursor"], path
+        assert {name: value for name, value in fields.items()
+                if value and name != "cursor"} == filters, path
+        second = inspector.post(path, fields)
+        assert second.status_code == 200, path
+        assert listed(second.get_data(as_text=True)) != listed(first.get_data(as_text=True)), path
