@@ -1,6 +1,10 @@
-"""Assertions on HTTP answers."""
+"""Assertions on HTTP answers, and waiting out a bearer token."""
 
 from __future__ import annotations
+
+import time
+
+import jwt
 
 from gateway.web.problems import PROBLEM_MEDIA_TYPE
 
@@ -14,3 +18,12 @@ def assert_problem(response, status: int, slug: str) -> dict:
     assert body["title"]
     assert "Traceback" not in response.get_data(as_text=True)
     return body
+
+
+def wait_until_expired(headers: dict[str, str]) -> None:
+    """Wait until the bearer token in ``headers`` is past its own ``exp`` (PyJWT and the
+    gateway: expired when exp <= now), however long the machine took to get here."""
+    token = headers["Authorization"].removeprefix("Bearer ")
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    while (left := expires - time.time()) > 0:
+        time.sleep(left + 0.01)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import jwt
 import pytest
 from flask import Flask
@@ -12,7 +10,7 @@ from flask.testing import FlaskClient
 from gateway.parties.model import PartyError, PartyExists
 from gateway.web.context import services
 from gateway.web.security import current_party, requires
-from tests.support.http import assert_problem
+from tests.support.http import assert_problem, wait_until_expired
 
 TOKEN = "/v2/auth/token"
 FACILITY_LOGIN = "/api/auth/dang-nhap-co-so-kham-chua-benh"
@@ -116,7 +114,9 @@ def test_tampered_token_is_401(guarded: Flask, make_party) -> None:
 
 
 def test_expired_token_is_401(make_app, make_party) -> None:
-    app = make_app(TOKEN_TTL_SECONDS=1)
+    # The token's exp is whole seconds after a whole-second iat: a 1-s lifetime may be over
+    # before a busy machine sends the first request. Five leave it at least four.
+    app = make_app(TOKEN_TTL_SECONDS=5)
     client = app.test_client()
 
     @app.route("/test/me")
@@ -127,7 +127,7 @@ def test_expired_token_is_401(make_app, make_party) -> None:
     clinic = make_party("clinic", "79001")
     headers = clinic.headers(client)
     assert client.get("/test/me", headers=headers).status_code == 200
-    time.sleep(2.1)
+    wait_until_expired(headers)
     body = assert_problem(client.get("/test/me", headers=headers), 401, "unauthenticated")
     assert "hết hạn" in body["detail"]
 

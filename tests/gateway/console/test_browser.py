@@ -8,7 +8,7 @@ Without Chromium these tests fail, naming what to install (tools/browser.py);
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait as _WebDriverWait
 
@@ -77,6 +78,38 @@ def wait_text(driver: WebDriver, selector: str, text: str) -> None:
         ec.text_to_be_present_in_element((By.CSS_SELECTOR, selector), text))
 
 
+def wait_until(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
+    """Wait until ``condition(driver)`` is truthy and return it. Every check of browser state is
+    a wait: under load the page an action leads to (or the layout, the focus) arrives later
+    than the action's return; a state that never comes still fails, by timeout, saying what."""
+    return WebDriverWait(driver, WAIT).until(condition, f"never true: {what}")
+
+
+def wait_exact(driver: WebDriver, by: str, locator: str, text: str) -> None:
+    """Wait until the element's text is exactly ``text``."""
+    wait_until(driver, lambda d: d.find_element(by, locator).text == text,
+               f"the text of {locator} is {text!r}")
+
+
+def wait_attribute(driver: WebDriver, by: str, locator: str, name: str, value: str) -> None:
+    """Wait until the element's attribute (or property) ``name`` is exactly ``value``."""
+    wait_until(driver, lambda d: d.find_element(by, locator).get_attribute(name) == value,
+               f"{locator}[{name}] is {value!r}")
+
+
+def wait_present(driver: WebDriver, by: str, locator: str) -> WebElement:
+    return WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((by, locator)))
+
+
+def submit_and_wait(driver: WebDriver, element: WebElement, *keys: str) -> None:
+    """Type ``keys`` (ending in Enter) into ``element`` and wait until the page it was on is
+    replaced: for a form that posts back to its own address, where the old page would satisfy
+    any wait on the new one."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.send_keys(*keys)
+    WebDriverWait(driver, WAIT).until(ec.staleness_of(page), "the form was never submitted")
+
+
 def sign_in(driver: WebDriver, base: str, username: str, password: str) -> None:
     """Sign in from the keyboard only: type, Tab, type, Enter."""
     driver.get(base + "/console/")
@@ -85,7 +118,8 @@ def sign_in(driver: WebDriver, base: str, username: str, password: str) -> None:
     WebDriverWait(driver, WAIT).until(
         lambda d: d.switch_to.active_element.get_attribute("name") == "username")
     driver.switch_to.active_element.send_keys(username, Keys.TAB)
-    assert driver.switch_to.active_element.get_attribute("name") == "password"
+    wait_until(driver, lambda d: d.switch_to.active_element.get_attribute("name") == "password",
+               "Tab moves the focus to the password")
     driver.switch_to.active_element.send_keys(password, Keys.ENTER)
     WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".who")))
 
@@ -93,6 +127,11 @@ def sign_in(driver: WebDriver, base: str, username: str, password: str) -> None:
 def no_sideways_scroll(driver: WebDriver) -> bool:
     return driver.execute_script(
         "return document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+def wait_no_sideways_scroll(driver: WebDriver) -> None:
+    """The page settles with no sideways scroll (its layout may still be in progress)."""
+    wait_until(driver, no_sideways_scroll, "the page has no sideways scroll")
 
 
 def test_login_and_logout(live: str, driver: WebDriver, app: Flask, world: dict) -> None:
@@ -103,9 +142,10 @@ def test_login_and_logout(live: str, driver: WebDriver, app: Flask, world: dict)
     wait_text(driver, ".alert", "Sai tên đăng nhập hoặc mật khẩu")
     sign_in(driver, live, username, password)
     wait_text(driver, "h1", "Tra cứu đơn thuốc")
-    assert "duoc.si" in driver.find_element(By.CSS_SELECTOR, ".who").text
-    cookie = driver.get_cookie("erx-console")
-    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
+    wait_text(driver, ".who", "duoc.si")
+    wait_until(driver, lambda d: (cookie := d.get_cookie("erx-console")) is not None
+               and cookie["httpOnly"] is True and cookie["sameSite"] == "Lax",
+               "the session cookie is HttpOnly and SameSite=Lax")
     logout = driver.find_element(By.CSS_SELECTOR, ".who button")
     logout.send_keys(Keys.ENTER)
     wait_text(driver, ".flash", "Bạn đã đăng xuất")
@@ -122,7 +162,7 @@ def test_a_form_without_its_csrf_token_is_refused(live: str, driver: WebDriver, 
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password, Keys.ENTER)
     wait_text(driver, "h1", "Biểu mẫu không hợp lệ")
-    assert "không có gì được thay đổi" in driver.find_element(By.CSS_SELECTOR, ".alert").text
+    wait_text(driver, ".alert", "không có gì được thay đổi")
     driver.get(live + "/console/pharmacy/")
     wait_text(driver, "h1", "Đăng nhập")  # no session was opened
 
@@ -133,33 +173,32 @@ def test_a_pharmacist_looks_up_and_dispenses(live: str, driver: WebDriver, app: 
     code = issued(client, world)
     username, password = person(app, world, "pharmacy_1", "duoc.si")
     sign_in(driver, live, username, password)
-    field = driver.find_element(By.NAME, "code")
+    field = wait_present(driver, By.NAME, "code")
     field.send_keys(code, Keys.ENTER)  # a scanner types the code and Enter
     wait_text(driver, "h1", code)
-    assert driver.find_element(By.ID, "rx-patient").text == "Nguyễn Văn An"
-    assert driver.find_element(By.ID, "remaining-1").text == "14"
-    assert no_sideways_scroll(driver)
+    wait_exact(driver, By.ID, "rx-patient", "Nguyễn Văn An")
+    wait_exact(driver, By.ID, "remaining-1", "14")
+    wait_no_sideways_scroll(driver)
     driver.find_element(By.NAME, "qty-0").send_keys("5")
     driver.find_element(By.NAME, "qty-1").send_keys("15")
     driver.find_element(By.NAME, "ma_hoa_don").send_keys("HD-0001", Keys.ENTER)
     wait_text(driver, "#err-qty-1", "Vượt số lượng kê đơn: còn lại 14")
-    assert driver.find_element(By.NAME, "qty-1").get_attribute("aria-invalid") == "true"
+    wait_attribute(driver, By.NAME, "qty-1", "aria-invalid", "true")
     assert database["prescriptions"].find_one({"_id": code})["dispenses"] == []
     quantity = driver.find_element(By.NAME, "qty-1")
     quantity.clear()
     quantity.send_keys("4")
     driver.find_element(By.CSS_SELECTOR, ".sell button[type=submit]").click()
     wait_text(driver, ".flash-success", "Đã ghi nhận lần bán")
-    assert driver.find_element(By.ID, "remaining-0").text == "15"
-    assert driver.find_element(By.ID, "remaining-1").text == "10"
-    assert driver.find_element(By.ID, "rx-status").text == "Đã bán một phần"
+    wait_exact(driver, By.ID, "remaining-0", "15")
+    wait_exact(driver, By.ID, "remaining-1", "10")
+    wait_exact(driver, By.ID, "rx-status", "Đã bán một phần")
     stored = database["prescriptions"].find_one({"_id": code})
     assert [line["dispensed"] for line in stored["lines"]] == [5, 4]
     # The printed QR text looks the same prescription up.
     qr_text = services(app).qr.issue(code, stored["content_sha256"])
     driver.find_element(By.LINK_TEXT, "← Tra cứu đơn khác").click()
-    WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.NAME, "code")))
-    driver.find_element(By.NAME, "code").send_keys(qr_text, Keys.ENTER)
+    wait_present(driver, By.NAME, "code").send_keys(qr_text, Keys.ENTER)
     wait_text(driver, "h1", code)
     event = audit_log(database).find_one({"action": "prescription.viewed",
                                                "details.via": "qr"})
@@ -174,7 +213,7 @@ def test_clinic_staff_cancel_with_a_reason(live: str, driver: WebDriver, app: Fl
     wait_text(driver, "h1", "Đơn thuốc của cơ sở")
     driver.find_element(By.LINK_TEXT, code).click()
     wait_text(driver, "h1", code)
-    reason = driver.find_element(By.NAME, "ly_do")
+    reason = wait_present(driver, By.NAME, "ly_do")
     driver.find_element(By.CSS_SELECTOR, "button.danger").click()  # no reason yet
     # The browser keeps the form (the reason is required) and nothing is sent.
     assert driver.execute_script("return arguments[0].validity.valueMissing", reason) is True
@@ -183,7 +222,7 @@ def test_clinic_staff_cancel_with_a_reason(live: str, driver: WebDriver, app: Fl
     reason.send_keys("Bệnh nhân dị ứng amoxicilin")
     driver.find_element(By.CSS_SELECTOR, "button.danger").click()
     wait_text(driver, "#rx-status", "Đã hủy")
-    assert "Bệnh nhân dị ứng amoxicilin" in driver.find_element(By.CSS_SELECTOR, ".rx").text
+    wait_text(driver, ".rx", "Bệnh nhân dị ứng amoxicilin")
     assert database["prescriptions"].find_one({"_id": code})["status"] == "cancelled"
     event = audit_log(database).find_one({"action": "prescription.cancelled"})
     assert event["actor"]["user"] == "le.tan"
@@ -198,20 +237,22 @@ def test_the_inspector_dashboard(live: str, driver: WebDriver, app: Flask,
     WebDriverWait(driver, WAIT).until(lambda d: d.execute_script(
         "const images = [...document.querySelectorAll('figure.chart img')];"
         "return images.length === 6 && images.every(i => i.complete && i.naturalWidth > 0)"))
-    assert driver.find_element(By.ID, "total-prescriptions").text == "1"
+    wait_exact(driver, By.ID, "total-prescriptions", "1")
     summary = driver.find_element(By.CSS_SELECTOR, "#chart-per-type summary")
     summary.send_keys(Keys.ENTER)  # the numbers open from the keyboard
     WebDriverWait(driver, WAIT).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#chart-per-type table").is_displayed())
-    assert "Thuốc thường (c)" in driver.find_element(By.CSS_SELECTOR, "#chart-per-type table").text
-    assert no_sideways_scroll(driver)
+    wait_text(driver, "#chart-per-type table", "Thuốc thường (c)")
+    wait_no_sideways_scroll(driver)
     viewport(driver, 768, 1024)  # a tablet
     driver.refresh()
     wait_text(driver, "h1", "Tổng quan")
-    assert no_sideways_scroll(driver)
+    wait_no_sideways_scroll(driver)
     driver.find_element(By.LINK_TEXT, "Nhật ký kiểm toán").click()
     wait_text(driver, "h1", "Nhật ký kiểm toán")
-    driver.find_element(By.NAME, "user").send_keys(username, Keys.ENTER)
+    # The search posts back to the page's own address, whose unfiltered list shows logins too.
+    submit_and_wait(driver, wait_present(driver, By.NAME, "user"), username, Keys.ENTER)
+    wait_attribute(driver, By.NAME, "user", "value", username)
     wait_text(driver, "table.events", "Đăng nhập")
 
 
@@ -233,28 +274,32 @@ def test_an_english_browser_still_writes_dates_day_first_and_sees_refusals_at_th
             sign_in(english, served.url, username, password)
             english.get(served.url + "/console/clinic/")
             # The browser prefers English: the console answers in English.
-            assert english.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
-            assert english.find_element(By.TAG_NAME, "h1").text == "The facility's prescriptions"
-            day = english.find_element(By.ID, "f-from")
-            assert day.get_attribute("type") == "text"
-            assert day.get_attribute("placeholder") == "dd/mm/yyyy"
-            day.send_keys("01/01/2020", Keys.ENTER)
-            WebDriverWait(english, WAIT).until(
-                lambda d: d.find_element(By.ID, "f-from").get_attribute("value") == "01/01/2020")
-            assert code in english.page_source  # issued after 1 January 2020: listed
+            wait_attribute(english, By.TAG_NAME, "html", "lang", "en")
+            wait_exact(english, By.TAG_NAME, "h1", "The facility's prescriptions")
+            wait_attribute(english, By.ID, "f-from", "type", "text")
+            wait_attribute(english, By.ID, "f-from", "placeholder", "dd/mm/yyyy")
+            # The filter posts back to the list's own address: wait for the page it answers,
+            # not for the value typed into the old one.
+            submit_and_wait(english, english.find_element(By.ID, "f-from"), "01/01/2020",
+                            Keys.ENTER)
+            wait_attribute(english, By.ID, "f-from", "value", "01/01/2020")
+            wait_until(english, lambda d: code in d.page_source,  # issued after 1 January 2020
+                       f"{code} is listed")
             english.delete_all_cookies()
             username, password = person(app, world, "pharmacy_1", "duoc.si")
             sign_in(english, served.url, username, password)
             english.get(f"{served.url}/console/pharmacy/rx/{code}")
-            english.find_element(By.ID, "f-qty-0").send_keys("mười")
+            wait_present(english, By.ID, "f-qty-0").send_keys("mười")
             english.find_element(By.ID, "f-qty-1").send_keys("15", Keys.ENTER)
             summary = WebDriverWait(english, WAIT).until(ec.presence_of_element_located(
                 (By.CSS_SELECTOR, ".error-summary[role=alert]")))
-            top = english.execute_script("return arguments[0].getBoundingClientRect().top",
-                                         summary)
-            assert 0 <= top < 768  # seen without scrolling
-            links = [a.get_attribute("href") for a in summary.find_elements(By.TAG_NAME, "a")]
-            assert [link.rsplit("#", 1)[1] for link in links] == ["f-qty-0", "f-qty-1"]
-            assert english.find_element(By.ID, "f-qty-0").get_attribute("value") == "mười"
+            wait_until(english, lambda d: 0 <= d.execute_script(
+                "return arguments[0].getBoundingClientRect().top", summary) < 768,
+                "the error summary is seen without scrolling")
+            wait_until(english, lambda d: [
+                a.get_attribute("href").rsplit("#", 1)[1]
+                for a in summary.find_elements(By.TAG_NAME, "a")] == ["f-qty-0", "f-qty-1"],
+                "the error summary links to both quantities, in order")
+            wait_attribute(english, By.ID, "f-qty-0", "value", "mười")
     finally:
         served.app = None

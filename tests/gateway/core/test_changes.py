@@ -181,11 +181,27 @@ def test_disabling_a_party_reaches_another_process_with_no_request(make_app, mak
     assert other.get("/v2/prescriptions", headers=headers).status_code == 401
 
 
-def test_a_cached_party_costs_no_database_read(app, make_party, client: FlaskClient) -> None:
+def test_a_cached_party_costs_no_database_read(app, make_party, client: FlaskClient,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the feed has announced the party's creation, its requests read it from memory.
+    (The announcement is asynchronous: arriving after the first request cached the party, it
+    rightly drops the entry, so the test waits for it rather than racing it under load. It
+    watches the cache's own handler: a subscriber of its own would reopen the stream, and a
+    new stream session distrusts what was cached before it.)"""
+    feed, cache = services(app).feed, services(app).parties.cache
+    assert cache is not None
+    announced: list[Any] = []
+    handle = cache.feed_event
+
+    def feed_event(change: Mapping[str, Any]) -> None:
+        handle(change)
+        announced.append(change["documentKey"]["_id"])
+
+    monkeypatch.setattr(cache, "feed_event", feed_event)
     clinic = make_party("clinic", "79001")
+    assert feed.wait_for(lambda: clinic.client_id in announced, WAIT)
     headers = clinic.headers(client)
     client.get("/v2/prescriptions", headers=headers)
-    cache = services(app).parties.cache
     before = (cache.hits, cache.misses)
     for _ in range(3):
         assert client.get("/v2/prescriptions", headers=headers).status_code == 200

@@ -42,7 +42,7 @@ def outboxes(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 @settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(deliveries=outboxes())
 def test_the_due_time_computed_by_the_forwarder_is_the_databases(database, deliveries) -> None:
     collection = database[PRESCRIPTIONS]

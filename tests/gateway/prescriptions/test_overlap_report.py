@@ -107,7 +107,7 @@ def test_pages_follow_the_cursor_in_order(client: FlaskClient, caught: dict[str,
 
 
 @settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.integers(-12 * 60, 14 * 60), st.integers(-12 * 60, 14 * 60))
 def test_the_window_is_the_same_instant_whatever_the_utc_offset(
         client: FlaskClient, caught: dict[str, Any], from_minutes: int, to_minutes: int) -> None:

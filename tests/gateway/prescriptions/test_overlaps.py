@@ -111,7 +111,7 @@ PEOPLE = itertools.count(1)
 
 
 @settings(max_examples=12, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.integers(-12 * 60, 14 * 60), st.integers(-12 * 60, 14 * 60), st.booleans())
 def test_the_prescribing_time_zone_never_moves_the_treatment_days(
         client: FlaskClient, two: dict, first_offset: int, second_offset: int,

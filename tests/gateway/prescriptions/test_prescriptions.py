@@ -4,7 +4,6 @@ idempotent retries, concurrency, scanned packs, access rules, and the national e
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from flask.testing import FlaskClient
 
 from gateway.web.context import services
 from tests.support.audit import audit_log
-from tests.support.http import assert_problem
+from tests.support.http import assert_problem, wait_until_expired
 from tests.support.prescriptions import (
     AMOXICILLIN,
     PARACETAMOL,
@@ -159,7 +158,7 @@ def test_expired_and_disabled_tokens(make_app, app: Flask, client: FlaskClient,
     short = make_app(TOKEN_TTL_SECONDS=1)
     short_client = short.test_client()
     headers = world["parties"]["regulator"].headers(short_client)
-    time.sleep(2.1)
+    wait_until_expired(headers)
     assert_problem(short_client.get(f"/v2/prescriptions/{code}", headers=headers), 401,
                    "unauthenticated")
 

@@ -244,7 +244,7 @@ def test_verify_qr_unreadable_text_or_key_set_exits_2(printed: dict, jwks_file: 
 
 
 @settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_no_changed_character_passes_as_genuine(app: Flask, printed: dict,
                                                 data: st.DataObject) -> None:

@@ -93,7 +93,8 @@ def _put(document: dict, pointer: str, text: str) -> None:
     target[last] = text
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(field=st.sampled_from(TEXT_FIELDS), bad=st.sampled_from(HOSTILE),
        before=st.text(alphabet="abc Nguyễn", max_size=5), national=st.booleans())
 def test_hostile_text_in_any_field_is_422_naming_it_and_stores_nothing(
