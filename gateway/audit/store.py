@@ -202,12 +202,18 @@ def sequence(database: Database[dict[str, Any]], sources: Sequence[UnsequencedSo
         acknowledge(pending[:done])
         if done == len(docs):
             break
-        refused = pending[done]
-        if database[EVENTS].find_one({"event_id": refused["event_id"]}, {"_id": 1}) is None:
+        # Refused: its number is taken, or the event itself is already in the log (numbered by
+        # a sequencer that read the same events, or one that died before removing them). One
+        # read tells which of the rest are in the log, however many there are.
+        rest = pending[done:]
+        logged = {doc["event_id"] for doc in database[EVENTS].find(
+            {"event_id": {"$in": [str(event["event_id"]) for event in rest]}},
+            {"event_id": 1, "_id": 0})}
+        if str(rest[0]["event_id"]) not in logged:
             break  # the number is another sequencer's: it goes on from there
-        # Sequenced before by a sequencer that died before removing it: remove it now.
-        acknowledge([refused])
-        pending, start = pending[done + 1:], start + done
+        acknowledge([event for event in rest if str(event["event_id"]) in logged])
+        pending = [event for event in rest if str(event["event_id"]) not in logged]
+        start += done
     return stored
 
 

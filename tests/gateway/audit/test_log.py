@@ -199,6 +199,39 @@ def test_a_sequencer_that_died_before_removing_its_events_never_numbers_them_twi
         assert audit.get_db()[audit.QUEUE].count_documents({}) == 0
 
 
+def test_a_sequencer_that_raced_another_over_the_same_events_removes_them_with_one_read(
+        app: Flask) -> None:
+    """Two sequencers read the same waiting events (the forwarder's sealer and a reader of the
+    log, say) and the other stored them all first: this one's first insert is refused, and one
+    read finds every event already in the log, so it removes them from the queue at once, not
+    with one refused insert, one read and one removal per event."""
+    import pymongo
+
+    from gateway.audit import store
+    from tests.support.commands import Commands
+
+    record_some(app, 6)
+    with app.app_context():
+        database = audit.get_db()
+        queued = [doc["event"] for doc in database[audit.QUEUE].find().sort("_id", 1)]
+        database[EVENTS].insert_many([{**event, "_id": n} for n, event in enumerate(queued)])
+        listener = Commands()
+        host, port = database.client.address
+        client: pymongo.MongoClient = pymongo.MongoClient(host, port, tz_aware=True,
+                                                          event_listeners=[listener])
+        try:
+            loser = client[database.name]
+            with listener.everywhere() as sent:  # it read the log's size before the other stored
+                stored = store.sequence(loser, audit.sources(loser), start=0)
+        finally:
+            client.close()
+        assert stored == []
+        assert database[audit.QUEUE].count_documents({}) == 0
+    assert [(name, target) for name, target in sent if target == EVENTS] == [
+        ("insert", EVENTS), ("find", EVENTS)]
+    assert [event["seq"] for event in events(app)] == list(range(6))
+
+
 def test_a_sequencer_that_loses_the_race_for_a_number_leaves_its_events_queued(
         app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     from gateway.audit import store
