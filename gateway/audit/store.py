@@ -45,6 +45,13 @@ log = logging.getLogger(__name__)
 
 EVENTS = "audit_events"
 QUEUE = "audit_queue"
+
+#: The filter of the partial indexes on fields that only some events have (``event_id``,
+#: ``actor.user``, ``patient_hash``). mongod uses a partial index only for a query that implies
+#: its filter, and it does not infer a ``$type`` from an equality (its expression_algo has no
+#: rule for it): a query on one of these fields names the type too, or it scans the whole log.
+STRING = {"$type": "string"}
+
 # The Merkle tree of the sealed events (gateway/audit/tree.py).
 TREE_NODES = "audit_tree_nodes"
 TREE_STATE = "audit_tree_state"
@@ -202,18 +209,21 @@ def sequence(database: Database[dict[str, Any]], sources: Sequence[UnsequencedSo
         acknowledge(pending[:done])
         if done == len(docs):
             break
-        # Refused: its number is taken, or the event itself is already in the log (numbered by
-        # a sequencer that read the same events, or one that died before removing them). One
-        # read tells which of the rest are in the log, however many there are.
-        rest = pending[done:]
-        logged = {doc["event_id"] for doc in database[EVENTS].find(
-            {"event_id": {"$in": [str(event["event_id"]) for event in rest]}},
-            {"event_id": 1, "_id": 0})}
-        if str(rest[0]["event_id"]) not in logged:
-            break  # the number is another sequencer's: it goes on from there
+        # Refused: its number is taken, or the event itself is already in the log. Mostly both:
+        # a sequencer that read the same events stored them first, under the very numbers this
+        # one tried, so one read by number (the primary key) finds every one of them.
+        rest, first = pending[done:], start + done
+        logged = {doc.get("event_id") for doc in database[EVENTS].find(
+            {"_id": {"$gte": first, "$lt": first + len(rest)}}, {"event_id": 1})}
+        refused = str(rest[0]["event_id"])
+        if refused not in logged:
+            # Or it has an earlier number: a sequencer died before removing it from its source.
+            if database[EVENTS].find_one({"event_id": {"$eq": refused, **STRING}},
+                                         {"_id": 1}) is None:
+                break  # the number is another sequencer's: it goes on from there
+            logged.add(refused)
         acknowledge([event for event in rest if str(event["event_id"]) in logged])
-        pending = [event for event in rest if str(event["event_id"]) not in logged]
-        start += done
+        pending, start = [event for event in rest if str(event["event_id"]) not in logged], first
     return stored
 
 
@@ -221,16 +231,16 @@ INDEXES = {EVENTS: [
     # Each event once: an event the sequencer stored but could not yet remove from its
     # source is recognised by its id (partial: events of earlier versions have none).
     IndexModel([("event_id", ASCENDING)], name="event_id", unique=True,
-               partialFilterExpression={"event_id": {"$type": "string"}}),
+               partialFilterExpression={"event_id": STRING}),
     IndexModel([("time", ASCENDING)], name="time"),
     IndexModel([("actor.party_id", ASCENDING), ("_id", ASCENDING)], name="actor"),
     IndexModel([("actor.user", ASCENDING), ("_id", ASCENDING)], name="actor_user",
-               partialFilterExpression={"actor.user": {"$type": "string"}}),
+               partialFilterExpression={"actor.user": STRING}),
     IndexModel([("action", ASCENDING), ("_id", ASCENDING)], name="action"),
     IndexModel([("object.type", ASCENDING), ("object.id", ASCENDING), ("_id", ASCENDING)],
                name="object"),
     IndexModel([("patient_hash", ASCENDING), ("_id", ASCENDING)], name="patient",
-               partialFilterExpression={"patient_hash": {"$type": "string"}}),
+               partialFilterExpression={"patient_hash": STRING}),
 ]}
 
 
@@ -245,14 +255,14 @@ def event_filter(*, actor: str | None = None, user: str | None = None,
     if actor is not None:
         query["actor.party_id"] = actor
     if user is not None:
-        query["actor.user"] = user
+        query["actor.user"] = {"$eq": user, **STRING}  # STRING: so mongod uses its index
     if actions is not None:
         query["action"] = actions[0] if len(actions) == 1 else {"$in": list(actions)}
     if prescription is not None:
         query["object.type"] = "prescription"
         query["object.id"] = prescription
     if patient_hash is not None:
-        query["patient_hash"] = patient_hash
+        query["patient_hash"] = {"$eq": patient_hash, **STRING}
     if since is not None or until is not None:
         span = {}
         if since is not None:
