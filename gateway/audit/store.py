@@ -210,11 +210,12 @@ def sequence(database: Database[dict[str, Any]], sources: Sequence[UnsequencedSo
         if done == len(docs):
             break
         # Refused: its number is taken, or the event itself is already in the log. Mostly both:
-        # a sequencer that read the same events stored them first, under the very numbers this
-        # one tried, so one read by number (the primary key) finds every one of them.
+        # a sequencer that read the same events stored them first, close before or after the
+        # numbers this one tried (within a batch of them), so one read of that end of the log by
+        # number (the primary key, on any engine) finds every one of them.
         rest, first = pending[done:], start + done
         logged = {doc.get("event_id") for doc in database[EVENTS].find(
-            {"_id": {"$gte": first, "$lt": first + len(rest)}}, {"event_id": 1})}
+            {"_id": {"$gte": max(0, first - max(limit, len(rest)))}}, {"event_id": 1, "_id": 0})}
         refused = str(rest[0]["event_id"])
         if refused not in logged:
             # Or it has an earlier number: a sequencer died before removing it from its source.

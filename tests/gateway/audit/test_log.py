@@ -199,8 +199,9 @@ def test_a_sequencer_that_died_before_removing_its_events_never_numbers_them_twi
         assert audit.get_db()[audit.QUEUE].count_documents({}) == 0
 
 
+@pytest.mark.parametrize("size_read", [0, 6], ids=["size-read-before", "size-read-after"])
 def test_a_sequencer_that_raced_another_over_the_same_events_removes_them_with_one_read(
-        app: Flask) -> None:
+        app: Flask, size_read: int) -> None:
     """Two sequencers read the same waiting events (the forwarder's sealer and a reader of the
     log, say) and the other stored them all first: this one's first insert is refused, and one
     read finds every event already in the log, so it removes them from the queue at once, not
@@ -221,8 +222,10 @@ def test_a_sequencer_that_raced_another_over_the_same_events_removes_them_with_o
                                                           event_listeners=[listener])
         try:
             loser = client[database.name]
-            with listener.everywhere() as sent:  # it read the log's size before the other stored
-                stored = store.sequence(loser, audit.sources(loser), start=0)
+            # It read the log's size before the other stored the events (its numbers are
+            # taken), or after (its numbers are free, the events are not)
+            with listener.everywhere() as sent:
+                stored = store.sequence(loser, audit.sources(loser), start=size_read)
         finally:
             client.close()
         assert stored == []
