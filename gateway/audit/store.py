@@ -52,6 +52,12 @@ QUEUE = "audit_queue"
 #: rule for it): a query on one of these fields names the type too, or it scans the whole log.
 STRING = {"$type": "string"}
 
+#: How far back from its refused number a sequencer that lost a race looks for its events: the
+#: winner stored them in one batch (``AUDIT_SEAL_BATCH``, 10,000 by default) and may have
+#: removed them from their sources only after the loser read them. An event further back (or a
+#: larger batch) is still found, by a read by id each: slower, never wrong.
+RACE_WINDOW = 10_000
+
 # The Merkle tree of the sealed events (gateway/audit/tree.py).
 TREE_NODES = "audit_tree_nodes"
 TREE_STATE = "audit_tree_state"
@@ -214,8 +220,9 @@ def sequence(database: Database[dict[str, Any]], sources: Sequence[UnsequencedSo
         # numbers this one tried (within a batch of them), so one read of that end of the log by
         # number (the primary key, on any engine) finds every one of them.
         rest, first = pending[done:], start + done
+        back = max(limit, len(rest), RACE_WINDOW)
         logged = {doc.get("event_id") for doc in database[EVENTS].find(
-            {"_id": {"$gte": max(0, first - max(limit, len(rest)))}}, {"event_id": 1, "_id": 0})}
+            {"_id": {"$gte": max(0, first - back)}}, {"event_id": 1, "_id": 0})}
         refused = str(rest[0]["event_id"])
         if refused not in logged:
             # Or it has an earlier number: a sequencer died before removing it from its source.

@@ -199,7 +199,8 @@ def test_a_sequencer_that_died_before_removing_its_events_never_numbers_them_twi
         assert audit.get_db()[audit.QUEUE].count_documents({}) == 0
 
 
-@pytest.mark.parametrize("size_read", [0, 6], ids=["size-read-before", "size-read-after"])
+@pytest.mark.parametrize("size_read", [0, 6, 5_000],
+                         ids=["size-read-before", "size-read-after", "log-grown-since"])
 def test_a_sequencer_that_raced_another_over_the_same_events_removes_them_with_one_read(
         app: Flask, size_read: int) -> None:
     """Two sequencers read the same waiting events (the forwarder's sealer and a reader of the
@@ -223,9 +224,10 @@ def test_a_sequencer_that_raced_another_over_the_same_events_removes_them_with_o
         try:
             loser = client[database.name]
             # It read the log's size before the other stored the events (its numbers are
-            # taken), or after (its numbers are free, the events are not)
+            # taken), or after (its numbers are free, the events are not), or much later (other
+            # batches were numbered since: the winner's batch is far behind its numbers)
             with listener.everywhere() as sent:
-                stored = store.sequence(loser, audit.sources(loser), start=size_read)
+                stored = store.sequence(loser, audit.sources(loser), limit=6, start=size_read)
         finally:
             client.close()
         assert stored == []
