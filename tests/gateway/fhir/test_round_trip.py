@@ -43,8 +43,12 @@ def today_version(case: Case) -> dict[str, Any]:
                       - TODAY.toordinal())
     doc = {key: value for key, value in case.doc.items()
            if key != "ma_don_thuoc"}
-    doc["ngay_gio_ke_don"] = (datetime.strptime(doc["ngay_gio_ke_don"], _TIME) + shift
-                              - timedelta(minutes=2)).strftime(_TIME)
+    # The case's time of day on today's date, unless that is still to come (a case written
+    # for 16:00 run at 00:20 in Vietnam would be issued in the future and refused): then a
+    # moment ago.
+    local_now = (datetime.now(UTC) + timedelta(hours=7)).replace(tzinfo=None)
+    issued = datetime.strptime(doc["ngay_gio_ke_don"], _TIME) + shift - timedelta(minutes=2)
+    doc["ngay_gio_ke_don"] = min(issued, local_now - timedelta(minutes=2)).strftime(_TIME)
     doc["dot_dung_thuoc"] = [
         {**period, "tu_ngay": (datetime.strptime(period["tu_ngay"], _DMY) + shift).strftime(_DMY),
          "den_ngay": (datetime.strptime(period["den_ngay"], _DMY) + shift).strftime(_DMY)}
